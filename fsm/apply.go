@@ -1,0 +1,374 @@
+package fsm
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+)
+
+// Sentinel errors returned in Result.Err's place by Apply. They are
+// deterministic outcomes (every replica computes the same one), not
+// replica failures.
+var (
+	ErrNoGroup      = errors.New("no such group")
+	ErrNoMember     = errors.New("no such member")
+	ErrStaleEpoch   = errors.New("stale epoch")
+	ErrNotOwner     = errors.New("not the owner")
+	ErrNotEligible  = errors.New("node not eligible")
+	ErrBusy         = errors.New("group busy")
+	ErrInvalid      = errors.New("invalid")
+	ErrRoleMismatch = errors.New("role mismatch")
+)
+
+// Result is what Apply returns for one command.
+type Result struct {
+	// Err is nil when the command took effect.
+	Err error
+	// Epoch is the group's epoch after the command (for group commands).
+	Epoch uint64
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// Apply runs c as the entry at index. It is deterministic: it reads
+// nothing but s, c and index.
+func (s *State) Apply(index uint64, c Command) Result {
+	if index > s.Index {
+		s.Index = index
+	}
+	switch c := c.(type) {
+	case *UpsertMember:
+		return s.upsertMember(index, c)
+	case *RemoveMember:
+		return s.removeMember(index, c)
+	case *ApplyGroups:
+		return s.applyGroups(index, c)
+	case *DeleteGroup:
+		return s.deleteGroup(index, c)
+	case *Assign:
+		return s.assign(index, c)
+	case *Report:
+		return s.report(index, c)
+	case *BeginTransfer:
+		return s.beginTransfer(index, c)
+	case *Fenced:
+		return s.fenced(index, c)
+	case *Note:
+		return s.note(index, c)
+	}
+	return Result{Err: fmt.Errorf("%w: command %T", ErrInvalid, c)}
+}
+
+func (s *State) event(index uint64, h Header, e Event) {
+	e.Seq, e.Index, e.At, e.By = s.NextSeq, index, h.At, h.By
+	s.NextSeq++
+	s.Events = append(s.Events, e)
+	if over := len(s.Events) - MaxEvents; over > 0 {
+		s.Events = append([]Event(nil), s.Events[over:]...)
+	}
+}
+
+func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
+	m := c.Member
+	if !nameRE.MatchString(m.ID) {
+		return Result{Err: fmt.Errorf("%w: member id %q", ErrInvalid, m.ID)}
+	}
+	if m.Role != RoleNode && m.Role != RoleWitness {
+		return Result{Err: fmt.Errorf("%w: member %s: role %q is not node or witness", ErrInvalid, m.ID, m.Role)}
+	}
+	old, ok := s.Members[m.ID]
+	if ok {
+		if old.Role != m.Role {
+			return Result{Err: fmt.Errorf("%w: member %s is registered as %s, not %s; remove it and add it again to change its role", ErrRoleMismatch, m.ID, old.Role, m.Role)}
+		}
+		changed := false
+		for _, f := range []struct {
+			dst *string
+			v   string
+		}{{&old.Address, m.Address}, {&old.API, m.API}, {&old.InstanceID, m.InstanceID}} {
+			if f.v != "" && *f.dst != f.v {
+				*f.dst, changed = f.v, true
+			}
+		}
+		if changed {
+			s.event(index, c.Header, Event{Kind: "member-updated", Node: m.ID, Reason: fmt.Sprintf("address %s, api %s, instance %s", old.Address, old.API, old.InstanceID)})
+		}
+		return Result{}
+	}
+	mm := m
+	s.Members[m.ID] = &mm
+	s.event(index, c.Header, Event{Kind: "member-added", Node: m.ID, Reason: fmt.Sprintf("role %s, address %s", m.Role, m.Address)})
+	return Result{}
+}
+
+func (s *State) removeMember(index uint64, c *RemoveMember) Result {
+	if _, ok := s.Members[c.ID]; !ok {
+		return Result{Err: fmt.Errorf("%w: %s", ErrNoMember, c.ID)}
+	}
+	for _, name := range s.groupNames() {
+		g := s.Groups[name]
+		if g.Status.Owner == c.ID && g.Status.Active() {
+			return Result{Err: fmt.Errorf("%w: member %s owns group %s (%s); move it first", ErrBusy, c.ID, name, g.Status.State)}
+		}
+	}
+	delete(s.Members, c.ID)
+	s.event(index, c.Header, Event{Kind: "member-removed", Node: c.ID})
+	return Result{}
+}
+
+// ValidateGroups checks specs against the members in s, all at once, and
+// returns every problem found. ApplyGroups applies nothing if it fails.
+func (s *State) ValidateGroups(specs []GroupSpec) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, g := range specs {
+		where := fmt.Sprintf("groups[%d]", i)
+		if !nameRE.MatchString(g.Name) {
+			errs = append(errs, fmt.Errorf("%s.name: %q is not a valid name (letters, digits, . _ -; up to 63)", where, g.Name))
+		} else if seen[g.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: group %q is defined twice", where, g.Name))
+		}
+		seen[g.Name] = true
+		if len(g.Nodes) == 0 {
+			errs = append(errs, fmt.Errorf("%s.nodes: at least one node is required", where))
+		}
+		dup := map[string]bool{}
+		for j, n := range g.Nodes {
+			m, ok := s.Members[n]
+			switch {
+			case dup[n]:
+				errs = append(errs, fmt.Errorf("%s.nodes[%d]: %s is listed twice", where, j, n))
+			case !ok:
+				errs = append(errs, fmt.Errorf("%s.nodes[%d]: %s is not a member of the cluster", where, j, n))
+			case m.Role != RoleNode:
+				errs = append(errs, fmt.Errorf("%s.nodes[%d]: %s is a %s; only nodes may own groups", where, j, n, m.Role))
+			}
+			dup[n] = true
+		}
+		rdup := map[string]bool{}
+		for j, r := range g.Resources {
+			if !nameRE.MatchString(r.Name) {
+				errs = append(errs, fmt.Errorf("%s.resources[%d].name: %q is not a valid name", where, j, r.Name))
+			} else if rdup[r.Name] {
+				errs = append(errs, fmt.Errorf("%s.resources[%d].name: %q is used twice in group %s", where, j, r.Name, g.Name))
+			}
+			rdup[r.Name] = true
+			if r.Type == "" {
+				errs = append(errs, fmt.Errorf("%s.resources[%d].type: required", where, j))
+			}
+		}
+	}
+	return errs
+}
+
+func (s *State) applyGroups(index uint64, c *ApplyGroups) Result {
+	if errs := s.ValidateGroups(c.Groups); len(errs) > 0 {
+		return Result{Err: fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))}
+	}
+	for _, spec := range c.Groups {
+		spec := spec
+		g, ok := s.Groups[spec.Name]
+		if !ok {
+			g = &Group{Status: GroupStatus{State: StateOffline, Since: c.At}}
+			s.Groups[spec.Name] = g
+			g.Spec = spec
+			s.event(index, c.Header, Event{Kind: "group-created", Group: spec.Name})
+			continue
+		}
+		g.Spec = spec
+		s.event(index, c.Header, Event{Kind: "group-updated", Group: spec.Name, Epoch: g.Status.Epoch})
+	}
+	return Result{}
+}
+
+func (s *State) deleteGroup(index uint64, c *DeleteGroup) Result {
+	g, ok := s.Groups[c.Name]
+	if !ok {
+		return Result{Err: fmt.Errorf("%w: %s", ErrNoGroup, c.Name)}
+	}
+	if g.Status.Active() {
+		return Result{Err: fmt.Errorf("%w: group %s is %s on %s; stop it first", ErrBusy, c.Name, g.Status.State, g.Status.Owner)}
+	}
+	delete(s.Groups, c.Name)
+	s.event(index, c.Header, Event{Kind: "group-deleted", Group: c.Name})
+	return Result{}
+}
+
+// Eligible reports why node may not own g, or nil if it may.
+func (s *State) Eligible(g *Group, node string) error {
+	m, ok := s.Members[node]
+	if !ok {
+		return fmt.Errorf("%w: %s is not a member of the cluster", ErrNotEligible, node)
+	}
+	if m.Role != RoleNode {
+		return fmt.Errorf("%w: %s is a %s; a witness never owns a group", ErrNotEligible, node, m.Role)
+	}
+	if !g.HasNode(node) {
+		return fmt.Errorf("%w: %s is not in group %s's nodes %v", ErrNotEligible, node, g.Spec.Name, g.Spec.Nodes)
+	}
+	return nil
+}
+
+func (s *State) group(name string, expect uint64) (*Group, error) {
+	g, ok := s.Groups[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoGroup, name)
+	}
+	if g.Status.Epoch != expect {
+		return nil, fmt.Errorf("%w: group %s is at epoch %d, not %d", ErrStaleEpoch, name, g.Status.Epoch, expect)
+	}
+	return g, nil
+}
+
+func (s *State) assign(index uint64, c *Assign) Result {
+	g, err := s.group(c.Group, c.ExpectEpoch)
+	if err != nil {
+		return Result{Err: err}
+	}
+	if err := s.Eligible(g, c.To); err != nil {
+		return Result{Err: err}
+	}
+	st := &g.Status
+	if !c.Fence && st.Active() {
+		return Result{Err: fmt.Errorf("%w: group %s is %s on %s; only a fenced takeover may move it", ErrBusy, c.Group, st.State, st.Owner)}
+	}
+	from := st.Owner
+	kind := "assigned"
+	if c.Fence {
+		kind = "takeover"
+		st.State, st.FenceNode = StateFencing, from
+		st.FenceInstance = ""
+		if m, ok := s.Members[from]; ok {
+			st.FenceInstance = m.InstanceID
+		}
+	} else {
+		st.State, st.FenceNode, st.FenceInstance = StateStarting, "", ""
+	}
+	st.Owner, st.Epoch, st.Target, st.Reason, st.Since = c.To, index, "", c.Reason, c.At
+	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
+	return Result{Epoch: index}
+}
+
+func (s *State) report(index uint64, c *Report) Result {
+	g, err := s.group(c.Group, c.Epoch)
+	if err != nil {
+		return Result{Err: err}
+	}
+	st := &g.Status
+	if st.Owner != c.Node {
+		return Result{Err: fmt.Errorf("%w: %s does not own group %s (owner %s)", ErrNotOwner, c.Node, c.Group, st.Owner)}
+	}
+	ev := Event{Group: c.Group, Node: c.Node, Epoch: st.Epoch, Reason: c.Reason}
+	switch c.State {
+	case StateOnline:
+		if st.State != StateStarting && st.State != StateOnline {
+			return Result{Err: fmt.Errorf("%w: group %s is %s; it cannot go online", ErrBusy, c.Group, st.State)}
+		}
+		if st.State == StateOnline {
+			return Result{Epoch: st.Epoch}
+		}
+		ev.Kind = "online"
+		st.State, st.Reason = StateOnline, c.Reason
+	case StateFailed:
+		if st.State == StateFencing {
+			return Result{Err: fmt.Errorf("%w: group %s is fencing", ErrBusy, c.Group)}
+		}
+		ev.Kind = "failed"
+		st.State, st.Reason, st.Target = StateFailed, c.Reason, ""
+	case StateOffline:
+		target := st.Target
+		if st.State == StateStopping && target != "" && s.Eligible(g, target) == nil {
+			ev.Kind = "stopped"
+			s.event(index, c.Header, ev)
+			st.Owner, st.Epoch, st.State, st.Target, st.Reason = target, index, StateStarting, "", "planned move from "+c.Node
+			st.Since = c.At
+			s.event(index, c.Header, Event{Kind: "assigned", Group: c.Group, From: c.Node, To: target, Epoch: index, Cause: "planned"})
+			return Result{Epoch: index}
+		}
+		ev.Kind = "stopped"
+		st.State, st.Target, st.Reason = StateOffline, "", c.Reason
+	default:
+		return Result{Err: fmt.Errorf("%w: report of state %q", ErrInvalid, c.State)}
+	}
+	st.Since = c.At
+	s.event(index, c.Header, ev)
+	return Result{Epoch: st.Epoch}
+}
+
+func (s *State) beginTransfer(index uint64, c *BeginTransfer) Result {
+	g, err := s.group(c.Group, c.ExpectEpoch)
+	if err != nil {
+		return Result{Err: err}
+	}
+	if err := s.Eligible(g, c.To); err != nil {
+		return Result{Err: err}
+	}
+	st := &g.Status
+	cause := c.Cause
+	if cause == "" {
+		cause = "planned"
+	}
+	switch st.State {
+	case StateOnline, StateStarting:
+		if st.Owner == c.To {
+			return Result{Err: fmt.Errorf("%w: group %s is already on %s", ErrInvalid, c.Group, c.To)}
+		}
+		st.State, st.Target, st.Since, st.Reason = StateStopping, c.To, c.At, cause+" move to "+c.To
+		s.event(index, c.Header, Event{Kind: "stopping", Group: c.Group, From: st.Owner, To: c.To, Epoch: st.Epoch, Cause: cause})
+		return Result{Epoch: st.Epoch}
+	case StateOffline, StateFailed, "":
+		return s.assign(index, &Assign{Header: c.Header, Group: c.Group, To: c.To, ExpectEpoch: c.ExpectEpoch, Cause: cause})
+	}
+	return Result{Err: fmt.Errorf("%w: group %s is %s on %s; wait for it to settle", ErrBusy, c.Group, st.State, st.Owner)}
+}
+
+func (s *State) fenced(index uint64, c *Fenced) Result {
+	g, err := s.group(c.Group, c.Epoch)
+	if err != nil {
+		return Result{Err: err}
+	}
+	st := &g.Status
+	if st.Owner != c.Node {
+		return Result{Err: fmt.Errorf("%w: %s does not own group %s", ErrNotOwner, c.Node, c.Group)}
+	}
+	if st.State != StateFencing {
+		return Result{Err: fmt.Errorf("%w: group %s is %s, not fencing", ErrBusy, c.Group, st.State)}
+	}
+	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: c.Took})
+	st.State, st.FenceNode, st.FenceInstance, st.Since, st.Reason = StateStarting, "", "", c.At, "fenced "+c.Method
+	return Result{Epoch: st.Epoch}
+}
+
+func (s *State) note(index uint64, c *Note) Result {
+	if c.Kind == "" {
+		return Result{Err: fmt.Errorf("%w: note without kind", ErrInvalid)}
+	}
+	if g, ok := s.Groups[c.Group]; ok && c.Epoch != 0 && g.Status.Epoch == c.Epoch {
+		g.Status.Reason = c.Reason
+	}
+	s.event(index, c.Header, Event{Kind: c.Kind, Group: c.Group, Node: c.Node, Epoch: c.Epoch, Reason: c.Reason})
+	return Result{}
+}
+
+func (s *State) groupNames() []string {
+	names := make([]string, 0, len(s.Groups))
+	for n := range s.Groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// GroupNames returns the group names in sorted order.
+func (s *State) GroupNames() []string { return s.groupNames() }
+
+// MemberIDs returns the member ids in sorted order.
+func (s *State) MemberIDs() []string {
+	ids := make([]string, 0, len(s.Members))
+	for id := range s.Members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}

@@ -1,0 +1,225 @@
+package fsm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CmdType identifies a command in the log. The high bit (FlagIgnorable)
+// marks a command that an older replica may skip if it does not know it;
+// every other unknown type stops the replica (see Decode).
+type CmdType uint8
+
+// FlagIgnorable marks a command type as safe to skip when unknown.
+const FlagIgnorable CmdType = 0x80
+
+// Command types. Values are part of the log format: never renumber.
+const (
+	CmdUpsertMember  CmdType = 1
+	CmdRemoveMember  CmdType = 2
+	CmdApplyGroups   CmdType = 3
+	CmdAssign        CmdType = 4
+	CmdReport        CmdType = 5
+	CmdBeginTransfer CmdType = 6
+	CmdFenced        CmdType = 7
+	CmdDeleteGroup   CmdType = 8
+	CmdNote          CmdType = 9
+)
+
+// Version is the payload version written by this build.
+const Version uint8 = 1
+
+// ErrUnknownCommand is returned by Decode for a command type this build
+// does not know and that is not marked ignorable.
+var ErrUnknownCommand = errors.New("unknown command type")
+
+// Header is carried by every command: the proposer's wall clock (used only
+// for display, never for decisions) and who asked for it.
+type Header struct {
+	At time.Time `json:"at"`
+	By string    `json:"by,omitempty"`
+}
+
+// Command is one state transition. Apply runs it against a State.
+type Command interface {
+	// Type is the command's log type byte.
+	Type() CmdType
+	header() Header
+}
+
+// UpsertMember registers or updates a member. A member's role never changes.
+type UpsertMember struct {
+	Header
+	Member Member `json:"member"`
+}
+
+// RemoveMember forgets a member that owns no active group.
+type RemoveMember struct {
+	Header
+	ID string `json:"id"`
+}
+
+// ApplyGroups creates or updates all the given groups at once, or none.
+type ApplyGroups struct {
+	Header
+	Groups []GroupSpec `json:"groups"`
+}
+
+// DeleteGroup removes a group nobody is acting for.
+type DeleteGroup struct {
+	Header
+	Name string `json:"name"`
+}
+
+// Assign gives a group to a node with a new epoch (the entry's index).
+// It applies only if the group is still at ExpectEpoch. Without Fence the
+// group must be inactive (offline or failed); with Fence the previous owner
+// is recorded as the node the winner must fence first (state fencing).
+type Assign struct {
+	Header
+	Group       string `json:"group"`
+	To          string `json:"to"`
+	ExpectEpoch uint64 `json:"expect_epoch"`
+	Cause       string `json:"cause"`
+	Reason      string `json:"reason,omitempty"`
+	Fence       bool   `json:"fence,omitempty"`
+}
+
+// Report is the owner telling the log what it did at its epoch:
+// online, failed or offline (stopped).
+type Report struct {
+	Header
+	Group  string     `json:"group"`
+	Node   string     `json:"node"`
+	Epoch  uint64     `json:"epoch"`
+	State  GroupState `json:"state"`
+	Reason string     `json:"reason,omitempty"`
+}
+
+// BeginTransfer starts a planned move: an active group goes to stopping
+// with Target set; an inactive one is assigned to To at once.
+type BeginTransfer struct {
+	Header
+	Group       string `json:"group"`
+	To          string `json:"to"`
+	ExpectEpoch uint64 `json:"expect_epoch"`
+	Cause       string `json:"cause,omitempty"`
+}
+
+// Fenced records that the winner fenced the previous owner; the group
+// moves from fencing to starting at the same epoch.
+type Fenced struct {
+	Header
+	Group  string `json:"group"`
+	Node   string `json:"node"`
+	Epoch  uint64 `json:"epoch"`
+	Method string `json:"method"`
+	Took   string `json:"took,omitempty"`
+}
+
+// Note records an event (fence failure, self-fence, ...). When Group and
+// Epoch match the group's current epoch, Reason also becomes the group's
+// reason.
+type Note struct {
+	Header
+	Kind   string `json:"kind"`
+	Group  string `json:"group,omitempty"`
+	Node   string `json:"node,omitempty"`
+	Epoch  uint64 `json:"epoch,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Type implements Command.
+func (c *UpsertMember) Type() CmdType { return CmdUpsertMember }
+
+// Type implements Command.
+func (c *RemoveMember) Type() CmdType { return CmdRemoveMember }
+
+// Type implements Command.
+func (c *ApplyGroups) Type() CmdType { return CmdApplyGroups }
+
+// Type implements Command.
+func (c *DeleteGroup) Type() CmdType { return CmdDeleteGroup }
+
+// Type implements Command.
+func (c *Assign) Type() CmdType { return CmdAssign }
+
+// Type implements Command.
+func (c *Report) Type() CmdType { return CmdReport }
+
+// Type implements Command.
+func (c *BeginTransfer) Type() CmdType { return CmdBeginTransfer }
+
+// Type implements Command.
+func (c *Fenced) Type() CmdType { return CmdFenced }
+
+// Type implements Command.
+func (c *Note) Type() CmdType { return CmdNote }
+
+func (h Header) header() Header { return h }
+
+// Encode serializes a command as [type][version][JSON payload].
+func Encode(c Command) ([]byte, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("fsm: encode %T: %w", c, err)
+	}
+	return append([]byte{byte(c.Type()), Version}, payload...), nil
+}
+
+// MustEncode is Encode for commands that cannot fail to marshal.
+func MustEncode(c Command) []byte {
+	b, err := Encode(c)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Decode parses an encoded command. It returns (nil, nil) for an unknown
+// command marked FlagIgnorable, and ErrUnknownCommand (wrapped) for any
+// other unknown type or a newer payload version.
+func Decode(b []byte) (Command, error) {
+	if len(b) < 2 {
+		return nil, fmt.Errorf("fsm: entry of %d bytes is too short", len(b))
+	}
+	t, v := CmdType(b[0]), b[1]
+	var c Command
+	switch t {
+	case CmdUpsertMember:
+		c = &UpsertMember{}
+	case CmdRemoveMember:
+		c = &RemoveMember{}
+	case CmdApplyGroups:
+		c = &ApplyGroups{}
+	case CmdDeleteGroup:
+		c = &DeleteGroup{}
+	case CmdAssign:
+		c = &Assign{}
+	case CmdReport:
+		c = &Report{}
+	case CmdBeginTransfer:
+		c = &BeginTransfer{}
+	case CmdFenced:
+		c = &Fenced{}
+	case CmdNote:
+		c = &Note{}
+	default:
+		if t&FlagIgnorable != 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-9)", ErrUnknownCommand, t)
+	}
+	if v > Version {
+		if t&FlagIgnorable != 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("fsm: %w: command %d has payload version %d, this build reads up to %d", ErrUnknownCommand, t, v, Version)
+	}
+	if err := json.Unmarshal(b[2:], c); err != nil {
+		return nil, fmt.Errorf("fsm: decode command %d: %w", t, err)
+	}
+	return c, nil
+}

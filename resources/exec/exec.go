@@ -1,0 +1,242 @@
+// Package exec is the `exec` resource: operator commands run through
+// /bin/sh. It has two shapes:
+//
+//   - start/stop/check scripts that return (like CLUSTERPRO's exec
+//     resource or an OCF script), and
+//   - run: a long-running command raftha supervises itself (started in its
+//     own process group, stopped with SIGTERM, then SIGKILL after timeout).
+//
+// Every command gets RAFTHA_GROUP, RAFTHA_NODE, RAFTHA_EPOCH and
+// RAFTHA_RESOURCE in its environment: the epoch is the fencing token.
+package exec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/raftha/raftha/resources"
+)
+
+// Params are the exec resource's YAML settings.
+type Params struct {
+	// Start runs to start the resource; it must return (background a
+	// daemon yourself, or use Run).
+	Start string `yaml:"start" json:"start,omitempty"`
+	// Stop runs to stop the resource.
+	Stop string `yaml:"stop" json:"stop,omitempty"`
+	// Check runs to monitor the resource; exit 0 means healthy.
+	Check string `yaml:"check" json:"check,omitempty"`
+	// Run is a long-running command supervised by raftha.
+	Run string `yaml:"run" json:"run,omitempty"`
+	// Timeout bounds each command (default 30s); a command that overruns
+	// is killed with its process group.
+	Timeout string `yaml:"timeout" json:"timeout,omitempty"`
+	// Env adds variables to every command's environment.
+	Env map[string]string `yaml:"env" json:"env,omitempty"`
+	// Dir is the working directory (default /).
+	Dir string `yaml:"dir" json:"dir,omitempty"`
+}
+
+// Validate implements resources.Validator.
+func (p *Params) Validate() error {
+	var errs []error
+	if p.Run == "" && p.Start == "" {
+		errs = append(errs, errors.New("one of start or run is required"))
+	}
+	if p.Run != "" && (p.Start != "" || p.Stop != "") {
+		errs = append(errs, errors.New("run cannot be combined with start/stop (raftha starts and stops a run command itself)"))
+	}
+	if p.Timeout != "" {
+		if d, err := time.ParseDuration(p.Timeout); err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("timeout: expected a positive duration like 30s, got %q", p.Timeout))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Params) timeout() time.Duration {
+	if d, err := time.ParseDuration(p.Timeout); err == nil && d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+// Type is the exec resource type for a resources.Registry.
+var Type = resources.Type{
+	Name:      "exec",
+	NewParams: func() any { return &Params{} },
+	Build: func(params any, env resources.Env) (resources.Resource, error) {
+		p, ok := params.(*Params)
+		if !ok {
+			return nil, fmt.Errorf("exec: params of type %T", params)
+		}
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+		return &Resource{p: *p, env: env}, nil
+	},
+}
+
+// Resource is one exec resource instance.
+type Resource struct {
+	p   Params
+	env resources.Env
+
+	mu   sync.Mutex
+	proc *osexec.Cmd
+	done chan struct{}
+	exit error
+}
+
+func (r *Resource) environ(tok resources.Token) []string {
+	e := append(os.Environ(),
+		"RAFTHA_GROUP="+tok.Group,
+		"RAFTHA_NODE="+tok.Node,
+		"RAFTHA_EPOCH="+strconv.FormatUint(tok.Epoch, 10),
+		"RAFTHA_RESOURCE="+tok.Resource,
+	)
+	for k, v := range r.p.Env {
+		e = append(e, k+"="+v)
+	}
+	return e
+}
+
+func (r *Resource) command(script string, tok resources.Token) *osexec.Cmd {
+	c := osexec.Command("/bin/sh", "-c", script)
+	c.Env = r.environ(tok)
+	c.Dir = r.p.Dir
+	if c.Dir == "" {
+		c.Dir = "/"
+	}
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return c
+}
+
+// runScript runs script to completion within the resource timeout and
+// ctx, killing its whole process group if it overruns.
+func (r *Resource) runScript(ctx context.Context, what, script string, tok resources.Token) error {
+	ctx, cancel := context.WithTimeout(ctx, r.p.timeout())
+	defer cancel()
+	c := r.command(script, tok)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- c.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			return fmt.Errorf("%s command failed (%v): %s", what, err, tail(out.String()))
+		}
+		return nil
+	case <-ctx.Done():
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-waitErr
+		return fmt.Errorf("%s command killed after %s: %w", what, r.p.timeout(), ctx.Err())
+	}
+}
+
+// Start implements resources.Resource.
+func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
+	if r.p.Run == "" {
+		return r.runScript(ctx, "start", r.p.Start, tok)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc != nil {
+		select {
+		case <-r.done:
+		default:
+			return nil // already running
+		}
+	}
+	c := r.command(r.p.Run, tok)
+	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	done := make(chan struct{})
+	r.proc, r.done = c, done
+	go func() {
+		err := c.Wait()
+		r.mu.Lock()
+		r.exit = err
+		r.mu.Unlock()
+		close(done)
+	}()
+	return nil
+}
+
+// Stop implements resources.Resource.
+func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
+	if r.p.Run == "" {
+		if r.p.Stop == "" {
+			return nil
+		}
+		return r.runScript(ctx, "stop", r.p.Stop, tok)
+	}
+	r.mu.Lock()
+	c, done := r.proc, r.done
+	r.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	pg := -c.Process.Pid
+	_ = syscall.Kill(pg, syscall.SIGTERM)
+	t := time.NewTimer(r.p.timeout())
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		_ = syscall.Kill(pg, syscall.SIGKILL)
+		<-done
+	case <-ctx.Done():
+		_ = syscall.Kill(pg, syscall.SIGKILL)
+		<-done
+	}
+	// Whatever the leader left behind in the group goes too.
+	_ = syscall.Kill(pg, syscall.SIGKILL)
+	r.mu.Lock()
+	r.proc = nil
+	r.mu.Unlock()
+	return nil
+}
+
+// Check implements resources.Resource.
+func (r *Resource) Check(ctx context.Context, tok resources.Token) error {
+	if r.p.Run != "" {
+		r.mu.Lock()
+		c, done, exit := r.proc, r.done, r.exit
+		r.mu.Unlock()
+		if c == nil {
+			return errors.New("not running")
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("run command exited: %v", exit)
+		default:
+		}
+	}
+	if r.p.Check == "" {
+		return nil
+	}
+	return r.runScript(ctx, "check", r.p.Check, tok)
+}
+
+func tail(s string) string {
+	const max = 400
+	if len(s) > max {
+		s = "…" + s[len(s)-max:]
+	}
+	return string(bytes.TrimSpace([]byte(s)))
+}

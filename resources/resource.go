@@ -1,0 +1,116 @@
+// Package resources defines what a failover group runs: the Resource
+// interface every type implements, the fencing Token every action carries,
+// and the Registry that maps a YAML `type:` to an implementation.
+package resources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Token is the fencing token of one action: the group, the node acting and
+// the epoch the Raft log gave it. Resources pass it on (environment,
+// tags) so that what they touch can tell a stale owner from the current one.
+type Token struct {
+	Group    string
+	Node     string
+	Epoch    uint64
+	Resource string
+}
+
+// Resource is something a group starts, stops and checks on its owner.
+// Start and Stop must be idempotent: Start on a started resource and Stop
+// on a stopped one succeed. Every call runs under ctx's deadline.
+type Resource interface {
+	// Start brings the resource up for tok and verifies it is up.
+	Start(ctx context.Context, tok Token) error
+	// Stop brings the resource down.
+	Stop(ctx context.Context, tok Token) error
+	// Check reports whether the resource is healthy (nil) or not.
+	Check(ctx context.Context, tok Token) error
+}
+
+// Env is what the agent hands a resource type when it builds an instance.
+type Env struct {
+	// Logger is the resource's sub-logger.
+	Logger hclog.Logger
+	// DataDir is a directory the resource may use for state.
+	DataDir string
+	// NodeID is the local member's id.
+	NodeID string
+}
+
+// Validator is implemented by parameter structs that check themselves.
+// Errors should name the offending key.
+type Validator interface {
+	Validate() error
+}
+
+// Type describes a resource type: its parameters and how to build it.
+type Type struct {
+	// Name is the YAML `type:` value, e.g. "exec" or "aws.route".
+	Name string
+	// NewParams returns a pointer to a zero parameter struct with yaml and
+	// json tags; group files are decoded into it strictly.
+	NewParams func() any
+	// Build makes a Resource from decoded, validated parameters.
+	Build func(params any, env Env) (Resource, error)
+}
+
+// ErrUnknownType is returned for a type that is not registered.
+var ErrUnknownType = errors.New("unknown resource type")
+
+// Registry maps type names to Types. It is safe for concurrent use.
+type Registry struct {
+	mu    sync.RWMutex
+	types map[string]Type
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{types: map[string]Type{}} }
+
+// Register adds t; registering a name twice is an error.
+func (r *Registry) Register(t Type) error {
+	if t.Name == "" || t.NewParams == nil || t.Build == nil {
+		return fmt.Errorf("resources: type %q needs Name, NewParams and Build", t.Name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.types[t.Name]; ok {
+		return fmt.Errorf("resources: type %q is already registered", t.Name)
+	}
+	r.types[t.Name] = t
+	return nil
+}
+
+// Lookup returns the type registered under name.
+func (r *Registry) Lookup(name string) (Type, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t, ok := r.types[name]
+	if !ok {
+		return Type{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownType, name, r.namesLocked())
+	}
+	return t, nil
+}
+
+// Names lists the registered type names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.namesLocked()
+}
+
+func (r *Registry) namesLocked() []string {
+	n := make([]string, 0, len(r.types))
+	for k := range r.types {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}

@@ -1,0 +1,293 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/transport"
+)
+
+// APIError is the JSON body of every failed API call.
+type APIError struct {
+	// Error is the message for a person.
+	Error string `json:"error"`
+	// Code is a stable machine-readable code (no_leader, not_eligible, ...).
+	Code string `json:"code,omitempty"`
+	// Errors lists per-line problems of a submitted file.
+	Errors []*FieldError `json:"errors,omitempty"`
+}
+
+// TransferRequest is the body of POST /v1/groups/{name}/transfer.
+type TransferRequest struct {
+	To string `json:"to"`
+	// Timeout is a Go duration; default 2m.
+	Timeout string `json:"timeout,omitempty"`
+}
+
+// ApplyResult is the body returned by POST /v1/groups.
+type ApplyResult struct {
+	Applied []string `json:"applied"`
+}
+
+// Health is GET /v1/health: this member's own view, never forwarded.
+type Health struct {
+	ID            string `json:"id"`
+	Role          string `json:"role"`
+	RaftState     string `json:"raft_state"`
+	Leader        string `json:"leader"`
+	AppliedIndex  uint64 `json:"applied_index"`
+	LeaseLeftMS   int64  `json:"lease_left_ms"`
+	LastContactMS int64  `json:"last_contact_ms"`
+	Version       string `json:"version"`
+}
+
+// Version is the raftha version, set at build time.
+var Version = "dev"
+
+func (s *Server) advertisedAPI() string {
+	if s.apiLn == nil {
+		return ""
+	}
+	addr := s.apiLn.Addr().String()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if ah, _, err := net.SplitHostPort(s.RaftAddr()); err == nil {
+			return net.JoinHostPort(ah, port)
+		}
+	}
+	return addr
+}
+
+func (s *Server) startAPI() error {
+	ln, err := net.Listen("tcp", s.cfg.API)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", s.cfg.API, err)
+	}
+	s.apiLn = tls.NewListener(ln, s.bundle.APIServerConfig())
+	mux := http.NewServeMux()
+	s.routes(mux)
+	s.apiSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          s.logger.Named("api").StandardLogger(nil),
+	}
+	go func() {
+		if err := s.apiSrv.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("api server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/health", s.handleHealth)
+	mux.HandleFunc("GET /v1/status", s.handleStatus)
+	mux.HandleFunc("GET /v1/groups", s.handleGroups)
+	mux.HandleFunc("POST /v1/groups", s.handleApplyGroups)
+	mux.HandleFunc("DELETE /v1/groups/{name}", s.handleDeleteGroup)
+	mux.HandleFunc("POST /v1/groups/{name}/transfer", s.handleTransfer)
+	mux.HandleFunc("GET /v1/members", s.handleMembers)
+	mux.HandleFunc("POST /v1/members", s.handleAddMember)
+	mux.HandleFunc("DELETE /v1/members/{id}", s.handleRemoveMember)
+	mux.HandleFunc("GET /v1/events", s.handleEvents)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, &APIError{Error: "no such endpoint: " + r.Method + " " + r.URL.Path + " (see /v1/status, /v1/groups, /v1/members, /v1/events, /v1/health)", Code: "not_found"})
+	})
+}
+
+// identity names the caller by its client certificate.
+func identity(r *http.Request) string {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		return transport.CertIdentity(r.TLS.PeerCertificates[0])
+	}
+	return "unknown"
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, e *APIError) { writeJSON(w, code, e) }
+
+// fail maps an error to an HTTP status and a stable code.
+func fail(w http.ResponseWriter, err error) {
+	var fe ErrorList
+	if errors.As(err, &fe) {
+		writeError(w, http.StatusBadRequest, &APIError{Error: "invalid file", Code: "invalid", Errors: fe})
+		return
+	}
+	code := errorCode(err)
+	status := http.StatusInternalServerError
+	switch code {
+	case "invalid":
+		status = http.StatusBadRequest
+	case "no_group", "no_member":
+		status = http.StatusNotFound
+	case "not_eligible", "busy", "stale_epoch", "refused", "role_mismatch", "not_owner", "ownership":
+		status = http.StatusConflict
+	case "no_leader", "not_leader", "no_quorum":
+		status = http.StatusServiceUnavailable
+	}
+	if errors.Is(err, context.DeadlineExceeded) || strings.HasPrefix(err.Error(), "timed out") {
+		status, code = http.StatusGatewayTimeout, "timeout"
+	}
+	writeError(w, status, &APIError{Error: err.Error(), Code: code})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	_, id := s.leaderAddr()
+	h := Health{ID: s.cfg.NodeID, Role: string(s.cfg.Role), RaftState: strings.ToLower(s.raft.State().String()),
+		Leader: string(id), AppliedIndex: s.fsm.AppliedIndex(), LeaseLeftMS: s.lease.remaining().Milliseconds(), Version: Version}
+	if lc := s.raft.LastContact(); !lc.IsZero() {
+		h.LastContactMS = time.Since(lc).Milliseconds()
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	st, err := s.Status(ctx)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) handleGroups(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	st, err := s.Status(ctx)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st.Groups)
+}
+
+func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	st, err := s.Status(ctx)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st.Members)
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	group := r.URL.Query().Get("group")
+	var out []fsm.Event
+	for _, e := range s.fsm.View().Events {
+		if group == "" || e.Group == group {
+			out = append(out, e)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// maxBody bounds request bodies.
+const maxBody = 4 << 20
+
+func (s *Server) handleApplyGroups(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if len(data) > maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, &APIError{Error: "group file larger than 4 MiB", Code: "invalid"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	names, err := s.ApplyGroups(ctx, data, identity(r))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ApplyResult{Applied: names})
+}
+
+func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := s.commit(ctx, &fsm.DeleteGroup{Header: s.header(identity(r)), Name: r.PathValue("name")}); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("name")})
+}
+
+func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) {
+	var req TransferRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, &APIError{Error: "body must be JSON like {\"to\": \"node2\"}: " + err.Error(), Code: "invalid"})
+		return
+	}
+	if req.To == "" {
+		writeError(w, http.StatusBadRequest, &APIError{Error: "\"to\" is required: the node to move the group to", Code: "invalid"})
+		return
+	}
+	timeout := DefaultTransferTimeout
+	if req.Timeout != "" {
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, &APIError{Error: fmt.Sprintf("timeout %q is not a positive duration like 2m", req.Timeout), Code: "invalid"})
+			return
+		}
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	g, err := s.Transfer(ctx, r.PathValue("name"), req.To, identity(r))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
+
+func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request) {
+	var a MemberArgs
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&a); err != nil {
+		writeError(w, http.StatusBadRequest, &APIError{Error: "body must be JSON like {\"id\":\"n3\",\"address\":\"10.0.3.10:7400\",\"role\":\"node\"}: " + err.Error(), Code: "invalid"})
+		return
+	}
+	a.By = identity(r)
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.AddMember(ctx, a); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"added": a.ID})
+}
+
+func (s *Server) handleRemoveMember(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.RemoveMember(ctx, r.PathValue("id"), identity(r)); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"removed": r.PathValue("id")})
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"time"
+)
+
+// Role is a member's role in the Raft group.
+type Role string
+
+const (
+	// RoleNode may own failover groups and runs their resources.
+	RoleNode Role = "node"
+	// RoleWitness votes and stores the log but never owns a group.
+	RoleWitness Role = "witness"
+)
+
+// Config is one member's configuration. The YAML member file decodes into it
+// (see LoadConfigFile) and embedders fill it from Go; both paths go through
+// Validate, so they accept and refuse exactly the same settings.
+type Config struct {
+	// NodeID is this member's unique, stable identifier (the Raft server ID).
+	NodeID string `yaml:"node_id"`
+	// Role is node or witness.
+	Role Role `yaml:"role"`
+	// DataDir holds the Raft log (bbolt), snapshots and local state.
+	DataDir string `yaml:"data_dir"`
+	// Bind is the host:port the Raft and node-to-node RPC listener binds.
+	Bind string `yaml:"bind"`
+	// Advertise is the host:port peers use to reach Bind. Defaults to Bind
+	// when Bind names a concrete address.
+	Advertise string `yaml:"advertise"`
+	// API is the host:port of the HTTPS API (and, later, the dashboard).
+	API string `yaml:"api"`
+	// TLS names the cluster CA and this member's certificate and key.
+	TLS TLSConfig `yaml:"tls"`
+	// Members lists the initial voters. It is used once, to bootstrap an
+	// empty data directory; restarts reuse the configuration stored in Raft.
+	Members []MemberConfig `yaml:"members"`
+	// AWS configures the EC2 API used for fencing and AWS resources.
+	AWS AWSConfig `yaml:"aws"`
+	// Timing holds the failure-detection and lease timings.
+	Timing TimingConfig `yaml:"timing"`
+	// Fencing configures how a lost owner is fenced and how a member fences
+	// itself when its lease runs out.
+	Fencing FencingConfig `yaml:"fencing"`
+	// LogLevel is trace, debug, info, warn or error (default info).
+	LogLevel string `yaml:"log_level"`
+}
+
+// TLSConfig names PEM files. All three are required: raftha has no
+// plaintext mode.
+type TLSConfig struct {
+	// CA is the cluster CA certificate; peers and API clients must present
+	// a certificate it signed.
+	CA string `yaml:"ca"`
+	// Cert is this member's certificate (used as server and client).
+	Cert string `yaml:"cert"`
+	// Key is the private key of Cert.
+	Key string `yaml:"key"`
+}
+
+// MemberConfig is one initial voter.
+type MemberConfig struct {
+	// ID is the member's node_id.
+	ID string `yaml:"id"`
+	// Address is the member's advertised Raft/RPC host:port.
+	Address string `yaml:"address"`
+	// Role is node or witness.
+	Role Role `yaml:"role"`
+}
+
+// AWSConfig configures the AWS SDK. Every client honours Endpoint (and the
+// standard AWS_ENDPOINT_URL variable) so tests can run against moto_server.
+type AWSConfig struct {
+	// Region is the AWS region, e.g. ap-northeast-1.
+	Region string `yaml:"region"`
+	// Endpoint overrides the AWS API endpoint (https://... or http://...).
+	Endpoint string `yaml:"endpoint"`
+	// InstanceID is this member's EC2 instance id, or "auto" to read it
+	// from IMDSv2. Empty means the member is not on EC2.
+	InstanceID string `yaml:"instance_id"`
+}
+
+// TimingConfig holds the timings of the safety argument. Validate enforces
+// heartbeat < lease < failover_timeout.
+type TimingConfig struct {
+	// Heartbeat is how often a member reports to the leader and renews its
+	// lease; Raft's own heartbeat is derived from it.
+	Heartbeat Duration `yaml:"heartbeat"`
+	// Lease is how long an owner may keep acting after its last successful
+	// confirmation with the leader.
+	Lease Duration `yaml:"lease"`
+	// FailoverTimeout is how long the leader waits without hearing from an
+	// owner before declaring it lost.
+	FailoverTimeout Duration `yaml:"failover_timeout"`
+}
+
+// FencingConfig configures fencing. See the failover documentation.
+type FencingConfig struct {
+	// Mode is aws-stop (default) or lease-only.
+	Mode string `yaml:"mode"`
+	// StopDeadline bounds how long self-fencing may take to stop resources
+	// before the self-fence action is taken.
+	StopDeadline Duration `yaml:"stop_deadline"`
+	// SelfFenceAction is reboot, poweroff, exit or none.
+	SelfFenceAction string `yaml:"self_fence_action"`
+	// SysrqTrigger is the file written for reboot/poweroff
+	// (default /proc/sysrq-trigger); tests point it at a plain file.
+	SysrqTrigger string `yaml:"sysrq_trigger"`
+	// Watchdog names a watchdog device fed only while a lease is valid.
+	Watchdog string `yaml:"watchdog"`
+}
+
+// Duration is a time.Duration that reads and writes Go duration strings
+// ("500ms", "3s") in YAML and JSON.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LoadConfigFile reads, strictly decodes, defaults and validates the member
+// configuration at path. Relative data_dir and tls paths are resolved
+// against the file's directory. Every problem is reported, one a line, as
+// "FILE:LINE: PATH: MSG" (errors.As recovers the ErrorList).
+func LoadConfigFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	c, errs := parseConfig(data, dir)
+	if errs != nil {
+		return nil, errs.WithFile(path)
+	}
+	return c, nil
+}
+
+// ParseConfig is LoadConfigFile without a file: it decodes data strictly,
+// fills defaults and validates. Relative paths are left as they are. The
+// errors carry line numbers but no file name.
+func ParseConfig(data []byte) (*Config, ErrorList) {
+	return parseConfig(data, "")
+}
+
+// parseConfig does the work of ParseConfig, resolving relative paths
+// against baseDir when it is not empty.
+func parseConfig(data []byte, baseDir string) (*Config, ErrorList) {
+	c := &Config{}
+	root, errs := decodeStrict(data, c)
+	if len(errs) > 0 {
+		// Validation of a half-decoded file would report the same
+		// mistakes again as missing or out-of-range settings.
+		errs.SortByLine()
+		return nil, errs
+	}
+	if baseDir != "" {
+		for _, p := range []*string{&c.DataDir, &c.TLS.CA, &c.TLS.Cert, &c.TLS.Key} {
+			*p = resolveConfigPath(baseDir, *p)
+		}
+	}
+	c.SetDefaults()
+	errs = c.Validate()
+	if len(errs) == 0 {
+		return c, nil
+	}
+	fillLines(root, errs)
+	errs.SortByLine()
+	return nil, errs
+}
+
+// resolveConfigPath joins a relative p to dir; empty and absolute paths are
+// returned unchanged.
+func resolveConfigPath(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// fillLines sets the Line of each error that has none from its Path.
+func fillLines(root *yaml.Node, errs ErrorList) {
+	for _, e := range errs {
+		if e.Line == 0 && e.Path != "" {
+			e.Line = LineOf(root, e.Path)
+		}
+	}
+}

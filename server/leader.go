@@ -1,0 +1,296 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// leaderState is what only the ready leader knows: when it last heard from
+// each member (monotonic), and since when it leads.
+type leaderState struct {
+	s          *Server
+	since      time.Time // monotonic; leadership became ready
+	readyIndex uint64    // every entry up to here was applied at readiness
+
+	mu       sync.Mutex
+	lastSeen map[string]time.Time
+	leaving  map[string]bool
+	pending  map[string]HeartbeatArgs // member updates to register
+}
+
+func (ls *leaderState) setLeaving(node string, v bool) {
+	ls.mu.Lock()
+	ls.leaving[node] = v
+	ls.mu.Unlock()
+}
+
+func (ls *leaderState) isLeaving(node string) bool {
+	if node == ls.s.cfg.NodeID {
+		return ls.s.leaving.Load()
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.leaving[node]
+}
+
+func (ls *leaderState) seen(node string) {
+	ls.mu.Lock()
+	ls.lastSeen[node] = time.Now()
+	ls.mu.Unlock()
+}
+
+func (ls *leaderState) register(a HeartbeatArgs) {
+	ls.mu.Lock()
+	ls.pending[a.Node] = a
+	ls.mu.Unlock()
+}
+
+// lastContact returns how long ago the leader heard from node. A new
+// leader counts every member as heard from when it became ready, so it
+// waits at least failover_timeout (> lease) before it can declare anyone
+// lost: the safety argument's "a new leader waits at least one lease".
+func (ls *leaderState) lastContact(node string) time.Duration {
+	if node == ls.s.cfg.NodeID {
+		return 0
+	}
+	ls.mu.Lock()
+	t, ok := ls.lastSeen[node]
+	ls.mu.Unlock()
+	if !ok {
+		t = ls.since
+	}
+	return time.Since(t)
+}
+
+// describeContact says when the leader last heard from node, for messages.
+func (ls *leaderState) describeContact(node string) string {
+	ls.mu.Lock()
+	t, ok := ls.lastSeen[node]
+	ls.mu.Unlock()
+	if !ok {
+		return fmt.Sprintf("not heard from since this leader took over %s ago", time.Since(ls.since).Round(time.Millisecond))
+	}
+	return fmt.Sprintf("last heard from %s ago", time.Since(t).Round(time.Millisecond))
+}
+
+// healthy reports whether node was heard from within failover_timeout.
+func (ls *leaderState) healthy(node string) bool {
+	if node == ls.s.cfg.NodeID {
+		return true
+	}
+	ls.mu.Lock()
+	t, ok := ls.lastSeen[node]
+	ls.mu.Unlock()
+	return ok && time.Since(t) < ls.s.cfg.Timing.FailoverTimeout.D()
+}
+
+func (s *Server) leader() *leaderState {
+	s.leaderMu.Lock()
+	defer s.leaderMu.Unlock()
+	return s.leaderState
+}
+
+// monitorLeadership starts the leader loop on gaining leadership and
+// cancels it on losing it.
+func (s *Server) monitorLeadership() {
+	type run struct {
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	var cur *run
+	stop := func() {
+		if cur != nil {
+			cur.cancel()
+			<-cur.done
+			cur = nil
+		}
+	}
+	defer stop()
+	for {
+		select {
+		case isLeader := <-s.notify:
+			if isLeader && cur == nil {
+				ctx, cancel := context.WithCancel(s.ctx)
+				cur = &run{cancel: cancel, done: make(chan struct{})}
+				go func(done chan struct{}) {
+					defer close(done)
+					s.leaderLoop(ctx)
+				}(cur.done)
+			} else if !isLeader {
+				stop()
+			}
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Server) leaderLoop(ctx context.Context) {
+	log := s.logger.Named("leader")
+	log.Info("gained leadership; waiting for a barrier before acting")
+	// Consul's pattern: a Barrier guarantees the FSM holds every entry
+	// committed by earlier leaders before this one decides anything.
+	for {
+		if err := s.raft.Barrier(s.cfg.Timing.FailoverTimeout.D() * 2).Error(); err == nil {
+			break
+		} else {
+			log.Warn("barrier failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.cfg.Timing.Heartbeat.D()):
+		}
+	}
+	// Record the configured members before anyone can call us ready, so
+	// that the first group apply already sees them.
+	s.seedMembers(ctx)
+	// Barrier and no-op entries never reach the FSM, so the FSM's own
+	// index can stay below the commit index. Nothing else is proposed
+	// before readiness (Propose, Transfer and membership calls wait for
+	// it), so raft's applied index here is fully applied to the FSM.
+	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, leaving: map[string]bool{}, pending: map[string]HeartbeatArgs{}}
+	s.leaderMu.Lock()
+	s.leaderState = ls
+	s.leaderMu.Unlock()
+	defer func() {
+		s.leaderMu.Lock()
+		s.leaderState = nil
+		s.leaderMu.Unlock()
+		log.Info("leadership lost; leader duties stopped")
+	}()
+	log.Info("leader ready", "applied_index", ls.readyIndex, "term", s.raft.CurrentTerm())
+	tick := time.NewTicker(s.cfg.Timing.Heartbeat.D())
+	defer tick.Stop()
+	for {
+		s.leaderReconcile(ctx, ls)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.fsm.Changed():
+		}
+	}
+}
+
+// seedMembers records the configured members (roles and addresses) and
+// this member's own API address in the log.
+func (s *Server) seedMembers(_ context.Context) {
+	st := s.fsm.View()
+	for _, m := range s.cfg.Members {
+		if _, ok := st.Members[m.ID]; ok {
+			continue
+		}
+		c := &fsm.UpsertMember{Header: s.header(""), Member: fsm.Member{ID: m.ID, Role: fsm.Role(m.Role), Address: m.Address}}
+		if _, err := s.commitLocal(c); err != nil {
+			s.logger.Warn("could not record member", "id", m.ID, "error", err)
+		}
+	}
+	self := s.selfMember()
+	if m, ok := st.Members[self.ID]; !ok || m.API != self.API || m.Address != self.Address || m.InstanceID != self.InstanceID {
+		if _, err := s.commitLocal(&fsm.UpsertMember{Header: s.header(""), Member: self}); err != nil {
+			s.logger.Warn("could not record this member", "error", err)
+		}
+	}
+}
+
+func (s *Server) selfMember() fsm.Member {
+	return fsm.Member{ID: s.cfg.NodeID, Role: fsm.Role(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID()}
+}
+
+// instanceID is the EC2 instance id this member fences by (resolved from
+// IMDSv2 when configured as auto; see the failover work).
+func (s *Server) instanceID() string {
+	if s.cfg.AWS.InstanceID == "auto" {
+		return ""
+	}
+	return s.cfg.AWS.InstanceID
+}
+
+// leaderReconcile is one pass of the leader's decisions.
+func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
+	if s.raft.State() != raft.Leader {
+		return
+	}
+	ls.mu.Lock()
+	pending := ls.pending
+	ls.pending = map[string]HeartbeatArgs{}
+	ls.mu.Unlock()
+	for _, a := range pending {
+		c := &fsm.UpsertMember{Header: s.header(a.Node), Member: fsm.Member{ID: a.Node, Role: fsm.Role(a.Role), Address: a.Address, API: a.API, InstanceID: a.InstanceID}}
+		if _, err := s.commit(ctx, c); err != nil {
+			s.logger.Warn("member registration refused", "id", a.Node, "error", err)
+		}
+	}
+	st := s.fsm.View()
+	for _, name := range st.GroupNames() {
+		g := st.Groups[name]
+		switch {
+		case g.Status.State == fsm.StateOffline:
+			s.place(ctx, ls, st, g)
+		case g.Status.State == fsm.StateOnline && ls.isLeaving(g.Status.Owner):
+			s.evacuate(ctx, ls, st, g)
+		}
+	}
+}
+
+// evacuate starts a planned move of a group away from a leaving owner.
+func (s *Server) evacuate(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
+	for _, n := range g.Spec.Nodes {
+		if n == g.Status.Owner || st.Eligible(g, n) != nil || !ls.healthy(n) || ls.isLeaving(n) {
+			continue
+		}
+		if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: "shutdown"}); err != nil {
+			s.logger.Warn("could not move group off a leaving member", "group", g.Spec.Name, "from", g.Status.Owner, "error", err)
+		} else {
+			s.logger.Info("moving group off a leaving member", "group", g.Spec.Name, "from", g.Status.Owner, "to", n)
+		}
+		return
+	}
+}
+
+// place assigns an offline group to the first healthy node of its list.
+func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
+	for _, n := range g.Spec.Nodes {
+		if st.Eligible(g, n) != nil || !ls.healthy(n) || ls.isLeaving(n) {
+			continue
+		}
+		epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: "placement", Reason: "first healthy node of " + joinNodes(g.Spec.Nodes)})
+		if err != nil {
+			s.logger.Warn("placement refused", "group", g.Spec.Name, "node", n, "error", err)
+			return
+		}
+		s.logger.Info("group placed", "group", g.Spec.Name, "node", n, "epoch", epoch)
+		return
+	}
+}
+
+// healthyNodes lists the members the leader heard from recently.
+func (ls *leaderState) healthyNodes(st *fsm.State) []string {
+	var out []string
+	for _, id := range st.MemberIDs() {
+		if ls.healthy(id) {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func joinNodes(n []string) string {
+	out := "["
+	for i, x := range n {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out + "]"
+}

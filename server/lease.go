@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// lease is this member's owner lease. Every heartbeat is a linearizable
+// confirmation by the leader of the groups this member owns; a successful
+// one renews the lease from the moment the heartbeat was sent (never from
+// when the answer arrived), so the lease cannot outlive what the leader
+// confirmed. All times are monotonic (time.Now carries a monotonic
+// reading and time.Since/Until use it).
+type lease struct {
+	s *Server
+
+	mu        sync.Mutex
+	until     time.Time             // last full renewal's expiry
+	owned     map[string]leaseEntry // group → epoch and expiry confirmed
+	lastOK    time.Time
+	lastErr   error
+	leaderID  string
+	renewedCh chan struct{}
+}
+
+// leaseEntry is one group's confirmed ownership.
+type leaseEntry struct {
+	epoch uint64
+	until time.Time
+}
+
+func newLease(s *Server) *lease {
+	return &lease{s: s, owned: map[string]leaseEntry{}, renewedCh: make(chan struct{})}
+}
+
+// valid reports whether the lease covers group at epoch now.
+func (l *lease) valid(group string, epoch uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.owned[group]
+	return ok && e.epoch == epoch && time.Now().Before(e.until)
+}
+
+// confirmed records a single-group confirmation sent at sent.
+func (l *lease) confirmed(sent time.Time, group string, epoch uint64) {
+	until := sent.Add(l.s.cfg.Timing.Lease.D())
+	l.mu.Lock()
+	if e, ok := l.owned[group]; !ok || e.epoch != epoch || e.until.Before(until) {
+		l.owned[group] = leaseEntry{epoch: epoch, until: until}
+	}
+	l.mu.Unlock()
+}
+
+// remaining returns how long the lease has left (<= 0 when expired).
+func (l *lease) remaining() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Until(l.until)
+}
+
+// renewed returns a channel closed at the next renewal or expiry change.
+func (l *lease) renewed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.renewedCh
+}
+
+func (l *lease) renew(sent time.Time, owned map[string]uint64, leader string) {
+	l.mu.Lock()
+	l.until = sent.Add(l.s.cfg.Timing.Lease.D())
+	next := make(map[string]leaseEntry, len(owned))
+	for g, e := range owned {
+		next[g] = leaseEntry{epoch: e, until: l.until}
+		if old, ok := l.owned[g]; ok && old.epoch == e && old.until.After(l.until) {
+			next[g] = old
+		}
+	}
+	l.owned = next
+	l.lastOK = time.Now()
+	l.lastErr = nil
+	l.leaderID = leader
+	ch := l.renewedCh
+	l.renewedCh = make(chan struct{})
+	l.mu.Unlock()
+	close(ch)
+}
+
+func (l *lease) fail(err error) {
+	l.mu.Lock()
+	changed := l.lastErr == nil
+	l.lastErr = err
+	l.mu.Unlock()
+	if changed {
+		l.s.logger.Warn("heartbeat to leader failed; lease not renewed", "error", err, "lease_left", l.remaining().Round(time.Millisecond))
+	}
+}
+
+// run sends a heartbeat to the leader every timing.heartbeat.
+func (l *lease) run() {
+	hb := l.s.cfg.Timing.Heartbeat.D()
+	t := time.NewTicker(hb)
+	defer t.Stop()
+	for {
+		l.beat(hb)
+		select {
+		case <-l.s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (l *lease) beat(hb time.Duration) {
+	s := l.s
+	args := HeartbeatArgs{Node: s.cfg.NodeID, Role: string(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID(), Leaving: s.leaving.Load()}
+	sent := time.Now()
+	// The answer must arrive while it is still useful: within the lease.
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
+	defer cancel()
+	addr, id := s.raft.LeaderWithID()
+	var owned map[string]uint64
+	var err error
+	switch {
+	case id == "":
+		err = ErrNoLeader
+	case id == raft.ServerID(s.cfg.NodeID):
+		owned, err = s.heartbeatLocal(ctx, args)
+	default:
+		var reply HeartbeatReply
+		err = s.pool.Call(ctx, string(addr), "Raftha.Heartbeat", args, &reply)
+		owned = reply.Owned
+	}
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	if owned == nil {
+		owned = map[string]uint64{}
+	}
+	l.renew(sent, owned, string(id))
+}

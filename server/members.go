@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// MemberArgs describes a member to add.
+type MemberArgs struct {
+	ID         string `json:"id"`
+	Address    string `json:"address"`
+	Role       string `json:"role"`
+	InstanceID string `json:"instance_id,omitempty"`
+	By         string `json:"-"`
+}
+
+// MemberReply is the outcome of a forwarded membership change.
+type MemberReply struct {
+	Err  string
+	Code string
+}
+
+// AddMember records a member (role, address) in the log and adds it to the
+// Raft configuration as a voter. Witnesses are voters too. Any member may
+// be asked; the call is forwarded to the leader.
+func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
+	if err := validateMemberArgs(a); err != nil {
+		return err
+	}
+	if s.leader() == nil {
+		return s.forwardMember(ctx, "Raftha.AddMember", a)
+	}
+	if _, err := s.linearizableRead(ctx); err != nil {
+		return err
+	}
+	if _, err := s.commit(ctx, &fsm.UpsertMember{Header: s.header(a.By), Member: fsm.Member{ID: a.ID, Role: fsm.Role(a.Role), Address: a.Address, InstanceID: a.InstanceID}}); err != nil {
+		return err
+	}
+	if err := s.raft.AddVoter(raft.ServerID(a.ID), raft.ServerAddress(a.Address), 0, timeoutOf(ctx)).Error(); err != nil {
+		return fmt.Errorf("add %s to the raft configuration: %w", a.ID, err)
+	}
+	s.logger.Info("member added", "id", a.ID, "role", a.Role, "address", a.Address, "by", a.By)
+	return nil
+}
+
+// RemoveMember removes a member that owns no active group from the log and
+// from the Raft configuration.
+func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
+	if s.leader() == nil {
+		return s.forwardMember(ctx, "Raftha.RemoveMember", MemberArgs{ID: id, By: by})
+	}
+	if _, err := s.linearizableRead(ctx); err != nil {
+		return err
+	}
+	st := s.fsm.View()
+	_, known := st.Members[id]
+	inRaft := false
+	if f := s.raft.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			inRaft = inRaft || string(srv.ID) == id
+		}
+	}
+	if !known && !inRaft {
+		return fmt.Errorf("%w: no member named %q (members: %s)", fsm.ErrNoMember, id, strings.Join(st.MemberIDs(), ", "))
+	}
+	for _, name := range st.GroupNames() {
+		g := st.Groups[name]
+		if g.Status.Owner == id && g.Status.Active() {
+			return fmt.Errorf("%w: %s owns group %s (%s); move it first with `raftha ownership transfer %s --to NODE`", ErrRefused, id, name, g.Status.State, name)
+		}
+	}
+	if inRaft {
+		if err := s.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx)).Error(); err != nil {
+			return fmt.Errorf("remove %s from the raft configuration: %w", id, err)
+		}
+	}
+	if known {
+		if _, err := s.commit(ctx, &fsm.RemoveMember{Header: s.header(by), ID: id}); err != nil {
+			return err
+		}
+	}
+	s.logger.Info("member removed", "id", id, "by", by)
+	return nil
+}
+
+func validateMemberArgs(a MemberArgs) error {
+	var probs []string
+	if a.ID == "" {
+		probs = append(probs, "id is required")
+	}
+	if a.Role != string(RoleNode) && a.Role != string(RoleWitness) {
+		probs = append(probs, fmt.Sprintf("role %q must be node or witness", a.Role))
+	}
+	if _, port, err := net.SplitHostPort(a.Address); err != nil || port == "" {
+		probs = append(probs, fmt.Sprintf("address %q must be host:port", a.Address))
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("%w: %s", ErrRefused, strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+func (s *Server) forwardMember(ctx context.Context, method string, a MemberArgs) error {
+	addr, id := s.leaderAddr()
+	if id == "" || id == raft.ServerID(s.cfg.NodeID) {
+		return ErrNoLeader
+	}
+	var reply MemberReply
+	if err := s.pool.Call(ctx, string(addr), method, a, &reply); err != nil {
+		return fmt.Errorf("forward to leader %s: %w", id, err)
+	}
+	if reply.Err != "" {
+		return remoteError(reply.Code, reply.Err)
+	}
+	return nil
+}
+
+func (e *rpcEndpoint) memberCall(a MemberArgs, r *MemberReply, fn func(context.Context) error) error {
+	if e.s.leader() == nil {
+		r.Err, r.Code = ErrNotLeader.Error(), "not_leader"
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(e.s.ctx, 30*time.Second)
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		r.Err, r.Code = err.Error(), errorCode(err)
+	}
+	return nil
+}
+
+// AddMember runs a forwarded AddMember on the leader.
+func (e *rpcEndpoint) AddMember(a MemberArgs, r *MemberReply) error {
+	return e.memberCall(a, r, func(ctx context.Context) error { return e.s.AddMember(ctx, a) })
+}
+
+// RemoveMember runs a forwarded RemoveMember on the leader.
+func (e *rpcEndpoint) RemoveMember(a MemberArgs, r *MemberReply) error {
+	return e.memberCall(a, r, func(ctx context.Context) error { return e.s.RemoveMember(ctx, a.ID, a.By) })
+}

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// raftTimings derives hashicorp/raft's timers from the member timing:
+// followers start an election after 4 heartbeats without the leader, and a
+// leader steps down after 3 heartbeats without a quorum (well inside the
+// owner lease, which is at least 3 heartbeats plus the failover margin).
+func raftTimings(t TimingConfig) (heartbeat, election, leaderLease time.Duration) {
+	hb := t.Heartbeat.D()
+	return 4 * hb, 4 * hb, 3 * hb
+}
+
+func (s *Server) setupRaft() error {
+	dir := s.cfg.DataDir
+	if err := os.MkdirAll(filepath.Join(dir, "raft"), 0o700); err != nil {
+		return fmt.Errorf("data_dir %s: %w", dir, err)
+	}
+	// raft-boltdb v2 on bbolt, fsync on every commit (NoSync false).
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft", "raft.db"), NoSync: false})
+	if err != nil {
+		return fmt.Errorf("open raft store in %s: %w", dir, err)
+	}
+	s.store = store
+	logs, err := raft.NewLogCache(512, store)
+	if err != nil {
+		return err
+	}
+	rlog := s.logger.Named("raft")
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "raft"), 3, rlog)
+	if err != nil {
+		return fmt.Errorf("snapshot store in %s: %w", dir, err)
+	}
+	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  s.mux.RaftLayer(),
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  rlog.Named("net"),
+	})
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(s.cfg.NodeID)
+	rc.Logger = rlog
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = raftTimings(s.cfg.Timing)
+	rc.CommitTimeout = 20 * time.Millisecond
+	s.notify = make(chan bool, 16)
+	rc.NotifyCh = s.notify
+	rc.SnapshotThreshold = 1024
+	rc.TrailingLogs = 4096
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("raft settings derived from timing: %w", err)
+	}
+
+	existing, err := raft.HasExistingState(logs, store, snaps)
+	if err != nil {
+		return fmt.Errorf("inspect raft state in %s: %w", dir, err)
+	}
+	if !existing {
+		var servers []raft.Server
+		for _, m := range s.cfg.Members {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.Address)})
+		}
+		if err := raft.BootstrapCluster(rc, logs, store, snaps, s.trans, raft.Configuration{Servers: servers}); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		s.logger.Info("bootstrapped a new cluster configuration", "voters", len(servers))
+	} else {
+		s.logger.Info("reusing the stored raft configuration; members: in the config file are ignored")
+	}
+	r, err := raft.NewRaft(rc, s.fsm, logs, store, snaps, s.trans)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	s.raft = r
+	return nil
+}
+
+func hclogLevel(s string) hclog.Level {
+	if l := hclog.LevelFromString(s); l != hclog.NoLevel {
+		return l
+	}
+	return hclog.Info
+}

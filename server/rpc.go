@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// rpcEndpoint is the node-to-node RPC surface, served on the mTLS port.
+// Every method but Propose is leader-only.
+type rpcEndpoint struct{ s *Server }
+
+// HeartbeatArgs is what a member reports to the leader every heartbeat.
+type HeartbeatArgs struct {
+	Node       string
+	Role       string
+	Address    string
+	API        string
+	InstanceID string
+	// Leaving is set while the member shuts down: the leader moves its
+	// groups away and places nothing on it.
+	Leaving bool
+}
+
+// HeartbeatReply confirms, linearizably, which groups the member owns and
+// at which epoch. The member renews its lease from the time it sent the
+// heartbeat.
+type HeartbeatReply struct {
+	Leader string
+	Owned  map[string]uint64
+}
+
+// ConfirmArgs asks the leader whether Node owns Group at Epoch.
+type ConfirmArgs struct {
+	Group string
+	Node  string
+	Epoch uint64
+}
+
+// ConfirmReply is empty: success is the confirmation.
+type ConfirmReply struct{}
+
+// ProposeArgs carries an encoded fsm.Command to the leader.
+type ProposeArgs struct{ Cmd []byte }
+
+// ProposeReply is the FSM's result for a forwarded command.
+type ProposeReply struct {
+	Epoch     uint64
+	Err       string
+	Code      string
+	NotLeader bool
+}
+
+// Heartbeat implements the member heartbeat (leader only).
+func (e *rpcEndpoint) Heartbeat(a HeartbeatArgs, r *HeartbeatReply) error {
+	owned, err := e.s.heartbeatLocal(context.Background(), a)
+	if err != nil {
+		return err
+	}
+	r.Leader, r.Owned = e.s.cfg.NodeID, owned
+	return nil
+}
+
+// Confirm implements the leader-confirmed ownership check.
+func (e *rpcEndpoint) Confirm(a ConfirmArgs, r *ConfirmReply) error {
+	return e.s.confirmLocal(context.Background(), a.Group, a.Node, a.Epoch)
+}
+
+// Propose applies a forwarded command on the leader.
+func (e *rpcEndpoint) Propose(a ProposeArgs, r *ProposeReply) error {
+	if e.s.leader() == nil {
+		r.NotLeader = true
+		return nil
+	}
+	if _, err := fsm.Decode(a.Cmd); err != nil {
+		return fmt.Errorf("refusing undecodable command: %w", err)
+	}
+	res, err := e.s.applyLocal(a.Cmd)
+	if err != nil {
+		if errors.Is(err, ErrNotLeader) {
+			r.NotLeader = true
+			return nil
+		}
+		return err
+	}
+	r.Epoch = res.Epoch
+	if res.Err != nil {
+		r.Err, r.Code = res.Err.Error(), errorCode(res.Err)
+	}
+	return nil
+}
+
+// errorCodes map FSM sentinels to stable wire codes and back.
+var errorCodes = map[string]error{
+	"no_group":      fsm.ErrNoGroup,
+	"no_member":     fsm.ErrNoMember,
+	"stale_epoch":   fsm.ErrStaleEpoch,
+	"not_owner":     fsm.ErrNotOwner,
+	"not_eligible":  fsm.ErrNotEligible,
+	"busy":          fsm.ErrBusy,
+	"invalid":       fsm.ErrInvalid,
+	"role_mismatch": fsm.ErrRoleMismatch,
+	"no_leader":     ErrNoLeader,
+	"not_leader":    ErrNotLeader,
+	"no_quorum":     ErrNoQuorum,
+	"refused":       ErrRefused,
+	"ownership":     ErrNotOwner,
+}
+
+func errorCode(err error) string {
+	for code, sentinel := range errorCodes {
+		if errors.Is(err, sentinel) {
+			return code
+		}
+	}
+	return ""
+}
+
+type codedError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *codedError) Error() string { return e.msg }
+func (e *codedError) Unwrap() error { return e.sentinel }
+
+func remoteError(code, msg string) error {
+	if s, ok := errorCodes[code]; ok {
+		return &codedError{sentinel: s, msg: msg}
+	}
+	return errors.New(msg)
+}
+
+// linearizableRead waits until this leader's FSM reflects every entry
+// committed before the call and the leader has confirmed, with a quorum,
+// that it is still the leader (VerifyLeader). Only a ready leader (one
+// whose post-election Barrier completed) may answer.
+func (s *Server) linearizableRead(ctx context.Context) (*leaderState, error) {
+	ls := s.leader()
+	if ls == nil {
+		if s.raft.State() == raft.Leader {
+			return nil, fmt.Errorf("%w: leader not ready yet", ErrNotLeader)
+		}
+		return nil, ErrNotLeader
+	}
+	ci := s.raft.CommitIndex()
+	if err := s.raft.VerifyLeader().Error(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoQuorum, err)
+	}
+	if err := s.waitApplied(ctx, ls, ci); err != nil {
+		return nil, err
+	}
+	return ls, nil
+}
+
+func (s *Server) waitApplied(ctx context.Context, ls *leaderState, index uint64) error {
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for {
+		ch := s.fsm.Changed()
+		if s.fsm.AppliedIndex() >= index || index <= ls.readyIndex {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("timed out waiting for the FSM to apply index %d", index)
+		}
+	}
+}
+
+// confirmLocal is clause 2 of the safety argument, on the leader.
+func (s *Server) confirmLocal(ctx context.Context, group, node string, epoch uint64) error {
+	if _, err := s.linearizableRead(ctx); err != nil {
+		return err
+	}
+	var err error
+	s.fsm.Read(func(st *fsm.State) {
+		g, ok := st.Groups[group]
+		switch {
+		case !ok:
+			err = fmt.Errorf("%w: group %s does not exist", ErrNotOwner, group)
+		case g.Status.Owner != node || g.Status.Epoch != epoch:
+			err = fmt.Errorf("%w: group %s is owned by %q at epoch %d, not %s at %d", ErrNotOwner, group, g.Status.Owner, g.Status.Epoch, node, epoch)
+		case !g.Status.Active():
+			err = fmt.Errorf("%w: group %s is %s", ErrNotOwner, group, g.Status.State)
+		}
+	})
+	return err
+}
+
+// heartbeatLocal records a member's heartbeat on the leader and returns
+// the groups it owns, confirmed linearizably.
+func (s *Server) heartbeatLocal(ctx context.Context, a HeartbeatArgs) (map[string]uint64, error) {
+	ls, err := s.linearizableRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ls.seen(a.Node)
+	ls.setLeaving(a.Node, a.Leaving)
+	owned := map[string]uint64{}
+	var stale bool
+	s.fsm.Read(func(st *fsm.State) {
+		for name, g := range st.Groups {
+			if g.Status.Owner == a.Node && g.Status.Active() {
+				owned[name] = g.Status.Epoch
+			}
+		}
+		m, ok := st.Members[a.Node]
+		stale = ok && (m.API != a.API || m.Address != a.Address || m.InstanceID != a.InstanceID)
+	})
+	if stale {
+		ls.register(a)
+	}
+	return owned, nil
+}

@@ -1,0 +1,420 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/resources"
+)
+
+// runner runs this node's share of the groups. Each group has a worker
+// goroutine that compares the log's view (owner, epoch, state) with what
+// runs locally and converges, level-triggered: a lost report or a failed
+// step is simply retried on the next pass.
+type runner struct {
+	s   *Server
+	log hclog.Logger
+
+	mu      sync.Mutex
+	workers map[string]*worker
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+func newRunner(s *Server) *runner {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel}
+}
+
+// run creates a worker per group as groups appear in the log.
+func (r *runner) run() {
+	tick := time.NewTicker(r.s.cfg.Timing.Heartbeat.D())
+	defer tick.Stop()
+	for {
+		ch := r.s.fsm.Changed()
+		st := r.s.fsm.View()
+		r.mu.Lock()
+		for name := range st.Groups {
+			if _, ok := r.workers[name]; !ok {
+				w := &worker{r: r, name: name, kick: make(chan struct{}, 1), log: r.log.With("group", name)}
+				r.workers[name] = w
+				r.wg.Add(1)
+				go func() {
+					defer r.wg.Done()
+					w.loop(r.ctx)
+				}()
+			}
+		}
+		for _, w := range r.workers {
+			w.poke()
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-ch:
+		case <-r.s.lease.renewed():
+		case <-tick.C:
+		}
+	}
+}
+
+// shutdown stops every local group in reverse order and reports it, so
+// the leader can place it elsewhere, then ends the workers.
+func (r *runner) shutdown(ctx context.Context) {
+	r.mu.Lock()
+	ws := make([]*worker, 0, len(r.workers))
+	for _, w := range r.workers {
+		ws = append(ws, w)
+	}
+	r.mu.Unlock()
+	r.s.leaving.Store(true)
+	// Let the leader move what it can while we still run it.
+	deadline := time.Now().Add(r.s.cfg.Timing.FailoverTimeout.D() * 3)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for time.Now().Before(deadline) && r.runningCount() > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	r.cancel()
+	r.wg.Wait()
+	for _, w := range ws {
+		w.stopLocal(context.Background(), "member shutting down", true)
+	}
+}
+
+// abandon ends the workers without stopping anything: a simulated crash.
+func (r *runner) abandon() {
+	r.mu.Lock()
+	for _, w := range r.workers {
+		w.mu.Lock()
+		w.abandoned = true
+		w.mu.Unlock()
+	}
+	r.mu.Unlock()
+	r.cancel()
+}
+
+func (r *runner) runningCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, w := range r.workers {
+		w.mu.Lock()
+		if w.inst != nil {
+			n++
+		}
+		w.mu.Unlock()
+	}
+	return n
+}
+
+// instance is a group as it runs here: resources built at one epoch.
+type instance struct {
+	epoch   uint64
+	res     []built
+	started int
+	online  bool
+}
+
+type built struct {
+	name string
+	typ  string
+	r    resources.Resource
+}
+
+type worker struct {
+	r    *runner
+	name string
+	kick chan struct{}
+	log  hclog.Logger
+
+	mu        sync.Mutex
+	inst      *instance
+	cleaned   bool
+	abandoned bool
+}
+
+func (w *worker) poke() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) loop(ctx context.Context) {
+	for {
+		w.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+		}
+	}
+}
+
+func (w *worker) token(epoch uint64, res string) resources.Token {
+	return resources.Token{Group: w.name, Node: w.r.s.cfg.NodeID, Epoch: epoch, Resource: res}
+}
+
+// reconcile is one pass: stop what must stop, start what must start.
+func (w *worker) reconcile(ctx context.Context) {
+	s := w.r.s
+	me := s.cfg.NodeID
+	st := s.fsm.View()
+	g, ok := st.Groups[w.name]
+	w.mu.Lock()
+	inst := w.inst
+	w.mu.Unlock()
+	if !ok {
+		if inst != nil {
+			w.stopLocal(ctx, "group deleted", false)
+		}
+		return
+	}
+	gs := g.Status
+	mine := gs.Owner == me
+
+	// First sight of a group after start: make sure nothing of it runs
+	// here unless the log says it is ours (a crash may have left it).
+	if !w.cleaned && inst == nil {
+		w.cleaned = true
+		if !(mine && gs.Active()) {
+			w.ensureStopped(ctx, g)
+		}
+	}
+
+	// Stop when the log no longer says we may run it at this epoch.
+	if inst != nil && (!mine || gs.Epoch != inst.epoch || !gs.Active() || gs.State == fsm.StateStopping || gs.State == fsm.StateFencing) {
+		err := w.stopLocal(ctx, fmt.Sprintf("log says %s (owner %q, epoch %d)", gs.State, gs.Owner, gs.Epoch), false)
+		if mine && gs.Epoch == inst.epoch && gs.State == fsm.StateStopping {
+			w.reportStopped(ctx, gs.Epoch, err)
+		}
+		return
+	}
+	if !mine {
+		return
+	}
+	switch gs.State {
+	case fsm.StateStopping:
+		if inst == nil { // e.g. restarted while a move was under way
+			err := w.ensureStopped(ctx, g)
+			w.reportStopped(ctx, gs.Epoch, err)
+		}
+	case fsm.StateStarting, fsm.StateOnline:
+		if inst == nil || !inst.online {
+			w.start(ctx, g)
+			return
+		}
+		if gs.State == fsm.StateStarting {
+			w.report(ctx, gs.Epoch, fsm.StateOnline, "")
+		}
+		if !s.lease.valid(w.name, inst.epoch) {
+			w.selfFence(ctx, inst.epoch)
+		}
+	}
+}
+
+// selfFence stops a group whose lease ran out: this node can no longer
+// prove it owns it, so it must assume someone else may.
+func (w *worker) selfFence(ctx context.Context, epoch uint64) {
+	s := w.r.s
+	w.log.Warn("lease expired: self-fencing, stopping resources in reverse order", "epoch", epoch, "lease_left", s.lease.remaining().Round(time.Millisecond))
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.Fencing.StopDeadline.D())
+	defer cancel()
+	err := w.stopLocal(sctx, "lease expired", false)
+	reason := "lease expired; resources stopped"
+	if err != nil {
+		reason = "lease expired; stopping resources failed: " + err.Error()
+	}
+	go func() { // best effort: the leader may be unreachable, that is why we are here
+		nctx, ncancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
+		defer ncancel()
+		_, _ = s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: "self-fenced", Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, Reason: reason})
+	}()
+}
+
+func (w *worker) build(g *fsm.Group, epoch uint64) (*instance, error) {
+	s := w.r.s
+	inst := &instance{epoch: epoch}
+	for _, rs := range g.Spec.Resources {
+		t, err := s.registry.Lookup(rs.Type)
+		if err != nil {
+			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)
+		}
+		p := t.NewParams()
+		if len(rs.Params) > 0 {
+			if err := json.Unmarshal(rs.Params, p); err != nil {
+				return nil, fmt.Errorf("resource %s: params: %w", rs.Name, err)
+			}
+		}
+		res, err := t.Build(p, resources.Env{
+			Logger:  w.log.Named(rs.Name),
+			DataDir: filepath.Join(s.cfg.DataDir, "resources", g.Spec.Name, rs.Name),
+			NodeID:  s.cfg.NodeID,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)
+		}
+		inst.res = append(inst.res, built{name: rs.Name, typ: rs.Type, r: res})
+	}
+	return inst, nil
+}
+
+// start starts the group's resources in order. Before each one it confirms
+// with the leader that this node still owns the group at this epoch
+// (safety argument, clause 2); if it cannot, it does nothing more.
+func (w *worker) start(ctx context.Context, g *fsm.Group) {
+	s := w.r.s
+	epoch := g.Status.Epoch
+	w.mu.Lock()
+	inst := w.inst
+	w.mu.Unlock()
+	if inst == nil || inst.epoch != epoch {
+		var err error
+		inst, err = w.build(g, epoch)
+		if err != nil {
+			w.log.Error("cannot build resources", "epoch", epoch, "error", err)
+			w.report(ctx, epoch, fsm.StateFailed, err.Error())
+			return
+		}
+		w.mu.Lock()
+		w.inst = inst
+		w.mu.Unlock()
+	}
+	for i := inst.started; i < len(inst.res); i++ {
+		b := inst.res[i]
+		if err := s.confirm(ctx, w.name, epoch); err != nil {
+			if errors.Is(err, ErrNotOwner) {
+				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
+				w.stopLocal(ctx, "ownership not confirmed", false)
+			} else {
+				w.log.Info("cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
+			}
+			return
+		}
+		w.log.Info("starting resource", "resource", b.name, "type", b.typ, "epoch", epoch)
+		if err := b.r.Start(ctx, w.token(epoch, b.name)); err != nil {
+			reason := fmt.Sprintf("start of %s (%s) failed: %v", b.name, b.typ, err)
+			w.log.Error("resource failed to start; stopping the group", "resource", b.name, "epoch", epoch, "error", err)
+			w.stopLocal(ctx, "start failed", false)
+			w.report(ctx, epoch, fsm.StateFailed, reason)
+			return
+		}
+		inst.started = i + 1
+	}
+	inst.online = true
+	w.log.Info("group online", "epoch", epoch)
+	w.report(ctx, epoch, fsm.StateOnline, "")
+}
+
+// stopLocal stops what runs here in reverse order. A resource whose stop
+// fails is reported in the error; the others are still stopped.
+func (w *worker) stopLocal(ctx context.Context, why string, final bool) error {
+	w.mu.Lock()
+	inst := w.inst
+	if w.abandoned {
+		w.mu.Unlock()
+		return nil
+	}
+	w.mu.Unlock()
+	if inst == nil {
+		return nil
+	}
+	w.log.Info("stopping group", "epoch", inst.epoch, "why", why)
+	var errs []error
+	for i := inst.started - 1; i >= 0; i-- {
+		b := inst.res[i]
+		if err := b.r.Stop(ctx, w.token(inst.epoch, b.name)); err != nil {
+			w.log.Error("resource failed to stop", "resource", b.name, "epoch", inst.epoch, "error", err)
+			errs = append(errs, fmt.Errorf("stop of %s failed: %w", b.name, err))
+		}
+	}
+	w.mu.Lock()
+	w.inst = nil
+	w.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// ensureStopped runs every resource's Stop (idempotent) without having
+// started it here: cleanup after a restart.
+func (w *worker) ensureStopped(ctx context.Context, g *fsm.Group) error {
+	inst, err := w.build(g, g.Status.Epoch)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := len(inst.res) - 1; i >= 0; i-- {
+		b := inst.res[i]
+		if err := b.r.Stop(ctx, w.token(g.Status.Epoch, b.name)); err != nil {
+			w.log.Debug("cleanup stop failed", "resource", b.name, "error", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (w *worker) reportStopped(ctx context.Context, epoch uint64, stopErr error) {
+	if stopErr != nil {
+		w.report(ctx, epoch, fsm.StateFailed, "stop failed: "+stopErr.Error())
+		return
+	}
+	w.report(ctx, epoch, fsm.StateOffline, "stopped for a planned move")
+}
+
+func (w *worker) report(ctx context.Context, epoch uint64, state fsm.GroupState, reason string) {
+	s := w.r.s
+	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	_, err := s.commit(rctx, &fsm.Report{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, State: state, Reason: reason})
+	if err != nil {
+		w.log.Warn("report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
+	}
+}
+
+// confirm asks the leader, linearizably, whether this node owns group at
+// epoch. Success also renews the lease for that group.
+func (s *Server) confirm(ctx context.Context, group string, epoch uint64) error {
+	sent := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
+	defer cancel()
+	var err error
+	addr, id := s.raft.LeaderWithID()
+	switch {
+	case id == "":
+		err = ErrNoLeader
+	case id == raft.ServerID(s.cfg.NodeID):
+		err = s.confirmLocal(ctx, group, s.cfg.NodeID, epoch)
+	default:
+		err = s.pool.Call(ctx, string(addr), "Raftha.Confirm", ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch}, &ConfirmReply{})
+		if containsNotOwner(err) {
+			err = fmt.Errorf("%w: %v", ErrNotOwner, err)
+		}
+	}
+	if err == nil {
+		s.lease.confirmed(sent, group, epoch)
+	}
+	return err
+}
+
+func containsNotOwner(err error) bool {
+	return err != nil && (errors.Is(err, ErrNotOwner) || strings.Contains(err.Error(), ErrNotOwner.Error()))
+}

@@ -1,0 +1,337 @@
+// Package server is the raftha agent as a library: Raft wiring, the leader
+// loop, the owner lease, the resource runner and the HTTP API. The
+// `raftha agent` command is a thin wrapper over it, and Go services embed
+// it the same way (see New, Start and Shutdown).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/resources"
+	"github.com/raftha/raftha/resources/exec"
+	"github.com/raftha/raftha/transport"
+)
+
+// Sentinel errors at the package boundary.
+var (
+	// ErrNoLeader means no leader is known: the cluster has no quorum or
+	// an election is under way.
+	ErrNoLeader = errors.New("no leader (the cluster has no quorum or is electing one)")
+	// ErrNotLeader means a leader-only call reached a follower.
+	ErrNotLeader = errors.New("not the leader")
+	// ErrNoQuorum means the leader could not confirm its leadership with a
+	// majority.
+	ErrNoQuorum = errors.New("no quorum: the leader cannot reach a majority of members")
+	// ErrNotOwner means this node does not own the group at that epoch.
+	ErrNotOwner = errors.New("not the owner at this epoch")
+	// ErrRefused means a request was understood and refused (see message).
+	ErrRefused = errors.New("refused")
+)
+
+// Options are the parts of a Server that are Go values rather than
+// configuration.
+type Options struct {
+	// Logger receives structured logs; default: hclog to LogOutput.
+	Logger hclog.Logger
+	// LogOutput is where the default logger writes (default os.Stderr).
+	LogOutput io.Writer
+	// Registry holds resource types; default: DefaultRegistry().
+	Registry *resources.Registry
+}
+
+// DefaultRegistry returns a registry with the built-in resource types.
+func DefaultRegistry() *resources.Registry {
+	r := resources.NewRegistry()
+	_ = r.Register(exec.Type)
+	return r
+}
+
+// Server is one raftha member.
+type Server struct {
+	cfg      Config
+	logger   hclog.Logger
+	registry *resources.Registry
+
+	bundle *transport.Bundle
+	mux    *transport.Mux
+	pool   *transport.Pool
+	rpcSrv *transport.RPCServer
+	trans  *raft.NetworkTransport
+	store  *raftboltdb.BoltStore
+	raft   *raft.Raft
+	fsm    *fsm.FSM
+	notify chan bool
+
+	apiLn  net.Listener
+	apiSrv *http.Server
+	apiTLS *http.Transport
+
+	lease  *lease
+	runner *runner
+
+	leaderMu    sync.Mutex
+	leaderState *leaderState // non-nil while leader and ready
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped atomic.Bool
+	leaving atomic.Bool
+	stopMu  sync.Mutex
+}
+
+// New validates cfg and builds a Server. Nothing listens until Start.
+func New(cfg Config, opts Options) (*Server, error) {
+	cfg.SetDefaults()
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration:\n%w", errs)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		out := opts.LogOutput
+		if out == nil {
+			out = os.Stderr
+		}
+		logger = hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclogLevel(cfg.LogLevel), Output: out})
+	}
+	logger = logger.With("member", cfg.NodeID)
+	reg := opts.Registry
+	if reg == nil {
+		reg = DefaultRegistry()
+	}
+	b, err := transport.Load(transport.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New()}, nil
+}
+
+// Config returns the validated configuration (with defaults filled).
+func (s *Server) Config() Config { return s.cfg }
+
+// Logger returns the server's logger.
+func (s *Server) Logger() hclog.Logger { return s.logger }
+
+// Start opens the Raft store, joins (or bootstraps) the cluster, and starts
+// the API, the lease keeper and the resource runner. It returns once every
+// listener is up; leadership and placement happen in the background.
+func (s *Server) Start() (err error) {
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	s.mux, err = transport.Listen(s.cfg.Bind, s.cfg.Advertise, s.bundle, s.logger)
+	if err != nil {
+		return err
+	}
+	s.pool = transport.NewPool(s.mux)
+	s.rpcSrv, err = transport.NewRPCServer("Raftha", &rpcEndpoint{s: s})
+	if err != nil {
+		return err
+	}
+	s.mux.Serve(s.rpcSrv.ServeConn)
+	if err := s.setupRaft(); err != nil {
+		return err
+	}
+	if err := s.startAPI(); err != nil {
+		return err
+	}
+	s.lease = newLease(s)
+	s.goFn(s.monitorLeadership)
+	s.goFn(s.lease.run)
+	if s.cfg.Role == RoleNode {
+		s.runner = newRunner(s)
+		s.goFn(s.runner.run)
+	}
+	s.logger.Info("member started", "role", s.cfg.Role, "raft", s.mux.Addr().String(), "api", s.apiLn.Addr().String())
+	return nil
+}
+
+func (s *Server) goFn(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+// Shutdown stops the member. Groups it owns are stopped in reverse order
+// first (and their stop reported, so the leader can place them elsewhere),
+// then it leaves leadership if it has it, then everything closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.stopped.Load() || s.cancel == nil {
+		return nil
+	}
+	if s.runner != nil {
+		s.runner.shutdown(ctx)
+	}
+	if s.raft != nil && s.raft.State() == raft.Leader {
+		if f := s.raft.LeadershipTransfer(); f.Error() != nil {
+			s.logger.Debug("leadership transfer on shutdown failed", "error", f.Error())
+		}
+	}
+	s.closeAll()
+	return nil
+}
+
+// Kill stops the member abruptly, as a crash would: no handover, no
+// reports, resources left as they are. For tests and `raftha demo`.
+func (s *Server) Kill() {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.runner != nil {
+		s.runner.abandon()
+	}
+	s.closeAll()
+}
+
+func (s *Server) closeAll() {
+	if s.stopped.Swap(true) {
+		return
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.apiSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = s.apiSrv.Shutdown(ctx)
+		cancel()
+	}
+	if s.raft != nil {
+		if err := s.raft.Shutdown().Error(); err != nil {
+			s.logger.Warn("raft shutdown", "error", err)
+		}
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	if s.trans != nil {
+		s.trans.Close()
+	}
+	if s.mux != nil {
+		s.mux.Close()
+	}
+	s.wg.Wait()
+	if s.store != nil {
+		s.store.Close()
+	}
+	s.logger.Info("member stopped")
+}
+
+// Done is closed when the server stops.
+func (s *Server) Done() <-chan struct{} { return s.ctx.Done() }
+
+// RaftAddr is the advertised Raft/RPC address.
+func (s *Server) RaftAddr() string { return s.mux.Addr().String() }
+
+// APIAddr is the bound API address.
+func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }
+
+// IsLeader reports whether this member is the ready leader.
+func (s *Server) IsLeader() bool { return s.leader() != nil }
+
+// State returns a deep copy of the replicated state as this member has
+// applied it (possibly stale on a follower).
+func (s *Server) State() *fsm.State { return s.fsm.View() }
+
+// LeaderID returns the id of the leader this member knows, or "".
+func (s *Server) LeaderID() string {
+	_, id := s.raft.LeaderWithID()
+	return string(id)
+}
+
+func (s *Server) leaderAddr() (raft.ServerAddress, raft.ServerID) {
+	return s.raft.LeaderWithID()
+}
+
+// proposeTimeout bounds one Raft apply.
+const proposeTimeout = 10 * time.Second
+
+// propose commits c through the leader (locally or by RPC) and returns the
+// FSM's result. A refused command returns its FSM error.
+func (s *Server) propose(ctx context.Context, c fsm.Command) (fsm.Result, error) {
+	data, err := fsm.Encode(c)
+	if err != nil {
+		return fsm.Result{}, err
+	}
+	if s.leader() != nil {
+		return s.applyLocal(data)
+	}
+	addr, id := s.leaderAddr()
+	if id == raft.ServerID(s.cfg.NodeID) {
+		return fsm.Result{}, fmt.Errorf("%w: leader not ready yet", ErrNotLeader)
+	}
+	if addr == "" {
+		return fsm.Result{}, ErrNoLeader
+	}
+	var reply ProposeReply
+	if err := s.pool.Call(ctx, string(addr), "Raftha.Propose", ProposeArgs{Cmd: data}, &reply); err != nil {
+		return fsm.Result{}, fmt.Errorf("forward to leader %s: %w", addr, err)
+	}
+	if reply.NotLeader {
+		return fsm.Result{}, ErrNotLeader
+	}
+	if reply.Err != "" {
+		return fsm.Result{Epoch: reply.Epoch, Err: remoteError(reply.Code, reply.Err)}, nil
+	}
+	return fsm.Result{Epoch: reply.Epoch}, nil
+}
+
+func (s *Server) applyLocal(data []byte) (fsm.Result, error) {
+	f := s.raft.Apply(data, proposeTimeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return fsm.Result{}, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		return fsm.Result{}, err
+	}
+	res, _ := f.Response().(fsm.Result)
+	return res, nil
+}
+
+// commitLocal applies c on this member, which must be the raft leader.
+func (s *Server) commitLocal(c fsm.Command) (uint64, error) {
+	data, err := fsm.Encode(c)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.applyLocal(data)
+	if err != nil {
+		return 0, err
+	}
+	return res.Epoch, res.Err
+}
+
+// commit is propose that folds an FSM refusal into the error.
+func (s *Server) commit(ctx context.Context, c fsm.Command) (uint64, error) {
+	res, err := s.propose(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	return res.Epoch, res.Err
+}
+
+func (s *Server) header(by string) fsm.Header {
+	if by == "" {
+		by = s.cfg.NodeID
+	}
+	return fsm.Header{At: time.Now().UTC().Round(time.Millisecond), By: by}
+}

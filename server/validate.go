@@ -1,0 +1,407 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults filled by SetDefaults.
+const (
+	DefaultHeartbeat       = 300 * time.Millisecond
+	DefaultLease           = 1500 * time.Millisecond
+	DefaultFailoverTimeout = 2 * time.Second
+	DefaultFencingMode     = FencingAWSStop
+	DefaultStopDeadline    = 10 * time.Second
+	DefaultSelfFenceAction = "reboot"
+	DefaultSysrqTrigger    = "/proc/sysrq-trigger"
+	DefaultLogLevel        = "info"
+)
+
+// Fencing modes.
+const (
+	// FencingAWSStop makes the winner stop the lost owner's EC2 instance
+	// before it takes a group over.
+	FencingAWSStop = "aws-stop"
+	// FencingLeaseOnly relies on the lost owner fencing itself when its
+	// lease runs out; the winner waits instead of stopping it.
+	FencingLeaseOnly = "lease-only"
+)
+
+// MinHeartbeat is the smallest timing.heartbeat Validate accepts.
+const MinHeartbeat = 20 * time.Millisecond
+
+var (
+	configNodeIDRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	ec2InstanceIDRE  = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+	configHostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
+)
+
+// SetDefaults fills the settings left empty: advertise (from bind, when
+// bind names a concrete address), the timings, the fencing settings, the
+// log level and the AWS region (from AWS_REGION, then AWS_DEFAULT_REGION).
+func (c *Config) SetDefaults() {
+	if c.Advertise == "" && c.Bind != "" {
+		if host, _, err := net.SplitHostPort(c.Bind); err == nil && !isUnspecifiedHost(host) {
+			c.Advertise = c.Bind
+		}
+	}
+	setDefaultDuration(&c.Timing.Heartbeat, DefaultHeartbeat)
+	setDefaultDuration(&c.Timing.Lease, DefaultLease)
+	setDefaultDuration(&c.Timing.FailoverTimeout, DefaultFailoverTimeout)
+	setDefaultString(&c.Fencing.Mode, DefaultFencingMode)
+	setDefaultDuration(&c.Fencing.StopDeadline, DefaultStopDeadline)
+	setDefaultString(&c.Fencing.SelfFenceAction, DefaultSelfFenceAction)
+	setDefaultString(&c.Fencing.SysrqTrigger, DefaultSysrqTrigger)
+	setDefaultString(&c.LogLevel, DefaultLogLevel)
+	if c.AWS.Region == "" {
+		c.AWS.Region = os.Getenv("AWS_REGION")
+	}
+	if c.AWS.Region == "" {
+		c.AWS.Region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+}
+
+func setDefaultDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+func setDefaultString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+// isUnspecifiedHost reports whether host means "every address".
+func isUnspecifiedHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
+}
+
+// checkConfigHostPort validates a host:port, returning its host, or a message
+// saying what is wrong.
+func checkConfigHostPort(s string) (host string, problem string) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Sprintf("expected host:port (e.g. 10.0.1.10:7000), got %q", s)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return "", fmt.Sprintf("port must be 1-65535, got %q in %q", p, s)
+	}
+	if h == "" {
+		return h, ""
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return h, ""
+	}
+	if len(h) > 253 || !configHostnameRE.MatchString(h) || looksLikeBadIPv4(h) {
+		return "", fmt.Sprintf("host %q is neither an IP address nor a valid hostname", h)
+	}
+	return h, ""
+}
+
+// looksLikeBadIPv4 catches malformed IPv4 addresses such as 10.0.0.300,
+// which the hostname pattern would otherwise accept.
+func looksLikeBadIPv4(h string) bool {
+	return strings.Trim(h, "0123456789.") == ""
+}
+
+// effectiveAdvertise is Advertise, or Bind when Advertise is empty (what
+// SetDefaults would fill), or "" when that is not a valid concrete
+// host:port.
+func (c *Config) effectiveAdvertise() string {
+	adv := c.Advertise
+	if adv == "" {
+		adv = c.Bind
+	}
+	if host, problem := checkConfigHostPort(adv); problem == "" && !isUnspecifiedHost(host) {
+		return adv
+	}
+	return ""
+}
+
+// Validate checks c and returns every problem, each naming its setting by
+// path (Line is left 0; LoadConfigFile fills it). It returns nil when c is
+// valid. Call SetDefaults first: Validate does not fill anything in.
+func (c *Config) Validate() ErrorList {
+	var errs ErrorList
+	add := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	switch {
+	case c.NodeID == "":
+		add("node_id", "required: this member's unique, stable id")
+	case !configNodeIDRE.MatchString(c.NodeID):
+		add("node_id", "must be 1-63 letters, digits, '.', '_' or '-' starting with a letter or digit, got %q", c.NodeID)
+	}
+	switch c.Role {
+	case "":
+		add("role", "required: node or witness")
+	case RoleNode, RoleWitness:
+	default:
+		add("role", "must be node or witness, got %q", c.Role)
+	}
+	if c.DataDir == "" {
+		add("data_dir", "required: the directory for the Raft log and snapshots")
+	}
+
+	bindUnspecified := false
+	if c.Bind == "" {
+		add("bind", "required: host:port for Raft and member RPC, e.g. 10.0.1.10:7000")
+	} else if host, problem := checkConfigHostPort(c.Bind); problem != "" {
+		add("bind", "%s", problem)
+	} else {
+		bindUnspecified = isUnspecifiedHost(host)
+	}
+	if c.Advertise == "" {
+		if bindUnspecified {
+			add("advertise", "required when bind listens on every address (%s): set the host:port peers use to reach this member", c.Bind)
+		}
+	} else if host, problem := checkConfigHostPort(c.Advertise); problem != "" {
+		add("advertise", "%s", problem)
+	} else if isUnspecifiedHost(host) {
+		add("advertise", "must name an address peers can reach, not %q", c.Advertise)
+	}
+	if c.API == "" {
+		add("api", "required: host:port for the HTTPS API, e.g. 10.0.1.10:7443")
+	} else if _, problem := checkConfigHostPort(c.API); problem != "" {
+		add("api", "%s", problem)
+	}
+
+	for _, f := range []struct{ path, val string }{
+		{"tls.ca", c.TLS.CA}, {"tls.cert", c.TLS.Cert}, {"tls.key", c.TLS.Key},
+	} {
+		if f.val == "" {
+			add(f.path, "required: raftha has no plaintext mode")
+		}
+	}
+
+	errs = append(errs, c.validateMembers()...)
+	errs = append(errs, c.validateTiming()...)
+	errs = append(errs, c.validateFencing()...)
+
+	if c.AWS.InstanceID != "" && c.AWS.InstanceID != "auto" && !ec2InstanceIDRE.MatchString(c.AWS.InstanceID) {
+		add("aws.instance_id", "must be auto or an EC2 instance id like i-0123456789abcdef0, got %q", c.AWS.InstanceID)
+	}
+	if c.AWS.Endpoint != "" {
+		u, err := url.Parse(c.AWS.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("aws.endpoint", "must be an http:// or https:// URL with a host, got %q", c.AWS.Endpoint)
+		}
+	}
+
+	switch c.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	case "":
+		add("log_level", "required: trace, debug, info, warn or error")
+	default:
+		add("log_level", "must be trace, debug, info, warn or error, got %q", c.LogLevel)
+	}
+
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// validateMembers checks the initial voter list and this member's place
+// in it.
+func (c *Config) validateMembers() ErrorList {
+	var errs ErrorList
+	add := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if len(c.Members) == 0 {
+		add("members", "required: list every initial voter (id, address, role), this member included")
+		return errs
+	}
+	ids := map[string]int{}
+	addrs := map[string]int{}
+	nodes := 0
+	self := -1
+	for i, m := range c.Members {
+		p := fmt.Sprintf("members[%d]", i)
+		switch {
+		case m.ID == "":
+			add(p+".id", "required")
+		case !configNodeIDRE.MatchString(m.ID):
+			add(p+".id", "must be 1-63 letters, digits, '.', '_' or '-' starting with a letter or digit, got %q", m.ID)
+		default:
+			if j, dup := ids[m.ID]; dup {
+				add(p+".id", "duplicate id %q (also members[%d])", m.ID, j)
+			} else {
+				ids[m.ID] = i
+			}
+			if m.ID == c.NodeID {
+				self = i
+			}
+		}
+		switch {
+		case m.Address == "":
+			add(p+".address", "required: the member's advertise host:port")
+		default:
+			host, problem := checkConfigHostPort(m.Address)
+			switch {
+			case problem != "":
+				add(p+".address", "%s", problem)
+			case isUnspecifiedHost(host):
+				add(p+".address", "must name an address peers can reach, not %q", m.Address)
+			default:
+				key := canonicalConfigHostPort(m.Address)
+				if j, dup := addrs[key]; dup {
+					add(p+".address", "duplicate address %q (also members[%d])", m.Address, j)
+				} else {
+					addrs[key] = i
+				}
+			}
+		}
+		switch m.Role {
+		case "":
+			add(p+".role", "required: node or witness")
+		case RoleNode:
+			nodes++
+		case RoleWitness:
+		default:
+			add(p+".role", "must be node or witness, got %q", m.Role)
+		}
+	}
+	if nodes == 0 && len(errs) == 0 {
+		add("members", "no member has role node: a cluster needs at least one node to run failover groups")
+	}
+	if c.NodeID == "" || !configNodeIDRE.MatchString(c.NodeID) {
+		return errs
+	}
+	adv := c.effectiveAdvertise()
+	if self < 0 {
+		hint := ""
+		if adv != "" && (c.Role == RoleNode || c.Role == RoleWitness) {
+			hint = fmt.Sprintf(": add {id: %s, address: %s, role: %s}", c.NodeID, adv, c.Role)
+		}
+		add("members", "this member (node_id %q) is not listed%s", c.NodeID, hint)
+		return errs
+	}
+	m := c.Members[self]
+	p := fmt.Sprintf("members[%d]", self)
+	if (c.Role == RoleNode || c.Role == RoleWitness) && m.Role != c.Role && (m.Role == RoleNode || m.Role == RoleWitness) {
+		add(p+".role", "expected %q (this member's role), got %q", c.Role, m.Role)
+	}
+	if adv != "" && m.Address != "" && canonicalConfigHostPort(m.Address) != canonicalConfigHostPort(adv) {
+		add(p+".address", "expected %q (this member's advertise address), got %q", adv, m.Address)
+	}
+	return errs
+}
+
+// canonicalConfigHostPort normalises IP spellings so "[::1]:7000" and
+// "[0:0::1]:7000" compare equal; hostnames compare case-insensitively.
+func canonicalConfigHostPort(s string) string {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return s
+	}
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return net.JoinHostPort(ip.String(), p)
+	}
+	return net.JoinHostPort(strings.ToLower(strings.TrimSuffix(h, ".")), p)
+}
+
+// validateTiming enforces heartbeat < lease < failover_timeout with the
+// margins of the safety argument.
+func (c *Config) validateTiming() ErrorList {
+	var errs ErrorList
+	add := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	t := c.Timing
+	if t.Heartbeat.D() < MinHeartbeat {
+		add("timing.heartbeat", "must be at least %s, got %s", MinHeartbeat, t.Heartbeat)
+		// The relations below are meaningless without a usable heartbeat.
+		return errs
+	}
+	if t.Lease.D() < 3*t.Heartbeat.D() {
+		add("timing.lease", "timing.lease (%s) must be at least 3 × timing.heartbeat (%s): a lease must survive two lost heartbeats", t.Lease, t.Heartbeat)
+	}
+	if t.FailoverTimeout <= t.Lease {
+		add("timing.failover_timeout", "timing.failover_timeout (%s) must be greater than timing.lease (%s): an owner must run out of lease before the leader declares it lost", t.FailoverTimeout, t.Lease)
+	} else if c.Fencing.Mode == FencingLeaseOnly && t.FailoverTimeout.D() < t.Lease.D()+t.Heartbeat.D() {
+		add("timing.failover_timeout", "timing.failover_timeout (%s) must be at least timing.lease + timing.heartbeat (%s + %s = %s) with fencing.mode lease-only: nothing stops the lost owner, so the takeover must wait out its lease plus a margin",
+			t.FailoverTimeout, t.Lease, t.Heartbeat, t.Lease+t.Heartbeat)
+	}
+	return errs
+}
+
+// validateFencing checks the fencing settings and that aws-stop has an
+// instance to stop.
+func (c *Config) validateFencing() ErrorList {
+	var errs ErrorList
+	add := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	f := c.Fencing
+	switch f.Mode {
+	case FencingAWSStop:
+		if c.Role == RoleNode && c.AWS.InstanceID == "" {
+			add("aws.instance_id", "fencing.mode aws-stop needs aws.instance_id (an i-... id or auto) on every node; set fencing.mode: lease-only where there is no EC2 API")
+		}
+	case FencingLeaseOnly:
+	case "":
+		add("fencing.mode", "required: aws-stop or lease-only")
+	default:
+		add("fencing.mode", "must be aws-stop or lease-only, got %q", f.Mode)
+	}
+	switch f.SelfFenceAction {
+	case "reboot", "poweroff", "exit", "none":
+	case "":
+		add("fencing.self_fence_action", "required: reboot, poweroff, exit or none")
+	default:
+		add("fencing.self_fence_action", "must be reboot, poweroff, exit or none, got %q", f.SelfFenceAction)
+	}
+	if f.StopDeadline <= 0 {
+		add("fencing.stop_deadline", "must be greater than 0, got %s", f.StopDeadline)
+	}
+	return errs
+}
+
+// Warnings returns the risks of a valid configuration that Validate does
+// not refuse: too few voters to survive a failure, too few nodes to fail
+// over to, and the guarantees lease-only fencing gives up.
+func (c *Config) Warnings() []string {
+	var w []string
+	switch n := len(c.Members); {
+	case n == 1:
+		w = append(w, "1 voter: there is nothing to fail over to and no quorum survives its loss; add a node and a witness")
+	case n == 2:
+		w = append(w, "2 voters: a failure of either stops the cluster; add a witness so the majority side can act")
+	case n >= 4 && n%2 == 0:
+		w = append(w, fmt.Sprintf("%d voters tolerate no more failures than %d; an odd number of voters is enough", n, n-1))
+	}
+	nodes := 0
+	for _, m := range c.Members {
+		if m.Role == RoleNode {
+			nodes++
+		}
+	}
+	if nodes == 1 && len(c.Members) > 1 {
+		w = append(w, "only 1 member has role node: failover groups have nowhere to fail over to")
+	}
+	if c.Fencing.Mode == FencingLeaseOnly {
+		w = append(w, fmt.Sprintf("fencing.mode lease-only: a lost owner is never stopped by the winner; safety relies on it fencing itself when its lease (%s) runs out (stopping resources within fencing.stop_deadline %s, then self_fence_action %s)",
+			c.Timing.Lease, c.Fencing.StopDeadline, c.Fencing.SelfFenceAction))
+		if c.Fencing.SelfFenceAction == "none" || c.Fencing.SelfFenceAction == "exit" {
+			w = append(w, fmt.Sprintf("fencing.self_fence_action %s with fencing.mode lease-only: an owner whose resources fail to stop keeps them while another node takes over", c.Fencing.SelfFenceAction))
+		}
+	}
+	return w
+}

@@ -1,0 +1,779 @@
+package server
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FieldError is one problem in a configuration: where it is (Line, the
+// 1-based line in the YAML file, 0 when unknown; Path, the dotted key path
+// such as "timing.lease" or "members[1].address") and what is wrong (Msg).
+type FieldError struct {
+	Line int
+	Path string
+	Msg  string
+}
+
+// Error formats e as "line N: PATH: MSG", leaving out the parts that are
+// empty.
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// format renders e for a named file as "FILE:LINE: PATH: MSG", leaving out
+// the line and the path when they are unknown.
+func (e *FieldError) format(file string) string {
+	var b strings.Builder
+	b.WriteString(file)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ErrorList is every problem found in a configuration. Its Error method
+// gives one problem a line.
+type ErrorList []*FieldError
+
+// Error joins the errors, one a line.
+func (l ErrorList) Error() string {
+	lines := make([]string, len(l))
+	for i, e := range l {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Err returns l as an error, or nil when l is empty.
+func (l ErrorList) Err() error {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+// WithFile returns l as an error whose message gives every problem a line
+// of the form "FILE:LINE: PATH: MSG", or nil when l is empty. errors.As
+// recovers the ErrorList from it.
+func (l ErrorList) WithFile(name string) error {
+	if len(l) == 0 {
+		return nil
+	}
+	return &fileErrorList{file: name, list: l}
+}
+
+// SortByLine orders l by line, keeping the order of errors on the same
+// line. Errors without a line come first.
+func (l ErrorList) SortByLine() {
+	sort.SliceStable(l, func(i, j int) bool { return l[i].Line < l[j].Line })
+}
+
+// fileErrorList is an ErrorList that names its file.
+type fileErrorList struct {
+	file string
+	list ErrorList
+}
+
+func (f *fileErrorList) Error() string {
+	lines := make([]string, len(f.list))
+	for i, e := range f.list {
+		lines[i] = e.format(f.file)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (f *fileErrorList) Unwrap() error { return f.list }
+
+// DecodeStrict decodes the single YAML document in data into out, which
+// must be a non-nil pointer. Unlike yaml.Unmarshal it refuses anything it
+// cannot place: every unknown key (naming the keys that would have been
+// valid), every duplicate key, values of the wrong type, an empty document
+// and a second document. It reports all of them, each with its line, as an
+// ErrorList; on error out may be partly filled.
+func DecodeStrict(data []byte, out any) error {
+	_, errs := decodeStrict(data, out)
+	return errs.Err()
+}
+
+// decodeStrict is DecodeStrict that also returns the parsed root (nil when
+// the data does not parse) so callers can look lines up with LineOf.
+func decodeStrict(data []byte, out any) (*yaml.Node, ErrorList) {
+	rv := reflect.ValueOf(out)
+	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil, ErrorList{{Msg: fmt.Sprintf("DecodeStrict needs a non-nil pointer, got %T", out)}}
+	}
+	root, errs := parseSingleYAMLDocument(data)
+	if root == nil {
+		return nil, errs
+	}
+	w := &strictWalker{active: map[*yaml.Node]int{}}
+	w.walk(root.Content[0], rv.Elem(), "", 0)
+	errs = append(errs, w.errs...)
+	errs.SortByLine()
+	return root, errs
+}
+
+// yamlErrLineRE matches the position prefix of yaml.v3's syntax errors.
+var yamlErrLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseSingleYAMLDocument parses data, which must hold exactly one non-empty
+// YAML document. The root is returned even when a second document follows,
+// so the first can still be checked.
+func parseSingleYAMLDocument(data []byte) (*yaml.Node, ErrorList) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ErrorList{{Msg: "empty document: expected a YAML mapping"}}
+		}
+		return nil, ErrorList{yamlSyntaxError(err)}
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || yamlIsNull(root.Content[0]) {
+		return nil, ErrorList{{Msg: "empty document: expected a YAML mapping"}}
+	}
+	// A trailing "---" with nothing after it is harmless; a second
+	// document with content is refused.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		switch {
+		case errors.Is(err, io.EOF):
+			return &root, nil
+		case err != nil:
+			return &root, ErrorList{yamlSyntaxError(err)}
+		case len(next.Content) == 0 || yamlIsNull(next.Content[0]):
+			continue
+		}
+		return &root, ErrorList{{Line: next.Content[0].Line, Msg: "more than one YAML document: the file must hold exactly one (remove the extra ---)"}}
+	}
+}
+
+// yamlSyntaxError maps a yaml.v3 parse error to a FieldError with its line.
+func yamlSyntaxError(err error) *FieldError {
+	msg := err.Error()
+	if m := yamlErrLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FieldError{Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return &FieldError{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// yamlIsNull reports whether n is an explicit or implicit YAML null.
+func yamlIsNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+var (
+	yamlUnmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	timeDurationType    = reflect.TypeFor[time.Duration]()
+)
+
+// maxStrictDepth bounds nesting (and alias cycles) in the strict walk.
+const maxStrictDepth = 200
+
+// maxStrictNodes bounds the work aliases can multiply.
+const maxStrictNodes = 1 << 20
+
+// strictWalker checks a node tree against a Go type and fills the value.
+type strictWalker struct {
+	errs  []*FieldError
+	nodes int
+	// seen records the nodes already checked against a type, so an anchor
+	// used in several places reports its problems once.
+	seen map[strictSeenKey]bool
+	// quiet > 0 while re-walking a node already checked.
+	quiet int
+	// active counts the nodes being walked, to catch alias cycles.
+	active map[*yaml.Node]int
+}
+
+type strictSeenKey struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+// enter marks n as checked against t; it returns a function to call when
+// the walk of n ends, and silences errors when n was already checked.
+func (w *strictWalker) enter(n *yaml.Node, t reflect.Type) func() {
+	if w.seen == nil {
+		w.seen = map[strictSeenKey]bool{}
+	}
+	k := strictSeenKey{n, t}
+	if !w.seen[k] {
+		w.seen[k] = true
+		return func() {}
+	}
+	w.quiet++
+	return func() { w.quiet-- }
+}
+
+func (w *strictWalker) fail(n *yaml.Node, path, format string, args ...any) {
+	if w.quiet > 0 {
+		return
+	}
+	w.failLoud(n, path, format, args...)
+}
+
+// failLoud records an error even while re-walking a checked node: used
+// for the problems that stop the walk.
+func (w *strictWalker) failLoud(n *yaml.Node, path, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	w.errs = append(w.errs, &FieldError{Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// walk decodes n into v (settable), checking keys against v's type.
+func (w *strictWalker) walk(n *yaml.Node, v reflect.Value, path string, depth int) {
+	w.nodes++
+	if depth > maxStrictDepth || w.nodes > maxStrictNodes {
+		w.failLoud(n, path, "document nests too deeply or expands too many aliases")
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		alias := n
+		if n = resolveYAMLAlias(n); n == nil {
+			w.failLoud(alias, path, "unknown alias *%s", alias.Value)
+			return
+		}
+		if w.active[n] > 0 {
+			w.failLoud(alias, path, "alias *%s refers to a node that contains it", alias.Value)
+			return
+		}
+	}
+	if yamlIsNull(n) {
+		v.Set(reflect.Zero(v.Type()))
+		return
+	}
+	w.active[n]++
+	defer func() { w.active[n]-- }()
+	defer w.enter(n, v.Type())()
+	if isYAMLLeafType(v.Type()) {
+		w.decodeLeaf(n, v, path)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		w.walk(n, v.Elem(), path, depth+1)
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			w.fail(n, path, "expected a mapping of keys, got %s", describeYAMLNode(n))
+			return
+		}
+		w.walkStruct(n, v, path, depth, map[string]*yaml.Node{})
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.fail(n, path, "expected a mapping of keys, got %s", describeYAMLNode(n))
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		w.walkMap(n, v, path, depth, map[string]*yaml.Node{})
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.fail(n, path, "expected a list, got %s", describeYAMLNode(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			w.walk(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), depth+1)
+		}
+		v.Set(s)
+	case reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			w.fail(n, path, "expected a list, got %s", describeYAMLNode(n))
+			return
+		}
+		if len(n.Content) != v.Len() {
+			w.fail(n, path, "expected a list of %d items, got %d", v.Len(), len(n.Content))
+			return
+		}
+		for i, item := range n.Content {
+			w.walk(item, v.Index(i), fmt.Sprintf("%s[%d]", path, i), depth+1)
+		}
+	default:
+		w.decodeLeaf(n, v, path)
+	}
+}
+
+// isYAMLLeafType reports whether values of t decode themselves.
+func isYAMLLeafType(t reflect.Type) bool {
+	if t.Kind() == reflect.Interface {
+		return true
+	}
+	pt := reflect.PointerTo(t)
+	return t.Implements(yamlUnmarshalerType) || pt.Implements(yamlUnmarshalerType) ||
+		t.Implements(textUnmarshalerType) || pt.Implements(textUnmarshalerType)
+}
+
+// decodeLeaf decodes n into v with yaml.v3, turning its errors into
+// FieldErrors on n's line.
+func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	custom := isYAMLLeafType(t)
+	if !custom && n.Kind != yaml.ScalarNode {
+		w.fail(n, path, "expected %s, got %s", describeYAMLType(t), describeYAMLNode(n))
+		return
+	}
+	target := reflect.New(t)
+	if err := n.Decode(target.Interface()); err != nil {
+		var te *yaml.TypeError
+		switch {
+		case errors.As(err, &te) && !custom:
+			w.fail(n, path, "expected %s, got %s", describeYAMLType(t), describeYAMLNode(n))
+		case errors.As(err, &te):
+			for _, m := range te.Errors {
+				w.fail(n, path, "%s", stripYAMLLinePrefix(m))
+			}
+		default:
+			w.fail(n, path, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		return
+	}
+	v.Set(target.Elem())
+}
+
+// stripYAMLLinePrefix drops yaml.v3's "line N: " from a type error message.
+func stripYAMLLinePrefix(m string) string {
+	if strings.HasPrefix(m, "line ") {
+		if i := strings.Index(m, ": "); i > 0 {
+			return m[i+2:]
+		}
+	}
+	return m
+}
+
+// yamlField is a yaml-tagged field, possibly inside inlined structs.
+type yamlField struct {
+	name  string
+	index []int
+}
+
+// yamlFieldsOf lists the keys a struct type accepts, in declaration order.
+func yamlFieldsOf(t reflect.Type) []yamlField {
+	var out []yamlField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		inline := false
+		for o := range strings.SplitSeq(opts, ",") {
+			if o == "inline" {
+				inline = true
+			}
+		}
+		if inline && f.Type.Kind() == reflect.Struct {
+			for _, sub := range yamlFieldsOf(f.Type) {
+				sub.index = append([]int{i}, sub.index...)
+				out = append(out, sub)
+			}
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out = append(out, yamlField{name: name, index: []int{i}})
+	}
+	return out
+}
+
+// isYAMLMergeKey reports whether k is the YAML merge key <<.
+func isYAMLMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "!!merge" || k.Tag == "")
+}
+
+// resolveYAMLAlias follows alias n to its anchored node; nil when the
+// anchor is unknown.
+func resolveYAMLAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
+		if i > maxStrictDepth {
+			return nil
+		}
+		n = n.Alias
+	}
+	return n
+}
+
+// merge walks merged mapping src into v with do, refusing a mapping that
+// merges itself.
+func (w *strictWalker) merge(src *yaml.Node, v reflect.Value, path string, do func()) {
+	if w.active[src] > 0 {
+		w.failLoud(src, path, "merge key << refers to a mapping that contains it")
+		return
+	}
+	w.active[src]++
+	defer func() { w.active[src]-- }()
+	defer w.enter(src, v.Type())()
+	do()
+}
+
+// mergeSources returns the mappings a merge value names.
+func (w *strictWalker) mergeSources(v *yaml.Node, path string) []*yaml.Node {
+	resolve := func(n *yaml.Node) *yaml.Node {
+		if r := resolveYAMLAlias(n); r != nil {
+			return r
+		}
+		return n
+	}
+	v = resolve(v)
+	switch v.Kind {
+	case yaml.MappingNode:
+		return []*yaml.Node{v}
+	case yaml.SequenceNode:
+		var out []*yaml.Node
+		for _, item := range v.Content {
+			item = resolve(item)
+			if item.Kind != yaml.MappingNode {
+				w.fail(item, path, "merge key << needs mappings, got %s", describeYAMLNode(item))
+				continue
+			}
+			out = append(out, item)
+		}
+		return out
+	}
+	w.fail(v, path, "merge key << needs a mapping, got %s", describeYAMLNode(v))
+	return nil
+}
+
+// walkStruct decodes mapping n into struct v. seen holds the keys already
+// set in this mapping (merged mappings share it with the explicit keys).
+func (w *strictWalker) walkStruct(n *yaml.Node, v reflect.Value, path string, depth int, seen map[string]*yaml.Node) {
+	fields := yamlFieldsOf(v.Type())
+	byName := make(map[string]yamlField, len(fields))
+	for _, f := range fields {
+		byName[f.name] = f
+	}
+	// Merged keys come first so explicit keys override them.
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; isYAMLMergeKey(k) {
+			for _, src := range w.mergeSources(n.Content[i+1], path) {
+				w.merge(src, v, path, func() {
+					w.walkStruct(src, v, path, depth+1, map[string]*yaml.Node{})
+				})
+			}
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if isYAMLMergeKey(k) {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			w.fail(k, path, "keys must be plain strings, got %s", describeYAMLNode(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			w.fail(k, "", "duplicate key %q%s (first at line %d)", k.Value, yamlInSection(path), first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		f, ok := byName[k.Value]
+		if !ok {
+			names := make([]string, len(fields))
+			for j, f := range fields {
+				names[j] = f.name
+			}
+			w.fail(k, "", "unknown key %q%s (expected one of: %s)", k.Value, yamlInSection(path), strings.Join(names, ", "))
+			continue
+		}
+		fv, ok := settableFieldByIndex(v, f.index)
+		if !ok {
+			continue
+		}
+		w.walk(val, fv, yamlJoinPath(path, k.Value), depth+1)
+	}
+}
+
+// settableFieldByIndex is FieldByIndex that allocates nil embedded pointers.
+func settableFieldByIndex(v reflect.Value, index []int) (reflect.Value, bool) {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v, v.CanSet()
+}
+
+// walkMap decodes mapping n into map v.
+func (w *strictWalker) walkMap(n *yaml.Node, v reflect.Value, path string, depth int, seen map[string]*yaml.Node) {
+	kt, et := v.Type().Key(), v.Type().Elem()
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; isYAMLMergeKey(k) {
+			for _, src := range w.mergeSources(n.Content[i+1], path) {
+				w.merge(src, v, path, func() {
+					w.walkMap(src, v, path, depth+1, map[string]*yaml.Node{})
+				})
+			}
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if isYAMLMergeKey(k) {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			w.fail(k, path, "keys must be plain strings, got %s", describeYAMLNode(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			w.fail(k, "", "duplicate key %q%s (first at line %d)", k.Value, yamlInSection(path), first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		var key reflect.Value
+		if kt.Kind() == reflect.String && !isYAMLLeafType(kt) {
+			key = reflect.ValueOf(k.Value).Convert(kt)
+		} else {
+			kp := reflect.New(kt)
+			if err := k.Decode(kp.Interface()); err != nil {
+				w.fail(k, path, "key %q: expected %s", k.Value, describeYAMLType(kt))
+				continue
+			}
+			key = kp.Elem()
+		}
+		elem := reflect.New(et).Elem()
+		w.walk(val, elem, yamlJoinPath(path, k.Value), depth+1)
+		v.SetMapIndex(key, elem)
+	}
+}
+
+// yamlInSection names the mapping a key sits in, for messages.
+func yamlInSection(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " in " + path
+}
+
+func yamlJoinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// describeYAMLNode says what kind of YAML value n is, quoting scalars.
+func describeYAMLNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return strconv.Quote(n.Value)
+	case yaml.AliasNode:
+		return "alias *" + n.Value
+	}
+	return "nothing"
+}
+
+// describeYAMLType names the YAML value expected for t.
+func describeYAMLType(t reflect.Type) string {
+	if t == timeDurationType {
+		return "a duration like 500ms or 3s"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping of keys"
+	}
+	return "a " + t.String()
+}
+
+// LineOf returns the line of the node at path in root (a document or its
+// top mapping). path is dotted with list indexes, e.g. "members[2].address";
+// the line of a mapping entry is the line of its key. When path does not
+// exist, LineOf returns the line of the deepest ancestor that does, so an
+// error about a missing key can point at its section. It returns 0 for an
+// empty or unparsable path, a nil root, or a missing top-level key.
+func LineOf(root *yaml.Node, path string) int {
+	if root == nil || path == "" {
+		return 0
+	}
+	segs, ok := splitLinePath(path)
+	if !ok {
+		return 0
+	}
+	n := root
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return 0
+		}
+		n = n.Content[0]
+	}
+	line := 0
+	for _, s := range segs {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		var next *yaml.Node
+		var nextLine int
+		if s.index >= 0 {
+			if n.Kind != yaml.SequenceNode || s.index >= len(n.Content) {
+				return line
+			}
+			next = n.Content[s.index]
+			nextLine = next.Line
+		} else {
+			if n.Kind != yaml.MappingNode {
+				return line
+			}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == s.key {
+					next, nextLine = n.Content[i+1], k.Line
+					break
+				}
+			}
+			if next == nil {
+				return line
+			}
+		}
+		n, line = next, nextLine
+	}
+	return line
+}
+
+// linePathSeg is one step of a LineOf path: a key, or a list index (>= 0).
+type linePathSeg struct {
+	key   string
+	index int
+}
+
+// splitLinePath parses "a.b[2].c" into steps.
+func splitLinePath(path string) ([]linePathSeg, bool) {
+	var segs []linePathSeg
+	for part := range strings.SplitSeq(path, ".") {
+		key, rest, _ := strings.Cut(part, "[")
+		if key != "" {
+			segs = append(segs, linePathSeg{key: key, index: -1})
+		}
+		if rest == "" {
+			if key == "" {
+				return nil, false
+			}
+			continue
+		}
+		rest = "[" + rest
+		for rest != "" {
+			if rest[0] != '[' {
+				return nil, false
+			}
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return nil, false
+			}
+			i, err := strconv.Atoi(rest[1:end])
+			if err != nil || i < 0 {
+				return nil, false
+			}
+			segs = append(segs, linePathSeg{index: i})
+			rest = rest[end+1:]
+		}
+	}
+	return segs, true
+}
+
+// parseConfigDuration reads a Go duration string, refusing bare numbers (which
+// have no unit) and negative durations.
+func parseConfigDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if _, err := strconv.ParseFloat(s, 64); err == nil || s == "" {
+		return 0, fmt.Errorf("expected a duration like 500ms or 3s, got %q", s)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("expected a duration like 500ms or 3s, got %q", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("must not be negative, got %q", s)
+	}
+	return Duration(d), nil
+}
+
+// UnmarshalYAML reads a Go duration string such as "500ms" or "3s". Bare
+// numbers are refused: they have no unit.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected a duration like 500ms or 3s, got %s", describeYAMLNode(n))
+	}
+	v, err := parseConfigDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalYAML writes d as a Go duration string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// MarshalJSON writes d as a JSON string such as "1.5s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a JSON string holding a Go duration.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("expected a duration string like \"500ms\" or \"3s\", got %s", b)
+	}
+	v, err := parseConfigDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}

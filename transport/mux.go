@@ -1,0 +1,252 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Stream kinds: the first byte a dialer writes after the TLS handshake.
+const (
+	kindRaft byte = 'R'
+	kindRPC  byte = 'C'
+)
+
+// handshakeTimeout bounds a peer's TLS handshake and its kind byte.
+const handshakeTimeout = 10 * time.Second
+
+// ErrClosed is returned by Accept and Dial after the mux is closed.
+var ErrClosed = errors.New("transport: closed")
+
+// Mux is the member's single mTLS port. It accepts TLS connections, refuses
+// peers whose certificate the cluster CA did not sign (and logs that), and
+// hands each stream to Raft or to the RPC server by its first byte.
+type Mux struct {
+	ln        net.Listener
+	advertise net.Addr
+	server    *tls.Config
+	client    *tls.Config
+	logger    hclog.Logger
+
+	raftCh chan net.Conn
+	rpcFn  func(net.Conn)
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+}
+
+// Listen binds bind and returns a Mux that advertises advertise (bind's
+// actual address when advertise is empty). Call Serve to start accepting.
+func Listen(bind, advertise string, b *Bundle, logger hclog.Logger) (*Mux, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen on %s: %w", bind, err)
+	}
+	var adv net.Addr = ln.Addr()
+	if advertise != "" {
+		a, err := net.ResolveTCPAddr("tcp", advertise)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("transport: advertise address %q: %w", advertise, err)
+		}
+		adv = a
+	}
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &Mux{
+		ln: ln, advertise: adv,
+		server: b.PeerServerConfig(), client: b.PeerClientConfig(),
+		logger: logger.Named("transport"),
+		raftCh: make(chan net.Conn, 16),
+		conns:  map[net.Conn]struct{}{},
+		closed: make(chan struct{}),
+	}, nil
+}
+
+// Addr is the advertised address.
+func (m *Mux) Addr() net.Addr { return m.advertise }
+
+// ListenAddr is the bound address.
+func (m *Mux) ListenAddr() net.Addr { return m.ln.Addr() }
+
+// Serve accepts connections until Close; rpc serves RPC streams.
+func (m *Mux) Serve(rpc func(net.Conn)) {
+	m.rpcFn = rpc
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		for {
+			c, err := m.ln.Accept()
+			if err != nil {
+				select {
+				case <-m.closed:
+					return
+				default:
+				}
+				m.logger.Warn("accept failed", "error", err)
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			m.track(c, true)
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				m.handle(c)
+			}()
+		}
+	}()
+}
+
+func (m *Mux) track(c net.Conn, add bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.closed:
+		if add {
+			c.Close()
+		}
+		return false
+	default:
+	}
+	if add {
+		m.conns[c] = struct{}{}
+	} else {
+		delete(m.conns, c)
+	}
+	return true
+}
+
+func (m *Mux) handle(raw net.Conn) {
+	tc := tls.Server(raw, m.server)
+	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := tc.Handshake(); err != nil {
+		if IsUntrustedPeer(err) {
+			m.logger.Warn("refused peer: its certificate is not signed by the cluster CA", "remote", raw.RemoteAddr().String(), "error", err)
+		} else {
+			m.logger.Debug("TLS handshake failed", "remote", raw.RemoteAddr().String(), "error", err)
+		}
+		raw.Close()
+		m.track(raw, false)
+		return
+	}
+	var kind [1]byte
+	if _, err := tc.Read(kind[:]); err != nil {
+		m.logger.Debug("peer closed before choosing a stream", "remote", raw.RemoteAddr().String(), "error", err)
+		tc.Close()
+		m.track(raw, false)
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	conn := &trackedConn{Conn: tc, done: func() { m.track(raw, false) }}
+	switch kind[0] {
+	case kindRaft:
+		select {
+		case m.raftCh <- conn:
+		case <-m.closed:
+			conn.Close()
+		}
+	case kindRPC:
+		if m.rpcFn == nil {
+			conn.Close()
+			return
+		}
+		m.rpcFn(conn)
+	default:
+		m.logger.Warn("unknown stream kind from peer", "remote", raw.RemoteAddr().String(), "kind", kind[0])
+		conn.Close()
+	}
+}
+
+// Close stops accepting, closes every accepted connection and waits for
+// the handlers to return.
+func (m *Mux) Close() error {
+	var err error
+	m.once.Do(func() {
+		m.mu.Lock()
+		close(m.closed)
+		conns := m.conns
+		m.conns = map[net.Conn]struct{}{}
+		m.mu.Unlock()
+		err = m.ln.Close()
+		for c := range conns {
+			c.Close()
+		}
+		m.wg.Wait()
+	})
+	return err
+}
+
+func (m *Mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error) {
+	select {
+	case <-m.closed:
+		return nil, ErrClosed
+	default:
+	}
+	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 5 * time.Second}, Config: m.client}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if IsUntrustedPeer(err) {
+			m.logger.Warn("refused peer: its certificate is not signed by the cluster CA", "remote", addr, "error", err)
+		}
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetWriteDeadline(dl)
+	}
+	if _, err := c.Write([]byte{kind}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	return c, nil
+}
+
+// DialRPC opens an RPC stream to a peer.
+func (m *Mux) DialRPC(ctx context.Context, addr string) (net.Conn, error) {
+	return m.dial(ctx, addr, kindRPC)
+}
+
+// RaftLayer returns the raft.StreamLayer over this mux.
+func (m *Mux) RaftLayer() raft.StreamLayer { return &raftLayer{m: m} }
+
+type raftLayer struct{ m *Mux }
+
+func (l *raftLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.m.raftCh:
+		return c, nil
+	case <-l.m.closed:
+		return nil, ErrClosed
+	}
+}
+
+func (l *raftLayer) Close() error   { return l.m.Close() }
+func (l *raftLayer) Addr() net.Addr { return l.m.advertise }
+
+func (l *raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return l.m.dial(ctx, string(addr), kindRaft)
+}
+
+type trackedConn struct {
+	net.Conn
+	once sync.Once
+	done func()
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(c.done)
+	return c.Conn.Close()
+}

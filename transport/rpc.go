@@ -1,0 +1,111 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/rpc"
+	"sync"
+)
+
+// RPCServer serves node-to-node calls on RPC streams of a Mux.
+type RPCServer struct{ srv *rpc.Server }
+
+// NewRPCServer registers rcvr's exported methods (net/rpc rules) under name.
+func NewRPCServer(name string, rcvr any) (*RPCServer, error) {
+	s := rpc.NewServer()
+	if err := s.RegisterName(name, rcvr); err != nil {
+		return nil, err
+	}
+	return &RPCServer{srv: s}, nil
+}
+
+// ServeConn serves one stream until it closes.
+func (s *RPCServer) ServeConn(c net.Conn) { s.srv.ServeConn(c) }
+
+// Pool keeps one RPC client per peer address and redials broken ones.
+type Pool struct {
+	m       *Mux
+	mu      sync.Mutex
+	clients map[string]*rpc.Client
+}
+
+// NewPool returns a client pool dialing through m.
+func NewPool(m *Mux) *Pool { return &Pool{m: m, clients: map[string]*rpc.Client{}} }
+
+func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
+	p.mu.Lock()
+	if c, ok := p.clients[addr]; ok {
+		p.mu.Unlock()
+		return c, nil
+	}
+	p.mu.Unlock()
+	conn, err := p.m.DialRPC(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	c := rpc.NewClient(conn)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.clients[addr]; ok {
+		c.Close()
+		return old, nil
+	}
+	p.clients[addr] = c
+	return c, nil
+}
+
+func (p *Pool) drop(addr string, c *rpc.Client) {
+	p.mu.Lock()
+	if p.clients[addr] == c {
+		delete(p.clients, addr)
+	}
+	p.mu.Unlock()
+	c.Close()
+}
+
+// Call invokes method on the peer at addr within ctx. A call that times
+// out drops its connection, so the next call starts on a fresh one.
+// Errors returned by the remote method come back as rpc.ServerError.
+func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) error {
+	for attempt := 0; attempt < 2; attempt++ {
+		c, err := p.get(ctx, addr)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", addr, err)
+		}
+		call := c.Go(method, args, reply, make(chan *rpc.Call, 1))
+		select {
+		case <-call.Done:
+			if errors.Is(call.Error, rpc.ErrShutdown) || isConnError(call.Error) {
+				p.drop(addr, c)
+				if ctx.Err() == nil && attempt == 0 {
+					continue
+				}
+			}
+			return call.Error
+		case <-ctx.Done():
+			p.drop(addr, c)
+			return fmt.Errorf("call %s on %s: %w", method, addr, ctx.Err())
+		}
+	}
+	return fmt.Errorf("call %s on %s: connection lost", method, addr)
+}
+
+func isConnError(err error) bool {
+	var se rpc.ServerError
+	if err == nil || errors.As(err, &se) {
+		return false
+	}
+	return true
+}
+
+// Close closes every pooled client.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for a, c := range p.clients {
+		c.Close()
+		delete(p.clients, a)
+	}
+}
