@@ -145,4 +145,3 @@ func (e *rpcEndpoint) Transfer(a TransferArgs, r *TransferReply) error {
 	}
 	return nil
 }
-
