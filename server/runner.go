@@ -70,34 +70,46 @@ func (r *runner) run() {
 	}
 }
 
-// shutdown stops every local group in reverse order and reports it, so
-// the leader can place it elsewhere, then ends the workers.
+// shutdown hands this node's groups over: it tells the leader it is
+// leaving (heartbeats carry the flag) so the leader starts planned moves,
+// waits up to failover_timeout (or ctx) for them, then stops whatever
+// still runs here in reverse order and reports each stop at its epoch so
+// the leader can place the group on another node without fencing.
 func (r *runner) shutdown(ctx context.Context) {
+	r.s.leaving.Store(true)
+	deadline := time.Now().Add(r.s.cfg.Timing.FailoverTimeout.D())
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for time.Now().Before(deadline) && r.runningCount() > 0 && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	r.cancel()
+	r.wg.Wait()
 	r.mu.Lock()
 	ws := make([]*worker, 0, len(r.workers))
 	for _, w := range r.workers {
 		ws = append(ws, w)
 	}
 	r.mu.Unlock()
-	r.s.leaving.Store(true)
-	// Let the leader move what it can while we still run it.
-	deadline := time.Now().Add(r.s.cfg.Timing.FailoverTimeout.D() * 3)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	for time.Now().Before(deadline) && r.runningCount() > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	r.cancel()
-	r.wg.Wait()
 	for _, w := range ws {
-		w.stopLocal(context.Background(), "member shutting down", true)
+		w.mu.Lock()
+		inst := w.inst
+		w.mu.Unlock()
+		if inst == nil {
+			continue
+		}
+		err := w.stopLocal(context.Background(), "member shutting down", true)
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err != nil {
+			w.report(rctx, inst.epoch, fsm.StateFailed, "stop at shutdown failed: "+err.Error())
+		} else {
+			w.report(rctx, inst.epoch, fsm.StateOffline, "member shut down")
+		}
+		cancel()
 	}
 }
 

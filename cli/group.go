@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/raftha/raftha/server"
+)
+
+func groupCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "group",
+		Usage: "define and list failover groups",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "apply",
+				Usage:     "create or update the groups in a YAML file (all of them, or none)",
+				ArgsUsage: " ",
+				Description: `Validates the file strictly (unknown keys, bad values, unknown resource
+types, nodes that are not members or are witnesses) and applies every group
+in it in one Raft entry. On any error nothing is applied and every problem is
+listed as FILE:LINE. Groups not in the file are left as they are.
+
+Example file:
+
+   groups:
+     - name: db
+       nodes: [node1, node2]      # preference order
+       resources:                 # started in order, stopped in reverse
+         - name: app
+           type: exec
+           run: /usr/local/bin/app --listen 0.0.0.0:8080
+           check: curl -fsS http://127.0.0.1:8080/health`,
+				Flags: append(clientFlags(),
+					&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "group `FILE` (YAML)"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "validate the file locally and stop"},
+				),
+				Action: func(c *cli.Context) error {
+					file := c.String("file")
+					data, err := os.ReadFile(file)
+					if err != nil {
+						return err
+					}
+					if _, _, errs := server.ParseGroups(data, server.DefaultRegistry()); len(errs) > 0 {
+						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, errs.WithFile(file))
+					}
+					if c.Bool("dry-run") {
+						fmt.Fprintf(stdout(c), "%s: valid (not applied: --dry-run)\n", file)
+						return nil
+					}
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, 60*time.Second)
+					defer cancel()
+					var res server.ApplyResult
+					err = cl.do(ctx, http.MethodPost, "/v1/groups", "application/yaml", bytes.NewReader(data), &res)
+					var ae *APIError
+					if errors.As(err, &ae) && len(ae.Errors) > 0 {
+						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, server.ErrorList(ae.Errors).WithFile(file))
+					}
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout(c), "applied %d group(s): %s\n", len(res.Applied), strings.Join(res.Applied, ", "))
+					return nil
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list groups with owner, epoch and state",
+				Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+				Action: func(c *cli.Context) error {
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, 15*time.Second)
+					defer cancel()
+					var gs []server.GroupStatus
+					if err := cl.getJSON(ctx, "/v1/groups", &gs); err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return writeJSONOut(c, gs)
+					}
+					tw := tabwriter.NewWriter(stdout(c), 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "GROUP\tOWNER\tEPOCH\tSTATE\tNODES\tRESOURCES\tREASON")
+					for _, g := range gs {
+						fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, g.State, strings.Join(g.Nodes, ","), strings.Join(g.Resources, ", "), dash(g.Reason))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "delete",
+				Usage:     "delete a group that is offline or failed",
+				ArgsUsage: "GROUP",
+				Flags:     clientFlags(),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("group delete takes one GROUP name")
+					}
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, 30*time.Second)
+					defer cancel()
+					if err := cl.do(ctx, http.MethodDelete, "/v1/groups/"+c.Args().First(), "", nil, nil); err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout(c), "deleted group %s\n", c.Args().First())
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func ownershipCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ownership",
+		Usage: "move failover groups between nodes",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "transfer",
+				Usage:     "planned move of a group to another node",
+				ArgsUsage: "GROUP --to NODE",
+				Description: `Stops the group on its owner (resources in reverse order), commits the new
+owner with a new epoch, and starts it on NODE. Returns when the group is
+online on NODE, or fails with the reason and a non-zero exit. Refused when
+NODE is a witness, unknown, not in the group's nodes, or not healthy, and
+when the cluster has no quorum. A planned move needs no fencing.`,
+				Flags: append(clientFlags(),
+					&cli.StringFlag{Name: "to", Required: true, Usage: "destination `NODE`"},
+					&cli.DurationFlag{Name: "timeout", Value: server.DefaultTransferTimeout, Usage: "how long to wait for the group to be online on NODE"},
+				),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("ownership transfer takes one GROUP name, e.g. `raftha ownership transfer db --to node2`")
+					}
+					group := c.Args().First()
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, c.Duration("timeout")+10*time.Second)
+					defer cancel()
+					start := time.Now()
+					var g server.GroupStatus
+					req := server.TransferRequest{To: c.String("to"), Timeout: c.Duration("timeout").String()}
+					if err := cl.postJSON(ctx, "/v1/groups/"+group+"/transfer", req, &g); err != nil {
+						return fmt.Errorf("transfer of %s to %s failed: %w", group, c.String("to"), err)
+					}
+					fmt.Fprintf(stdout(c), "group %s is online on %s at epoch %d (took %s)\n", g.Name, g.Owner, g.Epoch, time.Since(start).Round(time.Millisecond))
+					return nil
+				},
+			},
+		},
+	}
+}

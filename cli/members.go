@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/raftha/raftha/server"
+)
+
+func writeJSONOut(c *cli.Context, v any) error {
+	enc := json.NewEncoder(stdout(c))
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func membersCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "members",
+		Usage: "list, add and remove Raft members",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "list",
+				Usage: "list members with role, state and health",
+				Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+				Action: func(c *cli.Context) error {
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, 15*time.Second)
+					defer cancel()
+					var ms []server.MemberStatus
+					if err := cl.getJSON(ctx, "/v1/members", &ms); err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return writeJSONOut(c, ms)
+					}
+					tw := tabwriter.NewWriter(stdout(c), 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "MEMBER\tROLE\tSTATE\tHEALTHY\tVOTER\tADDRESS\tAPI\tINSTANCE")
+					for _, m := range ms {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", m.ID, m.Role, m.State, yesNo(m.Healthy, false), m.Voter, m.Address, dash(m.API), dash(m.InstanceID))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "add",
+				Usage:     "add a member (node or witness) as a Raft voter",
+				ArgsUsage: " ",
+				Description: `Records the member's role in the log and adds it to the Raft configuration.
+Start the new member's agent with a members: list that includes itself and
+the existing members; it joins instead of bootstrapping because the cluster
+already stores a configuration.`,
+				Flags: append(clientFlags(),
+					&cli.StringFlag{Name: "id", Required: true, Usage: "member `ID` (its node_id)"},
+					&cli.StringFlag{Name: "address", Required: true, Usage: "its advertised Raft `HOST:PORT`"},
+					&cli.StringFlag{Name: "role", Value: "node", Usage: "`ROLE`: node or witness"},
+					&cli.StringFlag{Name: "instance-id", Usage: "its EC2 instance `ID` (for fencing)"},
+				),
+				Action: func(c *cli.Context) error {
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, 60*time.Second)
+					defer cancel()
+					a := server.MemberArgs{ID: c.String("id"), Address: c.String("address"), Role: c.String("role"), InstanceID: c.String("instance-id")}
+					if err := cl.postJSON(ctx, "/v1/members", a, nil); err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout(c), "added %s %s at %s\n", a.Role, a.ID, a.Address)
+					return nil
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "remove a member that owns no running group",
+				ArgsUsage: "ID",
+				Flags:     clientFlags(),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("members remove takes one member ID")
+					}
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, 60*time.Second)
+					defer cancel()
+					if err := cl.do(ctx, http.MethodDelete, "/v1/members/"+c.Args().First(), "", nil, nil); err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout(c), "removed %s\n", c.Args().First())
+					return nil
+				},
+			},
+		},
+	}
+}

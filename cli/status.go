@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/raftha/raftha/server"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show members, groups and recent events",
+		Description: `Shows the cluster as the leader sees it: each member's role, state and
+health, each group's owner, epoch and state, and the latest events.
+Ask any member (--api); followers forward to the leader. When no leader
+answers, the member's own applied state is shown, marked STALE.`,
+		Flags: append(clientFlags(),
+			&cli.BoolFlag{Name: "json", Usage: "print the full status as JSON"},
+			&cli.IntFlag{Name: "events", Value: 10, Usage: "how many recent events to show (0 for none)"},
+		),
+		Action: func(c *cli.Context) error {
+			cl, err := newClient(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 15*time.Second)
+			defer cancel()
+			var st server.Status
+			if err := cl.getJSON(ctx, "/v1/status", &st); err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(stdout(c))
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(stdout(c), &st, c.Int("events"))
+			return nil
+		},
+	}
+}
+
+func printStatus(w io.Writer, st *server.Status, events int) {
+	leader := st.Leader
+	if leader == "" {
+		leader = "(none)"
+	}
+	fmt.Fprintf(w, "Leader: %s   term %d   applied index %d   answered by %s\n", leader, st.Term, st.Index, st.AnsweredBy)
+	if st.Stale {
+		fmt.Fprintf(w, "STALE: %s\n", st.StaleReason)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tROLE\tSTATE\tHEALTHY\tLAST CONTACT\tADDRESS\tINSTANCE")
+	for _, m := range st.Members {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Role, m.State, yesNo(m.Healthy, st.Stale), ms(m.LastContactMS, st.Stale), m.Address, dash(m.InstanceID))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tOWNER\tEPOCH\tSTATE\tNODES\tREASON")
+	if len(st.Groups) == 0 {
+		fmt.Fprintln(tw, "(no groups: apply some with `raftha group apply -f groups.yaml`)")
+	}
+	for _, g := range st.Groups {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, g.State, strings.Join(g.Nodes, ","), dash(g.Reason))
+	}
+	tw.Flush()
+	if events > 0 && len(st.Events) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Recent events:")
+		evs := st.Events
+		if len(evs) > events {
+			evs = evs[len(evs)-events:]
+		}
+		for _, e := range evs {
+			fmt.Fprintf(w, "  %s  %s\n", e.At.Local().Format("15:04:05.000"), describeEvent(e.Kind, e.Group, e.Node, e.From, e.To, e.Epoch, e.Cause, e.Reason, e.By))
+		}
+	}
+}
+
+func describeEvent(kind, group, node, from, to string, epoch uint64, cause, reason, by string) string {
+	var b strings.Builder
+	b.WriteString(kind)
+	if group != "" {
+		fmt.Fprintf(&b, " group=%s", group)
+	}
+	if node != "" {
+		fmt.Fprintf(&b, " node=%s", node)
+	}
+	if from != "" || to != "" {
+		fmt.Fprintf(&b, " %s→%s", dash(from), dash(to))
+	}
+	if epoch != 0 {
+		fmt.Fprintf(&b, " epoch=%d", epoch)
+	}
+	if cause != "" {
+		fmt.Fprintf(&b, " cause=%s", cause)
+	}
+	if reason != "" {
+		fmt.Fprintf(&b, " (%s)", reason)
+	}
+	if by != "" {
+		fmt.Fprintf(&b, " by %s", by)
+	}
+	return b.String()
+}
+
+func yesNo(b, unknown bool) string {
+	if unknown {
+		return "?"
+	}
+	if b {
+		return "yes"
+	}
+	return "NO"
+}
+
+func ms(v int64, unknown bool) string {
+	if unknown {
+		return "?"
+	}
+	return (time.Duration(v) * time.Millisecond).String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
