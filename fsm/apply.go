@@ -237,13 +237,22 @@ func (s *State) assign(index uint64, c *Assign) Result {
 	kind := "assigned"
 	if c.Fence {
 		kind = "takeover"
-		st.State, st.FenceNode = StateFencing, from
-		st.FenceInstance = ""
-		if m, ok := s.Members[from]; ok {
-			st.FenceInstance = m.InstanceID
+		// A winner still fencing never started anything: the node to
+		// fence stays the one it was fencing. Otherwise the current owner
+		// may have acted and is the one to fence.
+		fenceNode, fenceInstance := st.FenceNode, st.FenceInstance
+		if st.State != StateFencing || fenceNode == "" {
+			fenceNode, fenceInstance = from, ""
+			if m, ok := s.Members[from]; ok {
+				fenceInstance = m.InstanceID
+			}
 		}
+		if fenceNode == c.To {
+			return Result{Err: fmt.Errorf("%w: %s cannot fence itself", ErrNotEligible, c.To)}
+		}
+		st.State, st.FenceNode, st.FenceInstance, st.FenceWait = StateFencing, fenceNode, fenceInstance, c.FenceWait
 	} else {
-		st.State, st.FenceNode, st.FenceInstance = StateStarting, "", ""
+		st.State, st.FenceNode, st.FenceInstance, st.FenceWait = StateStarting, "", "", 0
 	}
 	st.Owner, st.Epoch, st.Target, st.Reason, st.Since = c.To, index, "", c.Reason, c.At
 	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
@@ -336,7 +345,7 @@ func (s *State) fenced(index uint64, c *Fenced) Result {
 		return Result{Err: fmt.Errorf("%w: group %s is %s, not fencing", ErrBusy, c.Group, st.State)}
 	}
 	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: c.Took})
-	st.State, st.FenceNode, st.FenceInstance, st.Since, st.Reason = StateStarting, "", "", c.At, "fenced "+c.Method
+	st.State, st.FenceNode, st.FenceInstance, st.FenceWait, st.Since, st.Reason = StateStarting, "", "", 0, c.At, "fenced "+c.Method
 	return Result{Epoch: st.Epoch}
 }
 

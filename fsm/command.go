@@ -85,6 +85,8 @@ type Assign struct {
 	Cause       string `json:"cause"`
 	Reason      string `json:"reason,omitempty"`
 	Fence       bool   `json:"fence,omitempty"`
+	// FenceWait is the lease-only wait (see GroupStatus.FenceWait).
+	FenceWait time.Duration `json:"fence_wait,omitempty"`
 }
 
 // Report is the owner telling the log what it did at its epoch:

@@ -106,6 +106,14 @@ func TestRandomSequencesSnapshotAndReplay(t *testing.T) {
 				effective++
 			}
 			after := live.View()
+			if res.Err != nil {
+				// A refused command changes nothing but the applied index.
+				b := before.Clone()
+				b.Index = after.Index
+				if stateJSON(t, b) != stateJSON(t, after) {
+					t.Fatalf("seed %d step %d: refused %T (%v) changed the state", seed, i, c, res.Err)
+				}
+			}
 			for name, g := range after.Groups {
 				if old, ok := before.Groups[name]; ok && g.Status.Epoch < old.Status.Epoch {
 					t.Fatalf("seed %d step %d: epoch of %s went down %d -> %d", seed, i, name, old.Status.Epoch, g.Status.Epoch)

@@ -84,6 +84,9 @@ type GroupStatus struct {
 	FenceNode string `json:"fence_node,omitempty"`
 	// FenceInstance is FenceNode's EC2 instance id at decision time.
 	FenceInstance string `json:"fence_instance,omitempty"`
+	// FenceWait is how long a lease-only winner must wait, from when it
+	// learns of the takeover, before it may treat FenceNode as fenced.
+	FenceWait time.Duration `json:"fence_wait,omitempty"`
 	// Since is when State was entered (proposer's clock).
 	Since time.Time `json:"since"`
 }

@@ -35,6 +35,13 @@ type Resource interface {
 	Check(ctx context.Context, tok Token) error
 }
 
+// Killer is implemented by resources that own processes. Kill ends them
+// at once, as a crashed host or systemd's control-group kill would; the
+// agent calls it only to simulate a crash (tests, `raftha demo --failover`).
+type Killer interface {
+	Kill()
+}
+
 // Env is what the agent hands a resource type when it builds an instance.
 type Env struct {
 	// Logger is the resource's sub-logger.

@@ -38,6 +38,7 @@ func (s *syncBuffer) String() string {
 
 type testMember struct {
 	cfg  Config
+	opts Options
 	srv  *Server
 	logs *syncBuffer
 }
@@ -118,7 +119,9 @@ func (c *testCluster) start(id string) {
 	m := c.member(id)
 	m.logs = &syncBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclog.Debug, Output: m.logs})
-	srv, err := New(m.cfg, Options{Logger: logger})
+	opts := m.opts
+	opts.Logger = logger
+	srv, err := New(m.cfg, opts)
 	if err != nil {
 		c.t.Fatalf("new %s: %v", id, err)
 	}
@@ -131,6 +134,37 @@ func (c *testCluster) start(id string) {
 func (c *testCluster) startAll() {
 	for _, m := range c.members {
 		c.start(m.cfg.NodeID)
+	}
+}
+
+// configure changes every member's configuration before start.
+func (c *testCluster) configure(fn func(m *testMember)) {
+	for _, m := range c.members {
+		fn(m)
+	}
+}
+
+// partition cuts every connection between the members of side and the
+// rest, in both directions, as a network partition would. heal undoes it.
+func (c *testCluster) partition(side ...string) {
+	in := map[string]bool{}
+	for _, id := range side {
+		in[id] = true
+	}
+	for _, m := range c.members {
+		if m.srv == nil {
+			continue
+		}
+		mine := in[m.cfg.NodeID]
+		m.srv.mux.SetPeerFilter(func(peer string) bool { return in[peer] == mine })
+	}
+}
+
+func (c *testCluster) heal() {
+	for _, m := range c.members {
+		if m.srv != nil {
+			m.srv.mux.SetPeerFilter(nil)
+		}
 	}
 }
 

@@ -79,6 +79,9 @@ type AWSConfig struct {
 	// InstanceID is this member's EC2 instance id, or "auto" to read it
 	// from IMDSv2. Empty means the member is not on EC2.
 	InstanceID string `yaml:"instance_id"`
+	// CallTimeout is the deadline of each AWS API call (default 10s);
+	// throttling and 5xx are retried with backoff inside it.
+	CallTimeout Duration `yaml:"call_timeout"`
 }
 
 // TimingConfig holds the timings of the safety argument. Validate enforces
@@ -109,6 +112,10 @@ type FencingConfig struct {
 	SysrqTrigger string `yaml:"sysrq_trigger"`
 	// Watchdog names a watchdog device fed only while a lease is valid.
 	Watchdog string `yaml:"watchdog"`
+	// StopTimeout bounds how long the winner waits for the old owner's
+	// instance to reach stopped after StopInstances (default 5m). A fence
+	// that does not finish in time failed, and is retried with backoff.
+	StopTimeout Duration `yaml:"stop_timeout"`
 }
 
 // Duration is a time.Duration that reads and writes Go duration strings

@@ -100,7 +100,7 @@ func TestParseConfigValid(t *testing.T) {
 			{ID: "n2", Address: "10.0.2.10:7000", Role: RoleNode},
 			{ID: "w1", Address: "10.0.3.10:7000", Role: RoleWitness},
 		},
-		AWS: AWSConfig{Region: "ap-northeast-1", InstanceID: "i-0123456789abcdef0"},
+		AWS: AWSConfig{Region: "ap-northeast-1", InstanceID: "i-0123456789abcdef0", CallTimeout: Duration(10 * time.Second)},
 		Timing: TimingConfig{
 			Heartbeat:       Duration(300 * time.Millisecond),
 			Lease:           Duration(1500 * time.Millisecond),
@@ -111,6 +111,7 @@ func TestParseConfigValid(t *testing.T) {
 			StopDeadline:    Duration(10 * time.Second),
 			SelfFenceAction: "reboot",
 			SysrqTrigger:    "/proc/sysrq-trigger",
+			StopTimeout:     Duration(5 * time.Minute),
 		},
 		LogLevel: "info",
 	}
@@ -169,7 +170,7 @@ members:
 	if c.Timing != (TimingConfig{Duration(300 * time.Millisecond), Duration(1500 * time.Millisecond), Duration(2 * time.Second)}) {
 		t.Errorf("timing = %+v", c.Timing)
 	}
-	if c.Fencing != (FencingConfig{Mode: "aws-stop", StopDeadline: Duration(10 * time.Second), SelfFenceAction: "reboot", SysrqTrigger: "/proc/sysrq-trigger"}) {
+	if c.Fencing != (FencingConfig{Mode: "aws-stop", StopDeadline: Duration(10 * time.Second), SelfFenceAction: "reboot", SysrqTrigger: "/proc/sysrq-trigger", StopTimeout: Duration(5 * time.Minute)}) {
 		t.Errorf("fencing = %+v", c.Fencing)
 	}
 	if c.LogLevel != "info" || c.AWS.Region != "eu-west-1" {
@@ -224,7 +225,7 @@ func TestParseConfigErrors(t *testing.T) {
 			want: []wantErr{
 				{7, "", `unknown key "cacert" in tls (expected one of: ca, cert, key)`},
 				{15, "", `unknown key "addr" in members[1] (expected one of: id, address, role)`},
-				{29, "", `unknown key "stonith" in fencing (expected one of: mode, stop_deadline, self_fence_action, sysrq_trigger, watchdog)`},
+				{29, "", `unknown key "stonith" in fencing (expected one of: mode, stop_deadline, self_fence_action, sysrq_trigger, watchdog, stop_timeout)`},
 			},
 		},
 		{
@@ -472,7 +473,7 @@ func TestConfigValidateFromGo(t *testing.T) {
 		paths = append(paths, e.Path)
 	}
 	want := []string{"node_id", "role", "data_dir", "bind", "api", "tls.ca", "tls.cert", "tls.key", "members",
-		"timing.heartbeat", "fencing.mode", "fencing.self_fence_action", "fencing.stop_deadline", "log_level"}
+		"timing.heartbeat", "fencing.mode", "fencing.self_fence_action", "fencing.stop_deadline", "fencing.stop_timeout", "aws.call_timeout", "log_level"}
 	if !reflect.DeepEqual(paths, want) {
 		t.Errorf("paths = %q\nwant    %q", paths, want)
 	}

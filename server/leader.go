@@ -21,7 +21,11 @@ type leaderState struct {
 
 	mu       sync.Mutex
 	lastSeen map[string]time.Time
+	upSince  map[string]time.Time // start of the current run of contact
+	noted    map[string]bool
 	leaving  map[string]bool
+
+	lastHandover time.Time // witness only
 	pending  map[string]HeartbeatArgs // member updates to register
 }
 
@@ -41,9 +45,27 @@ func (ls *leaderState) isLeaving(node string) bool {
 }
 
 func (ls *leaderState) seen(node string) {
+	now := time.Now()
 	ls.mu.Lock()
-	ls.lastSeen[node] = time.Now()
+	if t, ok := ls.lastSeen[node]; !ok || now.Sub(t) >= ls.s.cfg.Timing.FailoverTimeout.D() {
+		ls.upSince[node] = now
+	}
+	ls.lastSeen[node] = now
 	ls.mu.Unlock()
+}
+
+// healthyFor is how long node has been in contact without a gap.
+func (ls *leaderState) healthyFor(node string) time.Duration {
+	if !ls.healthy(node) {
+		return 0
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	t, ok := ls.upSince[node]
+	if !ok {
+		return 0
+	}
+	return time.Since(t)
 }
 
 func (ls *leaderState) register(a HeartbeatArgs) {
@@ -156,7 +178,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	// index can stay below the commit index. Nothing else is proposed
 	// before readiness (Propose, Transfer and membership calls wait for
 	// it), so raft's applied index here is fully applied to the FSM.
-	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, leaving: map[string]bool{}, pending: map[string]HeartbeatArgs{}}
+	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, pending: map[string]HeartbeatArgs{}}
 	s.leaderMu.Lock()
 	s.leaderState = ls
 	s.leaderMu.Unlock()
@@ -205,14 +227,9 @@ func (s *Server) selfMember() fsm.Member {
 	return fsm.Member{ID: s.cfg.NodeID, Role: fsm.Role(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID()}
 }
 
-// instanceID is the EC2 instance id this member fences by (resolved from
-// IMDSv2 when configured as auto; see the failover work).
-func (s *Server) instanceID() string {
-	if s.cfg.AWS.InstanceID == "auto" {
-		return ""
-	}
-	return s.cfg.AWS.InstanceID
-}
+// instanceID is the EC2 instance id others fence this member by (resolved
+// from IMDSv2 at start when configured as auto).
+func (s *Server) instanceID() string { return s.instance }
 
 // leaderReconcile is one pass of the leader's decisions.
 func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
@@ -232,13 +249,19 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 	st := s.fsm.View()
 	for _, name := range st.GroupNames() {
 		g := st.Groups[name]
+		gs := g.Status
 		switch {
-		case g.Status.State == fsm.StateOffline:
+		case gs.State == fsm.StateOffline:
 			s.place(ctx, ls, st, g)
-		case g.Status.State == fsm.StateOnline && ls.isLeaving(g.Status.Owner):
+		case gs.Active() && gs.Owner != "" && ls.lost(gs.Owner):
+			s.takeover(ctx, ls, st, g)
+		case gs.State == fsm.StateOnline && ls.isLeaving(gs.Owner):
 			s.evacuate(ctx, ls, st, g)
+		case gs.State == fsm.StateOnline && g.Spec.Failback:
+			s.failback(ctx, ls, st, g)
 		}
 	}
+	s.handOverLeadership(ls, st)
 }
 
 // evacuate starts a planned move of a group away from a leaving owner.

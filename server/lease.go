@@ -54,6 +54,20 @@ func (l *lease) confirmed(sent time.Time, group string, epoch uint64) {
 	l.mu.Unlock()
 }
 
+// untilNextExpiry is how long until the earliest group lease runs out
+// (at least 10ms; an hour when nothing is owned).
+func (l *lease) untilNextExpiry() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	next := time.Hour
+	for _, e := range l.owned {
+		if d := time.Until(e.until); d < next {
+			next = d
+		}
+	}
+	return max(next+time.Millisecond, 10*time.Millisecond)
+}
+
 // remaining returns how long the lease has left (<= 0 when expired).
 func (l *lease) remaining() time.Duration {
 	l.mu.Lock()

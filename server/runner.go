@@ -66,6 +66,7 @@ func (r *runner) run() {
 		case <-ch:
 		case <-r.s.lease.renewed():
 		case <-tick.C:
+		case <-time.After(r.s.lease.untilNextExpiry()):
 		}
 	}
 }
@@ -113,12 +114,21 @@ func (r *runner) shutdown(ctx context.Context) {
 	}
 }
 
-// abandon ends the workers without stopping anything: a simulated crash.
+// abandon ends the workers without stopping anything cleanly: a crash.
+// Processes the resources started are killed, as systemd's control-group
+// kill (KillMode=control-group) or a dead host would; nothing is reported.
 func (r *runner) abandon() {
 	r.mu.Lock()
 	for _, w := range r.workers {
 		w.mu.Lock()
 		w.abandoned = true
+		if w.inst != nil {
+			for _, b := range w.inst.res {
+				if k, ok := b.r.(resources.Killer); ok {
+					k.Kill()
+				}
+			}
+		}
 		w.mu.Unlock()
 	}
 	r.mu.Unlock()
@@ -163,6 +173,12 @@ type worker struct {
 	inst      *instance
 	cleaned   bool
 	abandoned bool
+
+	// fencing progress of the current takeover (worker goroutine only)
+	fenceEpoch uint64
+	fenceSeen  time.Time
+	fenceTries int
+	fenceNext  time.Time
 }
 
 func (w *worker) poke() {
@@ -222,10 +238,16 @@ func (w *worker) reconcile(ctx context.Context) {
 		}
 		return
 	}
+	if inst != nil && inst.started > 0 && !s.lease.valid(w.name, inst.epoch) {
+		w.selfFence(ctx, inst.epoch)
+		return
+	}
 	if !mine {
 		return
 	}
 	switch gs.State {
+	case fsm.StateFencing:
+		w.fence(ctx, st, g)
 	case fsm.StateStopping:
 		if inst == nil { // e.g. restarted while a move was under way
 			err := w.ensureStopped(ctx, g)
@@ -239,29 +261,107 @@ func (w *worker) reconcile(ctx context.Context) {
 		if gs.State == fsm.StateStarting {
 			w.report(ctx, gs.Epoch, fsm.StateOnline, "")
 		}
-		if !s.lease.valid(w.name, inst.epoch) {
-			w.selfFence(ctx, inst.epoch)
-		}
 	}
 }
 
 // selfFence stops a group whose lease ran out: this node can no longer
-// prove it owns it, so it must assume someone else may.
+// prove it owns it, so it must assume someone else may. The stop has
+// fencing.stop_deadline; if it fails or hangs, the hard action follows.
 func (w *worker) selfFence(ctx context.Context, epoch uint64) {
 	s := w.r.s
-	w.log.Warn("lease expired: self-fencing, stopping resources in reverse order", "epoch", epoch, "lease_left", s.lease.remaining().Round(time.Millisecond))
-	sctx, cancel := context.WithTimeout(ctx, s.cfg.Fencing.StopDeadline.D())
+	deadline := s.cfg.Fencing.StopDeadline.D()
+	w.log.Warn("lease expired: self-fencing, stopping resources in reverse order", "epoch", epoch, "stop_deadline", deadline)
+	sctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
-	err := w.stopLocal(sctx, "lease expired", false)
+	done := make(chan error, 1)
+	go func() { done <- w.stopLocal(sctx, "lease expired", false) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(deadline + 100*time.Millisecond):
+		err = fmt.Errorf("stop did not finish within fencing.stop_deadline %s", deadline)
+	}
 	reason := "lease expired; resources stopped"
 	if err != nil {
 		reason = "lease expired; stopping resources failed: " + err.Error()
+		s.selfFenceAction(reason)
 	}
+	w.log.Warn("self-fenced", "epoch", epoch, "result", reason)
 	go func() { // best effort: the leader may be unreachable, that is why we are here
 		nctx, ncancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
 		defer ncancel()
 		_, _ = s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: "self-fenced", Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, Reason: reason})
 	}()
+}
+
+// fence is the winner's duty before a takeover: make sure the previous
+// owner cannot act, record that, and only then start (clause 4). Failure
+// leaves the group offline in state fencing, with an event saying why,
+// and is retried with backoff; nothing starts on a hope.
+func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
+	s := w.r.s
+	gs := g.Status
+	if w.fenceEpoch != gs.Epoch {
+		w.fenceEpoch, w.fenceSeen, w.fenceTries, w.fenceNext = gs.Epoch, time.Now(), 0, time.Time{}
+	}
+	if time.Now().Before(w.fenceNext) {
+		return
+	}
+	if err := s.confirm(ctx, w.name, gs.Epoch); err != nil {
+		w.log.Info("cannot confirm the takeover yet; not fencing", "epoch", gs.Epoch, "error", err)
+		return
+	}
+	target := fsm.Member{ID: gs.FenceNode, InstanceID: gs.FenceInstance}
+	if m, ok := st.Members[gs.FenceNode]; ok {
+		target = *m
+		if target.InstanceID == "" {
+			target.InstanceID = gs.FenceInstance
+		}
+	}
+	start := time.Now()
+	var method string
+	switch s.cfg.Fencing.Mode {
+	case FencingLeaseOnly:
+		if left := gs.FenceWait - time.Since(w.fenceSeen); left > 0 {
+			w.log.Info("lease-only fencing: waiting for the lost owner's lease and self-fence to run out", "fence_node", gs.FenceNode, "left", left.Round(time.Millisecond))
+			w.fenceNext = time.Now().Add(left)
+			time.AfterFunc(left, w.poke)
+			return
+		}
+		method = "lease-only"
+	default:
+		w.log.Warn("fencing the previous owner before takeover", "fence_node", target.ID, "instance", target.InstanceID, "epoch", gs.Epoch)
+		fctx, cancel := context.WithTimeout(ctx, s.cfg.Fencing.StopTimeout.D()+s.cfg.AWS.CallTimeout.D())
+		err := s.fenceNode(fctx, target)
+		cancel()
+		if err != nil {
+			w.fenceTries++
+			backoff := fenceBackoff(w.fenceTries)
+			w.fenceNext = time.Now().Add(backoff)
+			time.AfterFunc(backoff, w.poke)
+			reason := fmt.Sprintf("fencing %s (instance %s) failed (attempt %d, next in %s): %v; the group stays offline until a fence succeeds", target.ID, dash0(target.InstanceID), w.fenceTries, backoff, err)
+			w.log.Error("fence failed; group stays offline", "fence_node", target.ID, "attempt", w.fenceTries, "retry_in", backoff, "error", err)
+			nctx, ncancel := context.WithTimeout(ctx, proposeTimeout)
+			_, _ = s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: "fence-failed", Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Reason: reason})
+			ncancel()
+			return
+		}
+		method = "aws-stop"
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch)
+	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	if _, err := s.commit(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String()}); err != nil {
+		w.log.Warn("could not record the fence; will fence again", "error", err)
+	}
+}
+
+func dash0(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 func (w *worker) build(g *fsm.Group, epoch uint64) (*instance, error) {

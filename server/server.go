@@ -51,6 +51,11 @@ type Options struct {
 	LogOutput io.Writer
 	// Registry holds resource types; default: DefaultRegistry().
 	Registry *resources.Registry
+	// Fencer fences lost owners; default: EC2 force-stop when
+	// fencing.mode is aws-stop. Ignored in lease-only mode.
+	Fencer Fencer
+	// Exit ends the process for self_fence_action exit (default os.Exit).
+	Exit func(code int)
 }
 
 // DefaultRegistry returns a registry with the built-in resource types.
@@ -80,8 +85,12 @@ type Server struct {
 	apiSrv *http.Server
 	apiTLS *http.Transport
 
-	lease  *lease
-	runner *runner
+	lease    *lease
+	runner   *runner
+	fencer   Fencer
+	instance string // this member's EC2 instance id (resolved)
+	exitFn   func(int)
+	watchdog *watchdog
 
 	leaderMu    sync.Mutex
 	leaderState *leaderState // non-nil while leader and ready
@@ -117,7 +126,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New()}, nil
+	return &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit}, nil
 }
 
 // Config returns the validated configuration (with defaults filled).
@@ -136,6 +145,9 @@ func (s *Server) Start() (err error) {
 			s.closeAll()
 		}
 	}()
+	if err := s.setupAWS(s.ctx); err != nil {
+		return err
+	}
 	s.mux, err = transport.Listen(s.cfg.Bind, s.cfg.Advertise, s.bundle, s.logger)
 	if err != nil {
 		return err
@@ -155,6 +167,14 @@ func (s *Server) Start() (err error) {
 	s.lease = newLease(s)
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
+	if s.cfg.Fencing.Watchdog != "" {
+		wd, err := openWatchdog(s)
+		if err != nil {
+			return err
+		}
+		s.watchdog = wd
+		s.goFn(wd.run)
+	}
 	if s.cfg.Role == RoleNode {
 		s.runner = newRunner(s)
 		s.goFn(s.runner.run)

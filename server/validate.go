@@ -19,6 +19,10 @@ const (
 	DefaultFailoverTimeout = 2 * time.Second
 	DefaultFencingMode     = FencingAWSStop
 	DefaultStopDeadline    = 10 * time.Second
+	// DefaultStopTimeout bounds the wait for a fenced instance to stop.
+	DefaultStopTimeout = 5 * time.Minute
+	// DefaultCallTimeout is the deadline of one AWS API call.
+	DefaultCallTimeout = 10 * time.Second
 	DefaultSelfFenceAction = "reboot"
 	DefaultSysrqTrigger    = "/proc/sysrq-trigger"
 	DefaultLogLevel        = "info"
@@ -57,6 +61,8 @@ func (c *Config) SetDefaults() {
 	setDefaultDuration(&c.Timing.FailoverTimeout, DefaultFailoverTimeout)
 	setDefaultString(&c.Fencing.Mode, DefaultFencingMode)
 	setDefaultDuration(&c.Fencing.StopDeadline, DefaultStopDeadline)
+	setDefaultDuration(&c.Fencing.StopTimeout, DefaultStopTimeout)
+	setDefaultDuration(&c.AWS.CallTimeout, DefaultCallTimeout)
 	setDefaultString(&c.Fencing.SelfFenceAction, DefaultSelfFenceAction)
 	setDefaultString(&c.Fencing.SysrqTrigger, DefaultSysrqTrigger)
 	setDefaultString(&c.LogLevel, DefaultLogLevel)
@@ -371,7 +377,22 @@ func (c *Config) validateFencing() ErrorList {
 	if f.StopDeadline <= 0 {
 		add("fencing.stop_deadline", "must be greater than 0, got %s", f.StopDeadline)
 	}
+	if f.StopTimeout <= 0 {
+		add("fencing.stop_timeout", "must be greater than 0, got %s", f.StopTimeout)
+	}
+	if c.AWS.CallTimeout <= 0 {
+		add("aws.call_timeout", "must be greater than 0, got %s", c.AWS.CallTimeout)
+	}
 	return errs
+}
+
+// LeaseOnlyWait is how long after the leader last heard from a lost owner
+// a lease-only takeover may start: the owner's lease may still run
+// (lease), then it has stop_deadline to stop its resources and take its
+// self-fence action, plus one heartbeat of margin for clock-rate drift and
+// scheduling.
+func (c *Config) LeaseOnlyWait() time.Duration {
+	return c.Timing.Lease.D() + c.Fencing.StopDeadline.D() + c.Timing.Heartbeat.D()
 }
 
 // Warnings returns the risks of a valid configuration that Validate does
@@ -397,8 +418,8 @@ func (c *Config) Warnings() []string {
 		w = append(w, "only 1 member has role node: failover groups have nowhere to fail over to")
 	}
 	if c.Fencing.Mode == FencingLeaseOnly {
-		w = append(w, fmt.Sprintf("fencing.mode lease-only: a lost owner is never stopped by the winner; safety relies on it fencing itself when its lease (%s) runs out (stopping resources within fencing.stop_deadline %s, then self_fence_action %s)",
-			c.Timing.Lease, c.Fencing.StopDeadline, c.Fencing.SelfFenceAction))
+		w = append(w, fmt.Sprintf("fencing.mode lease-only: a lost owner is never stopped by the winner; safety relies on it fencing itself when its lease (%s) runs out (stopping resources within fencing.stop_deadline %s, then self_fence_action %s), so a takeover waits %s after the owner was last heard from",
+			c.Timing.Lease, c.Fencing.StopDeadline, c.Fencing.SelfFenceAction, c.LeaseOnlyWait()))
 		if c.Fencing.SelfFenceAction == "none" || c.Fencing.SelfFenceAction == "exit" {
 			w = append(w, fmt.Sprintf("fencing.self_fence_action %s with fencing.mode lease-only: an owner whose resources fail to stop keeps them while another node takes over", c.Fencing.SelfFenceAction))
 		}

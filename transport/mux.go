@@ -39,7 +39,8 @@ type Mux struct {
 	rpcFn  func(net.Conn)
 
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	conns  map[net.Conn]string // raw conn → peer identity ("" until known)
+	filter func(peer string) bool
 	closed chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
@@ -69,7 +70,7 @@ func Listen(bind, advertise string, b *Bundle, logger hclog.Logger) (*Mux, error
 		server: b.PeerServerConfig(), client: b.PeerClientConfig(),
 		logger: logger.Named("transport"),
 		raftCh: make(chan net.Conn, 16),
-		conns:  map[net.Conn]struct{}{},
+		conns:  map[net.Conn]string{},
 		closed: make(chan struct{}),
 	}, nil
 }
@@ -120,7 +121,7 @@ func (m *Mux) track(c net.Conn, add bool) bool {
 	default:
 	}
 	if add {
-		m.conns[c] = struct{}{}
+		m.conns[c] = ""
 	} else {
 		delete(m.conns, c)
 	}
@@ -136,6 +137,12 @@ func (m *Mux) handle(raw net.Conn) {
 		} else {
 			m.logger.Debug("TLS handshake failed", "remote", raw.RemoteAddr().String(), "error", err)
 		}
+		raw.Close()
+		m.track(raw, false)
+		return
+	}
+	peer := peerName(tc)
+	if !m.admit(raw, peer) {
 		raw.Close()
 		m.track(raw, false)
 		return
@@ -176,7 +183,7 @@ func (m *Mux) Close() error {
 		m.mu.Lock()
 		close(m.closed)
 		conns := m.conns
-		m.conns = map[net.Conn]struct{}{}
+		m.conns = map[net.Conn]string{}
 		m.mu.Unlock()
 		err = m.ln.Close()
 		for c := range conns {
@@ -201,6 +208,12 @@ func (m *Mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 		}
 		return nil, err
 	}
+	tc := c.(*tls.Conn)
+	if !m.track(c, true) || !m.admit(c, peerName(tc)) {
+		c.Close()
+		m.track(c, false)
+		return nil, fmt.Errorf("transport: %s refused (partitioned)", addr)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetWriteDeadline(dl)
 	}
@@ -209,7 +222,46 @@ func (m *Mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 		return nil, err
 	}
 	_ = c.SetWriteDeadline(time.Time{})
-	return c, nil
+	return &trackedConn{Conn: c, done: func() { m.track(c, false) }}, nil
+}
+
+// peerName is the identity (certificate CN) of a TLS peer.
+func peerName(tc *tls.Conn) string {
+	if cs := tc.ConnectionState(); len(cs.PeerCertificates) > 0 {
+		return CertIdentity(cs.PeerCertificates[0])
+	}
+	return ""
+}
+
+// admit records c's peer and reports whether the filter lets it through.
+func (m *Mux) admit(c net.Conn, peer string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.conns[c]; ok {
+		m.conns[c] = peer
+	}
+	return m.filter == nil || m.filter(peer)
+}
+
+// SetPeerFilter is fault injection for tests: while set, connections to
+// and from peers (by certificate identity) for which allow returns false
+// are refused, and existing ones are closed at once, as a network
+// partition would. nil removes the filter.
+func (m *Mux) SetPeerFilter(allow func(peer string) bool) {
+	m.mu.Lock()
+	m.filter = allow
+	var cut []net.Conn
+	if allow != nil {
+		for c, peer := range m.conns {
+			if peer != "" && !allow(peer) {
+				cut = append(cut, c)
+			}
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range cut {
+		c.Close()
+	}
 }
 
 // DialRPC opens an RPC stream to a peer.

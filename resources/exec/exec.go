@@ -212,6 +212,17 @@ func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
 	return nil
 }
 
+// Kill implements resources.Killer: SIGKILL to the run command's process
+// group, without waiting.
+func (r *Resource) Kill() {
+	r.mu.Lock()
+	c := r.proc
+	r.mu.Unlock()
+	if c != nil {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	}
+}
+
 // Check implements resources.Resource.
 func (r *Resource) Check(ctx context.Context, tok resources.Token) error {
 	if r.p.Run != "" {

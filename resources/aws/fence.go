@@ -1,0 +1,125 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+)
+
+// Fencer force-stops EC2 instances: the winner of a takeover fences the
+// lost owner with it before starting anything.
+type Fencer struct {
+	client *ec2.Client
+	// CallTimeout bounds each API call (default 10s).
+	CallTimeout time.Duration
+	// StopTimeout bounds the wait for the instance to be stopped
+	// (default 5m: a real force stop can take a minute or more).
+	StopTimeout time.Duration
+	// MinDelay and MaxDelay tune the waiter's polling (default 250ms, 2s;
+	// the SDK's defaults of 15s/120s would add seconds to every failover).
+	MinDelay, MaxDelay time.Duration
+}
+
+// NewFencer returns a Fencer over cfg.
+func NewFencer(cfg aws.Config) *Fencer {
+	return &Fencer{client: ec2.NewFromConfig(cfg)}
+}
+
+// ErrFenceFailed wraps every fencing failure.
+var ErrFenceFailed = errors.New("fence failed")
+
+func (f *Fencer) defaults() {
+	if f.CallTimeout == 0 {
+		f.CallTimeout = 10 * time.Second
+	}
+	if f.StopTimeout == 0 {
+		f.StopTimeout = 5 * time.Minute
+	}
+	if f.MinDelay == 0 {
+		f.MinDelay = 250 * time.Millisecond
+	}
+	if f.MaxDelay == 0 {
+		f.MaxDelay = 2 * time.Second
+	}
+}
+
+// Fence force-stops instanceID (Force and SkipOsShutdown: no graceful
+// shutdown that could let the old owner keep writing) and waits until it
+// is stopped or terminated. It returns nil only when EC2 reports that.
+func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
+	f.defaults()
+	if instanceID == "" {
+		return fmt.Errorf("%w: no EC2 instance id is known for the node (set aws.instance_id on it)", ErrFenceFailed)
+	}
+	cctx, cancel := context.WithTimeout(ctx, f.CallTimeout)
+	_, err := f.client.StopInstances(cctx, &ec2.StopInstancesInput{
+		InstanceIds:    []string{instanceID},
+		Force:          aws.Bool(true),
+		SkipOsShutdown: aws.Bool(true),
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w: StopInstances %s: %s", ErrFenceFailed, instanceID, describeAPIError(err))
+	}
+	w := ec2.NewInstanceStoppedWaiter(f.client, func(o *ec2.InstanceStoppedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = f.MinDelay, f.MaxDelay
+		// stopped and terminated both mean the old owner can no longer act.
+		o.Retryable = func(ctx context.Context, in *ec2.DescribeInstancesInput, out *ec2.DescribeInstancesOutput, err error) (bool, error) {
+			if err != nil {
+				return true, nil // throttling or a blip: keep polling until StopTimeout
+			}
+			n := 0
+			for _, r := range out.Reservations {
+				for _, i := range r.Instances {
+					n++
+					if i.State == nil {
+						return true, nil
+					}
+					switch i.State.Name {
+					case types.InstanceStateNameStopped, types.InstanceStateNameTerminated:
+					default:
+						return true, nil
+					}
+				}
+			}
+			return n == 0, nil
+		}
+	})
+	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}}, f.StopTimeout); err != nil {
+		return fmt.Errorf("%w: waiting for %s to stop: %s", ErrFenceFailed, instanceID, describeAPIError(err))
+	}
+	return nil
+}
+
+// State returns an instance's state name (for tests and status).
+func (f *Fencer) State(ctx context.Context, instanceID string) (string, error) {
+	f.defaults()
+	cctx, cancel := context.WithTimeout(ctx, f.CallTimeout)
+	defer cancel()
+	out, err := f.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			if i.State != nil {
+				return string(i.State.Name), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("instance %s not found", instanceID)
+}
+
+func describeAPIError(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return fmt.Sprintf("%s: %s", ae.ErrorCode(), ae.ErrorMessage())
+	}
+	return err.Error()
+}

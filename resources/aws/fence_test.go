@@ -1,0 +1,75 @@
+package aws_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/aws/motoserver"
+)
+
+func TestFenceStopsInstanceInMoto(t *testing.T) {
+	m := motoserver.Start(t)
+	ids := m.RunInstances(t, 2)
+	f := awsres.NewFencer(m.Config(t))
+	if st := m.State(t, ids[0]); st != "running" {
+		t.Fatalf("before: %s", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := f.Fence(ctx, ids[0]); err != nil {
+		t.Fatalf("fence: %v", err)
+	}
+	if st := m.State(t, ids[0]); st != "stopped" {
+		t.Fatalf("after fence: %s", st)
+	}
+	if st := m.State(t, ids[1]); st != "running" {
+		t.Fatalf("the other instance was touched: %s", st)
+	}
+	// Fencing a stopped instance again succeeds (idempotent).
+	if err := f.Fence(ctx, ids[0]); err != nil {
+		t.Fatalf("second fence: %v", err)
+	}
+}
+
+func TestFenceUnknownInstanceFails(t *testing.T) {
+	m := motoserver.Start(t)
+	f := awsres.NewFencer(m.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := f.Fence(ctx, "i-0000000000000dead")
+	if !errors.Is(err, awsres.ErrFenceFailed) || !strings.Contains(err.Error(), "InvalidInstanceID") {
+		t.Fatalf("unknown instance: %v", err)
+	}
+	if err := f.Fence(ctx, ""); !errors.Is(err, awsres.ErrFenceFailed) {
+		t.Fatalf("empty instance id: %v", err)
+	}
+}
+
+func TestFenceUnreachableEndpointFailsWithinDeadline(t *testing.T) {
+	motoserver.Env(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: "http://" + addr, MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := awsres.NewFencer(cfg)
+	f.CallTimeout = 2 * time.Second
+	start := time.Now()
+	err = f.Fence(context.Background(), "i-0123456789abcdef0")
+	if !errors.Is(err, awsres.ErrFenceFailed) {
+		t.Fatalf("unreachable: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("fence against an unreachable endpoint took %s", took)
+	}
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// lost reports whether the leader has not heard from node for
+// failover_timeout. A new leader counts from when it became ready, so it
+// waits at least failover_timeout (> lease) before it takes a group away.
+func (ls *leaderState) lost(node string) bool {
+	return node != ls.s.cfg.NodeID && ls.lastContact(node) >= ls.s.cfg.Timing.FailoverTimeout.D()
+}
+
+// winner picks the first node of the group's list that may take it over.
+func (ls *leaderState) winner(st *fsm.State, g *fsm.Group, exclude ...string) string {
+next:
+	for _, n := range g.Spec.Nodes {
+		for _, x := range exclude {
+			if n == x {
+				continue next
+			}
+		}
+		if st.Eligible(g, n) == nil && ls.healthy(n) && !ls.isLeaving(n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// takeover moves a group away from a lost owner: it commits the decision
+// (new epoch, state fencing, the node to fence) and the winner fences the
+// loser before it starts anything.
+func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
+	owner := g.Status.Owner
+	silence := ls.lastContact(owner)
+	w := ls.winner(st, g, owner)
+	if w == "" {
+		ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("%s lost (not heard from for %s) and no other healthy node of %v can take the group over", owner, silence.Round(time.Millisecond), g.Spec.Nodes))
+		return
+	}
+	var wait time.Duration
+	if s.cfg.Fencing.Mode == FencingLeaseOnly {
+		wait = max(0, s.cfg.LeaseOnlyWait()-silence)
+	}
+	reason := fmt.Sprintf("%s not heard from for %s (failover_timeout %s)", owner, silence.Round(time.Millisecond), s.cfg.Timing.FailoverTimeout)
+	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, Cause: "node-lost", Reason: reason})
+	if err != nil {
+		s.logger.Warn("takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
+		return
+	}
+	s.logger.Warn("owner lost: takeover decided; the winner fences it first", "group", g.Spec.Name, "lost", owner, "winner", w, "epoch", epoch, "silence", silence.Round(time.Millisecond), "fence_mode", s.cfg.Fencing.Mode)
+}
+
+// failback moves a failback group home once its first node has been
+// healthy for a while (two failover timeouts, to ride out flapping).
+func (s *Server) failback(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
+	home := g.Spec.Nodes[0]
+	if g.Status.Owner == home || st.Eligible(g, home) != nil || !ls.healthy(home) || ls.isLeaving(home) {
+		return
+	}
+	if ls.healthyFor(home) < 2*s.cfg.Timing.FailoverTimeout.D() {
+		return
+	}
+	if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: home, ExpectEpoch: g.Status.Epoch, Cause: "failback"}); err != nil {
+		s.logger.Warn("failback refused", "group", g.Spec.Name, "to", home, "error", err)
+		return
+	}
+	s.logger.Info("failback: moving group to its first node", "group", g.Spec.Name, "to", home)
+}
+
+// handOverLeadership makes a witness leader pass leadership to a healthy
+// node: the witness may lead (raft cannot stop a voter from winning), but
+// only orchestrates, and nodes are where the work is.
+func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
+	if s.cfg.Role != RoleWitness || time.Since(ls.since) < s.cfg.Timing.FailoverTimeout.D() {
+		return
+	}
+	if time.Since(ls.lastHandover) < 2*s.cfg.Timing.FailoverTimeout.D() {
+		return
+	}
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	for _, srv := range f.Configuration().Servers {
+		id := string(srv.ID)
+		m, ok := st.Members[id]
+		if srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || !ls.healthy(id) || ls.isLeaving(id) {
+			continue
+		}
+		ls.lastHandover = time.Now()
+		s.logger.Info("witness leader: handing leadership to a node", "to", id)
+		go func() {
+			if err := s.raft.LeadershipTransferToServer(srv.ID, srv.Address).Error(); err != nil {
+				s.logger.Warn("leadership handover failed", "to", id, "error", err)
+			}
+		}()
+		return
+	}
+}
+
+// noteOnce records an event once per group epoch and kind.
+func (ls *leaderState) noteOnce(ctx context.Context, g *fsm.Group, kind, reason string) {
+	key := fmt.Sprintf("%s/%s/%d", g.Spec.Name, kind, g.Status.Epoch)
+	ls.mu.Lock()
+	done := ls.noted[key]
+	ls.noted[key] = true
+	ls.mu.Unlock()
+	if done {
+		return
+	}
+	s := ls.s
+	s.logger.Warn(reason, "group", g.Spec.Name)
+	if _, err := s.commit(ctx, &fsm.Note{Header: s.header("leader"), Kind: kind, Group: g.Spec.Name, Epoch: g.Status.Epoch, Reason: reason}); err != nil {
+		s.logger.Warn("could not record event", "kind", kind, "error", err)
+	}
+}

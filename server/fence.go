@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/raftha/raftha/fsm"
+	awsres "github.com/raftha/raftha/resources/aws"
+)
+
+// Fencer stops a lost owner before the winner of a takeover starts
+// anything (safety argument, clause 4). Fence returns nil only when the
+// node can no longer act: for EC2, when its instance is stopped or
+// terminated.
+type Fencer interface {
+	Fence(ctx context.Context, node fsm.Member) error
+}
+
+// FencerFunc adapts a function to Fencer.
+type FencerFunc func(ctx context.Context, node fsm.Member) error
+
+// Fence implements Fencer.
+func (f FencerFunc) Fence(ctx context.Context, node fsm.Member) error { return f(ctx, node) }
+
+// ErrFenceFailed is wrapped by every fencing failure.
+var ErrFenceFailed = awsres.ErrFenceFailed
+
+// ec2Fencer force-stops the node's instance through the EC2 API.
+type ec2Fencer struct{ f *awsres.Fencer }
+
+func (e ec2Fencer) Fence(ctx context.Context, node fsm.Member) error {
+	return e.f.Fence(ctx, node.InstanceID)
+}
+
+// setupAWS builds the process's single aws.Config when this member needs
+// AWS (aws-stop fencing on a node), resolves instance_id auto through
+// IMDSv2, and builds the default fencer.
+func (s *Server) setupAWS(ctx context.Context) error {
+	if s.cfg.AWS.InstanceID == "auto" {
+		id, err := awsres.InstanceID(ctx, s.cfg.AWS.CallTimeout.D())
+		if err != nil {
+			return err
+		}
+		s.instance = id
+		s.logger.Info("instance id from IMDSv2", "instance_id", id)
+	} else {
+		s.instance = s.cfg.AWS.InstanceID
+	}
+	if s.fencer != nil || s.cfg.Role != RoleNode || s.cfg.Fencing.Mode != FencingAWSStop {
+		return nil
+	}
+	cfg, err := awsres.LoadConfig(ctx, awsres.Settings{Region: s.cfg.AWS.Region, Endpoint: s.cfg.AWS.Endpoint})
+	if err != nil {
+		return err
+	}
+	f := awsres.NewFencer(cfg)
+	f.CallTimeout, f.StopTimeout = s.cfg.AWS.CallTimeout.D(), s.cfg.Fencing.StopTimeout.D()
+	s.fencer = ec2Fencer{f: f}
+	return nil
+}
+
+// fenceBackoff is the delay before fencing attempt n (1-based) is retried.
+func fenceBackoff(n int) time.Duration {
+	d := 500 * time.Millisecond << min(n-1, 6)
+	return min(d, 30*time.Second)
+}
+
+// selfFenceAction takes the configured hard action after a failed or hung
+// self-fence stop. reboot and poweroff write b or o to the sysrq trigger
+// (immediate, no sync: the point is to stop acting now).
+func (s *Server) selfFenceAction(why string) {
+	action := s.cfg.Fencing.SelfFenceAction
+	s.logger.Error("self-fence: resources did not stop cleanly; taking the hard action", "action", action, "why", why)
+	switch action {
+	case "reboot", "poweroff":
+		b := "b"
+		if action == "poweroff" {
+			b = "o"
+		}
+		if err := writeSysrq(s.cfg.Fencing.SysrqTrigger, b); err != nil {
+			s.logger.Error("self-fence: sysrq trigger failed; exiting instead", "trigger", s.cfg.Fencing.SysrqTrigger, "error", err)
+			s.exit(70)
+		}
+	case "exit":
+		s.exit(70)
+	case "none":
+		s.logger.Error("self-fence: self_fence_action none: resources may still be running on this node")
+	}
+}
+
+func writeSysrq(path, b string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// exit ends the process (self_fence_action exit). Embedders and tests can
+// replace it through Options.Exit.
+func (s *Server) exit(code int) {
+	if s.exitFn != nil {
+		s.exitFn(code)
+		return
+	}
+	os.Exit(code)
+}
+
+// errNoFencer is returned when aws-stop is configured but no fencer exists.
+var errNoFencer = errors.New("no fencer configured")
+
+// fenceNode runs the configured fencer against node.
+func (s *Server) fenceNode(ctx context.Context, node fsm.Member) error {
+	if s.fencer == nil {
+		return fmt.Errorf("%w: %w", ErrFenceFailed, errNoFencer)
+	}
+	if node.InstanceID != "" && node.InstanceID == s.instance {
+		return fmt.Errorf("%w: refusing to fence %s: its instance id %s is this node's own", ErrFenceFailed, node.ID, node.InstanceID)
+	}
+	return s.fencer.Fence(ctx, node)
+}
