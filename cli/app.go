@@ -41,6 +41,7 @@ Start here:
 			membersCommand(),
 			tlsCommand(),
 			configCommand(),
+			timingCommand(),
 			demoCommand(),
 			demoAppCommand(),
 			versionCommand(),

@@ -44,14 +44,14 @@ type testMember struct {
 }
 
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	tlsDir  string
 	members []*testMember
 }
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,7 +68,7 @@ func testTiming() TimingConfig {
 
 // newTestCluster writes a CA, one certificate per member and the member
 // configs (all on 127.0.0.1 with TLS). ids starting with "w" are witnesses.
-func newTestCluster(t *testing.T, ids ...string) *testCluster {
+func newTestCluster(t testing.TB, ids ...string) *testCluster {
 	t.Helper()
 	dir := t.TempDir()
 	c := &testCluster{t: t, dir: dir, tlsDir: filepath.Join(dir, "tls")}
@@ -197,7 +197,7 @@ func (c *testCluster) killAll() {
 }
 
 // waitFor polls cond every 20ms until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
@@ -309,7 +309,7 @@ func markerGroup(dir string, nodes ...string) string {
 }
 
 // running lists the nodes whose marker file exists, with its content.
-func running(t *testing.T, dir string) map[string]string {
+func running(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	matches, _ := filepath.Glob(filepath.Join(dir, "running.*"))
@@ -323,7 +323,7 @@ func running(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

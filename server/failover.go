@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -88,7 +89,17 @@ func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
 	if f.Error() != nil {
 		return
 	}
-	for _, srv := range f.Configuration().Servers {
+	// Prefer a node that owns nothing: if an owner also leads, losing it
+	// costs an election on top of the failover.
+	owners := map[string]bool{}
+	for _, g := range st.Groups {
+		if g.Status.Active() {
+			owners[g.Status.Owner] = true
+		}
+	}
+	servers := f.Configuration().Servers
+	sort.SliceStable(servers, func(i, j int) bool { return !owners[string(servers[i].ID)] && owners[string(servers[j].ID)] })
+	for _, srv := range servers {
 		id := string(srv.ID)
 		m, ok := st.Members[id]
 		if srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || !ls.healthy(id) || ls.isLeaving(id) {

@@ -62,7 +62,7 @@ func (h *hypervisor) Fence(ctx context.Context, node fsm.Member) error {
 }
 
 // awsCluster is a 3-member cluster with aws-stop fencing against moto.
-func awsCluster(t *testing.T, ids ...string) (*testCluster, *motoserver.Server, *hypervisor) {
+func awsCluster(t testing.TB, ids ...string) (*testCluster, *motoserver.Server, *hypervisor) {
 	moto := motoserver.Start(t)
 	motoserver.Env(t)
 	inst := moto.RunInstances(t, len(ids))

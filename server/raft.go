@@ -12,13 +12,16 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
-// raftTimings derives hashicorp/raft's timers from the member timing:
-// followers start an election after 4 heartbeats without the leader, and a
-// leader steps down after 3 heartbeats without a quorum (well inside the
-// owner lease, which is at least 3 heartbeats plus the failover margin).
+// raftTimings derives hashicorp/raft's timers from the member timing.
+// Followers start an election after 2 heartbeats without the leader (raft
+// randomizes that up to 2x), and a leader steps down after 2 heartbeats
+// without a quorum. The worst-case election, about 4 heartbeats, stays
+// inside the default lease (5 heartbeats), so owners keep their groups
+// through an ordinary leader change; `raftha timing explain` warns when a
+// configuration breaks that.
 func raftTimings(t TimingConfig) (heartbeat, election, leaderLease time.Duration) {
 	hb := t.Heartbeat.D()
-	return 4 * hb, 4 * hb, 3 * hb
+	return 2 * hb, 2 * hb, 2 * hb
 }
 
 func (s *Server) setupRaft() error {

@@ -49,7 +49,7 @@ func runRecorder(path string) {
 
 // recorderGroup is a group whose resource is the recorder, started by
 // raftha as a supervised run command.
-func recorderGroup(t *testing.T, file string, extra string, nodes ...string) string {
+func recorderGroup(t testing.TB, file string, extra string, nodes ...string) string {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ type interval struct {
 
 // readIntervals parses a recorder file into per-(node, epoch) intervals
 // sorted by start time.
-func readIntervals(t *testing.T, file string) []interval {
+func readIntervals(t testing.TB, file string) []interval {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// BenchmarkFailover measures, against moto_server with aws-stop fencing,
+// the time from the owner's crash (agent and its processes killed) to the
+// group being online on the other node, for the default timing profile and
+// a tuned fast one, separately for an owner that is a Raft follower and an
+// owner that is also the Raft leader (which adds an election and the new
+// leader's wait of one failover_timeout). RAFTHA_BENCH_RUNS sets the runs
+// per case (default 7). Run with: make bench.
+func BenchmarkFailover(b *testing.B) {
+	runs := 7
+	if v, err := strconv.Atoi(os.Getenv("RAFTHA_BENCH_RUNS")); err == nil && v > 0 {
+		runs = v
+	}
+	profiles := []struct {
+		name   string
+		timing TimingConfig
+	}{
+		{"default", TimingConfig{Heartbeat: Duration(DefaultHeartbeat), Lease: Duration(DefaultLease), FailoverTimeout: Duration(DefaultFailoverTimeout)}},
+		{"fast", TimingConfig{Heartbeat: Duration(100 * time.Millisecond), Lease: Duration(500 * time.Millisecond), FailoverTimeout: Duration(800 * time.Millisecond)}},
+	}
+	for _, p := range profiles {
+		for _, ownerLeads := range []bool{false, true} {
+			name := p.name + "/owner-follower"
+			if ownerLeads {
+				name = p.name + "/owner-leader"
+			}
+			b.Run(name, func(b *testing.B) {
+				ds := benchFailover(b, p.timing, ownerLeads, runs)
+				sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+				med, mx := ds[len(ds)/2], ds[len(ds)-1]
+				b.ReportMetric(med.Seconds(), "median-s")
+				b.ReportMetric(mx.Seconds(), "max-s")
+				b.ReportMetric(ds[0].Seconds(), "min-s")
+				fmt.Printf("failover %-22s runs=%d median=%s max=%s min=%s (heartbeat %s, lease %s, failover_timeout %s)\n",
+					name, len(ds), med.Round(time.Millisecond), mx.Round(time.Millisecond), ds[0].Round(time.Millisecond), p.timing.Heartbeat, p.timing.Lease, p.timing.FailoverTimeout)
+			})
+		}
+	}
+}
+
+func benchFailover(b *testing.B, timing TimingConfig, ownerLeads bool, runs int) []time.Duration {
+	c, moto, _ := awsCluster(b, "n1", "n2", "w1")
+	c.configure(func(m *testMember) { m.cfg.Timing = timing })
+	c.startAll()
+	c.leader()
+	c.waitHealthy()
+	dir := b.TempDir()
+	group := fmt.Sprintf(`groups:
+  - name: db
+    nodes: [n1, n2]
+    resources:
+      - name: app
+        type: exec
+        start: touch %s/$RAFTHA_NODE
+        stop: rm -f %s/$RAFTHA_NODE
+`, dir, dir)
+	if _, err := c.leader().srv.ApplyGroups(ctxT(b, 10*time.Second), []byte(group), "bench"); err != nil {
+		b.Fatal(err)
+	}
+	var out []time.Duration
+	for i := 0; i < runs; i++ {
+		g := c.waitOnline("db", "")
+		owner := g.Status.Owner
+		other := "n1"
+		if owner == "n1" {
+			other = "n2"
+		}
+		// Put leadership where the case wants it.
+		want := "w1"
+		if ownerLeads {
+			want = owner
+		}
+		c.moveLeadership(want)
+		c.waitHealthy()
+		start := time.Now()
+		c.kill(owner)
+		c.waitOnline("db", other)
+		out = append(out, time.Since(start))
+		// Bring the crashed node back for the next run.
+		moto.StartInstance(b, c.member(owner).cfg.AWS.InstanceID)
+		c.start(owner)
+		c.waitHealthy()
+	}
+	return out
+}
+
+// moveLeadership transfers leadership to id and waits until it holds.
+func (c *testCluster) moveLeadership(id string) {
+	for attempt := 0; attempt < 10; attempt++ {
+		l := c.leader()
+		if l.cfg.NodeID == id {
+			return
+		}
+		target := c.member(id)
+		_ = l.srv.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(target.cfg.Bind)).Error()
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if target.srv.IsLeader() {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	c.t.Fatalf("could not move leadership to %s", id)
+}
+
