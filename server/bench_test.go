@@ -115,4 +115,3 @@ func (c *testCluster) moveLeadership(id string) {
 	}
 	c.t.Fatalf("could not move leadership to %s", id)
 }
-

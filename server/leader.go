@@ -25,8 +25,8 @@ type leaderState struct {
 	noted    map[string]bool
 	leaving  map[string]bool
 
-	lastHandover time.Time // witness only
-	pending  map[string]HeartbeatArgs // member updates to register
+	lastHandover time.Time                // witness only
+	pending      map[string]HeartbeatArgs // member updates to register
 }
 
 func (ls *leaderState) setLeaving(node string, v bool) {

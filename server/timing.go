@@ -71,7 +71,7 @@ func TimingBudget(c Config) Budget {
 	}
 	b.SelfFence = lease + c.Fencing.StopDeadline.D()
 	if worstElection := 2*re + commitEstimate; worstElection >= lease {
-		b.Warnings = append(b.Warnings, fmt.Sprintf("a Raft election can take up to %s, longer than the lease (%s): owners may self-fence (stop and restart their groups) during a leader election; raise timing.lease to at least %s to avoid that", worstElection, lease, (worstElection + hb).Round(time.Millisecond)))
+		b.Warnings = append(b.Warnings, fmt.Sprintf("a Raft election can take up to %s, longer than the lease (%s): owners may self-fence (stop and restart their groups) during a leader election; raise timing.lease to at least %s to avoid that", worstElection, lease, (worstElection+hb).Round(time.Millisecond)))
 	}
 	return b
 }

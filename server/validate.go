@@ -22,7 +22,7 @@ const (
 	// DefaultStopTimeout bounds the wait for a fenced instance to stop.
 	DefaultStopTimeout = 5 * time.Minute
 	// DefaultCallTimeout is the deadline of one AWS API call.
-	DefaultCallTimeout = 10 * time.Second
+	DefaultCallTimeout     = 10 * time.Second
 	DefaultSelfFenceAction = "reboot"
 	DefaultSysrqTrigger    = "/proc/sysrq-trigger"
 	DefaultLogLevel        = "info"
