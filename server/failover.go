@@ -12,10 +12,24 @@ import (
 )
 
 // lost reports whether the leader has not heard from node for
-// failover_timeout. A new leader counts from when it became ready, so it
-// waits at least failover_timeout (> lease) before it takes a group away.
+// failover_timeout, or, for a node this leader has never heard from, for
+// a lease and a heartbeat since it became ready.
 func (ls *leaderState) lost(node string) bool {
-	return node != ls.s.cfg.NodeID && ls.lastContact(node) >= ls.s.cfg.Timing.FailoverTimeout.D()
+	if node == ls.s.cfg.NodeID {
+		return false
+	}
+	ls.mu.Lock()
+	_, heard := ls.lastSeen[node]
+	ls.mu.Unlock()
+	if !heard {
+		// Never heard by this leader: a live owner heartbeats within a
+		// heartbeat of learning the new leader, and whatever lease it
+		// held has run out after one lease (clause: a new leader waits at
+		// least one lease). lastContact still counts from readiness only,
+		// so lease-only waits stay conservative.
+		return time.Since(ls.since) >= ls.s.cfg.Timing.Lease.D()+ls.s.cfg.Timing.Heartbeat.D()
+	}
+	return ls.lastContact(node) >= ls.s.cfg.Timing.FailoverTimeout.D()
 }
 
 // winner picks the first node of the group's list that may take it over.

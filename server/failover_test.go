@@ -472,9 +472,16 @@ func TestFailbackReturnsToFirstNode(t *testing.T) {
 		}
 	}
 	_ = last
-	waitFor(t, 5*time.Second, "recorder back on n1", func() bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
 		ivs := readIntervals(t, rec)
-		return len(ivs) >= 3 && ivs[len(ivs)-1].node == "n1"
-	})
+		if len(ivs) >= 3 && ivs[len(ivs)-1].node == "n1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recorder not back on n1: group %+v, intervals %s, history %s", c.group("db").Status, describeIntervals(ivs), kinds(c.events("db")))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	checkExclusive(t, readIntervals(t, rec))
 }

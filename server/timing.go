@@ -67,7 +67,7 @@ func TimingBudget(c Config) Budget {
 	)
 	b.OwnerLeaderExtra = []BudgetStep{
 		{"raft notices the leader is gone and elects a new one", re + re/2, 2 * re, "raft heartbeat/election timeout 2 x heartbeat, randomized up to 2x"},
-		{"new leader: Barrier, then waits failover_timeout from readiness before declaring anyone lost", fo, fo + hb, "a new leader must wait at least a lease before taking a group away"},
+		{"new leader: Barrier, then waits lease + heartbeat for members it has not heard from", lease + hb, lease + 2*hb, "a new leader must wait at least a lease before taking a group away; this replaces the detect step's failover_timeout"},
 	}
 	b.SelfFence = lease + c.Fencing.StopDeadline.D()
 	if worstElection := 2*re + commitEstimate; worstElection >= lease {
