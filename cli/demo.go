@@ -358,8 +358,11 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// signalContext ends on SIGINT, SIGTERM or SIGHUP (a closed terminal), so
+// the demo always cleans up; SIGPIPE is ignored (writes fail instead).
 func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	signal.Ignore(syscall.SIGPIPE)
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 }
 
 func demoAppCommand() *cli.Command {

@@ -101,6 +101,56 @@ Example file:
 					return tw.Flush()
 				},
 			},
+			suspendCommand(true),
+			suspendCommand(false),
+			{
+				Name:      "stop",
+				Usage:     "stop a group on its owner and keep it stopped (suspends it)",
+				ArgsUsage: "GROUP",
+				Description: `Suspends the group, stops its resources on the owner in reverse order, and
+waits until it is offline. It stays offline (nothing places it) until
+'raftha group start GROUP'. Use it before 'raftha group delete'.`,
+				Flags: clientFlags(),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("group stop takes one GROUP name")
+					}
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, 3*time.Minute)
+					defer cancel()
+					var g server.GroupStatus
+					if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/stop", "", nil, &g); err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout(c), "group %s is %s (suspended; start it with `raftha group start %s`)\n", g.Name, g.State, g.Name)
+					return nil
+				},
+			},
+			{
+				Name:      "start",
+				Usage:     "resume a stopped or suspended group (the leader places it)",
+				ArgsUsage: "GROUP",
+				Flags:     clientFlags(),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("group start takes one GROUP name")
+					}
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					ctx, cancel := timeoutCtx(c, 30*time.Second)
+					defer cancel()
+					if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/resume", "", nil, nil); err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout(c), "group %s resumed; the leader places it on the first healthy node of its list\n", c.Args().First())
+					return nil
+				},
+			},
 			{
 				Name:      "delete",
 				Usage:     "delete a group that is offline or failed",
@@ -166,6 +216,40 @@ when the cluster has no quorum. A planned move needs no fencing.`,
 					return nil
 				},
 			},
+		},
+	}
+}
+
+func suspendCommand(suspend bool) *cli.Command {
+	name, usage, desc := "suspend", "pause monitoring and automatic actions of a group (maintenance)", `While suspended, a group's resource checks do not run and the leader takes no
+automatic action for it: no placement, no restart, no failover on a failed
+check or a lost node, no failback. Planned moves still work. An owner whose
+lease runs out still fences itself: safety is never suspended.`
+	if !suspend {
+		name, usage, desc = "resume", "resume monitoring and automatic actions of a group", `Resumes monitoring and automatic actions, and forgets the nodes where the group
+failed so that automatic recovery may use them again.`
+	}
+	return &cli.Command{
+		Name:        name,
+		Usage:       usage,
+		Description: desc,
+		ArgsUsage:   "GROUP",
+		Flags:       clientFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("group %s takes one GROUP name", name)
+			}
+			cl, err := newClient(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 30*time.Second)
+			defer cancel()
+			if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/"+name, "", nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout(c), "group %s %sed\n", c.Args().First(), strings.TrimSuffix(name, "e"))
+			return nil
 		},
 	}
 }

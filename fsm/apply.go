@@ -56,6 +56,8 @@ func (s *State) Apply(index uint64, c Command) Result {
 		return s.fenced(index, c)
 	case *Note:
 		return s.note(index, c)
+	case *SetSuspended:
+		return s.setSuspended(index, c)
 	}
 	return Result{Err: fmt.Errorf("%w: command %T", ErrInvalid, c)}
 }
@@ -233,6 +235,12 @@ func (s *State) assign(index uint64, c *Assign) Result {
 	if !c.Fence && st.Active() {
 		return Result{Err: fmt.Errorf("%w: group %s is %s on %s; only a fenced takeover may move it", ErrBusy, c.Group, st.State, st.Owner)}
 	}
+	if !c.Fence && st.StopFailed {
+		return Result{Err: fmt.Errorf("%w: group %s could not be stopped on %s; only a fenced takeover may move it", ErrBusy, c.Group, st.Owner)}
+	}
+	if c.Cause == "planned" {
+		st.FailedOn = nil
+	}
 	from := st.Owner
 	kind := "assigned"
 	if c.Fence {
@@ -254,7 +262,7 @@ func (s *State) assign(index uint64, c *Assign) Result {
 	} else {
 		st.State, st.FenceNode, st.FenceInstance, st.FenceWait = StateStarting, "", "", 0
 	}
-	st.Owner, st.Epoch, st.Target, st.Reason, st.Since = c.To, index, "", c.Reason, c.At
+	st.Owner, st.Epoch, st.Target, st.Reason, st.Since, st.StopFailed = c.To, index, "", c.Reason, c.At, false
 	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
 	return Result{Epoch: index}
 }
@@ -284,7 +292,10 @@ func (s *State) report(index uint64, c *Report) Result {
 			return Result{Err: fmt.Errorf("%w: group %s is fencing", ErrBusy, c.Group)}
 		}
 		ev.Kind = "failed"
-		st.State, st.Reason, st.Target = StateFailed, c.Reason, ""
+		st.State, st.Reason, st.Target, st.StopFailed = StateFailed, c.Reason, "", c.StopFailed
+		if !containsString(st.FailedOn, c.Node) {
+			st.FailedOn = append(st.FailedOn, c.Node)
+		}
 	case StateOffline:
 		target := st.Target
 		if st.State == StateStopping && target != "" && s.Eligible(g, target) == nil {
@@ -310,10 +321,21 @@ func (s *State) beginTransfer(index uint64, c *BeginTransfer) Result {
 	if err != nil {
 		return Result{Err: err}
 	}
+	st := &g.Status
+	if c.To == "" { // a stop: no destination
+		switch st.State {
+		case StateOnline, StateStarting:
+			st.State, st.Target, st.Since, st.Reason = StateStopping, "", c.At, "stop requested"
+			s.event(index, c.Header, Event{Kind: "stopping", Group: c.Group, From: st.Owner, Epoch: st.Epoch, Cause: "stop"})
+			return Result{Epoch: st.Epoch}
+		case StateOffline, StateFailed:
+			return Result{Epoch: st.Epoch}
+		}
+		return Result{Err: fmt.Errorf("%w: group %s is %s on %s; wait for it to settle", ErrBusy, c.Group, st.State, st.Owner)}
+	}
 	if err := s.Eligible(g, c.To); err != nil {
 		return Result{Err: err}
 	}
-	st := &g.Status
 	cause := c.Cause
 	if cause == "" {
 		cause = "planned"
@@ -327,6 +349,9 @@ func (s *State) beginTransfer(index uint64, c *BeginTransfer) Result {
 		s.event(index, c.Header, Event{Kind: "stopping", Group: c.Group, From: st.Owner, To: c.To, Epoch: st.Epoch, Cause: cause})
 		return Result{Epoch: st.Epoch}
 	case StateOffline, StateFailed, "":
+		if st.StopFailed {
+			return Result{Err: fmt.Errorf("%w: group %s could not be stopped on %s and may still run there; it moves only by a fenced takeover", ErrBusy, c.Group, st.Owner)}
+		}
 		return s.assign(index, &Assign{Header: c.Header, Group: c.Group, To: c.To, ExpectEpoch: c.ExpectEpoch, Cause: cause})
 	}
 	return Result{Err: fmt.Errorf("%w: group %s is %s on %s; wait for it to settle", ErrBusy, c.Group, st.State, st.Owner)}
@@ -358,6 +383,31 @@ func (s *State) note(index uint64, c *Note) Result {
 	}
 	s.event(index, c.Header, Event{Kind: c.Kind, Group: c.Group, Node: c.Node, Epoch: c.Epoch, Reason: c.Reason})
 	return Result{}
+}
+
+func (s *State) setSuspended(index uint64, c *SetSuspended) Result {
+	g, ok := s.Groups[c.Group]
+	if !ok {
+		return Result{Err: fmt.Errorf("%w: %s", ErrNoGroup, c.Group)}
+	}
+	kind := "resumed"
+	if c.Suspended {
+		kind = "suspended"
+	} else {
+		g.Status.FailedOn = nil
+	}
+	g.Status.Suspended = c.Suspended
+	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, Epoch: g.Status.Epoch})
+	return Result{Epoch: g.Status.Epoch}
+}
+
+func containsString(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *State) groupNames() []string {

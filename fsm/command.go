@@ -26,6 +26,7 @@ const (
 	CmdFenced        CmdType = 7
 	CmdDeleteGroup   CmdType = 8
 	CmdNote          CmdType = 9
+	CmdSetSuspended  CmdType = 10
 )
 
 // Version is the payload version written by this build.
@@ -98,10 +99,22 @@ type Report struct {
 	Epoch  uint64     `json:"epoch"`
 	State  GroupState `json:"state"`
 	Reason string     `json:"reason,omitempty"`
+	// StopFailed marks a failed report whose resources could not be
+	// stopped: the group then needs a fenced takeover.
+	StopFailed bool `json:"stop_failed,omitempty"`
+}
+
+// SetSuspended pauses (or resumes) monitoring and automatic actions for a
+// group. Resuming also forgets where it failed.
+type SetSuspended struct {
+	Header
+	Group     string `json:"group"`
+	Suspended bool   `json:"suspended"`
 }
 
 // BeginTransfer starts a planned move: an active group goes to stopping
-// with Target set; an inactive one is assigned to To at once.
+// with Target set; an inactive one is assigned to To at once. With To
+// empty it is a stop: the owner stops the group and it goes offline.
 type BeginTransfer struct {
 	Header
 	Group       string `json:"group"`
@@ -160,6 +173,9 @@ func (c *Fenced) Type() CmdType { return CmdFenced }
 // Type implements Command.
 func (c *Note) Type() CmdType { return CmdNote }
 
+// Type implements Command.
+func (c *SetSuspended) Type() CmdType { return CmdSetSuspended }
+
 func (h Header) header() Header { return h }
 
 // Encode serializes a command as [type][version][JSON payload].
@@ -208,11 +224,13 @@ func Decode(b []byte) (Command, error) {
 		c = &Fenced{}
 	case CmdNote:
 		c = &Note{}
+	case CmdSetSuspended:
+		c = &SetSuspended{}
 	default:
 		if t&FlagIgnorable != 0 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-9)", ErrUnknownCommand, t)
+		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-10)", ErrUnknownCommand, t)
 	}
 	if v > Version {
 		if t&FlagIgnorable != 0 {

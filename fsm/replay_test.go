@@ -55,8 +55,11 @@ func randomCommand(rng *rand.Rand, s *State, step int) Command {
 	case 3, 4:
 		return &Assign{Header: hd, Group: group, To: node, ExpectEpoch: epoch, Fence: rng.Intn(3) == 0, Cause: "fuzz"}
 	case 5, 6:
-		return &Report{Header: hd, Group: group, Node: node, Epoch: epoch, State: states[rng.Intn(len(states))], Reason: "r"}
+		return &Report{Header: hd, Group: group, Node: node, Epoch: epoch, State: states[rng.Intn(len(states))], Reason: "r", StopFailed: rng.Intn(4) == 0}
 	case 7:
+		if rng.Intn(3) == 0 {
+			return &SetSuspended{Header: hd, Group: group, Suspended: rng.Intn(2) == 0}
+		}
 		return &BeginTransfer{Header: hd, Group: group, To: node, ExpectEpoch: epoch}
 	case 8:
 		return &Fenced{Header: hd, Group: group, Node: node, Epoch: epoch, Method: "aws-stop"}

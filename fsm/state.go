@@ -33,9 +33,23 @@ type Member struct {
 // ResourceSpec is one resource of a group. Params holds the type-specific
 // settings as validated JSON; the FSM treats them as opaque.
 type ResourceSpec struct {
-	Name   string          `json:"name"`
-	Type   string          `json:"type"`
-	Params json.RawMessage `json:"params,omitempty"`
+	Name    string          `json:"name"`
+	Type    string          `json:"type"`
+	Params  json.RawMessage `json:"params,omitempty"`
+	Monitor MonitorSpec     `json:"monitor"`
+}
+
+// MonitorSpec is a resource's periodic check and recovery policy: after
+// FailuresBeforeRestart consecutive failed checks the resource (and those
+// started after it) is restarted on the same node; after
+// RestartsBeforeFailover restarts the group fails over.
+type MonitorSpec struct {
+	// Interval between checks; 0 disables monitoring.
+	Interval time.Duration `json:"interval"`
+	// Timeout of one check.
+	Timeout                time.Duration `json:"timeout"`
+	FailuresBeforeRestart  int           `json:"failures_before_restart"`
+	RestartsBeforeFailover int           `json:"restarts_before_failover"`
 }
 
 // GroupSpec is the operator-defined part of a failover group.
@@ -89,6 +103,15 @@ type GroupStatus struct {
 	FenceWait time.Duration `json:"fence_wait,omitempty"`
 	// Since is when State was entered (proposer's clock).
 	Since time.Time `json:"since"`
+	// FailedOn lists the nodes where the group failed (start or monitor)
+	// since an operator last moved or resumed it; automatic recovery does
+	// not place it there again.
+	FailedOn []string `json:"failed_on,omitempty"`
+	// StopFailed is set when the owner could not stop the group's
+	// resources: only a fenced takeover may move it.
+	StopFailed bool `json:"stop_failed,omitempty"`
+	// Suspended pauses monitoring and automatic actions (maintenance).
+	Suspended bool `json:"suspended,omitempty"`
 }
 
 // Group is a failover group.
@@ -156,9 +179,10 @@ func (s *State) Clone() *State {
 func (g *Group) Clone() *Group {
 	c := &Group{Spec: g.Spec, Status: g.Status}
 	c.Spec.Nodes = append([]string(nil), g.Spec.Nodes...)
+	c.Status.FailedOn = append([]string(nil), g.Status.FailedOn...)
 	c.Spec.Resources = make([]ResourceSpec, len(g.Spec.Resources))
 	for i, r := range g.Spec.Resources {
-		c.Spec.Resources[i] = ResourceSpec{Name: r.Name, Type: r.Type, Params: append(json.RawMessage(nil), r.Params...)}
+		c.Spec.Resources[i] = ResourceSpec{Name: r.Name, Type: r.Type, Params: append(json.RawMessage(nil), r.Params...), Monitor: r.Monitor}
 	}
 	return c
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -50,6 +52,14 @@ type Env struct {
 	DataDir string
 	// NodeID is the local member's id.
 	NodeID string
+	// AWS is the process's single AWS configuration (endpoint override,
+	// retryer without client-side quota), or nil when the member has no
+	// aws.region. AWS resource types must fail to build without it.
+	AWS *aws.Config
+	// InstanceID is this node's EC2 instance id ("" off EC2).
+	InstanceID string
+	// CallTimeout is the deadline for each AWS API call.
+	CallTimeout time.Duration
 }
 
 // Validator is implemented by parameter structs that check themselves.

@@ -98,6 +98,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/groups", s.handleApplyGroups)
 	mux.HandleFunc("DELETE /v1/groups/{name}", s.handleDeleteGroup)
 	mux.HandleFunc("POST /v1/groups/{name}/transfer", s.handleTransfer)
+	mux.HandleFunc("POST /v1/groups/{name}/suspend", s.handleSuspend(true))
+	mux.HandleFunc("POST /v1/groups/{name}/resume", s.handleSuspend(false))
+	mux.HandleFunc("POST /v1/groups/{name}/stop", s.handleStop)
 	mux.HandleFunc("GET /v1/members", s.handleMembers)
 	mux.HandleFunc("POST /v1/members", s.handleAddMember)
 	mux.HandleFunc("DELETE /v1/members/{id}", s.handleRemoveMember)
@@ -259,6 +262,29 @@ func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	g, err := s.Transfer(ctx, r.PathValue("name"), req.To, identity(r))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
+
+func (s *Server) handleSuspend(suspend bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		if err := s.SetSuspended(ctx, r.PathValue("name"), suspend, identity(r)); err != nil {
+			fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"group": r.PathValue("name"), "suspended": suspend})
+	}
+}
+
+func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	g, err := s.StopGroup(ctx, r.PathValue("name"), identity(r))
 	if err != nil {
 		fail(w, err)
 		return

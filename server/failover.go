@@ -72,6 +72,38 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 	s.logger.Warn("owner lost: takeover decided; the winner fences it first", "group", g.Spec.Name, "lost", owner, "winner", w, "epoch", epoch, "silence", silence.Round(time.Millisecond), "fence_mode", s.cfg.Fencing.Mode)
 }
 
+// recover moves a failed group to the next healthy node where it has not
+// failed yet. A group whose resources could not be stopped is moved only by
+// a fenced takeover. With no node left it stays stopped, with an event.
+func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
+	gs := g.Status
+	if gs.StopFailed {
+		w := ls.winner(st, g, gs.Owner)
+		if w == "" {
+			ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("group %s could not be stopped on %s and no other healthy node can fence it and take over; it stays there, stopped as far as raftha could", g.Spec.Name, gs.Owner))
+			return
+		}
+		var wait time.Duration
+		if s.cfg.Fencing.Mode == FencingLeaseOnly {
+			wait = s.cfg.LeaseOnlyWait()
+		}
+		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: "stop-failed", Reason: gs.Reason}); err != nil {
+			s.logger.Warn("fenced recovery refused", "group", g.Spec.Name, "error", err)
+		}
+		return
+	}
+	w := ls.winner(st, g, gs.FailedOn...)
+	if w == "" {
+		ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("group %s failed on %v and no other healthy node of %v is left; it stays stopped until an operator moves or resumes it (last failure: %s)", g.Spec.Name, gs.FailedOn, g.Spec.Nodes, gs.Reason))
+		return
+	}
+	if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Cause: "failure", Reason: gs.Reason}); err != nil {
+		s.logger.Warn("recovery refused", "group", g.Spec.Name, "to", w, "error", err)
+		return
+	}
+	s.logger.Warn("group failed; moving it to the next node", "group", g.Spec.Name, "failed_on", gs.FailedOn, "to", w)
+}
+
 // failback moves a failback group home once its first node has been
 // healthy for a while (two failover timeouts, to ride out flapping).
 func (s *Server) failback(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {

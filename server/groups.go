@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -42,6 +43,50 @@ type resourceNode struct{ node *yaml.Node }
 func (r *resourceNode) UnmarshalYAML(n *yaml.Node) error {
 	r.node = n
 	return nil
+}
+
+// monitorYAML is a resource's optional monitor: block.
+type monitorYAML struct {
+	Interval               *Duration `yaml:"interval"`
+	Timeout                *Duration `yaml:"timeout"`
+	FailuresBeforeRestart  *int      `yaml:"failures_before_restart"`
+	RestartsBeforeFailover *int      `yaml:"restarts_before_failover"`
+}
+
+// Monitor defaults: a check every 10s with a 30s timeout; 2 consecutive
+// failures restart the resource; after 2 restarts the group fails over.
+const (
+	DefaultMonitorInterval        = 10 * time.Second
+	DefaultMonitorTimeout         = 30 * time.Second
+	DefaultFailuresBeforeRestart  = 2
+	DefaultRestartsBeforeFailover = 2
+)
+
+func (m monitorYAML) spec(line int, path string) (fsm.MonitorSpec, ErrorList) {
+	out := fsm.MonitorSpec{Interval: DefaultMonitorInterval, Timeout: DefaultMonitorTimeout, FailuresBeforeRestart: DefaultFailuresBeforeRestart, RestartsBeforeFailover: DefaultRestartsBeforeFailover}
+	var errs ErrorList
+	if m.Interval != nil {
+		out.Interval = m.Interval.D()
+	}
+	if m.Timeout != nil {
+		out.Timeout = m.Timeout.D()
+		if out.Timeout <= 0 {
+			errs = append(errs, &FieldError{Line: line, Path: path + ".timeout", Msg: "must be greater than 0"})
+		}
+	}
+	if m.FailuresBeforeRestart != nil {
+		out.FailuresBeforeRestart = *m.FailuresBeforeRestart
+		if out.FailuresBeforeRestart < 1 {
+			errs = append(errs, &FieldError{Line: line, Path: path + ".failures_before_restart", Msg: "must be at least 1"})
+		}
+	}
+	if m.RestartsBeforeFailover != nil {
+		out.RestartsBeforeFailover = *m.RestartsBeforeFailover
+		if out.RestartsBeforeFailover < 0 {
+			errs = append(errs, &FieldError{Line: line, Path: path + ".restarts_before_failover", Msg: "must be 0 or more"})
+		}
+	}
+	return out, errs
 }
 
 // decodeNodeStrict is DecodeStrict for a node inside a larger document.
@@ -97,6 +142,7 @@ func parseResource(n *yaml.Node, path string, reg *resources.Registry) (fsm.Reso
 	}
 	rest := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
 	var typeLine int
+	var monitorNode *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch k.Value {
@@ -104,11 +150,22 @@ func parseResource(n *yaml.Node, path string, reg *resources.Registry) (fsm.Reso
 			rs.Name = v.Value
 		case "type":
 			rs.Type, typeLine = v.Value, v.Line
+		case "monitor":
+			monitorNode = v
 		default:
 			rest.Content = append(rest.Content, k, v)
 		}
 	}
 	var errs ErrorList
+	var mon monitorYAML
+	monLine := n.Line
+	if monitorNode != nil {
+		monLine = monitorNode.Line
+		errs = append(errs, decodeNodeStrict(monitorNode, &mon, path+".monitor")...)
+	}
+	spec, merrs := mon.spec(monLine, path+".monitor")
+	errs = append(errs, merrs...)
+	rs.Monitor = spec
 	if rs.Name == "" {
 		errs = append(errs, &FieldError{Line: n.Line, Path: path + ".name", Msg: "required"})
 	}

@@ -54,6 +54,17 @@ func (ls *leaderState) seen(node string) {
 	ls.mu.Unlock()
 }
 
+// heard reports whether this leader has heard from node at all.
+func (ls *leaderState) heard(node string) bool {
+	if node == ls.s.cfg.NodeID {
+		return true
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	_, ok := ls.lastSeen[node]
+	return ok
+}
+
 // healthyFor is how long node has been in contact without a gap.
 func (ls *leaderState) healthyFor(node string) time.Duration {
 	if !ls.healthy(node) {
@@ -251,10 +262,18 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 		g := st.Groups[name]
 		gs := g.Status
 		switch {
+		case gs.Suspended:
+			// maintenance: no automatic action at all; an owner whose
+			// lease runs out still fences itself.
+			if gs.Active() && gs.Owner != "" && ls.lost(gs.Owner) {
+				ls.noteOnce(ctx, g, "takeover-skipped", fmt.Sprintf("%s lost but group %s is suspended: no takeover until `raftha group resume %s`", gs.Owner, g.Spec.Name, g.Spec.Name))
+			}
 		case gs.State == fsm.StateOffline:
 			s.place(ctx, ls, st, g)
 		case gs.Active() && gs.Owner != "" && ls.lost(gs.Owner):
 			s.takeover(ctx, ls, st, g)
+		case gs.State == fsm.StateFailed:
+			s.recover(ctx, ls, st, g)
 		case gs.State == fsm.StateOnline && ls.isLeaving(gs.Owner):
 			s.evacuate(ctx, ls, st, g)
 		case gs.State == fsm.StateOnline && g.Spec.Failback:

@@ -95,27 +95,31 @@ func (e *rpcEndpoint) Propose(a ProposeArgs, r *ProposeReply) error {
 	return nil
 }
 
-// errorCodes map FSM sentinels to stable wire codes and back.
-var errorCodes = map[string]error{
-	"no_group":      fsm.ErrNoGroup,
-	"no_member":     fsm.ErrNoMember,
-	"stale_epoch":   fsm.ErrStaleEpoch,
-	"not_owner":     fsm.ErrNotOwner,
-	"not_eligible":  fsm.ErrNotEligible,
-	"busy":          fsm.ErrBusy,
-	"invalid":       fsm.ErrInvalid,
-	"role_mismatch": fsm.ErrRoleMismatch,
-	"no_leader":     ErrNoLeader,
-	"not_leader":    ErrNotLeader,
-	"no_quorum":     ErrNoQuorum,
-	"refused":       ErrRefused,
-	"ownership":     ErrNotOwner,
+// errorCodes map FSM sentinels to stable wire codes and back, most
+// specific first (an error may wrap more than one).
+var errorCodes = []struct {
+	code string
+	err  error
+}{
+	{"stale_epoch", fsm.ErrStaleEpoch},
+	{"not_owner", fsm.ErrNotOwner},
+	{"not_eligible", fsm.ErrNotEligible},
+	{"role_mismatch", fsm.ErrRoleMismatch},
+	{"no_group", fsm.ErrNoGroup},
+	{"no_member", fsm.ErrNoMember},
+	{"busy", fsm.ErrBusy},
+	{"invalid", fsm.ErrInvalid},
+	{"no_quorum", ErrNoQuorum},
+	{"no_leader", ErrNoLeader},
+	{"not_leader", ErrNotLeader},
+	{"ownership", ErrNotOwner},
+	{"refused", ErrRefused},
 }
 
 func errorCode(err error) string {
-	for code, sentinel := range errorCodes {
-		if errors.Is(err, sentinel) {
-			return code
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code
 		}
 	}
 	return ""
@@ -130,8 +134,10 @@ func (e *codedError) Error() string { return e.msg }
 func (e *codedError) Unwrap() error { return e.sentinel }
 
 func remoteError(code, msg string) error {
-	if s, ok := errorCodes[code]; ok {
-		return &codedError{sentinel: s, msg: msg}
+	for _, c := range errorCodes {
+		if c.code == code {
+			return &codedError{sentinel: c.err, msg: msg}
+		}
 	}
 	return errors.New(msg)
 }

@@ -161,6 +161,11 @@ type built struct {
 	name string
 	typ  string
 	r    resources.Resource
+	mon  fsm.MonitorSpec
+	// monitor progress (worker goroutine only)
+	next     time.Time
+	failures int
+	restarts int
 }
 
 type worker struct {
@@ -261,7 +266,87 @@ func (w *worker) reconcile(ctx context.Context) {
 		if gs.State == fsm.StateStarting {
 			w.report(ctx, gs.Epoch, fsm.StateOnline, "")
 		}
+		if !gs.Suspended {
+			w.monitor(ctx, g, inst)
+		}
 	}
+}
+
+// monitor runs the due checks of an online group and applies the recovery
+// policy: restart after failures_before_restart consecutive failures (the
+// resource and those started after it), and after restarts_before_failover
+// restarts stop the group and report it failed so the leader moves it.
+func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
+	s := w.r.s
+	now := time.Now()
+	for i := range inst.res {
+		b := &inst.res[i]
+		if b.mon.Interval <= 0 || i >= inst.started {
+			continue
+		}
+		if b.next.IsZero() {
+			b.next = now.Add(b.mon.Interval)
+			time.AfterFunc(b.mon.Interval, w.poke)
+			continue
+		}
+		if now.Before(b.next) {
+			continue
+		}
+		b.next = now.Add(b.mon.Interval)
+		time.AfterFunc(b.mon.Interval, w.poke)
+		cctx, cancel := context.WithTimeout(ctx, b.mon.Timeout)
+		err := b.r.Check(cctx, w.token(inst.epoch, b.name))
+		cancel()
+		if err == nil {
+			if b.failures > 0 {
+				w.log.Info("resource check passes again", "resource", b.name, "after_failures", b.failures)
+			}
+			b.failures = 0
+			continue
+		}
+		b.failures++
+		w.log.Warn("resource check failed", "resource", b.name, "epoch", inst.epoch, "failures", b.failures, "restart_after", b.mon.FailuresBeforeRestart, "error", err)
+		if b.failures < b.mon.FailuresBeforeRestart {
+			continue
+		}
+		b.failures = 0
+		if b.restarts < b.mon.RestartsBeforeFailover {
+			b.restarts++
+			reason := fmt.Sprintf("check of %s failed %d times (%v); restart %d of %d on %s", b.name, b.mon.FailuresBeforeRestart, err, b.restarts, b.mon.RestartsBeforeFailover, s.cfg.NodeID)
+			w.log.Warn("restarting resource", "resource", b.name, "restart", b.restarts, "of", b.mon.RestartsBeforeFailover)
+			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "resource-restart", Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
+			w.restartFrom(ctx, g, inst, i)
+			return
+		}
+		reason := fmt.Sprintf("monitor: check of %s failed %d times after %d restarts on %s: %v", b.name, b.mon.FailuresBeforeRestart, b.restarts, s.cfg.NodeID, err)
+		w.log.Error("resource keeps failing: stopping the group so it fails over", "resource", b.name, "epoch", inst.epoch)
+		sctx, scancel := context.WithTimeout(ctx, s.cfg.Fencing.StopDeadline.D())
+		stopErr := w.stopLocal(sctx, "monitor failure", false)
+		scancel()
+		if stopErr != nil {
+			reason += "; stopping failed: " + stopErr.Error()
+		}
+		w.reportFailed(ctx, inst.epoch, reason, stopErr != nil)
+		return
+	}
+}
+
+// restartFrom stops resources i..last in reverse order, then starts them
+// again in order (each start leader-confirmed, as always).
+func (w *worker) restartFrom(ctx context.Context, g *fsm.Group, inst *instance, i int) {
+	for j := inst.started - 1; j >= i; j-- {
+		b := inst.res[j]
+		if err := b.r.Stop(ctx, w.token(inst.epoch, b.name)); err != nil {
+			reason := fmt.Sprintf("restart of %s: stop of %s failed: %v", inst.res[i].name, b.name, err)
+			w.log.Error("restart failed; stopping the group", "resource", b.name, "error", err)
+			_ = w.stopLocal(ctx, "restart failed", false)
+			w.reportFailed(ctx, inst.epoch, reason, true)
+			return
+		}
+		inst.started = j
+	}
+	inst.online = false
+	w.start(ctx, g)
 }
 
 // selfFence stops a group whose lease ran out: this node can no longer
@@ -287,11 +372,31 @@ func (w *worker) selfFence(ctx context.Context, epoch uint64) {
 		s.selfFenceAction(reason)
 	}
 	w.log.Warn("self-fenced", "epoch", epoch, "result", reason)
-	go func() { // best effort: the leader may be unreachable, that is why we are here
-		nctx, ncancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
-		defer ncancel()
-		_, _ = s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: "self-fenced", Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, Reason: reason})
-	}()
+	// The leader is likely unreachable right now (that is why the lease
+	// ran out): keep trying to record the event until it lands.
+	s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "self-fenced", Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, Reason: reason})
+}
+
+// recordEventually commits an event note in the background, retrying every
+// heartbeat for up to ten minutes or until the member stops.
+func (s *Server) recordEventually(n *fsm.Note) {
+	s.goFn(func() {
+		deadline := time.Now().Add(10 * time.Minute)
+		for attempt := 1; time.Now().Before(deadline); attempt++ {
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
+			_, err := s.commit(ctx, n)
+			cancel()
+			if err == nil {
+				return
+			}
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(s.cfg.Timing.Heartbeat.D()):
+			}
+		}
+		s.logger.Warn("event could not be recorded", "kind", n.Kind, "group", n.Group)
+	})
 }
 
 // fence is the winner's duty before a takeover: make sure the previous
@@ -386,7 +491,7 @@ func (w *worker) build(g *fsm.Group, epoch uint64) (*instance, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)
 		}
-		inst.res = append(inst.res, built{name: rs.Name, typ: rs.Type, r: res})
+		inst.res = append(inst.res, built{name: rs.Name, typ: rs.Type, r: res, mon: rs.Monitor})
 	}
 	return inst, nil
 }
@@ -427,8 +532,11 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		if err := b.r.Start(ctx, w.token(epoch, b.name)); err != nil {
 			reason := fmt.Sprintf("start of %s (%s) failed: %v", b.name, b.typ, err)
 			w.log.Error("resource failed to start; stopping the group", "resource", b.name, "epoch", epoch, "error", err)
-			w.stopLocal(ctx, "start failed", false)
-			w.report(ctx, epoch, fsm.StateFailed, reason)
+			stopErr := w.stopLocal(ctx, "start failed", false)
+			if stopErr != nil {
+				reason += "; stopping what had started failed: " + stopErr.Error()
+			}
+			w.reportFailed(ctx, epoch, reason, stopErr != nil)
 			return
 		}
 		inst.started = i + 1
@@ -486,17 +594,29 @@ func (w *worker) ensureStopped(ctx context.Context, g *fsm.Group) error {
 
 func (w *worker) reportStopped(ctx context.Context, epoch uint64, stopErr error) {
 	if stopErr != nil {
-		w.report(ctx, epoch, fsm.StateFailed, "stop failed: "+stopErr.Error())
+		w.reportFailed(ctx, epoch, "stop failed: "+stopErr.Error(), true)
 		return
 	}
 	w.report(ctx, epoch, fsm.StateOffline, "stopped for a planned move")
 }
 
 func (w *worker) report(ctx context.Context, epoch uint64, state fsm.GroupState, reason string) {
+	w.reportState(ctx, &fsm.Report{Group: w.name, Epoch: epoch, State: state, Reason: reason})
+}
+
+// reportFailed reports the group failed here; stopFailed says its
+// resources could not be stopped, so only a fenced takeover may move it.
+func (w *worker) reportFailed(ctx context.Context, epoch uint64, reason string, stopFailed bool) {
+	w.reportState(ctx, &fsm.Report{Group: w.name, Epoch: epoch, State: fsm.StateFailed, Reason: reason, StopFailed: stopFailed})
+}
+
+func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
 	s := w.r.s
+	epoch, state := r.Epoch, r.State
+	r.Header, r.Node = s.header(""), s.cfg.NodeID
 	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	_, err := s.commit(rctx, &fsm.Report{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, State: state, Reason: reason})
+	_, err := s.commit(rctx, r)
 	if err != nil {
 		w.log.Warn("report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
 	}

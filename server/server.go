@@ -152,6 +152,7 @@ func (s *Server) Start() (err error) {
 	if err != nil {
 		return err
 	}
+	s.mux.SetAuthorizer(s.isMember)
 	s.pool = transport.NewPool(s.mux)
 	s.rpcSrv, err = transport.NewRPCServer("Raftha", &rpcEndpoint{s: s})
 	if err != nil {
@@ -254,6 +255,20 @@ func (s *Server) closeAll() {
 		s.store.Close()
 	}
 	s.logger.Info("member stopped")
+}
+
+// isMember reports whether a certificate identity names a member: one of
+// the configured initial members or one the log knows (members add
+// records a member in the log before adding it to Raft).
+func (s *Server) isMember(id string) bool {
+	for _, m := range s.cfg.Members {
+		if m.ID == id {
+			return true
+		}
+	}
+	known := false
+	s.fsm.Read(func(st *fsm.State) { _, known = st.Members[id] })
+	return known
 }
 
 // Done is closed when the server stops.

@@ -59,6 +59,8 @@ type GroupStatus struct {
 	Failback  bool           `json:"failback,omitempty"`
 	Since     time.Time      `json:"since"`
 	Resources []string       `json:"resources"`
+	Suspended bool           `json:"suspended,omitempty"`
+	FailedOn  []string       `json:"failed_on,omitempty"`
 }
 
 // maxStatusEvents is how many recent events Status carries.
@@ -131,6 +133,8 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *Status {
 				ms.State = "leaving"
 			case ms.Healthy:
 				ms.State = "follower"
+			case !ls.heard(m.ID) && !ls.lost(m.ID):
+				ms.State = "pending" // a new leader has not heard from it yet
 			default:
 				ms.State = "down"
 			}
@@ -148,7 +152,8 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *Status {
 	for _, name := range st.GroupNames() {
 		g := st.Groups[name]
 		gs := GroupStatus{Name: name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
-			Reason: g.Status.Reason, Target: g.Status.Target, FenceNode: g.Status.FenceNode, Failback: g.Spec.Failback, Since: g.Status.Since}
+			Reason: g.Status.Reason, Target: g.Status.Target, FenceNode: g.Status.FenceNode, Failback: g.Spec.Failback, Since: g.Status.Since,
+			Suspended: g.Status.Suspended, FailedOn: g.Status.FailedOn}
 		for _, r := range g.Spec.Resources {
 			gs.Resources = append(gs.Resources, r.Name+" ("+r.Type+")")
 		}

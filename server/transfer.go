@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -144,4 +145,45 @@ func (e *rpcEndpoint) Transfer(a TransferArgs, r *TransferReply) error {
 		r.Err, r.Code = err.Error(), errorCode(err)
 	}
 	return nil
+}
+
+// SetSuspended pauses (true) or resumes (false) a group's monitoring and
+// automatic actions. Resuming also forgets the nodes where it failed, so
+// automatic recovery may use them again.
+func (s *Server) SetSuspended(ctx context.Context, group string, suspended bool, by string) error {
+	_, err := s.commit(ctx, &fsm.SetSuspended{Header: s.header(by), Group: group, Suspended: suspended})
+	return err
+}
+
+// StopGroup suspends a group (so nothing places it again) and stops it on
+// its owner, waiting until it is offline. StartGroup (resume) undoes it.
+func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, error) {
+	if err := s.SetSuspended(ctx, group, true, by); err != nil {
+		return GroupStatus{}, err
+	}
+	for {
+		ch := s.fsm.Changed()
+		g, ok := s.fsm.View().Groups[group]
+		if !ok {
+			return GroupStatus{}, fmt.Errorf("%w: %s", fsm.ErrNoGroup, group)
+		}
+		switch g.Status.State {
+		case fsm.StateOffline:
+			return groupStatusOf(g), nil
+		case fsm.StateFailed:
+			if g.Status.StopFailed {
+				return groupStatusOf(g), fmt.Errorf("%w: group %s could not be stopped on %s: %s", ErrRefused, group, g.Status.Owner, g.Status.Reason)
+			}
+			return groupStatusOf(g), nil
+		case fsm.StateOnline, fsm.StateStarting:
+			if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch}); err != nil && !errors.Is(err, fsm.ErrStaleEpoch) {
+				return groupStatusOf(g), err
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return groupStatusOf(g), fmt.Errorf("timed out: group %s is %s on %s (%s)", group, g.Status.State, g.Status.Owner, g.Status.Reason)
+		}
+	}
 }

@@ -21,9 +21,9 @@ import (
 // 1-based line in the YAML file, 0 when unknown; Path, the dotted key path
 // such as "timing.lease" or "members[1].address") and what is wrong (Msg).
 type FieldError struct {
-	Line int
-	Path string
-	Msg  string
+	Line int    `json:"line,omitempty"`
+	Path string `json:"path,omitempty"`
+	Msg  string `json:"msg"`
 }
 
 // Error formats e as "line N: PATH: MSG", leaving out the parts that are

@@ -41,6 +41,7 @@ type Mux struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]string // raw conn → peer identity ("" until known)
 	filter func(peer string) bool
+	authz  func(peer string) bool
 	closed chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
@@ -233,14 +234,30 @@ func peerName(tc *tls.Conn) string {
 	return ""
 }
 
-// admit records c's peer and reports whether the filter lets it through.
+// admit records c's peer and reports whether the authorizer and the
+// fault filter let it through.
 func (m *Mux) admit(c net.Conn, peer string) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if _, ok := m.conns[c]; ok {
 		m.conns[c] = peer
 	}
-	return m.filter == nil || m.filter(peer)
+	authz, filter := m.authz, m.filter
+	m.mu.Unlock()
+	if authz != nil && !authz(peer) {
+		m.logger.Warn("refused peer: its certificate is from the cluster CA but names no member of this cluster", "peer", peer, "remote", c.RemoteAddr().String())
+		return false
+	}
+	return filter == nil || filter(peer)
+}
+
+// SetAuthorizer restricts member-to-member connections to peers whose
+// certificate identity (CN) allow accepts: the members of the cluster.
+// Operator and client certificates signed by the same CA are refused here;
+// they are for the API.
+func (m *Mux) SetAuthorizer(allow func(peer string) bool) {
+	m.mu.Lock()
+	m.authz = allow
+	m.mu.Unlock()
 }
 
 // SetPeerFilter is fault injection for tests: while set, connections to

@@ -151,22 +151,38 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	if r.p.Run == "" {
 		return r.runScript(ctx, "start", r.p.Start, tok)
 	}
+	done, err := r.spawn(tok)
+	if err != nil {
+		return err
+	}
+	if err := r.waitUp(ctx, tok, done); err != nil {
+		// Not up: leave nothing behind, the runner does not count it as
+		// started.
+		_ = r.Stop(context.Background(), tok)
+		return err
+	}
+	return nil
+}
+
+// spawn starts the run command unless it already runs, and returns the
+// channel closed when it exits.
+func (r *Resource) spawn(tok resources.Token) (chan struct{}, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.proc != nil {
 		select {
 		case <-r.done:
 		default:
-			return nil // already running
+			return r.done, nil // already running
 		}
 	}
 	c := r.command(r.p.Run, tok)
 	c.Stdout, c.Stderr = os.Stderr, os.Stderr
 	if err := c.Start(); err != nil {
-		return fmt.Errorf("run: %w", err)
+		return nil, fmt.Errorf("run: %w", err)
 	}
 	done := make(chan struct{})
-	r.proc, r.done = c, done
+	r.proc, r.done, r.exit = c, done, nil
 	go func() {
 		err := c.Wait()
 		r.mu.Lock()
@@ -174,7 +190,48 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 		r.mu.Unlock()
 		close(done)
 	}()
-	return nil
+	return done, nil
+}
+
+// waitUp verifies a run command is up before Start returns: with a check,
+// until the check passes (within the timeout); without one, that the
+// command is still running after a short grace period.
+func (r *Resource) waitUp(ctx context.Context, tok resources.Token, done chan struct{}) error {
+	ctx, cancel := context.WithTimeout(ctx, r.p.timeout())
+	defer cancel()
+	exited := func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return fmt.Errorf("run command exited during start: %v", r.exit)
+	}
+	if r.p.Check == "" {
+		select {
+		case <-done:
+			return exited()
+		case <-time.After(100 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var last error
+	for {
+		select {
+		case <-done:
+			return exited()
+		default:
+		}
+		if last = r.runScript(ctx, "check", r.p.Check, tok); last == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			return exited()
+		case <-ctx.Done():
+			return fmt.Errorf("run command started but its check did not pass within %s: %v", r.p.timeout(), last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Stop implements resources.Resource.

@@ -31,6 +31,8 @@ type Server struct {
 	Endpoint string
 	cmd      *exec.Cmd
 	done     chan struct{}
+	logPath  string
+	keepLog  bool
 }
 
 // Start runs moto_server on a free loopback port and stops it (by PID,
@@ -42,7 +44,10 @@ func Start(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatalf("moto_server: %v", err)
 	}
-	tb.Cleanup(s.Stop)
+	tb.Cleanup(func() {
+		s.keepLog = tb.Failed()
+		s.Stop()
+	})
 	return s
 }
 
@@ -67,7 +72,7 @@ func start() (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{}), logPath: logName(logf)}
 	go func() {
 		_ = cmd.Wait()
 		close(s.done)
@@ -107,6 +112,9 @@ func (s *Server) Stop() {
 	case <-time.After(5 * time.Second):
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
+	}
+	if s.logPath != "" && s.logPath != "none" && !s.keepLog {
+		os.Remove(s.logPath)
 	}
 }
 
