@@ -35,9 +35,9 @@ func (e ec2Fencer) Fence(ctx context.Context, node fsm.Member) error {
 	return e.f.Fence(ctx, node.InstanceID)
 }
 
-// setupAWS builds the process's single aws.Config when this member needs
-// AWS (aws-stop fencing on a node), resolves instance_id auto through
-// IMDSv2, and builds the default fencer.
+// setupAWS builds the process's single aws.Config on a node that needs
+// AWS (aws-stop fencing, or an aws.region for AWS resources), resolves
+// instance_id auto through IMDSv2, and builds the default fencer.
 func (s *Server) setupAWS(ctx context.Context) error {
 	if s.cfg.AWS.InstanceID == "auto" {
 		id, err := awsres.InstanceID(ctx, s.cfg.AWS.CallTimeout.D())
@@ -49,12 +49,20 @@ func (s *Server) setupAWS(ctx context.Context) error {
 	} else {
 		s.instance = s.cfg.AWS.InstanceID
 	}
-	if s.fencer != nil || s.cfg.Role != RoleNode || s.cfg.Fencing.Mode != FencingAWSStop {
-		return nil
+	if s.cfg.Role != RoleNode {
+		return nil // a witness needs no AWS data-plane access
+	}
+	needFencer := s.fencer == nil && s.cfg.Fencing.Mode == FencingAWSStop
+	if !needFencer && s.cfg.AWS.Region == "" && s.cfg.AWS.Endpoint == "" {
+		return nil // not on AWS: AWS resource types will refuse to build
 	}
 	cfg, err := awsres.LoadConfig(ctx, awsres.Settings{Region: s.cfg.AWS.Region, Endpoint: s.cfg.AWS.Endpoint})
 	if err != nil {
 		return err
+	}
+	s.awsCfg = &cfg
+	if !needFencer {
+		return nil
 	}
 	f := awsres.NewFencer(cfg)
 	f.CallTimeout, f.StopTimeout = s.cfg.AWS.CallTimeout.D(), s.cfg.Fencing.StopTimeout.D()

@@ -484,9 +484,12 @@ func (w *worker) build(g *fsm.Group, epoch uint64) (*instance, error) {
 			}
 		}
 		res, err := t.Build(p, resources.Env{
-			Logger:  w.log.Named(rs.Name),
-			DataDir: filepath.Join(s.cfg.DataDir, "resources", g.Spec.Name, rs.Name),
-			NodeID:  s.cfg.NodeID,
+			Logger:      w.log.Named(rs.Name),
+			DataDir:     filepath.Join(s.cfg.DataDir, "resources", g.Spec.Name, rs.Name),
+			NodeID:      s.cfg.NodeID,
+			AWS:         s.awsCfg,
+			InstanceID:  s.instance,
+			CallTimeout: s.cfg.AWS.CallTimeout.D(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)

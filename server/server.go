@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -88,7 +89,8 @@ type Server struct {
 	lease    *lease
 	runner   *runner
 	fencer   Fencer
-	instance string // this member's EC2 instance id (resolved)
+	instance string      // this member's EC2 instance id (resolved)
+	awsCfg   *aws.Config // the process's AWS configuration, nil off AWS
 	exitFn   func(int)
 	watchdog *watchdog
 
