@@ -38,6 +38,7 @@ Start here:
 			statusCommand(),
 			groupCommand(),
 			ownershipCommand(),
+			whyCommand(),
 			membersCommand(),
 			tlsCommand(),
 			configCommand(),

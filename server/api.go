@@ -101,6 +101,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/groups/{name}/suspend", s.handleSuspend(true))
 	mux.HandleFunc("POST /v1/groups/{name}/resume", s.handleSuspend(false))
 	mux.HandleFunc("POST /v1/groups/{name}/stop", s.handleStop)
+	mux.HandleFunc("GET /v1/groups/{name}/why", s.handleWhy)
 	mux.HandleFunc("GET /v1/members", s.handleMembers)
 	mux.HandleFunc("POST /v1/members", s.handleAddMember)
 	mux.HandleFunc("DELETE /v1/members/{id}", s.handleRemoveMember)
@@ -279,6 +280,16 @@ func (s *Server) handleSuspend(suspend bool) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"group": r.PathValue("name"), "suspended": suspend})
 	}
+}
+
+func (s *Server) handleWhy(w http.ResponseWriter, r *http.Request) {
+	st := s.fsm.View()
+	name := r.PathValue("name")
+	if _, ok := st.Groups[name]; !ok {
+		fail(w, fmt.Errorf("%w: no group named %q", fsm.ErrNoGroup, name))
+		return
+	}
+	writeJSON(w, http.StatusOK, Why(st, name))
 }
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {

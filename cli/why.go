@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/raftha/raftha/server"
+)
+
+func whyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "why",
+		Usage:     "explain a group's ownership history: who moved it where, why, and how long each step took",
+		ArgsUsage: "GROUP",
+		Description: `One line per ownership change, from the event history in the Raft log: when,
+from which node to which, the new epoch, the cause (planned, failback,
+shutdown, node-lost, failure, stop-failed, placement), the fence used and how
+long it took, how long the old owner took to stop, and how long until the
+group was online. The history is bounded (the latest 1000 events).`,
+		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("why takes one GROUP name, e.g. `raftha why db`")
+			}
+			cl, err := newClient(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 15*time.Second)
+			defer cancel()
+			var changes []server.OwnershipChange
+			if err := cl.getJSON(ctx, "/v1/groups/"+c.Args().First()+"/why", &changes); err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return writeJSONOut(c, changes)
+			}
+			if len(changes) == 0 {
+				fmt.Fprintf(stdout(c), "group %s has no ownership changes in the history\n", c.Args().First())
+			}
+			for _, ch := range changes {
+				fmt.Fprintln(stdout(c), ch.String())
+			}
+			return nil
+		},
+	}
+}
