@@ -93,6 +93,7 @@ func (s *Server) startAPI() error {
 
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/health", s.handleHealth)
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
 	mux.HandleFunc("GET /v1/groups", s.handleGroups)
 	mux.HandleFunc("POST /v1/groups", s.handleApplyGroups)

@@ -69,6 +69,7 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 		s.logger.Warn("takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
 		return
 	}
+	s.metrics.failovers.WithLabelValues(g.Spec.Name, "node-lost").Inc()
 	s.logger.Warn("owner lost: takeover decided; the winner fences it first", "group", g.Spec.Name, "lost", owner, "winner", w, "epoch", epoch, "silence", silence.Round(time.Millisecond), "fence_mode", s.cfg.Fencing.Mode)
 }
 
@@ -89,7 +90,9 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 		}
 		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: "stop-failed", Reason: gs.Reason}); err != nil {
 			s.logger.Warn("fenced recovery refused", "group", g.Spec.Name, "error", err)
+			return
 		}
+		s.metrics.failovers.WithLabelValues(g.Spec.Name, "stop-failed").Inc()
 		return
 	}
 	w := ls.winner(st, g, gs.FailedOn...)
@@ -101,6 +104,7 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 		s.logger.Warn("recovery refused", "group", g.Spec.Name, "to", w, "error", err)
 		return
 	}
+	s.metrics.failovers.WithLabelValues(g.Spec.Name, "failure").Inc()
 	s.logger.Warn("group failed; moving it to the next node", "group", g.Spec.Name, "failed_on", gs.FailedOn, "to", w)
 }
 

@@ -56,7 +56,7 @@ func (s *Server) setupAWS(ctx context.Context) error {
 	if !needFencer && s.cfg.AWS.Region == "" && s.cfg.AWS.Endpoint == "" {
 		return nil // not on AWS: AWS resource types will refuse to build
 	}
-	cfg, err := awsres.LoadConfig(ctx, awsres.Settings{Region: s.cfg.AWS.Region, Endpoint: s.cfg.AWS.Endpoint})
+	cfg, err := awsres.LoadConfig(ctx, awsres.Settings{Region: s.cfg.AWS.Region, Endpoint: s.cfg.AWS.Endpoint, Observe: s.metrics.observeAWS})
 	if err != nil {
 		return err
 	}

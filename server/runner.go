@@ -135,6 +135,19 @@ func (r *runner) abandon() {
 	r.cancel()
 }
 
+// runningHere reports whether group's resources run on this node now.
+func (r *runner) runningHere(group string) bool {
+	r.mu.Lock()
+	w, ok := r.workers[group]
+	r.mu.Unlock()
+	if !ok {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.inst != nil && w.inst.started > 0
+}
+
 func (r *runner) runningCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -297,6 +310,11 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 		cctx, cancel := context.WithTimeout(ctx, b.mon.Timeout)
 		err := b.r.Check(cctx, w.token(inst.epoch, b.name))
 		cancel()
+		result := "ok"
+		if err != nil {
+			result = "failed"
+		}
+		s.metrics.checks.WithLabelValues(w.name, b.name, result).Inc()
 		if err == nil {
 			if b.failures > 0 {
 				w.log.Info("resource check passes again", "resource", b.name, "after_failures", b.failures)
@@ -355,6 +373,7 @@ func (w *worker) restartFrom(ctx context.Context, g *fsm.Group, inst *instance, 
 func (w *worker) selfFence(ctx context.Context, epoch uint64) {
 	s := w.r.s
 	deadline := s.cfg.Fencing.StopDeadline.D()
+	s.metrics.selfFences.Inc()
 	w.log.Warn("lease expired: self-fencing, stopping resources in reverse order", "epoch", epoch, "stop_deadline", deadline)
 	sctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
@@ -440,6 +459,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		err := s.fenceNode(fctx, target)
 		cancel()
 		if err != nil {
+			s.metrics.fences.WithLabelValues("aws-stop", "failed").Inc()
 			w.fenceTries++
 			backoff := fenceBackoff(w.fenceTries)
 			w.fenceNext = time.Now().Add(backoff)
@@ -452,6 +472,12 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 			return
 		}
 		method = "aws-stop"
+	}
+	s.metrics.fences.WithLabelValues(method, "ok").Inc()
+	if method == "lease-only" {
+		s.metrics.fenceDuration.Observe(time.Since(w.fenceSeen).Seconds())
+	} else {
+		s.metrics.fenceDuration.Observe(time.Since(start).Seconds())
 	}
 	took := time.Since(start).Round(time.Millisecond)
 	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch)
@@ -545,6 +571,9 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		inst.started = i + 1
 	}
 	inst.online = true
+	if w.fenceEpoch == epoch && !w.fenceSeen.IsZero() {
+		s.metrics.takeoverToOn.Observe(time.Since(w.fenceSeen).Seconds())
+	}
 	w.log.Info("group online", "epoch", epoch)
 	w.report(ctx, epoch, fsm.StateOnline, "")
 }

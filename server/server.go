@@ -93,6 +93,7 @@ type Server struct {
 	awsCfg   *aws.Config // the process's AWS configuration, nil off AWS
 	exitFn   func(int)
 	watchdog *watchdog
+	metrics  *metrics
 
 	leaderMu    sync.Mutex
 	leaderState *leaderState // non-nil while leader and ready
@@ -128,7 +129,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit}, nil
+	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit}
+	s.metrics = newMetrics(s)
+	return s, nil
 }
 
 // Config returns the validated configuration (with defaults filled).
@@ -333,8 +336,11 @@ func (s *Server) propose(ctx context.Context, c fsm.Command) (fsm.Result, error)
 }
 
 func (s *Server) applyLocal(data []byte) (fsm.Result, error) {
+	start := time.Now()
 	f := s.raft.Apply(data, proposeTimeout)
-	if err := f.Error(); err != nil {
+	err := f.Error()
+	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 			return fsm.Result{}, fmt.Errorf("%w: %v", ErrNotLeader, err)
 		}

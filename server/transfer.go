@@ -76,7 +76,13 @@ func (s *Server) transferLocal(ctx context.Context, group, to, by string) (Group
 		return GroupStatus{}, err
 	}
 	s.logger.Info("planned move started", "group", group, "from", g.Status.Owner, "to", to, "by", by)
-	return s.waitOnline(ctx, group, to, g.Status.Epoch)
+	gs, err := s.waitOnline(ctx, group, to, g.Status.Epoch)
+	result := "ok"
+	if err != nil {
+		result = "failed"
+	}
+	s.metrics.transfers.WithLabelValues(result).Inc()
+	return gs, err
 }
 
 // waitOnline waits until group is online on node at an epoch above after.

@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Settings are the member's aws: section plus call deadlines.
@@ -29,6 +32,9 @@ type Settings struct {
 	MaxAttempts int
 	// MaxBackoff caps the delay between retries (default 2s).
 	MaxBackoff time.Duration
+	// Observe, when set, is called after every API call (retries
+	// included) with the service, the operation, the error and the time.
+	Observe func(service, operation string, err error, took time.Duration)
 }
 
 // LoadConfig builds the process's aws.Config. Retries use the SDK's
@@ -60,6 +66,17 @@ func LoadConfig(ctx context.Context, s Settings) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws: load configuration: %w", err)
+	}
+	if s.Observe != nil {
+		observe := s.Observe
+		cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("RafthaObserve", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
+				out, md, err := next.HandleInitialize(ctx, in)
+				observe(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), err, time.Since(start))
+				return out, md, err
+			}), middleware.Before)
+		})
 	}
 	if cfg.Region == "" {
 		return aws.Config{}, errors.New("aws: no region: set aws.region in the member configuration (or AWS_REGION)")
@@ -93,4 +110,17 @@ func InstanceID(ctx context.Context, timeout time.Duration) (string, error) {
 		return "", errors.New("aws: instance_id auto: IMDSv2 returned an empty instance id")
 	}
 	return id, nil
+}
+
+// ErrorCode returns the AWS error code of err ("ThrottlingException",
+// "InvalidInstanceID.NotFound"...), or "error" when it has none.
+func ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "error"
 }
