@@ -12,7 +12,9 @@ func TestWhyReconstructsChanges(t *testing.T) {
 	st := fsm.NewState()
 	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
 	idx := uint64(0)
-	at := func(ms int) fsm.Header { return fsm.Header{At: t0.Add(time.Duration(ms) * time.Millisecond), By: "ops"} }
+	at := func(ms int) fsm.Header {
+		return fsm.Header{At: t0.Add(time.Duration(ms) * time.Millisecond), By: "ops"}
+	}
 	apply := func(c fsm.Command) uint64 {
 		t.Helper()
 		idx++
