@@ -41,6 +41,7 @@ Start here:
 			whyCommand(),
 			membersCommand(),
 			tlsCommand(),
+			tokenCommand(),
 			configCommand(),
 			timingCommand(),
 			demoCommand(),

@@ -28,13 +28,15 @@ func clientFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ca-cert", EnvVars: []string{"RAFTHA_CA_CERT"}, Usage: "cluster CA certificate `FILE` used to verify the API"},
 		&cli.StringFlag{Name: "client-cert", EnvVars: []string{"RAFTHA_CLIENT_CERT"}, Usage: "client certificate `FILE` (signed by the cluster CA)"},
 		&cli.StringFlag{Name: "client-key", EnvVars: []string{"RAFTHA_CLIENT_KEY"}, Usage: "client key `FILE`"},
+		&cli.StringFlag{Name: "token", EnvVars: []string{"RAFTHA_TOKEN"}, Usage: "bearer `TOKEN` (instead of a client certificate; see raftha token create)"},
 	}
 }
 
 // apiClient calls the raftha HTTP API.
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	http  *http.Client
+	token string
 }
 
 // APIError is an error the API returned, with its HTTP status.
@@ -66,14 +68,15 @@ func newClient(c *cli.Context) (*apiClient, error) {
 	if c.String("ca-cert") == "" {
 		return nil, errors.New("--ca-cert (or RAFTHA_CA_CERT) is required: the cluster CA certificate that signed the API's certificate")
 	}
-	if c.String("client-cert") == "" || c.String("client-key") == "" {
-		return nil, errors.New("--client-cert and --client-key (or RAFTHA_CLIENT_CERT / RAFTHA_CLIENT_KEY) are required: the API accepts only clients with a certificate from the cluster CA (make one with `raftha tls cert create`)")
+	token := c.String("token")
+	if token == "" && (c.String("client-cert") == "" || c.String("client-key") == "") {
+		return nil, errors.New("--client-cert and --client-key (or RAFTHA_CLIENT_CERT / RAFTHA_CLIENT_KEY) are required, or --token (RAFTHA_TOKEN): the API accepts only clients with a certificate from the cluster CA (make one with `raftha tls cert create`) or a token from access.tokens")
 	}
 	tc, err := transport.LoadClient(c.String("ca-cert"), c.String("client-cert"), c.String("client-key"))
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{base: base, http: &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ResponseHeaderTimeout: 0}}}, nil
+	return &apiClient{base: base, token: token, http: &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ResponseHeaderTimeout: 0}}}, nil
 }
 
 // do sends a request and decodes a JSON answer into out (if non-nil).
@@ -84,6 +87,9 @@ func (a *apiClient) do(ctx context.Context, method, path, contentType string, bo
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/fsm"
-	"github.com/raftha/raftha/transport"
 )
 
 // APIError is the JSON body of every failed API call.
@@ -75,11 +74,15 @@ func (s *Server) startAPI() error {
 	if err != nil {
 		return fmt.Errorf("api: listen on %s: %w", s.cfg.API, err)
 	}
-	s.apiLn = tls.NewListener(ln, s.bundle.APIServerConfig())
+	tc := s.bundle.APIServerConfig()
+	// A client certificate, when given, must come from the cluster CA;
+	// callers without one must present a bearer token (authorize).
+	tc.ClientAuth = tls.VerifyClientCertIfGiven
+	s.apiLn = tls.NewListener(ln, tc)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.apiSrv = &http.Server{
-		Handler:           mux,
+		Handler:           s.authorize(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          s.logger.Named("api").StandardLogger(nil),
 	}
@@ -93,6 +96,10 @@ func (s *Server) startAPI() error {
 
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/health", s.handleHealth)
+	mux.HandleFunc("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request) {
+		c, _ := s.caller(r)
+		writeJSON(w, http.StatusOK, c)
+	})
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
 	mux.HandleFunc("GET /v1/groups", s.handleGroups)
@@ -112,10 +119,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	})
 }
 
-// identity names the caller by its client certificate.
+// identity names the caller, as authorize established it.
 func identity(r *http.Request) string {
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		return transport.CertIdentity(r.TLS.PeerCertificates[0])
+	if id := r.Header.Get("X-Raftha-Identity"); id != "" {
+		return id
 	}
 	return "unknown"
 }

@@ -45,6 +45,31 @@ type Config struct {
 	Fencing FencingConfig `yaml:"fencing"`
 	// LogLevel is trace, debug, info, warn or error (default info).
 	LogLevel string `yaml:"log_level"`
+	// Access maps API identities to roles.
+	Access AccessConfig `yaml:"access"`
+}
+
+// AccessConfig maps API callers to roles: read (look) or operate (change
+// the cluster). Callers present a client certificate from the cluster CA
+// or a bearer token.
+type AccessConfig struct {
+	// Operators lists the client certificate names (CN) that may operate.
+	// Members always may. When empty, every certificate from the cluster
+	// CA may operate (config check warns).
+	Operators []string `yaml:"operators"`
+	// Tokens are bearer tokens (for the dashboard and scripts).
+	Tokens []TokenConfig `yaml:"tokens"`
+}
+
+// TokenConfig is one bearer token. Only its SHA-256 is stored; create one
+// with `raftha token create`.
+type TokenConfig struct {
+	// Name identifies the token in the event history ("token:NAME").
+	Name string `yaml:"name"`
+	// Role is read or operate.
+	Role string `yaml:"role"`
+	// SHA256 is the lowercase hex SHA-256 of the token.
+	SHA256 string `yaml:"sha256"`
 }
 
 // TLSConfig names PEM files. All three are required: raftha has no

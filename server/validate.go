@@ -198,6 +198,7 @@ func (c *Config) Validate() ErrorList {
 	errs = append(errs, c.validateMembers()...)
 	errs = append(errs, c.validateTiming()...)
 	errs = append(errs, c.validateFencing()...)
+	errs = append(errs, c.validateAccess()...)
 
 	if c.AWS.InstanceID != "" && c.AWS.InstanceID != "auto" && !ec2InstanceIDRE.MatchString(c.AWS.InstanceID) {
 		add("aws.instance_id", "must be auto or an EC2 instance id like i-0123456789abcdef0, got %q", c.AWS.InstanceID)
@@ -386,6 +387,33 @@ func (c *Config) validateFencing() ErrorList {
 	return errs
 }
 
+// validateAccess checks the access section.
+func (c *Config) validateAccess() ErrorList {
+	var errs ErrorList
+	seen := map[string]bool{}
+	for i, t := range c.Access.Tokens {
+		p := fmt.Sprintf("access.tokens[%d]", i)
+		if t.Name == "" {
+			errs = append(errs, &FieldError{Path: p + ".name", Msg: "required"})
+		} else if seen[t.Name] {
+			errs = append(errs, &FieldError{Path: p + ".name", Msg: fmt.Sprintf("token name %q is used twice", t.Name)})
+		}
+		seen[t.Name] = true
+		if t.Role != "read" && t.Role != "operate" {
+			errs = append(errs, &FieldError{Path: p + ".role", Msg: fmt.Sprintf("must be read or operate, got %q", t.Role)})
+		}
+		if len(t.SHA256) != 64 || strings.Trim(strings.ToLower(t.SHA256), "0123456789abcdef") != "" {
+			errs = append(errs, &FieldError{Path: p + ".sha256", Msg: "must be the 64-digit hex SHA-256 of the token (raftha token create prints it)"})
+		}
+	}
+	for i, o := range c.Access.Operators {
+		if o == "" {
+			errs = append(errs, &FieldError{Path: fmt.Sprintf("access.operators[%d]", i), Msg: "empty name"})
+		}
+	}
+	return errs
+}
+
 // LeaseOnlyWait is how long after the leader last heard from a lost owner
 // a lease-only takeover may start: the owner's lease may still run
 // (lease), then it has stop_deadline to stop its resources and take its
@@ -416,6 +444,9 @@ func (c *Config) Warnings() []string {
 	}
 	if nodes == 1 && len(c.Members) > 1 {
 		w = append(w, "only 1 member has role node: failover groups have nowhere to fail over to")
+	}
+	if len(c.Access.Operators) == 0 {
+		w = append(w, "access.operators is empty: every client certificate from the cluster CA may change the cluster; list the operator certificate names to make the others read-only")
 	}
 	if c.Fencing.Mode == FencingLeaseOnly {
 		w = append(w, fmt.Sprintf("fencing.mode lease-only: a lost owner is never stopped by the winner; safety relies on it fencing itself when its lease (%s) runs out (stopping resources within fencing.stop_deadline %s, then self_fence_action %s), so a takeover waits %s after the owner was last heard from",

@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/raftha/raftha/server"
+)
+
+func tokenCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "token",
+		Usage: "create API bearer tokens (for the dashboard and scripts)",
+		Subcommands: []*cli.Command{{
+			Name:  "create",
+			Usage: "print a new random token and the access.tokens entry to add to every member's config",
+			Description: `Prints the token once (store it like a password) and the YAML entry with its
+SHA-256 to put under access.tokens in every member's configuration; members
+never store the token itself. Restart the agents to load it. Use it with
+--token (RAFTHA_TOKEN) or in the dashboard.`,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "name", Required: true, Usage: "token `NAME` (shown as token:NAME in the event history)"},
+				&cli.StringFlag{Name: "role", Value: "read", Usage: "`ROLE`: read or operate"},
+			},
+			Action: func(c *cli.Context) error {
+				role := c.String("role")
+				if role != server.RoleRead && role != server.RoleOperate {
+					return usagef("--role %q: must be read or operate", role)
+				}
+				tok, sum, err := server.NewToken()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout(c), "token: %s\n\nAdd to every member's configuration:\naccess:\n  tokens:\n    - name: %s\n      role: %s\n      sha256: %s\n", tok, c.String("name"), role, sum)
+				return nil
+			},
+		}},
+	}
+}
