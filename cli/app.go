@@ -44,6 +44,7 @@ Start here:
 			tokenCommand(),
 			configCommand(),
 			timingCommand(),
+			iamCommand(),
 			demoCommand(),
 			demoAppCommand(),
 			versionCommand(),

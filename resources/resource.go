@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +98,9 @@ func (r *Registry) Register(t Type) error {
 	if t.Name == "" || t.NewParams == nil || t.Build == nil {
 		return fmt.Errorf("resources: type %q needs Name, NewParams and Build", t.Name)
 	}
+	if err := checkReservedKeys(t); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.types[t.Name]; ok {
@@ -130,4 +135,28 @@ func (r *Registry) namesLocked() []string {
 	}
 	sort.Strings(n)
 	return n
+}
+
+// ReservedKeys are the keys of a group file's resource entry that belong
+// to raftha, not to the resource type: a parameter with one of these names
+// would never be seen.
+var ReservedKeys = []string{"name", "type", "monitor"}
+
+func checkReservedKeys(t Type) error {
+	v := reflect.TypeOf(t.NewParams())
+	for v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := 0; i < v.NumField(); i++ {
+		key, _, _ := strings.Cut(v.Field(i).Tag.Get("yaml"), ",")
+		for _, r := range ReservedKeys {
+			if key == r {
+				return fmt.Errorf("resources: type %q: parameter %s uses the reserved key %q (reserved: %v)", t.Name, v.Field(i).Name, key, ReservedKeys)
+			}
+		}
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
+	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/exec"
 	"github.com/raftha/raftha/transport"
 )
@@ -57,12 +58,24 @@ type Options struct {
 	Fencer Fencer
 	// Exit ends the process for self_fence_action exit (default os.Exit).
 	Exit func(code int)
+	// Handlers are the OwnerFuncs that resources of type `go` run, by the
+	// name their `handler:` key gives (embedding; see OwnerFunc, Handle
+	// and embed.go).
+	Handlers map[string]OwnerFunc
 }
 
 // DefaultRegistry returns a registry with the built-in resource types.
 func DefaultRegistry() *resources.Registry {
 	r := resources.NewRegistry()
-	_ = r.Register(exec.Type)
+	for _, t := range []resources.Type{
+		exec.Type,
+		HandlerType, // `go`: Go callbacks of embedding services (embed.go)
+		awsres.RouteType, awsres.EIPType, awsres.DNSType, awsres.EBSType,
+	} {
+		if err := r.Register(t); err != nil {
+			panic(err) // two built-in types with one name: a programming error
+		}
+	}
 	return r
 }
 
@@ -125,12 +138,20 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if reg == nil {
 		reg = DefaultRegistry()
 	}
+	// Embedding: group files may use type `go` whatever the registry (embed.go).
+	if err := ensureHandlerType(reg); err != nil {
+		return nil, err
+	}
 	b, err := transport.Load(transport.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit}
 	s.metrics = newMetrics(s)
+	// Embedding: keep Options.Handlers for `go` resources (embed.go).
+	if err := attachHandlers(s, opts.Handlers); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -1,0 +1,420 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/raftha/raftha/resources"
+)
+
+// EBSParams are the aws.ebs resource's settings.
+//
+// Two shapes, after the two ways of sharing an EBS volume in a cluster:
+//
+//   - single-attach (default): the volume follows the owner. Start attaches
+//     it to this instance, first detaching it (with Force, by default) from
+//     whichever instance still holds it — the fenced old owner. Stop
+//     detaches it.
+//   - multi_attach: an io1/io2 volume with Multi-Attach enabled stays
+//     attached to every node (CLUSTERPRO's shared-disk layout on EBS);
+//     raftha never attaches or detaches it. Start and Check only verify that
+//     it is attached here; which node may write is decided by the group
+//     (the disk resource mounts the partition only on the owner).
+type EBSParams struct {
+	// VolumeID is the volume (vol-...). Required.
+	VolumeID string `yaml:"volume_id" json:"volume_id"`
+	// Device is the device name given to AttachVolume (e.g. /dev/xvdf).
+	// Required unless multi_attach; on Nitro instances the kernel names the
+	// disk nvmeXn1 regardless, and DevicePath finds it by serial.
+	Device string `yaml:"device" json:"device,omitempty"`
+	// MultiAttach: every node keeps the volume attached; only verify.
+	MultiAttach bool `yaml:"multi_attach" json:"multi_attach,omitempty"`
+	// ForceDetach (default true) detaches the volume from another instance
+	// with Force. The other instance is the old owner, already fenced
+	// (stopped), so nothing can be flushing to the volume any more; without
+	// Force a detach from a hung or still-running instance waits for the
+	// guest to release the disk, and the takeover fails after wait_timeout.
+	ForceDetach *bool `yaml:"force_detach" json:"force_detach,omitempty"`
+	// WaitTimeout bounds each wait for a detach or attach (default 2m).
+	WaitTimeout string `yaml:"wait_timeout" json:"wait_timeout,omitempty"`
+}
+
+var (
+	ebsVolumeIDPattern = regexp.MustCompile(`^vol-[0-9a-f]+$`)
+	ebsDevicePattern   = regexp.MustCompile(`^/dev/[a-z][a-z0-9]*$`)
+)
+
+// Validate implements resources.Validator.
+func (p *EBSParams) Validate() error {
+	var errs []error
+	switch {
+	case p.VolumeID == "":
+		errs = append(errs, errors.New("volume_id is required (vol-...)"))
+	case !ebsVolumeIDPattern.MatchString(p.VolumeID):
+		errs = append(errs, fmt.Errorf("volume_id: expected vol- followed by hexadecimal digits, got %q", p.VolumeID))
+	}
+	switch {
+	case p.Device == "" && !p.MultiAttach:
+		errs = append(errs, errors.New("device is required to attach the volume (e.g. /dev/xvdf)"))
+	case p.Device != "" && !ebsDevicePattern.MatchString(p.Device):
+		errs = append(errs, fmt.Errorf("device: expected a device name like /dev/xvdf or /dev/sdf, got %q", p.Device))
+	}
+	if p.MultiAttach && p.ForceDetach != nil && *p.ForceDetach {
+		errs = append(errs, errors.New("force_detach cannot be set with multi_attach (a Multi-Attach volume is never detached)"))
+	}
+	if err := awsresCheckDuration("wait_timeout", p.WaitTimeout); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (p *EBSParams) forceDetach() bool { return p.ForceDetach == nil || *p.ForceDetach }
+
+// EBSType is the aws.ebs resource type.
+var EBSType = resources.Type{
+	Name:      "aws.ebs",
+	NewParams: func() any { return &EBSParams{} },
+	Build: func(params any, env resources.Env) (resources.Resource, error) {
+		p, ok := params.(*EBSParams)
+		if !ok {
+			return nil, fmt.Errorf("aws.ebs: params of type %T", params)
+		}
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+		if err := awsresCheckEnv("aws.ebs", env); err != nil {
+			return nil, err
+		}
+		return &EBSResource{
+			p:           *p,
+			env:         env,
+			log:         awsresLogger(env),
+			client:      ec2.NewFromConfig(*env.AWS),
+			callTimeout: awsresCallTimeout(env),
+			waitTimeout: awsresDuration(p.WaitTimeout, 2*time.Minute),
+			MinDelay:    250 * time.Millisecond,
+			MaxDelay:    2 * time.Second,
+		}, nil
+	},
+}
+
+// EBSResource is one aws.ebs resource instance.
+type EBSResource struct {
+	p           EBSParams
+	env         resources.Env
+	log         hclog.Logger
+	client      *ec2.Client
+	callTimeout time.Duration
+	waitTimeout time.Duration
+	// MinDelay and MaxDelay tune polling while waiting for attachment
+	// changes (the SDK waiters' defaults of 15s/120s would add seconds to
+	// every failover).
+	MinDelay, MaxDelay time.Duration
+}
+
+// Start implements resources.Resource.
+func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
+	if r.p.MultiAttach {
+		if err := r.verifyAttached(ctx); err != nil {
+			return err
+		}
+		r.logDevice(tok, "multi-attach volume is attached here")
+		return nil
+	}
+	self := r.env.InstanceID
+	v, err := r.describe(ctx)
+	if err != nil {
+		return err
+	}
+	// Whoever else holds the volume is the old owner, fenced by now.
+	var others []string
+	for _, a := range v.Attachments {
+		id := aws.ToString(a.InstanceId)
+		if id == self || a.State == types.VolumeAttachmentStateDetached {
+			continue
+		}
+		others = append(others, id)
+		r.log.Warn("volume is attached to another instance; detaching it", "volume", r.p.VolumeID,
+			"instance", id, "state", string(a.State), "force", r.p.forceDetach(), "epoch", tok.Epoch)
+		if err := r.detach(ctx, id, r.p.forceDetach()); err != nil {
+			return err
+		}
+	}
+	if a := ebsAttachmentTo(v, self); a != nil {
+		switch a.State {
+		case types.VolumeAttachmentStateAttached, types.VolumeAttachmentStateAttaching:
+			return r.finishAttach(ctx, tok)
+		}
+		// detaching or busy from here: let that finish, then attach again.
+	}
+	if len(others) > 0 || v.State != types.VolumeStateAvailable {
+		if err := r.waitAvailable(ctx); err != nil {
+			return fmt.Errorf("aws.ebs: volume %s: waiting to become available (detached from %s): %w",
+				r.p.VolumeID, ebsAttachmentsString(v), err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.callTimeout)
+	_, err = r.client.AttachVolume(cctx, &ec2.AttachVolumeInput{
+		VolumeId:   aws.String(r.p.VolumeID),
+		InstanceId: aws.String(self),
+		Device:     aws.String(r.p.Device),
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("aws.ebs: AttachVolume %s to %s as %s: %s", r.p.VolumeID, self, r.p.Device, describeAPIError(err))
+	}
+	return r.finishAttach(ctx, tok)
+}
+
+// finishAttach waits until the volume is attached to this instance and to
+// no other, reads it back and logs the host device.
+func (r *EBSResource) finishAttach(ctx context.Context, tok resources.Token) error {
+	self := r.env.InstanceID
+	err := r.poll(ctx, func(v *types.Volume) bool {
+		for _, a := range v.Attachments {
+			mine := aws.ToString(a.InstanceId) == self
+			if mine && a.State != types.VolumeAttachmentStateAttached ||
+				!mine && a.State != types.VolumeAttachmentStateDetached {
+				return false
+			}
+		}
+		return ebsAttachmentTo(v, self) != nil
+	})
+	if err != nil {
+		return fmt.Errorf("aws.ebs: volume %s: waiting to be attached to %s only: %w", r.p.VolumeID, self, err)
+	}
+	if err := r.verifyAttached(ctx); err != nil {
+		return err
+	}
+	r.logDevice(tok, "attached")
+	return nil
+}
+
+// Stop implements resources.Resource. A Multi-Attach volume stays attached
+// (every node keeps it); a single-attach volume is detached from this
+// instance, without Force (the file system on it has been unmounted by
+// then; if it has not, the detach stays busy and Stop fails after
+// wait_timeout rather than corrupting it).
+func (r *EBSResource) Stop(ctx context.Context, tok resources.Token) error {
+	if r.p.MultiAttach {
+		return nil
+	}
+	self := r.env.InstanceID
+	v, err := r.describe(ctx)
+	if err != nil {
+		return err
+	}
+	a := ebsAttachmentTo(v, self)
+	if a == nil || a.State == types.VolumeAttachmentStateDetached {
+		return nil
+	}
+	if a.State != types.VolumeAttachmentStateDetaching {
+		if err := r.detach(ctx, self, false); err != nil {
+			return err
+		}
+	}
+	err = r.poll(ctx, func(v *types.Volume) bool {
+		a := ebsAttachmentTo(v, self)
+		return a == nil || a.State == types.VolumeAttachmentStateDetached
+	})
+	if err != nil {
+		return fmt.Errorf("aws.ebs: volume %s: waiting to be detached from %s: %w", r.p.VolumeID, self, err)
+	}
+	r.log.Info("detached", "volume", r.p.VolumeID, "instance", self, "epoch", tok.Epoch)
+	return nil
+}
+
+// Check implements resources.Resource: the volume is attached here.
+func (r *EBSResource) Check(ctx context.Context, tok resources.Token) error {
+	return r.verifyAttached(ctx)
+}
+
+func (r *EBSResource) verifyAttached(ctx context.Context) error {
+	self := r.env.InstanceID
+	v, err := r.describe(ctx)
+	if err != nil {
+		return err
+	}
+	a := ebsAttachmentTo(v, self)
+	if a != nil && a.State == types.VolumeAttachmentStateAttached {
+		return nil
+	}
+	var where []string
+	for _, a := range v.Attachments {
+		where = append(where, aws.ToString(a.InstanceId)+" ("+string(a.State)+")")
+	}
+	now := "not attached anywhere"
+	if len(where) > 0 {
+		now = "attached to " + strings.Join(where, ", ")
+	}
+	if r.p.MultiAttach {
+		hint := "attach it to every node of the group; raftha never attaches or detaches a multi_attach volume"
+		if !aws.ToBool(v.MultiAttachEnabled) {
+			hint = "the volume does not have Multi-Attach enabled, so only one node can hold it: drop multi_attach to let raftha move it"
+		}
+		return fmt.Errorf("aws.ebs: volume %s is not attached to this instance %s (%s); %s", r.p.VolumeID, self, now, hint)
+	}
+	return fmt.Errorf("aws.ebs: volume %s is not attached to this instance %s (%s)", r.p.VolumeID, self, now)
+}
+
+func (r *EBSResource) describe(ctx context.Context) (*types.Volume, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.callTimeout)
+	defer cancel()
+	out, err := r.client.DescribeVolumes(cctx, &ec2.DescribeVolumesInput{VolumeIds: []string{r.p.VolumeID}})
+	if err != nil {
+		return nil, fmt.Errorf("aws.ebs: DescribeVolumes %s: %s", r.p.VolumeID, describeAPIError(err))
+	}
+	for i := range out.Volumes {
+		if aws.ToString(out.Volumes[i].VolumeId) == r.p.VolumeID {
+			return &out.Volumes[i], nil
+		}
+	}
+	return nil, fmt.Errorf("aws.ebs: volume %s not found", r.p.VolumeID)
+}
+
+func (r *EBSResource) detach(ctx context.Context, instanceID string, force bool) error {
+	cctx, cancel := context.WithTimeout(ctx, r.callTimeout)
+	defer cancel()
+	_, err := r.client.DetachVolume(cctx, &ec2.DetachVolumeInput{
+		VolumeId:   aws.String(r.p.VolumeID),
+		InstanceId: aws.String(instanceID),
+		Force:      aws.Bool(force),
+	})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			switch ae.ErrorCode() {
+			case "IncorrectState", "InvalidAttachment.NotFound":
+				// Already detaching or detached: the wait that follows decides.
+				r.log.Debug("DetachVolume: already on its way", "volume", r.p.VolumeID, "instance", instanceID, "code", ae.ErrorCode())
+				return nil
+			}
+		}
+		return fmt.Errorf("aws.ebs: DetachVolume %s from %s (force=%t): %s", r.p.VolumeID, instanceID, force, describeAPIError(err))
+	}
+	return nil
+}
+
+func (r *EBSResource) waitAvailable(ctx context.Context) error {
+	w := ec2.NewVolumeAvailableWaiter(r.client, func(o *ec2.VolumeAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = r.MinDelay, r.MaxDelay
+	})
+	err := w.Wait(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{r.p.VolumeID}}, r.waitTimeout)
+	if err != nil {
+		return errors.New(describeAPIError(err))
+	}
+	return nil
+}
+
+// poll describes the volume until done says so, waitTimeout passes or ctx
+// ends; transient describe errors are retried until then.
+func (r *EBSResource) poll(ctx context.Context, done func(*types.Volume) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, r.waitTimeout)
+	defer cancel()
+	delay := r.MinDelay
+	var last error
+	for {
+		v, err := r.describe(ctx)
+		if err == nil {
+			if done(v) {
+				return nil
+			}
+			last = fmt.Errorf("state %s, attachments %s", v.State, ebsAttachmentsString(v))
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not done after %s (last: %v): %w", r.waitTimeout, last, ctx.Err())
+		case <-time.After(delay):
+		}
+		if delay *= 2; delay > r.MaxDelay {
+			delay = r.MaxDelay
+		}
+	}
+}
+
+// logDevice logs where the volume appears on this host. A device that is
+// not visible (yet, or off EC2) is only logged: the disk resource waits for
+// it with WaitDevicePath.
+func (r *EBSResource) logDevice(tok resources.Token, msg string) {
+	p, err := DevicePath(r.p.VolumeID, r.p.Device)
+	if err != nil {
+		r.log.Warn(msg+"; host device not visible yet", "volume", r.p.VolumeID, "instance", r.env.InstanceID, "epoch", tok.Epoch, "error", err)
+		return
+	}
+	r.log.Info(msg, "volume", r.p.VolumeID, "instance", r.env.InstanceID, "device", p, "epoch", tok.Epoch)
+}
+
+func ebsAttachmentTo(v *types.Volume, instanceID string) *types.VolumeAttachment {
+	for i := range v.Attachments {
+		if aws.ToString(v.Attachments[i].InstanceId) == instanceID {
+			return &v.Attachments[i]
+		}
+	}
+	return nil
+}
+
+func ebsAttachmentsString(v *types.Volume) string {
+	if len(v.Attachments) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, a := range v.Attachments {
+		s = append(s, aws.ToString(a.InstanceId)+":"+string(a.State))
+	}
+	return strings.Join(s, ",")
+}
+
+// Helpers shared by the aws.* resource types in this file and dns.go.
+
+func awsresCheckEnv(typ string, env resources.Env) error {
+	if env.AWS == nil {
+		return fmt.Errorf("%s: no AWS configuration (set aws.region on the member)", typ)
+	}
+	if env.InstanceID == "" {
+		return fmt.Errorf("%s: this node's EC2 instance id is unknown (set aws.instance_id, or auto on EC2)", typ)
+	}
+	return nil
+}
+
+func awsresLogger(env resources.Env) hclog.Logger {
+	if env.Logger == nil {
+		return hclog.NewNullLogger()
+	}
+	return env.Logger
+}
+
+func awsresCallTimeout(env resources.Env) time.Duration {
+	if env.CallTimeout > 0 {
+		return env.CallTimeout
+	}
+	return 10 * time.Second
+}
+
+func awsresCheckDuration(key, s string) error {
+	if s == "" {
+		return nil
+	}
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		return fmt.Errorf("%s: expected a positive duration like 2m, got %q", key, s)
+	}
+	return nil
+}
+
+func awsresDuration(s string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// IAMStatement is one statement of an IAM policy document.
+type IAMStatement struct {
+	Sid      string   `json:"Sid"`
+	Effect   string   `json:"Effect"`
+	Action   []string `json:"Action"`
+	Resource []string `json:"Resource"`
+}
+
+// IAMPolicy is an IAM policy document.
+type IAMPolicy struct {
+	Version   string         `json:"Version"`
+	Statement []IAMStatement `json:"Statement"`
+}
+
+// PolicyScope fills the ARNs; "*" when unknown.
+type PolicyScope struct {
+	Region  string
+	Account string
+}
+
+func (p PolicyScope) arn(service, resource string) string {
+	region, account := p.Region, p.Account
+	if region == "" {
+		region = "*"
+	}
+	if account == "" {
+		account = "*"
+	}
+	if service == "route53" {
+		return "arn:aws:route53:::" + resource
+	}
+	return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, region, account, resource)
+}
+
+// NodeIAMPolicy returns the least-privilege policy a node needs for the
+// given groups and fencing mode. Witnesses need no AWS permission at all.
+// Describe* calls cannot be scoped to resources in IAM, so they use "*".
+func NodeIAMPolicy(groups []fsm.GroupSpec, fencingMode string, scope PolicyScope) IAMPolicy {
+	pol := IAMPolicy{Version: "2012-10-17"}
+	describe := map[string]bool{"ec2:DescribeInstances": true}
+	add := func(sid string, actions []string, resources ...string) {
+		sort.Strings(resources)
+		pol.Statement = append(pol.Statement, IAMStatement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources})
+	}
+	if fencingMode == FencingAWSStop {
+		add("RafthaFenceLostOwner", []string{"ec2:StopInstances"}, scope.arn("ec2", "instance/*"))
+	}
+	routeTables, eips, zones, volumes := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	var anyRoute, disassociate, deleteRecords bool
+	for _, g := range groups {
+		for _, r := range g.Resources {
+			var p map[string]any
+			_ = json.Unmarshal(r.Params, &p)
+			str := func(k string) string { s, _ := p[k].(string); return s }
+			switch r.Type {
+			case "aws.route":
+				anyRoute = true
+				if list, ok := p["route_tables"].([]any); ok && len(list) > 0 {
+					for _, t := range list {
+						if s, ok := t.(string); ok {
+							routeTables[s] = true
+						}
+					}
+				} else {
+					routeTables["*"] = true
+				}
+			case "aws.eip":
+				eips[str("allocation_id")] = true
+				if b, _ := p["disassociate_on_stop"].(bool); b {
+					disassociate = true
+				}
+			case "aws.dns":
+				zones[trimZone(str("hosted_zone_id"))] = true
+				if b, _ := p["delete_on_stop"].(bool); b {
+					deleteRecords = true
+				}
+			case "aws.ebs":
+				volumes[str("volume_id")] = true
+			}
+		}
+	}
+	if anyRoute {
+		var res []string
+		for t := range routeTables {
+			res = append(res, scope.arn("ec2", "route-table/"+t))
+		}
+		add("RafthaRouteTableVirtualIP", []string{"ec2:CreateRoute", "ec2:ReplaceRoute"}, res...)
+		add("RafthaSourceDestCheck", []string{"ec2:ModifyNetworkInterfaceAttribute"}, scope.arn("ec2", "network-interface/*"))
+		describe["ec2:DescribeRouteTables"] = true
+		describe["ec2:DescribeNetworkInterfaces"] = true
+	}
+	if len(eips) > 0 {
+		var res []string
+		for a := range eips {
+			res = append(res, scope.arn("ec2", "elastic-ip/"+a))
+		}
+		res = append(res, scope.arn("ec2", "instance/*"), scope.arn("ec2", "network-interface/*"))
+		actions := []string{"ec2:AssociateAddress"}
+		if disassociate {
+			actions = append(actions, "ec2:DisassociateAddress")
+		}
+		add("RafthaElasticIP", actions, res...)
+		describe["ec2:DescribeAddresses"] = true
+	}
+	if len(zones) > 0 {
+		var res []string
+		for z := range zones {
+			res = append(res, scope.arn("route53", "hostedzone/"+z))
+		}
+		add("RafthaRoute53Record", []string{"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"}, res...)
+		add("RafthaRoute53Change", []string{"route53:GetChange"}, scope.arn("route53", "change/*"))
+		_ = deleteRecords // deleting uses ChangeResourceRecordSets too
+	}
+	if len(volumes) > 0 {
+		var res []string
+		for v := range volumes {
+			res = append(res, scope.arn("ec2", "volume/"+v))
+		}
+		res = append(res, scope.arn("ec2", "instance/*"))
+		add("RafthaEBSAttach", []string{"ec2:AttachVolume", "ec2:DetachVolume"}, res...)
+		describe["ec2:DescribeVolumes"] = true
+	}
+	var d []string
+	for a := range describe {
+		d = append(d, a)
+	}
+	sort.Strings(d)
+	add("RafthaDescribe", d, "*")
+	return pol
+}
+
+func trimZone(z string) string {
+	const p = "/hostedzone/"
+	if len(z) > len(p) && z[:len(p)] == p {
+		return z[len(p):]
+	}
+	return z
+}

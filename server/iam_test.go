@@ -1,0 +1,59 @@
+package server
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
+	yaml := `groups:
+  - name: db
+    nodes: [n1, n2]
+    resources:
+      - name: vip
+        type: aws.route
+        destination: 10.1.0.10/32
+        route_tables: [rtb-0123456789abcdef0]
+      - name: eip
+        type: aws.eip
+        allocation_id: eipalloc-0123456789abcdef0
+      - name: dns
+        type: aws.dns
+        hosted_zone_id: /hostedzone/Z0123456789ABC
+        record: db.example.internal
+      - name: vol
+        type: aws.ebs
+        volume_id: vol-0123456789abcdef0
+        device: /dev/xvdf
+`
+	specs, _, errs := ParseGroups([]byte(yaml), DefaultRegistry())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	pol := NodeIAMPolicy(specs, FencingAWSStop, PolicyScope{Region: "ap-northeast-1", Account: "123456789012"})
+	b, _ := json.Marshal(pol)
+	s := string(b)
+	for _, want := range []string{
+		`"ec2:StopInstances"`,
+		`arn:aws:ec2:ap-northeast-1:123456789012:route-table/rtb-0123456789abcdef0`,
+		`"ec2:ReplaceRoute"`, `"ec2:ModifyNetworkInterfaceAttribute"`,
+		`arn:aws:ec2:ap-northeast-1:123456789012:elastic-ip/eipalloc-0123456789abcdef0`,
+		`arn:aws:route53:::hostedzone/Z0123456789ABC`, `"route53:GetChange"`,
+		`arn:aws:ec2:ap-northeast-1:123456789012:volume/vol-0123456789abcdef0`, `"ec2:AttachVolume"`,
+		`"ec2:DescribeRouteTables"`, `"ec2:DescribeVolumes"`, `"ec2:DescribeAddresses"`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("policy lacks %s", want)
+		}
+	}
+	// No resource type is granted more than it uses.
+	if strings.Contains(s, "DisassociateAddress") || strings.Contains(s, `"ec2:*"`) {
+		t.Errorf("policy grants too much: %s", s)
+	}
+	// lease-only fencing needs no StopInstances.
+	b, _ = json.Marshal(NodeIAMPolicy(specs, FencingLeaseOnly, PolicyScope{}))
+	if strings.Contains(string(b), "StopInstances") {
+		t.Error("lease-only policy grants StopInstances")
+	}
+}
