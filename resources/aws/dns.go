@@ -26,9 +26,9 @@ type DNSParams struct {
 	// Name (YAML record) is the record's fully qualified name (db.example.internal; the
 	// trailing dot is optional). Required.
 	Name string `yaml:"record" json:"record"`
-	// Type is A (default: the owner's IPv4 address), AAAA (its primary
+	// Type (YAML record_type) is A (default: the owner's IPv4 address), AAAA (its primary
 	// IPv6 address) or CNAME (its EC2 DNS name).
-	Type string `yaml:"type" json:"type,omitempty"`
+	Type string `yaml:"record_type" json:"record_type,omitempty"`
 	// TTL in seconds (default 60). Clients cache the old owner for up to
 	// this long after a failover.
 	TTL *int64 `yaml:"ttl" json:"ttl,omitempty"`
@@ -61,7 +61,7 @@ func (p *DNSParams) Validate() error {
 			errs = append(errs, errors.New("address: public does not apply to type AAAA (an instance's IPv6 address is its only one)"))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("type: expected A, AAAA or CNAME, got %q", p.Type))
+		errs = append(errs, fmt.Errorf("record_type: expected A, AAAA or CNAME, got %q", p.Type))
 	}
 	if p.TTL != nil && (*p.TTL < 0 || *p.TTL > 2147483647) {
 		errs = append(errs, fmt.Errorf("ttl: expected seconds between 0 and 2147483647, got %d", *p.TTL))

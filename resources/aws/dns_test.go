@@ -353,7 +353,7 @@ func TestDNSCNAMEToPrivateDNSName(t *testing.T) {
 	a := f.instance(t, "10.0.110.200", false)
 	b := f.instance(t, "10.0.110.201", false)
 	zone := f.zone(t, "example.internal")
-	params := fmt.Sprintf("hosted_zone_id: %s\nrecord: db.example.internal\ntype: CNAME\n", zone)
+	params := fmt.Sprintf("hosted_zone_id: %s\nrecord: db.example.internal\nrecord_type: CNAME\n", zone)
 	ctx := dnsebsCtx(t)
 	for i, id := range []string{a, b} {
 		r := dnsebsMustBuild(t, awsres.DNSType, params, f.env(t, id))
@@ -407,7 +407,7 @@ func TestDNSParamsValidateNamesKeys(t *testing.T) {
 		"":                               "hosted_zone_id",
 		"hosted_zone_id: Z1":             "record",
 		"hosted_zone_id: Z1\nrecord: db": "record",
-		"hosted_zone_id: Z1\nrecord: a.b\ntype: MX":           "type",
+		"hosted_zone_id: Z1\nrecord: a.b\nrecord_type: MX":    "record_type",
 		"hosted_zone_id: Z1\nrecord: a.b\nttl: -1":            "ttl",
 		"hosted_zone_id: Z1\nrecord: a.b\naddress: x":         "address",
 		"hosted_zone_id: Z1\nrecord: a.b\nwait_timeout: soon": "wait_timeout",
