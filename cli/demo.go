@@ -227,7 +227,21 @@ groups:
 	}
 	body, _ := demoGet(appPort)
 	fmt.Fprintf(out, "group web is online on %s; http://127.0.0.1:%d/ says: %s\n\n", owner.Status.Owner, appPort, body)
-	if st, err := leader.srv.Status(ctx); err == nil {
+	// Show a settled cluster: wait (briefly) until the leader has heard
+	// from every member.
+	st, _ := demoWait(ctx, 10*time.Second, func() (*server.Status, bool) {
+		st, err := leader.srv.Status(ctx)
+		if err != nil || st.Stale {
+			return st, false
+		}
+		for _, m := range st.Members {
+			if !m.Healthy {
+				return st, false
+			}
+		}
+		return st, true
+	})
+	if st != nil {
 		printStatus(out, st, 6)
 	}
 	api := members[0].api

@@ -301,7 +301,13 @@ func (s *Server) evacuate(ctx context.Context, ls *leaderState, st *fsm.State, g
 // place assigns an offline group to the first healthy node of its list.
 func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
 	for _, n := range g.Spec.Nodes {
-		if st.Eligible(g, n) != nil || !ls.healthy(n) || ls.isLeaving(n) {
+		if st.Eligible(g, n) != nil || ls.isLeaving(n) {
+			continue
+		}
+		if !ls.healthy(n) {
+			if !ls.heard(n) && !ls.lost(n) {
+				return // a new leader has not heard from it yet: wait, it is preferred
+			}
 			continue
 		}
 		epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: "placement", Reason: "first healthy node of " + joinNodes(g.Spec.Nodes)})
