@@ -125,38 +125,42 @@ func (s *Server) failback(ctx context.Context, ls *leaderState, st *fsm.State, g
 	s.logger.Info("failback: moving group to its first node", "group", g.Spec.Name, "to", home)
 }
 
-// handOverLeadership makes a witness leader pass leadership to a healthy
-// node: the witness may lead (raft cannot stop a voter from winning), but
-// only orchestrates, and nodes are where the work is.
+// handOverLeadership moves leadership off members where it costs
+// failover time. A witness may lead (raft cannot stop a voter from
+// winning) but only orchestrates, so it hands leadership to a node. A node
+// that leads and owns groups hands it to a healthy node that owns none:
+// if an owner also leads, losing it costs an election on top of the
+// failover. The recipient owns nothing, so it never hands back.
 func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
-	if s.cfg.Role != RoleWitness || time.Since(ls.since) < s.cfg.Timing.FailoverTimeout.D() {
+	if time.Since(ls.since) < s.cfg.Timing.FailoverTimeout.D() || time.Since(ls.lastHandover) < 2*s.cfg.Timing.FailoverTimeout.D() {
 		return
 	}
-	if time.Since(ls.lastHandover) < 2*s.cfg.Timing.FailoverTimeout.D() {
-		return
-	}
-	f := s.raft.GetConfiguration()
-	if f.Error() != nil {
-		return
-	}
-	// Prefer a node that owns nothing: if an owner also leads, losing it
-	// costs an election on top of the failover.
 	owners := map[string]bool{}
 	for _, g := range st.Groups {
 		if g.Status.Active() {
 			owners[g.Status.Owner] = true
 		}
 	}
+	if s.cfg.Role == RoleNode && !owners[s.cfg.NodeID] {
+		return
+	}
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
 	servers := f.Configuration().Servers
 	sort.SliceStable(servers, func(i, j int) bool { return !owners[string(servers[i].ID)] && owners[string(servers[j].ID)] })
 	for _, srv := range servers {
 		id := string(srv.ID)
 		m, ok := st.Members[id]
-		if srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || !ls.healthy(id) || ls.isLeaving(id) {
+		if id == s.cfg.NodeID || srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || !ls.healthy(id) || ls.isLeaving(id) {
 			continue
 		}
+		if s.cfg.Role == RoleNode && owners[id] {
+			return // every other node owns something too: stay
+		}
 		ls.lastHandover = time.Now()
-		s.logger.Info("witness leader: handing leadership to a node", "to", id)
+		s.logger.Info("handing leadership to a node that owns no group", "to", id, "from_role", s.cfg.Role)
 		go func() {
 			if err := s.raft.LeadershipTransferToServer(srv.ID, srv.Address).Error(); err != nil {
 				s.logger.Warn("leadership handover failed", "to", id, "error", err)

@@ -440,7 +440,7 @@ func TestWitnessHandsLeadershipToANode(t *testing.T) {
 		nl := c.leaderNow()
 		return nl != nil && nl != w
 	})
-	if !strings.Contains(w.logs.String(), "witness leader: handing leadership to a node") {
+	if !strings.Contains(w.logs.String(), "handing leadership to a node that owns no group") {
 		t.Fatal("the witness did not log the handover")
 	}
 }
@@ -484,4 +484,28 @@ func TestFailbackReturnsToFirstNode(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	checkExclusive(t, readIntervals(t, rec))
+}
+
+// TestOwnerLeaderHandsLeadershipToIdleNode: a leader that owns a group
+// hands leadership to a healthy node that owns none, so that losing the
+// owner does not also cost an election.
+func TestOwnerLeaderHandsLeadershipToIdleNode(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	c.startAll()
+	c.leader()
+	c.waitHealthy()
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitOnline("db", "n1")
+	c.moveLeadership("n1")
+	waitFor(t, 20*time.Second, "leadership on n2", func() bool {
+		l := c.leaderNow()
+		return l != nil && l.cfg.NodeID == "n2"
+	})
+	// Stable: n2 owns nothing and keeps it.
+	time.Sleep(3 * c.members[0].cfg.Timing.FailoverTimeout.D())
+	if l := c.leaderNow(); l == nil || l.cfg.NodeID != "n2" {
+		t.Fatalf("leadership did not stay on the idle node")
+	}
 }
