@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Sentinel errors returned in Result.Err's place by Apply. They are
@@ -94,7 +95,7 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 			}
 		}
 		if changed {
-			s.event(index, c.Header, Event{Kind: "member-updated", Node: m.ID, Reason: fmt.Sprintf("address %s, api %s, instance %s", old.Address, old.API, old.InstanceID)})
+			s.event(index, c.Header, Event{Kind: "member-updated", Node: m.ID, Reason: describeMember(old)})
 		}
 		return Result{}
 	}
@@ -399,6 +400,17 @@ func (s *State) setSuspended(index uint64, c *SetSuspended) Result {
 	g.Status.Suspended = c.Suspended
 	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, Epoch: g.Status.Epoch})
 	return Result{Epoch: g.Status.Epoch}
+}
+
+// describeMember lists a member's addresses, leaving out empty ones.
+func describeMember(m *Member) string {
+	var parts []string
+	for _, f := range []struct{ k, v string }{{"address", m.Address}, {"api", m.API}, {"instance", m.InstanceID}} {
+		if f.v != "" {
+			parts = append(parts, f.k+" "+f.v)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func containsString(list []string, v string) bool {
