@@ -3,8 +3,11 @@ GO      ?= go
 BIN     := bin/raftha
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/raftha/raftha/server.Version=$(VERSION)
-# Unit and in-process cluster tests (no root needed).
-PKGS    := ./fsm/... ./transport/... ./resources/... ./server/... ./cli/... ./cmd/...
+# Unit and in-process cluster tests. The disk tests (loop devices, root)
+# run on their own: other packages' network-namespace setup would copy
+# their mounts into private mount namespaces while they run.
+PKGS    := ./fsm/... ./transport/... ./resources ./resources/aws/... ./resources/exec/... ./resources/ip/... ./resources/systemd/... ./server/... ./cli/... ./cmd/... ./examples/...
+SOLO    := ./resources/disk/...
 
 .PHONY: all build test lint unit integration bench demo soak clean
 
@@ -23,6 +26,7 @@ lint:
 
 unit:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 10m $(SOLO)
 
 ## integration: multi-process fault tests in network namespaces (root).
 integration: build

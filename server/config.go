@@ -46,7 +46,7 @@ type Config struct {
 	// LogLevel is trace, debug, info, warn or error (default info).
 	LogLevel string `yaml:"log_level"`
 	// Access maps API identities to roles.
-	Access AccessConfig `yaml:"access"`
+	Access AccessConfig `yaml:"access,omitempty"`
 }
 
 // AccessConfig maps API callers to roles: read (look) or operate (change
@@ -56,9 +56,9 @@ type AccessConfig struct {
 	// Operators lists the client certificate names (CN) that may operate.
 	// Members always may. When empty, every certificate from the cluster
 	// CA may operate (config check warns).
-	Operators []string `yaml:"operators"`
+	Operators []string `yaml:"operators,omitempty"`
 	// Tokens are bearer tokens (for the dashboard and scripts).
-	Tokens []TokenConfig `yaml:"tokens"`
+	Tokens []TokenConfig `yaml:"tokens,omitempty"`
 }
 
 // TokenConfig is one bearer token. Only its SHA-256 is stored; create one

@@ -44,6 +44,8 @@ fencing:
   stop_deadline: 10s
   self_fence_action: reboot
 log_level: info
+access:
+  operators: [ops]
 `
 
 // Line numbers in validConfigYAML.
@@ -114,6 +116,7 @@ func TestParseConfigValid(t *testing.T) {
 			StopTimeout:     Duration(5 * time.Minute),
 		},
 		LogLevel: "info",
+		Access:   AccessConfig{Operators: []string{"ops"}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
@@ -212,7 +215,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  edit(t, "log_level: info\n", "log_level: info\nloglevel: debug\n"),
-			want: []wantErr{{32, "", `unknown key "loglevel" (expected one of: node_id, role, data_dir, bind, advertise, api, tls, members, aws, timing, fencing, log_level)`}},
+			want: []wantErr{{32, "", `unknown key "loglevel" (expected one of: node_id, role, data_dir, bind, advertise, api, tls, members, aws, timing, fencing, log_level, access)`}},
 		},
 		{
 			name: "unknown nested key",
@@ -395,7 +398,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{
 			name: "multi-document file",
 			src:  validConfigYAML + "---\nnode_id: n2\n",
-			want: []wantErr{{33, "", "more than one YAML document"}},
+			want: []wantErr{{35, "", "more than one YAML document"}},
 		},
 		{
 			name: "empty file",
@@ -432,6 +435,22 @@ func TestConfigWitnessNeedsNoInstanceID(t *testing.T) {
 	w := strings.Join(c.Warnings(), "\n")
 	if !strings.Contains(w, "lease-only") || !strings.Contains(w, "fencing itself") {
 		t.Errorf("lease-only warning missing: %q", w)
+	}
+}
+
+func TestConfigWarnsWhenEveryCertificateMayOperate(t *testing.T) {
+	c, errs := ParseConfig([]byte(edit(t, "access:\n  operators: [ops]\n", "")))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, "access.operators is empty") {
+		t.Errorf("no access warning: %q", w)
+	}
+	bad := edit(t, "  operators: [ops]\n", "  operators: [ops]\n  tokens:\n    - {name: a, role: admin, sha256: xyz}\n")
+	_, errs = ParseConfig([]byte(bad))
+	msg := errs.Error()
+	if !strings.Contains(msg, "access.tokens[0].role: must be read or operate") || !strings.Contains(msg, "access.tokens[0].sha256") {
+		t.Errorf("token errors: %s", msg)
 	}
 }
 

@@ -123,8 +123,8 @@ func (r *runner) abandon() {
 		w.mu.Lock()
 		w.abandoned = true
 		if w.inst != nil {
-			for _, b := range w.inst.res {
-				if k, ok := b.r.(resources.Killer); ok {
+			for i := range w.inst.res { // by index: monitor may write other fields
+				if k, ok := w.inst.res[i].r.(resources.Killer); ok {
 					k.Kill()
 				}
 			}
@@ -499,6 +499,16 @@ func (w *worker) build(g *fsm.Group, epoch uint64) (*instance, error) {
 	s := w.r.s
 	inst := &instance{epoch: epoch}
 	for _, rs := range g.Spec.Resources {
+		// Embedding: a `go` resource runs an OwnerFunc of this server, so
+		// it is built from the server (handlers, lease), not from an Env.
+		if rs.Type == HandlerTypeName {
+			res, err := s.buildHandler(rs, w.log.Named(rs.Name))
+			if err != nil {
+				return nil, fmt.Errorf("resource %s: %w", rs.Name, err)
+			}
+			inst.res = append(inst.res, built{name: rs.Name, typ: rs.Type, r: res, mon: rs.Monitor})
+			continue
+		}
 		t, err := s.registry.Lookup(rs.Type)
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)

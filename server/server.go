@@ -24,7 +24,10 @@ import (
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/disk"
 	"github.com/raftha/raftha/resources/exec"
+	"github.com/raftha/raftha/resources/ip"
+	"github.com/raftha/raftha/resources/systemd"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -64,6 +67,12 @@ type Options struct {
 	Handlers map[string]OwnerFunc
 }
 
+func init() {
+	// disk's volume_id names an EBS volume: find its device the way
+	// aws.ebs does (Nitro NVMe serials, then the requested name).
+	disk.ResolveVolume = func(volumeID string) (string, error) { return awsres.DevicePath(volumeID, "") }
+}
+
 // DefaultRegistry returns a registry with the built-in resource types.
 func DefaultRegistry() *resources.Registry {
 	r := resources.NewRegistry()
@@ -71,6 +80,7 @@ func DefaultRegistry() *resources.Registry {
 		exec.Type,
 		HandlerType, // `go`: Go callbacks of embedding services (embed.go)
 		awsres.RouteType, awsres.EIPType, awsres.DNSType, awsres.EBSType,
+		disk.Type, ip.Type, systemd.Type,
 	} {
 		if err := r.Register(t); err != nil {
 			panic(err) // two built-in types with one name: a programming error
@@ -107,6 +117,9 @@ type Server struct {
 	exitFn   func(int)
 	watchdog *watchdog
 	metrics  *metrics
+
+	handlerSet  *handlerSet // OwnerFuncs of an embedding service (embed.go)
+	handlerOnce sync.Once
 
 	leaderMu    sync.Mutex
 	leaderState *leaderState // non-nil while leader and ready
