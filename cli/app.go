@@ -77,6 +77,7 @@ func Main(args []string, stderr io.Writer) int {
 // usageError marks a mistake in the command line itself.
 type usageError struct{ msg string }
 
+// Error returns the message; Main exits with status 2 for it.
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }

@@ -41,10 +41,13 @@ type apiClient struct {
 
 // APIError is an error the API returned, with its HTTP status.
 type APIError struct {
+	// Status is the HTTP status code of the response.
 	Status int
 	server.APIError
 }
 
+// Error returns the API's message, followed by one line per problem when
+// the API listed them.
 func (e *APIError) Error() string {
 	if len(e.Errors) > 0 {
 		var lines []string

@@ -346,6 +346,9 @@ func (s *State) beginTransfer(index uint64, c *BeginTransfer) Result {
 		if st.Owner == c.To {
 			return Result{Err: fmt.Errorf("%w: group %s is already on %s", ErrInvalid, c.Group, c.To)}
 		}
+		if cause == "planned" {
+			st.FailedOn = nil // an operator moved it: forget where it failed
+		}
 		st.State, st.Target, st.Since, st.Reason = StateStopping, c.To, c.At, cause+" move to "+c.To
 		s.event(index, c.Header, Event{Kind: "stopping", Group: c.Group, From: st.Owner, To: c.To, Epoch: st.Epoch, Cause: cause})
 		return Result{Epoch: st.Epoch}

@@ -39,8 +39,13 @@ var ErrUnknownCommand = errors.New("unknown command type")
 // Header is carried by every command: the proposer's wall clock (used only
 // for display, never for decisions) and who asked for it.
 type Header struct {
+	// At is the proposer's wall clock when it proposed the command, used
+	// for Event.At and GroupStatus.Since.
 	At time.Time `json:"at"`
-	By string    `json:"by,omitempty"`
+	// By is who asked: an API caller's identity, "leader" for the
+	// leader's own decisions, or the proposing member's id. It becomes
+	// Event.By.
+	By string `json:"by,omitempty"`
 }
 
 // Command is one state transition. Apply runs it against a State.
@@ -53,24 +58,31 @@ type Command interface {
 // UpsertMember registers or updates a member. A member's role never changes.
 type UpsertMember struct {
 	Header
+	// Member is the member to record. A known member must keep its Role;
+	// its empty Address, API or InstanceID leave the recorded ones as
+	// they are.
 	Member Member `json:"member"`
 }
 
 // RemoveMember forgets a member that owns no active group.
 type RemoveMember struct {
 	Header
+	// ID is the member to remove.
 	ID string `json:"id"`
 }
 
 // ApplyGroups creates or updates all the given groups at once, or none.
 type ApplyGroups struct {
 	Header
+	// Groups are the complete specs to create or replace; groups not
+	// listed are left alone, and an existing group keeps its status.
 	Groups []GroupSpec `json:"groups"`
 }
 
 // DeleteGroup removes a group nobody is acting for.
 type DeleteGroup struct {
 	Header
+	// Name is the group to delete; it must be inactive.
 	Name string `json:"name"`
 }
 
@@ -80,12 +92,22 @@ type DeleteGroup struct {
 // is recorded as the node the winner must fence first (state fencing).
 type Assign struct {
 	Header
-	Group       string `json:"group"`
-	To          string `json:"to"`
+	// Group is the group to assign.
+	Group string `json:"group"`
+	// To is the new owner: a member with role node listed in the group's
+	// Nodes (and, with Fence, not the node to fence).
+	To string `json:"to"`
+	// ExpectEpoch is the group's epoch the proposer decided on; any other
+	// current epoch refuses the command (ErrStaleEpoch).
 	ExpectEpoch uint64 `json:"expect_epoch"`
-	Cause       string `json:"cause"`
-	Reason      string `json:"reason,omitempty"`
-	Fence       bool   `json:"fence,omitempty"`
+	// Cause is why the group moves (placement, planned, failure,
+	// node-lost, stop-failed, ...); planned also clears FailedOn.
+	Cause string `json:"cause"`
+	// Reason is the explanation; it becomes the group's Reason.
+	Reason string `json:"reason,omitempty"`
+	// Fence marks a takeover from an owner that may still be acting: the
+	// group goes to fencing instead of starting.
+	Fence bool `json:"fence,omitempty"`
 	// FenceWait is the lease-only wait (see GroupStatus.FenceWait).
 	FenceWait time.Duration `json:"fence_wait,omitempty"`
 }
@@ -94,11 +116,18 @@ type Assign struct {
 // online, failed or offline (stopped).
 type Report struct {
 	Header
-	Group  string     `json:"group"`
-	Node   string     `json:"node"`
-	Epoch  uint64     `json:"epoch"`
-	State  GroupState `json:"state"`
-	Reason string     `json:"reason,omitempty"`
+	// Group is the group reported on.
+	Group string `json:"group"`
+	// Node is the reporting member; it must be the group's owner.
+	Node string `json:"node"`
+	// Epoch is the epoch Node acted at; it must be the group's current
+	// epoch (ErrStaleEpoch otherwise).
+	Epoch uint64 `json:"epoch"`
+	// State is online, failed or offline; any other value is invalid.
+	State GroupState `json:"state"`
+	// Reason is the explanation (the failure, for failed); it becomes the
+	// group's Reason, except when offline hands a planned move over.
+	Reason string `json:"reason,omitempty"`
 	// StopFailed marks a failed report whose resources could not be
 	// stopped: the group then needs a fenced takeover.
 	StopFailed bool `json:"stop_failed,omitempty"`
@@ -108,8 +137,10 @@ type Report struct {
 // group. Resuming also forgets where it failed.
 type SetSuspended struct {
 	Header
-	Group     string `json:"group"`
-	Suspended bool   `json:"suspended"`
+	// Group is the group to suspend or resume.
+	Group string `json:"group"`
+	// Suspended is true to suspend, false to resume.
+	Suspended bool `json:"suspended"`
 }
 
 // BeginTransfer starts a planned move: an active group goes to stopping
@@ -117,21 +148,36 @@ type SetSuspended struct {
 // empty it is a stop: the owner stops the group and it goes offline.
 type BeginTransfer struct {
 	Header
-	Group       string `json:"group"`
-	To          string `json:"to"`
+	// Group is the group to move or stop.
+	Group string `json:"group"`
+	// To is the destination node (role node, in the group's Nodes), or ""
+	// to stop the group.
+	To string `json:"to"`
+	// ExpectEpoch is the group's epoch the proposer decided on; any other
+	// current epoch refuses the command (ErrStaleEpoch).
 	ExpectEpoch uint64 `json:"expect_epoch"`
-	Cause       string `json:"cause,omitempty"`
+	// Cause is why the group moves (planned, failback, shutdown); ""
+	// means planned. A stop records the cause "stop" instead.
+	Cause string `json:"cause,omitempty"`
 }
 
 // Fenced records that the winner fenced the previous owner; the group
 // moves from fencing to starting at the same epoch.
 type Fenced struct {
 	Header
-	Group  string `json:"group"`
-	Node   string `json:"node"`
-	Epoch  uint64 `json:"epoch"`
+	// Group is the group taken over.
+	Group string `json:"group"`
+	// Node is the winner that did the fencing (the group's owner), not
+	// the fenced node.
+	Node string `json:"node"`
+	// Epoch is the takeover's epoch; it must be the group's current one.
+	Epoch uint64 `json:"epoch"`
+	// Method is how the previous owner was fenced: aws-stop or
+	// lease-only. It becomes the event's Cause.
 	Method string `json:"method"`
-	Took   string `json:"took,omitempty"`
+	// Took is how long the fence took, as a Go duration string ("1.234s");
+	// it becomes the event's Reason.
+	Took string `json:"took,omitempty"`
 }
 
 // Note records an event (fence failure, self-fence, ...). When Group and
@@ -139,10 +185,16 @@ type Fenced struct {
 // reason.
 type Note struct {
 	Header
-	Kind   string `json:"kind"`
-	Group  string `json:"group,omitempty"`
-	Node   string `json:"node,omitempty"`
-	Epoch  uint64 `json:"epoch,omitempty"`
+	// Kind is the event kind (fence-failed, self-fenced, no-node, ...);
+	// required.
+	Kind string `json:"kind"`
+	// Group is the group the note is about; "" for none.
+	Group string `json:"group,omitempty"`
+	// Node is the member the note is about or that wrote it; "" for none.
+	Node string `json:"node,omitempty"`
+	// Epoch is the group epoch the note belongs to; 0 for none.
+	Epoch uint64 `json:"epoch,omitempty"`
+	// Reason is the explanation.
 	Reason string `json:"reason"`
 }
 

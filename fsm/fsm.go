@@ -150,6 +150,8 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 
 type snapshot struct{ st *State }
 
+// Persist implements raft.FSMSnapshot: it writes the snapshot format to
+// sink and closes it, or cancels it on error.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	if err := WriteSnapshot(sink, s.st); err != nil {
 		sink.Cancel()
@@ -158,4 +160,5 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
+// Release implements raft.FSMSnapshot; the copy needs no cleanup.
 func (s *snapshot) Release() {}

@@ -23,20 +23,35 @@ const (
 
 // Member is one member of the cluster as the log knows it.
 type Member struct {
-	ID         string `json:"id"`
-	Role       Role   `json:"role"`
-	Address    string `json:"address"`
-	API        string `json:"api,omitempty"`
+	// ID is the member's unique name (letters, digits, . _ -; up to 63),
+	// also its Raft server ID.
+	ID string `json:"id"`
+	// Role is node or witness; it never changes once recorded.
+	Role Role `json:"role"`
+	// Address is the host:port of the member's mTLS port (Raft and
+	// node-to-node RPC), also its Raft server address.
+	Address string `json:"address"`
+	// API is the host:port of the member's HTTPS API; "" when unknown.
+	API string `json:"api,omitempty"`
+	// InstanceID is the EC2 instance id a winner stops to fence this
+	// member; "" when unknown (off EC2, or not yet reported).
 	InstanceID string `json:"instance_id,omitempty"`
 }
 
 // ResourceSpec is one resource of a group. Params holds the type-specific
 // settings as validated JSON; the FSM treats them as opaque.
 type ResourceSpec struct {
-	Name    string          `json:"name"`
-	Type    string          `json:"type"`
-	Params  json.RawMessage `json:"params,omitempty"`
-	Monitor MonitorSpec     `json:"monitor"`
+	// Name identifies the resource within its group (letters, digits,
+	// . _ -; up to 63; unique in the group).
+	Name string `json:"name"`
+	// Type is the resource type's registry name, e.g. "exec" or
+	// "aws.route"; required.
+	Type string `json:"type"`
+	// Params is the type's parameters as a JSON object, validated by the
+	// proposer; omitted when empty.
+	Params json.RawMessage `json:"params,omitempty"`
+	// Monitor is the resource's check and recovery policy.
+	Monitor MonitorSpec `json:"monitor"`
 }
 
 // MonitorSpec is a resource's periodic check and recovery policy: after
@@ -47,16 +62,27 @@ type MonitorSpec struct {
 	// Interval between checks; 0 disables monitoring.
 	Interval time.Duration `json:"interval"`
 	// Timeout of one check.
-	Timeout                time.Duration `json:"timeout"`
-	FailuresBeforeRestart  int           `json:"failures_before_restart"`
-	RestartsBeforeFailover int           `json:"restarts_before_failover"`
+	Timeout time.Duration `json:"timeout"`
+	// FailuresBeforeRestart is how many consecutive failed checks trigger
+	// a restart (at least 1 in a group file).
+	FailuresBeforeRestart int `json:"failures_before_restart"`
+	// RestartsBeforeFailover is how many restarts on the same node are
+	// allowed before the group is stopped and reported failed so that it
+	// fails over (0: fail over at the first restart trigger).
+	RestartsBeforeFailover int `json:"restarts_before_failover"`
 }
 
 // GroupSpec is the operator-defined part of a failover group.
 type GroupSpec struct {
-	Name      string         `json:"name"`
-	Nodes     []string       `json:"nodes"`
-	Failback  bool           `json:"failback,omitempty"`
+	// Name is the group's unique name (letters, digits, . _ -; up to 63).
+	Name string `json:"name"`
+	// Nodes is the preference list: ids of members with role node, at
+	// least one, no duplicates. Nodes[0] is the group's home node.
+	Nodes []string `json:"nodes"`
+	// Failback moves the group back to Nodes[0] once that node has been
+	// healthy for a while.
+	Failback bool `json:"failback,omitempty"`
+	// Resources are started in this order and stopped in reverse.
 	Resources []ResourceSpec `json:"resources"`
 }
 
@@ -87,7 +113,8 @@ type GroupStatus struct {
 	Owner string `json:"owner,omitempty"`
 	// Epoch is the Raft index of the entry that granted ownership to
 	// Owner: the fencing token carried by every resource action.
-	Epoch uint64     `json:"epoch"`
+	Epoch uint64 `json:"epoch"`
+	// State is the group's lifecycle state; a new group starts offline.
 	State GroupState `json:"state"`
 	// Reason says why the group is in State (last error, cause of a move).
 	Reason string `json:"reason,omitempty"`
@@ -116,24 +143,49 @@ type GroupStatus struct {
 
 // Group is a failover group.
 type Group struct {
-	Spec   GroupSpec   `json:"spec"`
+	// Spec is the operator-defined part, replaced by ApplyGroups.
+	Spec GroupSpec `json:"spec"`
+	// Status is the log-owned part, changed only by the group commands.
 	Status GroupStatus `json:"status"`
 }
 
 // Event is one entry of the bounded history: who did what, when and why.
 type Event struct {
-	Seq    uint64    `json:"seq"`
-	Index  uint64    `json:"index"`
-	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"`
-	Group  string    `json:"group,omitempty"`
-	Node   string    `json:"node,omitempty"`
-	From   string    `json:"from,omitempty"`
-	To     string    `json:"to,omitempty"`
-	Epoch  uint64    `json:"epoch,omitempty"`
-	Cause  string    `json:"cause,omitempty"`
-	Reason string    `json:"reason,omitempty"`
-	By     string    `json:"by,omitempty"`
+	// Seq numbers the event (from State.NextSeq); numbers are never reused.
+	Seq uint64 `json:"seq"`
+	// Index is the Raft index of the entry that recorded the event; one
+	// entry may record several events.
+	Index uint64 `json:"index"`
+	// At is the command's Header.At (proposer's clock, display only).
+	At time.Time `json:"at"`
+	// Kind is what happened: member-added, member-updated,
+	// member-removed, group-created, group-updated, group-deleted,
+	// assigned, takeover, stopping, stopped, online, failed, fenced,
+	// suspended, resumed, or a Note's Kind.
+	Kind string `json:"kind"`
+	// Group is the group concerned; "" for member events.
+	Group string `json:"group,omitempty"`
+	// Node is the member concerned: the member of a member event, the
+	// reporting owner of online/failed/stopped, the winner of fenced, or
+	// a Note's Node.
+	Node string `json:"node,omitempty"`
+	// From is the previous owner (assigned, takeover, stopping) or, for
+	// fenced, the node that was fenced.
+	From string `json:"from,omitempty"`
+	// To is the new owner (assigned, takeover) or a move's target
+	// (stopping).
+	To string `json:"to,omitempty"`
+	// Epoch is the group epoch the event belongs to; for assigned and
+	// takeover, the new epoch. 0 for member events.
+	Epoch uint64 `json:"epoch,omitempty"`
+	// Cause is the Assign or BeginTransfer cause (placement, planned,
+	// node-lost, ...) or, for fenced, the fence method.
+	Cause string `json:"cause,omitempty"`
+	// Reason is the free-text explanation; for fenced, how long the fence
+	// took.
+	Reason string `json:"reason,omitempty"`
+	// By is the command's Header.By.
+	By string `json:"by,omitempty"`
 }
 
 // MaxEvents bounds the event history; the oldest events are dropped first.
@@ -141,9 +193,12 @@ const MaxEvents = 1000
 
 // State is the whole replicated state. It is mutated only by Apply.
 type State struct {
+	// Members holds every member, by ID.
 	Members map[string]*Member `json:"members"`
-	Groups  map[string]*Group  `json:"groups"`
-	Events  []Event            `json:"events"`
+	// Groups holds every group, by name.
+	Groups map[string]*Group `json:"groups"`
+	// Events is the bounded history, oldest first (at most MaxEvents).
+	Events []Event `json:"events"`
 	// NextSeq numbers events; it never goes back, even when old events
 	// are dropped.
 	NextSeq uint64 `json:"next_seq"`

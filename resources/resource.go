@@ -21,9 +21,13 @@ import (
 // the epoch the Raft log gave it. Resources pass it on (environment,
 // tags) so that what they touch can tell a stale owner from the current one.
 type Token struct {
-	Group    string
-	Node     string
-	Epoch    uint64
+	// Group is the failover group the action is for.
+	Group string
+	// Node is the id of the member acting (the group's owner).
+	Node string
+	// Epoch is the group's epoch the log gave Node: the fencing token.
+	Epoch uint64
+	// Resource is the resource's name within the group.
 	Resource string
 }
 

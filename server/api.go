@@ -27,6 +27,7 @@ type APIError struct {
 
 // TransferRequest is the body of POST /v1/groups/{name}/transfer.
 type TransferRequest struct {
+	// To is the node to move the group to; required.
 	To string `json:"to"`
 	// Timeout is a Go duration; default 2m.
 	Timeout string `json:"timeout,omitempty"`
@@ -34,19 +35,34 @@ type TransferRequest struct {
 
 // ApplyResult is the body returned by POST /v1/groups.
 type ApplyResult struct {
+	// Applied lists the names of the groups in the file, in file order;
+	// all of them were committed.
 	Applied []string `json:"applied"`
 }
 
 // Health is GET /v1/health: this member's own view, never forwarded.
 type Health struct {
-	ID            string `json:"id"`
-	Role          string `json:"role"`
-	RaftState     string `json:"raft_state"`
-	Leader        string `json:"leader"`
-	AppliedIndex  uint64 `json:"applied_index"`
-	LeaseLeftMS   int64  `json:"lease_left_ms"`
-	LastContactMS int64  `json:"last_contact_ms"`
-	Version       string `json:"version"`
+	// ID is this member's id.
+	ID string `json:"id"`
+	// Role is this member's configured role, node or witness.
+	Role string `json:"role"`
+	// RaftState is this member's Raft state: follower, candidate, leader
+	// or shutdown.
+	RaftState string `json:"raft_state"`
+	// Leader is the id of the leader this member knows; "" when none.
+	Leader string `json:"leader"`
+	// AppliedIndex is the index of the last entry this member's FSM
+	// applied.
+	AppliedIndex uint64 `json:"applied_index"`
+	// LeaseLeftMS is how many milliseconds this member's lease, renewed by
+	// each successful heartbeat, has left; 0 or negative when it expired
+	// or was never renewed.
+	LeaseLeftMS int64 `json:"lease_left_ms"`
+	// LastContactMS is how many milliseconds ago this member last heard
+	// from a leader (meaningful on a follower); 0 when it never did.
+	LastContactMS int64 `json:"last_contact_ms"`
+	// Version is the raftha version of this member.
+	Version string `json:"version"`
 }
 
 // Version is the raftha version, set at build time.

@@ -353,6 +353,9 @@ func TestSelfFenceHardActionWhenStopHangs(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	dir := t.TempDir()
 	trigger := filepath.Join(dir, "sysrq-trigger")
+	if err := os.WriteFile(trigger, nil, 0o600); err != nil { // raftha never creates it
+		t.Fatal(err)
+	}
 	c.configure(func(m *testMember) {
 		m.cfg.Fencing.SelfFenceAction = "reboot"
 		m.cfg.Fencing.SysrqTrigger = trigger
@@ -507,5 +510,44 @@ func TestOwnerLeaderHandsLeadershipToIdleNode(t *testing.T) {
 	time.Sleep(3 * c.members[0].cfg.Timing.FailoverTimeout.D())
 	if l := c.leaderNow(); l == nil || l.cfg.NodeID != "n2" {
 		t.Fatalf("leadership did not stay on the idle node")
+	}
+}
+
+// TestTransferToTheLeaderSurvivesHandover: moving a group to the node that
+// leads makes it an owner that leads, which hands leadership to the idle
+// node; the transfer must still report success, and a stop asked through
+// a follower must too.
+func TestTransferToTheLeaderSurvivesHandover(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	c.startAll()
+	c.leader()
+	c.waitHealthy()
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitOnline("db", "n1")
+	c.moveLeadership("n2")
+	time.Sleep(c.members[0].cfg.Timing.FailoverTimeout.D()) // past the new leader's handover grace
+	gs, err := c.member("n1").srv.Transfer(ctxT(t, 30*time.Second), "db", "n2", "test")
+	if err != nil {
+		t.Fatalf("transfer to the leader: %v", err)
+	}
+	if gs.Owner != "n2" || gs.State != fsm.StateOnline {
+		t.Fatalf("after transfer: %+v", gs)
+	}
+	waitFor(t, 20*time.Second, "leadership handed to idle n1", func() bool {
+		l := c.leaderNow()
+		return l != nil && l.cfg.NodeID == "n1"
+	})
+	// Stop through a follower (n2 is a follower now).
+	g, err := c.member("n2").srv.StopGroup(ctxT(t, 30*time.Second), "db", "test")
+	if err != nil {
+		t.Fatalf("stop via a follower: %v", err)
+	}
+	if g.State != fsm.StateOffline || !g.Suspended {
+		t.Fatalf("after stop: %+v", g)
+	}
+	if ch := Why(c.leader().srv.State(), "db"); ch[len(ch)-1].Cause != "planned" {
+		t.Fatalf("why after stop: %+v", ch[len(ch)-1])
 	}
 }

@@ -31,6 +31,8 @@ var ErrFenceFailed = awsres.ErrFenceFailed
 // ec2Fencer force-stops the node's instance through the EC2 API.
 type ec2Fencer struct{ f *awsres.Fencer }
 
+// Fence implements Fencer: it force-stops node's instance and waits until
+// it is stopped or terminated.
 func (e ec2Fencer) Fence(ctx context.Context, node fsm.Member) error {
 	return e.f.Fence(ctx, node.InstanceID)
 }
@@ -100,7 +102,9 @@ func (s *Server) selfFenceAction(why string) {
 }
 
 func writeSysrq(path, b string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// Never create it: a mistyped path must fail (and fall back to exit),
+	// not write a harmless file and carry on.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return err
 	}

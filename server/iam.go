@@ -4,27 +4,37 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/raftha/raftha/fsm"
 )
 
 // IAMStatement is one statement of an IAM policy document.
 type IAMStatement struct {
-	Sid      string   `json:"Sid"`
-	Effect   string   `json:"Effect"`
-	Action   []string `json:"Action"`
+	// Sid names the statement (e.g. "RafthaFenceLostOwner").
+	Sid string `json:"Sid"`
+	// Effect is always "Allow".
+	Effect string `json:"Effect"`
+	// Action lists the allowed API actions, e.g. "ec2:StopInstances".
+	Action []string `json:"Action"`
+	// Resource lists the ARNs the actions are allowed on, sorted; "*" for
+	// actions IAM cannot scope.
 	Resource []string `json:"Resource"`
 }
 
 // IAMPolicy is an IAM policy document.
 type IAMPolicy struct {
-	Version   string         `json:"Version"`
+	// Version is the policy language version, "2012-10-17".
+	Version string `json:"Version"`
+	// Statement lists the policy's statements.
 	Statement []IAMStatement `json:"Statement"`
 }
 
 // PolicyScope fills the ARNs; "*" when unknown.
 type PolicyScope struct {
-	Region  string
+	// Region is the AWS region put in EC2 ARNs; "" gives "*".
+	Region string
+	// Account is the AWS account id put in EC2 ARNs; "" gives "*".
 	Account string
 }
 
@@ -47,13 +57,14 @@ func (p PolicyScope) arn(service, resource string) string {
 // Describe* calls cannot be scoped to resources in IAM, so they use "*".
 func NodeIAMPolicy(groups []fsm.GroupSpec, fencingMode string, scope PolicyScope) IAMPolicy {
 	pol := IAMPolicy{Version: "2012-10-17"}
-	describe := map[string]bool{"ec2:DescribeInstances": true}
+	describe := map[string]bool{}
 	add := func(sid string, actions []string, resources ...string) {
 		sort.Strings(resources)
 		pol.Statement = append(pol.Statement, IAMStatement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources})
 	}
 	if fencingMode == FencingAWSStop {
 		add("RafthaFenceLostOwner", []string{"ec2:StopInstances"}, scope.arn("ec2", "instance/*"))
+		describe["ec2:DescribeInstances"] = true // the stopped-waiter
 	}
 	routeTables, eips, zones, volumes := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	var anyRoute, disassociate, deleteRecords bool
@@ -85,7 +96,13 @@ func NodeIAMPolicy(groups []fsm.GroupSpec, fencingMode string, scope PolicyScope
 					deleteRecords = true
 				}
 			case "aws.ebs":
-				volumes[str("volume_id")] = true
+				describe["ec2:DescribeVolumes"] = true
+				if b, _ := p["multi_attach"].(bool); !b { // multi_attach only verifies
+					volumes[str("volume_id")] = true
+				}
+			}
+			if strings.HasPrefix(r.Type, "aws.") {
+				describe["ec2:DescribeInstances"] = true // the owner's ENI, VPC and addresses
 			}
 		}
 	}
@@ -128,14 +145,15 @@ func NodeIAMPolicy(groups []fsm.GroupSpec, fencingMode string, scope PolicyScope
 		}
 		res = append(res, scope.arn("ec2", "instance/*"))
 		add("RafthaEBSAttach", []string{"ec2:AttachVolume", "ec2:DetachVolume"}, res...)
-		describe["ec2:DescribeVolumes"] = true
 	}
 	var d []string
 	for a := range describe {
 		d = append(d, a)
 	}
-	sort.Strings(d)
-	add("RafthaDescribe", d, "*")
+	if len(d) > 0 {
+		sort.Strings(d)
+		add("RafthaDescribe", d, "*")
+	}
 	return pol
 }
 

@@ -56,4 +56,22 @@ func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
 	if strings.Contains(string(b), "StopInstances") {
 		t.Error("lease-only policy grants StopInstances")
 	}
+	// A Multi-Attach volume is only verified; a floating IP needs nothing.
+	ma := strings.Replace(yaml, "        device: /dev/xvdf\n", "        multi_attach: true\n", 1)
+	specs, _, errs = ParseGroups([]byte(ma), DefaultRegistry())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	b, _ = json.Marshal(NodeIAMPolicy(specs, FencingAWSStop, PolicyScope{}))
+	if strings.Contains(string(b), "AttachVolume") || !strings.Contains(string(b), "DescribeVolumes") {
+		t.Errorf("multi_attach policy: %s", b)
+	}
+	fip := "groups:\n  - name: f\n    nodes: [n1]\n    resources:\n      - name: ip\n        type: ip\n        address: 198.18.5.10/24\n        interface: eth0\n"
+	specs, _, errs = ParseGroups([]byte(fip), DefaultRegistry())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if p := NodeIAMPolicy(specs, FencingLeaseOnly, PolicyScope{}); len(p.Statement) != 0 {
+		t.Errorf("lease-only floating IP needs no AWS permission, got %+v", p.Statement)
+	}
 }

@@ -14,16 +14,26 @@ import (
 
 // MemberArgs describes a member to add.
 type MemberArgs struct {
-	ID         string `json:"id"`
-	Address    string `json:"address"`
-	Role       string `json:"role"`
+	// ID is the new member's id; required.
+	ID string `json:"id"`
+	// Address is the host:port of the member's mTLS (Raft and RPC) port;
+	// required.
+	Address string `json:"address"`
+	// Role is node or witness.
+	Role string `json:"role"`
+	// InstanceID is the member's EC2 instance id, used to fence it;
+	// optional.
 	InstanceID string `json:"instance_id,omitempty"`
-	By         string `json:"-"`
+	// By is who asked. It is never read from JSON: the API sets it from
+	// the caller's identity, and a forwarded call carries it.
+	By string `json:"-"`
 }
 
 // MemberReply is the outcome of a forwarded membership change.
 type MemberReply struct {
-	Err  string
+	// Err is the error message; "" on success.
+	Err string
+	// Code is Err's stable code (not_leader, busy, ...); "" when none.
 	Code string
 }
 

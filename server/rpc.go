@@ -17,10 +17,15 @@ type rpcEndpoint struct{ s *Server }
 
 // HeartbeatArgs is what a member reports to the leader every heartbeat.
 type HeartbeatArgs struct {
-	Node       string
-	Role       string
-	Address    string
-	API        string
+	// Node is the sender's member id.
+	Node string
+	// Role is the sender's configured role, node or witness.
+	Role string
+	// Address is the sender's advertised mTLS (Raft and RPC) host:port.
+	Address string
+	// API is the sender's advertised HTTPS API host:port; "" when none.
+	API string
+	// InstanceID is the sender's EC2 instance id; "" when unknown.
 	InstanceID string
 	// Leaving is set while the member shuts down: the leader moves its
 	// groups away and places nothing on it.
@@ -31,14 +36,20 @@ type HeartbeatArgs struct {
 // at which epoch. The member renews its lease from the time it sent the
 // heartbeat.
 type HeartbeatReply struct {
+	// Leader is the answering leader's member id.
 	Leader string
-	Owned  map[string]uint64
+	// Owned maps every active group the member owns to its epoch; a group
+	// not listed is not the member's.
+	Owned map[string]uint64
 }
 
 // ConfirmArgs asks the leader whether Node owns Group at Epoch.
 type ConfirmArgs struct {
+	// Group is the group to act for.
 	Group string
-	Node  string
+	// Node is the member that wants to act.
+	Node string
+	// Epoch is the epoch Node would act at.
 	Epoch uint64
 }
 
@@ -46,13 +57,21 @@ type ConfirmArgs struct {
 type ConfirmReply struct{}
 
 // ProposeArgs carries an encoded fsm.Command to the leader.
-type ProposeArgs struct{ Cmd []byte }
+type ProposeArgs struct {
+	// Cmd is the command as fsm.Encode wrote it.
+	Cmd []byte
+}
 
 // ProposeReply is the FSM's result for a forwarded command.
 type ProposeReply struct {
-	Epoch     uint64
-	Err       string
-	Code      string
+	// Epoch is the fsm.Result's epoch.
+	Epoch uint64
+	// Err is the FSM's refusal; "" when the command took effect.
+	Err string
+	// Code is Err's stable code (stale_epoch, busy, ...); "" when none.
+	Code string
+	// NotLeader is set when the receiver is not the ready leader; nothing
+	// was applied.
 	NotLeader bool
 }
 
@@ -130,7 +149,10 @@ type codedError struct {
 	msg      string
 }
 
+// Error returns the remote message.
 func (e *codedError) Error() string { return e.msg }
+
+// Unwrap returns the sentinel error for the code, for errors.Is.
 func (e *codedError) Unwrap() error { return e.sentinel }
 
 func remoteError(code, msg string) error {
@@ -220,7 +242,10 @@ func (s *Server) heartbeatLocal(ctx context.Context, a HeartbeatArgs) (map[strin
 			}
 		}
 		m, ok := st.Members[a.Node]
-		stale = ok && (m.API != a.API || m.Address != a.Address || m.InstanceID != a.InstanceID)
+		// UpsertMember ignores empty fields, so only a non-empty value
+		// that differs is news (otherwise every heartbeat would write).
+		differs := func(have, got string) bool { return got != "" && have != got }
+		stale = ok && (differs(m.API, a.API) || differs(m.Address, a.Address) || differs(m.InstanceID, a.InstanceID))
 	})
 	if stale {
 		ls.register(a)

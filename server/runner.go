@@ -307,6 +307,13 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 		}
 		b.next = now.Add(b.mon.Interval)
 		time.AfterFunc(b.mon.Interval, w.poke)
+		// Checks of AWS resources repair drift (rewrite a route, move an
+		// EIP): side effects, so leader-confirmed like any start (clause
+		// 2). Without a confirmation the check waits; the lease decides.
+		if err := s.confirm(ctx, w.name, inst.epoch); err != nil {
+			w.log.Debug("check skipped: ownership not confirmed", "resource", b.name, "error", err)
+			return
+		}
 		cctx, cancel := context.WithTimeout(ctx, b.mon.Timeout)
 		err := b.r.Check(cctx, w.token(inst.epoch, b.name))
 		cancel()
@@ -435,12 +442,18 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		w.log.Info("cannot confirm the takeover yet; not fencing", "epoch", gs.Epoch, "error", err)
 		return
 	}
+	// Fence the instance the log recorded when the takeover was decided
+	// (the one that held the group). Only when none was known, or when
+	// fencing it fails and the operator has since corrected the member's
+	// instance id, use the member's current one.
 	target := fsm.Member{ID: gs.FenceNode, InstanceID: gs.FenceInstance}
+	current := ""
 	if m, ok := st.Members[gs.FenceNode]; ok {
-		target = *m
-		if target.InstanceID == "" {
-			target.InstanceID = gs.FenceInstance
-		}
+		target.Address, target.API = m.Address, m.API
+		current = m.InstanceID
+	}
+	if target.InstanceID == "" || (w.fenceTries > 0 && current != "") {
+		target.InstanceID = current
 	}
 	start := time.Now()
 	var method string
@@ -480,6 +493,9 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		s.metrics.fenceDuration.Observe(time.Since(start).Seconds())
 	}
 	took := time.Since(start).Round(time.Millisecond)
+	if method == "lease-only" {
+		took = time.Since(w.fenceSeen).Round(time.Millisecond)
+	}
 	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch)
 	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
@@ -639,7 +655,7 @@ func (w *worker) reportStopped(ctx context.Context, epoch uint64, stopErr error)
 		w.reportFailed(ctx, epoch, "stop failed: "+stopErr.Error(), true)
 		return
 	}
-	w.report(ctx, epoch, fsm.StateOffline, "stopped for a planned move")
+	w.report(ctx, epoch, fsm.StateOffline, "stopped on request")
 }
 
 func (w *worker) report(ctx context.Context, epoch uint64, state fsm.GroupState, reason string) {

@@ -24,22 +24,34 @@ type Status struct {
 	// Stale is true when the view did not come from a ready leader.
 	Stale bool `json:"stale,omitempty"`
 	// StaleReason says why the view is stale.
-	StaleReason string         `json:"stale_reason,omitempty"`
-	Members     []MemberStatus `json:"members"`
-	Groups      []GroupStatus  `json:"groups"`
-	Events      []fsm.Event    `json:"events,omitempty"`
+	StaleReason string `json:"stale_reason,omitempty"`
+	// Members lists the members the log knows, by id, then any Raft
+	// voter the log does not know yet.
+	Members []MemberStatus `json:"members"`
+	// Groups lists every group, by name.
+	Groups []GroupStatus `json:"groups"`
+	// Events holds the most recent events (up to 30), oldest first.
+	Events []fsm.Event `json:"events,omitempty"`
 }
 
 // MemberStatus is one member in Status.
 type MemberStatus struct {
-	ID         string `json:"id"`
-	Role       string `json:"role"`
-	Address    string `json:"address"`
-	API        string `json:"api,omitempty"`
+	// ID is the member id.
+	ID string `json:"id"`
+	// Role is node or witness; "" for a Raft voter the log does not know.
+	Role string `json:"role"`
+	// Address is the member's mTLS (Raft and RPC) host:port.
+	Address string `json:"address"`
+	// API is the member's HTTPS API host:port; "" when unknown.
+	API string `json:"api,omitempty"`
+	// InstanceID is the member's EC2 instance id; "" when unknown.
 	InstanceID string `json:"instance_id,omitempty"`
-	// State is leader, follower, leaving, down or unknown.
-	State   string `json:"state"`
-	Healthy bool   `json:"healthy"`
+	// State is leader, follower, leaving, pending (a new leader has not
+	// heard from it yet), down, or unknown (in a stale view).
+	State string `json:"state"`
+	// Healthy is true when the leader heard from the member within
+	// failover_timeout; always false in a stale view.
+	Healthy bool `json:"healthy"`
 	// Voter is true when the member is a voter in the Raft configuration.
 	Voter bool `json:"voter"`
 	// LastContactMS is how long ago the leader heard from the member.
@@ -48,19 +60,36 @@ type MemberStatus struct {
 
 // GroupStatus is one group in Status.
 type GroupStatus struct {
-	Name      string         `json:"name"`
-	Owner     string         `json:"owner"`
-	Epoch     uint64         `json:"epoch"`
-	State     fsm.GroupState `json:"state"`
-	Nodes     []string       `json:"nodes"`
-	Reason    string         `json:"reason,omitempty"`
-	Target    string         `json:"target,omitempty"`
-	FenceNode string         `json:"fence_node,omitempty"`
-	Failback  bool           `json:"failback,omitempty"`
-	Since     time.Time      `json:"since"`
-	Resources []string       `json:"resources"`
-	Suspended bool           `json:"suspended,omitempty"`
-	FailedOn  []string       `json:"failed_on,omitempty"`
+	// Name is the group's name.
+	Name string `json:"name"`
+	// Owner is the node that may act for the group at Epoch; "" before
+	// the group was ever placed.
+	Owner string `json:"owner"`
+	// Epoch is the fencing token: the Raft index of the entry that gave
+	// the group to Owner.
+	Epoch uint64 `json:"epoch"`
+	// State is the group's lifecycle state (offline, starting, online,
+	// stopping, fencing or failed).
+	State fsm.GroupState `json:"state"`
+	// Nodes is the preference list; the first is the home node.
+	Nodes []string `json:"nodes"`
+	// Reason says why the group is in State.
+	Reason string `json:"reason,omitempty"`
+	// Target is the destination of a planned move while State is stopping.
+	Target string `json:"target,omitempty"`
+	// FenceNode is the previous owner to fence while State is fencing.
+	FenceNode string `json:"fence_node,omitempty"`
+	// Failback is true when the group moves back to its home node.
+	Failback bool `json:"failback,omitempty"`
+	// Since is when State was entered (proposer's wall clock).
+	Since time.Time `json:"since"`
+	// Resources lists the resources in start order as "name (type)".
+	Resources []string `json:"resources"`
+	// Suspended is true while monitoring and automatic actions are paused.
+	Suspended bool `json:"suspended,omitempty"`
+	// FailedOn lists the nodes where the group failed since an operator
+	// last moved or resumed it.
+	FailedOn []string `json:"failed_on,omitempty"`
 }
 
 // maxStatusEvents is how many recent events Status carries.
@@ -151,12 +180,7 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *Status {
 	}
 	for _, name := range st.GroupNames() {
 		g := st.Groups[name]
-		gs := GroupStatus{Name: name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
-			Reason: g.Status.Reason, Target: g.Status.Target, FenceNode: g.Status.FenceNode, Failback: g.Spec.Failback, Since: g.Status.Since,
-			Suspended: g.Status.Suspended, FailedOn: g.Status.FailedOn}
-		for _, r := range g.Spec.Resources {
-			gs.Resources = append(gs.Resources, r.Name+" ("+r.Type+")")
-		}
+		gs := groupStatusOf(g)
 		v.Groups = append(v.Groups, gs)
 	}
 	if n := len(st.Events); n > maxStatusEvents {

@@ -105,33 +105,46 @@ func (s *Server) waitOnline(ctx context.Context, group, node string, after uint6
 		case gs.State == fsm.StateOffline && gs.Epoch == after:
 			return groupStatusOf(g), fmt.Errorf("%w: the move was abandoned; group %s is offline: %s", ErrRefused, group, gs.Reason)
 		}
+		// Leadership may move during the move (a new owner that leads
+		// hands it to an idle node): this member keeps applying the log as
+		// a follower, so waiting on its FSM still sees the outcome.
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return groupStatusOf(g), fmt.Errorf("timed out: group %s is %s on %s at epoch %d (%s)", group, gs.State, gs.Owner, gs.Epoch, gs.Reason)
 		}
-		if s.leader() == nil && s.raft.State() != raft.Leader {
-			return groupStatusOf(g), fmt.Errorf("%w: leadership lost during the move; check `raftha status`", ErrNotLeader)
-		}
 	}
 }
 
 func groupStatusOf(g *fsm.Group) GroupStatus {
-	return GroupStatus{Name: g.Spec.Name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
-		Reason: g.Status.Reason, Target: g.Status.Target, FenceNode: g.Status.FenceNode, Failback: g.Spec.Failback, Since: g.Status.Since}
+	gs := GroupStatus{Name: g.Spec.Name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
+		Reason: g.Status.Reason, Target: g.Status.Target, FenceNode: g.Status.FenceNode, Failback: g.Spec.Failback, Since: g.Status.Since,
+		Suspended: g.Status.Suspended, FailedOn: g.Status.FailedOn}
+	for _, r := range g.Spec.Resources {
+		gs.Resources = append(gs.Resources, r.Name+" ("+r.Type+")")
+	}
+	return gs
 }
 
 // TransferArgs is a forwarded transfer.
 type TransferArgs struct {
+	// Group is the group to move, To the node to move it to, and By who
+	// asked.
 	Group, To, By string
-	Timeout       time.Duration
+	// Timeout is the caller's remaining deadline; the leader uses
+	// DefaultTransferTimeout when it is not in (0, 30m].
+	Timeout time.Duration
 }
 
 // TransferReply is its outcome.
 type TransferReply struct {
+	// Group is the group's status when the move ended; zero when the
+	// move was refused before it began.
 	Group GroupStatus
-	Err   string
-	Code  string
+	// Err is the error message; "" when the group is online on To.
+	Err string
+	// Code is Err's stable code (refused, not_leader, ...); "" when none.
+	Code string
 }
 
 // Transfer runs a forwarded planned move on the leader.
@@ -162,11 +175,13 @@ func (s *Server) SetSuspended(ctx context.Context, group string, suspended bool,
 }
 
 // StopGroup suspends a group (so nothing places it again) and stops it on
-// its owner, waiting until it is offline. StartGroup (resume) undoes it.
+// its owner, waiting until it is offline. SetSuspended(false) (raftha
+// group start) undoes it.
 func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, error) {
 	if err := s.SetSuspended(ctx, group, true, by); err != nil {
 		return GroupStatus{}, err
 	}
+	var requested uint64
 	for {
 		ch := s.fsm.Changed()
 		g, ok := s.fsm.View().Groups[group]
@@ -182,8 +197,14 @@ func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, 
 			}
 			return groupStatusOf(g), nil
 		case fsm.StateOnline, fsm.StateStarting:
-			if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch}); err != nil && !errors.Is(err, fsm.ErrStaleEpoch) {
-				return groupStatusOf(g), err
+			// This member's view may lag the leader's right after the
+			// stop was committed: ask once per epoch, and take busy or
+			// stale-epoch refusals as "already under way".
+			if requested != g.Status.Epoch {
+				requested = g.Status.Epoch
+				if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch}); err != nil && !errors.Is(err, fsm.ErrStaleEpoch) && !errors.Is(err, fsm.ErrBusy) {
+					return groupStatusOf(g), err
+				}
 			}
 		}
 		select {

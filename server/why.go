@@ -12,9 +12,10 @@ import (
 type OwnershipChange struct {
 	// At is when the change was committed.
 	At time.Time `json:"at"`
-	// From and To are the previous and new owner ("" when none).
+	// From is the previous owner ("" when none).
 	From string `json:"from"`
-	To   string `json:"to"`
+	// To is the new owner.
+	To string `json:"to"`
 	// Epoch is the new epoch (the Raft index of the change).
 	Epoch uint64 `json:"epoch"`
 	// Cause is planned, failback, shutdown, node-lost, failure,
@@ -24,18 +25,21 @@ type OwnershipChange struct {
 	Reason string `json:"reason,omitempty"`
 	// By is who asked (an operator certificate, "leader", a member).
 	By string `json:"by,omitempty"`
-	// Fence is how the previous owner was fenced ("" when no fence was
-	// needed), FenceTook how long the fence itself took, and FenceFailures
-	// how many fence attempts failed first.
-	Fence         string `json:"fence,omitempty"`
-	FenceTook     string `json:"fence_took,omitempty"`
-	FenceFailures int    `json:"fence_failures,omitempty"`
+	// Fence is how the previous owner was fenced (aws-stop or lease-only;
+	// "" when no fence was needed or none was recorded yet).
+	Fence string `json:"fence,omitempty"`
+	// FenceTook is how long the fence itself took, as a Go duration
+	// string.
+	FenceTook string `json:"fence_took,omitempty"`
+	// FenceFailures is how many fence attempts failed at this epoch.
+	FenceFailures int `json:"fence_failures,omitempty"`
 	// StopTook is how long the previous owner took to stop (planned moves).
-	StopTook time.Duration `json:"stop_took,omitempty"`
+	StopTook Duration `json:"stop_took,omitempty"`
 	// OnlineAfter is the time from the change to the group being online on
-	// To; Online is false when it never came online at this epoch.
-	OnlineAfter time.Duration `json:"online_after,omitempty"`
-	Online      bool          `json:"online"`
+	// To.
+	OnlineAfter Duration `json:"online_after,omitempty"`
+	// Online is false when the group never came online at this epoch.
+	Online bool `json:"online"`
 	// Outcome is what happened at this epoch in the end (online, failed:
 	// reason, superseded).
 	Outcome string `json:"outcome,omitempty"`
@@ -58,8 +62,8 @@ func Why(st *fsm.State, group string) []OwnershipChange {
 			stopping = &evs[i]
 		case "assigned", "takeover":
 			c := OwnershipChange{At: e.At, From: e.From, To: e.To, Epoch: e.Epoch, Cause: e.Cause, Reason: e.Reason, By: e.By}
-			if stopping != nil && stopping.Epoch < e.Epoch && stopping.From == e.From {
-				c.StopTook = e.At.Sub(stopping.At)
+			if stopping != nil && stopping.Epoch < e.Epoch && stopping.From == e.From && stopping.To == e.To {
+				c.StopTook = Duration(e.At.Sub(stopping.At))
 				if stopping.Cause != "" {
 					c.Cause = stopping.Cause
 				}
@@ -82,7 +86,7 @@ func Why(st *fsm.State, group string) []OwnershipChange {
 				case "fenced":
 					c.Fence, c.FenceTook = f.Cause, f.Reason
 				case "online":
-					c.Online, c.OnlineAfter, c.Outcome = true, f.At.Sub(e.At), "online"
+					c.Online, c.OnlineAfter, c.Outcome = true, Duration(f.At.Sub(e.At)), "online"
 				case "failed":
 					if c.Outcome == "" || c.Outcome == "online" {
 						c.Outcome = "failed: " + f.Reason
@@ -113,10 +117,10 @@ func (c OwnershipChange) String() string {
 		s += fmt.Sprintf(" after %d failed attempt(s)", c.FenceFailures)
 	}
 	if c.StopTook > 0 {
-		s += fmt.Sprintf("  stop %s", c.StopTook.Round(time.Millisecond))
+		s += fmt.Sprintf("  stop %s", c.StopTook.D().Round(time.Millisecond))
 	}
 	if c.Online {
-		s += fmt.Sprintf("  online after %s", c.OnlineAfter.Round(time.Millisecond))
+		s += fmt.Sprintf("  online after %s", c.OnlineAfter.D().Round(time.Millisecond))
 	} else if c.Outcome != "" {
 		s += "  " + c.Outcome
 	} else {

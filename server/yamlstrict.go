@@ -21,9 +21,12 @@ import (
 // 1-based line in the YAML file, 0 when unknown; Path, the dotted key path
 // such as "timing.lease" or "members[1].address") and what is wrong (Msg).
 type FieldError struct {
-	Line int    `json:"line,omitempty"`
+	// Line is the 1-based line in the YAML file; 0 when unknown.
+	Line int `json:"line,omitempty"`
+	// Path is the dotted key path, e.g. "timing.lease"; "" when unknown.
 	Path string `json:"path,omitempty"`
-	Msg  string `json:"msg"`
+	// Msg says what is wrong.
+	Msg string `json:"msg"`
 }
 
 // Error formats e as "line N: PATH: MSG", leaving out the parts that are
@@ -101,6 +104,7 @@ type fileErrorList struct {
 	list ErrorList
 }
 
+// Error gives every problem a line of the form "FILE:LINE: PATH: MSG".
 func (f *fileErrorList) Error() string {
 	lines := make([]string, len(f.list))
 	for i, e := range f.list {
@@ -109,6 +113,7 @@ func (f *fileErrorList) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Unwrap returns the ErrorList, for errors.As.
 func (f *fileErrorList) Unwrap() error { return f.list }
 
 // DecodeStrict decodes the single YAML document in data into out, which

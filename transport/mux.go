@@ -291,6 +291,8 @@ func (m *Mux) RaftLayer() raft.StreamLayer { return &raftLayer{m: m} }
 
 type raftLayer struct{ m *Mux }
 
+// Accept implements net.Listener for raft: it returns the next inbound
+// Raft stream, or ErrClosed once the mux is closed.
 func (l *raftLayer) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.m.raftCh:
@@ -300,9 +302,15 @@ func (l *raftLayer) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *raftLayer) Close() error   { return l.m.Close() }
+// Close implements net.Listener for raft; it closes the whole mux, RPC
+// streams included.
+func (l *raftLayer) Close() error { return l.m.Close() }
+
+// Addr implements net.Listener for raft: the mux's advertised address.
 func (l *raftLayer) Addr() net.Addr { return l.m.advertise }
 
+// Dial implements raft.StreamLayer: it opens a Raft stream to addr
+// within timeout.
 func (l *raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -315,6 +323,7 @@ type trackedConn struct {
 	done func()
 }
 
+// Close closes the stream and stops the mux tracking it.
 func (c *trackedConn) Close() error {
 	c.once.Do(c.done)
 	return c.Conn.Close()

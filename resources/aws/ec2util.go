@@ -71,7 +71,10 @@ type callError struct {
 	err error
 }
 
+// Error returns the "kind: Op what: Code: message" description.
 func (e *callError) Error() string { return e.msg }
+
+// Unwrap returns the SDK error, for errors.As (apiErrorCode).
 func (e *callError) Unwrap() error { return e.err }
 
 // tokenFields are the fencing token as hclog key/values.

@@ -87,6 +87,8 @@ type eipTarget struct {
 	privateIP string
 }
 
+// String describes the target for logs: "PRIVATE-IP on ENI (INSTANCE)",
+// "ENI (INSTANCE)", or the instance id alone.
 func (t eipTarget) String() string {
 	if t.eni == "" {
 		return t.instance

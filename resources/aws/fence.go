@@ -65,7 +65,17 @@ func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
 	})
 	cancel()
 	if err != nil {
-		return fmt.Errorf("%w: StopInstances %s: %s", ErrFenceFailed, instanceID, describeAPIError(err))
+		// EC2 refuses to stop an instance that is already terminated or
+		// terminating: such an instance cannot act, which is all we need.
+		st, serr := f.State(ctx, instanceID)
+		switch {
+		case serr == nil && (st == string(types.InstanceStateNameStopped) || st == string(types.InstanceStateNameTerminated)):
+			return nil
+		case serr == nil && st == string(types.InstanceStateNameShuttingDown):
+			// terminating: the waiter below sees it through
+		default:
+			return fmt.Errorf("%w: StopInstances %s: %s", ErrFenceFailed, instanceID, describeAPIError(err))
+		}
 	}
 	w := ec2.NewInstanceStoppedWaiter(f.client, func(o *ec2.InstanceStoppedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = f.MinDelay, f.MaxDelay

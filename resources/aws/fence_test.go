@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
 )
@@ -71,5 +73,22 @@ func TestFenceUnreachableEndpointFailsWithinDeadline(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("fence against an unreachable endpoint took %s", took)
+	}
+}
+
+// TestFenceTerminatedInstanceSucceeds: EC2 refuses to stop a terminated
+// instance, but a terminated instance cannot act: the fence succeeds.
+func TestFenceTerminatedInstanceSucceeds(t *testing.T) {
+	m := motoserver.Start(t)
+	ids := m.RunInstances(t, 1)
+	cfg := m.Config(t)
+	c := ec2.NewFromConfig(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
+		t.Fatal(err)
+	}
+	if err := awsres.NewFencer(cfg).Fence(ctx, ids[0]); err != nil {
+		t.Fatalf("fence of a terminated instance: %v", err)
 	}
 }

@@ -22,6 +22,7 @@ type holder struct {
 	Why  string // "cwd", "root", "fd 3 /mnt/x/file", "maps /mnt/x/lib.so"
 }
 
+// String formats h as "pid PID (COMM, WHY)".
 func (h holder) String() string {
 	return fmt.Sprintf("pid %d (%s, %s)", h.PID, h.Comm, h.Why)
 }

@@ -143,6 +143,8 @@ type blockDevice struct {
 	Major, Minor uint32
 }
 
+// String formats d as "CONFIGURED (PATH, MAJOR:MINOR)", leaving PATH out
+// when it is the configured path.
 func (d blockDevice) String() string {
 	if d.Path != "" && d.Path != d.Configured {
 		return fmt.Sprintf("%s (%s, %d:%d)", d.Configured, d.Path, d.Major, d.Minor)

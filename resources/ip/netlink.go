@@ -58,6 +58,7 @@ func dialNetlink(ctx context.Context) (*nlConn, error) {
 	return c, nil
 }
 
+// Close closes the netlink socket.
 func (c *nlConn) Close() error { return unix.Close(c.fd) }
 
 type rtattr struct {
@@ -164,7 +165,10 @@ type nlError struct {
 	text  string
 }
 
+// Error returns the errno's text followed by the kernel's message.
 func (e *nlError) Error() string { return e.errno.Error() + ": " + e.text }
+
+// Unwrap returns the errno, for errors.Is.
 func (e *nlError) Unwrap() error { return e.errno }
 
 // extackMessage returns NLMSGERR_ATTR_MSG from an error message sent with
