@@ -133,3 +133,22 @@ func (a *apiClient) postJSON(ctx context.Context, path string, in, out any) erro
 func timeoutCtx(c *cli.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Context, d)
 }
+
+// apiAction is the action of a command that calls the API: it checks that
+// there are nargs positional arguments (any number when nargs < 0; usage
+// is the error otherwise), builds the client from the flags and runs fn
+// under timeout.
+func apiAction(nargs int, usage error, timeout time.Duration, fn func(ctx context.Context, c *cli.Context, cl *apiClient) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if nargs >= 0 && c.NArg() != nargs {
+			return usage
+		}
+		cl, err := newClient(c)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := timeoutCtx(c, timeout)
+		defer cancel()
+		return fn(ctx, c, cl)
+	}
+}

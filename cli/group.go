@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,13 +80,7 @@ Example file:
 				Name:  "list",
 				Usage: "list groups with owner, epoch and state",
 				Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
-				Action: func(c *cli.Context) error {
-					cl, err := newClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := timeoutCtx(c, 15*time.Second)
-					defer cancel()
+				Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 					var gs []server.GroupStatus
 					if err := cl.getJSON(ctx, "/v1/groups", &gs); err != nil {
 						return err
@@ -99,7 +94,7 @@ Example file:
 						fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, g.State, strings.Join(g.Nodes, ","), strings.Join(g.Resources, ", "), dash(g.Reason))
 					}
 					return tw.Flush()
-				},
+				}),
 			},
 			suspendCommand(true),
 			suspendCommand(false),
@@ -111,67 +106,40 @@ Example file:
 waits until it is offline. It stays offline (nothing places it) until
 'raftha group start GROUP'. Use it before 'raftha group delete'.`,
 				Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("group stop takes one GROUP name")
-					}
-					cl, err := newClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := timeoutCtx(c, 3*time.Minute)
-					defer cancel()
+				Action: apiAction(1, usagef("group stop takes one GROUP name"), 3*time.Minute, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 					var g server.GroupStatus
 					if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/stop", "", nil, &g); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "group %s is %s (suspended; start it with `raftha group start %s`)\n", g.Name, g.State, g.Name)
 					return nil
-				},
+				}),
 			},
 			{
 				Name:      "start",
 				Usage:     "resume a stopped or suspended group (the leader places it)",
 				ArgsUsage: "GROUP",
 				Flags:     clientFlags(),
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("group start takes one GROUP name")
-					}
-					cl, err := newClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := timeoutCtx(c, 30*time.Second)
-					defer cancel()
+				Action: apiAction(1, usagef("group start takes one GROUP name"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 					if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/resume", "", nil, nil); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "group %s resumed; the leader places it on the first healthy node of its list\n", c.Args().First())
 					return nil
-				},
+				}),
 			},
 			{
 				Name:      "delete",
 				Usage:     "delete a group that is offline or failed",
 				ArgsUsage: "GROUP",
 				Flags:     clientFlags(),
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("group delete takes one GROUP name")
-					}
-					cl, err := newClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := timeoutCtx(c, 30*time.Second)
-					defer cancel()
+				Action: apiAction(1, usagef("group delete takes one GROUP name"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 					if err := cl.do(ctx, http.MethodDelete, "/v1/groups/"+c.Args().First(), "", nil, nil); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "deleted group %s\n", c.Args().First())
 					return nil
-				},
+				}),
 			},
 		},
 	}
@@ -235,21 +203,12 @@ failed so that automatic recovery may use them again.`
 		Description: desc,
 		ArgsUsage:   "GROUP",
 		Flags:       clientFlags(),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("group %s takes one GROUP name", name)
-			}
-			cl, err := newClient(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 30*time.Second)
-			defer cancel()
+		Action: apiAction(1, usagef("group %s takes one GROUP name", name), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 			if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/"+name, "", nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout(c), "group %s %sed\n", c.Args().First(), strings.TrimSuffix(name, "e"))
 			return nil
-		},
+		}),
 	}
 }

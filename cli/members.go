@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,13 +28,7 @@ func membersCommand() *cli.Command {
 				Name:  "list",
 				Usage: "list members with role, state and health",
 				Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
-				Action: func(c *cli.Context) error {
-					cl, err := newClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := timeoutCtx(c, 15*time.Second)
-					defer cancel()
+				Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 					var ms []server.MemberStatus
 					if err := cl.getJSON(ctx, "/v1/members", &ms); err != nil {
 						return err
@@ -47,7 +42,7 @@ func membersCommand() *cli.Command {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", m.ID, m.Role, m.State, yesNo(m.Healthy, false), m.Voter, m.Address, dash(m.API), dash(m.InstanceID))
 					}
 					return tw.Flush()
-				},
+				}),
 			},
 			{
 				Name:      "add",
@@ -63,42 +58,27 @@ already stores a configuration.`,
 					&cli.StringFlag{Name: "role", Value: "node", Usage: "`ROLE`: node or witness"},
 					&cli.StringFlag{Name: "instance-id", Usage: "its EC2 instance `ID` (for fencing)"},
 				),
-				Action: func(c *cli.Context) error {
-					cl, err := newClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := timeoutCtx(c, 60*time.Second)
-					defer cancel()
+				Action: apiAction(-1, nil, 60*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 					a := server.MemberArgs{ID: c.String("id"), Address: c.String("address"), Role: c.String("role"), InstanceID: c.String("instance-id")}
 					if err := cl.postJSON(ctx, "/v1/members", a, nil); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "added %s %s at %s\n", a.Role, a.ID, a.Address)
 					return nil
-				},
+				}),
 			},
 			{
 				Name:      "remove",
 				Usage:     "remove a member that owns no running group",
 				ArgsUsage: "ID",
 				Flags:     clientFlags(),
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("members remove takes one member ID")
-					}
-					cl, err := newClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := timeoutCtx(c, 60*time.Second)
-					defer cancel()
+				Action: apiAction(1, usagef("members remove takes one member ID"), 60*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 					if err := cl.do(ctx, http.MethodDelete, "/v1/members/"+c.Args().First(), "", nil, nil); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "removed %s\n", c.Args().First())
 					return nil
-				},
+				}),
 			},
 		},
 	}

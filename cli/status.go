@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,13 +26,7 @@ answers, the member's own applied state is shown, marked STALE.`,
 			&cli.BoolFlag{Name: "json", Usage: "print the full status as JSON"},
 			&cli.IntFlag{Name: "events", Value: 10, Usage: "how many recent events to show (0 for none)"},
 		),
-		Action: func(c *cli.Context) error {
-			cl, err := newClient(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 15*time.Second)
-			defer cancel()
+		Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 			var st server.Status
 			if err := cl.getJSON(ctx, "/v1/status", &st); err != nil {
 				return err
@@ -43,7 +38,7 @@ answers, the member's own applied state is shown, marked STALE.`,
 			}
 			printStatus(stdout(c), &st, c.Int("events"))
 			return nil
-		},
+		}),
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -20,16 +21,7 @@ shutdown, node-lost, failure, stop-failed, placement), the fence used and how
 long it took, how long the old owner took to stop, and how long until the
 group was online. The history is bounded (the latest 1000 events).`,
 		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("why takes one GROUP name, e.g. `raftha why db`")
-			}
-			cl, err := newClient(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 15*time.Second)
-			defer cancel()
+		Action: apiAction(1, usagef("why takes one GROUP name, e.g. `raftha why db`"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
 			var changes []server.OwnershipChange
 			if err := cl.getJSON(ctx, "/v1/groups/"+c.Args().First()+"/why", &changes); err != nil {
 				return err
@@ -44,6 +36,6 @@ group was online. The history is bounded (the latest 1000 events).`,
 				fmt.Fprintln(stdout(c), ch.String())
 			}
 			return nil
-		},
+		}),
 	}
 }
