@@ -32,6 +32,11 @@ unit:
 integration: build
 	$(GO) test -count=1 -timeout 60m -v ./integration/...
 
+## soak: RUNS runs of every fault-injection scenario (root).
+RUNS ?= 10
+soak: build
+	RAFTHA_FAULT_RUNS=$(RUNS) $(GO) test -count=1 -timeout $$(( $(RUNS) * 4 + 10 ))m -v -run '^TestFault' ./integration/
+
 ## bench: failover and throughput figures.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...

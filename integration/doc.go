@@ -6,4 +6,17 @@
 // same safety with the shipped binary, its config files and its CLI.
 //
 // Run with: go test ./integration -count=1 -v (moto_server must be on PATH).
+//
+// The fault-injection suite (netns_*_test.go, TestFault*) runs the same
+// binary Jepsen-style on a real network: one network namespace per member
+// on a bridge (198.18.0.0/15 only), moto_server and an EC2 "hypervisor"
+// front on the bridge, a loop device as the shared disk, and nemeses
+// (host kill, partitions, pauses, no quorum, AWS errors, full restart,
+// planned moves under load) checked for mutual exclusion on the disk,
+// fencing before takeover, AWS state, and acknowledged history. It needs
+// root and skips otherwise; `make integration` runs one run per scenario,
+// `make soak RUNS=N` N of them (RAFTHA_FAULT_RUNS). RAFTHA_FAULT_SEED
+// replays a seed, RAFTHA_FAULT_LOGS=1 prints agent logs of passing runs, and the table of
+// results goes to $RAFTHA_RESULTS_DIR/latest.txt (default
+// integration/results/latest.txt).
 package integration

@@ -21,13 +21,20 @@ import (
 // ("start|term PID NODE EPOCH UNIXNANO"), so a test can tell a recorder
 // that raftha stopped (SIGTERM) from one that was killed with its host.
 //
+// With RAFTHA_FI_APP set it is the fault suite's application instead.
+//
 // Otherwise it runs the tests, with one raftha binary built for the run.
 func TestMain(m *testing.M) {
 	if path := os.Getenv("RAFTHA_TEST_RECORDER"); path != "" {
 		runRecorder(path)
 		return
 	}
+	if os.Getenv("RAFTHA_FI_APP") != "" {
+		runFaultApp() // the fault suite's application (netns_app_test.go)
+		return
+	}
 	code := m.Run()
+	writeFaultReport() // the fault suite's table, when it ran
 	cleanupBuild()
 	os.Exit(code)
 }

@@ -1,0 +1,90 @@
+package integration
+
+// The fault suite's checkers on made-up histories: they must flag what
+// they claim to flag (no root needed).
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// mkLog builds log lines: each spec is node, epoch, first seq, count,
+// first mono and step (ms).
+func mkLog(specs ...struct {
+	node       string
+	epoch, seq uint64
+	n          int
+	at, stepMS int64
+}) []logLine {
+	var out []logLine
+	for _, s := range specs {
+		for i := 0; i < s.n; i++ {
+			out = append(out, logLine{node: s.node, epoch: s.epoch, seq: s.seq + uint64(i), mono: s.at + int64(i)*s.stepMS*int64(time.Millisecond)})
+		}
+	}
+	return out
+}
+
+type spec = struct {
+	node       string
+	epoch, seq uint64
+	n          int
+	at, stepMS int64
+}
+
+func TestCheckLogFlagsViolations(t *testing.T) {
+	ms := int64(time.Millisecond)
+	cases := []struct {
+		name  string
+		lines []logLine
+		want  []string // substrings of expected violations; none: clean
+	}{
+		{"failover", mkLog(spec{"n1", 5, 0, 10, 0, 5}, spec{"n2", 9, 0, 10, 200 * ms, 5}), nil},
+		{"restart at the same epoch", mkLog(spec{"n1", 5, 0, 10, 0, 5}, spec{"n1", 5, 0, 10, 300 * ms, 5}), nil},
+		{"planned moves back and forth", mkLog(spec{"n1", 5, 0, 5, 0, 5}, spec{"n2", 9, 0, 5, 100 * ms, 5}, spec{"n1", 13, 0, 5, 200 * ms, 5}), nil},
+		{"old owner writes again", mkLog(spec{"n1", 5, 0, 5, 0, 5}, spec{"n2", 9, 0, 5, 100 * ms, 5}, spec{"n1", 5, 5, 5, 200 * ms, 5}),
+			[]string{"interleaving", "epoch went down"}},
+		{"concurrent writers", mkLog(spec{"n1", 5, 0, 20, 0, 5}, spec{"n2", 9, 0, 5, 50 * ms, 5}), []string{"overlap in time"}},
+		{"two nodes at one epoch", mkLog(spec{"n1", 5, 0, 5, 0, 5}, spec{"n2", 5, 0, 5, 100 * ms, 5}), []string{"two nodes wrote at epoch 5"}},
+		{"two writers of one key", mkLog(spec{"n1", 5, 0, 3, 0, 5}, spec{"n1", 5, 0, 2, 20 * ms, 5}, spec{"n1", 5, 3, 2, 40 * ms, 5}),
+			[]string{"a second writer"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkLog(tc.lines)
+			if len(tc.want) == 0 && len(got) > 0 {
+				t.Fatalf("clean history flagged: %v", got)
+			}
+			all := strings.Join(got, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Fatalf("want a violation containing %q, got %v", w, got)
+				}
+			}
+		})
+	}
+}
+
+func TestProberRecovery(t *testing.T) {
+	ms := int64(time.Millisecond)
+	p := &prober{recs: map[string][]probeRec{
+		// n1 answers at epoch 5, dies at 100ms; n2 answers at epoch 9 from 400ms.
+		"n1": {{0, 1 * ms, true, 5}, {50 * ms, 51 * ms, true, 5}, {120 * ms, 121 * ms, false, 0}, {400 * ms, 401 * ms, false, 0}},
+		"n2": {{0, 1 * ms, false, 0}, {200 * ms, 201 * ms, false, 0}, {390 * ms, 391 * ms, false, 0}, {420 * ms, 425 * ms, true, 9}, {480 * ms, 481 * ms, true, 9}},
+	}}
+	if d, ok := p.recovery(100*ms, 0, "n2", 9); !ok || d != 325*time.Millisecond {
+		t.Fatalf("recovery = %s, %v; want 325ms", d, ok)
+	}
+	// n1 never stopped answering at epoch 5 within [0, 60ms].
+	if d, ok := p.recovery(0, 60*ms, "n1", 5); !ok || d != 0 {
+		t.Fatalf("no outage: recovery = %s, %v; want 0", d, ok)
+	}
+	if _, ok := p.recovery(100*ms, 0, "n1", 5); ok {
+		t.Fatal("n1 never came back: recovery must not be measurable")
+	}
+	by := p.answeredBy(300*ms, 0)
+	if len(by["n1"]) != 0 || len(by["n2"]) != 1 || by["n2"][0] != 9 {
+		t.Fatalf("answeredBy = %v", by)
+	}
+}
