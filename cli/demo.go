@@ -244,7 +244,7 @@ groups:
 	if st != nil {
 		printStatus(out, st, 6)
 	}
-	api := members[0].api
+	api := members[2].api // the witness: it survives --failover; followers forward
 	fmt.Fprintf(out, `
 Try it from another terminal:
   export RAFTHA_API=https://127.0.0.1:%d

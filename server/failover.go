@@ -64,6 +64,9 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 		wait = max(0, s.cfg.LeaseOnlyWait()-silence)
 	}
 	reason := fmt.Sprintf("%s not heard from for %s (failover_timeout %s)", owner, silence.Round(time.Millisecond), s.cfg.Timing.FailoverTimeout)
+	if !ls.heard(owner) {
+		reason = fmt.Sprintf("%s not heard from since this leader took over %s ago (a new leader waits lease + heartbeat)", owner, silence.Round(time.Millisecond))
+	}
 	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, Cause: "node-lost", Reason: reason})
 	if err != nil {
 		s.logger.Warn("takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
