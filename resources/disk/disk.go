@@ -296,6 +296,21 @@ func (r *Resource) mountPointPath() string {
 	return r.mountPoint
 }
 
+// observe resolves the device and reads what is mounted now: the whole
+// mount table, the mount point, and the mount on top of it (nil if none).
+func (r *Resource) observe() (blockDevice, []mountEntry, string, *mountEntry, error) {
+	dev, err := r.device()
+	if err != nil {
+		return blockDevice{}, nil, "", nil, err
+	}
+	mounts, err := readMountinfo()
+	if err != nil {
+		return blockDevice{}, nil, "", nil, err
+	}
+	mp := r.mountPointPath()
+	return dev, mounts, mp, topMountAt(mounts, mp), nil
+}
+
 // Start implements resources.Resource.
 func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	r.mu.Lock()
@@ -303,16 +318,11 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 
-	dev, err := r.device()
+	dev, mounts, mp, top, err := r.observe()
 	if err != nil {
 		return err
 	}
-	mounts, err := readMountinfo()
-	if err != nil {
-		return err
-	}
-	mp := r.mountPointPath()
-	if top := topMountAt(mounts, mp); top != nil && dev.matches(*top) {
+	if top != nil && dev.matches(*top) {
 		r.log.Debug("already mounted", "device", dev.Configured, "mount_point", mp, "epoch", tok.Epoch)
 		return nil
 	}
@@ -320,7 +330,7 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 		return fmt.Errorf("device %s is already mounted at %s on this host; refusing to mount it on %s as well",
 			dev, strings.Join(where, ", "), mp)
 	}
-	if top := topMountAt(mounts, mp); top != nil {
+	if top != nil {
 		return fmt.Errorf("mount_point %s is busy (device busy): %s (%s) is mounted there", mp, top.Source, top.FSType)
 	}
 	if err := waitReleased(ctx, dev, releaseWait); err != nil {
@@ -349,7 +359,7 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	if err != nil {
 		return err
 	}
-	top := topMountAt(mounts, mp)
+	top = topMountAt(mounts, mp)
 	if top == nil || !dev.matches(*top) {
 		return fmt.Errorf("mount of %s on %s returned success but mountinfo does not show it", dev, mp)
 	}
@@ -629,16 +639,10 @@ func (r *Resource) umountRetry(ctx context.Context, mp string) error {
 func (r *Resource) Check(ctx context.Context, tok resources.Token) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	dev, err := r.device()
+	dev, _, mp, top, err := r.observe()
 	if err != nil {
 		return err
 	}
-	mounts, err := readMountinfo()
-	if err != nil {
-		return err
-	}
-	mp := r.mountPointPath()
-	top := topMountAt(mounts, mp)
 	if top == nil {
 		return fmt.Errorf("%s is not mounted", mp)
 	}
