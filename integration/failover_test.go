@@ -33,7 +33,7 @@ func checkTakeoverHistory(t *testing.T, st *statusView, from, to string) {
 func firstOf(t *testing.T, ivs []interval, node string) interval {
 	t.Helper()
 	for _, iv := range ivs {
-		if iv.node == node {
+		if iv.Node == node {
 			return iv
 		}
 	}
@@ -78,15 +78,15 @@ func TestProcessKilledFailsOver(t *testing.T) {
 
 	waitFor(t, 10*time.Second, "recorder running on "+other.id, func() bool {
 		ivs := readIntervals(t, c.rec)
-		return len(ivs) == 2 && ivs[1].node == other.id && ivs[1].n >= 5
+		return len(ivs) == 2 && ivs[1].Node == other.id && ivs[1].N >= 5
 	})
 	ivs := readIntervals(t, c.rec)
 	t.Logf("intervals: %s; fence at %s", describeIntervals(ivs), fencedAt.Format("15:04:05.000"))
 	checkExclusive(t, ivs)
-	if first := firstOf(t, ivs, other.id); !first.first.After(fencedAt) {
-		t.Fatalf("%s acted at %s, before the fence completed at %s", other.id, first.first.Format("15:04:05.000"), fencedAt.Format("15:04:05.000"))
+	if first := firstOf(t, ivs, other.id); !first.First.After(fencedAt) {
+		t.Fatalf("%s acted at %s, before the fence completed at %s", other.id, first.First.Format("15:04:05.000"), fencedAt.Format("15:04:05.000"))
 	}
-	if len(ivs) != 2 || ivs[0].node != owner.id || ivs[0].epoch != g1.Epoch || ivs[1].epoch != g2.Epoch {
+	if len(ivs) != 2 || ivs[0].Node != owner.id || ivs[0].Epoch != g1.Epoch || ivs[1].Epoch != g2.Epoch {
 		t.Fatalf("want %s@%d then %s@%d, got %s", owner.id, g1.Epoch, other.id, g2.Epoch, describeIntervals(ivs))
 	}
 }
@@ -129,25 +129,25 @@ func TestProcessPausedLongerThanFailoverIsFenced(t *testing.T) {
 
 	waitFor(t, 10*time.Second, "recorder running on "+other.id, func() bool {
 		ivs := readIntervals(t, c.rec)
-		return len(ivs) == 2 && ivs[1].node == other.id && ivs[1].n >= 5
+		return len(ivs) == 2 && ivs[1].Node == other.id && ivs[1].N >= 5
 	})
 	ivs := readIntervals(t, c.rec)
 	t.Logf("intervals: %s; paused at %s, killed at %s", describeIntervals(ivs), pausedAt.Format("15:04:05.000"), offAt.Format("15:04:05.000"))
 	checkExclusive(t, ivs)
 	old, next := firstOf(t, ivs, owner.id), firstOf(t, ivs, other.id)
-	if !next.first.After(offAt) {
-		t.Fatalf("%s started at %s, before the hypervisor killed %s at %s", other.id, next.first.Format("15:04:05.000"), owner.id, offAt.Format("15:04:05.000"))
+	if !next.First.After(offAt) {
+		t.Fatalf("%s started at %s, before the hypervisor killed %s at %s", other.id, next.First.Format("15:04:05.000"), owner.id, offAt.Format("15:04:05.000"))
 	}
 	// The paused agent could not stop its recorder: it ran past the lease
 	// until the VM was stopped. That is what the fence is for.
-	if !old.last.After(pausedAt.Add(c.timing.lease)) {
-		t.Fatalf("%s's recorder stopped at %s, within the lease after the pause at %s: it should have run until the fence", owner.id, old.last.Format("15:04:05.000"), pausedAt.Format("15:04:05.000"))
+	if !old.Last.After(pausedAt.Add(c.timing.lease)) {
+		t.Fatalf("%s's recorder stopped at %s, within the lease after the pause at %s: it should have run until the fence", owner.id, old.Last.Format("15:04:05.000"), pausedAt.Format("15:04:05.000"))
 	}
-	if !old.last.Before(offAt) {
-		t.Fatalf("%s's recorder wrote at %s, after it was killed at %s", owner.id, old.last.Format("15:04:05.000"), offAt.Format("15:04:05.000"))
+	if !old.Last.Before(offAt) {
+		t.Fatalf("%s's recorder wrote at %s, after it was killed at %s", owner.id, old.Last.Format("15:04:05.000"), offAt.Format("15:04:05.000"))
 	}
-	if g2.Owner != other.id || next.epoch != g2.Epoch {
-		t.Fatalf("owner %s@%d, recorder %s@%d", g2.Owner, g2.Epoch, next.node, next.epoch)
+	if g2.Owner != other.id || next.Epoch != g2.Epoch {
+		t.Fatalf("owner %s@%d, recorder %s@%d", g2.Owner, g2.Epoch, next.Node, next.Epoch)
 	}
 }
 
@@ -233,7 +233,7 @@ func TestProcessPausedBeyondLeaseStopsItsResources(t *testing.T) {
 
 	waitFor(t, 5*time.Second, "the restarted recorder writing", func() bool {
 		recs := readRecords(t, c.rec)
-		return len(recs) > 0 && recs[len(recs)-1].at.After(restart.at.Add(20*time.Millisecond))
+		return len(recs) > 0 && recs[len(recs)-1].At.After(restart.at.Add(20*time.Millisecond))
 	})
 	recs := readRecords(t, c.rec)
 	// While the agent was paused its recorder kept running (nothing could
@@ -242,16 +242,16 @@ func TestProcessPausedBeyondLeaseStopsItsResources(t *testing.T) {
 	var duringPause int
 	var gapFrom, gapTo time.Time
 	for i, r := range recs {
-		if r.node != owner.id {
-			t.Fatalf("%s recorded while %s owned the group", r.node, owner.id)
+		if r.Node != owner.id {
+			t.Fatalf("%s recorded while %s owned the group", r.Node, owner.id)
 		}
-		if r.at.After(pausedAt.Add(tm.lease)) && r.at.Before(resumedAt) {
+		if r.At.After(pausedAt.Add(tm.lease)) && r.At.Before(resumedAt) {
 			duringPause++
 		}
-		if !r.at.After(term.at) && (i+1 == len(recs) || recs[i+1].at.After(term.at)) {
-			gapFrom = r.at
+		if !r.At.After(term.at) && (i+1 == len(recs) || recs[i+1].At.After(term.at)) {
+			gapFrom = r.At
 			if i+1 < len(recs) {
-				gapTo = recs[i+1].at
+				gapTo = recs[i+1].At
 			}
 		}
 	}

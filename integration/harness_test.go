@@ -855,7 +855,7 @@ func (c *cluster) setup() (owner, other *member, g groupView) {
 	g, _ = st.group("db")
 	waitFor(c.t, 10*time.Second, "recorder running on "+owner.id, func() bool {
 		ivs := readIntervals(c.t, c.rec)
-		return len(ivs) == 1 && ivs[0].node == owner.id && ivs[0].n >= 5
+		return len(ivs) == 1 && ivs[0].Node == owner.id && ivs[0].N >= 5
 	})
 	if st.Leader != leader.id {
 		c.t.Logf("note: leadership moved from %s to %s during setup", leader.id, st.Leader)

@@ -1,16 +1,14 @@
 package integration
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/signal"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/integration/recorder"
 )
 
 // TestMain lets the test binary act as a recorder process: when
@@ -25,8 +23,8 @@ import (
 //
 // Otherwise it runs the tests, with one raftha binary built for the run.
 func TestMain(m *testing.M) {
-	if path := os.Getenv("RAFTHA_TEST_RECORDER"); path != "" {
-		runRecorder(path)
+	if path := os.Getenv(recorder.Env); path != "" {
+		recorder.Run(path)
 		return
 	}
 	if os.Getenv("RAFTHA_FI_APP") != "" {
@@ -37,37 +35,6 @@ func TestMain(m *testing.M) {
 	writeFaultReport() // the fault suite's table, when it ran
 	cleanupBuild()
 	os.Exit(code)
-}
-
-func runRecorder(path string) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	node, epoch := os.Getenv("RAFTHA_NODE"), os.Getenv("RAFTHA_EPOCH")
-	life := func(what string) {
-		lf, err := os.OpenFile(path+".life", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return
-		}
-		fmt.Fprintf(lf, "%s %d %s %s %d\n", what, os.Getpid(), node, epoch, time.Now().UnixNano())
-		lf.Close()
-	}
-	life("start")
-	t := time.NewTicker(5 * time.Millisecond)
-	for {
-		fmt.Fprintf(f, "%s %s %d\n", node, epoch, time.Now().UnixNano())
-		select {
-		case <-sig:
-			f.Close()
-			life("term")
-			os.Exit(0)
-		case <-t.C:
-		}
-	}
 }
 
 // recorderGroup is a group whose resource is the recorder, started by
@@ -91,100 +58,38 @@ func recorderGroup(t testing.TB, file string, nodes ...string) string {
 }
 
 // interval is one node's acting period at one epoch, as recorded.
-type interval struct {
-	node        string
-	epoch       uint64
-	first, last time.Time
-	n           int
-}
+type interval = recorder.Interval
 
 // record is one line of a recorder file.
-type record struct {
-	node  string
-	epoch uint64
-	at    time.Time
-}
+type record = recorder.Record
 
 // readRecords parses a recorder file, skipping torn lines, in file order.
 func readRecords(t testing.TB, file string) []record {
 	t.Helper()
-	f, err := os.Open(file)
+	recs, err := recorder.ReadRecords(file)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []record
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		parts := strings.Fields(sc.Text())
-		if len(parts) != 3 {
-			continue // a torn last line of a killed recorder
-		}
-		ep, err1 := strconv.ParseUint(parts[1], 10, 64)
-		ns, err2 := strconv.ParseInt(parts[2], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		out = append(out, record{node: parts[0], epoch: ep, at: time.Unix(0, ns)})
-	}
-	return out
+	return recs
 }
 
 // readIntervals parses a recorder file into per-(node, epoch) intervals
 // sorted by start time.
 func readIntervals(t testing.TB, file string) []interval {
 	t.Helper()
-	byKey := map[string]*interval{}
-	for _, r := range readRecords(t, file) {
-		key := r.node + "/" + strconv.FormatUint(r.epoch, 10)
-		iv, ok := byKey[key]
-		if !ok {
-			iv = &interval{node: r.node, epoch: r.epoch, first: r.at, last: r.at}
-			byKey[key] = iv
-		}
-		if r.at.Before(iv.first) {
-			iv.first = r.at
-		}
-		if r.at.After(iv.last) {
-			iv.last = r.at
-		}
-		iv.n++
-	}
-	var out []interval
-	for _, iv := range byKey {
-		out = append(out, *iv)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].first.Before(out[j].first) })
-	return out
+	return recorder.Intervals(readRecords(t, file))
 }
 
 // checkExclusive fails the test if two nodes' acting intervals overlap or
 // if epochs go down in time order: the mutual-exclusion invariant.
 func checkExclusive(t *testing.T, ivs []interval) {
 	t.Helper()
-	for i := range ivs {
-		for j := i + 1; j < len(ivs); j++ {
-			a, b := ivs[i], ivs[j]
-			if a.node != b.node && !b.first.After(a.last) {
-				t.Fatalf("overlap: %s@%d active %s..%s and %s@%d from %s", a.node, a.epoch, a.first.Format("15:04:05.000"), a.last.Format("15:04:05.000"), b.node, b.epoch, b.first.Format("15:04:05.000"))
-			}
-		}
-		if i > 0 && ivs[i].epoch < ivs[i-1].epoch {
-			t.Fatalf("epoch went down: %s@%d after %s@%d", ivs[i].node, ivs[i].epoch, ivs[i-1].node, ivs[i-1].epoch)
-		}
+	if err := recorder.CheckExclusive(ivs); err != nil {
+		t.Fatal(err)
 	}
 }
 
-func describeIntervals(ivs []interval) string {
-	var b strings.Builder
-	for _, iv := range ivs {
-		fmt.Fprintf(&b, "%s@%d %s..%s (%d) ", iv.node, iv.epoch, iv.first.Format("15:04:05.000"), iv.last.Format("15:04:05.000"), iv.n)
-	}
-	return b.String()
-}
+func describeIntervals(ivs []interval) string { return recorder.Describe(ivs) }
 
 // lifeEvent is one line of a recorder's FILE.life.
 type lifeEvent struct {

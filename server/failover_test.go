@@ -116,7 +116,7 @@ func TestFailoverAWSStopFencesBeforeStart(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "recorder running on n2", func() bool {
 		ivs := readIntervals(t, rec)
-		return len(ivs) == 2 && ivs[1].node == "n2"
+		return len(ivs) == 2 && ivs[1].Node == "n2"
 	})
 	ivs := readIntervals(t, rec)
 	checkExclusive(t, ivs)
@@ -194,7 +194,7 @@ func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
 				t.Fatalf("group left fencing without a fence: %+v", g.Status)
 			}
 			for _, iv := range readIntervals(t, rec) {
-				if iv.node == "n2" {
+				if iv.Node == "n2" {
 					t.Fatal("n2 started the group without a fence")
 				}
 			}
@@ -218,7 +218,7 @@ func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
 			}
 			waitFor(t, 5*time.Second, "recorder on n2", func() bool {
 				ivs := readIntervals(t, rec)
-				return len(ivs) == 2 || (len(ivs) > 0 && ivs[len(ivs)-1].node == "n2" && t.Failed())
+				return len(ivs) == 2 || (len(ivs) > 0 && ivs[len(ivs)-1].Node == "n2" && t.Failed())
 			})
 			checkExclusive(t, readIntervals(t, rec))
 		})
@@ -266,7 +266,7 @@ func TestPartitionedOwnerSelfFences(t *testing.T) {
 	hv.mu.Lock()
 	fencedAt := hv.fenced["n1"]
 	hv.mu.Unlock()
-	if ivs[0].node != "n1" || !ivs[0].last.Before(fencedAt) {
+	if ivs[0].Node != "n1" || !ivs[0].Last.Before(fencedAt) {
 		t.Fatalf("n1 was still acting at the fence (%s): %s", fencedAt.Format("15:04:05.000"), describeIntervals(ivs))
 	}
 	if !strings.Contains(c.member("n1").logs.String(), "lease expired: self-fencing") {
@@ -301,11 +301,11 @@ func TestTwoNodesWithoutWitnessNeverFailOver(t *testing.T) {
 	}
 	ivs := readIntervals(t, rec)
 	for _, iv := range ivs {
-		if iv.node != "n1" {
-			t.Fatalf("%s acted without a majority", iv.node)
+		if iv.Node != "n1" {
+			t.Fatalf("%s acted without a majority", iv.Node)
 		}
 	}
-	if len(ivs) != 1 || time.Since(ivs[0].last) < wait/2 {
+	if len(ivs) != 1 || time.Since(ivs[0].Last) < wait/2 {
 		t.Fatalf("n1 kept acting without quorum: %s", describeIntervals(ivs))
 	}
 }
@@ -332,7 +332,7 @@ func TestLeaseOnlyFailoverWaitsForTheLease(t *testing.T) {
 	// The wait runs from when the leader last heard from n1, which was at
 	// most one heartbeat before the cut.
 	cfg := c.members[0].cfg
-	if took, min := ivs[1].first.Sub(cut), cfg.LeaseOnlyWait()-cfg.Timing.Heartbeat.D(); took < min {
+	if took, min := ivs[1].First.Sub(cut), cfg.LeaseOnlyWait()-cfg.Timing.Heartbeat.D(); took < min {
 		t.Fatalf("lease-only takeover %s after the cut, before lease+stop_deadline (%s)", took, min)
 	}
 	evs := c.events("db")
@@ -478,7 +478,7 @@ func TestFailbackReturnsToFirstNode(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		ivs := readIntervals(t, rec)
-		if len(ivs) >= 3 && ivs[len(ivs)-1].node == "n1" {
+		if len(ivs) >= 3 && ivs[len(ivs)-1].Node == "n1" {
 			break
 		}
 		if time.Now().After(deadline) {
