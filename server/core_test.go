@@ -142,3 +142,37 @@ func TestThreeMembersCore(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOwnerRemovedFromNodesMovesAway: re-applying a group without its
+// current owner in nodes moves it, planned (no fence), to a listed node.
+func TestOwnerRemovedFromNodesMovesAway(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	c.startAll()
+	c.leader()
+	c.waitHealthy()
+	dir := t.TempDir()
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(dir, "n1", "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	g1 := c.waitOnline("db", "n1")
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(dir, "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	g2 := c.waitOnline("db", "n2")
+	if g2.Status.Epoch <= g1.Status.Epoch {
+		t.Fatalf("epoch %d -> %d", g1.Status.Epoch, g2.Status.Epoch)
+	}
+	var causes []string
+	for _, e := range c.leader().srv.State().Events {
+		if e.Group == "db" && (e.Kind == "stopping" || e.Kind == "takeover") {
+			causes = append(causes, e.Kind+"/"+e.Cause)
+		}
+	}
+	if strings.Join(causes, " ") != "stopping/nodes-changed" {
+		t.Fatalf("moves: %v", causes)
+	}
+	waitFor(t, 5*time.Second, "marker on n2 only", func() bool {
+		r := running(t, dir)
+		return len(r) == 1 && r["n2"] != ""
+	})
+}

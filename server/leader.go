@@ -274,7 +274,9 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 			s.takeover(ctx, ls, st, g)
 		case gs.State == fsm.StateFailed:
 			s.recover(ctx, ls, st, g)
-		case gs.State == fsm.StateOnline && ls.isLeaving(gs.Owner):
+		case gs.State == fsm.StateOnline && (ls.isLeaving(gs.Owner) || !g.HasNode(gs.Owner)):
+			// leaving, or no longer in the group's nodes (re-applied
+			// without it): a planned move to an eligible node.
 			s.evacuate(ctx, ls, st, g)
 		case gs.State == fsm.StateOnline && g.Spec.Failback:
 			s.failback(ctx, ls, st, g)
@@ -283,13 +285,18 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 	s.handOverLeadership(ls, st)
 }
 
-// evacuate starts a planned move of a group away from a leaving owner.
+// evacuate starts a planned move of a group away from its owner (leaving,
+// or removed from the group's nodes).
 func (s *Server) evacuate(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
 	for _, n := range g.Spec.Nodes {
 		if n == g.Status.Owner || st.Eligible(g, n) != nil || !ls.healthy(n) || ls.isLeaving(n) {
 			continue
 		}
-		if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: "shutdown"}); err != nil {
+		cause := "shutdown"
+		if !g.HasNode(g.Status.Owner) {
+			cause = "nodes-changed"
+		}
+		if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: cause}); err != nil {
 			s.logger.Warn("could not move group off a leaving member", "group", g.Spec.Name, "from", g.Status.Owner, "error", err)
 		} else {
 			s.logger.Info("moving group off a leaving member", "group", g.Spec.Name, "from", g.Status.Owner, "to", n)

@@ -220,6 +220,7 @@ func (m *Mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 	}
 	if _, err := c.Write([]byte{kind}); err != nil {
 		c.Close()
+		m.track(c, false)
 		return nil, err
 	}
 	_ = c.SetWriteDeadline(time.Time{})
