@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 type nopResource struct{}
@@ -33,5 +34,26 @@ func TestRegisterRefusesReservedKeys(t *testing.T) {
 	}
 	if _, err := r.Lookup("x.none"); err == nil || !strings.Contains(err.Error(), "x.good") {
 		t.Fatalf("lookup of an unknown type: %v", err)
+	}
+}
+
+func TestDurationHelpers(t *testing.T) {
+	if err := CheckDuration("timeout", "", "30s"); err != nil {
+		t.Fatalf("empty: %v", err)
+	}
+	if err := CheckDuration("timeout", "5s", "30s"); err != nil {
+		t.Fatalf("valid: %v", err)
+	}
+	for _, bad := range []string{"5", "-1s", "0s", "soon"} {
+		err := CheckDuration("timeout", bad, "30s")
+		if err == nil || err.Error() != `timeout: expected a positive duration like 30s, got "`+bad+`"` {
+			t.Fatalf("%q: %v", bad, err)
+		}
+	}
+	if d := DurationOr("", 7*time.Second); d != 7*time.Second {
+		t.Fatalf("default: %s", d)
+	}
+	if d := DurationOr("250ms", time.Second); d != 250*time.Millisecond {
+		t.Fatalf("set: %s", d)
 	}
 }

@@ -71,7 +71,7 @@ func (p *DNSParams) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("address: expected private or public, got %q", p.Address))
 	}
-	if err := awsresCheckDuration("wait_timeout", p.WaitTimeout); err != nil {
+	if err := resources.CheckDuration("wait_timeout", p.WaitTimeout, "2m"); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -143,7 +143,7 @@ var DNSType = resources.Type{
 			r53:         route53.NewFromConfig(*env.AWS),
 			ec2:         ec2.NewFromConfig(*env.AWS),
 			callTimeout: awsresCallTimeout(env),
-			waitTimeout: awsresDuration(p.WaitTimeout, 2*time.Minute),
+			waitTimeout: resources.DurationOr(p.WaitTimeout, 2*time.Minute),
 			MinDelay:    500 * time.Millisecond,
 			MaxDelay:    5 * time.Second,
 		}, nil

@@ -72,7 +72,7 @@ func (p *EBSParams) Validate() error {
 	if p.MultiAttach && p.ForceDetach != nil && *p.ForceDetach {
 		errs = append(errs, errors.New("force_detach cannot be set with multi_attach (a Multi-Attach volume is never detached)"))
 	}
-	if err := awsresCheckDuration("wait_timeout", p.WaitTimeout); err != nil {
+	if err := resources.CheckDuration("wait_timeout", p.WaitTimeout, "2m"); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -101,7 +101,7 @@ var EBSType = resources.Type{
 			log:         awsresLogger(env),
 			client:      ec2.NewFromConfig(*env.AWS),
 			callTimeout: awsresCallTimeout(env),
-			waitTimeout: awsresDuration(p.WaitTimeout, 2*time.Minute),
+			waitTimeout: resources.DurationOr(p.WaitTimeout, 2*time.Minute),
 			MinDelay:    250 * time.Millisecond,
 			MaxDelay:    2 * time.Second,
 		}, nil
@@ -400,21 +400,4 @@ func awsresCallTimeout(env resources.Env) time.Duration {
 		return env.CallTimeout
 	}
 	return 10 * time.Second
-}
-
-func awsresCheckDuration(key, s string) error {
-	if s == "" {
-		return nil
-	}
-	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
-		return fmt.Errorf("%s: expected a positive duration like 2m, got %q", key, s)
-	}
-	return nil
-}
-
-func awsresDuration(s string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d
-	}
-	return def
 }

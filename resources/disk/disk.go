@@ -120,11 +120,8 @@ func (p *Params) Validate() error {
 		errs = append(errs, errors.New("probe: cannot write a probe file on a filesystem mounted with options: ro"))
 	}
 	for _, d := range []struct{ key, val string }{{"timeout", p.Timeout}, {"kill_timeout", p.KillTimeout}} {
-		if d.val == "" {
-			continue
-		}
-		if v, err := time.ParseDuration(d.val); err != nil || v <= 0 {
-			errs = append(errs, fmt.Errorf("%s: expected a positive duration like 5s, got %q", d.key, d.val))
+		if err := resources.CheckDuration(d.key, d.val, "5s"); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -135,13 +132,6 @@ func (p *Params) fstype() string {
 		return "ext4"
 	}
 	return p.FSType
-}
-
-func duration(s string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d
-	}
-	return def
 }
 
 // Mount options that only mount(8) and fstab understand.
@@ -242,8 +232,8 @@ var Type = resources.Type{
 			data:        data,
 			fsck:        p.Fsck == nil || *p.Fsck,
 			mkdir:       p.Mkdir == nil || *p.Mkdir,
-			timeout:     duration(p.Timeout, 60*time.Second),
-			killTimeout: duration(p.KillTimeout, 5*time.Second),
+			timeout:     resources.DurationOr(p.Timeout, 60*time.Second),
+			killTimeout: resources.DurationOr(p.KillTimeout, 5*time.Second),
 		}
 		if r.log == nil {
 			r.log = hclog.NewNullLogger()

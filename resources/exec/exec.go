@@ -54,20 +54,13 @@ func (p *Params) Validate() error {
 	if p.Run != "" && (p.Start != "" || p.Stop != "") {
 		errs = append(errs, errors.New("run cannot be combined with start/stop (raftha starts and stops a run command itself)"))
 	}
-	if p.Timeout != "" {
-		if d, err := time.ParseDuration(p.Timeout); err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("timeout: expected a positive duration like 30s, got %q", p.Timeout))
-		}
+	if err := resources.CheckDuration("timeout", p.Timeout, "30s"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-func (p *Params) timeout() time.Duration {
-	if d, err := time.ParseDuration(p.Timeout); err == nil && d > 0 {
-		return d
-	}
-	return 30 * time.Second
-}
+func (p *Params) timeout() time.Duration { return resources.DurationOr(p.Timeout, 30*time.Second) }
 
 // Type is the exec resource type for a resources.Registry.
 var Type = resources.Type{

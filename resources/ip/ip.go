@@ -100,13 +100,10 @@ var Type = resources.Type{
 			log:      env.Logger,
 			prefix:   pfx,
 			arpCount: 3,
-			interval: 200 * time.Millisecond,
+			interval: resources.DurationOr(p.ARPInterval, 200*time.Millisecond),
 		}
 		if p.ARPCount != nil {
 			r.arpCount = *p.ARPCount
-		}
-		if d, err := time.ParseDuration(p.ARPInterval); err == nil && d > 0 {
-			r.interval = d
 		}
 		if r.log == nil {
 			r.log = hclog.NewNullLogger()

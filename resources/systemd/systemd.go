@@ -65,10 +65,8 @@ func (p *Params) Validate() error {
 	if p.Systemctl != "" && strings.Contains(p.Systemctl, "/") && !filepath.IsAbs(p.Systemctl) {
 		errs = append(errs, fmt.Errorf("systemctl: expected a command name or an absolute path, got %q", p.Systemctl))
 	}
-	if p.Timeout != "" {
-		if d, err := time.ParseDuration(p.Timeout); err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("timeout: expected a positive duration like 90s, got %q", p.Timeout))
-		}
+	if err := resources.CheckDuration("timeout", p.Timeout, "90s"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -85,12 +83,9 @@ var Type = resources.Type{
 		if err := p.Validate(); err != nil {
 			return nil, err
 		}
-		r := &Resource{p: *p, log: env.Logger, systemctl: p.Systemctl, timeout: 90 * time.Second}
+		r := &Resource{p: *p, log: env.Logger, systemctl: p.Systemctl, timeout: resources.DurationOr(p.Timeout, 90*time.Second)}
 		if r.systemctl == "" {
 			r.systemctl = "systemctl"
-		}
-		if d, err := time.ParseDuration(p.Timeout); err == nil && d > 0 {
-			r.timeout = d
 		}
 		if r.log == nil {
 			r.log = hclog.NewNullLogger()
