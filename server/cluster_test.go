@@ -50,16 +50,25 @@ type testCluster struct {
 	members []*testMember
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
+// freePorts returns n distinct loopback ports that were free a moment
+// ago. All n listeners stay open until every port is picked, so the
+// kernel cannot hand out the same port twice.
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports []int
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
+
+// freePort returns one loopback port that was free a moment ago.
+func freePort(t testing.TB) int { return freePorts(t, 1)[0] }
 
 // testTiming is a fast profile that still tolerates a loaded 2-core box.
 func testTiming() TimingConfig {
@@ -75,8 +84,9 @@ func newTestCluster(t testing.TB, ids ...string) *testCluster {
 	if err := transport.CreateCA(c.tlsDir, "", 0); err != nil {
 		t.Fatal(err)
 	}
+	ports := freePorts(t, 2*len(ids)) // raft and API port per member
 	var members []MemberConfig
-	for _, id := range ids {
+	for i, id := range ids {
 		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: id, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 			t.Fatal(err)
 		}
@@ -84,15 +94,15 @@ func newTestCluster(t testing.TB, ids ...string) *testCluster {
 		if strings.HasPrefix(id, "w") {
 			role = RoleWitness
 		}
-		members = append(members, MemberConfig{ID: id, Address: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Role: role})
+		members = append(members, MemberConfig{ID: id, Address: fmt.Sprintf("127.0.0.1:%d", ports[2*i]), Role: role})
 	}
-	for _, m := range members {
+	for i, m := range members {
 		cfg := Config{
 			NodeID:  m.ID,
 			Role:    m.Role,
 			DataDir: filepath.Join(dir, m.ID),
 			Bind:    m.Address,
-			API:     fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			API:     fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
 			TLS:     TLSConfig{CA: filepath.Join(c.tlsDir, "ca.pem"), Cert: filepath.Join(c.tlsDir, m.ID+".pem"), Key: filepath.Join(c.tlsDir, m.ID+"-key.pem")},
 			Members: members,
 			Timing:  testTiming(),

@@ -41,7 +41,8 @@ func foreignPKI(t *testing.T, name string) string {
 // PKI, configured as if it were a member of c. It is killed at cleanup.
 func startForeignMember(t *testing.T, c *testCluster, pki string) (*Server, *syncBuffer, string) {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ports := freePorts(t, 2)
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	members := append([]MemberConfig(nil), c.members[0].cfg.Members...)
 	members = append(members, MemberConfig{ID: "n9", Address: addr, Role: RoleNode})
 	cfg := Config{
@@ -49,7 +50,7 @@ func startForeignMember(t *testing.T, c *testCluster, pki string) (*Server, *syn
 		Role:    RoleNode,
 		DataDir: filepath.Join(t.TempDir(), "n9"),
 		Bind:    addr,
-		API:     fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		API:     fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		TLS:     TLSConfig{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "n9.pem"), Key: filepath.Join(pki, "n9-key.pem")},
 		Members: members,
 		Timing:  testTiming(),
