@@ -16,7 +16,7 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/raftha
 
-## test: formatting, vet and every test that runs without root.
+## test: formatting, vet and every unit and in-process test, with the race detector.
 test: lint unit
 
 lint:
@@ -25,8 +25,8 @@ lint:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -timeout 10m $(SOLO)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m $(SOLO)
 
 ## integration: multi-process fault tests in network namespaces (root).
 integration: build

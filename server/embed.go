@@ -338,33 +338,10 @@ func (r *handlerResource) call(run *handlerRun) {
 }
 
 // watch cancels the run's context as soon as this node's lease for the
-// group at the run's epoch is no longer valid: when it expires (checked at
-// the expiry itself and at least every heartbeat/4) or when a renewal
-// from the leader no longer lists the group.
+// group at the run's epoch is no longer valid (see lease.watch).
 func (r *handlerResource) watch(run *handlerRun) {
-	l := r.s.lease
-	group, epoch := run.tok.Group, run.tok.Epoch
-	poll := max(r.s.cfg.Timing.Heartbeat.D()/4, time.Millisecond)
-	t := time.NewTimer(poll)
-	defer t.Stop()
-	for {
-		renewed := l.renewed()
-		until, ok := l.expiry(group, epoch)
-		left := time.Until(until)
-		if !ok || left <= 0 {
-			if context.Cause(run.ctx) == nil {
-				run.cancel(ErrLeaseLost)
-				r.log.Warn("lease for the group is no longer valid: handler context cancelled", "handler", r.handler, "epoch", epoch)
-			}
-			return
-		}
-		t.Reset(min(poll, left))
-		select {
-		case <-run.ctx.Done():
-			return
-		case <-renewed:
-		case <-t.C:
-		}
+	if r.s.lease.watch(run.ctx, run.cancel, run.tok.Group, run.tok.Epoch) {
+		r.log.Warn("lease for the group is no longer valid: handler context cancelled", "handler", r.handler, "epoch", run.tok.Epoch)
 	}
 }
 

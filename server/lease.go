@@ -156,3 +156,50 @@ func (l *lease) beat(hb time.Duration) {
 	}
 	l.renew(sent, owned, string(id))
 }
+
+// watch calls cancel(ErrLeaseLost) as soon as this node's lease for group
+// at epoch is no longer valid: when it expires (checked at the expiry
+// itself and at least every heartbeat/4) or when a renewal from the leader
+// no longer lists the group. It returns when ctx ends, or after cancelling
+// (then true).
+func (l *lease) watch(ctx context.Context, cancel context.CancelCauseFunc, group string, epoch uint64) bool {
+	poll := max(l.s.cfg.Timing.Heartbeat.D()/4, time.Millisecond)
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	for {
+		renewed := l.renewed()
+		until, ok := l.expiry(group, epoch)
+		left := time.Until(until)
+		if !ok || left <= 0 {
+			if ctx.Err() != nil {
+				return false
+			}
+			cancel(ErrLeaseLost)
+			return true
+		}
+		t.Reset(min(poll, left))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-renewed:
+		case <-t.C:
+		}
+	}
+}
+
+// bound returns a context for one resource call of group at epoch: it ends
+// when parent does or, with cause ErrLeaseLost, the moment the lease for
+// the group at that epoch is no longer valid (safety clause 8). The call's
+// own timeout lies inside it.
+func (l *lease) bound(parent context.Context, group string, epoch uint64) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.watch(ctx, cancel, group, epoch)
+	}()
+	return ctx, func() {
+		cancel(context.Canceled)
+		<-done
+	}
+}

@@ -3,15 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
@@ -20,7 +17,9 @@ import (
 // runner runs this node's share of the groups. Each group has a worker
 // goroutine that compares the log's view (owner, epoch, state) with what
 // runs locally and converges, level-triggered: a lost report or a failed
-// step is simply retried on the next pass.
+// step is simply retried on the next pass. Beside the workers, the guard
+// (guard.go) enforces the self-fence deadline, so a resource call that
+// hangs cannot hold it up.
 type runner struct {
 	s   *Server
 	log hclog.Logger
@@ -32,31 +31,66 @@ type runner struct {
 	cancel  context.CancelFunc
 }
 
-func newRunner(s *Server) *runner {
+// newRunner builds the runner and loads the run records an earlier run of
+// the agent left (record.go): what they name may still run here, so each
+// becomes a leftover instance its worker stops before anything else.
+func newRunner(s *Server) (*runner, error) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel}
+	r := &runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel}
+	recs, err := s.readRecords()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	for name, rec := range recs {
+		w := r.newWorker(name)
+		w.gaveUp = rec.GaveUp
+		if len(rec.Resources) == 0 {
+			continue
+		}
+		inst, err := w.build(rec.Resources, rec.Epoch)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("run record %s: cannot rebuild what may still run here to stop it: %w", s.recordPath(name), err)
+		}
+		inst.started, inst.leftover, inst.recorded = len(inst.res), true, true
+		w.inst = inst
+		r.log.Warn("an earlier run of the agent left group resources that may still run: stopping them first", "group", name, "epoch", rec.Epoch, "resources", len(inst.res))
+	}
+	return r, nil
 }
 
-// run creates a worker per group as groups appear in the log.
+// newWorker registers a worker for group (r.mu held or not yet shared).
+func (r *runner) newWorker(name string) *worker {
+	w := &worker{r: r, name: name, kick: make(chan struct{}, 1), log: r.log.With("group", name)}
+	r.workers[name] = w
+	return w
+}
+
+// run starts a worker per group as groups appear in the log (and for
+// every run record loaded at start).
 func (r *runner) run() {
 	tick := time.NewTicker(r.s.cfg.Timing.Heartbeat.D())
 	defer tick.Stop()
+	running := map[*worker]bool{}
 	for {
 		ch := r.s.fsm.Changed()
 		st := r.s.fsm.View()
 		r.mu.Lock()
 		for name := range st.Groups {
 			if _, ok := r.workers[name]; !ok {
-				w := &worker{r: r, name: name, kick: make(chan struct{}, 1), log: r.log.With("group", name)}
-				r.workers[name] = w
+				r.newWorker(name)
+			}
+		}
+		for _, w := range r.workers {
+			if !running[w] {
+				running[w] = true
 				r.wg.Add(1)
 				go func() {
 					defer r.wg.Done()
 					w.loop(r.ctx)
 				}()
 			}
-		}
-		for _, w := range r.workers {
 			w.poke()
 		}
 		r.mu.Unlock()
@@ -75,7 +109,9 @@ func (r *runner) run() {
 // leaving (heartbeats carry the flag) so the leader starts planned moves,
 // waits up to failover_timeout (or ctx) for them, then stops whatever
 // still runs here in reverse order and reports each stop at its epoch so
-// the leader can place the group on another node without fencing.
+// the leader can place the group on another node without fencing. A stop
+// that fails is reported stop-failed: the group then moves only by a
+// fenced takeover (safety clause 7).
 func (r *runner) shutdown(ctx context.Context) {
 	r.s.leaving.Store(true)
 	deadline := time.Now().Add(r.s.cfg.Timing.FailoverTimeout.D())
@@ -90,40 +126,45 @@ func (r *runner) shutdown(ctx context.Context) {
 	}
 	r.cancel()
 	r.wg.Wait()
-	r.mu.Lock()
-	ws := make([]*worker, 0, len(r.workers))
-	for _, w := range r.workers {
-		ws = append(ws, w)
-	}
-	r.mu.Unlock()
-	for _, w := range ws {
+	for _, w := range r.workerList() {
 		w.mu.Lock()
 		inst := w.inst
 		w.mu.Unlock()
 		if inst == nil {
 			continue
 		}
-		err := w.stopLocal(context.Background(), "member shutting down", true)
+		err := w.stopLocal(context.Background(), "member shutting down")
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err != nil {
-			w.report(rctx, inst.epoch, fsm.StateFailed, "stop at shutdown failed: "+err.Error())
-		} else {
+			w.reportFailed(rctx, inst.epoch, "stop at shutdown failed: "+err.Error(), true)
+		} else if !inst.leftover {
 			w.report(rctx, inst.epoch, fsm.StateOffline, "member shut down")
 		}
 		cancel()
 	}
 }
 
+func (r *runner) workerList() []*worker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ws := make([]*worker, 0, len(r.workers))
+	for _, w := range r.workers {
+		ws = append(ws, w)
+	}
+	return ws
+}
+
 // abandon ends the workers without stopping anything cleanly: a crash.
 // Processes the resources started are killed, as systemd's control-group
-// kill (KillMode=control-group) or a dead host would; nothing is reported.
+// kill (KillMode=control-group) or a dead host would; nothing is reported
+// and the run records stay, as they would after a crash.
 func (r *runner) abandon() {
 	r.mu.Lock()
 	for _, w := range r.workers {
 		w.mu.Lock()
 		w.abandoned = true
 		if w.inst != nil {
-			for i := range w.inst.res { // by index: monitor may write other fields
+			for i := range w.inst.res {
 				if k, ok := w.inst.res[i].r.(resources.Killer); ok {
 					k.Kill()
 				}
@@ -149,10 +190,8 @@ func (r *runner) runningHere(group string) bool {
 }
 
 func (r *runner) runningCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	n := 0
-	for _, w := range r.workers {
+	for _, w := range r.workerList() {
 		w.mu.Lock()
 		if w.inst != nil {
 			n++
@@ -162,12 +201,45 @@ func (r *runner) runningCount() int {
 	return n
 }
 
+// cleanedUp reports whether every leftover of an earlier run of the agent
+// has been stopped. Until then the watchdog is not fed.
+func (r *runner) cleanedUp() bool {
+	for _, w := range r.workerList() {
+		w.mu.Lock()
+		left := w.inst != nil && w.inst.leftover
+		w.mu.Unlock()
+		if left {
+			return false
+		}
+	}
+	return true
+}
+
 // instance is a group as it runs here: resources built at one epoch.
+// started counts the resources that may have taken effect: a resource
+// counts from the moment its Start is called, since a Start that fails or
+// hangs may still have acted (safety clause 7). Fields the guard reads are
+// written under the worker's mu.
 type instance struct {
 	epoch   uint64
+	spec    []fsm.ResourceSpec // what res was built from (the run record)
 	res     []built
 	started int
 	online  bool
+	// recorded: the run record names this instance.
+	recorded bool
+	// leftover: loaded from a run record at start; stopped before
+	// anything else, whatever the log says.
+	leftover bool
+	// born is when the instance was built or loaded.
+	born time.Time
+	// validUntil is the latest lease expiry the guard saw for it.
+	validUntil time.Time
+	// stopFailedAt is when a stop of it first failed.
+	stopFailedAt time.Time
+	// selfFenced: the lease ran out and the self-fence was recorded;
+	// hardDone: the guard took the hard action for it.
+	selfFenced, hardDone bool
 }
 
 type built struct {
@@ -191,6 +263,13 @@ type worker struct {
 	inst      *instance
 	cleaned   bool
 	abandoned bool
+
+	// gaveUp is the failed report sent for an epoch (worker goroutine
+	// only): the worker never starts the group again at that epoch and
+	// re-sends the report until the log moves on, since a report whose
+	// RPC failed may still commit later.
+	gaveUp     *fsm.Report
+	gaveUpSent time.Time
 
 	// fencing progress of the current takeover (worker goroutine only)
 	fenceEpoch uint64
@@ -230,17 +309,31 @@ func (w *worker) reconcile(ctx context.Context) {
 	w.mu.Lock()
 	inst := w.inst
 	w.mu.Unlock()
+
+	// What an earlier run of the agent left goes first, whatever the log
+	// says: nothing here knows what state it is in.
+	if inst != nil && inst.leftover {
+		if w.stopLocal(ctx, "left over from an earlier run of the agent") == nil {
+			w.poke()
+		}
+		return
+	}
+	if w.gaveUp != nil && (!ok || g.Status.Owner != me || g.Status.Epoch != w.gaveUp.Epoch || !g.Status.Active()) {
+		w.gaveUp = nil // the log has moved on from the epoch given up
+		w.syncRecord()
+	}
 	if !ok {
 		if inst != nil {
-			w.stopLocal(ctx, "group deleted", false)
+			w.stopLocal(ctx, "group deleted")
 		}
 		return
 	}
 	gs := g.Status
 	mine := gs.Owner == me
 
-	// First sight of a group after start: make sure nothing of it runs
-	// here unless the log says it is ours (a crash may have left it).
+	// First sight of a group after start with no run record: make sure
+	// nothing of it runs here unless the log says it is ours (an agent
+	// from before run records may have left it).
 	if !w.cleaned && inst == nil {
 		w.cleaned = true
 		if !(mine && gs.Active()) {
@@ -250,17 +343,21 @@ func (w *worker) reconcile(ctx context.Context) {
 
 	// Stop when the log no longer says we may run it at this epoch.
 	if inst != nil && (!mine || gs.Epoch != inst.epoch || !gs.Active() || gs.State == fsm.StateStopping || gs.State == fsm.StateFencing) {
-		err := w.stopLocal(ctx, fmt.Sprintf("log says %s (owner %q, epoch %d)", gs.State, gs.Owner, gs.Epoch), false)
+		err := w.stopLocal(ctx, fmt.Sprintf("log says %s (owner %q, epoch %d)", gs.State, gs.Owner, gs.Epoch))
 		if mine && gs.Epoch == inst.epoch && gs.State == fsm.StateStopping {
 			w.reportStopped(ctx, gs.Epoch, err)
 		}
 		return
 	}
 	if inst != nil && inst.started > 0 && !s.lease.valid(w.name, inst.epoch) {
-		w.selfFence(ctx, inst.epoch)
+		w.selfFence(ctx, inst)
 		return
 	}
 	if !mine {
+		return
+	}
+	if w.gaveUp != nil {
+		w.resendGaveUp(ctx)
 		return
 	}
 	switch gs.State {
@@ -283,124 +380,6 @@ func (w *worker) reconcile(ctx context.Context) {
 			w.monitor(ctx, g, inst)
 		}
 	}
-}
-
-// monitor runs the due checks of an online group and applies the recovery
-// policy: restart after failures_before_restart consecutive failures (the
-// resource and those started after it), and after restarts_before_failover
-// restarts stop the group and report it failed so the leader moves it.
-func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
-	s := w.r.s
-	now := time.Now()
-	for i := range inst.res {
-		b := &inst.res[i]
-		if b.mon.Interval <= 0 || i >= inst.started {
-			continue
-		}
-		if b.next.IsZero() {
-			b.next = now.Add(b.mon.Interval)
-			time.AfterFunc(b.mon.Interval, w.poke)
-			continue
-		}
-		if now.Before(b.next) {
-			continue
-		}
-		b.next = now.Add(b.mon.Interval)
-		time.AfterFunc(b.mon.Interval, w.poke)
-		// Checks of AWS resources repair drift (rewrite a route, move an
-		// EIP): side effects, so leader-confirmed like any start (clause
-		// 2). Without a confirmation the check waits; the lease decides.
-		if err := s.confirm(ctx, w.name, inst.epoch); err != nil {
-			w.log.Debug("check skipped: ownership not confirmed", "resource", b.name, "error", err)
-			return
-		}
-		cctx, cancel := context.WithTimeout(ctx, b.mon.Timeout)
-		err := b.r.Check(cctx, w.token(inst.epoch, b.name))
-		cancel()
-		result := "ok"
-		if err != nil {
-			result = "failed"
-		}
-		s.metrics.checks.WithLabelValues(w.name, b.name, result).Inc()
-		if err == nil {
-			if b.failures > 0 {
-				w.log.Info("resource check passes again", "resource", b.name, "after_failures", b.failures)
-			}
-			b.failures = 0
-			continue
-		}
-		b.failures++
-		w.log.Warn("resource check failed", "resource", b.name, "epoch", inst.epoch, "failures", b.failures, "restart_after", b.mon.FailuresBeforeRestart, "error", err)
-		if b.failures < b.mon.FailuresBeforeRestart {
-			continue
-		}
-		b.failures = 0
-		if b.restarts < b.mon.RestartsBeforeFailover {
-			b.restarts++
-			reason := fmt.Sprintf("check of %s failed %d times (%v); restart %d of %d on %s", b.name, b.mon.FailuresBeforeRestart, err, b.restarts, b.mon.RestartsBeforeFailover, s.cfg.NodeID)
-			w.log.Warn("restarting resource", "resource", b.name, "restart", b.restarts, "of", b.mon.RestartsBeforeFailover)
-			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "resource-restart", Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
-			w.restartFrom(ctx, g, inst, i)
-			return
-		}
-		reason := fmt.Sprintf("monitor: check of %s failed %d times after %d restarts on %s: %v", b.name, b.mon.FailuresBeforeRestart, b.restarts, s.cfg.NodeID, err)
-		w.log.Error("resource keeps failing: stopping the group so it fails over", "resource", b.name, "epoch", inst.epoch)
-		sctx, scancel := context.WithTimeout(ctx, s.cfg.Fencing.StopDeadline.D())
-		stopErr := w.stopLocal(sctx, "monitor failure", false)
-		scancel()
-		if stopErr != nil {
-			reason += "; stopping failed: " + stopErr.Error()
-		}
-		w.reportFailed(ctx, inst.epoch, reason, stopErr != nil)
-		return
-	}
-}
-
-// restartFrom stops resources i..last in reverse order, then starts them
-// again in order (each start leader-confirmed, as always).
-func (w *worker) restartFrom(ctx context.Context, g *fsm.Group, inst *instance, i int) {
-	for j := inst.started - 1; j >= i; j-- {
-		b := inst.res[j]
-		if err := b.r.Stop(ctx, w.token(inst.epoch, b.name)); err != nil {
-			reason := fmt.Sprintf("restart of %s: stop of %s failed: %v", inst.res[i].name, b.name, err)
-			w.log.Error("restart failed; stopping the group", "resource", b.name, "error", err)
-			_ = w.stopLocal(ctx, "restart failed", false)
-			w.reportFailed(ctx, inst.epoch, reason, true)
-			return
-		}
-		inst.started = j
-	}
-	inst.online = false
-	w.start(ctx, g)
-}
-
-// selfFence stops a group whose lease ran out: this node can no longer
-// prove it owns it, so it must assume someone else may. The stop has
-// fencing.stop_deadline; if it fails or hangs, the hard action follows.
-func (w *worker) selfFence(ctx context.Context, epoch uint64) {
-	s := w.r.s
-	deadline := s.cfg.Fencing.StopDeadline.D()
-	s.metrics.selfFences.Inc()
-	w.log.Warn("lease expired: self-fencing, stopping resources in reverse order", "epoch", epoch, "stop_deadline", deadline)
-	sctx, cancel := context.WithTimeout(ctx, deadline)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- w.stopLocal(sctx, "lease expired", false) }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(deadline + 100*time.Millisecond):
-		err = fmt.Errorf("stop did not finish within fencing.stop_deadline %s", deadline)
-	}
-	reason := "lease expired; resources stopped"
-	if err != nil {
-		reason = "lease expired; stopping resources failed: " + err.Error()
-		s.selfFenceAction(reason)
-	}
-	w.log.Warn("self-fenced", "epoch", epoch, "result", reason)
-	// The leader is likely unreachable right now (that is why the lease
-	// ran out): keep trying to record the event until it lands.
-	s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "self-fenced", Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, Reason: reason})
 }
 
 // recordEventually commits an event note in the background, retrying every
@@ -511,10 +490,11 @@ func dash0(s string) string {
 	return s
 }
 
-func (w *worker) build(g *fsm.Group, epoch uint64) (*instance, error) {
+// build builds the resources of spec for epoch; nothing is started.
+func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error) {
 	s := w.r.s
-	inst := &instance{epoch: epoch}
-	for _, rs := range g.Spec.Resources {
+	inst := &instance{epoch: epoch, spec: spec, born: time.Now()}
+	for _, rs := range spec {
 		// Embedding: a `go` resource runs an OwnerFunc of this server, so
 		// it is built from the server (handlers, lease), not from an Env.
 		if rs.Type == HandlerTypeName {
@@ -537,7 +517,7 @@ func (w *worker) build(g *fsm.Group, epoch uint64) (*instance, error) {
 		}
 		res, err := t.Build(p, resources.Env{
 			Logger:      w.log.Named(rs.Name),
-			DataDir:     filepath.Join(s.cfg.DataDir, "resources", g.Spec.Name, rs.Name),
+			DataDir:     filepath.Join(s.cfg.DataDir, "resources", w.name, rs.Name),
 			NodeID:      s.cfg.NodeID,
 			AWS:         s.awsCfg,
 			InstanceID:  s.instance,
@@ -549,162 +529,4 @@ func (w *worker) build(g *fsm.Group, epoch uint64) (*instance, error) {
 		inst.res = append(inst.res, built{name: rs.Name, typ: rs.Type, r: res, mon: rs.Monitor})
 	}
 	return inst, nil
-}
-
-// start starts the group's resources in order. Before each one it confirms
-// with the leader that this node still owns the group at this epoch
-// (safety argument, clause 2); if it cannot, it does nothing more.
-func (w *worker) start(ctx context.Context, g *fsm.Group) {
-	s := w.r.s
-	epoch := g.Status.Epoch
-	w.mu.Lock()
-	inst := w.inst
-	w.mu.Unlock()
-	if inst == nil || inst.epoch != epoch {
-		var err error
-		inst, err = w.build(g, epoch)
-		if err != nil {
-			w.log.Error("cannot build resources", "epoch", epoch, "error", err)
-			w.report(ctx, epoch, fsm.StateFailed, err.Error())
-			return
-		}
-		w.mu.Lock()
-		w.inst = inst
-		w.mu.Unlock()
-	}
-	for i := inst.started; i < len(inst.res); i++ {
-		b := inst.res[i]
-		if err := s.confirm(ctx, w.name, epoch); err != nil {
-			if errors.Is(err, ErrNotOwner) {
-				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
-				w.stopLocal(ctx, "ownership not confirmed", false)
-			} else {
-				w.log.Info("cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
-			}
-			return
-		}
-		w.log.Info("starting resource", "resource", b.name, "type", b.typ, "epoch", epoch)
-		if err := b.r.Start(ctx, w.token(epoch, b.name)); err != nil {
-			reason := fmt.Sprintf("start of %s (%s) failed: %v", b.name, b.typ, err)
-			w.log.Error("resource failed to start; stopping the group", "resource", b.name, "epoch", epoch, "error", err)
-			stopErr := w.stopLocal(ctx, "start failed", false)
-			if stopErr != nil {
-				reason += "; stopping what had started failed: " + stopErr.Error()
-			}
-			w.reportFailed(ctx, epoch, reason, stopErr != nil)
-			return
-		}
-		inst.started = i + 1
-	}
-	inst.online = true
-	if w.fenceEpoch == epoch && !w.fenceSeen.IsZero() {
-		s.metrics.takeoverToOn.Observe(time.Since(w.fenceSeen).Seconds())
-	}
-	w.log.Info("group online", "epoch", epoch)
-	w.report(ctx, epoch, fsm.StateOnline, "")
-}
-
-// stopLocal stops what runs here in reverse order. A resource whose stop
-// fails is reported in the error; the others are still stopped.
-func (w *worker) stopLocal(ctx context.Context, why string, final bool) error {
-	w.mu.Lock()
-	inst := w.inst
-	if w.abandoned {
-		w.mu.Unlock()
-		return nil
-	}
-	w.mu.Unlock()
-	if inst == nil {
-		return nil
-	}
-	w.log.Info("stopping group", "epoch", inst.epoch, "why", why)
-	var errs []error
-	for i := inst.started - 1; i >= 0; i-- {
-		b := inst.res[i]
-		if err := b.r.Stop(ctx, w.token(inst.epoch, b.name)); err != nil {
-			w.log.Error("resource failed to stop", "resource", b.name, "epoch", inst.epoch, "error", err)
-			errs = append(errs, fmt.Errorf("stop of %s failed: %w", b.name, err))
-		}
-	}
-	w.mu.Lock()
-	w.inst = nil
-	w.mu.Unlock()
-	return errors.Join(errs...)
-}
-
-// ensureStopped runs every resource's Stop (idempotent) without having
-// started it here: cleanup after a restart.
-func (w *worker) ensureStopped(ctx context.Context, g *fsm.Group) error {
-	inst, err := w.build(g, g.Status.Epoch)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for i := len(inst.res) - 1; i >= 0; i-- {
-		b := inst.res[i]
-		if err := b.r.Stop(ctx, w.token(g.Status.Epoch, b.name)); err != nil {
-			w.log.Debug("cleanup stop failed", "resource", b.name, "error", err)
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (w *worker) reportStopped(ctx context.Context, epoch uint64, stopErr error) {
-	if stopErr != nil {
-		w.reportFailed(ctx, epoch, "stop failed: "+stopErr.Error(), true)
-		return
-	}
-	w.report(ctx, epoch, fsm.StateOffline, "stopped on request")
-}
-
-func (w *worker) report(ctx context.Context, epoch uint64, state fsm.GroupState, reason string) {
-	w.reportState(ctx, &fsm.Report{Group: w.name, Epoch: epoch, State: state, Reason: reason})
-}
-
-// reportFailed reports the group failed here; stopFailed says its
-// resources could not be stopped, so only a fenced takeover may move it.
-func (w *worker) reportFailed(ctx context.Context, epoch uint64, reason string, stopFailed bool) {
-	w.reportState(ctx, &fsm.Report{Group: w.name, Epoch: epoch, State: fsm.StateFailed, Reason: reason, StopFailed: stopFailed})
-}
-
-func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
-	s := w.r.s
-	epoch, state := r.Epoch, r.State
-	r.Header, r.Node = s.header(""), s.cfg.NodeID
-	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
-	defer cancel()
-	_, err := s.commit(rctx, r)
-	if err != nil {
-		w.log.Warn("report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
-	}
-}
-
-// confirm asks the leader, linearizably, whether this node owns group at
-// epoch. Success also renews the lease for that group.
-func (s *Server) confirm(ctx context.Context, group string, epoch uint64) error {
-	sent := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
-	defer cancel()
-	var err error
-	addr, id := s.raft.LeaderWithID()
-	switch {
-	case id == "":
-		err = ErrNoLeader
-	case id == raft.ServerID(s.cfg.NodeID):
-		err = s.confirmLocal(ctx, group, s.cfg.NodeID, epoch)
-	default:
-		err = s.pool.Call(ctx, string(addr), "Raftha.Confirm", ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch}, &ConfirmReply{})
-		if containsNotOwner(err) {
-			err = fmt.Errorf("%w: %v", ErrNotOwner, err)
-		}
-	}
-	if err == nil {
-		s.lease.confirmed(sent, group, epoch)
-	}
-	return err
-}
-
-func containsNotOwner(err error) bool {
-	return err != nil && (errors.Is(err, ErrNotOwner) || strings.Contains(err.Error(), ErrNotOwner.Error()))
 }

@@ -130,6 +130,10 @@ type Server struct {
 	stopped atomic.Bool
 	leaving atomic.Bool
 	stopMu  sync.Mutex
+
+	// reportFilter, when set (tests only), drops the group reports it
+	// returns true for, as a report RPC that timed out would.
+	reportFilter atomic.Pointer[func(*fsm.Report) bool]
 }
 
 // New validates cfg and builds a Server. Nothing listens until Start.
@@ -205,6 +209,11 @@ func (s *Server) Start() (err error) {
 		return err
 	}
 	s.lease = newLease(s)
+	if s.cfg.Role == RoleNode {
+		if s.runner, err = newRunner(s); err != nil {
+			return err
+		}
+	}
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
 	if s.cfg.Fencing.Watchdog != "" {
@@ -215,8 +224,8 @@ func (s *Server) Start() (err error) {
 		s.watchdog = wd
 		s.goFn(wd.run)
 	}
-	if s.cfg.Role == RoleNode {
-		s.runner = newRunner(s)
+	if s.runner != nil {
+		s.goFn(s.runner.guard)
 		s.goFn(s.runner.run)
 	}
 	s.logger.Info("member started", "role", s.cfg.Role, "raft", s.mux.Addr().String(), "api", s.apiLn.Addr().String())

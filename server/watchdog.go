@@ -39,7 +39,10 @@ func (w *watchdog) run() {
 			return
 		case <-t.C:
 		}
-		if w.s.lease.remaining() > 0 {
+		// Fed only while the lease is valid and once what an earlier run
+		// of the agent left has been stopped (a leftover that cannot be
+		// stopped must end in a reset, not be kept alive by it).
+		if w.s.lease.remaining() > 0 && (w.s.runner == nil || w.s.runner.cleanedUp()) {
 			if _, err := w.f.WriteString("."); err != nil {
 				w.s.logger.Error("watchdog write failed", "device", w.s.cfg.Fencing.Watchdog, "error", err)
 			}

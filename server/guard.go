@@ -1,0 +1,99 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// guard is the last line of self-fencing (safety clauses 3, 7 and 8). It
+// runs apart from the workers, so a resource call that hangs cannot hold
+// it up, and watches every instance whose resources may have taken
+// effect. The instance must be stopped by
+//
+//   - the lease's end + fencing.stop_deadline, once this node's lease for
+//     the group at the instance's epoch has run out (or never covered it,
+//     for leftovers of an earlier run: from when they were loaded), and
+//   - the first failed stop + fencing.stop_deadline, whatever the lease,
+//
+// or the guard takes the configured hard action (fencing.self_fence_action)
+// once. The lease-only winner waits lease + stop_deadline + a margin from
+// when the leader last heard from the owner, which ends after either
+// deadline (see Config.LeaseOnlyWait and `raftha timing explain`).
+func (r *runner) guard() {
+	s := r.s
+	poll := guardPoll(s.cfg.Timing.Heartbeat.D())
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	for {
+		renewed := s.lease.renewed()
+		next := r.guardPass(time.Now())
+		t.Reset(min(max(next, time.Millisecond), poll))
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-renewed:
+		case <-t.C:
+		}
+	}
+}
+
+// guardPoll is how often the guard looks at least: it is never later than
+// this past a deadline.
+func guardPoll(heartbeat time.Duration) time.Duration {
+	return max(heartbeat/8, time.Millisecond)
+}
+
+// guardPass checks every instance once at now, takes the hard action for
+// those past their deadline, and returns how long until the next deadline.
+func (r *runner) guardPass(now time.Time) time.Duration {
+	s := r.s
+	stopDeadline := s.cfg.Fencing.StopDeadline.D()
+	next := time.Hour
+	for _, w := range r.workerList() {
+		w.mu.Lock()
+		inst := w.inst
+		if w.abandoned || inst == nil || inst.started == 0 || inst.hardDone {
+			w.mu.Unlock()
+			continue
+		}
+		if until, ok := s.lease.expiry(w.name, inst.epoch); ok && until.After(inst.validUntil) {
+			inst.validUntil = until
+		}
+		var due time.Time
+		if !inst.validUntil.After(now) {
+			base := inst.validUntil
+			if base.IsZero() {
+				base = inst.born
+			}
+			due = base.Add(stopDeadline)
+		}
+		if !inst.stopFailedAt.IsZero() {
+			if d := inst.stopFailedAt.Add(stopDeadline); due.IsZero() || d.Before(due) {
+				due = d
+			}
+		}
+		fire := !due.IsZero() && !now.Before(due)
+		if fire {
+			inst.hardDone = true
+		}
+		epoch, stopFailed, left := inst.epoch, !inst.stopFailedAt.IsZero(), inst.validUntil.Sub(now)
+		w.mu.Unlock()
+		switch {
+		case fire:
+			why := fmt.Sprintf("group %s (epoch %d): resources still up %s after the lease ended", w.name, epoch, stopDeadline)
+			if stopFailed {
+				why = fmt.Sprintf("group %s (epoch %d): resources could not be stopped within fencing.stop_deadline %s", w.name, epoch, stopDeadline)
+			}
+			s.selfFenceAction(why)
+			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "self-fence-action", Group: w.name, Node: s.cfg.NodeID, Epoch: epoch,
+				Reason: fmt.Sprintf("%s; took self_fence_action %s", why, s.cfg.Fencing.SelfFenceAction)})
+		case !due.IsZero():
+			next = min(next, due.Sub(now))
+		default:
+			next = min(next, left)
+		}
+	}
+	return next
+}

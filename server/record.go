@@ -1,0 +1,123 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// runRecord is what this node may have running for one group, kept in
+// data_dir/running/GROUP.json from just before the first resource Start
+// until every resource is stopped. It outlives the agent: an agent that
+// crashed, was killed or restarted with a stale view of the log stops
+// exactly what the record names (the spec it was built from, not the
+// group's current spec), before anything else (safety clause 7).
+type runRecord struct {
+	// Group and Epoch say which ownership the resources were started for.
+	Group string `json:"group"`
+	Epoch uint64 `json:"epoch"`
+	// Resources is the spec the instance was built from.
+	Resources []fsm.ResourceSpec `json:"resources"`
+	// GaveUp is the failed report this node sent for Epoch: it never
+	// starts the group again at that epoch and re-sends the report until
+	// the log moves on (a report may commit late).
+	GaveUp *fsm.Report `json:"gave_up,omitempty"`
+}
+
+// recordDir is where run records live.
+func (s *Server) recordDir() string { return filepath.Join(s.cfg.DataDir, "running") }
+
+func (s *Server) recordPath(group string) string {
+	return filepath.Join(s.recordDir(), group+".json")
+}
+
+// writeRecord stores rec durably: temp file, fsync, rename, fsync of the
+// directory. A record that is not on disk when Start begins is a resource
+// a crash could leave behind unnoticed.
+func (s *Server) writeRecord(rec runRecord) error {
+	dir := s.recordDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("run record: %w", err)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("run record: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+rec.Group+".*")
+	if err != nil {
+		return fmt.Errorf("run record: %w", err)
+	}
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), s.recordPath(rec.Group))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("run record %s: %w", s.recordPath(rec.Group), err)
+	}
+	return syncDir(dir)
+}
+
+// removeRecord deletes group's record once nothing of it runs here.
+func (s *Server) removeRecord(group string) error {
+	err := os.Remove(s.recordPath(group))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("run record: %w", err)
+	}
+	return syncDir(s.recordDir())
+}
+
+// readRecords loads every run record left in data_dir. A record that
+// cannot be read is an error: the agent must not start and forget what
+// may still run.
+func (s *Server) readRecords() (map[string]runRecord, error) {
+	out := map[string]runRecord{}
+	ents, err := os.ReadDir(s.recordDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run records: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") { // a temp file a crash left
+			os.Remove(filepath.Join(s.recordDir(), name))
+			continue
+		}
+		if !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		path := filepath.Join(s.recordDir(), name)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("run record %s: %w", path, err)
+		}
+		var rec runRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, fmt.Errorf("run record %s: %w (move it away only once you have made sure nothing of group %s runs on this node)", path, err, strings.TrimSuffix(name, ".json"))
+		}
+		out[rec.Group] = rec
+	}
+	return out, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,304 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// start starts the group's resources in order. Before each one it confirms
+// with the leader that this node still owns the group at this epoch
+// (safety argument, clause 2) and re-checks its lease; the call runs under
+// a context that ends the moment the lease does (clause 8). A resource
+// counts as started from the moment Start is called: a Start that fails
+// may have taken effect, so it is stopped with the others (clause 7).
+func (w *worker) start(ctx context.Context, g *fsm.Group) {
+	s := w.r.s
+	epoch := g.Status.Epoch
+	w.mu.Lock()
+	inst := w.inst
+	w.mu.Unlock()
+	if inst == nil || inst.epoch != epoch {
+		var err error
+		inst, err = w.build(g.Spec.Resources, epoch)
+		if err != nil {
+			w.log.Error("cannot build resources", "epoch", epoch, "error", err)
+			w.reportFailed(ctx, epoch, err.Error(), false)
+			return
+		}
+		w.mu.Lock()
+		w.inst = inst
+		w.mu.Unlock()
+	}
+	for i := inst.started; i < len(inst.res); i++ {
+		b := inst.res[i]
+		if err := s.confirm(ctx, w.name, epoch); err != nil {
+			if errors.Is(err, ErrNotOwner) {
+				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
+				w.stopLocal(ctx, "ownership not confirmed")
+			} else {
+				w.log.Info("cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
+			}
+			return
+		}
+		if !inst.recorded {
+			if err := w.syncRecord(); err != nil {
+				w.log.Error("cannot record what is about to start; starting nothing", "epoch", epoch, "error", err)
+				w.stopLocal(ctx, "run record not written")
+				w.reportFailed(ctx, epoch, err.Error(), false)
+				return
+			}
+		}
+		// The lease is checked again right before the side effect, and
+		// bounds it: a call still running when the lease ends is
+		// cancelled, and the guard takes over if it does not return.
+		lctx, cancel := s.lease.bound(ctx, w.name, epoch)
+		if lctx.Err() != nil {
+			cancel()
+			w.log.Warn("lease ran out between confirmation and start; starting nothing", "epoch", epoch, "resource", b.name)
+			return
+		}
+		w.mu.Lock()
+		inst.started = i + 1
+		w.mu.Unlock()
+		w.log.Info("starting resource", "resource", b.name, "type", b.typ, "epoch", epoch)
+		err := b.r.Start(lctx, w.token(epoch, b.name))
+		if err != nil && errors.Is(context.Cause(lctx), ErrLeaseLost) {
+			err = fmt.Errorf("%w (%v)", ErrLeaseLost, err)
+		}
+		cancel()
+		if err != nil {
+			reason := fmt.Sprintf("start of %s (%s) failed: %v", b.name, b.typ, err)
+			w.log.Error("resource failed to start; stopping the group, that resource included", "resource", b.name, "epoch", epoch, "error", err)
+			stopErr := w.stopLocal(ctx, "start failed")
+			if stopErr != nil {
+				reason += "; stopping failed (only a fenced takeover may move the group): " + stopErr.Error()
+			}
+			w.reportFailed(ctx, epoch, reason, stopErr != nil)
+			return
+		}
+	}
+	w.mu.Lock()
+	inst.online = true
+	w.mu.Unlock()
+	if w.fenceEpoch == epoch && !w.fenceSeen.IsZero() {
+		s.metrics.takeoverToOn.Observe(time.Since(w.fenceSeen).Seconds())
+	}
+	w.log.Info("group online", "epoch", epoch)
+	w.report(ctx, epoch, fsm.StateOnline, "")
+}
+
+// stopLocal stops what may run here in reverse order. When every stop
+// succeeds the instance and its run record are gone. When one fails, the
+// instance stays (Stop is idempotent: the next pass stops it all again),
+// and the guard takes the hard action unless a retry succeeds within
+// fencing.stop_deadline.
+func (w *worker) stopLocal(ctx context.Context, why string) error {
+	w.mu.Lock()
+	inst := w.inst
+	if w.abandoned {
+		w.mu.Unlock()
+		return nil
+	}
+	w.mu.Unlock()
+	if inst == nil {
+		return nil
+	}
+	w.log.Info("stopping group", "epoch", inst.epoch, "why", why)
+	var errs []error
+	for i := inst.started - 1; i >= 0; i-- {
+		b := inst.res[i]
+		if err := b.r.Stop(ctx, w.token(inst.epoch, b.name)); err != nil {
+			w.log.Error("resource failed to stop", "resource", b.name, "epoch", inst.epoch, "error", err)
+			errs = append(errs, fmt.Errorf("stop of %s failed: %w", b.name, err))
+		}
+	}
+	if len(errs) > 0 {
+		w.mu.Lock()
+		if inst.stopFailedAt.IsZero() {
+			inst.stopFailedAt = time.Now()
+		}
+		w.mu.Unlock()
+		time.AfterFunc(w.r.s.cfg.Timing.Heartbeat.D(), w.poke) // retry
+		return errors.Join(errs...)
+	}
+	w.mu.Lock()
+	if w.inst == inst {
+		w.inst = nil
+	}
+	w.mu.Unlock()
+	if err := w.syncRecord(); err != nil {
+		w.log.Error("run record not updated after a clean stop", "error", err)
+	}
+	return nil
+}
+
+// ensureStopped runs every resource's Stop (idempotent) without having
+// started it here: cleanup on first sight of a group that has no run
+// record (an agent from before run records may have left it).
+func (w *worker) ensureStopped(ctx context.Context, g *fsm.Group) error {
+	inst, err := w.build(g.Spec.Resources, g.Status.Epoch)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := len(inst.res) - 1; i >= 0; i-- {
+		b := inst.res[i]
+		if err := b.r.Stop(ctx, w.token(g.Status.Epoch, b.name)); err != nil {
+			w.log.Debug("cleanup stop failed", "resource", b.name, "error", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// selfFence stops a group whose lease ran out: this node can no longer
+// prove it owns it, so it must assume someone else may. The stop has
+// fencing.stop_deadline; the guard takes the hard action if the
+// resources are still up by then, whatever this goroutine is doing.
+func (w *worker) selfFence(ctx context.Context, inst *instance) {
+	s := w.r.s
+	deadline := s.cfg.Fencing.StopDeadline.D()
+	w.mu.Lock()
+	first := !inst.selfFenced
+	inst.selfFenced = true
+	w.mu.Unlock()
+	if first {
+		s.metrics.selfFences.Inc()
+		w.log.Warn("lease expired: self-fencing, stopping resources in reverse order", "epoch", inst.epoch, "stop_deadline", deadline)
+	}
+	sctx, cancel := context.WithTimeout(ctx, deadline)
+	err := w.stopLocal(sctx, "lease expired")
+	cancel()
+	if err != nil && !first {
+		return // retried every heartbeat; the first attempt was recorded
+	}
+	reason := "lease expired; resources stopped"
+	if err != nil {
+		reason = fmt.Sprintf("lease expired; stopping resources failed (retrying; hard action %s if they are not stopped within fencing.stop_deadline %s): %v", s.cfg.Fencing.SelfFenceAction, deadline, err)
+	}
+	w.log.Warn("self-fenced", "epoch", inst.epoch, "result", reason)
+	// The leader is likely unreachable right now (that is why the lease
+	// ran out): keep trying to record the event until it lands.
+	s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "self-fenced", Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
+}
+
+// syncRecord makes the run record match what may run here: the instance's
+// spec and epoch and the report given up on, or no record when neither.
+func (w *worker) syncRecord() error {
+	s := w.r.s
+	w.mu.Lock()
+	inst := w.inst
+	w.mu.Unlock()
+	if inst == nil && w.gaveUp == nil {
+		return s.removeRecord(w.name)
+	}
+	rec := runRecord{Group: w.name, GaveUp: w.gaveUp}
+	if inst != nil {
+		rec.Epoch, rec.Resources = inst.epoch, inst.spec
+	} else {
+		rec.Epoch = w.gaveUp.Epoch
+	}
+	if err := s.writeRecord(rec); err != nil {
+		return err
+	}
+	if inst != nil {
+		w.mu.Lock()
+		inst.recorded = true
+		w.mu.Unlock()
+	}
+	return nil
+}
+
+func (w *worker) reportStopped(ctx context.Context, epoch uint64, stopErr error) {
+	if stopErr != nil {
+		w.reportFailed(ctx, epoch, "stop failed: "+stopErr.Error(), true)
+		return
+	}
+	w.report(ctx, epoch, fsm.StateOffline, "stopped on request")
+}
+
+func (w *worker) report(ctx context.Context, epoch uint64, state fsm.GroupState, reason string) {
+	w.reportState(ctx, &fsm.Report{Group: w.name, Epoch: epoch, State: state, Reason: reason})
+}
+
+// reportFailed reports the group failed here; stopFailed says its
+// resources could not be stopped, so only a fenced takeover may move it.
+// From then on the worker has given up on the epoch: it never starts the
+// group at that epoch again, and re-sends the report until the log moves
+// on (a report whose RPC failed may still commit later).
+func (w *worker) reportFailed(ctx context.Context, epoch uint64, reason string, stopFailed bool) {
+	w.gaveUp = &fsm.Report{Group: w.name, Epoch: epoch, State: fsm.StateFailed, Reason: reason, StopFailed: stopFailed}
+	w.gaveUpSent = time.Now()
+	if err := w.syncRecord(); err != nil {
+		w.log.Error("cannot record the given-up epoch", "epoch", epoch, "error", err)
+	}
+	r := *w.gaveUp
+	w.reportState(ctx, &r)
+}
+
+// resendGaveUp re-sends the failed report, at most once a heartbeat.
+func (w *worker) resendGaveUp(ctx context.Context) {
+	hb := w.r.s.cfg.Timing.Heartbeat.D()
+	if wait := hb - time.Since(w.gaveUpSent); wait > 0 {
+		time.AfterFunc(wait, w.poke)
+		return
+	}
+	w.gaveUpSent = time.Now()
+	w.log.Info("re-sending the failed report; not starting again at this epoch", "epoch", w.gaveUp.Epoch)
+	r := *w.gaveUp
+	w.reportState(ctx, &r)
+	time.AfterFunc(hb, w.poke)
+}
+
+func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
+	s := w.r.s
+	epoch, state := r.Epoch, r.State
+	r.Header, r.Node = s.header(""), s.cfg.NodeID
+	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	var err error
+	if f := s.reportFilter.Load(); f != nil && (*f)(r) {
+		err = errors.New("report dropped by the test filter")
+	} else {
+		_, err = s.commit(rctx, r)
+	}
+	if err != nil {
+		w.log.Warn("report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
+	}
+}
+
+// confirm asks the leader, linearizably, whether this node owns group at
+// epoch. Success also renews the lease for that group.
+func (s *Server) confirm(ctx context.Context, group string, epoch uint64) error {
+	sent := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
+	defer cancel()
+	var err error
+	addr, id := s.raft.LeaderWithID()
+	switch {
+	case id == "":
+		err = ErrNoLeader
+	case id == raft.ServerID(s.cfg.NodeID):
+		err = s.confirmLocal(ctx, group, s.cfg.NodeID, epoch)
+	default:
+		err = s.pool.Call(ctx, string(addr), "Raftha.Confirm", ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch}, &ConfirmReply{})
+		if containsNotOwner(err) {
+			err = fmt.Errorf("%w: %v", ErrNotOwner, err)
+		}
+	}
+	if err == nil {
+		s.lease.confirmed(sent, group, epoch)
+	}
+	return err
+}
+
+func containsNotOwner(err error) bool {
+	return err != nil && (errors.Is(err, ErrNotOwner) || strings.Contains(err.Error(), ErrNotOwner.Error()))
+}
