@@ -23,30 +23,34 @@ import (
 // deadline (see Config.LeaseOnlyWait and `raftha timing explain`).
 func (r *runner) guard() {
 	s := r.s
-	poll := guardPoll(s.cfg.Timing.Heartbeat.D())
-	t := time.NewTimer(poll)
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
 		renewed := s.lease.renewed()
 		next := r.guardPass(time.Now())
-		t.Reset(min(max(next, time.Millisecond), poll))
+		t.Reset(max(next, time.Millisecond))
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-renewed:
+		case <-r.guardKick:
 		case <-t.C:
 		}
 	}
 }
 
-// guardPoll is how often the guard looks at least: it is never later than
-// this past a deadline.
-func guardPoll(heartbeat time.Duration) time.Duration {
-	return max(heartbeat/8, time.Millisecond)
+// kickGuard makes the guard look again now (a stop failed).
+func (r *runner) kickGuard() {
+	select {
+	case r.guardKick <- struct{}{}:
+	default:
+	}
 }
 
 // guardPass checks every instance once at now, takes the hard action for
-// those past their deadline, and returns how long until the next deadline.
+// those past their deadline, and returns how long until it must look
+// again: the next deadline, or the next end of a lease it has seen (it
+// also wakes at every renewal and when a stop fails).
 func (r *runner) guardPass(now time.Time) time.Duration {
 	s := r.s
 	stopDeadline := s.cfg.Fencing.StopDeadline.D()

@@ -29,6 +29,8 @@ type runner struct {
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
+
+	guardKick chan struct{} // wakes the guard (guard.go)
 }
 
 // newRunner builds the runner and loads the run records an earlier run of
@@ -36,7 +38,7 @@ type runner struct {
 // becomes a leftover instance its worker stops before anything else.
 func newRunner(s *Server) (*runner, error) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	r := &runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel}
+	r := &runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel, guardKick: make(chan struct{}, 1)}
 	recs, err := s.readRecords()
 	if err != nil {
 		cancel()
@@ -54,7 +56,7 @@ func newRunner(s *Server) (*runner, error) {
 			return nil, fmt.Errorf("run record %s: cannot rebuild what may still run here to stop it: %w", s.recordPath(name), err)
 		}
 		inst.started, inst.leftover, inst.recorded = len(inst.res), true, true
-		w.inst = inst
+		w.inst, w.cleaned = inst, true
 		r.log.Warn("an earlier run of the agent left group resources that may still run: stopping them first", "group", name, "epoch", rec.Epoch, "resources", len(inst.res))
 	}
 	return r, nil
@@ -357,6 +359,9 @@ func (w *worker) reconcile(ctx context.Context) {
 		return
 	}
 	if w.gaveUp != nil {
+		if inst != nil { // a stop that failed: retry it
+			w.stopLocal(ctx, "given up at this epoch")
+		}
 		w.resendGaveUp(ctx)
 		return
 	}

@@ -121,10 +121,14 @@ func (w *worker) stopLocal(ctx context.Context, why string) error {
 	}
 	if len(errs) > 0 {
 		w.mu.Lock()
-		if inst.stopFailedAt.IsZero() {
+		first := inst.stopFailedAt.IsZero()
+		if first {
 			inst.stopFailedAt = time.Now()
 		}
 		w.mu.Unlock()
+		if first {
+			w.r.kickGuard()
+		}
 		time.AfterFunc(w.r.s.cfg.Timing.Heartbeat.D(), w.poke) // retry
 		return errors.Join(errs...)
 	}
