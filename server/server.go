@@ -207,6 +207,7 @@ func (s *Server) Start() (err error) {
 	s.lease = newLease(s)
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
+	s.goFn(s.watchSettings)
 	if s.cfg.Fencing.Watchdog != "" {
 		wd, err := openWatchdog(s)
 		if err != nil {

@@ -1,0 +1,78 @@
+package server
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// transferLeadership moves leadership to id and waits until it is the
+// ready leader.
+func (c *testCluster) transferLeadership(id string) {
+	c.t.Helper()
+	to := c.member(id)
+	waitFor(c.t, 15*time.Second, "leadership on "+id, func() bool {
+		if to.srv.IsLeader() {
+			return true
+		}
+		if l := c.leaderNow(); l != nil {
+			_ = l.srv.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(to.cfg.Bind)).Error()
+		}
+		return to.srv.IsLeader()
+	})
+}
+
+// TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover: the nodes are
+// lease-only but the witness is (mis)configured aws-stop. When the witness
+// leads and decides a takeover, the wait must be the lease-only wait of
+// the cluster, not 0 from the witness's own fencing.mode; and the witness,
+// whose settings differ, is refused with an event and an ERROR log naming
+// the key.
+func TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	c.configure(func(m *testMember) {
+		m.cfg.Fencing.StopDeadline = Duration(700 * time.Millisecond)
+		if m.cfg.NodeID == "w1" {
+			m.cfg.Fencing.Mode = FencingAWSStop
+		}
+	})
+	rec := filepath.Join(t.TempDir(), "rec")
+	// The nodes start first, so a node's configuration seeds the log.
+	c.start("n1")
+	c.start("n2")
+	c.leader()
+	c.start("w1")
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(recorderGroup(t, rec, "", "n1", "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitOnline("db", "n1")
+	waitFor(t, 5*time.Second, "recorder on n1", func() bool { return len(readIntervals(t, rec)) == 1 })
+	c.transferLeadership("n2")
+	// Cut n1 off and hand leadership to the witness at once: the witness
+	// never heard from n1, so it decides the takeover a lease and a
+	// heartbeat after it became ready.
+	cut := time.Now()
+	c.partition("n1")
+	c.transferLeadership("w1")
+	waitFor(t, 20*time.Second, "recorder on n2", func() bool { return len(readIntervals(t, rec)) == 2 })
+	ivs := readIntervals(t, rec)
+	checkExclusive(t, ivs)
+	cfg := c.member("n2").cfg
+	if took, min := ivs[1].First.Sub(cut), cfg.LeaseOnlyWait()-cfg.Timing.Heartbeat.D(); took < min {
+		t.Fatalf("n2 started %s after n1 was cut off, before the lease-only wait (%s, less a heartbeat): the takeover did not wait for n1's lease and self-fence", took, min)
+	}
+	found := false
+	for _, e := range c.any().srv.State().Events {
+		found = found || (e.Kind == "settings-mismatch" && e.Node == "w1" && strings.Contains(e.Reason, "fencing.mode"))
+	}
+	if !found {
+		t.Fatalf("no settings-mismatch event for w1")
+	}
+	if logs := c.member("w1").logs.String(); !strings.Contains(logs, "[ERROR]") || !strings.Contains(logs, "key=fencing.mode this_member=aws-stop cluster=lease-only") {
+		t.Fatalf("w1 logs no ERROR naming fencing.mode")
+	}
+	c.heal()
+}
