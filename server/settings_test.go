@@ -1,12 +1,15 @@
 package server
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/fsm"
 )
 
 // transferLeadership moves leadership to id and waits until it is the
@@ -75,4 +78,48 @@ func TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover(t *testing.T) {
 		t.Fatalf("w1 logs no ERROR naming fencing.mode")
 	}
 	c.heal()
+}
+
+// TestClusterSettingsChangeIsExplicitAndRefusesStaleMembers: an operator
+// changes the settings (recorded with who did it); members still
+// configured with the old ones are refused from then on, and the leader
+// never seeds over recorded settings.
+func TestClusterSettingsChangeIsExplicitAndRefusesStaleMembers(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	c.startAll()
+	c.waitHealthy()
+	l := c.leader()
+	if got := l.srv.State().Settings; got == nil || *got != l.srv.cfg.clusterSettings() {
+		t.Fatalf("seeded settings %v, want %s", got, l.srv.cfg.clusterSettings())
+	}
+	lease := Duration(700 * time.Millisecond)
+	if _, err := l.srv.SetClusterSettings(ctxT(t, 10*time.Second), SettingsRequest{Heartbeat: new(Duration), Lease: &lease}, "cert:alice"); !errors.Is(err, fsm.ErrInvalid) {
+		t.Fatalf("heartbeat 0: %v, want ErrInvalid", err)
+	}
+	v, err := l.srv.SetClusterSettings(ctxT(t, 10*time.Second), SettingsRequest{Lease: &lease}, "cert:alice")
+	if err != nil || v.Lease != lease || v.FencingMode != FencingLeaseOnly {
+		t.Fatalf("set: %+v, %v", v, err)
+	}
+	var ev fsm.Event
+	for _, e := range l.srv.State().Events {
+		if e.Kind == "settings-changed" {
+			ev = e
+		}
+	}
+	if ev.By != "cert:alice" || !strings.Contains(ev.Reason, "timing.lease 700ms") {
+		t.Fatalf("settings-changed event %+v", ev)
+	}
+	// Every member is still configured with lease 600ms: all refused.
+	for _, m := range c.members {
+		if m.cfg.NodeID == l.cfg.NodeID {
+			continue
+		}
+		waitFor(t, 5*time.Second, m.cfg.NodeID+" refused", func() bool {
+			ls := c.leader().srv.leader()
+			return ls != nil && !ls.healthy(m.cfg.NodeID) && ls.refusedSettings(m.cfg.NodeID) != ""
+		})
+	}
+	if err := l.srv.confirmLocal(ctxT(t, 5*time.Second), "none", l.cfg.NodeID, 1); !errors.Is(err, ErrSettingsMismatch) {
+		t.Fatalf("confirm for the leader itself: %v, want ErrSettingsMismatch", err)
+	}
 }
