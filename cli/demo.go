@@ -152,6 +152,8 @@ fencing:
   mode: lease-only
   stop_deadline: 2s
   self_fence_action: none
+  # No watchdog device here; lease-only nodes must say so explicitly.
+  watchdog: none
 `, m.id, m.role, m.raft, m.api, memberYAML.String())
 		if err := os.WriteFile(m.cfgFile, []byte(cfg), 0o600); err != nil {
 			return err

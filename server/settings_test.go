@@ -89,6 +89,9 @@ func TestClusterSettingsChangeIsExplicitAndRefusesStaleMembers(t *testing.T) {
 	c.startAll()
 	c.waitHealthy()
 	l := c.leader()
+	if !strings.Contains(c.member("n1").logs.String(), "[WARN]  raftha: fencing.watchdog none on a lease-only node") {
+		t.Errorf("n1 (lease-only, watchdog none) did not warn at start")
+	}
 	if got := l.srv.State().Settings; got == nil || *got != l.srv.cfg.clusterSettings() {
 		t.Fatalf("seeded settings %v, want %s", got, l.srv.cfg.clusterSettings())
 	}
@@ -109,14 +112,17 @@ func TestClusterSettingsChangeIsExplicitAndRefusesStaleMembers(t *testing.T) {
 	if ev.By != "cert:alice" || !strings.Contains(ev.Reason, "timing.lease 700ms") {
 		t.Fatalf("settings-changed event %+v", ev)
 	}
-	// Every member is still configured with lease 600ms: all refused.
+	// Every member is still configured with lease 600ms: all refused
+	// (the leader itself too: it confirms nothing for itself).
 	for _, m := range c.members {
-		if m.cfg.NodeID == l.cfg.NodeID {
-			continue
-		}
-		waitFor(t, 5*time.Second, m.cfg.NodeID+" refused", func() bool {
-			ls := c.leader().srv.leader()
-			return ls != nil && !ls.healthy(m.cfg.NodeID) && ls.refusedSettings(m.cfg.NodeID) != ""
+		id := m.cfg.NodeID
+		waitFor(t, 5*time.Second, id+" refused", func() bool {
+			lm := c.leaderNow()
+			if lm == nil || lm.srv.leader() == nil {
+				return false
+			}
+			ls := lm.srv.leader()
+			return ls.refusedSettings(id) != "" && (id == lm.cfg.NodeID || !ls.healthy(id))
 		})
 	}
 	if err := l.srv.confirmLocal(ctxT(t, 5*time.Second), "none", l.cfg.NodeID, 1); !errors.Is(err, ErrSettingsMismatch) {

@@ -65,6 +65,9 @@ func (c *Config) SetDefaults() {
 	setDefaultDuration(&c.AWS.CallTimeout, DefaultCallTimeout)
 	setDefaultString(&c.Fencing.SelfFenceAction, DefaultSelfFenceAction)
 	setDefaultString(&c.Fencing.SysrqTrigger, DefaultSysrqTrigger)
+	if c.Fencing.Watchdog != "" && c.Fencing.Watchdog != WatchdogNone {
+		setDefaultDuration(&c.Fencing.WatchdogTimeout, c.maxWatchdogTimeout().Truncate(time.Second))
+	}
 	setDefaultString(&c.LogLevel, DefaultLogLevel)
 	if c.AWS.Region == "" {
 		c.AWS.Region = os.Getenv("AWS_REGION")
@@ -387,6 +390,7 @@ func (c *Config) validateFencing() ErrorList {
 	if c.AWS.CallTimeout <= 0 {
 		add("aws.call_timeout", "must be greater than 0, got %s", c.AWS.CallTimeout)
 	}
+	errs = append(errs, c.validateWatchdog()...)
 	return errs
 }
 
