@@ -37,7 +37,7 @@ func (c *testCluster) transferLeadership(id string) {
 func TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	c.configure(func(m *testMember) {
-		m.cfg.Fencing.StopDeadline = Duration(700 * time.Millisecond)
+		m.cfg.Fencing.StopDeadline = Duration(5 * time.Second) // covers the recorder's stop timeout
 		if m.cfg.NodeID == "w1" {
 			m.cfg.Fencing.Mode = FencingAWSStop
 		}
@@ -60,7 +60,7 @@ func TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover(t *testing.T) {
 	cut := time.Now()
 	c.partition("n1")
 	c.transferLeadership("w1")
-	waitFor(t, 20*time.Second, "recorder on n2", func() bool { return len(readIntervals(t, rec)) == 2 })
+	waitFor(t, 30*time.Second, "recorder on n2", func() bool { return len(readIntervals(t, rec)) == 2 })
 	ivs := readIntervals(t, rec)
 	checkExclusive(t, ivs)
 	cfg := c.member("n2").cfg
