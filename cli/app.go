@@ -40,6 +40,7 @@ Start here:
 			ownershipCommand(),
 			whyCommand(),
 			membersCommand(),
+			clusterCommand(),
 			tlsCommand(),
 			tokenCommand(),
 			configCommand(),

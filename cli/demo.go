@@ -152,6 +152,8 @@ fencing:
   mode: lease-only
   stop_deadline: 2s
   self_fence_action: none
+  # No watchdog device here; lease-only nodes must say so explicitly.
+  watchdog: none
 `, m.id, m.role, m.raft, m.api, memberYAML.String())
 		if err := os.WriteFile(m.cfgFile, []byte(cfg), 0o600); err != nil {
 			return err
@@ -171,7 +173,8 @@ groups:
         # a tiny HTTP server that says which node and epoch serve it
         run: %q
         check: %q
-        timeout: 10s
+        # within fencing.stop_deadline (2s): a self-fence must be able to stop it
+        timeout: 2s
 `, fmt.Sprintf("exec '%s' demo-app --listen 127.0.0.1:%d", self, appPort), fmt.Sprintf("'%s' demo-app --probe http://127.0.0.1:%d/", self, appPort))
 	groupFile := filepath.Join(dir, "groups.yaml")
 	if err := os.WriteFile(groupFile, []byte(groups), 0o600); err != nil {

@@ -43,7 +43,16 @@ when a cut-off owner stops acting by itself.`,
 				fmt.Fprintln(w)
 				fmt.Fprintf(w, "Total, owner follower: typical %s, worst %s%s\n", ft.Round(time.Millisecond), fw.Round(time.Millisecond), unbounded(fb))
 				fmt.Fprintf(w, "Total, owner leader:   typical %s, worst %s%s\n", (ft + lt).Round(time.Millisecond), (fw + lw).Round(time.Millisecond), unbounded(fb))
-				fmt.Fprintf(w, "A cut-off owner stops acting within %s of its last successful heartbeat (lease + stop_deadline), then takes self_fence_action %s if its resources did not stop.\n", b.SelfFence, cfg.Fencing.SelfFenceAction)
+				fmt.Fprintf(w, "A cut-off owner stops acting within %s of its last successful heartbeat (lease + stop_deadline + self-fence grace), then takes self_fence_action %s if its resources did not stop.\n", b.SelfFence, cfg.Fencing.SelfFenceAction)
+				fmt.Fprintln(w, "\nLease-only wait, term by term:")
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				var sum time.Duration
+				for _, t := range b.LeaseOnlyWait {
+					sum += t.D
+					fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Term, t.D, t.Why)
+				}
+				fmt.Fprintf(tw, "  = lease-only wait\t%s\n", sum)
+				tw.Flush()
 				for _, warn := range append(cfg.Warnings(), b.Warnings...) {
 					fmt.Fprintf(w, "warning: %s\n", warn)
 				}

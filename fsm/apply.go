@@ -59,6 +59,8 @@ func (s *State) Apply(index uint64, c Command) Result {
 		return s.note(index, c)
 	case *SetSuspended:
 		return s.setSuspended(index, c)
+	case *SetClusterSettings:
+		return s.setClusterSettings(index, c)
 	}
 	return Result{Err: fmt.Errorf("%w: command %T", ErrInvalid, c)}
 }
@@ -403,6 +405,23 @@ func (s *State) setSuspended(index uint64, c *SetSuspended) Result {
 	g.Status.Suspended = c.Suspended
 	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, Epoch: g.Status.Epoch})
 	return Result{Epoch: g.Status.Epoch}
+}
+
+func (s *State) setClusterSettings(index uint64, c *SetClusterSettings) Result {
+	cs := c.Settings
+	if cs.FencingMode == "" || cs.Heartbeat <= 0 || cs.Lease <= 0 || cs.StopDeadline <= 0 {
+		return Result{Err: fmt.Errorf("%w: cluster settings need a fencing mode and positive heartbeat, lease and stop_deadline, got %s", ErrInvalid, cs)}
+	}
+	if c.Seed && s.Settings != nil {
+		return Result{Err: fmt.Errorf("%w: cluster settings are already recorded (%s); change them explicitly", ErrBusy, *s.Settings)}
+	}
+	kind, reason := "settings-seeded", cs.String()
+	if s.Settings != nil {
+		kind, reason = "settings-changed", fmt.Sprintf("%s (was %s)", cs, *s.Settings)
+	}
+	s.Settings = &cs
+	s.event(index, c.Header, Event{Kind: kind, Reason: reason})
+	return Result{}
 }
 
 // describeMember lists a member's addresses, leaving out empty ones.

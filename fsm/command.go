@@ -27,6 +27,8 @@ const (
 	CmdDeleteGroup   CmdType = 8
 	CmdNote          CmdType = 9
 	CmdSetSuspended  CmdType = 10
+	// CmdSetClusterSettings records the cluster-wide fencing settings.
+	CmdSetClusterSettings CmdType = 11
 )
 
 // Version is the payload version written by this build.
@@ -198,6 +200,22 @@ type Note struct {
 	Reason string `json:"reason"`
 }
 
+// SetClusterSettings records the fencing settings every member must
+// share (ClusterSettings). With Seed it applies only while none are
+// recorded (the first ready leader seeds them from its configuration);
+// without it, it replaces them (an operator's explicit change).
+type SetClusterSettings struct {
+	Header
+	// Settings are the new settings; every field is required.
+	Settings ClusterSettings `json:"settings"`
+	// Seed refuses the command (ErrBusy) when settings are already
+	// recorded.
+	Seed bool `json:"seed,omitempty"`
+}
+
+// Type implements Command.
+func (c *SetClusterSettings) Type() CmdType { return CmdSetClusterSettings }
+
 // Type implements Command.
 func (c *UpsertMember) Type() CmdType { return CmdUpsertMember }
 
@@ -278,11 +296,13 @@ func Decode(b []byte) (Command, error) {
 		c = &Note{}
 	case CmdSetSuspended:
 		c = &SetSuspended{}
+	case CmdSetClusterSettings:
+		c = &SetClusterSettings{}
 	default:
 		if t&FlagIgnorable != 0 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-10)", ErrUnknownCommand, t)
+		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-11)", ErrUnknownCommand, t)
 	}
 	if v > Version {
 		if t&FlagIgnorable != 0 {

@@ -8,6 +8,7 @@ package fsm
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -161,7 +162,8 @@ type Event struct {
 	// Kind is what happened: member-added, member-updated,
 	// member-removed, group-created, group-updated, group-deleted,
 	// assigned, takeover, stopping, stopped, online, failed, fenced,
-	// suspended, resumed, or a Note's Kind.
+	// suspended, resumed, settings-seeded, settings-changed, or a Note's
+	// Kind.
 	Kind string `json:"kind"`
 	// Group is the group concerned; "" for member events.
 	Group string `json:"group,omitempty"`
@@ -188,6 +190,27 @@ type Event struct {
 	By string `json:"by,omitempty"`
 }
 
+// ClusterSettings are the fencing settings the lease-only wait depends
+// on. They are cluster-wide: every member must be configured with the
+// same values (the leader refuses the heartbeats of a member whose
+// configuration differs), and a takeover computes its wait from them,
+// never from the deciding leader's own configuration.
+type ClusterSettings struct {
+	// FencingMode is aws-stop or lease-only.
+	FencingMode string `json:"fencing_mode"`
+	// Heartbeat is timing.heartbeat.
+	Heartbeat time.Duration `json:"heartbeat"`
+	// Lease is timing.lease.
+	Lease time.Duration `json:"lease"`
+	// StopDeadline is fencing.stop_deadline.
+	StopDeadline time.Duration `json:"stop_deadline"`
+}
+
+// String formats the settings with their configuration keys.
+func (cs ClusterSettings) String() string {
+	return fmt.Sprintf("fencing.mode %s, timing.heartbeat %s, timing.lease %s, fencing.stop_deadline %s", cs.FencingMode, cs.Heartbeat, cs.Lease, cs.StopDeadline)
+}
+
 // MaxEvents bounds the event history; the oldest events are dropped first.
 const MaxEvents = 1000
 
@@ -204,6 +227,9 @@ type State struct {
 	NextSeq uint64 `json:"next_seq"`
 	// Index is the Raft index of the last applied command.
 	Index uint64 `json:"index"`
+	// Settings are the cluster-wide fencing settings; nil until the
+	// first ready leader seeds them.
+	Settings *ClusterSettings `json:"settings,omitempty"`
 }
 
 // NewState returns an empty state.
@@ -219,6 +245,10 @@ func (s *State) Clone() *State {
 		Events:  append([]Event(nil), s.Events...),
 		NextSeq: s.NextSeq,
 		Index:   s.Index,
+	}
+	if s.Settings != nil {
+		cs := *s.Settings
+		c.Settings = &cs
 	}
 	for k, m := range s.Members {
 		mm := *m

@@ -616,8 +616,8 @@ func (c *fcluster) groupYAML(nodes []string) string {
         device: %s
         mount_point: %s
         force_unmount: true
-        kill_timeout: 2s
-        timeout: 20s
+        kill_timeout: 500ms
+        timeout: 1s
 `, c.diskDev, c.mountPoint)
 	}
 	fmt.Fprintf(&b, `      - name: vip
@@ -640,7 +640,7 @@ func (c *fcluster) groupYAML(nodes []string) string {
 	fmt.Fprintf(&b, `      - name: app
         type: exec
         run: %q
-        timeout: 5s
+        timeout: 1s
         env:
           RAFTHA_FI_APP: "1"
           RAFTHA_FI_LOG: %s

@@ -51,7 +51,7 @@ func recorderGroup(t testing.TB, file string, nodes ...string) string {
       - name: app
         type: exec
         run: %q
-        timeout: 5s
+        timeout: 1s
         env:
           RAFTHA_TEST_RECORDER: %s
 `, strings.Join(nodes, ", "), "exec '"+self+"'", file)

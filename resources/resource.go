@@ -68,6 +68,16 @@ type Env struct {
 	CallTimeout time.Duration
 }
 
+// StopTimeouter is implemented by the parameters of a resource type whose
+// Stop is bounded by a timeout of its own. The agent refuses a group whose
+// resources could not stop within fencing.stop_deadline: a self-fencing
+// owner cuts a longer stop short and takes its hard action instead.
+type StopTimeouter interface {
+	// StopTimeout is the longest Stop may take (0: Stop does nothing
+	// that can hang).
+	StopTimeout() time.Duration
+}
+
 // Validator is implemented by parameter structs that check themselves.
 // Errors should name the offending key.
 type Validator interface {

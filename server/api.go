@@ -131,6 +131,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/members", s.handleAddMember)
 	mux.HandleFunc("DELETE /v1/members/{id}", s.handleRemoveMember)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
+	mux.HandleFunc("GET /v1/cluster/settings", s.handleGetSettings)
+	mux.HandleFunc("POST /v1/cluster/settings", s.handleSetSettings)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &APIError{Error: "no such endpoint: " + r.Method + " " + r.URL.Path + " (see /v1/status, /v1/groups, /v1/members, /v1/events, /v1/health)", Code: "not_found"})
 	})

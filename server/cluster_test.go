@@ -106,7 +106,7 @@ func newTestCluster(t testing.TB, ids ...string) *testCluster {
 			TLS:     TLSConfig{CA: filepath.Join(c.tlsDir, "ca.pem"), Cert: filepath.Join(c.tlsDir, m.ID+".pem"), Key: filepath.Join(c.tlsDir, m.ID+"-key.pem")},
 			Members: members,
 			Timing:  testTiming(),
-			Fencing: FencingConfig{Mode: "lease-only", SelfFenceAction: "none"},
+			Fencing: FencingConfig{Mode: "lease-only", SelfFenceAction: "none", Watchdog: WatchdogNone},
 		}
 		c.members = append(c.members, &testMember{cfg: cfg})
 	}

@@ -135,12 +135,20 @@ type FencingConfig struct {
 	// SysrqTrigger is the file written for reboot/poweroff
 	// (default /proc/sysrq-trigger); tests point it at a plain file.
 	SysrqTrigger string `yaml:"sysrq_trigger"`
-	// Watchdog names a watchdog device fed only while a lease is valid.
+	// Watchdog names a watchdog device (e.g. /dev/watchdog) fed only
+	// while a lease is valid, or "none". A lease-only node must name one
+	// or write none explicitly (then a member whose agent hangs keeps
+	// running its resources: see the failover documentation).
 	Watchdog string `yaml:"watchdog"`
 	// StopTimeout bounds how long the winner waits for the old owner's
 	// instance to reach stopped after StopInstances (default 5m). A fence
 	// that does not finish in time failed, and is retried with backoff.
 	StopTimeout Duration `yaml:"stop_timeout"`
+	// WatchdogTimeout is the timeout set on the watchdog device (whole
+	// seconds). It must be at most fencing.stop_deadline + the self-fence
+	// grace (see maxWatchdogTimeout); the default is that, rounded down
+	// to whole seconds.
+	WatchdogTimeout Duration `yaml:"watchdog_timeout"`
 }
 
 // Duration is a time.Duration that reads and writes Go duration strings

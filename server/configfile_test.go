@@ -131,7 +131,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	if errs != nil {
 		t.Fatal(errs)
 	}
-	c.Fencing.Watchdog = "/dev/watchdog0"
+	c.Fencing.Watchdog, c.Fencing.WatchdogTimeout = "/dev/watchdog0", Duration(10*time.Second)
 	c.AWS.Endpoint = "http://127.0.0.1:5000"
 	out, err := yaml.Marshal(c)
 	if err != nil {
@@ -228,7 +228,7 @@ func TestParseConfigErrors(t *testing.T) {
 			want: []wantErr{
 				{7, "", `unknown key "cacert" in tls (expected one of: ca, cert, key)`},
 				{15, "", `unknown key "addr" in members[1] (expected one of: id, address, role)`},
-				{29, "", `unknown key "stonith" in fencing (expected one of: mode, stop_deadline, self_fence_action, sysrq_trigger, watchdog, stop_timeout)`},
+				{29, "", `unknown key "stonith" in fencing (expected one of: mode, stop_deadline, self_fence_action, sysrq_trigger, watchdog, stop_timeout, watchdog_timeout)`},
 			},
 		},
 		{
@@ -368,7 +368,7 @@ func TestParseConfigErrors(t *testing.T) {
 		},
 		{
 			name: "lease-only needs lease plus a heartbeat",
-			src:  edit(t, "  mode: aws-stop", "  mode: lease-only", "  failover_timeout: 2s", "  failover_timeout: 1.7s"),
+			src:  edit(t, "  mode: aws-stop", "  mode: lease-only\n  watchdog: none", "  failover_timeout: 2s", "  failover_timeout: 1.7s"),
 			want: []wantErr{{lineFailover, "timing.failover_timeout", "timing.failover_timeout (1.7s) must be at least timing.lease + timing.heartbeat (1.5s + 300ms = 1.8s) with fencing.mode lease-only"}},
 		},
 		{
@@ -428,6 +428,10 @@ func TestConfigWitnessNeedsNoInstanceID(t *testing.T) {
 		t.Fatal(errs)
 	}
 	src = edit(t, "  instance_id: i-0123456789abcdef0\n", "", "  mode: aws-stop", "  mode: lease-only")
+	if _, errs := ParseConfig([]byte(src)); len(errs) != 1 || errs[0].Path != "fencing.watchdog" || !strings.Contains(errs[0].Msg, `write "none"`) {
+		t.Fatalf("lease-only node without fencing.watchdog: %v, want one fencing.watchdog error", errs)
+	}
+	src = edit(t, "  instance_id: i-0123456789abcdef0\n", "", "  mode: aws-stop", "  mode: lease-only\n  watchdog: none")
 	c, errs := ParseConfig([]byte(src))
 	if errs != nil {
 		t.Fatal(errs)

@@ -224,11 +224,12 @@ func exampleConfig(dir string) server.Config {
 		},
 		Members: []server.MemberConfig{{ID: "node1", Address: bind, Role: server.RoleNode}},
 		Timing: server.TimingConfig{
-			Heartbeat:       server.Duration(50 * time.Millisecond),
+			Heartbeat:       server.Duration(100 * time.Millisecond),
 			Lease:           server.Duration(300 * time.Millisecond),
 			FailoverTimeout: server.Duration(400 * time.Millisecond),
 		},
-		Fencing: server.FencingConfig{Mode: server.FencingLeaseOnly, SelfFenceAction: "none"},
+		// No watchdog device on a laptop: say so explicitly.
+		Fencing: server.FencingConfig{Mode: server.FencingLeaseOnly, SelfFenceAction: "none", Watchdog: server.WatchdogNone},
 	}
 }
 

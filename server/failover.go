@@ -59,10 +59,7 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 		ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("%s lost (not heard from for %s) and no other healthy node of %v can take the group over", owner, silence.Round(time.Millisecond), g.Spec.Nodes))
 		return
 	}
-	var wait time.Duration
-	if s.cfg.Fencing.Mode == FencingLeaseOnly {
-		wait = max(0, s.cfg.LeaseOnlyWait()-silence)
-	}
+	wait := s.takeoverWait(st, silence)
 	reason := fmt.Sprintf("%s not heard from for %s (failover_timeout %s)", owner, silence.Round(time.Millisecond), s.cfg.Timing.FailoverTimeout)
 	if !ls.heard(owner) {
 		reason = fmt.Sprintf("%s not heard from since this leader took over %s ago (a new leader waits lease + heartbeat)", owner, silence.Round(time.Millisecond))
@@ -73,7 +70,7 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 		return
 	}
 	s.metrics.failovers.WithLabelValues(g.Spec.Name, "node-lost").Inc()
-	s.logger.Warn("owner lost: takeover decided; the winner fences it first", "group", g.Spec.Name, "lost", owner, "winner", w, "epoch", epoch, "silence", silence.Round(time.Millisecond), "fence_mode", s.cfg.Fencing.Mode)
+	s.logger.Warn("owner lost: takeover decided; the winner fences it first", "group", g.Spec.Name, "lost", owner, "winner", w, "epoch", epoch, "silence", silence.Round(time.Millisecond), "fence_wait", wait)
 }
 
 // recover moves a failed group to the next healthy node where it has not
@@ -87,10 +84,7 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 			ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("group %s could not be stopped on %s and no other healthy node can fence it and take over; it stays there, stopped as far as raftha could", g.Spec.Name, gs.Owner))
 			return
 		}
-		var wait time.Duration
-		if s.cfg.Fencing.Mode == FencingLeaseOnly {
-			wait = s.cfg.LeaseOnlyWait()
-		}
+		wait := s.takeoverWait(st, 0)
 		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: "stop-failed", Reason: gs.Reason}); err != nil {
 			s.logger.Warn("fenced recovery refused", "group", g.Spec.Name, "error", err)
 			return

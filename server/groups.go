@@ -207,6 +207,9 @@ func (s *Server) ApplyGroups(ctx context.Context, data []byte, by string) ([]str
 	if verrs := st.ValidateGroups(specs); len(verrs) > 0 {
 		return nil, pathErrors(root, verrs)
 	}
+	if serrs := s.checkStopTimeouts(root, specs, s.settingsOf(st).StopDeadline); len(serrs) > 0 {
+		return nil, serrs
+	}
 	_, err := s.commit(ctx, &fsm.ApplyGroups{Header: s.header(by), Groups: specs})
 	if err != nil {
 		return nil, err

@@ -27,6 +27,7 @@ type leaderState struct {
 
 	lastHandover time.Time                // witness only
 	pending      map[string]HeartbeatArgs // member updates to register
+	refused      map[string]string        // members refused for their settings: why
 }
 
 func (ls *leaderState) setLeaving(node string, v bool) {
@@ -185,11 +186,12 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	// Record the configured members before anyone can call us ready, so
 	// that the first group apply already sees them.
 	s.seedMembers(ctx)
+	s.seedSettings()
 	// Barrier and no-op entries never reach the FSM, so the FSM's own
 	// index can stay below the commit index. Nothing else is proposed
 	// before readiness (Propose, Transfer and membership calls wait for
 	// it), so raft's applied index here is fully applied to the FSM.
-	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, pending: map[string]HeartbeatArgs{}}
+	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, pending: map[string]HeartbeatArgs{}, refused: map[string]string{}}
 	s.leaderMu.Lock()
 	s.leaderState = ls
 	s.leaderMu.Unlock()

@@ -30,6 +30,9 @@ type HeartbeatArgs struct {
 	// Leaving is set while the member shuts down: the leader moves its
 	// groups away and places nothing on it.
 	Leaving bool
+	// Settings are the sender's configured cluster settings; the leader
+	// refuses the heartbeat when they differ from the log's.
+	Settings *fsm.ClusterSettings
 }
 
 // HeartbeatReply confirms, linearizably, which groups the member owns and
@@ -206,10 +209,13 @@ func (s *Server) waitApplied(ctx context.Context, ls *leaderState, index uint64)
 
 // confirmLocal is clause 2 of the safety argument, on the leader.
 func (s *Server) confirmLocal(ctx context.Context, group, node string, epoch uint64) error {
-	if _, err := s.linearizableRead(ctx); err != nil {
+	ls, err := s.linearizableRead(ctx)
+	if err != nil {
 		return err
 	}
-	var err error
+	if why := ls.refusedSettings(node); why != "" {
+		return fmt.Errorf("%w: %s: %s", ErrSettingsMismatch, node, why)
+	}
 	s.fsm.Read(func(st *fsm.State) {
 		g, ok := st.Groups[group]
 		switch {
@@ -229,6 +235,9 @@ func (s *Server) confirmLocal(ctx context.Context, group, node string, epoch uin
 func (s *Server) heartbeatLocal(ctx context.Context, a HeartbeatArgs) (map[string]uint64, error) {
 	ls, err := s.linearizableRead(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkMemberSettings(ls, a.Node, a.Settings); err != nil {
 		return nil, err
 	}
 	ls.seen(a.Node)

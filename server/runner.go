@@ -443,7 +443,9 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	var method string
 	switch s.cfg.Fencing.Mode {
 	case FencingLeaseOnly:
-		if left := gs.FenceWait - time.Since(w.fenceSeen); left > 0 {
+		// The longer of the decision's wait and this node's own: a
+		// leader's decision alone never shortens the lease-only wait.
+		if left := max(gs.FenceWait, s.cfg.LeaseOnlyWait()) - time.Since(w.fenceSeen); left > 0 {
 			w.log.Info("lease-only fencing: waiting for the lost owner's lease and self-fence to run out", "fence_node", gs.FenceNode, "left", left.Round(time.Millisecond))
 			w.fenceNext = time.Now().Add(left)
 			time.AfterFunc(left, w.poke)

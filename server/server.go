@@ -216,7 +216,11 @@ func (s *Server) Start() (err error) {
 	}
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
-	if s.cfg.Fencing.Watchdog != "" {
+	s.goFn(s.watchSettings)
+	if s.cfg.Fencing.Watchdog == WatchdogNone && s.cfg.Role == RoleNode && s.cfg.Fencing.Mode == FencingLeaseOnly {
+		s.logger.Warn("fencing.watchdog none on a lease-only node: nothing resets this host if the agent hangs; a lost owner's safety rests on the agent fencing itself")
+	}
+	if s.cfg.Fencing.Watchdog != "" && s.cfg.Fencing.Watchdog != WatchdogNone {
 		wd, err := openWatchdog(s)
 		if err != nil {
 			return err

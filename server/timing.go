@@ -3,7 +3,52 @@ package server
 import (
 	"fmt"
 	"time"
+
+	"github.com/raftha/raftha/fsm"
 )
+
+// selfFenceGrace is how long past fencing.stop_deadline the self-fence
+// watcher waits for a stop that ignores its context before it takes
+// self_fence_action. It is one named term of the lease-only wait
+// (leaseOnlyWaitTerms), so the wait always covers it.
+const selfFenceGrace = 100 * time.Millisecond
+
+// WaitTerm is one term of the lease-only wait.
+type WaitTerm struct {
+	// Term names the term (a configuration key or a constant).
+	Term string
+	// D is its value.
+	D time.Duration
+	// Why says what it covers.
+	Why string
+}
+
+// leaseOnlyWaitTerms is the lease-only wait term by term: how long after
+// the leader last heard from a lost owner a lease-only takeover may start.
+// The owner's lease may still run (lease, counted from when it sent its
+// last heartbeat, which is no later than when the leader received it);
+// then it has stop_deadline to stop its resources; the self-fence watcher
+// waits selfFenceGrace more before the hard action; and one heartbeat of
+// margin covers clock-rate drift between the two machines and the
+// scheduling delay of noticing the expiry (the runner notices it within a
+// few milliseconds; the watchdog feeder within a heartbeat).
+func leaseOnlyWaitTerms(cs fsm.ClusterSettings) []WaitTerm {
+	return []WaitTerm{
+		{"timing.lease", cs.Lease, "the lost owner's lease may still run"},
+		{"fencing.stop_deadline", cs.StopDeadline, "it then stops its resources within this deadline"},
+		{"self-fence grace", selfFenceGrace, "the self-fence watcher's grace before self_fence_action"},
+		{"clock/heartbeat margin (timing.heartbeat)", cs.Heartbeat, "clock-rate drift and scheduling; must be at least the self-fence grace"},
+	}
+}
+
+// leaseOnlyWaitOf sums leaseOnlyWaitTerms.
+func leaseOnlyWaitOf(cs fsm.ClusterSettings) time.Duration {
+	var d time.Duration
+	for _, t := range leaseOnlyWaitTerms(cs) {
+		d += t.D
+	}
+	return d
+}
 
 // BudgetStep is one step of the failover time budget.
 type BudgetStep struct {
@@ -30,6 +75,9 @@ type Budget struct {
 	// SelfFence is when a cut-off owner stops acting, after its last
 	// successful heartbeat.
 	SelfFence time.Duration
+	// LeaseOnlyWait is the lease-only wait term by term (its sum is
+	// Config.LeaseOnlyWait).
+	LeaseOnlyWait []WaitTerm
 	// Warnings are availability risks (not safety: config check refuses
 	// those).
 	Warnings []string
@@ -52,10 +100,13 @@ func TimingBudget(c Config) Budget {
 	)
 	switch c.Fencing.Mode {
 	case FencingLeaseOnly:
+		// The winner waits the longer of the decision's wait (counted
+		// from the owner's last contact) and the whole wait from when it
+		// learns of the takeover; the latter trusts nothing the deciding
+		// leader measured, and is the longer one.
 		wait := c.LeaseOnlyWait()
-		extra := max(0, wait-fo)
-		b.OwnerFollower = append(b.OwnerFollower, BudgetStep{"lease-only: wait until the owner's lease and self-fence window have passed", extra, extra,
-			fmt.Sprintf("lease %s + stop_deadline %s + heartbeat %s = %s after the last contact", lease, c.Fencing.StopDeadline, hb, wait)})
+		b.OwnerFollower = append(b.OwnerFollower, BudgetStep{"lease-only: wait until the owner's lease and self-fence window have passed", wait, wait,
+			fmt.Sprintf("lease %s + stop_deadline %s + self-fence grace %s + heartbeat margin %s = %s, counted by the winner from when it learns of the takeover", lease, c.Fencing.StopDeadline, selfFenceGrace, hb, wait)})
 	default:
 		b.OwnerFollower = append(b.OwnerFollower,
 			BudgetStep{"fence: EC2 StopInstances (force, skip OS shutdown)", 150 * time.Millisecond, c.AWS.CallTimeout.D(), "aws.call_timeout, retries on throttling/5xx inside it"},
@@ -69,7 +120,8 @@ func TimingBudget(c Config) Budget {
 		{"raft notices the leader is gone and elects a new one", re + re/2, 2 * re, "raft heartbeat/election timeout 2 x heartbeat, randomized up to 2x"},
 		{"new leader: Barrier, then waits lease + heartbeat for members it has not heard from", lease + hb, lease + 2*hb, "a new leader must wait at least a lease before taking a group away; this replaces the detect step's failover_timeout"},
 	}
-	b.SelfFence = lease + c.Fencing.StopDeadline.D()
+	b.SelfFence = lease + c.Fencing.StopDeadline.D() + selfFenceGrace
+	b.LeaseOnlyWait = leaseOnlyWaitTerms(c.clusterSettings())
 	if worstElection := 2*re + commitEstimate; worstElection >= lease {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("a Raft election can take up to %s, longer than the lease (%s): owners may self-fence (stop and restart their groups) during a leader election; raise timing.lease to at least %s to avoid that", worstElection, lease, (worstElection+hb).Round(time.Millisecond)))
 	}

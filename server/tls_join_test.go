@@ -54,7 +54,7 @@ func startForeignMember(t *testing.T, c *testCluster, pki string) (*Server, *syn
 		TLS:     TLSConfig{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "n9.pem"), Key: filepath.Join(pki, "n9-key.pem")},
 		Members: members,
 		Timing:  testTiming(),
-		Fencing: FencingConfig{Mode: "lease-only", SelfFenceAction: "none"},
+		Fencing: FencingConfig{Mode: "lease-only", SelfFenceAction: "none", Watchdog: WatchdogNone},
 	}
 	logs := &syncBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclog.Debug, Output: logs})

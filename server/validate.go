@@ -65,6 +65,9 @@ func (c *Config) SetDefaults() {
 	setDefaultDuration(&c.AWS.CallTimeout, DefaultCallTimeout)
 	setDefaultString(&c.Fencing.SelfFenceAction, DefaultSelfFenceAction)
 	setDefaultString(&c.Fencing.SysrqTrigger, DefaultSysrqTrigger)
+	if c.Fencing.Watchdog != "" && c.Fencing.Watchdog != WatchdogNone {
+		setDefaultDuration(&c.Fencing.WatchdogTimeout, c.maxWatchdogTimeout().Truncate(time.Second))
+	}
 	setDefaultString(&c.LogLevel, DefaultLogLevel)
 	if c.AWS.Region == "" {
 		c.AWS.Region = os.Getenv("AWS_REGION")
@@ -346,6 +349,9 @@ func (c *Config) validateTiming() ErrorList {
 		add("timing.failover_timeout", "timing.failover_timeout (%s) must be at least timing.lease + timing.heartbeat (%s + %s = %s) with fencing.mode lease-only: nothing stops the lost owner, so the takeover must wait out its lease plus a margin",
 			t.FailoverTimeout, t.Lease, t.Heartbeat, t.Lease+t.Heartbeat)
 	}
+	if c.Fencing.Mode == FencingLeaseOnly && t.Heartbeat.D() < selfFenceGrace {
+		add("timing.heartbeat", "timing.heartbeat (%s) is the lease-only wait's clock and scheduling margin and must be at least the self-fence grace (%s) with fencing.mode lease-only", t.Heartbeat, selfFenceGrace)
+	}
 	return errs
 }
 
@@ -384,6 +390,7 @@ func (c *Config) validateFencing() ErrorList {
 	if c.AWS.CallTimeout <= 0 {
 		add("aws.call_timeout", "must be greater than 0, got %s", c.AWS.CallTimeout)
 	}
+	errs = append(errs, c.validateWatchdog()...)
 	return errs
 }
 
@@ -415,12 +422,11 @@ func (c *Config) validateAccess() ErrorList {
 }
 
 // LeaseOnlyWait is how long after the leader last heard from a lost owner
-// a lease-only takeover may start: the owner's lease may still run
-// (lease), then it has stop_deadline to stop its resources and take its
-// self-fence action, plus one heartbeat of margin for clock-rate drift and
-// scheduling.
+// a lease-only takeover may start: lease + stop_deadline + the self-fence
+// grace + a heartbeat of margin (see leaseOnlyWaitTerms, which `raftha
+// timing explain` prints term by term).
 func (c *Config) LeaseOnlyWait() time.Duration {
-	return c.Timing.Lease.D() + c.Fencing.StopDeadline.D() + c.Timing.Heartbeat.D()
+	return leaseOnlyWaitOf(c.clusterSettings())
 }
 
 // Warnings returns the risks of a valid configuration that Validate does

@@ -1,0 +1,268 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// ErrSettingsMismatch is wrapped when a member's configured fencing
+// settings differ from the cluster's (the ones in the log): the leader
+// refuses its heartbeats and confirmations, so it never holds a lease or a
+// group.
+var ErrSettingsMismatch = errors.New("member settings differ from the cluster's")
+
+// clusterSettings are the settings of c that every member must share.
+func (c *Config) clusterSettings() fsm.ClusterSettings {
+	return fsm.ClusterSettings{FencingMode: c.Fencing.Mode, Heartbeat: c.Timing.Heartbeat.D(), Lease: c.Timing.Lease.D(), StopDeadline: c.Fencing.StopDeadline.D()}
+}
+
+// settingDiff is one configuration key whose value differs.
+type settingDiff struct {
+	Key, Member, Cluster string
+}
+
+// diffSettings lists the keys whose member value differs from the
+// cluster's, in a fixed order.
+func diffSettings(member, cluster fsm.ClusterSettings) []settingDiff {
+	var out []settingDiff
+	for _, f := range []struct {
+		key  string
+		m, c string
+	}{
+		{"fencing.mode", member.FencingMode, cluster.FencingMode},
+		{"timing.heartbeat", member.Heartbeat.String(), cluster.Heartbeat.String()},
+		{"timing.lease", member.Lease.String(), cluster.Lease.String()},
+		{"fencing.stop_deadline", member.StopDeadline.String(), cluster.StopDeadline.String()},
+	} {
+		if f.m != f.c {
+			out = append(out, settingDiff{f.key, f.m, f.c})
+		}
+	}
+	return out
+}
+
+func describeDiffs(ds []settingDiff) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmt.Sprintf("%s is %s here but %s in the cluster", d.Key, d.Member, d.Cluster)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// settingsOf returns the cluster settings recorded in st, or this member's
+// own until the first leader has seeded them.
+func (s *Server) settingsOf(st *fsm.State) fsm.ClusterSettings {
+	if st.Settings != nil {
+		return *st.Settings
+	}
+	return s.cfg.clusterSettings()
+}
+
+// takeoverWait is the FenceWait of a fenced takeover decided silence
+// after the lost owner was last heard from, computed from the cluster's
+// settings in the log (never from this leader's own configuration: a
+// witness configured aws-stop must not decide a lease-only takeover
+// without waiting).
+func (s *Server) takeoverWait(st *fsm.State, silence time.Duration) time.Duration {
+	cs := s.settingsOf(st)
+	if cs.FencingMode != FencingLeaseOnly {
+		return 0
+	}
+	return max(0, leaseOnlyWaitOf(cs)-silence)
+}
+
+// seedSettings records this leader's settings when the log has none yet.
+func (s *Server) seedSettings() {
+	if s.fsm.View().Settings != nil {
+		return
+	}
+	cs := s.cfg.clusterSettings()
+	if _, err := s.commitLocal(&fsm.SetClusterSettings{Header: s.header(""), Settings: cs, Seed: true}); err != nil && !errors.Is(err, fsm.ErrBusy) {
+		s.logger.Warn("could not record the cluster settings", "error", err)
+		return
+	}
+	s.logger.Info("cluster settings recorded from this member's configuration", "settings", cs.String())
+}
+
+// checkMemberSettings refuses a member whose reported settings differ from
+// the log's (or who reports none), and records an event once per member
+// and difference.
+func (s *Server) checkMemberSettings(ls *leaderState, node string, reported *fsm.ClusterSettings) error {
+	st := s.fsm.View()
+	if st.Settings == nil {
+		return nil // not seeded yet: nothing to compare with
+	}
+	var why string
+	if reported == nil {
+		why = "it reports no fencing settings (an older raftha?)"
+	} else if ds := diffSettings(*reported, *st.Settings); len(ds) > 0 {
+		why = describeDiffs(ds)
+	}
+	ls.mu.Lock()
+	prev := ls.refused[node]
+	if why == "" {
+		delete(ls.refused, node)
+	} else {
+		ls.refused[node] = why
+	}
+	ls.mu.Unlock()
+	if why == "" {
+		return nil
+	}
+	reason := fmt.Sprintf("member %s refused: its configuration differs from the cluster's settings: %s; fix its configuration (or change the cluster's with `raftha cluster settings set`)", node, why)
+	if prev != why {
+		s.logger.Error(reason, "node", node)
+		n := &fsm.Note{Header: s.header("leader"), Kind: "settings-mismatch", Node: node, Reason: reason}
+		s.goFn(func() {
+			ctx, cancel := context.WithTimeout(s.ctx, proposeTimeout)
+			defer cancel()
+			if _, err := s.commit(ctx, n); err != nil {
+				s.logger.Warn("could not record event", "kind", n.Kind, "error", err)
+			}
+		})
+	}
+	return fmt.Errorf("%w: %s", ErrSettingsMismatch, reason)
+}
+
+// refusedSettings reports why node is refused for its settings ("" when
+// it is not).
+func (ls *leaderState) refusedSettings(node string) string {
+	if node == ls.s.cfg.NodeID {
+		st := ls.s.fsm.View()
+		if st.Settings == nil {
+			return ""
+		}
+		return describeDiffs(diffSettings(ls.s.cfg.clusterSettings(), *st.Settings))
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.refused[node]
+}
+
+// watchSettings logs an ERROR, naming each differing key, its value here
+// and the cluster's, whenever the settings in this member's applied log
+// differ from its configuration (and again whenever they change).
+func (s *Server) watchSettings() {
+	last := ""
+	for {
+		ch := s.fsm.Changed()
+		if st := s.fsm.View(); st.Settings != nil {
+			ds := diffSettings(s.cfg.clusterSettings(), *st.Settings)
+			key := describeDiffs(ds)
+			if key != last {
+				for _, d := range ds {
+					s.logger.Error("this member's configuration differs from the cluster's settings in the log: the leader refuses its heartbeats, so it holds no lease and runs no group", "key", d.Key, "this_member", d.Member, "cluster", d.Cluster)
+				}
+				if len(ds) == 0 && last != "" {
+					s.logger.Info("this member's configuration matches the cluster's settings again")
+				}
+				last = key
+			}
+		}
+		select {
+		case <-ch:
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// SettingsRequest is the body of POST /v1/cluster/settings: the settings
+// to change (omitted ones keep their value).
+type SettingsRequest struct {
+	// FencingMode is aws-stop or lease-only.
+	FencingMode string `json:"fencing_mode,omitempty"`
+	// Heartbeat is timing.heartbeat ("300ms").
+	Heartbeat *Duration `json:"heartbeat,omitempty"`
+	// Lease is timing.lease.
+	Lease *Duration `json:"lease,omitempty"`
+	// StopDeadline is fencing.stop_deadline.
+	StopDeadline *Duration `json:"stop_deadline,omitempty"`
+}
+
+// SettingsView is the cluster settings as the API shows them.
+type SettingsView struct {
+	// FencingMode is aws-stop or lease-only.
+	FencingMode string `json:"fencing_mode"`
+	// Heartbeat is timing.heartbeat.
+	Heartbeat Duration `json:"heartbeat"`
+	// Lease is timing.lease.
+	Lease Duration `json:"lease"`
+	// StopDeadline is fencing.stop_deadline.
+	StopDeadline Duration `json:"stop_deadline"`
+	// LeaseOnlyWait is what a lease-only takeover waits.
+	LeaseOnlyWait Duration `json:"lease_only_wait"`
+	// Recorded is false while no leader has seeded the settings yet (the
+	// view then shows this member's own).
+	Recorded bool `json:"recorded"`
+}
+
+func settingsView(cs fsm.ClusterSettings, recorded bool) SettingsView {
+	return SettingsView{FencingMode: cs.FencingMode, Heartbeat: Duration(cs.Heartbeat), Lease: Duration(cs.Lease), StopDeadline: Duration(cs.StopDeadline), LeaseOnlyWait: Duration(leaseOnlyWaitOf(cs)), Recorded: recorded}
+}
+
+// SetClusterSettings changes the cluster's fencing settings (an explicit
+// operator action, recorded with by). Members whose configuration differs
+// from the new settings are refused until their configuration is changed
+// to match and they restart.
+func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by string) (SettingsView, error) {
+	cs := s.settingsOf(s.fsm.View())
+	if req.FencingMode != "" {
+		cs.FencingMode = req.FencingMode
+	}
+	for _, f := range []struct {
+		dst *time.Duration
+		v   *Duration
+	}{{&cs.Heartbeat, req.Heartbeat}, {&cs.Lease, req.Lease}, {&cs.StopDeadline, req.StopDeadline}} {
+		if f.v != nil {
+			*f.dst = f.v.D()
+		}
+	}
+	// The same relations a member configuration must satisfy.
+	c := s.cfg
+	c.Fencing.Mode, c.Timing.Heartbeat, c.Timing.Lease, c.Fencing.StopDeadline = cs.FencingMode, Duration(cs.Heartbeat), Duration(cs.Lease), Duration(cs.StopDeadline)
+	var errs ErrorList
+	for _, e := range append(c.validateTiming(), c.validateFencing()...) {
+		if e.Path != "aws.instance_id" && e.Path != "fencing.watchdog" {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return SettingsView{}, fmt.Errorf("%w: %w", fsm.ErrInvalid, errs)
+	}
+	if _, err := s.commit(ctx, &fsm.SetClusterSettings{Header: s.header(by), Settings: cs}); err != nil {
+		return SettingsView{}, err
+	}
+	return settingsView(cs, true), nil
+}
+
+func (s *Server) handleGetSettings(w http.ResponseWriter, _ *http.Request) {
+	st := s.fsm.View()
+	writeJSON(w, http.StatusOK, settingsView(s.settingsOf(st), st.Settings != nil))
+}
+
+func (s *Server) handleSetSettings(w http.ResponseWriter, r *http.Request) {
+	var req SettingsRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, &APIError{Error: `body must be JSON like {"fencing_mode": "lease-only", "lease": "1500ms"}: ` + err.Error(), Code: "invalid"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	v, err := s.SetClusterSettings(ctx, req, identity(r))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
