@@ -115,7 +115,8 @@ func TestFaultResStopHang(t *testing.T) {
 
 // TestFaultResAgentKilledInStart: SIGKILL of the other node's agent (only
 // the agent: its start script and daemons live on) while ctl's start
-// sleeps during a planned move, then the agent restarts on the same host.
+// sleeps during a planned move, then the agent restarts on the same host;
+// once db settles it is moved to the other node (a planned stop there).
 func TestFaultResAgentKilledInStart(t *testing.T) {
 	runFaultScenarioModes(t, "res-agent-killed-in-start", "agent SIGKILLed while a start script sleeps, restarted → db online, one writer", twoNodes, bothFencings, []func(*fcluster){withResFaults}, func(c *fcluster) {
 		owner, _ := c.setup(false)
@@ -134,6 +135,7 @@ func TestFaultResAgentKilledInStart(t *testing.T) {
 		c.note("transfer to %s: %v", other.id, <-tr)
 		if g2, ok := c.settleRes(); ok {
 			c.note("db settled on %s at epoch %d", g2.Owner, g2.Epoch)
+			c.moveAway(g2)
 		}
 		c.finish("")
 	})
@@ -143,7 +145,8 @@ func TestFaultResAgentKilledInStart(t *testing.T) {
 // snapshots its log within a second and keeps two entries after it; the
 // owner's agent is SIGKILLed (its resources' processes live on) and
 // restarted from the snapshot on the same host. It must restore the owner
-// and epoch from the snapshot and keep the group, or move it safely.
+// and epoch from the snapshot and keep the group, or move it safely; then
+// db is moved to the other node (a planned stop on the restarted agent).
 func TestFaultResAgentCrashSnapshot(t *testing.T) {
 	runFaultScenarioModes(t, "res-agent-crash-snapshot", "owner's agent SIGKILLed after a snapshot, restarted from it → db online, one writer", twoNodes, bothFencings, []func(*fcluster){withResFaults, withSnapshots}, func(c *fcluster) {
 		owner, g := c.setup(false)
@@ -161,6 +164,7 @@ func TestFaultResAgentCrashSnapshot(t *testing.T) {
 		}
 		if g2, ok := c.settleRes(); ok {
 			c.note("db settled on %s at epoch %d (was %s@%d)", g2.Owner, g2.Epoch, owner.id, g.Epoch)
+			c.moveAway(g2)
 		}
 		c.finish("")
 	})
@@ -187,4 +191,18 @@ func (c *fcluster) settleRes() (groupView, bool) {
 		c.finishSettle = 5 * time.Second
 	}
 	return g, ok
+}
+
+// moveAway transfers db from where it settled to the other node: the
+// restarted agent must stop everything that runs for the group there,
+// including what its predecessor started.
+func (c *fcluster) moveAway(g groupView) {
+	c.t.Helper()
+	to := c.otherNode(c.member(g.Owner))
+	c.sleepRand(200*time.Millisecond, 800*time.Millisecond)
+	err := <-c.transferAsync(to)
+	c.note("transfer back to %s: %v", to.id, err)
+	if g2, ok := c.settleRes(); ok {
+		c.note("db settled on %s at epoch %d", g2.Owner, g2.Epoch)
+	}
 }
