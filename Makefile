@@ -32,10 +32,12 @@ unit:
 integration: build
 	$(GO) test -count=1 -timeout 60m -v ./integration/...
 
-## soak: RUNS runs of every fault-injection scenario (root).
+## soak: RUNS runs of every fault-injection scenario (root); the
+## resource scenarios (TestFaultRes*) share their RUNS between the two
+## fencing modes, at least one run each. About 11 minutes per run.
 RUNS ?= 10
 soak: build
-	RAFTHA_FAULT_RUNS=$(RUNS) $(GO) test -count=1 -timeout $$(( $(RUNS) * 4 + 10 ))m -v -run '^TestFault' ./integration/
+	RAFTHA_FAULT_RUNS=$(RUNS) $(GO) test -count=1 -timeout $$(( $(RUNS) * 14 + 10 ))m -v -run '^TestFault' ./integration/
 
 ## bench: failover and throughput figures.
 bench:

@@ -12,11 +12,16 @@
 // on a bridge (198.18.0.0/15 only), moto_server and an EC2 "hypervisor"
 // front on the bridge, a loop device as the shared disk, and nemeses
 // (host kill, partitions, pauses, no quorum, AWS errors, full restart,
-// planned moves under load) checked for mutual exclusion on the disk,
+// planned moves under load; and, in netns_res*_test.go, resource faults:
+// a start that fails after its side effect or hangs, a stop that fails on
+// a busy ext4 mount or hangs, an agent killed mid-start or restarted from
+// a snapshot, each in aws-stop and lease-only fencing) checked for mutual
+// exclusion on the disk,
 // fencing before takeover, AWS state, and acknowledged history. It needs
 // root and skips otherwise; `make integration` runs one run per scenario,
 // `make soak RUNS=N` N of them (RAFTHA_FAULT_RUNS). RAFTHA_FAULT_SEED
-// replays a seed, RAFTHA_FAULT_LOGS=1 prints agent logs of passing runs, and the table of
+// replays a seed, RAFTHA_FAULT_FENCING=aws-stop|lease-only keeps one mode
+// of the resource scenarios, RAFTHA_FAULT_LOGS=1 prints agent logs of passing runs, and the table of
 // results goes to $RAFTHA_RESULTS_DIR/latest.txt (default
 // integration/results/latest.txt).
 package integration

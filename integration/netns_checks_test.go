@@ -69,7 +69,11 @@ func (c *fcluster) finish(expect string) {
 			c.heal(m)
 		}
 	}
-	g, ok := c.settled(45 * time.Second)
+	settle := c.finishSettle
+	if settle == 0 {
+		settle = 45 * time.Second
+	}
+	g, ok := c.settled(settle)
 	if ok {
 		if expect != "" && g.Owner != expect {
 			c.failure("db ended on %s at epoch %d, expected %s", g.Owner, g.Epoch, expect)
@@ -101,6 +105,9 @@ func (c *fcluster) finish(expect string) {
 	}
 	for _, v := range checkLog(lines) {
 		c.violation("disk log: %s", v)
+	}
+	if c.resFaults {
+		c.checkSideLog(lines, g, ok)
 	}
 	bs := blocksOf(lines)
 	c.note("disk log: %d lines, blocks %s", len(lines), describeBlocks(bs, c.t0))
@@ -262,8 +269,8 @@ func (c *fcluster) checkHistory(g groupView) {
 		if i > 0 && w.Epoch <= ws[i-1].Epoch {
 			c.violation("history epochs not increasing: %d after %d", w.Epoch, ws[i-1].Epoch)
 		}
-		if w.Cause == "node-lost" && w.From != "" && w.Fence != "aws-stop" && w.Online {
-			c.violation("takeover of db from %s to %s at epoch %d went online with fence %q (want aws-stop)", w.From, w.To, w.Epoch, w.Fence)
+		if w.Cause == "node-lost" && w.From != "" && w.Fence != c.fencing && w.Online {
+			c.violation("takeover of db from %s to %s at epoch %d went online with fence %q (want %s)", w.From, w.To, w.Epoch, w.Fence, c.fencing)
 		}
 	}
 	c.note("history: %s", describeWhy(ws))
@@ -340,13 +347,15 @@ func (c *fcluster) checkFinalProbes(g groupView) {
 }
 
 // checkFencedFirst: for every takeover fenced by aws-stop, the new owner's
-// first line on the disk comes after the old owner was powered off.
+// first line on the disk comes after the old owner was powered off. (A
+// lease-only takeover powers nothing off: checkStartAfterRelease and the
+// disk log judge it.)
 func (c *fcluster) checkFencedFirst(bs []block) {
 	c.mu.Lock()
 	ws := c.whyFinal
 	c.mu.Unlock()
 	for _, w := range ws {
-		if w.Fence == "" || w.From == "" || w.From == w.To {
+		if w.Fence == "" || w.Fence == "lease-only" || w.From == "" || w.From == w.To {
 			continue
 		}
 		old := c.member(w.From)

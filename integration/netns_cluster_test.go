@@ -114,12 +114,19 @@ type fcluster struct {
 	aws     *awsWorld
 	hv      *hypervisor
 
-	withDisk   bool
-	withDNS    bool
-	diskDev    string
-	mountPoint string
-	appLog     string // the application's log: on the shared disk
-	appLife    string // its life notes (not on the shared disk)
+	withDisk  bool
+	withDNS   bool
+	fencing   string   // fencing.mode of every member: aws-stop (default) or lease-only
+	resFaults bool     // the resource-fault group and config (netns_resfaults_test.go)
+	agentEnv  []string // extra environment of every agent
+	sideLog   string   // the sidecar's log on the shared disk (resFaults)
+	// finishSettle bounds finish's wait for db to settle (default 45s); a
+	// scenario that already waited in vain shortens it.
+	finishSettle time.Duration
+	diskDev      string
+	mountPoint   string
+	appLog       string // the application's log: on the shared disk
+	appLife      string // its life notes (not on the shared disk)
 
 	prober *prober
 
@@ -144,10 +151,14 @@ func diskRegistered() bool {
 
 // newFCluster builds the testbed for ids (n… nodes, w… witnesses), the
 // shared disk, certificates, moto and the hypervisor, writes the member
-// configs and starts every agent.
-func newFCluster(t *testing.T, ids []string, seed int64, res *runResult) *fcluster {
+// configs and starts every agent. opts adjust the cluster before any
+// config is written.
+func newFCluster(t *testing.T, ids []string, seed int64, res *runResult, opts ...func(*fcluster)) *fcluster {
 	t.Helper()
-	c := &fcluster{t: t, bin: rafthaBinary(t), timing: fastTiming, seed0: seed, rng: rand.New(rand.NewSource(seed)), res: res, t0: monoNow()}
+	c := &fcluster{t: t, bin: rafthaBinary(t), timing: fastTiming, seed0: seed, rng: rand.New(rand.NewSource(seed)), res: res, t0: monoNow(), fencing: "aws-stop"}
+	for _, o := range opts {
+		o(c)
+	}
 	c.wallMinusMono = time.Now().UnixNano() - monoNow()
 	c.tb = newTestbed(t, ids)
 	c.dir = c.tb.dir
@@ -167,6 +178,7 @@ func newFCluster(t *testing.T, ids []string, seed int64, res *runResult) *fclust
 		t.Fatal(err)
 	}
 	c.appLog = filepath.Join(c.mountPoint, "app.log")
+	c.sideLog = filepath.Join(c.mountPoint, "side.log")
 	c.appLife = filepath.Join(c.dir, "app.life")
 	if diskRegistered() {
 		c.withDisk = true
@@ -182,6 +194,9 @@ func newFCluster(t *testing.T, ids []string, seed int64, res *runResult) *fclust
 
 	c.startMoto()
 	c.startHypervisor()
+	if c.resFaults {
+		c.startSysrqWatcher()
+	}
 	// Agents die before the hypervisor stops and moto goes (hooks run
 	// last registered first).
 	c.tb.onTeardown(c.teardown)
@@ -268,13 +283,12 @@ timing:
   lease: %[11]s
   failover_timeout: %[12]s
 fencing:
-  mode: aws-stop
+  mode: %[13]s
   stop_deadline: 1s
   stop_timeout: 20s
-  self_fence_action: none
-log_level: info
+%[14]slog_level: info
 `, m.id, m.role, m.ip, fiRaftPort, fiAPIPort, ms.String(), motoserver.Region, c.hv.url, m.instance,
-		c.timing.heartbeat, c.timing.lease, c.timing.failover)
+		c.timing.heartbeat, c.timing.lease, c.timing.failover, c.fencing, c.selfFenceYAML(m))
 	if err := os.WriteFile(m.cfgFile, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
@@ -288,7 +302,12 @@ log_level: info
 // that is powered off. (One mount namespace for all would be no model of
 // separate hosts: a non-owner cleaning up at start would unmount the
 // owner's disk.)
-func (c *fcluster) start(m *nsMember) {
+func (c *fcluster) start(m *nsMember) { c.startIn(m, 0) }
+
+// startIn starts m's agent; with nsPid set, in the network and mount
+// namespaces of that process (an agent restarted on a host that stayed
+// up: it sees the mounts its predecessor left), else as start does.
+func (c *fcluster) startIn(m *nsMember, nsPid int) {
 	c.t.Helper()
 	logf, err := os.OpenFile(m.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -297,11 +316,16 @@ func (c *fcluster) start(m *nsMember) {
 	defer logf.Close()
 	fmt.Fprintf(logf, "==== fault suite: agent start at mono %d\n", monoNow())
 	cmd := exec.Command("ip", "netns", "exec", m.ns, c.bin, "agent", "--config", m.cfgFile, "--shutdown-timeout", "10s")
+	if nsPid > 0 {
+		cmd = exec.Command("nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", nsPid), fmt.Sprintf("--net=/proc/%d/ns/net", nsPid), "--",
+			c.bin, "agent", "--config", m.cfgFile, "--shutdown-timeout", "10s")
+	}
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Env = append(cleanEnv(),
 		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_EC2_METADATA_DISABLED=true", "AWS_REGION="+motoserver.Region)
+	cmd.Env = append(cmd.Env, c.agentEnv...)
 	if err := cmd.Start(); err != nil {
 		c.t.Fatalf("start agent %s: %v", m.id, err)
 	}
@@ -615,10 +639,10 @@ func (c *fcluster) groupYAML(nodes []string) string {
         type: disk
         device: %s
         mount_point: %s
-        force_unmount: true
+        force_unmount: %v
         kill_timeout: 500ms
         timeout: 1s
-`, c.diskDev, c.mountPoint)
+`, c.diskDev, c.mountPoint, !c.resFaults)
 	}
 	fmt.Fprintf(&b, `      - name: vip
         type: aws.route
@@ -648,6 +672,9 @@ func (c *fcluster) groupYAML(nodes []string) string {
           RAFTHA_FI_ADDRS: %q
           RAFTHA_FI_PORT: "%d"
 `, "exec '"+self+"'", c.appLog, c.appLife, strings.Join(addrs, ","), fiAppPort)
+	if c.resFaults {
+		b.WriteString(c.ctlYAML(self))
+	}
 	return b.String()
 }
 

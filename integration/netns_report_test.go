@@ -119,31 +119,64 @@ func scenarioSeed(base int64, name string, run int) int64 {
 func runFaultScenario(t *testing.T, name, info string, ids []string, body func(c *fcluster)) {
 	fiRequireRoot(t)
 	scenarioInfo[name] = info
-	base := faultSeed()
 	runs := faultRuns()
 	for i := 1; i <= runs; i++ {
-		seed := scenarioSeed(base, name, i)
-		res := &runResult{scenario: name, run: i, seed: seed}
-		t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
-			start := time.Now()
-			// Registered first: runs after every other cleanup, teardown
-			// included.
-			t.Cleanup(func() {
-				res.took = time.Since(start)
-				res.failed = t.Failed()
-				if res.failed && len(res.violations)+len(res.failures) == 0 {
-					res.failures = append(res.failures, "aborted (see the test log)")
-				}
-				fiResults.Lock()
-				fiResults.runs = append(fiResults.runs, res)
-				fiResults.Unlock()
-				t.Logf("scenario %s run %d: %d violation(s), %d failure(s), samples %v, took %s", name, i, len(res.violations), len(res.failures), res.samples, res.took.Round(time.Millisecond))
-			})
-			t.Logf("scenario %s run %d/%d seed %d (replay: RAFTHA_FAULT_SEED=%d go test ./integration -run 'TestFault.*/run%d$')", name, i, runs, seed, base, i)
-			c := newFCluster(t, ids, seed, res)
-			body(c)
+		runFaultRun(t, name, i, runs, ids, nil, body)
+	}
+}
+
+// runFaultScenarioModes runs body in each fencing mode of modes (those
+// RAFTHA_FAULT_FENCING names, when set) as subtests MODE/run1, …: the
+// RAFTHA_FAULT_RUNS runs are shared among the modes, at least one each.
+// Each mode is its own row in the table (name/MODE).
+func runFaultScenarioModes(t *testing.T, name, info string, ids []string, modes []string, opts []func(*fcluster), body func(c *fcluster)) {
+	fiRequireRoot(t)
+	if only := os.Getenv("RAFTHA_FAULT_FENCING"); only != "" {
+		var keep []string
+		for _, m := range modes {
+			if strings.Contains(","+only+",", ","+m+",") {
+				keep = append(keep, m)
+			}
+		}
+		modes = keep
+	}
+	runs := (faultRuns() + len(modes) - 1) / max(len(modes), 1)
+	for _, mode := range modes {
+		row := name + "/" + mode
+		scenarioInfo[row] = info
+		o := append(append([]func(*fcluster){}, opts...), func(c *fcluster) { c.fencing = mode })
+		t.Run(mode, func(t *testing.T) {
+			for i := 1; i <= runs; i++ {
+				runFaultRun(t, row, i, runs, ids, o, body)
+			}
 		})
 	}
+}
+
+// runFaultRun is run i of runs of scenario name, on a fresh cluster.
+func runFaultRun(t *testing.T, name string, i, runs int, ids []string, opts []func(*fcluster), body func(c *fcluster)) {
+	base := faultSeed()
+	seed := scenarioSeed(base, name, i)
+	res := &runResult{scenario: name, run: i, seed: seed}
+	t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
+		start := time.Now()
+		// Registered first: runs after every other cleanup, teardown
+		// included.
+		t.Cleanup(func() {
+			res.took = time.Since(start)
+			res.failed = t.Failed()
+			if res.failed && len(res.violations)+len(res.failures) == 0 {
+				res.failures = append(res.failures, "aborted (see the test log)")
+			}
+			fiResults.Lock()
+			fiResults.runs = append(fiResults.runs, res)
+			fiResults.Unlock()
+			t.Logf("scenario %s run %d: %d violation(s), %d failure(s), samples %v, took %s", name, i, len(res.violations), len(res.failures), res.samples, res.took.Round(time.Millisecond))
+		})
+		t.Logf("scenario %s run %d/%d seed %d (replay: RAFTHA_FAULT_SEED=%d go test ./integration -run '%s/run%d$')", name, i, runs, seed, base, t.Name()[:strings.LastIndex(t.Name(), "/")], i)
+		c := newFCluster(t, ids, seed, res, opts...)
+		body(c)
+	})
 }
 
 // writeFaultReport prints the table and writes it to the results file.
@@ -172,8 +205,8 @@ func writeFaultReport() {
 	}
 	fmt.Fprintf(&b, "raftha fault-injection results\n")
 	fmt.Fprintf(&b, "date %s, host %s, seed %d, %d run(s) per scenario, wall time %s\n", time.Now().Format(time.RFC3339), host, seed, faultRuns(), time.Since(start).Round(time.Second))
-	fmt.Fprintf(&b, "timing: heartbeat %s, lease %s, failover_timeout %s; fencing aws-stop; shared disk: %s\n\n", fastTiming.heartbeat, fastTiming.lease, fastTiming.failover, disk)
-	fmt.Fprintf(&b, "%-20s %5s %6s %10s %9s %8s %8s %8s  %s\n", "scenario", "runs", "failed", "violations", "failures", "samples", "median", "max", "failover time measured")
+	fmt.Fprintf(&b, "timing: heartbeat %s, lease %s, failover_timeout %s; fencing aws-stop (a /MODE row: that mode); shared disk: %s\n\n", fastTiming.heartbeat, fastTiming.lease, fastTiming.failover, disk)
+	fmt.Fprintf(&b, "%-34s %5s %6s %10s %9s %8s %8s %8s  %s\n", "scenario", "runs", "failed", "violations", "failures", "samples", "median", "max", "failover time measured")
 	total, failed, viol := 0, 0, 0
 	for _, name := range order {
 		rs := by[name]
@@ -199,7 +232,7 @@ func writeFaultReport() {
 			}
 			max = fmtDur(samples[len(samples)-1])
 		}
-		fmt.Fprintf(&b, "%-20s %5d %6d %10d %9d %8d %8s %8s  %s\n", name, len(rs), nfailed, nv, nf, len(samples), med, max, scenarioInfo[name])
+		fmt.Fprintf(&b, "%-34s %5d %6d %10d %9d %8d %8s %8s  %s\n", name, len(rs), nfailed, nv, nf, len(samples), med, max, scenarioInfo[name])
 	}
 	fmt.Fprintf(&b, "\ntotal: %d run(s), %d failed, %d safety violation(s)\n", total, failed, viol)
 	var details []string

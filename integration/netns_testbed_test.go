@@ -28,7 +28,7 @@ import (
 )
 
 // fiTools are the commands the suite runs (besides the raftha binary).
-var fiTools = []string{"ip", "iptables", "losetup", "mkfs.ext4", "mount", "umount", "moto_server"}
+var fiTools = []string{"ip", "iptables", "losetup", "mkfs.ext4", "mount", "umount", "nsenter", "moto_server"}
 
 // fiStateDir holds one state file per live run (see sweepStale).
 const fiStateDir = "/run/raftha-fi"

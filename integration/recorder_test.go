@@ -27,6 +27,10 @@ func TestMain(m *testing.M) {
 		recorder.Run(path)
 		return
 	}
+	if os.Getenv("RAFTHA_FI_SIDECAR") != "" {
+		runFaultSidecar() // the ctl resource's sidecar (netns_resfaults_test.go)
+		return
+	}
 	if os.Getenv("RAFTHA_FI_APP") != "" {
 		runFaultApp() // the fault suite's application (netns_app_test.go)
 		return

@@ -60,6 +60,7 @@ func (s *Server) setupRaft() error {
 	rc.NotifyCh = s.notify
 	rc.SnapshotThreshold = 1024
 	rc.TrailingLogs = 4096
+	applyTestKnobs(rc, rlog)
 	if err := raft.ValidateConfig(rc); err != nil {
 		return fmt.Errorf("raft settings derived from timing: %w", err)
 	}
