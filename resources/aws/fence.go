@@ -34,18 +34,24 @@ func NewFencer(cfg aws.Config) *Fencer {
 // ErrFenceFailed wraps every fencing failure.
 var ErrFenceFailed = errors.New("fence failed")
 
-func (f *Fencer) defaults() {
-	if f.CallTimeout == 0 {
-		f.CallTimeout = 10 * time.Second
+// fenceTuning is a Fencer's tuning with defaults filled in. It is computed
+// per call and never written back: one Fencer serves concurrent fences.
+type fenceTuning struct {
+	callTimeout, stopTimeout, minDelay, maxDelay time.Duration
+}
+
+func (f *Fencer) tuning() fenceTuning {
+	or := func(v, d time.Duration) time.Duration {
+		if v == 0 {
+			return d
+		}
+		return v
 	}
-	if f.StopTimeout == 0 {
-		f.StopTimeout = 5 * time.Minute
-	}
-	if f.MinDelay == 0 {
-		f.MinDelay = 250 * time.Millisecond
-	}
-	if f.MaxDelay == 0 {
-		f.MaxDelay = 2 * time.Second
+	return fenceTuning{
+		callTimeout: or(f.CallTimeout, 10*time.Second),
+		stopTimeout: or(f.StopTimeout, 5*time.Minute),
+		minDelay:    or(f.MinDelay, 250*time.Millisecond),
+		maxDelay:    or(f.MaxDelay, 2*time.Second),
 	}
 }
 
@@ -53,11 +59,11 @@ func (f *Fencer) defaults() {
 // shutdown that could let the old owner keep writing) and waits until it
 // is stopped or terminated. It returns nil only when EC2 reports that.
 func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
-	f.defaults()
+	tu := f.tuning()
 	if instanceID == "" {
 		return fmt.Errorf("%w: no EC2 instance id is known for the node (set aws.instance_id on it)", ErrFenceFailed)
 	}
-	cctx, cancel := context.WithTimeout(ctx, f.CallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, tu.callTimeout)
 	_, err := f.client.StopInstances(cctx, &ec2.StopInstancesInput{
 		InstanceIds:    []string{instanceID},
 		Force:          aws.Bool(true),
@@ -78,7 +84,7 @@ func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
 		}
 	}
 	w := ec2.NewInstanceStoppedWaiter(f.client, func(o *ec2.InstanceStoppedWaiterOptions) {
-		o.MinDelay, o.MaxDelay = f.MinDelay, f.MaxDelay
+		o.MinDelay, o.MaxDelay = tu.minDelay, tu.maxDelay
 		// stopped and terminated both mean the old owner can no longer act.
 		o.Retryable = func(ctx context.Context, in *ec2.DescribeInstancesInput, out *ec2.DescribeInstancesOutput, err error) (bool, error) {
 			if err != nil {
@@ -101,7 +107,7 @@ func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
 			return n == 0, nil
 		}
 	})
-	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}}, f.StopTimeout); err != nil {
+	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}}, tu.stopTimeout); err != nil {
 		return fmt.Errorf("%w: waiting for %s to stop: %s", ErrFenceFailed, instanceID, describeAPIError(err))
 	}
 	return nil
@@ -109,8 +115,7 @@ func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
 
 // State returns an instance's state name (for tests and status).
 func (f *Fencer) State(ctx context.Context, instanceID string) (string, error) {
-	f.defaults()
-	cctx, cancel := context.WithTimeout(ctx, f.CallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, f.tuning().callTimeout)
 	defer cancel()
 	out, err := f.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}})
 	if err != nil {
