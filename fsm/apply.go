@@ -112,7 +112,13 @@ func (s *State) removeMember(index uint64, c *RemoveMember) Result {
 	for _, name := range s.groupNames() {
 		g := s.Groups[name]
 		if g.Status.Owner == c.ID && g.Status.Active() {
-			return Result{Err: fmt.Errorf("%w: member %s owns group %s (%s); move it first", ErrBusy, c.ID, name, g.Status.State)}
+			return Result{Err: fmt.Errorf("%w: member %s owns group %s (%s); move it first with `raftha ownership transfer %s --to NODE`", ErrBusy, c.ID, name, g.Status.State, name)}
+		}
+		if g.Status.Owner == c.ID && g.Status.StopFailed {
+			return Result{Err: fmt.Errorf("%w: group %s could not be stopped on member %s and may still run there; let a fenced takeover move it (or `raftha group fence-override %s`) before removing %s", ErrBusy, name, c.ID, name, c.ID)}
+		}
+		if g.Status.State == StateFencing && g.Status.FenceNode == c.ID {
+			return Result{Err: fmt.Errorf("%w: %s must fence member %s before group %s starts, and needs its instance id; wait for the fence (or `raftha group fence-override %s`) before removing %s", ErrBusy, g.Status.Owner, c.ID, name, name, c.ID)}
 		}
 	}
 	delete(s.Members, c.ID)
