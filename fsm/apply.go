@@ -80,6 +80,13 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 	if m.Role != RoleNode && m.Role != RoleWitness {
 		return Result{Err: fmt.Errorf("%w: member %s: role %q is not node or witness", ErrInvalid, m.ID, m.Role)}
 	}
+	if m.InstanceID != "" {
+		for _, id := range s.MemberIDs() {
+			if id != m.ID && s.Members[id].InstanceID == m.InstanceID {
+				return Result{Err: fmt.Errorf("%w: member %s: instance id %s is already member %s's; two members never share an instance (a fence of one would stop the other)", ErrInvalid, m.ID, m.InstanceID, id)}
+			}
+		}
+	}
 	old, ok := s.Members[m.ID]
 	if ok {
 		if old.Role != m.Role {
@@ -96,6 +103,7 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 		}
 		if changed {
 			s.event(index, c.Header, Event{Kind: "member-updated", Node: m.ID, Reason: describeMember(old)})
+			s.addFenceInstance(index, c.Header, old)
 		}
 		return Result{}
 	}
@@ -103,6 +111,23 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 	s.Members[m.ID] = &mm
 	s.event(index, c.Header, Event{Kind: "member-added", Node: m.ID, Reason: fmt.Sprintf("role %s, address %s", m.Role, m.Address)})
 	return Result{}
+}
+
+// addFenceInstance appends m's instance id to the list of every group
+// fencing m: a winner must fence each instance m had since the decision,
+// not only the one it reports now.
+func (s *State) addFenceInstance(index uint64, h Header, m *Member) {
+	if m.InstanceID == "" {
+		return
+	}
+	for _, name := range s.groupNames() {
+		st := &s.Groups[name].Status
+		if st.State != StateFencing || st.FenceNode != m.ID || containsString(st.InstancesToFence(), m.InstanceID) {
+			continue
+		}
+		st.FenceInstances = append(st.InstancesToFence(), m.InstanceID)
+		s.event(index, h, Event{Kind: KindFenceInstanceAdded, Group: name, Node: m.ID, Epoch: st.Epoch, Reason: fmt.Sprintf("%s now reports instance %s; the winner must fence all of %v", m.ID, m.InstanceID, st.FenceInstances)})
+	}
 }
 
 func (s *State) removeMember(index uint64, c *RemoveMember) Result {
@@ -255,19 +280,19 @@ func (s *State) assign(index uint64, c *Assign) Result {
 		// A winner still fencing never started anything: the node to
 		// fence stays the one it was fencing. Otherwise the current owner
 		// may have acted and is the one to fence.
-		fenceNode, fenceInstance := st.FenceNode, st.FenceInstance
+		fenceNode, fenceInstance, fenceInstances := st.FenceNode, st.FenceInstance, st.InstancesToFence()
 		if st.State != StateFencing || fenceNode == "" {
-			fenceNode, fenceInstance = from, ""
-			if m, ok := s.Members[from]; ok {
-				fenceInstance = m.InstanceID
+			fenceNode, fenceInstance, fenceInstances = from, "", nil
+			if m, ok := s.Members[from]; ok && m.InstanceID != "" {
+				fenceInstance, fenceInstances = m.InstanceID, []string{m.InstanceID}
 			}
 		}
 		if fenceNode == c.To {
 			return Result{Err: fmt.Errorf("%w: %s cannot fence itself", ErrNotEligible, c.To)}
 		}
-		st.State, st.FenceNode, st.FenceInstance, st.FenceWait = StateFencing, fenceNode, fenceInstance, c.FenceWait
+		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait = StateFencing, fenceNode, fenceInstance, fenceInstances, c.FenceWait
 	} else {
-		st.State, st.FenceNode, st.FenceInstance, st.FenceWait = StateStarting, "", "", 0
+		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait = StateStarting, "", "", nil, 0
 	}
 	st.Owner, st.Epoch, st.Target, st.Reason, st.Since, st.StopFailed = c.To, index, "", c.Reason, c.At, false
 	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
@@ -379,8 +404,19 @@ func (s *State) fenced(index uint64, c *Fenced) Result {
 	if st.State != StateFencing {
 		return Result{Err: fmt.Errorf("%w: group %s is %s, not fencing", ErrBusy, c.Group, st.State)}
 	}
-	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: c.Took})
-	st.State, st.FenceNode, st.FenceInstance, st.FenceWait, st.Since, st.Reason = StateStarting, "", "", 0, c.At, "fenced "+c.Method
+	if len(c.Instances) > 0 {
+		for _, id := range st.InstancesToFence() {
+			if !containsString(c.Instances, id) {
+				return Result{Err: fmt.Errorf("%w: group %s: instance %s of %s was not fenced (fenced %v); fence it too", ErrBusy, c.Group, id, st.FenceNode, c.Instances)}
+			}
+		}
+	}
+	reason := c.Took
+	if c.Verified != "" {
+		reason = strings.TrimPrefix(reason+"; "+c.Verified, "; ")
+	}
+	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: reason})
+	st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.Since, st.Reason = StateStarting, "", "", nil, 0, c.At, "fenced "+c.Method
 	return Result{Epoch: st.Epoch}
 }
 

@@ -178,6 +178,14 @@ type Fenced struct {
 	// Took is how long the fence took, as a Go duration string ("1.234s");
 	// it becomes the event's Reason.
 	Took string `json:"took,omitempty"`
+	// Verified says how each fenced instance was verified to be the
+	// fenced node's ("i-123 verified by tag raftha:node=n1"); it is
+	// appended to the event's Reason.
+	Verified string `json:"verified,omitempty"`
+	// Instances are the instance ids the winner stopped. When set, every
+	// id in the group's InstancesToFence must be among them (one the node
+	// reported while the winner was fencing makes it fence again).
+	Instances []string `json:"instances,omitempty"`
 }
 
 // Note records an event (fence failure, self-fence, ...). When Group and

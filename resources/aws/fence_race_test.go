@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // takeovers of different groups do. Under -race this must report nothing.
 func TestFenceConcurrentCallsAreRaceFree(t *testing.T) {
 	m := motoserver.Start(t)
-	ids := m.RunInstances(t, 3)
+	ids := m.RunNodeInstances(t, "n1", "n2", "n3")
 	f := awsres.NewFencer(m.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -26,7 +27,7 @@ func TestFenceConcurrentCallsAreRaceFree(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, errs[i] = f.State(ctx, id)
-			errs[i] = f.Fence(ctx, id)
+			_, errs[i] = f.Fence(ctx, awsres.Target{InstanceID: id, NodeID: fmt.Sprintf("n%d", i+1)})
 		}()
 	}
 	wg.Wait()
