@@ -59,6 +59,8 @@ func (s *State) Apply(index uint64, c Command) Result {
 		return s.note(index, c)
 	case *SetSuspended:
 		return s.setSuspended(index, c)
+	case *FenceOverride:
+		return s.fenceOverride(index, c)
 	}
 	return Result{Err: fmt.Errorf("%w: command %T", ErrInvalid, c)}
 }
@@ -264,6 +266,9 @@ func (s *State) assign(index uint64, c *Assign) Result {
 		return Result{Err: err}
 	}
 	st := &g.Status
+	if c.TargetIdle {
+		return s.takeBack(index, g, c)
+	}
 	if !c.Fence && st.Active() {
 		return Result{Err: fmt.Errorf("%w: group %s is %s on %s; only a fenced takeover may move it", ErrBusy, c.Group, st.State, st.Owner)}
 	}
@@ -290,9 +295,12 @@ func (s *State) assign(index uint64, c *Assign) Result {
 		if fenceNode == c.To {
 			return Result{Err: fmt.Errorf("%w: %s cannot fence itself", ErrNotEligible, c.To)}
 		}
+		stopFailed := st.StopFailed || (st.State == StateFencing && st.FenceStopFailed)
 		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait = StateFencing, fenceNode, fenceInstance, fenceInstances, c.FenceWait
+		st.FenceStopFailed = stopFailed
 	} else {
 		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait = StateStarting, "", "", nil, 0
+		st.FenceStopFailed = false
 	}
 	st.Owner, st.Epoch, st.Target, st.Reason, st.Since, st.StopFailed = c.To, index, "", c.Reason, c.At, false
 	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
@@ -417,6 +425,7 @@ func (s *State) fenced(index uint64, c *Fenced) Result {
 	}
 	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: reason})
 	st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.Since, st.Reason = StateStarting, "", "", nil, 0, c.At, "fenced "+c.Method
+	st.FenceStopFailed = false
 	return Result{Epoch: st.Epoch}
 }
 

@@ -27,6 +27,9 @@ const (
 	CmdDeleteGroup   CmdType = 8
 	CmdNote          CmdType = 9
 	CmdSetSuspended  CmdType = 10
+	// CmdFenceOverride is 12: 11 is left for the cluster-wide fencing
+	// settings command.
+	CmdFenceOverride CmdType = 12
 )
 
 // Version is the payload version written by this build.
@@ -110,6 +113,27 @@ type Assign struct {
 	Fence bool `json:"fence,omitempty"`
 	// FenceWait is the lease-only wait (see GroupStatus.FenceWait).
 	FenceWait time.Duration `json:"fence_wait,omitempty"`
+	// TargetIdle returns a fencing group to the node it is fencing, which
+	// proved by a heartbeat sent after the decision that it runs nothing
+	// for the group (the winner is lost and nobody else can take over).
+	// It needs Cause CauseFenceTargetIdle; the group starts at a new epoch
+	// without a fence, since the fencing winner never started anything.
+	TargetIdle bool `json:"target_idle,omitempty"`
+}
+
+// FenceOverride is an operator accepting the risk that a node may still
+// run a group: a fencing group is marked fenced (it starts on its owner),
+// a stop-failed group is marked stopped (it may move again). Header.By
+// (the operator) and Reason are required and recorded in the event.
+type FenceOverride struct {
+	Header
+	// Group is the group to override.
+	Group string `json:"group"`
+	// ExpectEpoch is the group's epoch the operator saw; any other current
+	// epoch refuses the command (ErrStaleEpoch).
+	ExpectEpoch uint64 `json:"expect_epoch"`
+	// Reason is why the operator accepts the risk; required.
+	Reason string `json:"reason"`
 }
 
 // Report is the owner telling the log what it did at its epoch:
@@ -236,6 +260,9 @@ func (c *Note) Type() CmdType { return CmdNote }
 // Type implements Command.
 func (c *SetSuspended) Type() CmdType { return CmdSetSuspended }
 
+// Type implements Command.
+func (c *FenceOverride) Type() CmdType { return CmdFenceOverride }
+
 func (h Header) header() Header { return h }
 
 // Encode serializes a command as [type][version][JSON payload].
@@ -286,11 +313,13 @@ func Decode(b []byte) (Command, error) {
 		c = &Note{}
 	case CmdSetSuspended:
 		c = &SetSuspended{}
+	case CmdFenceOverride:
+		c = &FenceOverride{}
 	default:
 		if t&FlagIgnorable != 0 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-10)", ErrUnknownCommand, t)
+		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-10 and 12)", ErrUnknownCommand, t)
 	}
 	if v > Version {
 		if t&FlagIgnorable != 0 {

@@ -121,3 +121,105 @@ func TestFencedNeedsEveryInstance(t *testing.T) {
 		t.Fatalf("fenced event %+v", e)
 	}
 }
+
+// stuckFencing: n1 owned db, n2 won the takeover and is fencing n1 (and
+// is then lost): the only other node is the fence target.
+func stuckFencing(t *testing.T) (*State, uint64, uint64) {
+	t.Helper()
+	s, idx := seeded(t)
+	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	r := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e1, Fence: true, Cause: "node-lost"})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	// The ordinary takeover back is refused: n1 cannot fence itself.
+	if r := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1", ExpectEpoch: r.Epoch, Fence: true, Cause: "node-lost"}); !errors.Is(r.Err, ErrNotEligible) {
+		t.Fatalf("takeover back without proof: %v", r.Err)
+	}
+	return s, idx, r.Epoch
+}
+
+// TestTakeoverBackToIdleFenceTarget: the fence target that proved it runs
+// nothing takes the group back, with the cause and flag recorded.
+func TestTakeoverBackToIdleFenceTarget(t *testing.T) {
+	s, idx, e2 := stuckFencing(t)
+	// The flag only returns a fencing group to the node it fences.
+	if r := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e2, Fence: true, TargetIdle: true, Cause: CauseFenceTargetIdle}); !errors.Is(r.Err, ErrInvalid) {
+		t.Fatalf("target-idle to the winner: %v", r.Err)
+	}
+	r := apply(s, &idx, &Assign{Header: Header{At: t0, By: "leader"}, Group: "db", To: "n1", ExpectEpoch: e2, Fence: true, TargetIdle: true, Cause: CauseFenceTargetIdle, Reason: "n1 runs nothing (heartbeat at index 9)"})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	st := s.Groups["db"].Status
+	if st.Owner != "n1" || st.State != StateStarting || st.Epoch != r.Epoch || st.FenceNode != "" || len(st.InstancesToFence()) != 0 {
+		t.Fatalf("after the takeover back: %+v", st)
+	}
+	e := s.Events[len(s.Events)-1]
+	if e.Kind != "takeover" || e.Cause != CauseFenceTargetIdle || e.From != "n2" || e.To != "n1" || !strings.Contains(e.Reason, "runs nothing") {
+		t.Fatalf("event %+v", e)
+	}
+}
+
+// TestTakeoverBackRefusedAfterStopFailure: a fence target that could not
+// stop the group proves nothing by saying it runs nothing.
+func TestTakeoverBackRefusedAfterStopFailure(t *testing.T) {
+	s, idx := seeded(t)
+	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	apply(s, &idx, &Report{Header: h(), Group: "db", Node: "n1", Epoch: e1, State: StateFailed, StopFailed: true})
+	e2 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e1, Fence: true, Cause: "stop-failed"}).Epoch
+	if r := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1", ExpectEpoch: e2, Fence: true, TargetIdle: true, Cause: CauseFenceTargetIdle}); !errors.Is(r.Err, ErrBusy) {
+		t.Fatalf("target-idle after a stop failure: %v", r.Err)
+	}
+}
+
+// TestFenceOverrideRecordsWhoAcceptedTheRisk: an operator marks a fencing
+// group fenced (or a stop-failed group stopped); the event names them and
+// their reason. Without a reason or a caller it is refused.
+func TestFenceOverrideRecordsWhoAcceptedTheRisk(t *testing.T) {
+	s, idx, e2 := stuckFencing(t)
+	if r := apply(s, &idx, &FenceOverride{Header: Header{At: t0, By: "alice"}, Group: "db", ExpectEpoch: e2}); !errors.Is(r.Err, ErrInvalid) {
+		t.Fatalf("override without a reason: %v", r.Err)
+	}
+	if r := apply(s, &idx, &FenceOverride{Header: Header{At: t0}, Group: "db", ExpectEpoch: e2, Reason: "x"}); !errors.Is(r.Err, ErrInvalid) {
+		t.Fatalf("override without a caller: %v", r.Err)
+	}
+	r := apply(s, &idx, &FenceOverride{Header: Header{At: t0, By: "alice"}, Group: "db", ExpectEpoch: e2, Reason: "n1's host is powered off in the console"})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	st := s.Groups["db"].Status
+	if st.State != StateStarting || st.Owner != "n2" || st.Epoch != e2 || st.FenceNode != "" {
+		t.Fatalf("after the override: %+v", st)
+	}
+	e := s.Events[len(s.Events)-1]
+	if e.Kind != KindFenceOverride || e.By != "alice" || e.From != "n1" || e.Cause != CauseOperator || e.Reason != "n1's host is powered off in the console" {
+		t.Fatalf("event %+v", e)
+	}
+	// Nothing to override on a started group.
+	if r := apply(s, &idx, &FenceOverride{Header: Header{At: t0, By: "alice"}, Group: "db", ExpectEpoch: e2, Reason: "x"}); !errors.Is(r.Err, ErrInvalid) {
+		t.Fatalf("override of a starting group: %v", r.Err)
+	}
+
+	// A stop-failed group: the override clears StopFailed, so it may move.
+	s2, idx2 := seeded(t)
+	e1 := apply(s2, &idx2, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	apply(s2, &idx2, &Report{Header: h(), Group: "db", Node: "n1", Epoch: e1, State: StateFailed, StopFailed: true})
+	if r := apply(s2, &idx2, &FenceOverride{Header: Header{At: t0, By: "bob"}, Group: "db", ExpectEpoch: e1, Reason: "killed it by hand"}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if st := s2.Groups["db"].Status; st.StopFailed || st.State != StateFailed {
+		t.Fatalf("stop-failed after the override: %+v", st)
+	}
+	if r := apply(s2, &idx2, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e1, Cause: "failure"}); r.Err != nil {
+		t.Fatalf("recovery after the override: %v", r.Err)
+	}
+	// Encoded and decoded as its own command type.
+	b := MustEncode(&FenceOverride{Header: Header{By: "bob"}, Group: "db", Reason: "r"})
+	if CmdType(b[0]) != CmdFenceOverride {
+		t.Fatalf("type %d", b[0])
+	}
+	if c, err := Decode(b); err != nil || c.(*FenceOverride).Reason != "r" {
+		t.Fatalf("decode: %v %v", c, err)
+	}
+}

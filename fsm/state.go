@@ -130,6 +130,10 @@ type GroupStatus struct {
 	// group is fencing is appended, never substituted. The winner must
 	// fence all of them (see InstancesToFence).
 	FenceInstances []string `json:"fence_instances,omitempty"`
+	// FenceStopFailed is set while fencing a node whose stop of the group
+	// failed: its own word that it runs nothing proves nothing, so only a
+	// fence or an operator override ends the fencing.
+	FenceStopFailed bool `json:"fence_stop_failed,omitempty"`
 	// FenceWait is how long a lease-only winner must wait, from when it
 	// learns of the takeover, before it may treat FenceNode as fenced.
 	FenceWait time.Duration `json:"fence_wait,omitempty"`

@@ -27,6 +27,8 @@ type leaderState struct {
 
 	lastHandover time.Time                // witness only
 	pending      map[string]HeartbeatArgs // member updates to register
+
+	fb fenceBack // running reports and checks for takeovers back
 }
 
 func (ls *leaderState) setLeaving(node string, v bool) {

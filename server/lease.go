@@ -130,6 +130,7 @@ func (l *lease) run() {
 func (l *lease) beat(hb time.Duration) {
 	s := l.s
 	args := HeartbeatArgs{Node: s.cfg.NodeID, Role: string(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID(), Leaving: s.leaving.Load()}
+	s.heartbeatRunning(&args)
 	sent := time.Now()
 	// The answer must arrive while it is still useful: within the lease.
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())

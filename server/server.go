@@ -205,6 +205,9 @@ func (s *Server) Start() (err error) {
 		return err
 	}
 	s.lease = newLease(s)
+	if s.cfg.Role == RoleNode {
+		s.runner = newRunner(s) // before the lease: heartbeats report what it runs
+	}
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
 	if s.cfg.Fencing.Watchdog != "" {
@@ -215,8 +218,7 @@ func (s *Server) Start() (err error) {
 		s.watchdog = wd
 		s.goFn(wd.run)
 	}
-	if s.cfg.Role == RoleNode {
-		s.runner = newRunner(s)
+	if s.runner != nil {
 		s.goFn(s.runner.run)
 	}
 	s.logger.Info("member started", "role", s.cfg.Role, "raft", s.mux.Addr().String(), "api", s.apiLn.Addr().String())
