@@ -128,6 +128,7 @@ waits until it is offline. It stays offline (nothing places it) until
 					return nil
 				}),
 			},
+			fenceOverrideCommand(),
 			{
 				Name:      "delete",
 				Usage:     "delete a group that is offline or failed",
@@ -208,6 +209,32 @@ failed so that automatic recovery may use them again.`
 				return err
 			}
 			fmt.Fprintf(stdout(c), "group %s %sed\n", c.Args().First(), strings.TrimSuffix(name, "e"))
+			return nil
+		}),
+	}
+}
+
+func fenceOverrideCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "fence-override",
+		Usage:     "accept the risk that a node still runs a group: end its fencing or its failed stop",
+		ArgsUsage: "GROUP --accept-risk REASON",
+		Description: `For a group stuck in fencing (the winner cannot fence the previous owner, or
+is lost itself), marks the previous owner fenced: the group starts on its
+owner. For a group whose stop failed, marks it stopped: it may move again.
+raftha cannot check what you claim: only do this once you know the node runs
+nothing of the group (its instance is stopped, its host powered off). Your
+identity and REASON are recorded in the log; 'raftha why GROUP' shows them.`,
+		Flags: append(clientFlags(),
+			&cli.StringFlag{Name: "accept-risk", Required: true, Usage: "why you accept the risk (`REASON`, recorded in the log)"},
+		),
+		Action: apiAction(1, usagef("group fence-override takes one GROUP name, e.g. `raftha group fence-override db --accept-risk \"n1 powered off in the console\"`"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
+			var g server.GroupStatus
+			req := server.FenceOverrideRequest{AcceptRisk: c.String("accept-risk")}
+			if err := cl.postJSON(ctx, "/v1/groups/"+c.Args().First()+"/fence-override", req, &g); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout(c), "group %s: fence overridden; it is %s on %s at epoch %d (risk accepted: %s)\n", g.Name, g.State, dash(g.Owner), g.Epoch, req.AcceptRisk)
 			return nil
 		}),
 	}

@@ -61,6 +61,8 @@ func (s *State) Apply(index uint64, c Command) Result {
 		return s.setSuspended(index, c)
 	case *SetClusterSettings:
 		return s.setClusterSettings(index, c)
+	case *FenceOverride:
+		return s.fenceOverride(index, c)
 	}
 	return Result{Err: fmt.Errorf("%w: command %T", ErrInvalid, c)}
 }
@@ -82,6 +84,13 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 	if m.Role != RoleNode && m.Role != RoleWitness {
 		return Result{Err: fmt.Errorf("%w: member %s: role %q is not node or witness", ErrInvalid, m.ID, m.Role)}
 	}
+	if m.InstanceID != "" {
+		for _, id := range s.MemberIDs() {
+			if id != m.ID && s.Members[id].InstanceID == m.InstanceID {
+				return Result{Err: fmt.Errorf("%w: member %s: instance id %s is already member %s's; two members never share an instance (a fence of one would stop the other)", ErrInvalid, m.ID, m.InstanceID, id)}
+			}
+		}
+	}
 	old, ok := s.Members[m.ID]
 	if ok {
 		if old.Role != m.Role {
@@ -98,6 +107,7 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 		}
 		if changed {
 			s.event(index, c.Header, Event{Kind: "member-updated", Node: m.ID, Reason: describeMember(old)})
+			s.addFenceInstance(index, c.Header, old)
 		}
 		return Result{}
 	}
@@ -107,6 +117,23 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 	return Result{}
 }
 
+// addFenceInstance appends m's instance id to the list of every group
+// fencing m: a winner must fence each instance m had since the decision,
+// not only the one it reports now.
+func (s *State) addFenceInstance(index uint64, h Header, m *Member) {
+	if m.InstanceID == "" {
+		return
+	}
+	for _, name := range s.groupNames() {
+		st := &s.Groups[name].Status
+		if st.State != StateFencing || st.FenceNode != m.ID || containsString(st.InstancesToFence(), m.InstanceID) {
+			continue
+		}
+		st.FenceInstances = append(st.InstancesToFence(), m.InstanceID)
+		s.event(index, h, Event{Kind: KindFenceInstanceAdded, Group: name, Node: m.ID, Epoch: st.Epoch, Reason: fmt.Sprintf("%s now reports instance %s; the winner must fence all of %v", m.ID, m.InstanceID, st.FenceInstances)})
+	}
+}
+
 func (s *State) removeMember(index uint64, c *RemoveMember) Result {
 	if _, ok := s.Members[c.ID]; !ok {
 		return Result{Err: fmt.Errorf("%w: %s", ErrNoMember, c.ID)}
@@ -114,7 +141,13 @@ func (s *State) removeMember(index uint64, c *RemoveMember) Result {
 	for _, name := range s.groupNames() {
 		g := s.Groups[name]
 		if g.Status.Owner == c.ID && g.Status.Active() {
-			return Result{Err: fmt.Errorf("%w: member %s owns group %s (%s); move it first", ErrBusy, c.ID, name, g.Status.State)}
+			return Result{Err: fmt.Errorf("%w: member %s owns group %s (%s); move it first with `raftha ownership transfer %s --to NODE`", ErrBusy, c.ID, name, g.Status.State, name)}
+		}
+		if g.Status.Owner == c.ID && g.Status.StopFailed {
+			return Result{Err: fmt.Errorf("%w: group %s could not be stopped on member %s and may still run there; let a fenced takeover move it (or `raftha group fence-override %s`) before removing %s", ErrBusy, name, c.ID, name, c.ID)}
+		}
+		if g.Status.State == StateFencing && g.Status.FenceNode == c.ID {
+			return Result{Err: fmt.Errorf("%w: %s must fence member %s before group %s starts, and needs its instance id; wait for the fence (or `raftha group fence-override %s`) before removing %s", ErrBusy, g.Status.Owner, c.ID, name, name, c.ID)}
 		}
 	}
 	delete(s.Members, c.ID)
@@ -235,6 +268,9 @@ func (s *State) assign(index uint64, c *Assign) Result {
 		return Result{Err: err}
 	}
 	st := &g.Status
+	if c.TargetIdle {
+		return s.takeBack(index, g, c)
+	}
 	if !c.Fence && st.Active() {
 		return Result{Err: fmt.Errorf("%w: group %s is %s on %s; only a fenced takeover may move it", ErrBusy, c.Group, st.State, st.Owner)}
 	}
@@ -251,19 +287,22 @@ func (s *State) assign(index uint64, c *Assign) Result {
 		// A winner still fencing never started anything: the node to
 		// fence stays the one it was fencing. Otherwise the current owner
 		// may have acted and is the one to fence.
-		fenceNode, fenceInstance := st.FenceNode, st.FenceInstance
+		fenceNode, fenceInstance, fenceInstances := st.FenceNode, st.FenceInstance, st.InstancesToFence()
 		if st.State != StateFencing || fenceNode == "" {
-			fenceNode, fenceInstance = from, ""
-			if m, ok := s.Members[from]; ok {
-				fenceInstance = m.InstanceID
+			fenceNode, fenceInstance, fenceInstances = from, "", nil
+			if m, ok := s.Members[from]; ok && m.InstanceID != "" {
+				fenceInstance, fenceInstances = m.InstanceID, []string{m.InstanceID}
 			}
 		}
 		if fenceNode == c.To {
 			return Result{Err: fmt.Errorf("%w: %s cannot fence itself", ErrNotEligible, c.To)}
 		}
-		st.State, st.FenceNode, st.FenceInstance, st.FenceWait = StateFencing, fenceNode, fenceInstance, c.FenceWait
+		stopFailed := st.StopFailed || (st.State == StateFencing && st.FenceStopFailed)
+		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait = StateFencing, fenceNode, fenceInstance, fenceInstances, c.FenceWait
+		st.FenceStopFailed = stopFailed
 	} else {
-		st.State, st.FenceNode, st.FenceInstance, st.FenceWait = StateStarting, "", "", 0
+		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait = StateStarting, "", "", nil, 0
+		st.FenceStopFailed = false
 	}
 	st.Owner, st.Epoch, st.Target, st.Reason, st.Since, st.StopFailed = c.To, index, "", c.Reason, c.At, false
 	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
@@ -375,8 +414,20 @@ func (s *State) fenced(index uint64, c *Fenced) Result {
 	if st.State != StateFencing {
 		return Result{Err: fmt.Errorf("%w: group %s is %s, not fencing", ErrBusy, c.Group, st.State)}
 	}
-	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: c.Took})
-	st.State, st.FenceNode, st.FenceInstance, st.FenceWait, st.Since, st.Reason = StateStarting, "", "", 0, c.At, "fenced "+c.Method
+	if len(c.Instances) > 0 {
+		for _, id := range st.InstancesToFence() {
+			if !containsString(c.Instances, id) {
+				return Result{Err: fmt.Errorf("%w: group %s: instance %s of %s was not fenced (fenced %v); fence it too", ErrBusy, c.Group, id, st.FenceNode, c.Instances)}
+			}
+		}
+	}
+	reason := c.Took
+	if c.Verified != "" {
+		reason = strings.TrimPrefix(reason+"; "+c.Verified, "; ")
+	}
+	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: reason})
+	st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.Since, st.Reason = StateStarting, "", "", nil, 0, c.At, "fenced "+c.Method
+	st.FenceStopFailed = false
 	return Result{Epoch: st.Epoch}
 }
 

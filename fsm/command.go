@@ -29,6 +29,9 @@ const (
 	CmdSetSuspended  CmdType = 10
 	// CmdSetClusterSettings records the cluster-wide fencing settings.
 	CmdSetClusterSettings CmdType = 11
+	// CmdFenceOverride marks a group fenced (or clears a failed stop) on
+	// an operator's explicit acceptance of the risk.
+	CmdFenceOverride CmdType = 12
 )
 
 // Version is the payload version written by this build.
@@ -112,6 +115,27 @@ type Assign struct {
 	Fence bool `json:"fence,omitempty"`
 	// FenceWait is the lease-only wait (see GroupStatus.FenceWait).
 	FenceWait time.Duration `json:"fence_wait,omitempty"`
+	// TargetIdle returns a fencing group to the node it is fencing, which
+	// proved by a heartbeat sent after the decision that it runs nothing
+	// for the group (the winner is lost and nobody else can take over).
+	// It needs Cause CauseFenceTargetIdle; the group starts at a new epoch
+	// without a fence, since the fencing winner never started anything.
+	TargetIdle bool `json:"target_idle,omitempty"`
+}
+
+// FenceOverride is an operator accepting the risk that a node may still
+// run a group: a fencing group is marked fenced (it starts on its owner),
+// a stop-failed group is marked stopped (it may move again). Header.By
+// (the operator) and Reason are required and recorded in the event.
+type FenceOverride struct {
+	Header
+	// Group is the group to override.
+	Group string `json:"group"`
+	// ExpectEpoch is the group's epoch the operator saw; any other current
+	// epoch refuses the command (ErrStaleEpoch).
+	ExpectEpoch uint64 `json:"expect_epoch"`
+	// Reason is why the operator accepts the risk; required.
+	Reason string `json:"reason"`
 }
 
 // Report is the owner telling the log what it did at its epoch:
@@ -180,6 +204,14 @@ type Fenced struct {
 	// Took is how long the fence took, as a Go duration string ("1.234s");
 	// it becomes the event's Reason.
 	Took string `json:"took,omitempty"`
+	// Verified says how each fenced instance was verified to be the
+	// fenced node's ("i-123 verified by tag raftha:node=n1"); it is
+	// appended to the event's Reason.
+	Verified string `json:"verified,omitempty"`
+	// Instances are the instance ids the winner stopped. When set, every
+	// id in the group's InstancesToFence must be among them (one the node
+	// reported while the winner was fencing makes it fence again).
+	Instances []string `json:"instances,omitempty"`
 }
 
 // Note records an event (fence failure, self-fence, ...). When Group and
@@ -246,6 +278,9 @@ func (c *Note) Type() CmdType { return CmdNote }
 // Type implements Command.
 func (c *SetSuspended) Type() CmdType { return CmdSetSuspended }
 
+// Type implements Command.
+func (c *FenceOverride) Type() CmdType { return CmdFenceOverride }
+
 func (h Header) header() Header { return h }
 
 // Encode serializes a command as [type][version][JSON payload].
@@ -298,11 +333,13 @@ func Decode(b []byte) (Command, error) {
 		c = &SetSuspended{}
 	case CmdSetClusterSettings:
 		c = &SetClusterSettings{}
+	case CmdFenceOverride:
+		c = &FenceOverride{}
 	default:
 		if t&FlagIgnorable != 0 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-11)", ErrUnknownCommand, t)
+		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-12)", ErrUnknownCommand, t)
 	}
 	if v > Version {
 		if t&FlagIgnorable != 0 {

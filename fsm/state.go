@@ -126,6 +126,15 @@ type GroupStatus struct {
 	FenceNode string `json:"fence_node,omitempty"`
 	// FenceInstance is FenceNode's EC2 instance id at decision time.
 	FenceInstance string `json:"fence_instance,omitempty"`
+	// FenceInstances lists every instance id FenceNode had since the
+	// decision, FenceInstance first; an id FenceNode reports while the
+	// group is fencing is appended, never substituted. The winner must
+	// fence all of them (see InstancesToFence).
+	FenceInstances []string `json:"fence_instances,omitempty"`
+	// FenceStopFailed is set while fencing a node whose stop of the group
+	// failed: its own word that it runs nothing proves nothing, so only a
+	// fence or an operator override ends the fencing.
+	FenceStopFailed bool `json:"fence_stop_failed,omitempty"`
 	// FenceWait is how long a lease-only winner must wait, from when it
 	// learns of the takeover, before it may treat FenceNode as fenced.
 	FenceWait time.Duration `json:"fence_wait,omitempty"`
@@ -265,6 +274,7 @@ func (g *Group) Clone() *Group {
 	c := &Group{Spec: g.Spec, Status: g.Status}
 	c.Spec.Nodes = append([]string(nil), g.Spec.Nodes...)
 	c.Status.FailedOn = append([]string(nil), g.Status.FailedOn...)
+	c.Status.FenceInstances = append([]string(nil), g.Status.FenceInstances...)
 	c.Spec.Resources = make([]ResourceSpec, len(g.Spec.Resources))
 	for i, r := range g.Spec.Resources {
 		c.Spec.Resources[i] = ResourceSpec{Name: r.Name, Type: r.Type, Params: append(json.RawMessage(nil), r.Params...), Monitor: r.Monitor}
@@ -280,6 +290,19 @@ func (g *Group) HasNode(node string) bool {
 		}
 	}
 	return false
+}
+
+// InstancesToFence returns the instance ids the winner must fence, in the
+// order they were recorded, without duplicates or empty ids (a state from
+// an older build has only FenceInstance).
+func (st GroupStatus) InstancesToFence() []string {
+	var out []string
+	for _, id := range append([]string{st.FenceInstance}, st.FenceInstances...) {
+		if id != "" && !containsString(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Active reports whether some node may be acting for the group: anything

@@ -200,7 +200,8 @@ func newCluster(t *testing.T, tm timing) *cluster {
 
 	c.moto = motoserver.Start(t) // fails (not skips) when moto_server is missing
 	c.ec2 = ec2.NewFromConfig(c.moto.Config(t))
-	inst := c.moto.RunInstances(t, 3)
+	// Tagged raftha:node=ID: a fence verifies the instance is the node's.
+	inst := c.moto.RunNodeInstances(t, "n1", "n2", "w1")
 
 	// Everything below is torn down by this one cleanup, before moto stops
 	// (cleanups run last-registered first).

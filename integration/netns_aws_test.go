@@ -170,6 +170,10 @@ func (c *fcluster) seed() {
 	for i, in := range run.Instances {
 		m := c.members[i]
 		m.instance = *in.InstanceId
+		// Tagged raftha:node=ID: a fence verifies the instance is the
+		// node's before it stops it.
+		_, err := w.ec2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{m.instance}, Tags: []types.Tag{{Key: aws.String(awsres.NodeTagKey), Value: aws.String(m.id)}}})
+		must(err, "CreateTags")
 		m.privIP = aws.ToString(in.PrivateIpAddress)
 		for _, ni := range in.NetworkInterfaces {
 			if ni.Attachment != nil && aws.ToInt32(ni.Attachment.DeviceIndex) == 0 {

@@ -126,6 +126,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/groups/{name}/suspend", s.handleSuspend(true))
 	mux.HandleFunc("POST /v1/groups/{name}/resume", s.handleSuspend(false))
 	mux.HandleFunc("POST /v1/groups/{name}/stop", s.handleStop)
+	mux.HandleFunc("POST /v1/groups/{name}/fence-override", s.handleFenceOverride)
 	mux.HandleFunc("GET /v1/groups/{name}/why", s.handleWhy)
 	mux.HandleFunc("GET /v1/members", s.handleMembers)
 	mux.HandleFunc("POST /v1/members", s.handleAddMember)

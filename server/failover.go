@@ -54,7 +54,15 @@ next:
 func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
 	owner := g.Status.Owner
 	silence := ls.lastContact(owner)
-	w := ls.winner(st, g, owner)
+	fenceNode := ""
+	if g.Status.State == fsm.StateFencing {
+		fenceNode = g.Status.FenceNode // it cannot fence itself
+	}
+	w := ls.winner(st, g, owner, fenceNode)
+	if w == "" && fenceNode != "" && st.Eligible(g, fenceNode) == nil && ls.healthy(fenceNode) && !ls.isLeaving(fenceNode) {
+		s.takeBack(ctx, ls, g)
+		return
+	}
 	if w == "" {
 		ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("%s lost (not heard from for %s) and no other healthy node of %v can take the group over", owner, silence.Round(time.Millisecond), g.Spec.Nodes))
 		return

@@ -47,8 +47,16 @@ type hypervisor struct {
 }
 
 func (h *hypervisor) Fence(ctx context.Context, node fsm.Member) error {
-	if err := h.inner.Fence(ctx, node.InstanceID); err != nil {
-		return err
+	_, err := h.FenceVerified(ctx, node)
+	return err
+}
+
+// FenceVerified fences through the real EC2 fencer, which verifies the
+// instance's raftha:node tag or private IP first.
+func (h *hypervisor) FenceVerified(ctx context.Context, node fsm.Member) (string, error) {
+	proof, err := h.inner.Fence(ctx, EC2Target(node))
+	if err != nil {
+		return "", err
 	}
 	h.mu.Lock()
 	h.fenced[node.ID] = time.Now()
@@ -58,14 +66,14 @@ func (h *hypervisor) Fence(ctx context.Context, node fsm.Member) error {
 			go m.srv.Kill() // the VM is off: the agent and its processes die
 		}
 	}
-	return nil
+	return proof, nil
 }
 
 // awsCluster is a 3-member cluster with aws-stop fencing against moto.
 func awsCluster(t testing.TB, ids ...string) (*testCluster, *motoserver.Server, *hypervisor) {
 	moto := motoserver.Start(t)
 	motoserver.Env(t)
-	inst := moto.RunInstances(t, len(ids))
+	inst := moto.RunNodeInstances(t, ids...)
 	c := newTestCluster(t, ids...)
 	hv := &hypervisor{c: c, inner: awsres.NewFencer(moto.Config(t)), fenced: map[string]time.Time{}}
 	hv.inner.MinDelay, hv.inner.MaxDelay = 20*time.Millisecond, 200*time.Millisecond
@@ -113,6 +121,9 @@ func TestFailoverAWSStopFencesBeforeStart(t *testing.T) {
 		if e.Kind == "fenced" && e.Cause != "aws-stop" {
 			t.Fatalf("fenced by %q", e.Cause)
 		}
+		if e.Kind == "fenced" && !strings.Contains(e.Reason, oldInst+" verified by tag raftha:node=n1") {
+			t.Fatalf("fenced event %q does not say how %s was verified", e.Reason, oldInst)
+		}
 	}
 	waitFor(t, 5*time.Second, "recorder running on n2", func() bool {
 		ivs := readIntervals(t, rec)
@@ -135,6 +146,11 @@ type fenceGate struct {
 }
 
 func (f *fenceGate) Fence(ctx context.Context, node fsm.Member) error {
+	_, err := f.FenceVerified(ctx, node)
+	return err
+}
+
+func (f *fenceGate) FenceVerified(ctx context.Context, node fsm.Member) (string, error) {
 	f.mu.Lock()
 	fn := f.broken
 	if f.useOK {
@@ -142,7 +158,7 @@ func (f *fenceGate) Fence(ctx context.Context, node fsm.Member) error {
 	}
 	f.calls++
 	f.mu.Unlock()
-	return fn.Fence(ctx, node.InstanceID)
+	return fn.Fence(ctx, EC2Target(node))
 }
 
 func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
@@ -202,11 +218,21 @@ func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
 				if st := moto.State(t, realInst); st != "running" {
 					t.Fatalf("real instance %s", st)
 				}
-				// The operator corrects n1's instance id; the next retry works.
+				// The operator corrects n1's instance id. The winner must
+				// now fence both ids n1 had since the decision: it stops
+				// the real one, but the unknown one can never be verified,
+				// so the group stays fencing (an unknown id may hide a
+				// running instance somewhere else).
 				l := c.leader()
 				if err := l.srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n1", Address: c.member("n1").cfg.Bind, Role: "node", InstanceID: realInst}); err != nil {
 					t.Fatal(err)
 				}
+				waitFor(t, 20*time.Second, "the corrected instance stopped", func() bool { return moto.State(t, realInst) == "stopped" })
+				time.Sleep(time.Second)
+				if g := c.group("db"); g.Status.State != fsm.StateFencing || strings.Join(g.Status.InstancesToFence(), ",") != "i-0000000000000dead,"+realInst {
+					t.Fatalf("after the correction: %+v", g.Status)
+				}
+				return
 			} else {
 				gate.mu.Lock()
 				gate.useOK = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -28,13 +29,42 @@ func (f FencerFunc) Fence(ctx context.Context, node fsm.Member) error { return f
 // ErrFenceFailed is wrapped by every fencing failure.
 var ErrFenceFailed = awsres.ErrFenceFailed
 
-// ec2Fencer force-stops the node's instance through the EC2 API.
+// VerifyingFencer is a Fencer that first verifies that the instance it
+// stops is the node's and says how; the winner records that in the fenced
+// event. The default EC2 fencer is one.
+type VerifyingFencer interface {
+	Fencer
+	// FenceVerified fences node like Fence and returns what it verified
+	// ("i-1 verified by tag raftha:node=n1").
+	FenceVerified(ctx context.Context, node fsm.Member) (string, error)
+}
+
+// ec2Fencer force-stops the node's instance through the EC2 API, after
+// verifying it is the node's (tag raftha:node or private IP).
 type ec2Fencer struct{ f *awsres.Fencer }
 
-// Fence implements Fencer: it force-stops node's instance and waits until
-// it is stopped or terminated.
+// Fence implements Fencer.
 func (e ec2Fencer) Fence(ctx context.Context, node fsm.Member) error {
-	return e.f.Fence(ctx, node.InstanceID)
+	_, err := e.FenceVerified(ctx, node)
+	return err
+}
+
+// FenceVerified implements VerifyingFencer: it verifies that node's
+// instance carries the tag raftha:node=node.ID or has node's address host
+// as a private IP, force-stops it and waits until it is stopped or
+// terminated.
+func (e ec2Fencer) FenceVerified(ctx context.Context, node fsm.Member) (string, error) {
+	return e.f.Fence(ctx, EC2Target(node))
+}
+
+// EC2Target is the aws fence target for node: its instance id, its id (for
+// the raftha:node tag) and its address host (for the private IP).
+func EC2Target(node fsm.Member) awsres.Target {
+	host, _, err := net.SplitHostPort(node.Address)
+	if err != nil {
+		host = node.Address
+	}
+	return awsres.Target{InstanceID: node.InstanceID, NodeID: node.ID, Host: host}
 }
 
 // setupAWS builds the process's single aws.Config on a node that needs
@@ -128,13 +158,17 @@ func (s *Server) exit(code int) {
 // errNoFencer is returned when aws-stop is configured but no fencer exists.
 var errNoFencer = errors.New("no fencer configured")
 
-// fenceNode runs the configured fencer against node.
-func (s *Server) fenceNode(ctx context.Context, node fsm.Member) error {
+// fenceNode runs the configured fencer against node (one instance id)
+// and returns what the fencer verified, if it says.
+func (s *Server) fenceNode(ctx context.Context, node fsm.Member) (string, error) {
 	if s.fencer == nil {
-		return fmt.Errorf("%w: %w", ErrFenceFailed, errNoFencer)
+		return "", fmt.Errorf("%w: %w", ErrFenceFailed, errNoFencer)
 	}
 	if node.InstanceID != "" && node.InstanceID == s.instance {
-		return fmt.Errorf("%w: refusing to fence %s: its instance id %s is this node's own", ErrFenceFailed, node.ID, node.InstanceID)
+		return "", fmt.Errorf("%w: refusing to fence %s: its instance id %s is this node's own", ErrFenceFailed, node.ID, node.InstanceID)
 	}
-	return s.fencer.Fence(ctx, node)
+	if vf, ok := s.fencer.(VerifyingFencer); ok {
+		return vf.FenceVerified(ctx, node)
+	}
+	return "", s.fencer.Fence(ctx, node)
 }

@@ -28,6 +28,8 @@ type leaderState struct {
 	lastHandover time.Time                // witness only
 	pending      map[string]HeartbeatArgs // member updates to register
 	refused      map[string]string        // members refused for their settings: why
+
+	fb fenceBack // running reports and checks for takeovers back
 }
 
 func (ls *leaderState) setLeaving(node string, v bool) {

@@ -132,6 +132,7 @@ func (l *lease) beat(hb time.Duration) {
 	args := HeartbeatArgs{Node: s.cfg.NodeID, Role: string(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID(), Leaving: s.leaving.Load()}
 	cs := s.cfg.clusterSettings()
 	args.Settings = &cs
+	s.heartbeatRunning(&args)
 	sent := time.Now()
 	// The answer must arrive while it is still useful: within the lease.
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())

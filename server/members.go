@@ -60,8 +60,9 @@ func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
 	return nil
 }
 
-// RemoveMember removes a member that owns no active group from the log and
-// from the Raft configuration.
+// RemoveMember removes a member from the log and then from the Raft
+// configuration. The log refuses a member that owns an active or
+// stop-failed group or that a fencing winner must fence.
 func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
 	if s.leader() == nil {
 		return s.forwardMember(ctx, "Raftha.RemoveMember", MemberArgs{ID: id, By: by})
@@ -80,20 +81,19 @@ func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
 	if !known && !inRaft {
 		return fmt.Errorf("%w: no member named %q (members: %s)", fsm.ErrNoMember, id, strings.Join(st.MemberIDs(), ", "))
 	}
-	for _, name := range st.GroupNames() {
-		g := st.Groups[name]
-		if g.Status.Owner == id && g.Status.Active() {
-			return fmt.Errorf("%w: %s owns group %s (%s); move it first with `raftha ownership transfer %s --to NODE`", ErrRefused, id, name, g.Status.State, name)
+	// The log removes first: its RemoveMember re-checks, atomically with
+	// placement and takeovers, that the member owns nothing active, no
+	// stop-failed group and is no fence target. Only a member the log has
+	// let go leaves the Raft configuration; checking a view and then
+	// removing the voter would race with placement.
+	if known {
+		if _, err := s.commit(ctx, &fsm.RemoveMember{Header: s.header(by), ID: id}); err != nil {
+			return err
 		}
 	}
 	if inRaft {
 		if err := s.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx)).Error(); err != nil {
-			return fmt.Errorf("remove %s from the raft configuration: %w", id, err)
-		}
-	}
-	if known {
-		if _, err := s.commit(ctx, &fsm.RemoveMember{Header: s.header(by), ID: id}); err != nil {
-			return err
+			return fmt.Errorf("%s was removed from the log but not from the raft configuration (retry the removal): %w", id, err)
 		}
 	}
 	s.logger.Info("member removed", "id", id, "by", by)

@@ -33,6 +33,14 @@ type HeartbeatArgs struct {
 	// Settings are the sender's configured cluster settings; the leader
 	// refuses the heartbeat when they differ from the log's.
 	Settings *fsm.ClusterSettings
+	// Applied is the sender's FSM applied index when it built Running:
+	// Running describes the node after it applied that entry.
+	Applied uint64
+	// Running maps every group whose resources are built or running on
+	// the sender (or that its runner has not taken charge of yet) to the
+	// epoch it runs (0: unknown). A group not listed runs nothing there.
+	// Nil from a witness.
+	Running map[string]uint64
 }
 
 // HeartbeatReply confirms, linearizably, which groups the member owns and
@@ -242,6 +250,7 @@ func (s *Server) heartbeatLocal(ctx context.Context, a HeartbeatArgs) (map[strin
 	}
 	ls.seen(a.Node)
 	ls.setLeaving(a.Node, a.Leaving)
+	ls.fb.report(a)
 	owned := map[string]uint64{}
 	var stale bool
 	s.fsm.Read(func(st *fsm.State) {

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -261,8 +263,9 @@ type worker struct {
 	kick chan struct{}
 	log  hclog.Logger
 
-	mu        sync.Mutex
-	inst      *instance
+	mu   sync.Mutex
+	inst *instance
+	// cleaned: first-sight cleanup done (or not needed); under mu.
 	cleaned   bool
 	abandoned bool
 
@@ -336,10 +339,22 @@ func (w *worker) reconcile(ctx context.Context) {
 	// First sight of a group after start with no run record: make sure
 	// nothing of it runs here unless the log says it is ours (an agent
 	// from before run records may have left it).
-	if !w.cleaned && inst == nil {
-		w.cleaned = true
+	w.mu.Lock()
+	cleaned := w.cleaned
+	w.mu.Unlock()
+	if !cleaned && inst == nil {
+		// Until this succeeds the node cannot vouch that it runs nothing
+		// of the group (runningReport); it is retried every pass.
+		var err error
 		if !(mine && gs.Active()) {
-			w.ensureStopped(ctx, g)
+			err = w.ensureStopped(ctx, g)
+		}
+		if err != nil {
+			w.log.Warn("cleanup of the group on first sight failed; retrying", "error", err)
+		} else {
+			w.mu.Lock()
+			w.cleaned = true
+			w.mu.Unlock()
 		}
 	}
 
@@ -426,21 +441,21 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		w.log.Info("cannot confirm the takeover yet; not fencing", "epoch", gs.Epoch, "error", err)
 		return
 	}
-	// Fence the instance the log recorded when the takeover was decided
-	// (the one that held the group). Only when none was known, or when
-	// fencing it fails and the operator has since corrected the member's
-	// instance id, use the member's current one.
-	target := fsm.Member{ID: gs.FenceNode, InstanceID: gs.FenceInstance}
-	current := ""
+	// Fence every instance the log recorded for the node since the
+	// takeover was decided: the one it had then and any it reported
+	// since. Never substitute the node's current (self-reported) id.
+	target := fsm.Member{ID: gs.FenceNode}
 	if m, ok := st.Members[gs.FenceNode]; ok {
 		target.Address, target.API = m.Address, m.API
-		current = m.InstanceID
 	}
-	if target.InstanceID == "" || (w.fenceTries > 0 && current != "") {
-		target.InstanceID = current
+	instances := gs.InstancesToFence()
+	if len(instances) == 0 {
+		instances = []string{""} // fenceNode says that no instance id is known
 	}
+	target.InstanceID = strings.Join(instances, ",")
 	start := time.Now()
-	var method string
+	var method, verified string
+	var fenced []string
 	switch s.cfg.Fencing.Mode {
 	case FencingLeaseOnly:
 		// The longer of the decision's wait and this node's own: a
@@ -454,10 +469,22 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		method = "lease-only"
 	default:
 		w.log.Warn("fencing the previous owner before takeover", "fence_node", target.ID, "instance", target.InstanceID, "epoch", gs.Epoch)
-		fctx, cancel := context.WithTimeout(ctx, s.cfg.Fencing.StopTimeout.D()+s.cfg.AWS.CallTimeout.D())
-		err := s.fenceNode(fctx, target)
-		cancel()
-		if err != nil {
+		var errs []error
+		var proofs []string
+		for _, id := range instances {
+			t := target
+			t.InstanceID = id
+			fctx, cancel := context.WithTimeout(ctx, s.cfg.Fencing.StopTimeout.D()+2*s.cfg.AWS.CallTimeout.D())
+			proof, err := s.fenceNode(fctx, t)
+			cancel()
+			if err != nil {
+				errs = append(errs, err)
+			} else if proof != "" {
+				proofs = append(proofs, proof)
+			}
+		}
+		verified = strings.Join(proofs, "; ")
+		if err := errors.Join(errs...); err != nil {
 			s.metrics.fences.WithLabelValues("aws-stop", "failed").Inc()
 			w.fenceTries++
 			backoff := fenceBackoff(w.fenceTries)
@@ -470,7 +497,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 			ncancel()
 			return
 		}
-		method = "aws-stop"
+		method, fenced = "aws-stop", gs.InstancesToFence()
 	}
 	s.metrics.fences.WithLabelValues(method, "ok").Inc()
 	if method == "lease-only" {
@@ -485,7 +512,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch)
 	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	if _, err := s.commit(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String()}); err != nil {
+	if _, err := s.commit(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String(), Verified: verified, Instances: fenced}); err != nil {
 		w.log.Warn("could not record the fence; will fence again", "error", err)
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/raftha/raftha/fsm"
@@ -31,6 +32,12 @@ type OwnershipChange struct {
 	// FenceTook is how long the fence itself took, as a Go duration
 	// string.
 	FenceTook string `json:"fence_took,omitempty"`
+	// FenceVerified says how the fenced instances were verified to be
+	// the fenced node's.
+	FenceVerified string `json:"fence_verified,omitempty"`
+	// Override is an operator's fence override at this epoch: who
+	// accepted the risk and why.
+	Override string `json:"override,omitempty"`
 	// FenceFailures is how many fence attempts failed at this epoch.
 	FenceFailures int `json:"fence_failures,omitempty"`
 	// StopTook is how long the previous owner took to stop (planned moves).
@@ -84,7 +91,13 @@ func Why(st *fsm.State, group string) []OwnershipChange {
 				case "fence-failed":
 					c.FenceFailures++
 				case "fenced":
-					c.Fence, c.FenceTook = f.Cause, f.Reason
+					took, verified, _ := strings.Cut(f.Reason, "; ")
+					c.Fence, c.FenceTook, c.FenceVerified = f.Cause, took, verified
+				case fsm.KindFenceOverride:
+					c.Override = fmt.Sprintf("%s overrode the fence of %s: %s", f.By, f.From, f.Reason)
+					if c.Fence == "" {
+						c.Fence = "operator-override"
+					}
 				case "online":
 					c.Online, c.OnlineAfter, c.Outcome = true, Duration(f.At.Sub(e.At)), "online"
 				case "failed":
@@ -107,11 +120,17 @@ func (c OwnershipChange) String() string {
 	}
 	s := fmt.Sprintf("%s  %s -> %s  epoch %d  cause %s", c.At.Local().Format("2006-01-02 15:04:05.000"), from, c.To, c.Epoch, c.Cause)
 	if c.Fence != "" {
-		s += fmt.Sprintf("  fence %s (%s)", c.Fence, c.FenceTook)
+		s += "  fence " + c.Fence
+		if c.FenceTook != "" {
+			s += " (" + c.FenceTook + ")"
+		}
 	} else if c.Cause == "node-lost" || c.Cause == "stop-failed" {
 		s += "  fence pending"
 	} else {
 		s += "  no fence needed"
+	}
+	if c.FenceVerified != "" {
+		s += "  [" + c.FenceVerified + "]"
 	}
 	if c.FenceFailures > 0 {
 		s += fmt.Sprintf(" after %d failed attempt(s)", c.FenceFailures)
@@ -128,6 +147,9 @@ func (c OwnershipChange) String() string {
 	}
 	if c.By != "" {
 		s += "  by " + c.By
+	}
+	if c.Override != "" {
+		s += "  RISK ACCEPTED: " + c.Override
 	}
 	if c.Reason != "" {
 		s += "  (" + c.Reason + ")"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,30 +35,118 @@ func NewFencer(cfg aws.Config) *Fencer {
 // ErrFenceFailed wraps every fencing failure.
 var ErrFenceFailed = errors.New("fence failed")
 
-func (f *Fencer) defaults() {
-	if f.CallTimeout == 0 {
-		f.CallTimeout = 10 * time.Second
+// ErrInstanceNotVerified wraps (with ErrFenceFailed) a fence refused
+// because the instance is not provably the node's: it carries neither the
+// node's NodeTagKey tag nor the node's address as a private IP. Nothing
+// was stopped.
+var ErrInstanceNotVerified = errors.New("instance not verified as the node's")
+
+// NodeTagKey is the EC2 tag whose value names the member an instance runs:
+// a fence accepts an instance tagged with the member's id.
+const NodeTagKey = "raftha:node"
+
+// Target is what a fence stops: an instance, and the member it must be.
+type Target struct {
+	// InstanceID is the instance to stop; required.
+	InstanceID string
+	// NodeID is the member id the instance must be tagged with
+	// (NodeTagKey), unless its private IP is Host.
+	NodeID string
+	// Host is the member's address host (no port); an instance with this
+	// private IP is the member's.
+	Host string
+}
+
+// fenceTuning is a Fencer's tuning with defaults filled in. It is computed
+// per call and never written back: one Fencer serves concurrent fences.
+type fenceTuning struct {
+	callTimeout, stopTimeout, minDelay, maxDelay time.Duration
+}
+
+func (f *Fencer) tuning() fenceTuning {
+	or := func(v, d time.Duration) time.Duration {
+		if v == 0 {
+			return d
+		}
+		return v
 	}
-	if f.StopTimeout == 0 {
-		f.StopTimeout = 5 * time.Minute
-	}
-	if f.MinDelay == 0 {
-		f.MinDelay = 250 * time.Millisecond
-	}
-	if f.MaxDelay == 0 {
-		f.MaxDelay = 2 * time.Second
+	return fenceTuning{
+		callTimeout: or(f.CallTimeout, 10*time.Second),
+		stopTimeout: or(f.StopTimeout, 5*time.Minute),
+		minDelay:    or(f.MinDelay, 250*time.Millisecond),
+		maxDelay:    or(f.MaxDelay, 2*time.Second),
 	}
 }
 
-// Fence force-stops instanceID (Force and SkipOsShutdown: no graceful
-// shutdown that could let the old owner keep writing) and waits until it
-// is stopped or terminated. It returns nil only when EC2 reports that.
-func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
-	f.defaults()
+// Fence verifies that t.InstanceID is t's node (tag NodeTagKey = NodeID,
+// or a private IP equal to Host), force-stops it (Force and
+// SkipOsShutdown: no graceful shutdown that could let the old owner keep
+// writing) and waits until it is stopped or terminated. It returns nil
+// only when EC2 reports that, with what was verified ("i-1 verified by
+// tag raftha:node=n1"). An instance it cannot verify is not stopped
+// (ErrInstanceNotVerified). Fence is safe for concurrent use.
+func (f *Fencer) Fence(ctx context.Context, t Target) (string, error) {
+	instanceID := t.InstanceID
 	if instanceID == "" {
-		return fmt.Errorf("%w: no EC2 instance id is known for the node (set aws.instance_id on it)", ErrFenceFailed)
+		return "", fmt.Errorf("%w: no EC2 instance id is known for node %s (set aws.instance_id on it)", ErrFenceFailed, t.NodeID)
 	}
-	cctx, cancel := context.WithTimeout(ctx, f.CallTimeout)
+	verified, err := f.verify(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	return verified, f.stop(ctx, instanceID)
+}
+
+// verify checks that t.InstanceID is t's node and says how.
+func (f *Fencer) verify(ctx context.Context, t Target) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, f.tuning().callTimeout)
+	defer cancel()
+	out, err := f.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{t.InstanceID}})
+	if err != nil {
+		return "", fmt.Errorf("%w: DescribeInstances %s (to verify it is node %s's): %s", ErrFenceFailed, t.InstanceID, t.NodeID, describeAPIError(err))
+	}
+	var inst *types.Instance
+	for _, r := range out.Reservations {
+		for i := range r.Instances {
+			if aws.ToString(r.Instances[i].InstanceId) == t.InstanceID {
+				inst = &r.Instances[i]
+			}
+		}
+	}
+	if inst == nil {
+		return "", fmt.Errorf("%w: %w: DescribeInstances does not list %s", ErrFenceFailed, ErrInstanceNotVerified, t.InstanceID)
+	}
+	tag := ""
+	for _, tg := range inst.Tags {
+		if aws.ToString(tg.Key) == NodeTagKey {
+			tag = aws.ToString(tg.Value)
+		}
+	}
+	if t.NodeID != "" && tag == t.NodeID {
+		return fmt.Sprintf("%s verified by tag %s=%s", t.InstanceID, NodeTagKey, tag), nil
+	}
+	ips := []string{}
+	if ip := aws.ToString(inst.PrivateIpAddress); ip != "" {
+		ips = append(ips, ip)
+	}
+	for _, ni := range inst.NetworkInterfaces {
+		for _, a := range ni.PrivateIpAddresses {
+			if ip := aws.ToString(a.PrivateIpAddress); ip != "" && !slices.Contains(ips, ip) {
+				ips = append(ips, ip)
+			}
+		}
+	}
+	if t.Host != "" && slices.Contains(ips, t.Host) {
+		return fmt.Sprintf("%s verified by private IP %s", t.InstanceID, t.Host), nil
+	}
+	return "", fmt.Errorf("%w: %w: %s has tag %s=%q and private IPs %v; node %s needs tag %s=%s or private IP %q; nothing was stopped (tag the node's instance)",
+		ErrFenceFailed, ErrInstanceNotVerified, t.InstanceID, NodeTagKey, tag, ips, t.NodeID, NodeTagKey, t.NodeID, t.Host)
+}
+
+// stop force-stops instanceID and waits until it is stopped or terminated.
+func (f *Fencer) stop(ctx context.Context, instanceID string) error {
+	tu := f.tuning()
+	cctx, cancel := context.WithTimeout(ctx, tu.callTimeout)
 	_, err := f.client.StopInstances(cctx, &ec2.StopInstancesInput{
 		InstanceIds:    []string{instanceID},
 		Force:          aws.Bool(true),
@@ -78,7 +167,7 @@ func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
 		}
 	}
 	w := ec2.NewInstanceStoppedWaiter(f.client, func(o *ec2.InstanceStoppedWaiterOptions) {
-		o.MinDelay, o.MaxDelay = f.MinDelay, f.MaxDelay
+		o.MinDelay, o.MaxDelay = tu.minDelay, tu.maxDelay
 		// stopped and terminated both mean the old owner can no longer act.
 		o.Retryable = func(ctx context.Context, in *ec2.DescribeInstancesInput, out *ec2.DescribeInstancesOutput, err error) (bool, error) {
 			if err != nil {
@@ -101,7 +190,7 @@ func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
 			return n == 0, nil
 		}
 	})
-	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}}, f.StopTimeout); err != nil {
+	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}}, tu.stopTimeout); err != nil {
 		return fmt.Errorf("%w: waiting for %s to stop: %s", ErrFenceFailed, instanceID, describeAPIError(err))
 	}
 	return nil
@@ -109,8 +198,7 @@ func (f *Fencer) Fence(ctx context.Context, instanceID string) error {
 
 // State returns an instance's state name (for tests and status).
 func (f *Fencer) State(ctx context.Context, instanceID string) (string, error) {
-	f.defaults()
-	cctx, cancel := context.WithTimeout(ctx, f.CallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, f.tuning().callTimeout)
 	defer cancel()
 	out, err := f.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}})
 	if err != nil {

@@ -16,14 +16,14 @@ import (
 
 func TestFenceStopsInstanceInMoto(t *testing.T) {
 	m := motoserver.Start(t)
-	ids := m.RunInstances(t, 2)
+	ids := m.RunNodeInstances(t, "n1", "n2")
 	f := awsres.NewFencer(m.Config(t))
 	if st := m.State(t, ids[0]); st != "running" {
 		t.Fatalf("before: %s", st)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := f.Fence(ctx, ids[0]); err != nil {
+	if _, err := f.Fence(ctx, awsres.Target{InstanceID: ids[0], NodeID: "n1"}); err != nil {
 		t.Fatalf("fence: %v", err)
 	}
 	if st := m.State(t, ids[0]); st != "stopped" {
@@ -33,7 +33,7 @@ func TestFenceStopsInstanceInMoto(t *testing.T) {
 		t.Fatalf("the other instance was touched: %s", st)
 	}
 	// Fencing a stopped instance again succeeds (idempotent).
-	if err := f.Fence(ctx, ids[0]); err != nil {
+	if _, err := f.Fence(ctx, awsres.Target{InstanceID: ids[0], NodeID: "n1"}); err != nil {
 		t.Fatalf("second fence: %v", err)
 	}
 }
@@ -43,11 +43,11 @@ func TestFenceUnknownInstanceFails(t *testing.T) {
 	f := awsres.NewFencer(m.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err := f.Fence(ctx, "i-0000000000000dead")
+	_, err := f.Fence(ctx, awsres.Target{InstanceID: "i-0000000000000dead", NodeID: "n1"})
 	if !errors.Is(err, awsres.ErrFenceFailed) || !strings.Contains(err.Error(), "InvalidInstanceID") {
 		t.Fatalf("unknown instance: %v", err)
 	}
-	if err := f.Fence(ctx, ""); !errors.Is(err, awsres.ErrFenceFailed) {
+	if _, err := f.Fence(ctx, awsres.Target{NodeID: "n1"}); !errors.Is(err, awsres.ErrFenceFailed) {
 		t.Fatalf("empty instance id: %v", err)
 	}
 }
@@ -67,7 +67,7 @@ func TestFenceUnreachableEndpointFailsWithinDeadline(t *testing.T) {
 	f := awsres.NewFencer(cfg)
 	f.CallTimeout = 2 * time.Second
 	start := time.Now()
-	err = f.Fence(context.Background(), "i-0123456789abcdef0")
+	_, err = f.Fence(context.Background(), awsres.Target{InstanceID: "i-0123456789abcdef0", NodeID: "n1"})
 	if !errors.Is(err, awsres.ErrFenceFailed) {
 		t.Fatalf("unreachable: %v", err)
 	}
@@ -80,7 +80,7 @@ func TestFenceUnreachableEndpointFailsWithinDeadline(t *testing.T) {
 // instance, but a terminated instance cannot act: the fence succeeds.
 func TestFenceTerminatedInstanceSucceeds(t *testing.T) {
 	m := motoserver.Start(t)
-	ids := m.RunInstances(t, 1)
+	ids := m.RunNodeInstances(t, "n1")
 	cfg := m.Config(t)
 	c := ec2.NewFromConfig(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -88,7 +88,7 @@ func TestFenceTerminatedInstanceSucceeds(t *testing.T) {
 	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
 		t.Fatal(err)
 	}
-	if err := awsres.NewFencer(cfg).Fence(ctx, ids[0]); err != nil {
+	if _, err := awsres.NewFencer(cfg).Fence(ctx, awsres.Target{InstanceID: ids[0], NodeID: "n1"}); err != nil {
 		t.Fatalf("fence of a terminated instance: %v", err)
 	}
 }

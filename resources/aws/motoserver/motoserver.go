@@ -161,6 +161,29 @@ func (s *Server) RunInstances(tb testing.TB, n int) []string {
 	return ids
 }
 
+// TagNode tags instance id as member node's (tag raftha:node), which is
+// how a fence verifies it stops the right instance.
+func (s *Server) TagNode(tb testing.TB, id, node string) {
+	tb.Helper()
+	c := ec2.NewFromConfig(s.Config(tb))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String(awsres.NodeTagKey), Value: aws.String(node)}}}); err != nil {
+		tb.Fatalf("moto: CreateTags %s: %v", id, err)
+	}
+}
+
+// RunNodeInstances launches one running instance per member id, tagged
+// raftha:node=id, and returns their ids in the same order.
+func (s *Server) RunNodeInstances(tb testing.TB, nodes ...string) []string {
+	tb.Helper()
+	ids := s.RunInstances(tb, len(nodes))
+	for i, n := range nodes {
+		s.TagNode(tb, ids[i], n)
+	}
+	return ids
+}
+
 // State returns an instance's state name.
 func (s *Server) State(tb testing.TB, id string) string {
 	tb.Helper()

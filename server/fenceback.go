@@ -1,0 +1,192 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// runningReport is what a node's heartbeat says about the groups it runs:
+// every group of its log view that has resources built or started here,
+// or that its runner has not taken charge of yet (epoch 0: unknown), as
+// observed after its FSM applied Applied.
+func (r *runner) runningReport() (applied uint64, running map[string]uint64) {
+	st := r.s.fsm.View() // first: what follows is observed after st.Index
+	running = map[string]uint64{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name := range st.Groups {
+		w, ok := r.workers[name]
+		if !ok {
+			running[name] = 0 // no worker yet: cannot vouch for it
+			continue
+		}
+		w.mu.Lock()
+		switch {
+		case w.inst != nil: // includes stops that failed and leftovers
+			running[name] = w.inst.epoch
+		case !w.cleaned: // first-sight cleanup not done: cannot vouch
+			running[name] = 0
+		}
+		w.mu.Unlock()
+	}
+	return st.Index, running
+}
+
+// heartbeatRunning fills a heartbeat's Applied and Running (nodes only).
+func (s *Server) heartbeatRunning(a *HeartbeatArgs) {
+	if s.runner != nil {
+		a.Applied, a.Running = s.runner.runningReport()
+	}
+}
+
+// runReport is the last heartbeat report of a member, on the leader.
+type runReport struct {
+	at      time.Time
+	applied uint64
+	running map[string]uint64
+}
+
+// fenceBack is the leader's memory for takeovers back to a fence target:
+// each node's last running report, and per group the log index of the
+// check event a report must have applied to count as sent after the
+// decision.
+type fenceBack struct {
+	mu      sync.Mutex
+	reports map[string]runReport
+	checks  map[string][2]uint64 // group → {epoch, check index}
+}
+
+func (f *fenceBack) report(a HeartbeatArgs) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reports == nil {
+		f.reports = map[string]runReport{}
+	}
+	if a.Running == nil && a.Applied == 0 {
+		delete(f.reports, a.Node) // a member that does not report: no proof
+		return
+	}
+	f.reports[a.Node] = runReport{at: time.Now(), applied: a.Applied, running: a.Running}
+}
+
+func (f *fenceBack) last(node string) (runReport, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.reports[node]
+	return r, ok
+}
+
+func (f *fenceBack) check(group string, epoch uint64) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.checks[group]; ok && c[0] == epoch {
+		return c[1]
+	}
+	return 0
+}
+
+func (f *fenceBack) setCheck(group string, epoch, index uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.checks == nil {
+		f.checks = map[string][2]uint64{}
+	}
+	f.checks[group] = [2]uint64{epoch, index}
+}
+
+// takeBack handles a fencing group whose winner is lost when the only
+// node that could take it over is the node being fenced. That node may
+// take it back once it proves it runs nothing for the group: the leader
+// records a check event, then waits for a heartbeat from the node whose
+// log view includes that event (so it was built after the decision) and
+// that lists nothing running for the group. Only then it commits the
+// takeover back (Assign.TargetIdle).
+func (s *Server) takeBack(ctx context.Context, ls *leaderState, g *fsm.Group) {
+	gs := g.Status
+	node, name := gs.FenceNode, g.Spec.Name
+	if gs.FenceStopFailed {
+		ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("%s is lost while fencing %s, whose stop of group %s failed; no other healthy node can take over, and %s's word proves nothing: fence it by hand and run `raftha group fence-override %s --accept-risk REASON`", gs.Owner, node, name, node, name))
+		return
+	}
+	check := ls.fb.check(name, gs.Epoch)
+	if check == 0 {
+		reason := fmt.Sprintf("%s is lost while fencing %s and no other healthy node can take group %s over; waiting for %s to prove, by a heartbeat sent after this event, that it runs nothing for the group", gs.Owner, node, name, node)
+		if _, err := s.commit(ctx, &fsm.Note{Header: s.header("leader"), Kind: fsm.KindFenceTargetCheck, Group: name, Node: node, Epoch: gs.Epoch, Reason: reason}); err != nil {
+			s.logger.Warn("could not record the fence target check", "group", name, "error", err)
+			return
+		}
+		// Every entry up to here includes the check event: a report that
+		// applied this index was built after the decision.
+		ls.fb.setCheck(name, gs.Epoch, s.fsm.AppliedIndex())
+		return
+	}
+	rep, ok := ls.fb.last(node)
+	if !ok || rep.applied < check {
+		return // no report built after the check yet
+	}
+	if e, running := rep.running[name]; running {
+		ls.noteOnce(ctx, g, "fence-target-busy", fmt.Sprintf("%s, the node being fenced, reports group %s built, running or not yet checked there (epoch %d); it cannot take it back until it reports nothing", node, name, e))
+		return
+	}
+	reason := fmt.Sprintf("%s, the winner, is lost while fencing %s; %s proved by a heartbeat (log index %d >= check %d, %s ago) that it runs nothing for %s", gs.Owner, node, node, rep.applied, check, time.Since(rep.at).Round(time.Millisecond), name)
+	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: name, To: node, ExpectEpoch: gs.Epoch, Fence: true, TargetIdle: true, Cause: fsm.CauseFenceTargetIdle, Reason: reason})
+	if err != nil {
+		s.logger.Warn("takeover back to the fence target refused", "group", name, "to", node, "error", err)
+		return
+	}
+	s.metrics.failovers.WithLabelValues(name, fsm.CauseFenceTargetIdle).Inc()
+	s.logger.Warn("takeover back to the idle fence target", "group", name, "to", node, "epoch", epoch)
+}
+
+// FenceOverride is an operator accepting, in the log, the risk that the
+// node a group is fencing (or the owner whose stop failed) still runs it:
+// a fencing group is marked fenced and starts on its owner; a stop-failed
+// group may move again. by (the caller's identity) and reason are
+// recorded in the event, so `raftha why` shows who accepted the risk.
+func (s *Server) FenceOverride(ctx context.Context, group, reason, by string) (GroupStatus, error) {
+	if reason == "" {
+		return GroupStatus{}, fmt.Errorf("%w: say why you accept the risk (--accept-risk REASON)", fsm.ErrInvalid)
+	}
+	g, ok := s.fsm.View().Groups[group]
+	if !ok {
+		return GroupStatus{}, fmt.Errorf("%w: no group named %q", fsm.ErrNoGroup, group)
+	}
+	if _, err := s.commit(ctx, &fsm.FenceOverride{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch, Reason: reason}); err != nil {
+		return groupStatusOf(g), err
+	}
+	s.logger.Warn("fence overridden by an operator", "group", group, "by", by, "reason", reason)
+	if g, ok := s.fsm.View().Groups[group]; ok {
+		return groupStatusOf(g), nil
+	}
+	return GroupStatus{}, nil
+}
+
+// FenceOverrideRequest is the body of POST /v1/groups/{name}/fence-override.
+type FenceOverrideRequest struct {
+	// AcceptRisk says why the operator accepts the risk that the node
+	// being fenced (or whose stop failed) still runs the group; required.
+	AcceptRisk string `json:"accept_risk"`
+}
+
+func (s *Server) handleFenceOverride(w http.ResponseWriter, r *http.Request) {
+	var req FenceOverrideRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil || req.AcceptRisk == "" {
+		writeError(w, http.StatusBadRequest, &APIError{Error: "body must be JSON like {\"accept_risk\": \"n1 is powered off in the console\"}: the reason you accept the risk is required", Code: "invalid"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	g, err := s.FenceOverride(ctx, r.PathValue("name"), req.AcceptRisk, identity(r))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
