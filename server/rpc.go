@@ -88,7 +88,9 @@ type ProposeReply struct {
 
 // Heartbeat implements the member heartbeat (leader only).
 func (e *rpcEndpoint) Heartbeat(a HeartbeatArgs, r *HeartbeatReply) error {
-	owned, err := e.s.heartbeatLocal(context.Background(), a)
+	ctx, cancel := e.s.callContext()
+	defer cancel()
+	owned, err := e.s.heartbeatLocal(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -98,7 +100,15 @@ func (e *rpcEndpoint) Heartbeat(a HeartbeatArgs, r *HeartbeatReply) error {
 
 // Confirm implements the leader-confirmed ownership check.
 func (e *rpcEndpoint) Confirm(a ConfirmArgs, r *ConfirmReply) error {
-	return e.s.confirmLocal(context.Background(), a.Group, a.Node, a.Epoch)
+	ctx, cancel := e.s.callContext()
+	defer cancel()
+	return e.s.confirmLocal(ctx, a.Group, a.Node, a.Epoch)
+}
+
+// callContext bounds a lease-path RPC on the leader: an answer later than
+// a lease is of no use to the caller, and the member's shutdown ends it.
+func (s *Server) callContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
 }
 
 // Propose applies a forwarded command on the leader.
@@ -188,8 +198,20 @@ func (s *Server) linearizableRead(ctx context.Context) (*leaderState, error) {
 		return nil, ErrNotLeader
 	}
 	ci := s.raft.CommitIndex()
-	if err := s.raft.VerifyLeader().Error(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoQuorum, err)
+	// A VerifyLeader queued as raft shuts down is never answered: wait
+	// for it only as long as the caller and this member last.
+	vf := s.raft.VerifyLeader()
+	verified := make(chan error, 1)
+	go func() { verified <- vf.Error() }()
+	select {
+	case err := <-verified:
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoQuorum, err)
+		}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: leadership not verified in time: %w", ErrNoQuorum, ctx.Err())
+	case <-s.ctx.Done():
+		return nil, fmt.Errorf("%w: member stopping", ErrNoQuorum)
 	}
 	if err := s.waitApplied(ctx, ls, ci); err != nil {
 		return nil, err
