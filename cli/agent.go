@@ -19,14 +19,21 @@ func agentCommand() *cli.Command {
 		Usage: "run a raftha member (node or witness)",
 		Description: `Runs one member with the given configuration until SIGINT or SIGTERM.
 
-On the first start with an empty data_dir the member bootstraps the Raft
-configuration from members:; later starts reuse what Raft stored. On SIGTERM a
-node hands its groups over (planned moves) before it stops, within
---shutdown-timeout.
+On the first start with an empty data_dir the member asks the other members
+of members: whether the cluster exists, and bootstraps the Raft configuration
+only for a brand-new cluster; later starts reuse what Raft stored. A member
+whose data_dir was lost while its cluster runs stops with an error (exit 1)
+instead of coming back as a voter that forgot its votes and log. To bring it
+back: raftha members remove ID, then start it with --rejoin (it never
+bootstraps and waits), then raftha members add --id ID --address HOST:PORT.
+
+On SIGTERM a node hands its groups over (planned moves) before it stops,
+within --shutdown-timeout.
 
 Check a file first with: raftha config check FILE`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "member configuration `FILE` (YAML)", Required: true, EnvVars: []string{"RAFTHA_CONFIG"}},
+			&cli.BoolFlag{Name: "rejoin", Usage: "with an empty data_dir, never bootstrap: wait to be added with raftha members add (after raftha members remove)"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 60 * time.Second, Usage: "how long a graceful stop may take to hand groups over"},
 		},
 		Action: func(c *cli.Context) error {
@@ -37,7 +44,7 @@ Check a file first with: raftha config check FILE`,
 			for _, w := range cfg.Warnings() {
 				fmt.Fprintf(c.App.ErrWriter, "raftha: warning: %s\n", w)
 			}
-			srv, err := server.New(*cfg, server.Options{})
+			srv, err := server.New(*cfg, server.Options{Rejoin: c.Bool("rejoin")})
 			if err != nil {
 				return err
 			}
@@ -51,6 +58,9 @@ Check a file first with: raftha config check FILE`,
 			case s := <-sig:
 				srv.Logger().Info("signal received; handing groups over and stopping", "signal", s.String())
 			case <-srv.Done():
+				if err := srv.Err(); err != nil {
+					return fmt.Errorf("member stopped: %w", err)
+				}
 				return fmt.Errorf("member stopped")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))

@@ -84,9 +84,15 @@ func newClient(c *cli.Context) (*apiClient, error) {
 
 // do sends a request and decodes a JSON answer into out (if non-nil).
 func (a *apiClient) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	_, err := a.doStatus(ctx, method, path, contentType, body, out)
+	return err
+}
+
+// doStatus is do that also returns the HTTP status of a 2xx answer.
+func (a *apiClient) doStatus(ctx context.Context, method, path, contentType string, body io.Reader, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -96,26 +102,26 @@ func (a *apiClient) do(ctx context.Context, method, path, contentType string, bo
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the raftha API at %s: %w", a.base, err)
+		return 0, fmt.Errorf("cannot reach the raftha API at %s: %w", a.base, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if resp.StatusCode/100 != 2 {
 		e := &APIError{Status: resp.StatusCode}
 		if json.Unmarshal(data, &e.APIError) != nil || e.APIError.Error == "" {
 			e.APIError.Error = fmt.Sprintf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
 		}
-		return e
+		return resp.StatusCode, e
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("unexpected answer from %s%s: %w", a.base, path, err)
+			return resp.StatusCode, fmt.Errorf("unexpected answer from %s%s: %w", a.base, path, err)
 		}
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 func (a *apiClient) getJSON(ctx context.Context, path string, out any) error {

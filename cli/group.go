@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -146,6 +147,10 @@ waits until it is offline. It stays offline (nothing places it) until
 	}
 }
 
+// exitInProgress is the exit status of `raftha ownership transfer` when the
+// move was committed but did not finish within --timeout.
+const exitInProgress = 3
+
 func ownershipCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ownership",
@@ -159,7 +164,15 @@ func ownershipCommand() *cli.Command {
 owner with a new epoch, and starts it on NODE. Returns when the group is
 online on NODE, or fails with the reason and a non-zero exit. Refused when
 NODE is a witness, unknown, not in the group's nodes, or not healthy, and
-when the cluster has no quorum. A planned move needs no fencing.`,
+when the cluster has no quorum. A planned move needs no fencing.
+
+Exit status:
+  0  the group is online on NODE
+  1  the move was refused or failed (the message says where the group is)
+  2  usage error
+  3  the move was committed but did not finish within --timeout: it goes on
+     (the group has a new epoch and is moving to NODE); follow it with
+     raftha status`,
 				Flags: append(clientFlags(),
 					&cli.StringFlag{Name: "to", Required: true, Usage: "destination `NODE`"},
 					&cli.DurationFlag{Name: "timeout", Value: server.DefaultTransferTimeout, Usage: "how long to wait for the group to be online on NODE"},
@@ -176,10 +189,27 @@ when the cluster has no quorum. A planned move needs no fencing.`,
 					ctx, cancel := timeoutCtx(c, c.Duration("timeout")+10*time.Second)
 					defer cancel()
 					start := time.Now()
-					var g server.GroupStatus
+					var answer json.RawMessage
 					req := server.TransferRequest{To: c.String("to"), Timeout: c.Duration("timeout").String()}
-					if err := cl.postJSON(ctx, "/v1/groups/"+group+"/transfer", req, &g); err != nil {
+					body, err := json.Marshal(req)
+					if err != nil {
+						return err
+					}
+					status, err := cl.doStatus(ctx, http.MethodPost, "/v1/groups/"+group+"/transfer", "application/json", bytes.NewReader(body), &answer)
+					if err != nil {
 						return fmt.Errorf("transfer of %s to %s failed: %w", group, c.String("to"), err)
+					}
+					if status == http.StatusAccepted {
+						var p server.TransferInProgress
+						if err := json.Unmarshal(answer, &p); err != nil {
+							return fmt.Errorf("unexpected answer to the transfer of %s: %w", group, err)
+						}
+						return cli.Exit(fmt.Sprintf("transfer of %s to %s is still in progress after %s: the move was committed (epoch %d, %s on %s) and goes on; follow it with raftha status",
+							group, c.String("to"), c.Duration("timeout"), p.Group.Epoch, p.Group.State, p.Group.Owner), exitInProgress)
+					}
+					var g server.GroupStatus
+					if err := json.Unmarshal(answer, &g); err != nil {
+						return fmt.Errorf("unexpected answer to the transfer of %s: %w", group, err)
 					}
 					fmt.Fprintf(stdout(c), "group %s is online on %s at epoch %d (took %s)\n", g.Name, g.Owner, g.Epoch, time.Since(start).Round(time.Millisecond))
 					return nil

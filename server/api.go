@@ -291,11 +291,7 @@ func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	g, err := s.Transfer(ctx, r.PathValue("name"), req.To, identity(r))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, g)
+	writeTransferResult(w, g, err)
 }
 
 func (s *Server) handleSuspend(suspend bool) http.HandlerFunc {

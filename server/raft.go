@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,8 +43,9 @@ func (s *Server) setupRaft() error {
 	if err != nil {
 		return fmt.Errorf("snapshot store in %s: %w", dir, err)
 	}
+	s.gate = &gatedLayer{StreamLayer: s.mux.RaftLayer()}
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  s.mux.RaftLayer(),
+		Stream:  s.gate,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  rlog.Named("net"),
@@ -69,23 +69,23 @@ func (s *Server) setupRaft() error {
 	if err != nil {
 		return fmt.Errorf("inspect raft state in %s: %w", dir, err)
 	}
-	if !existing {
-		var servers []raft.Server
-		for _, m := range s.cfg.Members {
-			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.Address)})
-		}
-		if err := raft.BootstrapCluster(rc, logs, store, snaps, s.trans, raft.Configuration{Servers: servers}); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
-			return fmt.Errorf("bootstrap: %w", err)
-		}
-		s.logger.Info("bootstrapped a new cluster configuration", "voters", len(servers))
-	} else {
+	if existing {
 		s.logger.Info("reusing the stored raft configuration; members: in the config file are ignored")
+		s.gate.open.Store(true)
+	} else {
+		// No amnesia: bootstrap (or take part) only once the other
+		// members say the cluster is new (amnesia.go, joinLoop).
+		s.logger.Info("empty data_dir: asking the other members whether the cluster exists before bootstrapping", "data_dir", dir, "rejoin", s.rejoin)
 	}
 	r, err := raft.NewRaft(rc, s.fsm, logs, store, snaps, s.trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
+	s.raftReady.Store(true)
+	if !existing {
+		s.goFn(s.joinLoop)
+	}
 	return nil
 }
 

@@ -141,6 +141,8 @@ var errorCodes = []struct {
 	code string
 	err  error
 }{
+	{codeInProgress, ErrInProgress},
+	{"timeout", context.DeadlineExceeded},
 	{"stale_epoch", fsm.ErrStaleEpoch},
 	{"not_owner", fsm.ErrNotOwner},
 	{"not_eligible", fsm.ErrNotEligible},

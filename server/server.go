@@ -65,6 +65,12 @@ type Options struct {
 	// name their `handler:` key gives (embedding; see OwnerFunc, Handle
 	// and embed.go).
 	Handlers map[string]OwnerFunc
+	// Rejoin marks a member that lost its data_dir and was removed from
+	// the cluster (raftha members remove): with an empty data_dir it never
+	// bootstraps and waits to be added (raftha members add). `raftha agent
+	// --rejoin` sets it. Without it, a member with an empty data_dir whose
+	// cluster exists stops with ErrRejoinRequired (see Err).
+	Rejoin bool
 }
 
 func init() {
@@ -104,6 +110,13 @@ type Server struct {
 	raft   *raft.Raft
 	fsm    *fsm.FSM
 	notify chan bool
+	// No amnesia (amnesia.go): the gate of a member that started with an
+	// empty data_dir, whether raft is set, and why the server stopped.
+	gate      *gatedLayer
+	raftReady atomic.Bool
+	rejoin    bool
+	failMu    sync.Mutex
+	failErr   error
 
 	apiLn  net.Listener
 	apiSrv *http.Server
@@ -163,7 +176,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit}
+	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit, rejoin: opts.Rejoin}
 	s.metrics = newMetrics(s)
 	// Embedding: keep Options.Handlers for `go` resources (embed.go).
 	if err := attachHandlers(s, opts.Handlers); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -28,10 +29,21 @@ func (s *Server) Transfer(ctx context.Context, group, to, by string) (GroupStatu
 		if id == raft.ServerID(s.cfg.NodeID) {
 			return GroupStatus{}, fmt.Errorf("%w: leader not ready yet; retry", ErrNoLeader)
 		}
+		timeout := DefaultTransferTimeout
+		if d, ok := ctx.Deadline(); ok {
+			if timeout = time.Until(d); timeout <= 0 {
+				return GroupStatus{}, errDeadlinePassed(group)
+			}
+		}
+		// The leader answers within timeout; wait a little longer for its
+		// answer, so that a move it committed is never reported as a
+		// plain timeout of this call.
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+transferAnswerGrace)
+		defer cancel()
 		var reply TransferReply
-		err := s.pool.Call(ctx, string(addr), "Raftha.Transfer", TransferArgs{Group: group, To: to, By: by, Timeout: timeoutOf(ctx)}, &reply)
+		err := s.pool.Call(callCtx, string(addr), "Raftha.Transfer", TransferArgs{Group: group, To: to, By: by, Timeout: timeout}, &reply)
 		if err != nil {
-			return GroupStatus{}, fmt.Errorf("forward to leader %s: %w", id, err)
+			return GroupStatus{}, fmt.Errorf("forward to leader %s (whether the move began is unknown; see raftha status): %w", id, err)
 		}
 		if reply.Err != "" {
 			return reply.Group, remoteError(reply.Code, reply.Err)
@@ -39,6 +51,21 @@ func (s *Server) Transfer(ctx context.Context, group, to, by string) (GroupStatu
 		return reply.Group, nil
 	}
 	return s.transferLocal(ctx, group, to, by)
+}
+
+// transferAnswerGrace is how much longer than the leader's deadline a
+// forwarding member waits for the leader's answer.
+const transferAnswerGrace = 5 * time.Second
+
+// ErrInProgress means a planned move was committed (the group has a new
+// epoch and is moving to the target) but did not finish before the
+// caller's deadline. The move goes on; it is not an error of the move.
+var ErrInProgress = errors.New("the move was committed and is still in progress")
+
+// errDeadlinePassed refuses a transfer whose deadline has passed before
+// anything was committed.
+func errDeadlinePassed(group string) error {
+	return fmt.Errorf("%w: the deadline passed before the move of group %s began; nothing was committed", context.DeadlineExceeded, group)
 }
 
 func timeoutOf(ctx context.Context) time.Duration {
@@ -72,11 +99,17 @@ func (s *Server) transferLocal(ctx context.Context, group, to, by string) (Group
 	if g.Status.Owner == to && g.Status.State == fsm.StateOnline {
 		return groupStatusOf(g), nil
 	}
+	if ctx.Err() != nil { // never commit a move nobody waits for
+		return GroupStatus{}, errDeadlinePassed(group)
+	}
 	if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header(by), Group: group, To: to, ExpectEpoch: g.Status.Epoch}); err != nil {
 		return GroupStatus{}, err
 	}
 	s.logger.Info("planned move started", "group", group, "from", g.Status.Owner, "to", to, "by", by)
 	gs, err := s.waitOnline(ctx, group, to, g.Status.Epoch)
+	if err != nil && ctx.Err() != nil && errors.Is(err, errWaitTimedOut) {
+		err = fmt.Errorf("%w: %v; it goes on to %s (follow it with raftha status)", ErrInProgress, err, to)
+	}
 	result := "ok"
 	if err != nil {
 		result = "failed"
@@ -111,10 +144,13 @@ func (s *Server) waitOnline(ctx context.Context, group, node string, after uint6
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return groupStatusOf(g), fmt.Errorf("timed out: group %s is %s on %s at epoch %d (%s)", group, gs.State, gs.Owner, gs.Epoch, gs.Reason)
+			return groupStatusOf(g), fmt.Errorf("%w: group %s is %s on %s at epoch %d (%s)", errWaitTimedOut, group, gs.State, gs.Owner, gs.Epoch, gs.Reason)
 		}
 	}
 }
+
+// errWaitTimedOut is waitOnline's deadline.
+var errWaitTimedOut = errors.New("timed out")
 
 func groupStatusOf(g *fsm.Group) GroupStatus {
 	gs := GroupStatus{Name: g.Spec.Name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
@@ -131,8 +167,9 @@ type TransferArgs struct {
 	// Group is the group to move, To the node to move it to, and By who
 	// asked.
 	Group, To, By string
-	// Timeout is the caller's remaining deadline; the leader uses
-	// DefaultTransferTimeout when it is not in (0, 30m].
+	// Timeout is the caller's remaining deadline. The leader refuses,
+	// committing nothing, when it is <= 0 (the deadline passed), and caps
+	// it at 30m.
 	Timeout time.Duration
 }
 
@@ -149,15 +186,18 @@ type TransferReply struct {
 
 // Transfer runs a forwarded planned move on the leader.
 func (e *rpcEndpoint) Transfer(a TransferArgs, r *TransferReply) error {
-	if a.Timeout <= 0 || a.Timeout > 30*time.Minute {
-		a.Timeout = DefaultTransferTimeout
-	}
-	ctx, cancel := context.WithTimeout(e.s.ctx, a.Timeout)
-	defer cancel()
 	if e.s.leader() == nil {
 		r.Err, r.Code = ErrNotLeader.Error(), "not_leader"
 		return nil
 	}
+	if a.Timeout <= 0 { // a passed deadline is never replaced by a default
+		err := errDeadlinePassed(a.Group)
+		r.Err, r.Code = err.Error(), errorCode(err)
+		return nil
+	}
+	a.Timeout = min(a.Timeout, 30*time.Minute)
+	ctx, cancel := context.WithTimeout(e.s.ctx, a.Timeout)
+	defer cancel()
 	g, err := e.s.transferLocal(ctx, a.Group, a.To, a.By)
 	r.Group = g
 	if err != nil {
@@ -213,4 +253,33 @@ func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, 
 			return groupStatusOf(g), fmt.Errorf("timed out: group %s is %s on %s (%s)", group, g.Status.State, g.Status.Owner, g.Status.Reason)
 		}
 	}
+}
+
+// writeTransferResult answers POST /v1/groups/{name}/transfer: 200 with the
+// group when it is online on the target; 202 with code in_progress and the
+// group when the move was committed but did not finish in time (it goes
+// on); otherwise the error as fail maps it.
+func writeTransferResult(w http.ResponseWriter, g GroupStatus, err error) {
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, g)
+	case errors.Is(err, ErrInProgress):
+		writeJSON(w, http.StatusAccepted, &TransferInProgress{Error: err.Error(), Code: codeInProgress, Group: g})
+	default:
+		fail(w, err)
+	}
+}
+
+// codeInProgress is the wire code of ErrInProgress.
+const codeInProgress = "in_progress"
+
+// TransferInProgress is the 202 body of a transfer that was committed but
+// did not finish within its timeout.
+type TransferInProgress struct {
+	// Error says that the move was committed and goes on.
+	Error string `json:"error"`
+	// Code is in_progress.
+	Code string `json:"code"`
+	// Group is the group's status when the deadline ran out.
+	Group GroupStatus `json:"group"`
 }

@@ -169,10 +169,22 @@ func (r *Resource) spawn(tok resources.Token) (chan struct{}, error) {
 			return r.done, nil // already running
 		}
 	}
+	// A process an earlier agent started (and crashed without stopping)
+	// goes first: never two copies.
+	if err := r.stopRecorded(nil); err != nil {
+		return nil, err
+	}
 	c := r.command(r.p.Run, tok)
 	c.Stdout, c.Stderr = os.Stderr, os.Stderr
 	if err := c.Start(); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
+	}
+	// Record it before Start returns, so that a Stop after a crash of this
+	// agent finds it (see record.go); unrecorded, it must not run.
+	if err := r.writeRecord(c.Process.Pid); err != nil {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		_ = c.Wait()
+		return nil, err
 	}
 	done := make(chan struct{})
 	r.proc, r.done, r.exit = c, done, nil
@@ -239,7 +251,9 @@ func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
 	c, done := r.proc, r.done
 	r.mu.Unlock()
 	if c == nil {
-		return nil
+		// Nothing in memory: stop what an earlier agent recorded, if it
+		// still runs (the promise that Stop also runs when an agent starts).
+		return r.stopRecorded(ctx.Done())
 	}
 	pg := -c.Process.Pid
 	_ = syscall.Kill(pg, syscall.SIGTERM)
@@ -259,7 +273,7 @@ func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
 	r.mu.Lock()
 	r.proc = nil
 	r.mu.Unlock()
-	return nil
+	return r.removeRecord()
 }
 
 // Kill implements resources.Killer: SIGKILL to the run command's process
