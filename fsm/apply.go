@@ -298,10 +298,10 @@ func (s *State) assign(index uint64, c *Assign) Result {
 			return Result{Err: fmt.Errorf("%w: %s cannot fence itself", ErrNotEligible, c.To)}
 		}
 		stopFailed := st.StopFailed || (st.State == StateFencing && st.FenceStopFailed)
-		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait = StateFencing, fenceNode, fenceInstance, fenceInstances, c.FenceWait
+		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence = StateFencing, fenceNode, fenceInstance, fenceInstances, c.FenceWait, c.FenceSilence
 		st.FenceStopFailed = stopFailed
 	} else {
-		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait = StateStarting, "", "", nil, 0
+		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence = StateStarting, "", "", nil, 0, 0
 		st.FenceStopFailed = false
 	}
 	st.Owner, st.Epoch, st.Target, st.Reason, st.Since, st.StopFailed = c.To, index, "", c.Reason, c.At, false
@@ -426,7 +426,7 @@ func (s *State) fenced(index uint64, c *Fenced) Result {
 		reason = strings.TrimPrefix(reason+"; "+c.Verified, "; ")
 	}
 	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: reason})
-	st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.Since, st.Reason = StateStarting, "", "", nil, 0, c.At, "fenced "+c.Method
+	st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence, st.Since, st.Reason = StateStarting, "", "", nil, 0, 0, c.At, "fenced "+c.Method
 	st.FenceStopFailed = false
 	return Result{Epoch: st.Epoch}
 }

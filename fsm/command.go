@@ -115,6 +115,9 @@ type Assign struct {
 	Fence bool `json:"fence,omitempty"`
 	// FenceWait is the lease-only wait (see GroupStatus.FenceWait).
 	FenceWait time.Duration `json:"fence_wait,omitempty"`
+	// FenceSilence is how long the leader had not heard from the lost
+	// owner when it decided (see GroupStatus.FenceSilence).
+	FenceSilence time.Duration `json:"fence_silence,omitempty"`
 	// TargetIdle returns a fencing group to the node it is fencing, which
 	// proved by a heartbeat sent after the decision that it runs nothing
 	// for the group (the winner is lost and nobody else can take over).

@@ -19,7 +19,7 @@ func (s *State) takeBack(index uint64, g *Group, c *Assign) Result {
 	}
 	from := st.Owner
 	st.Owner, st.Epoch, st.State, st.Target, st.Reason, st.Since = c.To, index, StateStarting, "", c.Reason, c.At
-	st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceStopFailed, st.StopFailed = "", "", nil, 0, false, false
+	st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence, st.FenceStopFailed, st.StopFailed = "", "", nil, 0, 0, false, false
 	s.event(index, c.Header, Event{Kind: "takeover", Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
 	return Result{Epoch: index}
 }
@@ -38,7 +38,7 @@ func (s *State) fenceOverride(index uint64, c *FenceOverride) Result {
 	switch {
 	case st.State == StateFencing:
 		ev.From = st.FenceNode
-		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceStopFailed = StateStarting, "", "", nil, 0, false
+		st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence, st.FenceStopFailed = StateStarting, "", "", nil, 0, 0, false
 		st.Since, st.Reason = c.At, fmt.Sprintf("fence overridden by %s: %s", c.By, c.Reason)
 	case st.State == StateFailed && st.StopFailed:
 		ev.From = st.Owner

@@ -138,6 +138,11 @@ type GroupStatus struct {
 	// FenceWait is how long a lease-only winner must wait, from when it
 	// learns of the takeover, before it may treat FenceNode as fenced.
 	FenceWait time.Duration `json:"fence_wait,omitempty"`
+	// FenceSilence is how long the leader had not heard from FenceNode
+	// when it decided the takeover: the part of the lease-only wait that
+	// had already passed. A winner that recomputes the wait from its own
+	// configuration subtracts it (and waits the longer of the two).
+	FenceSilence time.Duration `json:"fence_silence,omitempty"`
 	// Since is when State was entered (proposer's clock).
 	Since time.Time `json:"since"`
 	// FailedOn lists the nodes where the group failed (start or monitor)

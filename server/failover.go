@@ -72,7 +72,7 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 	if !ls.heard(owner) {
 		reason = fmt.Sprintf("%s not heard from since this leader took over %s ago (a new leader waits lease + heartbeat)", owner, silence.Round(time.Millisecond))
 	}
-	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, Cause: "node-lost", Reason: reason})
+	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, FenceSilence: silence, Cause: "node-lost", Reason: reason})
 	if err != nil {
 		s.logger.Warn("takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
 		return

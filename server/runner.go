@@ -460,7 +460,11 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	case FencingLeaseOnly:
 		// The longer of the decision's wait and this node's own: a
 		// leader's decision alone never shortens the lease-only wait.
-		if left := max(gs.FenceWait, s.cfg.LeaseOnlyWait()) - time.Since(w.fenceSeen); left > 0 {
+		// The decision's wait comes from the cluster settings in the log;
+		// the winner also computes its own from its configuration, less
+		// what had passed when the leader decided, and waits the longer.
+		own := max(0, s.cfg.LeaseOnlyWait()-gs.FenceSilence)
+		if left := max(gs.FenceWait, own) - time.Since(w.fenceSeen); left > 0 {
 			w.log.Info("lease-only fencing: waiting for the lost owner's lease and self-fence to run out", "fence_node", gs.FenceNode, "left", left.Round(time.Millisecond))
 			w.fenceNext = time.Now().Add(left)
 			time.AfterFunc(left, w.poke)
