@@ -37,16 +37,19 @@ func (c *testCluster) transferLeadership(id string) {
 func TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	c.configure(func(m *testMember) {
-		m.cfg.Fencing.StopDeadline = Duration(5 * time.Second) // covers the recorder's stop timeout
-		if m.cfg.NodeID == "w1" {
-			m.cfg.Fencing.Mode = FencingAWSStop
-		}
+		m.cfg.Fencing.StopDeadline = Duration(700 * time.Millisecond)
 	})
 	rec := filepath.Join(t.TempDir(), "rec")
-	// The nodes start first, so a node's configuration seeds the log.
-	c.start("n1")
-	c.start("n2")
-	c.leader()
+	// A brand-new cluster bootstraps only with every member answering, so
+	// all start alike and seed lease-only; then the witness is restarted
+	// with fencing.mode left at aws-stop (a config edit gone wrong).
+	c.startAll()
+	waitFor(t, 15*time.Second, "settings seeded", func() bool {
+		l := c.leaderNow()
+		return l != nil && l.srv.State().Settings != nil
+	})
+	c.kill("w1")
+	c.member("w1").cfg.Fencing.Mode = FencingAWSStop
 	c.start("w1")
 	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(recorderGroup(t, rec, "", "n1", "n2")), "test"); err != nil {
 		t.Fatal(err)
@@ -60,7 +63,7 @@ func TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover(t *testing.T) {
 	cut := time.Now()
 	c.partition("n1")
 	c.transferLeadership("w1")
-	waitFor(t, 30*time.Second, "recorder on n2", func() bool { return len(readIntervals(t, rec)) == 2 })
+	waitFor(t, 20*time.Second, "recorder on n2", func() bool { return len(readIntervals(t, rec)) == 2 })
 	ivs := readIntervals(t, rec)
 	checkExclusive(t, ivs)
 	cfg := c.member("n2").cfg
