@@ -224,7 +224,7 @@ func TestFailedStartWhoseStopFailsMovesOnlyFenced(t *testing.T) {
 // a fenced takeover.
 func TestShutdownStopFailureIsStopFailed(t *testing.T) {
 	dir := t.TempDir()
-	c, _ := faultCluster(t, dir, 1*time.Second)
+	c, h := faultCluster(t, dir, 1*time.Second)
 	c.apply(t, faultGroup(dir, "", "n1", "n2"))
 	c.waitOnline("db", "n1")
 	touch(t, filepath.Join(dir, "fail-stop.n1"))
@@ -248,6 +248,10 @@ func TestShutdownStopFailureIsStopFailed(t *testing.T) {
 	}
 	if failed == nil {
 		t.Fatalf("n1's failed stop was not reported: %s", kinds(c.events("db")))
+	}
+	// In lease-only mode nothing else stops what n1 left running.
+	if _, ok := h.when("n1"); !ok {
+		t.Fatal("n1 shut down with a resource it could not stop and never took its hard action")
 	}
 }
 

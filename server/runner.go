@@ -137,7 +137,7 @@ func (r *runner) shutdown(ctx context.Context) {
 		if inst == nil {
 			continue
 		}
-		err := w.stopLocal(context.Background(), "member shutting down")
+		err := w.stopAtShutdown()
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err != nil {
 			w.reportFailed(rctx, inst.epoch, "stop at shutdown failed: "+err.Error(), true)
@@ -146,6 +146,41 @@ func (r *runner) shutdown(ctx context.Context) {
 		}
 		cancel()
 	}
+}
+
+// stopAtShutdown stops what runs here before the agent exits. A stop that
+// fails is retried until fencing.stop_deadline after the first failure;
+// then the hard action is taken here, since the guard ends with the agent
+// and nothing would stop the resources once it is gone (in lease-only mode
+// a winner starts after its wait whether they run or not).
+func (w *worker) stopAtShutdown() error {
+	s := w.r.s
+	err := w.stopLocal(context.Background(), "member shutting down")
+	for err != nil {
+		w.mu.Lock()
+		inst := w.inst
+		var due time.Time
+		if inst != nil {
+			due = inst.stopFailedAt.Add(s.cfg.Fencing.StopDeadline.D())
+		}
+		w.mu.Unlock()
+		if inst == nil {
+			return err
+		}
+		if time.Now().After(due) {
+			w.mu.Lock()
+			done := inst.hardDone
+			inst.hardDone = true
+			w.mu.Unlock()
+			if !done {
+				s.selfFenceAction(fmt.Sprintf("group %s (epoch %d): resources could not be stopped at shutdown within fencing.stop_deadline %s: %v", w.name, inst.epoch, s.cfg.Fencing.StopDeadline, err))
+			}
+			return err
+		}
+		time.Sleep(min(s.cfg.Timing.Heartbeat.D(), time.Until(due)+time.Millisecond))
+		err = w.stopLocal(context.Background(), "member shutting down (retry)")
+	}
+	return nil
 }
 
 func (r *runner) workerList() []*worker {
