@@ -26,3 +26,19 @@ func DurationOr(s string, def time.Duration) time.Duration {
 	}
 	return def
 }
+
+// StopTimeoutOr returns how long a Stop may take: stopTimeout (a type's
+// stop_timeout parameter) when set, else timeout (the type's bound on
+// start and check) capped by stopDeadline, the cluster's
+// fencing.stop_deadline (Env.StopDeadline; 0 means unknown: no cap). Like
+// Pacemaker's per-operation timeouts, this lets a slow start keep a long
+// timeout while the stop still fits in a self-fence.
+func StopTimeoutOr(stopTimeout string, timeout, stopDeadline time.Duration) time.Duration {
+	if d := DurationOr(stopTimeout, 0); d > 0 {
+		return d
+	}
+	if stopDeadline > 0 && stopDeadline < timeout {
+		return stopDeadline
+	}
+	return timeout
+}

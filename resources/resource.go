@@ -66,16 +66,22 @@ type Env struct {
 	InstanceID string
 	// CallTimeout is the deadline for each AWS API call.
 	CallTimeout time.Duration
+	// StopDeadline is the cluster's fencing.stop_deadline: a Stop without
+	// an explicit stop_timeout is bounded by min(the type's timeout,
+	// StopDeadline). 0 means unknown: the type's timeout alone bounds it.
+	StopDeadline time.Duration
 }
 
-// StopTimeouter is implemented by the parameters of a resource type whose
-// Stop is bounded by a timeout of its own. The agent refuses a group whose
-// resources could not stop within fencing.stop_deadline: a self-fencing
-// owner cuts a longer stop short and takes its hard action instead.
+// StopTimeouter is implemented by the parameters of a resource type that
+// has a stop_timeout key. The agent refuses a group whose explicit
+// stop_timeout exceeds fencing.stop_deadline: a self-fencing owner cuts a
+// longer stop short and takes its hard action instead. Without
+// stop_timeout the stop is bounded by min(timeout, stop_deadline) (see
+// StopTimeoutOr), which always fits, so there is nothing to check.
 type StopTimeouter interface {
-	// StopTimeout is the longest Stop may take (0: Stop does nothing
-	// that can hang).
-	StopTimeout() time.Duration
+	// ExplicitStopTimeout is the stop_timeout parameter (0 when unset or
+	// when the type's Stop does nothing that can hang).
+	ExplicitStopTimeout() time.Duration
 }
 
 // Validator is implemented by parameter structs that check themselves.

@@ -57,3 +57,23 @@ func TestDurationHelpers(t *testing.T) {
 		t.Fatalf("set: %s", d)
 	}
 }
+
+// TestStopTimeoutOr: an explicit stop_timeout wins; otherwise the type's
+// timeout, capped by the cluster's stop_deadline when it is known.
+func TestStopTimeoutOr(t *testing.T) {
+	for _, tc := range []struct {
+		stop              string
+		timeout, deadline time.Duration
+		want              time.Duration
+	}{
+		{"", 30 * time.Second, 10 * time.Second, 10 * time.Second},
+		{"", 5 * time.Second, 10 * time.Second, 5 * time.Second},
+		{"", 30 * time.Second, 0, 30 * time.Second},
+		{"20s", 30 * time.Second, 10 * time.Second, 20 * time.Second},
+		{"2s", 30 * time.Second, 10 * time.Second, 2 * time.Second},
+	} {
+		if got := StopTimeoutOr(tc.stop, tc.timeout, tc.deadline); got != tc.want {
+			t.Errorf("StopTimeoutOr(%q, %s, %s) = %s, want %s", tc.stop, tc.timeout, tc.deadline, got, tc.want)
+		}
+	}
+}

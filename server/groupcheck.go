@@ -11,11 +11,13 @@ import (
 	"github.com/raftha/raftha/resources"
 )
 
-// checkStopTimeouts refuses resources whose own stop timeout is longer
-// than the cluster's fencing.stop_deadline: a self-fencing owner could not
-// stop them in time (it would cut the stop short and take its hard action
-// instead). Types whose parameters do not implement
-// resources.StopTimeouter are not checked.
+// checkStopTimeouts refuses resources whose explicit stop_timeout is
+// longer than the cluster's fencing.stop_deadline: a self-fencing owner
+// could not stop them in time (it would cut the stop short and take its
+// hard action instead). A resource without stop_timeout needs no check:
+// its stop is bounded by min(timeout, stop_deadline) (resources.Env's
+// StopDeadline), so a long timeout for a slow start is fine. Types whose
+// parameters do not implement resources.StopTimeouter are not checked.
 func (s *Server) checkStopTimeouts(root *yaml.Node, specs []fsm.GroupSpec, deadline time.Duration) ErrorList {
 	var errs ErrorList
 	for i, g := range specs {
@@ -29,11 +31,13 @@ func (s *Server) checkStopTimeouts(root *yaml.Node, specs []fsm.GroupSpec, deadl
 				continue
 			}
 			st, ok := p.(resources.StopTimeouter)
-			if !ok || st.StopTimeout() <= deadline {
+			if !ok || st.ExplicitStopTimeout() <= deadline {
 				continue
 			}
 			path := fmt.Sprintf("groups[%d].resources[%d]", i, j)
-			errs = append(errs, &FieldError{Line: LineOf(root, path), Path: path, Msg: fmt.Sprintf("resource %s (%s) may take %s to stop, longer than fencing.stop_deadline %s: a self-fencing owner could not stop it in time; lower its timeout to at most %s or raise the cluster's stop_deadline", r.Name, r.Type, st.StopTimeout(), deadline, deadline)})
+			errs = append(errs, &FieldError{Line: LineOf(root, path), Path: path, Msg: fmt.Sprintf(
+				"resource %s (%s): stop_timeout %s is longer than the cluster's fencing.stop_deadline %s: a self-fencing owner could not stop it in time; lower stop_timeout to at most %s (or remove it: the stop is then bounded by min(timeout, stop_deadline)), or raise the stop_deadline with `raftha cluster settings set --stop-deadline`",
+				r.Name, r.Type, st.ExplicitStopTimeout(), deadline, deadline)})
 		}
 	}
 	return errs

@@ -35,12 +35,16 @@ type DNSParams struct {
 	// Address is private (default) or public: which of the owner's
 	// addresses (A) or DNS names (CNAME) the record holds.
 	Address string `yaml:"address" json:"address,omitempty"`
-	// WaitTimeout bounds the wait for Route 53 to report the change
+	// WaitTimeout bounds Start's wait for Route 53 to report the change
 	// INSYNC (default 2m).
 	WaitTimeout string `yaml:"wait_timeout" json:"wait_timeout,omitempty"`
 	// DeleteOnStop deletes the record on Stop (only while it still names
 	// this instance). Off by default: see DNSResource.Stop.
 	DeleteOnStop bool `yaml:"delete_on_stop" json:"delete_on_stop,omitempty"`
+	// StopTimeout bounds a delete_on_stop Stop, the deletion and the wait
+	// for INSYNC (default: min(wait_timeout, the cluster's
+	// fencing.stop_deadline)).
+	StopTimeout string `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
 }
 
 // Validate implements resources.Validator.
@@ -72,6 +76,9 @@ func (p *DNSParams) Validate() error {
 		errs = append(errs, fmt.Errorf("address: expected private or public, got %q", p.Address))
 	}
 	if err := resources.CheckDuration("wait_timeout", p.WaitTimeout, "2m"); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.checkStopTimeout(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -133,6 +140,7 @@ var DNSType = resources.Type{
 		if err := awsresCheckEnv("aws.dns", env); err != nil {
 			return nil, err
 		}
+		waitTimeout := resources.DurationOr(p.WaitTimeout, 2*time.Minute)
 		return &DNSResource{
 			p:           *p,
 			zone:        dnsZoneID(p.HostedZoneID),
@@ -143,7 +151,8 @@ var DNSType = resources.Type{
 			r53:         route53.NewFromConfig(*env.AWS),
 			ec2:         ec2.NewFromConfig(*env.AWS),
 			callTimeout: awsresCallTimeout(env),
-			waitTimeout: resources.DurationOr(p.WaitTimeout, 2*time.Minute),
+			waitTimeout: waitTimeout,
+			stopTimeout: resources.StopTimeoutOr(p.StopTimeout, waitTimeout, env.StopDeadline),
 			MinDelay:    500 * time.Millisecond,
 			MaxDelay:    5 * time.Second,
 		}, nil
@@ -161,6 +170,7 @@ type DNSResource struct {
 	ec2         *ec2.Client
 	callTimeout time.Duration
 	waitTimeout time.Duration
+	stopTimeout time.Duration // stop_timeout, or min(wait_timeout, stop_deadline)
 	// MinDelay and MaxDelay tune GetChange polling (the SDK waiter's
 	// defaults are 30s/120s; a change is usually INSYNC within a minute).
 	MinDelay, MaxDelay time.Duration
@@ -178,7 +188,7 @@ func (r *DNSResource) Start(ctx context.Context, tok resources.Token) error {
 	if err != nil {
 		return err
 	}
-	if err := r.waitInSync(ctx, changeID); err != nil {
+	if err := r.waitInSync(ctx, r.waitTimeout, changeID); err != nil {
 		return err
 	}
 	got, err := r.read(ctx)
@@ -205,6 +215,8 @@ func (r *DNSResource) Stop(ctx context.Context, tok resources.Token) error {
 	if !r.p.DeleteOnStop {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.stopTimeout)
+	defer cancel()
 	want, err := r.ownerValue(ctx)
 	if err != nil {
 		return err
@@ -229,7 +241,7 @@ func (r *DNSResource) Stop(ctx context.Context, tok resources.Token) error {
 			}
 			return err
 		}
-		if err := r.waitInSync(ctx, changeID); err != nil {
+		if err := r.waitInSync(ctx, r.stopTimeout, changeID); err != nil {
 			return err
 		}
 		r.log.Info("record deleted", "name", r.fqdn, "type", string(r.rtype), "change", changeID, "epoch", tok.Epoch)
@@ -345,13 +357,13 @@ func (r *DNSResource) change(ctx context.Context, tok resources.Token, action r5
 	return aws.ToString(out.ChangeInfo.Id), nil
 }
 
-func (r *DNSResource) waitInSync(ctx context.Context, changeID string) error {
+func (r *DNSResource) waitInSync(ctx context.Context, limit time.Duration, changeID string) error {
 	w := route53.NewResourceRecordSetsChangedWaiter(r.r53, func(o *route53.ResourceRecordSetsChangedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = r.MinDelay, r.MaxDelay
 	})
-	if err := w.Wait(ctx, &route53.GetChangeInput{Id: aws.String(changeID)}, r.waitTimeout); err != nil {
+	if err := w.Wait(ctx, &route53.GetChangeInput{Id: aws.String(changeID)}, limit); err != nil {
 		return fmt.Errorf("aws.dns: change %s for %s in hosted zone %s not INSYNC within %s: %s",
-			changeID, r.fqdn, r.zone, r.waitTimeout, describeAPIError(err))
+			changeID, r.fqdn, r.zone, limit, describeAPIError(err))
 	}
 	return nil
 }

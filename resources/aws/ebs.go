@@ -45,8 +45,13 @@ type EBSParams struct {
 	// Force a detach from a hung or still-running instance waits for the
 	// guest to release the disk, and the takeover fails after wait_timeout.
 	ForceDetach *bool `yaml:"force_detach" json:"force_detach,omitempty"`
-	// WaitTimeout bounds each wait for a detach or attach (default 2m).
+	// WaitTimeout bounds each wait for a detach or attach in Start
+	// (default 2m).
 	WaitTimeout string `yaml:"wait_timeout" json:"wait_timeout,omitempty"`
+	// StopTimeout bounds a single-attach volume's Stop, the detach and
+	// its wait (default: min(wait_timeout, the cluster's
+	// fencing.stop_deadline)).
+	StopTimeout string `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
 }
 
 var (
@@ -75,6 +80,9 @@ func (p *EBSParams) Validate() error {
 	if err := resources.CheckDuration("wait_timeout", p.WaitTimeout, "2m"); err != nil {
 		errs = append(errs, err)
 	}
+	if err := p.checkStopTimeout(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -95,13 +103,15 @@ var EBSType = resources.Type{
 		if err := awsresCheckEnv("aws.ebs", env); err != nil {
 			return nil, err
 		}
+		waitTimeout := resources.DurationOr(p.WaitTimeout, 2*time.Minute)
 		return &EBSResource{
 			p:           *p,
 			env:         env,
 			log:         awsresLogger(env),
 			client:      ec2.NewFromConfig(*env.AWS),
 			callTimeout: awsresCallTimeout(env),
-			waitTimeout: resources.DurationOr(p.WaitTimeout, 2*time.Minute),
+			waitTimeout: waitTimeout,
+			stopTimeout: resources.StopTimeoutOr(p.StopTimeout, waitTimeout, env.StopDeadline),
 			MinDelay:    250 * time.Millisecond,
 			MaxDelay:    2 * time.Second,
 		}, nil
@@ -116,6 +126,7 @@ type EBSResource struct {
 	client      *ec2.Client
 	callTimeout time.Duration
 	waitTimeout time.Duration
+	stopTimeout time.Duration // stop_timeout, or min(wait_timeout, stop_deadline)
 	// MinDelay and MaxDelay tune polling while waiting for attachment
 	// changes (the SDK waiters' defaults of 15s/120s would add seconds to
 	// every failover).
@@ -180,7 +191,7 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 // no other, reads it back and logs the host device.
 func (r *EBSResource) finishAttach(ctx context.Context, tok resources.Token) error {
 	self := r.env.InstanceID
-	err := r.poll(ctx, func(v *types.Volume) bool {
+	err := r.poll(ctx, r.waitTimeout, func(v *types.Volume) bool {
 		for _, a := range v.Attachments {
 			mine := aws.ToString(a.InstanceId) == self
 			if mine && a.State != types.VolumeAttachmentStateAttached ||
@@ -203,12 +214,14 @@ func (r *EBSResource) finishAttach(ctx context.Context, tok resources.Token) err
 // Stop implements resources.Resource. A Multi-Attach volume stays attached
 // (every node keeps it); a single-attach volume is detached from this
 // instance, without Force (the file system on it has been unmounted by
-// then; if it has not, the detach stays busy and Stop fails after
-// wait_timeout rather than corrupting it).
+// then; if it has not, the detach stays busy and Stop fails after the stop
+// timeout rather than corrupting it).
 func (r *EBSResource) Stop(ctx context.Context, tok resources.Token) error {
 	if r.p.MultiAttach {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.stopTimeout)
+	defer cancel()
 	self := r.env.InstanceID
 	v, err := r.describe(ctx)
 	if err != nil {
@@ -223,7 +236,7 @@ func (r *EBSResource) Stop(ctx context.Context, tok resources.Token) error {
 			return err
 		}
 	}
-	err = r.poll(ctx, func(v *types.Volume) bool {
+	err = r.poll(ctx, r.stopTimeout, func(v *types.Volume) bool {
 		a := ebsAttachmentTo(v, self)
 		return a == nil || a.State == types.VolumeAttachmentStateDetached
 	})
@@ -316,10 +329,10 @@ func (r *EBSResource) waitAvailable(ctx context.Context) error {
 	return nil
 }
 
-// poll describes the volume until done says so, waitTimeout passes or ctx
-// ends; transient describe errors are retried until then.
-func (r *EBSResource) poll(ctx context.Context, done func(*types.Volume) bool) error {
-	ctx, cancel := context.WithTimeout(ctx, r.waitTimeout)
+// poll describes the volume until done says so, limit passes or ctx ends;
+// transient describe errors are retried until then.
+func (r *EBSResource) poll(ctx context.Context, limit time.Duration, done func(*types.Volume) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	delay := r.MinDelay
 	var last error
@@ -335,7 +348,7 @@ func (r *EBSResource) poll(ctx context.Context, done func(*types.Volume) bool) e
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("not done after %s (last: %v): %w", r.waitTimeout, last, ctx.Err())
+			return fmt.Errorf("not done after %s (last: %v): %w", limit, last, ctx.Err())
 		case <-time.After(delay):
 		}
 		if delay *= 2; delay > r.MaxDelay {

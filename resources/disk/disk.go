@@ -76,13 +76,17 @@ type Params struct {
 	// (SIGTERM, then SIGKILL after KillTimeout) when it is busy (default
 	// false: Stop fails and names them).
 	ForceUnmount bool `yaml:"force_unmount" json:"force_unmount,omitempty"`
-	// KillTimeout is the grace between SIGTERM and SIGKILL (default 5s).
+	// KillTimeout is the grace between SIGTERM and SIGKILL (default 5s,
+	// at most half the stop timeout); it must fit in the stop timeout.
 	KillTimeout string `yaml:"kill_timeout" json:"kill_timeout,omitempty"`
 	// Probe makes Check write, fsync, read back and remove a small file
 	// .raftha-probe-<node> in the mount (default false).
 	Probe bool `yaml:"probe" json:"probe,omitempty"`
-	// Timeout bounds each Start, Stop and Check (default 60s).
+	// Timeout bounds each Start (fsck included) and Check (default 60s).
 	Timeout string `yaml:"timeout" json:"timeout,omitempty"`
+	// StopTimeout bounds each Stop (default: min(timeout, the cluster's
+	// fencing.stop_deadline)).
+	StopTimeout string `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
 }
 
 var volumeIDRe = regexp.MustCompile(`^vol-[0-9a-f]{8,17}$`)
@@ -119,10 +123,13 @@ func (p *Params) Validate() error {
 	} else if p.Probe && flags&unix.MS_RDONLY != 0 {
 		errs = append(errs, errors.New("probe: cannot write a probe file on a filesystem mounted with options: ro"))
 	}
-	for _, d := range []struct{ key, val string }{{"timeout", p.Timeout}, {"kill_timeout", p.KillTimeout}} {
+	for _, d := range []struct{ key, val string }{{"timeout", p.Timeout}, {"kill_timeout", p.KillTimeout}, {"stop_timeout", p.StopTimeout}} {
 		if err := resources.CheckDuration(d.key, d.val, "5s"); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := p.checkKillTimeout(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -233,7 +240,8 @@ var Type = resources.Type{
 			fsck:        p.Fsck == nil || *p.Fsck,
 			mkdir:       p.Mkdir == nil || *p.Mkdir,
 			timeout:     resources.DurationOr(p.Timeout, 60*time.Second),
-			killTimeout: resources.DurationOr(p.KillTimeout, 5*time.Second),
+			stopTimeout: p.stopTimeout(env),
+			killTimeout: p.killTimeout(env),
 		}
 		if r.log == nil {
 			r.log = hclog.NewNullLogger()
@@ -254,6 +262,7 @@ type Resource struct {
 	fsck        bool
 	mkdir       bool
 	timeout     time.Duration
+	stopTimeout time.Duration // stop_timeout, or min(timeout, stop_deadline)
 	killTimeout time.Duration
 
 	mu sync.Mutex // serialises Start and Stop
@@ -450,7 +459,7 @@ func fsckMeaning(code int) string {
 func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, r.stopTimeout)
 	defer cancel()
 
 	dev, devErr := r.device()

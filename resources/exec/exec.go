@@ -4,7 +4,8 @@
 //   - start/stop/check scripts that return (like CLUSTERPRO's exec
 //     resource or an OCF script), and
 //   - run: a long-running command raftha supervises itself (started in its
-//     own process group, stopped with SIGTERM, then SIGKILL after timeout).
+//     own process group, stopped with SIGTERM, then SIGKILL after the stop
+//     timeout).
 //
 // Every command gets RAFTHA_GROUP, RAFTHA_NODE, RAFTHA_EPOCH and
 // RAFTHA_RESOURCE in its environment: the epoch is the fencing token.
@@ -36,9 +37,13 @@ type Params struct {
 	Check string `yaml:"check" json:"check,omitempty"`
 	// Run is a long-running command supervised by raftha.
 	Run string `yaml:"run" json:"run,omitempty"`
-	// Timeout bounds each command (default 30s); a command that overruns
-	// is killed with its process group.
+	// Timeout bounds each start and check command (default 30s); a
+	// command that overruns is killed with its process group.
 	Timeout string `yaml:"timeout" json:"timeout,omitempty"`
+	// StopTimeout bounds the stop command, or the wait between SIGTERM and
+	// SIGKILL of a run command (default: min(timeout, the cluster's
+	// fencing.stop_deadline)).
+	StopTimeout string `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
 	// Env adds variables to every command's environment.
 	Env map[string]string `yaml:"env" json:"env,omitempty"`
 	// Dir is the working directory (default /).
@@ -55,6 +60,9 @@ func (p *Params) Validate() error {
 		errs = append(errs, errors.New("run cannot be combined with start/stop (raftha starts and stops a run command itself)"))
 	}
 	if err := resources.CheckDuration("timeout", p.Timeout, "30s"); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.checkStopTimeout(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -74,14 +82,15 @@ var Type = resources.Type{
 		if err := p.Validate(); err != nil {
 			return nil, err
 		}
-		return &Resource{p: *p, env: env}, nil
+		return &Resource{p: *p, env: env, stopTimeout: resources.StopTimeoutOr(p.StopTimeout, p.timeout(), env.StopDeadline)}, nil
 	},
 }
 
 // Resource is one exec resource instance.
 type Resource struct {
-	p   Params
-	env resources.Env
+	p           Params
+	env         resources.Env
+	stopTimeout time.Duration // stop_timeout, or min(timeout, stop_deadline)
 
 	mu   sync.Mutex
 	proc *osexec.Cmd
@@ -113,10 +122,10 @@ func (r *Resource) command(script string, tok resources.Token) *osexec.Cmd {
 	return c
 }
 
-// runScript runs script to completion within the resource timeout and
-// ctx, killing its whole process group if it overruns.
-func (r *Resource) runScript(ctx context.Context, what, script string, tok resources.Token) error {
-	ctx, cancel := context.WithTimeout(ctx, r.p.timeout())
+// runScript runs script to completion within limit and ctx, killing its
+// whole process group if it overruns.
+func (r *Resource) runScript(ctx context.Context, limit time.Duration, what, script string, tok resources.Token) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	c := r.command(script, tok)
 	var out bytes.Buffer
@@ -135,14 +144,14 @@ func (r *Resource) runScript(ctx context.Context, what, script string, tok resou
 	case <-ctx.Done():
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		<-waitErr
-		return fmt.Errorf("%s command killed after %s: %w", what, r.p.timeout(), ctx.Err())
+		return fmt.Errorf("%s command killed after %s: %w", what, limit, ctx.Err())
 	}
 }
 
 // Start implements resources.Resource.
 func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	if r.p.Run == "" {
-		return r.runScript(ctx, "start", r.p.Start, tok)
+		return r.runScript(ctx, r.p.timeout(), "start", r.p.Start, tok)
 	}
 	done, err := r.spawn(tok)
 	if err != nil {
@@ -226,7 +235,7 @@ func (r *Resource) waitUp(ctx context.Context, tok resources.Token, done chan st
 			return exited()
 		default:
 		}
-		if last = r.runScript(ctx, "check", r.p.Check, tok); last == nil {
+		if last = r.runScript(ctx, r.p.timeout(), "check", r.p.Check, tok); last == nil {
 			return nil
 		}
 		select {
@@ -245,7 +254,7 @@ func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
 		if r.p.Stop == "" {
 			return nil
 		}
-		return r.runScript(ctx, "stop", r.p.Stop, tok)
+		return r.runScript(ctx, r.stopTimeout, "stop", r.p.Stop, tok)
 	}
 	r.mu.Lock()
 	c, done := r.proc, r.done
@@ -257,7 +266,7 @@ func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
 	}
 	pg := -c.Process.Pid
 	_ = syscall.Kill(pg, syscall.SIGTERM)
-	t := time.NewTimer(r.p.timeout())
+	t := time.NewTimer(r.stopTimeout)
 	defer t.Stop()
 	select {
 	case <-done:
@@ -305,7 +314,7 @@ func (r *Resource) Check(ctx context.Context, tok resources.Token) error {
 	if r.p.Check == "" {
 		return nil
 	}
-	return r.runScript(ctx, "check", r.p.Check, tok)
+	return r.runScript(ctx, r.p.timeout(), "check", r.p.Check, tok)
 }
 
 func tail(s string) string {

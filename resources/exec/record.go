@@ -171,7 +171,7 @@ func (rec *runRecord) alive() bool {
 
 // stopRecorded stops the process group a previous Start recorded, when
 // this Resource has no process in memory (the agent that started it
-// crashed): SIGTERM, then SIGKILL after the timeout or when ctx ends. It
+// crashed): SIGTERM, then SIGKILL after the stop timeout or when ctx ends. It
 // signals only a process whose identity matches the record, then removes
 // the record.
 func (r *Resource) stopRecorded(done <-chan struct{}) error {
@@ -199,7 +199,7 @@ func (r *Resource) stopRecorded(done <-chan struct{}) error {
 		return true
 	}
 	_ = syscall.Kill(-rec.PGID, syscall.SIGTERM)
-	if !waitGone(r.p.timeout(), done) {
+	if !waitGone(r.stopTimeout, done) {
 		if rec.alive() { // never signal a group whose leader is not ours
 			_ = syscall.Kill(-rec.PGID, syscall.SIGKILL)
 		}

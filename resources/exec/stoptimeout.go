@@ -1,7 +1,24 @@
 package exec
 
-import "time"
+import (
+	"errors"
+	"time"
 
-// StopTimeout implements resources.StopTimeouter: a stop command (or
-// stopping a run command) is bounded by timeout.
-func (p *Params) StopTimeout() time.Duration { return p.timeout() }
+	"github.com/raftha/raftha/resources"
+)
+
+// ExplicitStopTimeout implements resources.StopTimeouter: the stop command
+// (or the SIGTERM-to-SIGKILL wait of a run command) is bounded by
+// stop_timeout when set; otherwise by min(timeout, stop_deadline), which
+// always fits a self-fence.
+func (p *Params) ExplicitStopTimeout() time.Duration { return resources.DurationOr(p.StopTimeout, 0) }
+
+func (p *Params) checkStopTimeout() error {
+	if err := resources.CheckDuration("stop_timeout", p.StopTimeout, "10s"); err != nil {
+		return err
+	}
+	if p.StopTimeout != "" && p.Stop == "" && p.Run == "" {
+		return errors.New("stop_timeout: there is no stop or run command to bound")
+	}
+	return nil
+}

@@ -6,6 +6,8 @@ import (
 	"github.com/raftha/raftha/resources"
 )
 
-// StopTimeout implements resources.StopTimeouter: Stop, including the
-// wait for the unit to settle, is bounded by timeout.
-func (p *Params) StopTimeout() time.Duration { return resources.DurationOr(p.Timeout, 90*time.Second) }
+// ExplicitStopTimeout implements resources.StopTimeouter: Stop, including
+// the wait for the unit to settle, is bounded by stop_timeout when set;
+// otherwise by min(timeout, stop_deadline), which always fits a
+// self-fence.
+func (p *Params) ExplicitStopTimeout() time.Duration { return resources.DurationOr(p.StopTimeout, 0) }

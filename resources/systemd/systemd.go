@@ -3,8 +3,9 @@
 // Pacemaker's systemd: class.
 //
 // Start runs `systemctl start UNIT` and then requires `systemctl is-active
-// UNIT` to print "active" (waiting, within the timeout, while the unit is
-// still activating). Stop runs `systemctl stop UNIT` and then requires
+// UNIT` to print "active" (waiting, within timeout, while the unit is
+// still activating). Stop (bounded by stop_timeout, default min(timeout,
+// fencing.stop_deadline)) runs `systemctl stop UNIT` and then requires
 // is-active not to be active (inactive, failed or unknown are all fine,
 // so stopping a unit that is not loaded succeeds). Check requires
 // is-active to print "active" (or "reloading", a running unit reloading
@@ -45,9 +46,12 @@ type Params struct {
 	// Systemctl is the systemctl binary: a name looked up in PATH or an
 	// absolute path (default systemctl).
 	Systemctl string `yaml:"systemctl" json:"systemctl,omitempty"`
-	// Timeout bounds each Start, Stop and Check, including waiting for the
-	// unit to settle (default 90s, systemd's default start timeout).
+	// Timeout bounds each Start and Check, including waiting for the unit
+	// to settle (default 90s, systemd's default start timeout).
 	Timeout string `yaml:"timeout" json:"timeout,omitempty"`
+	// StopTimeout bounds each Stop, including waiting for the unit to
+	// settle (default: min(timeout, the cluster's fencing.stop_deadline)).
+	StopTimeout string `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
 }
 
 // Unit names: ASCII letters, digits, ":-_.\" and "@" (systemd.unit(5)).
@@ -68,6 +72,9 @@ func (p *Params) Validate() error {
 	if err := resources.CheckDuration("timeout", p.Timeout, "90s"); err != nil {
 		errs = append(errs, err)
 	}
+	if err := resources.CheckDuration("stop_timeout", p.StopTimeout, "10s"); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -83,7 +90,9 @@ var Type = resources.Type{
 		if err := p.Validate(); err != nil {
 			return nil, err
 		}
-		r := &Resource{p: *p, log: env.Logger, systemctl: p.Systemctl, timeout: resources.DurationOr(p.Timeout, 90*time.Second)}
+		timeout := resources.DurationOr(p.Timeout, 90*time.Second)
+		r := &Resource{p: *p, log: env.Logger, systemctl: p.Systemctl, timeout: timeout,
+			stopTimeout: resources.StopTimeoutOr(p.StopTimeout, timeout, env.StopDeadline)}
 		if r.systemctl == "" {
 			r.systemctl = "systemctl"
 		}
@@ -96,10 +105,11 @@ var Type = resources.Type{
 
 // Resource is one systemd resource instance.
 type Resource struct {
-	p         Params
-	log       hclog.Logger
-	systemctl string
-	timeout   time.Duration
+	p           Params
+	log         hclog.Logger
+	systemctl   string
+	timeout     time.Duration
+	stopTimeout time.Duration // stop_timeout, or min(timeout, stop_deadline)
 }
 
 // pollInterval is how often is-active is asked while a unit settles.
@@ -159,8 +169,8 @@ func (r *Resource) activeState(ctx context.Context) (string, error) {
 }
 
 // settle polls is-active while the unit is in a transitional state and
-// returns the first settled state.
-func (r *Resource) settle(ctx context.Context, transitional ...string) (string, error) {
+// returns the first settled state; limit is ctx's bound, for messages.
+func (r *Resource) settle(ctx context.Context, limit time.Duration, transitional ...string) (string, error) {
 	for {
 		state, err := r.activeState(ctx)
 		if err != nil {
@@ -179,7 +189,7 @@ func (r *Resource) settle(ctx context.Context, transitional ...string) (string, 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return state, fmt.Errorf("unit %s still %s after %s: %w", r.p.Unit, state, r.timeout, ctx.Err())
+			return state, fmt.Errorf("unit %s still %s after %s: %w", r.p.Unit, state, limit, ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -193,7 +203,7 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	if res := r.run(ctx, "start", "--no-ask-password", r.p.Unit); res.err != nil {
 		return res.err
 	}
-	state, err := r.settle(ctx, "activating", "reloading", "refreshing")
+	state, err := r.settle(ctx, r.timeout, "activating", "reloading", "refreshing")
 	if err != nil {
 		return err
 	}
@@ -205,14 +215,14 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 
 // Stop implements resources.Resource.
 func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, r.stopTimeout)
 	defer cancel()
 	r.log.Info("stopping unit", "unit", r.p.Unit, "group", tok.Group, "epoch", tok.Epoch)
 	stop := r.run(ctx, "stop", "--no-ask-password", r.p.Unit)
 	if stop.err != nil && ctx.Err() != nil {
 		return stop.err
 	}
-	state, err := r.settle(ctx, "deactivating")
+	state, err := r.settle(ctx, r.stopTimeout, "deactivating")
 	if err != nil {
 		return errors.Join(stop.err, err)
 	}

@@ -5,7 +5,7 @@ package systemd
 // systemctl: a shell script in t.TempDir() that keeps each unit's state in
 // a file, records every call, and misbehaves on request (start fails, the
 // unit dies at once, start hangs, stop fails, the unit is still
-// activating, the unit is unknown).
+// activating or stays deactivating, the unit is unknown).
 
 import (
 	"context"
@@ -61,6 +61,7 @@ stop)
 		echo "Job for $unit canceled." >&2
 		exit 1
 	fi
+	if [ -f "$DIR/$unit.deactivating" ]; then set_state deactivating; exit 0; fi
 	if [ "$(state)" = failed ]; then :; else set_state inactive; fi ;;
 kill) set_state failed ;;
 is-active)
