@@ -173,8 +173,7 @@ groups:
         # a tiny HTTP server that says which node and epoch serve it
         run: %q
         check: %q
-        # within fencing.stop_deadline (2s): a self-fence must be able to stop it
-        timeout: 2s
+        timeout: 10s
 `, fmt.Sprintf("exec '%s' demo-app --listen 127.0.0.1:%d", self, appPort), fmt.Sprintf("'%s' demo-app --probe http://127.0.0.1:%d/", self, appPort))
 	groupFile := filepath.Join(dir, "groups.yaml")
 	if err := os.WriteFile(groupFile, []byte(groups), 0o600); err != nil {

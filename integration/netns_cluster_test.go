@@ -641,7 +641,7 @@ func (c *fcluster) groupYAML(nodes []string) string {
         mount_point: %s
         force_unmount: %v
         kill_timeout: 500ms
-        timeout: 1s
+        timeout: 20s
 `, c.diskDev, c.mountPoint, !c.resFaults)
 	}
 	fmt.Fprintf(&b, `      - name: vip
@@ -664,7 +664,7 @@ func (c *fcluster) groupYAML(nodes []string) string {
 	fmt.Fprintf(&b, `      - name: app
         type: exec
         run: %q
-        timeout: 1s
+        timeout: 5s
         env:
           RAFTHA_FI_APP: "1"
           RAFTHA_FI_LOG: %s

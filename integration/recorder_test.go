@@ -55,7 +55,7 @@ func recorderGroup(t testing.TB, file string, nodes ...string) string {
       - name: app
         type: exec
         run: %q
-        timeout: 1s
+        timeout: 5s
         env:
           RAFTHA_TEST_RECORDER: %s
 `, strings.Join(nodes, ", "), "exec '"+self+"'", file)

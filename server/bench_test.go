@@ -65,7 +65,6 @@ func benchFailover(b *testing.B, timing TimingConfig, ownerLeads bool, runs int)
         type: exec
         start: touch %s/$RAFTHA_NODE
         stop: rm -f %s/$RAFTHA_NODE
-        timeout: 10s
 `, dir, dir)
 	if _, err := c.leader().srv.ApplyGroups(ctxT(b, 10*time.Second), []byte(group), "bench"); err != nil {
 		b.Fatal(err)

@@ -340,8 +340,7 @@ func TestTwoNodesWithoutWitnessNeverFailOver(t *testing.T) {
 // for the lost owner's lease and self-fence window before starting.
 func TestLeaseOnlyFailoverWaitsForTheLease(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
-	// stop_deadline covers the recorder's 5s stop timeout.
-	c.configure(func(m *testMember) { m.cfg.Fencing.StopDeadline = Duration(5 * time.Second) })
+	c.configure(func(m *testMember) { m.cfg.Fencing.StopDeadline = Duration(700 * time.Millisecond) })
 	rec := filepath.Join(t.TempDir(), "rec")
 	c.startAll()
 	c.leader()
@@ -399,7 +398,7 @@ func TestSelfFenceHardActionWhenStopHangs(t *testing.T) {
         type: exec
         start: "true"
         stop: 'if [ "$RAFTHA_NODE" = n1 ] && [ -e %s/armed ]; then sleep 20; fi'
-        timeout: 500ms
+        timeout: 30s
 `, dir)
 	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(group), "test"); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,6 @@ func monitorGroup(dir string) string {
         start: echo "$RAFTHA_NODE" >> %[1]s/starts
         stop: "true"
         check: test ! -e %[1]s/fail.$RAFTHA_NODE
-        timeout: 10s
         monitor:
           interval: 150ms
           timeout: 5s
