@@ -595,6 +595,8 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 			AWS:         s.awsCfg,
 			InstanceID:  s.instance,
 			CallTimeout: s.cfg.AWS.CallTimeout.D(),
+			// A stop with no stop_timeout of its own fits the self-fence.
+			StopDeadline: s.cfg.Fencing.StopDeadline.D(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)
