@@ -65,10 +65,16 @@ func (c *fcluster) hangFile(m *nsMember) string  { return filepath.Join(c.dir, "
 
 // selfFenceYAML is the fencing section's self-fence lines for m.
 func (c *fcluster) selfFenceYAML(m *nsMember) string {
-	if !c.resFaults {
-		return "  self_fence_action: none\n"
+	// These kernels have no softdog: a lease-only node runs without a
+	// watchdog, which it must say explicitly.
+	wd := ""
+	if c.fencing == "lease-only" {
+		wd = "  watchdog: none\n"
 	}
-	return fmt.Sprintf("  self_fence_action: poweroff\n  sysrq_trigger: %s\n", c.sysrqFile(m))
+	if !c.resFaults {
+		return wd + "  self_fence_action: none\n"
+	}
+	return wd + fmt.Sprintf("  self_fence_action: poweroff\n  sysrq_trigger: %s\n", c.sysrqFile(m))
 }
 
 // ctlScriptHead is shared by ctl's scripts: the control word and the
