@@ -27,7 +27,9 @@ func (r *runner) guard() {
 	defer t.Stop()
 	for {
 		renewed := s.lease.renewed()
-		next := r.guardPass(time.Now())
+		// Woken by renewals, kicks and deadlines; it also looks at least
+		// once a lease, in case a change reached it by none of these.
+		next := min(r.guardPass(time.Now()), s.cfg.Timing.Lease.D())
 		t.Reset(max(next, time.Millisecond))
 		select {
 		case <-s.ctx.Done():
@@ -39,7 +41,8 @@ func (r *runner) guard() {
 	}
 }
 
-// kickGuard makes the guard look again now (a stop failed).
+// kickGuard makes the guard look again now (a resource is about to start,
+// or a stop failed).
 func (r *runner) kickGuard() {
 	select {
 	case r.guardKick <- struct{}{}:

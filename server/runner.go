@@ -301,8 +301,9 @@ type worker struct {
 	mu   sync.Mutex
 	inst *instance
 	// cleaned: first-sight cleanup done (or not needed); under mu.
-	cleaned   bool
-	abandoned bool
+	cleaned     bool
+	cleanWarned bool // worker goroutine only
+	abandoned   bool
 
 	// gaveUp is the failed report sent for an epoch (worker goroutine
 	// only): the worker never starts the group again at that epoch and
@@ -385,7 +386,10 @@ func (w *worker) reconcile(ctx context.Context) {
 			err = w.ensureStopped(ctx, g)
 		}
 		if err != nil {
-			w.log.Warn("cleanup of the group on first sight failed; retrying", "error", err)
+			if !w.cleanWarned {
+				w.cleanWarned = true
+				w.log.Warn("cleanup of the group on first sight failed; retrying every pass", "error", err)
+			}
 		} else {
 			w.mu.Lock()
 			w.cleaned = true

@@ -67,6 +67,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		w.mu.Lock()
 		inst.started = i + 1
 		w.mu.Unlock()
+		w.r.kickGuard() // the guard watches it from now on
 		w.log.Info("starting resource", "resource", b.name, "type", b.typ, "epoch", epoch)
 		err := b.r.Start(lctx, w.token(epoch, b.name))
 		if err != nil && errors.Is(context.Cause(lctx), ErrLeaseLost) {

@@ -95,10 +95,14 @@ func TestDevicePathMissingOrWrongErrorsClearly(t *testing.T) {
 
 func TestDevicePathWaitsForUdev(t *testing.T) {
 	dev := nvmeHost(t)
+	byID := awsres.ByIDDir // read here: the cleanup restores the global
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		time.Sleep(200 * time.Millisecond)
-		_ = os.Symlink("../../nvme2n1", filepath.Join(awsres.ByIDDir, "nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0"))
+		_ = os.Symlink("../../nvme2n1", filepath.Join(byID, "nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0"))
 	}()
+	defer func() { <-done }()
 	p, err := awsres.WaitDevicePath(context.Background(), "vol-0123456789abcdef0", "", 5*time.Second)
 	if err != nil || p != filepath.Join(dev, "nvme2n1") {
 		t.Fatalf("WaitDevicePath = %q, %v", p, err)
