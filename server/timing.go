@@ -100,13 +100,14 @@ func TimingBudget(c Config) Budget {
 	)
 	switch c.Fencing.Mode {
 	case FencingLeaseOnly:
-		// The winner waits the longer of the decision's wait (counted
-		// from the owner's last contact) and the whole wait from when it
-		// learns of the takeover; the latter trusts nothing the deciding
-		// leader measured, and is the longer one.
+		// The wait counts from the owner's last contact, so detection
+		// overlaps it: the decision records the silence already passed,
+		// and the winner waits the rest (its own configuration's wait less
+		// that silence, if longer).
 		wait := c.LeaseOnlyWait()
-		b.OwnerFollower = append(b.OwnerFollower, BudgetStep{"lease-only: wait until the owner's lease and self-fence window have passed", wait, wait,
-			fmt.Sprintf("lease %s + stop_deadline %s + self-fence grace %s + heartbeat margin %s = %s, counted by the winner from when it learns of the takeover", lease, c.Fencing.StopDeadline, selfFenceGrace, hb, wait)})
+		extra := max(0, wait-fo)
+		b.OwnerFollower = append(b.OwnerFollower, BudgetStep{"lease-only: wait until the owner's lease and self-fence window have passed", extra, extra,
+			fmt.Sprintf("lease %s + stop_deadline %s + self-fence grace %s + heartbeat margin %s = %s after the last contact", lease, c.Fencing.StopDeadline, selfFenceGrace, hb, wait)})
 	default:
 		b.OwnerFollower = append(b.OwnerFollower,
 			BudgetStep{"fence: EC2 StopInstances (force, skip OS shutdown)", 150 * time.Millisecond, c.AWS.CallTimeout.D(), "aws.call_timeout, retries on throttling/5xx inside it"},
