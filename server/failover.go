@@ -53,6 +53,16 @@ next:
 // loser before it starts anything.
 func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
 	owner := g.Status.Owner
+	// Measure the silence and commit under contactMu: a heartbeat or
+	// confirm that renews the owner's lease either happened before (and
+	// the silence counts from it) or reads the log after the takeover
+	// (and renews nothing). Otherwise a renewal landing between the two
+	// would outlive the wait the decision records.
+	ls.contactMu.Lock()
+	defer ls.contactMu.Unlock()
+	if g.Status.Owner != "" && !ls.lost(owner) {
+		return // heard from since the leader loop looked
+	}
 	silence := ls.lastContact(owner)
 	fenceNode := ""
 	if g.Status.State == fsm.StateFencing {

@@ -61,7 +61,9 @@ func (l *lease) untilNextExpiry() time.Duration {
 	defer l.mu.Unlock()
 	next := time.Hour
 	for _, e := range l.owned {
-		if d := time.Until(e.until); d < next {
+		// An entry that already ran out stays until the next renewal;
+		// it is no reason to wake again (the runner would spin).
+		if d := time.Until(e.until); d > 0 && d < next {
 			next = d
 		}
 	}
@@ -196,6 +198,10 @@ func (l *lease) watch(ctx context.Context, cancel context.CancelCauseFunc, group
 // own timeout lies inside it.
 func (l *lease) bound(parent context.Context, group string, epoch uint64) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
+	if until, ok := l.expiry(group, epoch); !ok || !time.Now().Before(until) {
+		cancel(ErrLeaseLost) // already over: the caller sees it at once
+		return ctx, func() { cancel(context.Canceled) }
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -248,6 +248,12 @@ func (s *Server) confirmLocal(ctx context.Context, group, node string, epoch uin
 	if why := ls.refusedSettings(node); why != "" {
 		return fmt.Errorf("%w: %s: %s", ErrSettingsMismatch, node, why)
 	}
+	// A confirmation renews the owner's lease for the group, so it is
+	// contact too, recorded with the log read it answers from (see
+	// takeover).
+	ls.contactMu.Lock()
+	defer ls.contactMu.Unlock()
+	ls.seen(node)
 	s.fsm.Read(func(st *fsm.State) {
 		g, ok := st.Groups[group]
 		switch {
@@ -272,6 +278,8 @@ func (s *Server) heartbeatLocal(ctx context.Context, a HeartbeatArgs) (map[strin
 	if err := s.checkMemberSettings(ls, a.Node, a.Settings); err != nil {
 		return nil, err
 	}
+	ls.contactMu.Lock() // see takeover: contact and the log read together
+	defer ls.contactMu.Unlock()
 	ls.seen(a.Node)
 	ls.setLeaving(a.Node, a.Leaving)
 	ls.fb.report(a)

@@ -81,6 +81,10 @@ func (r *runner) run() {
 		ch := r.s.fsm.Changed()
 		st := r.s.fsm.View()
 		r.mu.Lock()
+		if r.ctx.Err() != nil { // shutdown: no new goroutines after its Wait began
+			r.mu.Unlock()
+			return
+		}
 		for name := range st.Groups {
 			if _, ok := r.workers[name]; !ok {
 				r.newWorker(name)
@@ -128,7 +132,9 @@ func (r *runner) shutdown(ctx context.Context) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	r.mu.Lock()
 	r.cancel()
+	r.mu.Unlock()
 	r.wg.Wait()
 	for _, w := range r.workerList() {
 		w.mu.Lock()
@@ -274,7 +280,12 @@ type instance struct {
 	born time.Time
 	// validUntil is the latest lease expiry the guard saw for it.
 	validUntil time.Time
-	// stopFailedAt is when a stop of it first failed.
+	// stopping: a stop has begun; the instance is only stopped from now
+	// on. lastStop is the last stop attempt, stopErr its error, and
+	// stopFailedAt when a stop of it first failed.
+	stopping     bool
+	lastStop     time.Time
+	stopErr      error
 	stopFailedAt time.Time
 	// selfFenced: the lease ran out and the self-fence was recorded;
 	// hardDone: the guard took the hard action for it.
@@ -397,11 +408,20 @@ func (w *worker) reconcile(ctx context.Context) {
 		}
 	}
 
-	// Stop when the log no longer says we may run it at this epoch.
-	if inst != nil && (!mine || gs.Epoch != inst.epoch || !gs.Active() || gs.State == fsm.StateStopping || gs.State == fsm.StateFencing) {
+	// Stop when the log no longer says we may run it at this epoch, or
+	// when a stop of it has begun (a self-fence whose stop failed is not
+	// undone by a lease that comes back: it is stopped, and reported).
+	if inst != nil && (inst.stopping || !mine || gs.Epoch != inst.epoch || !gs.Active() || gs.State == fsm.StateStopping || gs.State == fsm.StateFencing) {
 		err := w.stopLocal(ctx, fmt.Sprintf("log says %s (owner %q, epoch %d)", gs.State, gs.Owner, gs.Epoch))
-		if mine && gs.Epoch == inst.epoch && gs.State == fsm.StateStopping {
-			w.reportStopped(ctx, gs.Epoch, err)
+		if mine && gs.Epoch == inst.epoch {
+			switch {
+			case gs.State == fsm.StateStopping:
+				w.reportStopped(ctx, gs.Epoch, err)
+			case err != nil && gs.Active() && w.gaveUp == nil:
+				w.reportFailed(ctx, gs.Epoch, "stop failed: "+err.Error(), true)
+			case w.gaveUp != nil && gs.Active():
+				w.resendGaveUp(ctx)
+			}
 		}
 		return
 	}

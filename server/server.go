@@ -218,14 +218,16 @@ func (s *Server) Start() (err error) {
 	if err := s.setupRaft(); err != nil {
 		return err
 	}
-	if err := s.startAPI(); err != nil {
-		return err
-	}
+	// The lease and the runner exist before the API serves (metrics read
+	// them) and before heartbeats report what runs here.
 	s.lease = newLease(s)
 	if s.cfg.Role == RoleNode {
 		if s.runner, err = newRunner(s); err != nil {
 			return err
 		}
+	}
+	if err := s.startAPI(); err != nil {
+		return err
 	}
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
@@ -287,6 +289,17 @@ func (s *Server) Kill() {
 		s.runner.abandon()
 	}
 	s.closeAll()
+	if s.runner != nil {
+		// The workers end with the runner's context, except one inside a
+		// resource call (a crash leaves those be); wait a little for them,
+		// so nothing of this member writes after Kill returns.
+		done := make(chan struct{})
+		go func() { s.runner.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 func (s *Server) closeAll() {

@@ -101,16 +101,35 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 // and the guard takes the hard action unless a retry succeeds within
 // fencing.stop_deadline.
 func (w *worker) stopLocal(ctx context.Context, why string) error {
+	hb := w.r.s.cfg.Timing.Heartbeat.D()
 	w.mu.Lock()
 	inst := w.inst
-	if w.abandoned {
+	if w.abandoned || inst == nil {
 		w.mu.Unlock()
 		return nil
 	}
-	w.mu.Unlock()
-	if inst == nil {
-		return nil
+	// A failed stop is retried at most once a heartbeat (passes come
+	// far more often while the lease is gone).
+	if since := time.Since(inst.lastStop); !inst.stopFailedAt.IsZero() && since < hb {
+		err := inst.stopErr
+		w.mu.Unlock()
+		time.AfterFunc(hb-since, w.poke)
+		return err
 	}
+	// From the first stop on, the instance is finished: it is only ever
+	// stopped again, never monitored or continued (reconcile).
+	inst.stopping, inst.lastStop = true, time.Now()
+	w.mu.Unlock()
+	// A stop is not cut short because its caller was cancelled (shutdown
+	// cancels the workers): it keeps only the caller's deadline, and each
+	// resource bounds its own stop.
+	sctx := context.WithoutCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithDeadline(sctx, d)
+		defer cancel()
+	}
+	ctx = sctx
 	w.log.Info("stopping group", "epoch", inst.epoch, "why", why)
 	var errs []error
 	for i := inst.started - 1; i >= 0; i-- {
@@ -121,17 +140,19 @@ func (w *worker) stopLocal(ctx context.Context, why string) error {
 		}
 	}
 	if len(errs) > 0 {
+		err := errors.Join(errs...)
 		w.mu.Lock()
 		first := inst.stopFailedAt.IsZero()
 		if first {
 			inst.stopFailedAt = time.Now()
 		}
+		inst.stopErr = err
 		w.mu.Unlock()
 		if first {
 			w.r.kickGuard()
 		}
-		time.AfterFunc(w.r.s.cfg.Timing.Heartbeat.D(), w.poke) // retry
-		return errors.Join(errs...)
+		time.AfterFunc(hb, w.poke) // retry
+		return err
 	}
 	w.mu.Lock()
 	if w.inst == inst {
@@ -242,7 +263,11 @@ func (w *worker) reportFailed(ctx context.Context, epoch uint64, reason string, 
 	w.gaveUp = &fsm.Report{Group: w.name, Epoch: epoch, State: fsm.StateFailed, Reason: reason, StopFailed: stopFailed}
 	w.gaveUpSent = time.Now()
 	if err := w.syncRecord(); err != nil {
-		w.log.Error("cannot record the given-up epoch", "epoch", epoch, "error", err)
+		// An agent that restarts would not know it gave up on this epoch
+		// and could start again at it: only a fenced move is safe then.
+		w.log.Error("cannot record the given-up epoch; reporting it stop-failed so that only a fenced takeover moves it", "epoch", epoch, "error", err)
+		w.gaveUp.StopFailed = true
+		w.gaveUp.Reason += "; run record not written (" + err.Error() + ")"
 	}
 	r := *w.gaveUp
 	w.reportState(ctx, &r)
