@@ -18,7 +18,7 @@ type leaderState struct {
 	// contactMu orders lease renewals (heartbeats, confirms: contact
 	// recorded and the log read) against takeover decisions (silence
 	// measured and the takeover committed). See takeover.
-	contactMu sync.Mutex
+	contactMu  sync.Mutex
 	s          *Server
 	since      time.Time // monotonic; leadership became ready
 	readyIndex uint64    // every entry up to here was applied at readiness
