@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/internal/durable"
 )
 
 // runRecord is what this node may have running for one group, kept in
@@ -40,42 +41,22 @@ func (s *Server) recordPath(group string) string {
 // directory. A record that is not on disk when Start begins is a resource
 // a crash could leave behind unnoticed.
 func (s *Server) writeRecord(rec runRecord) error {
-	dir := s.recordDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("run record: %w", err)
-	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("run record: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+rec.Group+".*")
-	if err != nil {
-		return fmt.Errorf("run record: %w", err)
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.recordPath(rec.Group))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := durable.WriteFile(s.recordPath(rec.Group), b, 0o600); err != nil {
 		return fmt.Errorf("run record %s: %w", s.recordPath(rec.Group), err)
 	}
-	return syncDir(dir)
+	return nil
 }
 
 // removeRecord deletes group's record once nothing of it runs here.
 func (s *Server) removeRecord(group string) error {
-	err := os.Remove(s.recordPath(group))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := durable.Remove(s.recordPath(group)); err != nil {
 		return fmt.Errorf("run record: %w", err)
 	}
-	return syncDir(s.recordDir())
+	return nil
 }
 
 // readRecords loads every run record left in data_dir. A record that
@@ -111,13 +92,4 @@ func (s *Server) readRecords() (map[string]runRecord, error) {
 		out[rec.Group] = rec
 	}
 	return out, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/raftha/raftha/internal/durable"
 )
 
 // runRecord is what a run: command's Start leaves in the resource's
@@ -92,38 +94,10 @@ func (r *Resource) writeRecord(pid int) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(r.env.DataDir, 0o700); err != nil {
-		return fmt.Errorf("exec: run: %w", err)
-	}
-	tmp, err := os.CreateTemp(r.env.DataDir, recordFile+".tmp*")
-	if err != nil {
+	if err := durable.WriteFile(r.recordPath(), data, 0o600); err != nil {
 		return fmt.Errorf("exec: run: record the process: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("exec: run: record the process: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("exec: run: record the process: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("exec: run: record the process: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), r.recordPath()); err != nil {
-		return fmt.Errorf("exec: run: record the process: %w", err)
-	}
-	return syncDir(r.env.DataDir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // removeRecord forgets the recorded process (it was stopped).
@@ -131,10 +105,10 @@ func (r *Resource) removeRecord() error {
 	if r.env.DataDir == "" {
 		return nil
 	}
-	if err := os.Remove(r.recordPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := durable.Remove(r.recordPath()); err != nil {
 		return fmt.Errorf("exec: run: remove the process record: %w", err)
 	}
-	return syncDir(r.env.DataDir)
+	return nil
 }
 
 func (r *Resource) readRecord() (*runRecord, error) {
