@@ -31,7 +31,7 @@ func (r *runner) runningReport() (applied uint64, running map[string]uint64) {
 		switch {
 		case w.inst != nil: // includes stops that failed and leftovers
 			running[name] = w.inst.epoch
-		case !w.cleaned: // first-sight cleanup not done: cannot vouch
+		case !w.cleaned || w.cleanFailed: // first-sight cleanup not done or failed: cannot vouch
 			running[name] = 0
 		}
 		w.mu.Unlock()

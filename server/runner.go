@@ -309,10 +309,10 @@ type worker struct {
 
 	mu   sync.Mutex
 	inst *instance
-	// cleaned: first-sight cleanup done (or not needed); under mu.
-	cleaned     bool
-	cleanWarned bool // worker goroutine only
-	abandoned   bool
+	// cleaned: first-sight cleanup tried (or not needed); cleanFailed:
+	// it failed. Both under mu.
+	cleaned, cleanFailed bool
+	abandoned            bool
 
 	// gaveUp is the failed report sent for an epoch (worker goroutine
 	// only): the worker never starts the group again at that epoch and
@@ -388,22 +388,22 @@ func (w *worker) reconcile(ctx context.Context) {
 	cleaned := w.cleaned
 	w.mu.Unlock()
 	if !cleaned && inst == nil {
-		// Until this succeeds the node cannot vouch that it runs nothing
-		// of the group (runningReport); it is retried every pass.
+		// Tried once: on a node that does not own the group a Stop may
+		// well fail for reasons that say nothing about this node (a
+		// shared device the owner has mounted, seen from one host in a
+		// test bed), and retrying would keep the worker busy when the
+		// group comes its way. A node whose cleanup failed never vouches
+		// that it runs nothing of the group (runningReport).
 		var err error
 		if !(mine && gs.Active()) {
 			err = w.ensureStopped(ctx, g)
 		}
 		if err != nil {
-			if !w.cleanWarned {
-				w.cleanWarned = true
-				w.log.Warn("cleanup of the group on first sight failed; retrying every pass", "error", err)
-			}
-		} else {
-			w.mu.Lock()
-			w.cleaned = true
-			w.mu.Unlock()
+			w.log.Debug("cleanup of the group on first sight failed", "error", err)
 		}
+		w.mu.Lock()
+		w.cleaned, w.cleanFailed = true, err != nil
+		w.mu.Unlock()
 	}
 
 	// Stop when the log no longer says we may run it at this epoch, or

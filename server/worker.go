@@ -158,6 +158,7 @@ func (w *worker) stopLocal(ctx context.Context, why string) error {
 	if w.inst == inst {
 		w.inst = nil
 	}
+	w.cleanFailed = false // everything of the group was stopped here just now
 	w.mu.Unlock()
 	if err := w.syncRecord(); err != nil {
 		w.log.Error("run record not updated after a clean stop", "error", err)
