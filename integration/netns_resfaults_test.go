@@ -213,6 +213,16 @@ func (c *fcluster) killAgent(m *nsMember) int {
 // (else of any survivor; else a fresh one, as start does).
 func (c *fcluster) restartAgent(m *nsMember) {
 	c.t.Helper()
+	// A host the hypervisor powered off (its instance stopped by a fence)
+	// stays down: nothing runs there until its instance is started again,
+	// which these scenarios do not do. Restarting the agent on it would
+	// model a host that runs while EC2 says it is stopped.
+	m.powerMu.Lock()
+	defer m.powerMu.Unlock()
+	if m.offAt != 0 {
+		c.note("not restarting %s's agent: its host was powered off (%s)", m.id, m.offWhy)
+		return
+	}
 	pick := 0
 	for _, pid := range c.tb.nsPids(m.id) {
 		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))

@@ -61,7 +61,8 @@ func TestRemoveMemberLogFirst(t *testing.T) {
 	if err := c.leader().srv.RemoveMember(ctxT(t, 20*time.Second), "n2", "test"); err != nil {
 		t.Fatalf("remove n2: %v", err)
 	}
-	waitFor(t, 10*time.Second, "n2 out of raft and the log", func() bool {
+	// n2 may have been the leader: then a new one is elected first.
+	waitFor(t, 30*time.Second, "n2 out of raft and the log", func() bool {
 		_, known := c.leader().srv.State().Members["n2"]
 		return !known && !c.inRaft("n2")
 	})
