@@ -56,7 +56,7 @@ func withResFaults(c *fcluster) { c.resFaults = true }
 // withSnapshots makes every agent snapshot its Raft log within a second
 // and keep only two entries after it (server/raft_testknobs.go).
 func withSnapshots(c *fcluster) {
-	c.agentEnv = append(c.agentEnv, "RAFTHA_TEST_SNAPSHOT_THRESHOLD=8", "RAFTHA_TEST_SNAPSHOT_INTERVAL=200ms", "RAFTHA_TEST_TRAILING_LOGS=2")
+	c.agentEnv = append(c.agentEnv, "RAFTHA_TEST_SNAPSHOT_THRESHOLD=2", "RAFTHA_TEST_SNAPSHOT_INTERVAL=200ms", "RAFTHA_TEST_TRAILING_LOGS=2")
 }
 
 func (c *fcluster) sysrqFile(m *nsMember) string { return filepath.Join(c.dir, "sysrq."+m.id) }
