@@ -211,7 +211,9 @@ func (c *fcluster) killAgent(m *nsMember) int {
 // restartAgent starts m's agent again on the same "host": in the mount
 // namespace of a surviving process of m that has the shared disk mounted
 // (else of any survivor; else a fresh one, as start does).
-func (c *fcluster) restartAgent(m *nsMember) {
+//
+// It reports whether it restarted the agent (false: the host was off).
+func (c *fcluster) restartAgent(m *nsMember) bool {
 	c.t.Helper()
 	// A host the hypervisor powered off (its instance stopped by a fence)
 	// stays down: nothing runs there until its instance is started again,
@@ -221,7 +223,7 @@ func (c *fcluster) restartAgent(m *nsMember) {
 	defer m.powerMu.Unlock()
 	if m.offAt != 0 {
 		c.note("not restarting %s's agent: its host was powered off (%s)", m.id, m.offWhy)
-		return
+		return false
 	}
 	pick := 0
 	for _, pid := range c.tb.nsPids(m.id) {
@@ -239,6 +241,7 @@ func (c *fcluster) restartAgent(m *nsMember) {
 	}
 	c.startIn(m, pick)
 	c.note("restarted %s's agent (in the mount namespace of pid %d; 0: a fresh one)", m.id, pick)
+	return true
 }
 
 // holdMount starts, in the mount namespace of m's agent, a process with
