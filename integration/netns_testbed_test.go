@@ -464,9 +464,12 @@ func (st fiState) cleanup() []error {
 		if _, err := os.Stat("/sys/class/net/" + l); err != nil {
 			continue
 		}
-		// A veth goes with its peer's namespace, asynchronously.
-		if _, err := cmdOut(15*time.Second, "ip", "link", "del", l); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
-			errs = append(errs, err)
+		// A veth goes with its peer's namespace, asynchronously: it may
+		// vanish between the check above and the delete. Gone is the goal.
+		if _, err := cmdOut(15*time.Second, "ip", "link", "del", l); err != nil {
+			if _, serr := os.Stat("/sys/class/net/" + l); serr == nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errs
