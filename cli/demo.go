@@ -117,9 +117,9 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	members = []*demoMember{
-		{id: "n1", role: "node", raft: ports[0], api: ports[1]},
-		{id: "n2", role: "node", raft: ports[2], api: ports[3]},
-		{id: "w1", role: "witness", raft: ports[4], api: ports[5]},
+		{id: "n1", role: string(fsm.RoleNode), raft: ports[0], api: ports[1]},
+		{id: "n2", role: string(fsm.RoleNode), raft: ports[2], api: ports[3]},
+		{id: "w1", role: string(fsm.RoleWitness), raft: ports[4], api: ports[5]},
 	}
 	appPort := ports[6]
 	var memberYAML strings.Builder

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server"
 )
 
@@ -55,7 +56,7 @@ already stores a configuration.`,
 				Flags: append(clientFlags(),
 					&cli.StringFlag{Name: "id", Required: true, Usage: "member `ID` (its node_id)"},
 					&cli.StringFlag{Name: "address", Required: true, Usage: "its advertised Raft `HOST:PORT`"},
-					&cli.StringFlag{Name: "role", Value: "node", Usage: "`ROLE`: node or witness"},
+					&cli.StringFlag{Name: "role", Value: string(fsm.RoleNode), Usage: "`ROLE`: node or witness"},
 					&cli.StringFlag{Name: "instance-id", Usage: "its EC2 instance `ID` (for fencing)"},
 				),
 				Action: apiAction(-1, nil, 60*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {

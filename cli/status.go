@@ -76,7 +76,7 @@ func printStatus(w io.Writer, st *server.Status, events int) {
 			evs = evs[len(evs)-events:]
 		}
 		for _, e := range evs {
-			fmt.Fprintf(w, "  %s  %s\n", e.At.Local().Format("15:04:05.000"), describeEvent(e.Kind, e.Group, e.Node, e.From, e.To, e.Epoch, e.Cause, e.Reason, e.By))
+			fmt.Fprintf(w, "  %s  %s\n", e.At.Local().Format("15:04:05.000"), describeEvent(string(e.Kind), e.Group, e.Node, e.From, e.To, e.Epoch, string(e.Cause), e.Reason, e.By))
 		}
 	}
 }

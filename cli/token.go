@@ -21,7 +21,7 @@ never store the token itself. Restart the agents to load it. Use it with
 --token (RAFTHA_TOKEN) or in the dashboard.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "name", Required: true, Usage: "token `NAME` (shown as token:NAME in the event history)"},
-				&cli.StringFlag{Name: "role", Value: "read", Usage: "`ROLE`: read or operate"},
+				&cli.StringFlag{Name: "role", Value: server.RoleRead, Usage: "`ROLE`: read or operate"},
 			},
 			Action: func(c *cli.Context) error {
 				role := c.String("role")

@@ -106,14 +106,14 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 			}
 		}
 		if changed {
-			s.event(index, c.Header, Event{Kind: "member-updated", Node: m.ID, Reason: describeMember(old)})
+			s.event(index, c.Header, Event{Kind: KindMemberUpdated, Node: m.ID, Reason: describeMember(old)})
 			s.addFenceInstance(index, c.Header, old)
 		}
 		return Result{}
 	}
 	mm := m
 	s.Members[m.ID] = &mm
-	s.event(index, c.Header, Event{Kind: "member-added", Node: m.ID, Reason: fmt.Sprintf("role %s, address %s", m.Role, m.Address)})
+	s.event(index, c.Header, Event{Kind: KindMemberAdded, Node: m.ID, Reason: fmt.Sprintf("role %s, address %s", m.Role, m.Address)})
 	return Result{}
 }
 
@@ -151,49 +151,50 @@ func (s *State) removeMember(index uint64, c *RemoveMember) Result {
 		}
 	}
 	delete(s.Members, c.ID)
-	s.event(index, c.Header, Event{Kind: "member-removed", Node: c.ID})
+	s.event(index, c.Header, Event{Kind: KindMemberRemoved, Node: c.ID})
 	return Result{}
 }
 
 // ValidateGroups checks specs against the members in s, all at once, and
-// returns every problem found. ApplyGroups applies nothing if it fails.
+// returns every problem found, each a *FieldError. ApplyGroups applies
+// nothing if it fails.
 func (s *State) ValidateGroups(specs []GroupSpec) []error {
 	var errs []error
 	seen := map[string]bool{}
 	for i, g := range specs {
 		where := fmt.Sprintf("groups[%d]", i)
 		if !nameRE.MatchString(g.Name) {
-			errs = append(errs, fmt.Errorf("%s.name: %q is not a valid name (letters, digits, . _ -; up to 63)", where, g.Name))
+			errs = append(errs, fieldErr(where+".name", "%q is not a valid name (letters, digits, . _ -; up to 63)", g.Name))
 		} else if seen[g.Name] {
-			errs = append(errs, fmt.Errorf("%s.name: group %q is defined twice", where, g.Name))
+			errs = append(errs, fieldErr(where+".name", "group %q is defined twice", g.Name))
 		}
 		seen[g.Name] = true
 		if len(g.Nodes) == 0 {
-			errs = append(errs, fmt.Errorf("%s.nodes: at least one node is required", where))
+			errs = append(errs, fieldErr(where+".nodes", "at least one node is required"))
 		}
 		dup := map[string]bool{}
 		for j, n := range g.Nodes {
 			m, ok := s.Members[n]
 			switch {
 			case dup[n]:
-				errs = append(errs, fmt.Errorf("%s.nodes[%d]: %s is listed twice", where, j, n))
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.nodes[%d]", where, j), "%s is listed twice", n))
 			case !ok:
-				errs = append(errs, fmt.Errorf("%s.nodes[%d]: %s is not a member of the cluster", where, j, n))
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.nodes[%d]", where, j), "%s is not a member of the cluster", n))
 			case m.Role != RoleNode:
-				errs = append(errs, fmt.Errorf("%s.nodes[%d]: %s is a %s; only nodes may own groups", where, j, n, m.Role))
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.nodes[%d]", where, j), "%s is a %s; only nodes may own groups", n, m.Role))
 			}
 			dup[n] = true
 		}
 		rdup := map[string]bool{}
 		for j, r := range g.Resources {
 			if !nameRE.MatchString(r.Name) {
-				errs = append(errs, fmt.Errorf("%s.resources[%d].name: %q is not a valid name", where, j, r.Name))
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.resources[%d].name", where, j), "%q is not a valid name", r.Name))
 			} else if rdup[r.Name] {
-				errs = append(errs, fmt.Errorf("%s.resources[%d].name: %q is used twice in group %s", where, j, r.Name, g.Name))
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.resources[%d].name", where, j), "%q is used twice in group %s", r.Name, g.Name))
 			}
 			rdup[r.Name] = true
 			if r.Type == "" {
-				errs = append(errs, fmt.Errorf("%s.resources[%d].type: required", where, j))
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.resources[%d].type", where, j), "required"))
 			}
 		}
 	}
@@ -211,11 +212,11 @@ func (s *State) applyGroups(index uint64, c *ApplyGroups) Result {
 			g = &Group{Status: GroupStatus{State: StateOffline, Since: c.At}}
 			s.Groups[spec.Name] = g
 			g.Spec = spec
-			s.event(index, c.Header, Event{Kind: "group-created", Group: spec.Name})
+			s.event(index, c.Header, Event{Kind: KindGroupCreated, Group: spec.Name})
 			continue
 		}
 		g.Spec = spec
-		s.event(index, c.Header, Event{Kind: "group-updated", Group: spec.Name, Epoch: g.Status.Epoch})
+		s.event(index, c.Header, Event{Kind: KindGroupUpdated, Group: spec.Name, Epoch: g.Status.Epoch})
 	}
 	return Result{}
 }
@@ -229,7 +230,7 @@ func (s *State) deleteGroup(index uint64, c *DeleteGroup) Result {
 		return Result{Err: fmt.Errorf("%w: group %s is %s on %s; stop it first", ErrBusy, c.Name, g.Status.State, g.Status.Owner)}
 	}
 	delete(s.Groups, c.Name)
-	s.event(index, c.Header, Event{Kind: "group-deleted", Group: c.Name})
+	s.event(index, c.Header, Event{Kind: KindGroupDeleted, Group: c.Name})
 	return Result{}
 }
 
@@ -260,6 +261,9 @@ func (s *State) group(name string, expect uint64) (*Group, error) {
 }
 
 func (s *State) assign(index uint64, c *Assign) Result {
+	if !c.Cause.Moves() {
+		return Result{Err: fmt.Errorf("%w: assign of group %s: unknown cause %q", ErrInvalid, c.Group, c.Cause)}
+	}
 	g, err := s.group(c.Group, c.ExpectEpoch)
 	if err != nil {
 		return Result{Err: err}
@@ -277,13 +281,13 @@ func (s *State) assign(index uint64, c *Assign) Result {
 	if !c.Fence && st.StopFailed {
 		return Result{Err: fmt.Errorf("%w: group %s could not be stopped on %s; only a fenced takeover may move it", ErrBusy, c.Group, st.Owner)}
 	}
-	if c.Cause == "planned" {
+	if c.Cause == CausePlanned {
 		st.FailedOn = nil
 	}
 	from := st.Owner
-	kind := "assigned"
+	kind := KindAssigned
 	if c.Fence {
-		kind = "takeover"
+		kind = KindTakeover
 		// A winner still fencing never started anything: the node to
 		// fence stays the one it was fencing. Otherwise the current owner
 		// may have acted and is the one to fence.
@@ -327,13 +331,13 @@ func (s *State) report(index uint64, c *Report) Result {
 		if st.State == StateOnline {
 			return Result{Epoch: st.Epoch}
 		}
-		ev.Kind = "online"
+		ev.Kind = KindOnline
 		st.State, st.Reason = StateOnline, c.Reason
 	case StateFailed:
 		if st.State == StateFencing {
 			return Result{Err: fmt.Errorf("%w: group %s is fencing", ErrBusy, c.Group)}
 		}
-		ev.Kind = "failed"
+		ev.Kind = KindFailed
 		st.State, st.Reason, st.Target, st.StopFailed = StateFailed, c.Reason, "", c.StopFailed
 		if !containsString(st.FailedOn, c.Node) {
 			st.FailedOn = append(st.FailedOn, c.Node)
@@ -341,14 +345,14 @@ func (s *State) report(index uint64, c *Report) Result {
 	case StateOffline:
 		target := st.Target
 		if st.State == StateStopping && target != "" && s.Eligible(g, target) == nil {
-			ev.Kind = "stopped"
+			ev.Kind = KindStopped
 			s.event(index, c.Header, ev)
 			st.Owner, st.Epoch, st.State, st.Target, st.Reason = target, index, StateStarting, "", "planned move from "+c.Node
 			st.Since = c.At
-			s.event(index, c.Header, Event{Kind: "assigned", Group: c.Group, From: c.Node, To: target, Epoch: index, Cause: "planned"})
+			s.event(index, c.Header, Event{Kind: KindAssigned, Group: c.Group, From: c.Node, To: target, Epoch: index, Cause: CausePlanned})
 			return Result{Epoch: index}
 		}
-		ev.Kind = "stopped"
+		ev.Kind = KindStopped
 		st.State, st.Target, st.Reason = StateOffline, "", c.Reason
 	default:
 		return Result{Err: fmt.Errorf("%w: report of state %q", ErrInvalid, c.State)}
@@ -359,6 +363,9 @@ func (s *State) report(index uint64, c *Report) Result {
 }
 
 func (s *State) beginTransfer(index uint64, c *BeginTransfer) Result {
+	if c.Cause != "" && !c.Cause.Moves() {
+		return Result{Err: fmt.Errorf("%w: transfer of group %s: unknown cause %q", ErrInvalid, c.Group, c.Cause)}
+	}
 	g, err := s.group(c.Group, c.ExpectEpoch)
 	if err != nil {
 		return Result{Err: err}
@@ -368,7 +375,7 @@ func (s *State) beginTransfer(index uint64, c *BeginTransfer) Result {
 		switch st.State {
 		case StateOnline, StateStarting:
 			st.State, st.Target, st.Since, st.Reason = StateStopping, "", c.At, "stop requested"
-			s.event(index, c.Header, Event{Kind: "stopping", Group: c.Group, From: st.Owner, Epoch: st.Epoch, Cause: "stop"})
+			s.event(index, c.Header, Event{Kind: KindStopping, Group: c.Group, From: st.Owner, Epoch: st.Epoch, Cause: CauseStop})
 			return Result{Epoch: st.Epoch}
 		case StateOffline, StateFailed:
 			return Result{Epoch: st.Epoch}
@@ -380,18 +387,18 @@ func (s *State) beginTransfer(index uint64, c *BeginTransfer) Result {
 	}
 	cause := c.Cause
 	if cause == "" {
-		cause = "planned"
+		cause = CausePlanned
 	}
 	switch st.State {
 	case StateOnline, StateStarting:
 		if st.Owner == c.To {
 			return Result{Err: fmt.Errorf("%w: group %s is already on %s", ErrInvalid, c.Group, c.To)}
 		}
-		if cause == "planned" {
+		if cause == CausePlanned {
 			st.FailedOn = nil // an operator moved it: forget where it failed
 		}
-		st.State, st.Target, st.Since, st.Reason = StateStopping, c.To, c.At, cause+" move to "+c.To
-		s.event(index, c.Header, Event{Kind: "stopping", Group: c.Group, From: st.Owner, To: c.To, Epoch: st.Epoch, Cause: cause})
+		st.State, st.Target, st.Since, st.Reason = StateStopping, c.To, c.At, string(cause)+" move to "+c.To
+		s.event(index, c.Header, Event{Kind: KindStopping, Group: c.Group, From: st.Owner, To: c.To, Epoch: st.Epoch, Cause: cause})
 		return Result{Epoch: st.Epoch}
 	case StateOffline, StateFailed, "":
 		if st.StopFailed {
@@ -425,8 +432,8 @@ func (s *State) fenced(index uint64, c *Fenced) Result {
 	if c.Verified != "" {
 		reason = strings.TrimPrefix(reason+"; "+c.Verified, "; ")
 	}
-	s.event(index, c.Header, Event{Kind: "fenced", Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: c.Method, Reason: reason})
-	st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence, st.Since, st.Reason = StateStarting, "", "", nil, 0, 0, c.At, "fenced "+c.Method
+	s.event(index, c.Header, Event{Kind: KindFenced, Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: Cause(c.Method), Reason: reason})
+	st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence, st.Since, st.Reason = StateStarting, "", "", nil, 0, 0, c.At, "fenced "+string(c.Method)
 	st.FenceStopFailed = false
 	return Result{Epoch: st.Epoch}
 }
@@ -447,9 +454,9 @@ func (s *State) setSuspended(index uint64, c *SetSuspended) Result {
 	if !ok {
 		return Result{Err: fmt.Errorf("%w: %s", ErrNoGroup, c.Group)}
 	}
-	kind := "resumed"
+	kind := KindResumed
 	if c.Suspended {
-		kind = "suspended"
+		kind = KindSuspended
 	} else {
 		g.Status.FailedOn = nil
 	}
@@ -466,9 +473,9 @@ func (s *State) setClusterSettings(index uint64, c *SetClusterSettings) Result {
 	if c.Seed && s.Settings != nil {
 		return Result{Err: fmt.Errorf("%w: cluster settings are already recorded (%s); change them explicitly", ErrBusy, *s.Settings)}
 	}
-	kind, reason := "settings-seeded", cs.String()
+	kind, reason := KindSettingsSeeded, cs.String()
 	if s.Settings != nil {
-		kind, reason = "settings-changed", fmt.Sprintf("%s (was %s)", cs, *s.Settings)
+		kind, reason = KindSettingsChanged, fmt.Sprintf("%s (was %s)", cs, *s.Settings)
 	}
 	s.Settings = &cs
 	s.event(index, c.Header, Event{Kind: kind, Reason: reason})

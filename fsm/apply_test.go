@@ -53,7 +53,7 @@ func TestPlacementOnlineAndEpochIsIndex(t *testing.T) {
 		t.Fatalf("not online: %+v", s.Groups["db"].Status)
 	}
 	// An active group cannot be assigned without a fence.
-	if r := s.Apply(idx+5, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: idx + 1}); !errors.Is(r.Err, ErrBusy) {
+	if r := s.Apply(idx+5, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: idx + 1, Cause: CausePlacement}); !errors.Is(r.Err, ErrBusy) {
 		t.Fatalf("assign over active owner: %v", r.Err)
 	}
 }
@@ -62,7 +62,7 @@ func TestWitnessAndStrangersNeverOwn(t *testing.T) {
 	s, idx := seeded(t)
 	for _, to := range []string{"w1", "nobody"} {
 		idx++
-		if r := s.Apply(idx, &Assign{Header: h(), Group: "db", To: to}); !errors.Is(r.Err, ErrNotEligible) {
+		if r := s.Apply(idx, &Assign{Header: h(), Group: "db", To: to, Cause: CausePlacement}); !errors.Is(r.Err, ErrNotEligible) {
 			t.Fatalf("assign to %s: %v", to, r.Err)
 		}
 		idx++
@@ -101,7 +101,7 @@ func TestApplyGroupsAllOrNothing(t *testing.T) {
 func TestPlannedTransfer(t *testing.T) {
 	s, idx := seeded(t)
 	idx++
-	e1 := s.Apply(idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	e1 := s.Apply(idx, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement}).Epoch
 	idx++
 	s.Apply(idx, &Report{Header: h(), Group: "db", Node: "n1", Epoch: e1, State: StateOnline})
 	idx++
@@ -131,7 +131,7 @@ func TestPlannedTransfer(t *testing.T) {
 func TestFencedTakeover(t *testing.T) {
 	s, idx := seeded(t)
 	idx++
-	e1 := s.Apply(idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	e1 := s.Apply(idx, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement}).Epoch
 	idx++
 	r := s.Apply(idx, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e1, Fence: true, Cause: "node-lost"})
 	if r.Err != nil {
@@ -167,7 +167,7 @@ func TestMemberRoleIsFixedAndRemoveRefusedForOwner(t *testing.T) {
 		t.Fatalf("role change: %v", r.Err)
 	}
 	idx++
-	s.Apply(idx, &Assign{Header: h(), Group: "db", To: "n1"})
+	s.Apply(idx, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement})
 	idx++
 	if r := s.Apply(idx, &RemoveMember{Header: h(), ID: "n1"}); !errors.Is(r.Err, ErrBusy) {
 		t.Fatalf("remove owner: %v", r.Err)

@@ -106,8 +106,9 @@ type Assign struct {
 	// current epoch refuses the command (ErrStaleEpoch).
 	ExpectEpoch uint64 `json:"expect_epoch"`
 	// Cause is why the group moves (placement, planned, failure,
-	// node-lost, stop-failed, ...); planned also clears FailedOn.
-	Cause string `json:"cause"`
+	// node-lost, stop-failed, ...); planned also clears FailedOn. A cause
+	// that is not a move cause (Cause.Moves) is refused (ErrInvalid).
+	Cause Cause `json:"cause"`
 	// Reason is the explanation; it becomes the group's Reason.
 	Reason string `json:"reason,omitempty"`
 	// Fence marks a takeover from an owner that may still be acting: the
@@ -186,8 +187,9 @@ type BeginTransfer struct {
 	// current epoch refuses the command (ErrStaleEpoch).
 	ExpectEpoch uint64 `json:"expect_epoch"`
 	// Cause is why the group moves (planned, failback, shutdown); ""
-	// means planned. A stop records the cause "stop" instead.
-	Cause string `json:"cause,omitempty"`
+	// means planned, any other non-move cause is refused (ErrInvalid).
+	// A stop records the cause CauseStop instead.
+	Cause Cause `json:"cause,omitempty"`
 }
 
 // Fenced records that the winner fenced the previous owner; the group
@@ -202,8 +204,8 @@ type Fenced struct {
 	// Epoch is the takeover's epoch; it must be the group's current one.
 	Epoch uint64 `json:"epoch"`
 	// Method is how the previous owner was fenced: aws-stop or
-	// lease-only. It becomes the event's Cause.
-	Method string `json:"method"`
+	// lease-only. It becomes the event's Cause (spelled the same).
+	Method FencingMode `json:"method"`
 	// Took is how long the fence took, as a Go duration string ("1.234s");
 	// it becomes the event's Reason.
 	Took string `json:"took,omitempty"`
@@ -224,7 +226,7 @@ type Note struct {
 	Header
 	// Kind is the event kind (fence-failed, self-fenced, no-node, ...);
 	// required.
-	Kind string `json:"kind"`
+	Kind EventKind `json:"kind"`
 	// Group is the group the note is about; "" for none.
 	Group string `json:"group,omitempty"`
 	// Node is the member the note is about or that wrote it; "" for none.

@@ -20,7 +20,7 @@ func (s *State) takeBack(index uint64, g *Group, c *Assign) Result {
 	from := st.Owner
 	st.Owner, st.Epoch, st.State, st.Target, st.Reason, st.Since = c.To, index, StateStarting, "", c.Reason, c.At
 	st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence, st.FenceStopFailed, st.StopFailed = "", "", nil, 0, 0, false, false
-	s.event(index, c.Header, Event{Kind: "takeover", Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
+	s.event(index, c.Header, Event{Kind: KindTakeover, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
 	return Result{Epoch: index}
 }
 

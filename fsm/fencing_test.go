@@ -18,7 +18,7 @@ func apply(s *State, idx *uint64, c Command) Result {
 // the fence needs.
 func TestRemoveMemberRefusedForStopFailedOwnerAndFenceTarget(t *testing.T) {
 	s, idx := seeded(t)
-	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement}).Epoch
 	if r := apply(s, &idx, &Report{Header: h(), Group: "db", Node: "n1", Epoch: e1, State: StateFailed, Reason: "stop of app failed", StopFailed: true}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
@@ -51,7 +51,7 @@ func TestRemoveMemberRefusedForStopFailedOwnerAndFenceTarget(t *testing.T) {
 // replaces the one recorded at the decision.
 func TestFenceInstancesGrowWhileFencing(t *testing.T) {
 	s, idx := seeded(t)
-	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement}).Epoch
 	if r := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e1, Fence: true, Cause: "node-lost"}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
@@ -106,7 +106,7 @@ func TestDuplicateInstanceIDRefused(t *testing.T) {
 // stopped is refused while one the node reported is missing.
 func TestFencedNeedsEveryInstance(t *testing.T) {
 	s, idx := seeded(t)
-	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement}).Epoch
 	e2 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e1, Fence: true, Cause: "node-lost"}).Epoch
 	apply(s, &idx, &UpsertMember{Header: h(), Member: Member{ID: "n1", Role: RoleNode, InstanceID: "i-0000000000000099"}})
 	r := apply(s, &idx, &Fenced{Header: h(), Group: "db", Node: "n2", Epoch: e2, Method: "aws-stop", Instances: []string{"i-0000000000000001"}})
@@ -127,7 +127,7 @@ func TestFencedNeedsEveryInstance(t *testing.T) {
 func stuckFencing(t *testing.T) (*State, uint64, uint64) {
 	t.Helper()
 	s, idx := seeded(t)
-	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement}).Epoch
 	r := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e1, Fence: true, Cause: "node-lost"})
 	if r.Err != nil {
 		t.Fatal(r.Err)
@@ -165,7 +165,7 @@ func TestTakeoverBackToIdleFenceTarget(t *testing.T) {
 // stop the group proves nothing by saying it runs nothing.
 func TestTakeoverBackRefusedAfterStopFailure(t *testing.T) {
 	s, idx := seeded(t)
-	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	e1 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement}).Epoch
 	apply(s, &idx, &Report{Header: h(), Group: "db", Node: "n1", Epoch: e1, State: StateFailed, StopFailed: true})
 	e2 := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n2", ExpectEpoch: e1, Fence: true, Cause: "stop-failed"}).Epoch
 	if r := apply(s, &idx, &Assign{Header: h(), Group: "db", To: "n1", ExpectEpoch: e2, Fence: true, TargetIdle: true, Cause: CauseFenceTargetIdle}); !errors.Is(r.Err, ErrBusy) {
@@ -203,7 +203,7 @@ func TestFenceOverrideRecordsWhoAcceptedTheRisk(t *testing.T) {
 
 	// A stop-failed group: the override clears StopFailed, so it may move.
 	s2, idx2 := seeded(t)
-	e1 := apply(s2, &idx2, &Assign{Header: h(), Group: "db", To: "n1"}).Epoch
+	e1 := apply(s2, &idx2, &Assign{Header: h(), Group: "db", To: "n1", Cause: CausePlacement}).Epoch
 	apply(s2, &idx2, &Report{Header: h(), Group: "db", Node: "n1", Epoch: e1, State: StateFailed, StopFailed: true})
 	if r := apply(s2, &idx2, &FenceOverride{Header: Header{At: t0, By: "bob"}, Group: "db", ExpectEpoch: e1, Reason: "killed it by hand"}); r.Err != nil {
 		t.Fatal(r.Err)

@@ -53,7 +53,7 @@ func randomCommand(rng *rand.Rand, s *State, step int) Command {
 		}
 		return &ApplyGroups{Header: hd, Groups: specs}
 	case 3, 4:
-		return &Assign{Header: hd, Group: group, To: node, ExpectEpoch: epoch, Fence: rng.Intn(3) == 0, Cause: "fuzz"}
+		return &Assign{Header: hd, Group: group, To: node, ExpectEpoch: epoch, Fence: rng.Intn(3) == 0, Cause: CauseNodeLost}
 	case 5, 6:
 		return &Report{Header: hd, Group: group, Node: node, Epoch: epoch, State: states[rng.Intn(len(states))], Reason: "r", StopFailed: rng.Intn(4) == 0}
 	case 7:

@@ -178,7 +178,7 @@ type Event struct {
 	// assigned, takeover, stopping, stopped, online, failed, fenced,
 	// suspended, resumed, settings-seeded, settings-changed, or a Note's
 	// Kind.
-	Kind string `json:"kind"`
+	Kind EventKind `json:"kind"`
 	// Group is the group concerned; "" for member events.
 	Group string `json:"group,omitempty"`
 	// Node is the member concerned: the member of a member event, the
@@ -195,8 +195,9 @@ type Event struct {
 	// takeover, the new epoch. 0 for member events.
 	Epoch uint64 `json:"epoch,omitempty"`
 	// Cause is the Assign or BeginTransfer cause (placement, planned,
-	// node-lost, ...) or, for fenced, the fence method.
-	Cause string `json:"cause,omitempty"`
+	// node-lost, ...) or, for fenced, the fencing mode (a FencingMode
+	// spelled as a Cause).
+	Cause Cause `json:"cause,omitempty"`
 	// Reason is the free-text explanation; for fenced, how long the fence
 	// took.
 	Reason string `json:"reason,omitempty"`
@@ -211,7 +212,7 @@ type Event struct {
 // never from the deciding leader's own configuration.
 type ClusterSettings struct {
 	// FencingMode is aws-stop or lease-only.
-	FencingMode string `json:"fencing_mode"`
+	FencingMode FencingMode `json:"fencing_mode"`
 	// Heartbeat is timing.heartbeat.
 	Heartbeat time.Duration `json:"heartbeat"`
 	// Lease is timing.lease.

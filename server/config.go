@@ -2,16 +2,18 @@ package server
 
 import (
 	"time"
+
+	"github.com/raftha/raftha/fsm"
 )
 
-// Role is a member's role in the Raft group.
-type Role string
+// Role is a member's role in the Raft group, declared once in fsm.
+type Role = fsm.Role
 
 const (
 	// RoleNode may own failover groups and runs their resources.
-	RoleNode Role = "node"
+	RoleNode = fsm.RoleNode
 	// RoleWitness votes and stores the log but never owns a group.
-	RoleWitness Role = "witness"
+	RoleWitness = fsm.RoleWitness
 )
 
 // Config is one member's configuration. The YAML member file decodes into it

@@ -165,7 +165,7 @@ func TestOwnerRemovedFromNodesMovesAway(t *testing.T) {
 	var causes []string
 	for _, e := range c.leader().srv.State().Events {
 		if e.Group == "db" && (e.Kind == "stopping" || e.Kind == "takeover") {
-			causes = append(causes, e.Kind+"/"+e.Cause)
+			causes = append(causes, string(e.Kind)+"/"+string(e.Cause))
 		}
 	}
 	if strings.Join(causes, " ") != "stopping/nodes-changed" {

@@ -74,7 +74,7 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 		return
 	}
 	if w == "" {
-		ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("%s lost (not heard from for %s) and no other healthy node of %v can take the group over", owner, silence.Round(time.Millisecond), g.Spec.Nodes))
+		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("%s lost (not heard from for %s) and no other healthy node of %v can take the group over", owner, silence.Round(time.Millisecond), g.Spec.Nodes))
 		return
 	}
 	wait := s.takeoverWait(st, silence)
@@ -82,12 +82,12 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 	if !ls.heard(owner) {
 		reason = fmt.Sprintf("%s not heard from since this leader took over %s ago (a new leader waits lease + heartbeat)", owner, silence.Round(time.Millisecond))
 	}
-	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, FenceSilence: silence, Cause: "node-lost", Reason: reason})
+	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, FenceSilence: silence, Cause: fsm.CauseNodeLost, Reason: reason})
 	if err != nil {
 		s.logger.Warn("takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
 		return
 	}
-	s.metrics.failovers.WithLabelValues(g.Spec.Name, "node-lost").Inc()
+	s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseNodeLost)).Inc()
 	s.logger.Warn("owner lost: takeover decided; the winner fences it first", "group", g.Spec.Name, "lost", owner, "winner", w, "epoch", epoch, "silence", silence.Round(time.Millisecond), "fence_wait", wait)
 }
 
@@ -99,27 +99,27 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 	if gs.StopFailed {
 		w := ls.winner(st, g, gs.Owner)
 		if w == "" {
-			ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("group %s could not be stopped on %s and no other healthy node can fence it and take over; it stays there, stopped as far as raftha could", g.Spec.Name, gs.Owner))
+			ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s could not be stopped on %s and no other healthy node can fence it and take over; it stays there, stopped as far as raftha could", g.Spec.Name, gs.Owner))
 			return
 		}
 		wait := s.takeoverWait(st, 0)
-		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: "stop-failed", Reason: gs.Reason}); err != nil {
+		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: fsm.CauseStopFailed, Reason: gs.Reason}); err != nil {
 			s.logger.Warn("fenced recovery refused", "group", g.Spec.Name, "error", err)
 			return
 		}
-		s.metrics.failovers.WithLabelValues(g.Spec.Name, "stop-failed").Inc()
+		s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseStopFailed)).Inc()
 		return
 	}
 	w := ls.winner(st, g, gs.FailedOn...)
 	if w == "" {
-		ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("group %s failed on %v and no other healthy node of %v is left; it stays stopped until an operator moves or resumes it (last failure: %s)", g.Spec.Name, gs.FailedOn, g.Spec.Nodes, gs.Reason))
+		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s failed on %v and no other healthy node of %v is left; it stays stopped until an operator moves or resumes it (last failure: %s)", g.Spec.Name, gs.FailedOn, g.Spec.Nodes, gs.Reason))
 		return
 	}
-	if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Cause: "failure", Reason: gs.Reason}); err != nil {
+	if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Cause: fsm.CauseFailure, Reason: gs.Reason}); err != nil {
 		s.logger.Warn("recovery refused", "group", g.Spec.Name, "to", w, "error", err)
 		return
 	}
-	s.metrics.failovers.WithLabelValues(g.Spec.Name, "failure").Inc()
+	s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseFailure)).Inc()
 	s.logger.Warn("group failed; moving it to the next node", "group", g.Spec.Name, "failed_on", gs.FailedOn, "to", w)
 }
 
@@ -133,7 +133,7 @@ func (s *Server) failback(ctx context.Context, ls *leaderState, st *fsm.State, g
 	if ls.healthyFor(home) < 2*s.cfg.Timing.FailoverTimeout.D() {
 		return
 	}
-	if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: home, ExpectEpoch: g.Status.Epoch, Cause: "failback"}); err != nil {
+	if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: home, ExpectEpoch: g.Status.Epoch, Cause: fsm.CauseFailback}); err != nil {
 		s.logger.Warn("failback refused", "group", g.Spec.Name, "to", home, "error", err)
 		return
 	}
@@ -186,7 +186,7 @@ func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
 }
 
 // noteOnce records an event once per group epoch and kind.
-func (ls *leaderState) noteOnce(ctx context.Context, g *fsm.Group, kind, reason string) {
+func (ls *leaderState) noteOnce(ctx context.Context, g *fsm.Group, kind fsm.EventKind, reason string) {
 	key := fmt.Sprintf("%s/%s/%d", g.Spec.Name, kind, g.Status.Epoch)
 	ls.mu.Lock()
 	done := ls.noted[key]

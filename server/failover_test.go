@@ -31,7 +31,7 @@ func (c *testCluster) events(group string) []fsm.Event {
 func kinds(evs []fsm.Event) string {
 	var k []string
 	for _, e := range evs {
-		k = append(k, e.Kind)
+		k = append(k, string(e.Kind))
 	}
 	return strings.Join(k, " ")
 }

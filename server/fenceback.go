@@ -112,7 +112,7 @@ func (s *Server) takeBack(ctx context.Context, ls *leaderState, g *fsm.Group) {
 	gs := g.Status
 	node, name := gs.FenceNode, g.Spec.Name
 	if gs.FenceStopFailed {
-		ls.noteOnce(ctx, g, "no-node", fmt.Sprintf("%s is lost while fencing %s, whose stop of group %s failed; no other healthy node can take over, and %s's word proves nothing: fence it by hand and run `raftha group fence-override %s --accept-risk REASON`", gs.Owner, node, name, node, name))
+		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("%s is lost while fencing %s, whose stop of group %s failed; no other healthy node can take over, and %s's word proves nothing: fence it by hand and run `raftha group fence-override %s --accept-risk REASON`", gs.Owner, node, name, node, name))
 		return
 	}
 	check := ls.fb.check(name, gs.Epoch)
@@ -132,7 +132,7 @@ func (s *Server) takeBack(ctx context.Context, ls *leaderState, g *fsm.Group) {
 		return // no report built after the check yet
 	}
 	if e, running := rep.running[name]; running {
-		ls.noteOnce(ctx, g, "fence-target-busy", fmt.Sprintf("%s, the node being fenced, reports group %s built, running or not yet checked there (epoch %d); it cannot take it back until it reports nothing", node, name, e))
+		ls.noteOnce(ctx, g, fsm.KindFenceTargetBusy, fmt.Sprintf("%s, the node being fenced, reports group %s built, running or not yet checked there (epoch %d); it cannot take it back until it reports nothing", node, name, e))
 		return
 	}
 	reason := fmt.Sprintf("%s, the winner, is lost while fencing %s; %s proved by a heartbeat (log index %d >= check %d, %s ago) that it runs nothing for %s", gs.Owner, node, node, rep.applied, check, time.Since(rep.at).Round(time.Millisecond), name)
@@ -141,7 +141,7 @@ func (s *Server) takeBack(ctx context.Context, ls *leaderState, g *fsm.Group) {
 		s.logger.Warn("takeover back to the fence target refused", "group", name, "to", node, "error", err)
 		return
 	}
-	s.metrics.failovers.WithLabelValues(name, fsm.CauseFenceTargetIdle).Inc()
+	s.metrics.failovers.WithLabelValues(name, string(fsm.CauseFenceTargetIdle)).Inc()
 	s.logger.Warn("takeover back to the idle fence target", "group", name, "to", node, "epoch", epoch)
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -221,13 +222,15 @@ func (s *Server) ApplyGroups(ctx context.Context, data []byte, by string) ([]str
 	return names, nil
 }
 
-// pathErrors turns "path: message" errors into FieldErrors with lines.
+// pathErrors turns fsm.FieldErrors into FieldErrors with lines; any other
+// error keeps its message, without a path or line.
 func pathErrors(root *yaml.Node, errs []error) ErrorList {
 	var out ErrorList
 	for _, e := range errs {
-		path, msg, ok := strings.Cut(e.Error(), ": ")
-		if !ok {
-			path, msg = "", e.Error()
+		path, msg := "", e.Error()
+		var fe *fsm.FieldError
+		if errors.As(e, &fe) {
+			path, msg = fe.Path, fe.Msg
 		}
 		out = append(out, &FieldError{Line: LineOf(root, path), Path: path, Msg: msg})
 	}

@@ -94,7 +94,7 @@ func (r *runner) guardPass(now time.Time) time.Duration {
 				why = fmt.Sprintf("group %s (epoch %d): resources could not be stopped within fencing.stop_deadline %s", w.name, epoch, stopDeadline)
 			}
 			s.selfFenceAction(why)
-			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "self-fence-action", Group: w.name, Node: s.cfg.NodeID, Epoch: epoch,
+			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: fsm.KindSelfFenceAction, Group: w.name, Node: s.cfg.NodeID, Epoch: epoch,
 				Reason: fmt.Sprintf("%s; took self_fence_action %s", why, s.cfg.Fencing.SelfFenceAction)})
 		case !due.IsZero():
 			next = min(next, due.Sub(now))

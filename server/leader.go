@@ -274,7 +274,7 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 			// maintenance: no automatic action at all; an owner whose
 			// lease runs out still fences itself.
 			if gs.Active() && gs.Owner != "" && ls.lost(gs.Owner) {
-				ls.noteOnce(ctx, g, "takeover-skipped", fmt.Sprintf("%s lost but group %s is suspended: no takeover until `raftha group resume %s`", gs.Owner, g.Spec.Name, g.Spec.Name))
+				ls.noteOnce(ctx, g, fsm.KindTakeoverSkipped, fmt.Sprintf("%s lost but group %s is suspended: no takeover until `raftha group resume %s`", gs.Owner, g.Spec.Name, g.Spec.Name))
 			}
 		case gs.State == fsm.StateOffline:
 			s.place(ctx, ls, st, g)
@@ -300,9 +300,9 @@ func (s *Server) evacuate(ctx context.Context, ls *leaderState, st *fsm.State, g
 		if n == g.Status.Owner || st.Eligible(g, n) != nil || !ls.healthy(n) || ls.isLeaving(n) {
 			continue
 		}
-		cause := "shutdown"
+		cause := fsm.CauseShutdown
 		if !g.HasNode(g.Status.Owner) {
-			cause = "nodes-changed"
+			cause = fsm.CauseNodesChanged
 		}
 		if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: cause}); err != nil {
 			s.logger.Warn("could not move group off a leaving member", "group", g.Spec.Name, "from", g.Status.Owner, "error", err)
@@ -325,7 +325,7 @@ func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *f
 			}
 			continue
 		}
-		epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: "placement", Reason: "first healthy node of " + joinNodes(g.Spec.Nodes)})
+		epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: fsm.CausePlacement, Reason: "first healthy node of " + joinNodes(g.Spec.Nodes)})
 		if err != nil {
 			s.logger.Warn("placement refused", "group", g.Spec.Name, "node", n, "error", err)
 			return

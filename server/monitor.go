@@ -69,7 +69,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 			b.restarts++
 			reason := fmt.Sprintf("check of %s failed %d times (%v); restart %d of %d on %s", b.name, b.mon.FailuresBeforeRestart, err, b.restarts, b.mon.RestartsBeforeFailover, s.cfg.NodeID)
 			w.log.Warn("restarting resource", "resource", b.name, "restart", b.restarts, "of", b.mon.RestartsBeforeFailover)
-			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "resource-restart", Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
+			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: fsm.KindResourceRestart, Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
 			w.restartFrom(ctx, g, inst, i)
 			return
 		}

@@ -21,7 +21,7 @@ var ErrSettingsMismatch = errors.New("member settings differ from the cluster's"
 
 // clusterSettings are the settings of c that every member must share.
 func (c *Config) clusterSettings() fsm.ClusterSettings {
-	return fsm.ClusterSettings{FencingMode: c.Fencing.Mode, Heartbeat: c.Timing.Heartbeat.D(), Lease: c.Timing.Lease.D(), StopDeadline: c.Fencing.StopDeadline.D()}
+	return fsm.ClusterSettings{FencingMode: fsm.FencingMode(c.Fencing.Mode), Heartbeat: c.Timing.Heartbeat.D(), Lease: c.Timing.Lease.D(), StopDeadline: c.Fencing.StopDeadline.D()}
 }
 
 // settingDiff is one configuration key whose value differs.
@@ -37,7 +37,7 @@ func diffSettings(member, cluster fsm.ClusterSettings) []settingDiff {
 		key  string
 		m, c string
 	}{
-		{"fencing.mode", member.FencingMode, cluster.FencingMode},
+		{"fencing.mode", string(member.FencingMode), string(cluster.FencingMode)},
 		{"timing.heartbeat", member.Heartbeat.String(), cluster.Heartbeat.String()},
 		{"timing.lease", member.Lease.String(), cluster.Lease.String()},
 		{"fencing.stop_deadline", member.StopDeadline.String(), cluster.StopDeadline.String()},
@@ -73,7 +73,7 @@ func (s *Server) settingsOf(st *fsm.State) fsm.ClusterSettings {
 // without waiting).
 func (s *Server) takeoverWait(st *fsm.State, silence time.Duration) time.Duration {
 	cs := s.settingsOf(st)
-	if cs.FencingMode != FencingLeaseOnly {
+	if cs.FencingMode != fsm.FencingLeaseOnly {
 		return 0
 	}
 	return max(0, leaseOnlyWaitOf(cs)-silence)
@@ -120,7 +120,7 @@ func (s *Server) checkMemberSettings(ls *leaderState, node string, reported *fsm
 	reason := fmt.Sprintf("member %s refused: its configuration differs from the cluster's settings: %s; fix its configuration (or change the cluster's with `raftha cluster settings set`)", node, why)
 	if prev != why {
 		s.logger.Error(reason, "node", node)
-		n := &fsm.Note{Header: s.header("leader"), Kind: "settings-mismatch", Node: node, Reason: reason}
+		n := &fsm.Note{Header: s.header("leader"), Kind: fsm.KindSettingsMismatch, Node: node, Reason: reason}
 		s.goFn(func() {
 			ctx, cancel := context.WithTimeout(s.ctx, proposeTimeout)
 			defer cancel()
@@ -206,7 +206,7 @@ type SettingsView struct {
 }
 
 func settingsView(cs fsm.ClusterSettings, recorded bool) SettingsView {
-	return SettingsView{FencingMode: cs.FencingMode, Heartbeat: Duration(cs.Heartbeat), Lease: Duration(cs.Lease), StopDeadline: Duration(cs.StopDeadline), LeaseOnlyWait: Duration(leaseOnlyWaitOf(cs)), Recorded: recorded}
+	return SettingsView{FencingMode: string(cs.FencingMode), Heartbeat: Duration(cs.Heartbeat), Lease: Duration(cs.Lease), StopDeadline: Duration(cs.StopDeadline), LeaseOnlyWait: Duration(leaseOnlyWaitOf(cs)), Recorded: recorded}
 }
 
 // SetClusterSettings changes the cluster's fencing settings (an explicit
@@ -216,7 +216,7 @@ func settingsView(cs fsm.ClusterSettings, recorded bool) SettingsView {
 func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by string) (SettingsView, error) {
 	cs := s.settingsOf(s.fsm.View())
 	if req.FencingMode != "" {
-		cs.FencingMode = req.FencingMode
+		cs.FencingMode = fsm.FencingMode(req.FencingMode)
 	}
 	for _, f := range []struct {
 		dst *time.Duration
@@ -228,7 +228,7 @@ func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by
 	}
 	// The same relations a member configuration must satisfy.
 	c := s.cfg
-	c.Fencing.Mode, c.Timing.Heartbeat, c.Timing.Lease, c.Fencing.StopDeadline = cs.FencingMode, Duration(cs.Heartbeat), Duration(cs.Lease), Duration(cs.StopDeadline)
+	c.Fencing.Mode, c.Timing.Heartbeat, c.Timing.Lease, c.Fencing.StopDeadline = string(cs.FencingMode), Duration(cs.Heartbeat), Duration(cs.Lease), Duration(cs.StopDeadline)
 	var errs ErrorList
 	for _, e := range append(c.validateTiming(), c.validateFencing()...) {
 		if e.Path != "aws.instance_id" && e.Path != "fencing.watchdog" {

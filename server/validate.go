@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/raftha/raftha/fsm"
 )
 
 // Defaults filled by SetDefaults.
@@ -32,10 +34,10 @@ const (
 const (
 	// FencingAWSStop makes the winner stop the lost owner's EC2 instance
 	// before it takes a group over.
-	FencingAWSStop = "aws-stop"
+	FencingAWSStop = string(fsm.FencingAWSStop)
 	// FencingLeaseOnly relies on the lost owner fencing itself when its
 	// lease runs out; the winner waits instead of stopping it.
-	FencingLeaseOnly = "lease-only"
+	FencingLeaseOnly = string(fsm.FencingLeaseOnly)
 )
 
 // MinHeartbeat is the smallest timing.heartbeat Validate accepts.
@@ -406,7 +408,7 @@ func (c *Config) validateAccess() ErrorList {
 			errs = append(errs, &FieldError{Path: p + ".name", Msg: fmt.Sprintf("token name %q is used twice", t.Name)})
 		}
 		seen[t.Name] = true
-		if t.Role != "read" && t.Role != "operate" {
+		if t.Role != RoleRead && t.Role != RoleOperate {
 			errs = append(errs, &FieldError{Path: p + ".role", Msg: fmt.Sprintf("must be read or operate, got %q", t.Role)})
 		}
 		if len(t.SHA256) != 64 || strings.Trim(strings.ToLower(t.SHA256), "0123456789abcdef") != "" {

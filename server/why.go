@@ -21,7 +21,7 @@ type OwnershipChange struct {
 	Epoch uint64 `json:"epoch"`
 	// Cause is planned, failback, shutdown, node-lost, failure,
 	// stop-failed or placement.
-	Cause string `json:"cause"`
+	Cause fsm.Cause `json:"cause"`
 	// Reason is the recorded explanation.
 	Reason string `json:"reason,omitempty"`
 	// By is who asked (an operator certificate, "leader", a member).
@@ -65,9 +65,9 @@ func Why(st *fsm.State, group string) []OwnershipChange {
 	var stopping *fsm.Event
 	for i, e := range evs {
 		switch e.Kind {
-		case "stopping":
+		case fsm.KindStopping:
 			stopping = &evs[i]
-		case "assigned", "takeover":
+		case fsm.KindAssigned, fsm.KindTakeover:
 			c := OwnershipChange{At: e.At, From: e.From, To: e.To, Epoch: e.Epoch, Cause: e.Cause, Reason: e.Reason, By: e.By}
 			if stopping != nil && stopping.Epoch < e.Epoch && stopping.From == e.From && stopping.To == e.To {
 				c.StopTook = Duration(e.At.Sub(stopping.At))
@@ -80,7 +80,7 @@ func Why(st *fsm.State, group string) []OwnershipChange {
 			}
 			stopping = nil
 			for _, f := range evs[i+1:] {
-				if f.Epoch != e.Epoch && (f.Kind == "assigned" || f.Kind == "takeover") {
+				if f.Epoch != e.Epoch && (f.Kind == fsm.KindAssigned || f.Kind == fsm.KindTakeover) {
 					c.Outcome = "superseded at epoch " + fmt.Sprint(f.Epoch)
 					break
 				}
@@ -88,19 +88,19 @@ func Why(st *fsm.State, group string) []OwnershipChange {
 					continue
 				}
 				switch f.Kind {
-				case "fence-failed":
+				case fsm.KindFenceFailed:
 					c.FenceFailures++
-				case "fenced":
+				case fsm.KindFenced:
 					took, verified, _ := strings.Cut(f.Reason, "; ")
-					c.Fence, c.FenceTook, c.FenceVerified = f.Cause, took, verified
+					c.Fence, c.FenceTook, c.FenceVerified = string(f.Cause), took, verified
 				case fsm.KindFenceOverride:
 					c.Override = fmt.Sprintf("%s overrode the fence of %s: %s", f.By, f.From, f.Reason)
 					if c.Fence == "" {
 						c.Fence = "operator-override"
 					}
-				case "online":
+				case fsm.KindOnline:
 					c.Online, c.OnlineAfter, c.Outcome = true, Duration(f.At.Sub(e.At)), "online"
-				case "failed":
+				case fsm.KindFailed:
 					if c.Outcome == "" || c.Outcome == "online" {
 						c.Outcome = "failed: " + f.Reason
 					}
@@ -124,7 +124,7 @@ func (c OwnershipChange) String() string {
 		if c.FenceTook != "" {
 			s += " (" + c.FenceTook + ")"
 		}
-	} else if c.Cause == "node-lost" || c.Cause == "stop-failed" {
+	} else if c.Cause.NeedsFence() {
 		s += "  fence pending"
 	} else {
 		s += "  no fence needed"

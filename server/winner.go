@@ -40,7 +40,8 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	}
 	target.InstanceID = strings.Join(instances, ",")
 	start := time.Now()
-	var method, verified string
+	var method fsm.FencingMode
+	var verified string
 	var fenced []string
 	switch s.cfg.Fencing.Mode {
 	case FencingLeaseOnly:
@@ -56,7 +57,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 			time.AfterFunc(left, w.poke)
 			return
 		}
-		method = "lease-only"
+		method = fsm.FencingLeaseOnly
 	default:
 		w.log.Warn("fencing the previous owner before takeover", "fence_node", target.ID, "instance", target.InstanceID, "epoch", gs.Epoch)
 		var errs []error
@@ -75,7 +76,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		}
 		verified = strings.Join(proofs, "; ")
 		if err := errors.Join(errs...); err != nil {
-			s.metrics.fences.WithLabelValues("aws-stop", "failed").Inc()
+			s.metrics.fences.WithLabelValues(FencingAWSStop, "failed").Inc()
 			w.fenceTries++
 			backoff := fenceBackoff(w.fenceTries)
 			w.fenceNext = time.Now().Add(backoff)
@@ -83,20 +84,20 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 			reason := fmt.Sprintf("fencing %s (instance %s) failed (attempt %d, next in %s): %v; the group stays offline until a fence succeeds", target.ID, dash0(target.InstanceID), w.fenceTries, backoff, err)
 			w.log.Error("fence failed; group stays offline", "fence_node", target.ID, "attempt", w.fenceTries, "retry_in", backoff, "error", err)
 			nctx, ncancel := context.WithTimeout(ctx, proposeTimeout)
-			_, _ = s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: "fence-failed", Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Reason: reason})
+			_, _ = s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: fsm.KindFenceFailed, Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Reason: reason})
 			ncancel()
 			return
 		}
-		method, fenced = "aws-stop", gs.InstancesToFence()
+		method, fenced = fsm.FencingAWSStop, gs.InstancesToFence()
 	}
-	s.metrics.fences.WithLabelValues(method, "ok").Inc()
-	if method == "lease-only" {
+	s.metrics.fences.WithLabelValues(string(method), "ok").Inc()
+	if method == fsm.FencingLeaseOnly {
 		s.metrics.fenceDuration.Observe(time.Since(w.fenceSeen).Seconds())
 	} else {
 		s.metrics.fenceDuration.Observe(time.Since(start).Seconds())
 	}
 	took := time.Since(start).Round(time.Millisecond)
-	if method == "lease-only" {
+	if method == fsm.FencingLeaseOnly {
 		took = time.Since(w.fenceSeen).Round(time.Millisecond)
 	}
 	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch)

@@ -213,7 +213,7 @@ func (w *worker) selfFence(ctx context.Context, inst *instance) {
 	w.log.Warn("self-fenced", "epoch", inst.epoch, "result", reason)
 	// The leader is likely unreachable right now (that is why the lease
 	// ran out): keep trying to record the event until it lands.
-	s.recordEventually(&fsm.Note{Header: s.header(""), Kind: "self-fenced", Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
+	s.recordEventually(&fsm.Note{Header: s.header(""), Kind: fsm.KindSelfFenced, Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
 }
 
 // syncRecord makes the run record match what may run here: the instance's
