@@ -107,12 +107,12 @@ type Server struct {
 	// traffic an owner's lease depends on (see lane in forward.go).
 	pool      *transport.Pool
 	leasePool *transport.Pool
-	rpcSrv *transport.RPCServer
-	trans  *raft.NetworkTransport
-	store  *raftboltdb.BoltStore
-	raft   *raft.Raft
-	fsm    *fsm.FSM
-	notify chan bool
+	rpcSrv    *transport.RPCServer
+	trans     *raft.NetworkTransport
+	store     *raftboltdb.BoltStore
+	raft      *raft.Raft
+	fsm       *fsm.FSM
+	notify    chan bool
 	// No amnesia (amnesia.go): the gate of a member that started with an
 	// empty data_dir, whether raft is set, and why the server stopped.
 	gate      *gatedLayer
