@@ -108,16 +108,8 @@ func TestTookNoEffect(t *testing.T) {
 // follower asked directly answers not-leader without running it.
 func TestForwardReachesLeader(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
-	c.startAll()
-	l := c.leader()
-	c.waitHealthy()
-	var f *testMember
-	for _, m := range c.members {
-		if m != l {
-			f = m
-			break
-		}
-	}
+	l, others := startedFollowers(c)
+	f := others[0]
 	err := f.srv.RemoveMember(ctxT(t, 10*time.Second), "nosuch", "test")
 	var re *rpcwire.RemoteError
 	if !errors.Is(err, fsm.ErrNoMember) || !errors.As(err, &re) {
@@ -137,19 +129,9 @@ func TestForwardReachesLeader(t *testing.T) {
 // deadline, until the new leader takes it.
 func TestForwardRetriesAcrossLeaderChange(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "n3")
-	c.startAll()
-	l := c.leader()
-	c.waitHealthy()
-	var f *testMember
-	var nodes []string
-	for _, m := range c.members {
-		if m != l {
-			nodes = append(nodes, m.cfg.NodeID)
-			if f == nil {
-				f = m
-			}
-		}
-	}
+	l, others := startedFollowers(c)
+	f := others[0]
+	nodes := []string{others[0].cfg.NodeID, others[1].cfg.NodeID}
 	work := t.TempDir()
 	if _, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(work, nodes...)), "test"); err != nil {
 		t.Fatal(err)
@@ -169,4 +151,19 @@ func TestForwardRetriesAcrossLeaderChange(t *testing.T) {
 		t.Fatalf("group not suspended on the new leader %s", nl.cfg.NodeID)
 	}
 	t.Logf("suspend committed by new leader %s %s after the old leader died", nl.cfg.NodeID, time.Since(start).Round(time.Millisecond))
+}
+
+// startedFollowers starts c and returns its leader and the other members,
+// once every member is healthy.
+func startedFollowers(c *testCluster) (*testMember, []*testMember) {
+	c.startAll()
+	l := c.leader()
+	c.waitHealthy()
+	var others []*testMember
+	for _, m := range c.members {
+		if m != l {
+			others = append(others, m)
+		}
+	}
+	return l, others
 }

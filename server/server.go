@@ -103,16 +103,18 @@ type Server struct {
 
 	bundle *transport.Bundle
 	mux    *transport.Mux
-	// pool carries operator calls and forwarded commands; leasePool the
-	// traffic an owner's lease depends on (see lane in forward.go).
-	pool      *transport.Pool
+	pool   *transport.Pool
+	rpcSrv *transport.RPCServer
+	trans  *raft.NetworkTransport
+	store  *raftboltdb.BoltStore
+	raft   *raft.Raft
+	fsm    *fsm.FSM
+	notify chan bool
+
+	// leasePool carries the traffic an owner's lease depends on; pool
+	// carries operator calls and forwarded commands (lane, forward.go).
 	leasePool *transport.Pool
-	rpcSrv    *transport.RPCServer
-	trans     *raft.NetworkTransport
-	store     *raftboltdb.BoltStore
-	raft      *raft.Raft
-	fsm       *fsm.FSM
-	notify    chan bool
+
 	// No amnesia (amnesia.go): the gate of a member that started with an
 	// empty data_dir, whether raft is set, and why the server stopped.
 	gate      *gatedLayer
