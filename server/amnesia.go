@@ -228,7 +228,7 @@ func (s *Server) probeOthers(others []MemberConfig) []peerProbe {
 		go func() {
 			defer wg.Done()
 			var r ProbeReply
-			if err := s.pool.Call(ctx, m.Address, "Raftha.Probe", ProbeArgs{Node: s.cfg.NodeID}, &r); err != nil {
+			if err := s.leasePool.Call(ctx, m.Address, "Raftha.Probe", ProbeArgs{Node: s.cfg.NodeID}, &r); err != nil {
 				s.logger.Trace("probe failed", "member", m.ID, "error", err)
 				return
 			}

@@ -173,10 +173,10 @@ func fail(w http.ResponseWriter, err error) {
 		status = http.StatusNotFound
 	case "not_eligible", "busy", "stale_epoch", "refused", "role_mismatch", "not_owner", "ownership":
 		status = http.StatusConflict
-	case "no_leader", "not_leader", "no_quorum":
+	case "no_leader", "not_leader", "leadership_lost", "no_quorum":
 		status = http.StatusServiceUnavailable
 	}
-	if errors.Is(err, context.DeadlineExceeded) || strings.HasPrefix(err.Error(), "timed out") {
+	if errors.Is(err, context.DeadlineExceeded) {
 		status, code = http.StatusGatewayTimeout, "timeout"
 	}
 	writeError(w, status, &APIError{Error: err.Error(), Code: code})
@@ -262,7 +262,7 @@ func (s *Server) handleApplyGroups(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	if _, err := s.commit(ctx, &fsm.DeleteGroup{Header: s.header(identity(r)), Name: r.PathValue("name")}); err != nil {
+	if _, err := s.operatorCommit(ctx, &fsm.DeleteGroup{Header: s.header(identity(r)), Name: r.PathValue("name")}); err != nil {
 		fail(w, err)
 		return
 	}

@@ -158,7 +158,7 @@ func (s *Server) FenceOverride(ctx context.Context, group, reason, by string) (G
 	if !ok {
 		return GroupStatus{}, fmt.Errorf("%w: no group named %q", fsm.ErrNoGroup, group)
 	}
-	if _, err := s.commit(ctx, &fsm.FenceOverride{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch, Reason: reason}); err != nil {
+	if _, err := s.operatorCommit(ctx, &fsm.FenceOverride{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch, Reason: reason}); err != nil {
 		return groupStatusOf(g), err
 	}
 	s.logger.Warn("fence overridden by an operator", "group", group, "by", by, "reason", reason)

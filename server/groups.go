@@ -211,7 +211,7 @@ func (s *Server) ApplyGroups(ctx context.Context, data []byte, by string) ([]str
 	if serrs := s.checkStopTimeouts(root, specs, s.settingsOf(st).StopDeadline); len(serrs) > 0 {
 		return nil, serrs
 	}
-	_, err := s.commit(ctx, &fsm.ApplyGroups{Header: s.header(by), Groups: specs})
+	_, err := s.operatorCommit(ctx, &fsm.ApplyGroups{Header: s.header(by), Groups: specs})
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/raft"
 )
 
 // lease is this member's owner lease. Every heartbeat is a linearizable
@@ -139,27 +137,16 @@ func (l *lease) beat(hb time.Duration) {
 	// The answer must arrive while it is still useful: within the lease.
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
 	defer cancel()
-	addr, id := s.raft.LeaderWithID()
-	var owned map[string]uint64
-	var err error
-	switch {
-	case id == "":
-		err = ErrNoLeader
-	case id == raft.ServerID(s.cfg.NodeID):
-		owned, err = s.heartbeatLocal(ctx, args)
-	default:
-		var reply HeartbeatReply
-		err = s.pool.Call(ctx, string(addr), "Raftha.Heartbeat", args, &reply)
-		owned = reply.Owned
-	}
+	reply, err := forward(ctx, s, heartbeatCall, args)
 	if err != nil {
 		l.fail(err)
 		return
 	}
+	owned := reply.Owned
 	if owned == nil {
 		owned = map[string]uint64{}
 	}
-	l.renew(sent, owned, string(id))
+	l.renew(sent, owned, reply.Leader)
 }
 
 // watch calls cancel(ErrLeaseLost) as soon as this node's lease for group

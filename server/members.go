@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // MemberArgs describes a member to add.
@@ -29,14 +29,6 @@ type MemberArgs struct {
 	By string `json:"-"`
 }
 
-// MemberReply is the outcome of a forwarded membership change.
-type MemberReply struct {
-	// Err is the error message; "" on success.
-	Err string
-	// Code is Err's stable code (not_leader, busy, ...); "" when none.
-	Code string
-}
-
 // AddMember records a member (role, address) in the log and adds it to the
 // Raft configuration as a voter. Witnesses are voters too. Any member may
 // be asked; the call is forwarded to the leader.
@@ -44,8 +36,27 @@ func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
 	if err := validateMemberArgs(a); err != nil {
 		return err
 	}
-	if s.leader() == nil {
-		return s.forwardMember(ctx, "Raftha.AddMember", a)
+	_, err := forward(ctx, s, addMemberCall, a)
+	return err
+}
+
+// addMemberCall adds a member through the leader.
+var addMemberCall = &leaderCall[MemberArgs, struct{}]{
+	method: "Raftha.AddMember",
+	retry:  true,
+	local: func(s *Server, ctx context.Context, a MemberArgs) (struct{}, error) {
+		return struct{}{}, s.addMemberLocal(ctx, a)
+	},
+}
+
+// AddMember runs a forwarded AddMember on the leader.
+func (e *rpcEndpoint) AddMember(a MemberArgs, r *rpcwire.Reply[struct{}]) error {
+	return serve(e, addMemberCall, a, r)
+}
+
+func (s *Server) addMemberLocal(ctx context.Context, a MemberArgs) error {
+	if err := validateMemberArgs(a); err != nil {
+		return err
 	}
 	if _, err := s.linearizableRead(ctx); err != nil {
 		return err
@@ -64,9 +75,26 @@ func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
 // configuration. The log refuses a member that owns an active or
 // stop-failed group or that a fencing winner must fence.
 func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
-	if s.leader() == nil {
-		return s.forwardMember(ctx, "Raftha.RemoveMember", MemberArgs{ID: id, By: by})
-	}
+	_, err := forward(ctx, s, removeMemberCall, MemberArgs{ID: id, By: by})
+	return err
+}
+
+// removeMemberCall removes a member through the leader (MemberArgs.ID and
+// By only).
+var removeMemberCall = &leaderCall[MemberArgs, struct{}]{
+	method: "Raftha.RemoveMember",
+	retry:  true,
+	local: func(s *Server, ctx context.Context, a MemberArgs) (struct{}, error) {
+		return struct{}{}, s.removeMemberLocal(ctx, a.ID, a.By)
+	},
+}
+
+// RemoveMember runs a forwarded RemoveMember on the leader.
+func (e *rpcEndpoint) RemoveMember(a MemberArgs, r *rpcwire.Reply[struct{}]) error {
+	return serve(e, removeMemberCall, a, r)
+}
+
+func (s *Server) removeMemberLocal(ctx context.Context, id, by string) error {
 	if _, err := s.linearizableRead(ctx); err != nil {
 		return err
 	}
@@ -115,42 +143,4 @@ func validateMemberArgs(a MemberArgs) error {
 		return fmt.Errorf("%w: %s", ErrRefused, strings.Join(probs, "; "))
 	}
 	return nil
-}
-
-func (s *Server) forwardMember(ctx context.Context, method string, a MemberArgs) error {
-	addr, id := s.leaderAddr()
-	if id == "" || id == raft.ServerID(s.cfg.NodeID) {
-		return ErrNoLeader
-	}
-	var reply MemberReply
-	if err := s.pool.Call(ctx, string(addr), method, a, &reply); err != nil {
-		return fmt.Errorf("forward to leader %s: %w", id, err)
-	}
-	if reply.Err != "" {
-		return remoteError(reply.Code, reply.Err)
-	}
-	return nil
-}
-
-func (e *rpcEndpoint) memberCall(a MemberArgs, r *MemberReply, fn func(context.Context) error) error {
-	if e.s.leader() == nil {
-		r.Err, r.Code = ErrNotLeader.Error(), "not_leader"
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(e.s.ctx, 30*time.Second)
-	defer cancel()
-	if err := fn(ctx); err != nil {
-		r.Err, r.Code = err.Error(), errorCode(err)
-	}
-	return nil
-}
-
-// AddMember runs a forwarded AddMember on the leader.
-func (e *rpcEndpoint) AddMember(a MemberArgs, r *MemberReply) error {
-	return e.memberCall(a, r, func(ctx context.Context) error { return e.s.AddMember(ctx, a) })
-}
-
-// RemoveMember runs a forwarded RemoveMember on the leader.
-func (e *rpcEndpoint) RemoveMember(a MemberArgs, r *MemberReply) error {
-	return e.memberCall(a, r, func(ctx context.Context) error { return e.s.RemoveMember(ctx, a.ID, a.By) })
 }

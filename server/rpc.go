@@ -2,17 +2,18 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // rpcEndpoint is the node-to-node RPC surface, served on the mTLS port.
-// Every method but Propose is leader-only.
+// Every method but Probe is leader-only: each is the serving half of a
+// leaderCall (forward.go), declared next to its calling half.
 type rpcEndpoint struct{ s *Server }
 
 // HeartbeatArgs is what a member reports to the leader every heartbeat.
@@ -67,124 +68,48 @@ type ConfirmArgs struct {
 // ConfirmReply is empty: success is the confirmation.
 type ConfirmReply struct{}
 
-// ProposeArgs carries an encoded fsm.Command to the leader.
-type ProposeArgs struct {
-	// Cmd is the command as fsm.Encode wrote it.
-	Cmd []byte
-}
-
-// ProposeReply is the FSM's result for a forwarded command.
-type ProposeReply struct {
-	// Epoch is the fsm.Result's epoch.
-	Epoch uint64
-	// Err is the FSM's refusal; "" when the command took effect.
-	Err string
-	// Code is Err's stable code (stale_epoch, busy, ...); "" when none.
-	Code string
-	// NotLeader is set when the receiver is not the ready leader; nothing
-	// was applied.
-	NotLeader bool
+// heartbeatCall is the member heartbeat, on the lease lane: the leader
+// records the contact and confirms the groups the member owns. It is never
+// retried: a late answer is of no use to a lease.
+var heartbeatCall = &leaderCall[HeartbeatArgs, HeartbeatReply]{
+	method: "Raftha.Heartbeat",
+	lane:   laneLease,
+	local: func(s *Server, ctx context.Context, a HeartbeatArgs) (HeartbeatReply, error) {
+		owned, err := s.heartbeatLocal(ctx, a)
+		if err != nil {
+			return HeartbeatReply{}, err
+		}
+		return HeartbeatReply{Leader: s.cfg.NodeID, Owned: owned}, nil
+	},
+	admit: leaseAdmit[HeartbeatArgs],
 }
 
 // Heartbeat implements the member heartbeat (leader only).
-func (e *rpcEndpoint) Heartbeat(a HeartbeatArgs, r *HeartbeatReply) error {
-	ctx, cancel := e.s.callContext()
-	defer cancel()
-	owned, err := e.s.heartbeatLocal(ctx, a)
-	if err != nil {
-		return err
-	}
-	r.Leader, r.Owned = e.s.cfg.NodeID, owned
-	return nil
+func (e *rpcEndpoint) Heartbeat(a HeartbeatArgs, r *rpcwire.Reply[HeartbeatReply]) error {
+	return serve(e, heartbeatCall, a, r)
+}
+
+// confirmCall is the leader-confirmed ownership check (clause 2), on the
+// lease lane and never retried.
+var confirmCall = &leaderCall[ConfirmArgs, ConfirmReply]{
+	method: "Raftha.Confirm",
+	lane:   laneLease,
+	local: func(s *Server, ctx context.Context, a ConfirmArgs) (ConfirmReply, error) {
+		return ConfirmReply{}, s.confirmLocal(ctx, a.Group, a.Node, a.Epoch)
+	},
+	admit: leaseAdmit[ConfirmArgs],
 }
 
 // Confirm implements the leader-confirmed ownership check.
-func (e *rpcEndpoint) Confirm(a ConfirmArgs, r *ConfirmReply) error {
-	ctx, cancel := e.s.callContext()
-	defer cancel()
-	return e.s.confirmLocal(ctx, a.Group, a.Node, a.Epoch)
+func (e *rpcEndpoint) Confirm(a ConfirmArgs, r *rpcwire.Reply[ConfirmReply]) error {
+	return serve(e, confirmCall, a, r)
 }
 
-// callContext bounds a lease-path RPC on the leader: an answer later than
+// leaseAdmit bounds a lease-path RPC on the leader: an answer later than
 // a lease is of no use to the caller, and the member's shutdown ends it.
-func (s *Server) callContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
-}
-
-// Propose applies a forwarded command on the leader.
-func (e *rpcEndpoint) Propose(a ProposeArgs, r *ProposeReply) error {
-	if e.s.leader() == nil {
-		r.NotLeader = true
-		return nil
-	}
-	if _, err := fsm.Decode(a.Cmd); err != nil {
-		return fmt.Errorf("refusing undecodable command: %w", err)
-	}
-	res, err := e.s.applyLocal(a.Cmd)
-	if err != nil {
-		if errors.Is(err, ErrNotLeader) {
-			r.NotLeader = true
-			return nil
-		}
-		return err
-	}
-	r.Epoch = res.Epoch
-	if res.Err != nil {
-		r.Err, r.Code = res.Err.Error(), errorCode(res.Err)
-	}
-	return nil
-}
-
-// errorCodes map FSM sentinels to stable wire codes and back, most
-// specific first (an error may wrap more than one).
-var errorCodes = []struct {
-	code string
-	err  error
-}{
-	{codeInProgress, ErrInProgress},
-	{"timeout", context.DeadlineExceeded},
-	{"stale_epoch", fsm.ErrStaleEpoch},
-	{"not_owner", fsm.ErrNotOwner},
-	{"not_eligible", fsm.ErrNotEligible},
-	{"role_mismatch", fsm.ErrRoleMismatch},
-	{"no_group", fsm.ErrNoGroup},
-	{"no_member", fsm.ErrNoMember},
-	{"busy", fsm.ErrBusy},
-	{"invalid", fsm.ErrInvalid},
-	{"no_quorum", ErrNoQuorum},
-	{"no_leader", ErrNoLeader},
-	{"not_leader", ErrNotLeader},
-	{"ownership", ErrNotOwner},
-	{"refused", ErrRefused},
-}
-
-func errorCode(err error) string {
-	for _, c := range errorCodes {
-		if errors.Is(err, c.err) {
-			return c.code
-		}
-	}
-	return ""
-}
-
-type codedError struct {
-	sentinel error
-	msg      string
-}
-
-// Error returns the remote message.
-func (e *codedError) Error() string { return e.msg }
-
-// Unwrap returns the sentinel error for the code, for errors.Is.
-func (e *codedError) Unwrap() error { return e.sentinel }
-
-func remoteError(code, msg string) error {
-	for _, c := range errorCodes {
-		if c.code == code {
-			return &codedError{sentinel: c.err, msg: msg}
-		}
-	}
-	return errors.New(msg)
+func leaseAdmit[A any](s *Server, _ A) (context.Context, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
+	return ctx, cancel, nil
 }
 
 // linearizableRead waits until this leader's FSM reflects every entry
@@ -234,7 +159,7 @@ func (s *Server) waitApplied(ctx context.Context, ls *leaderState, index uint64)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			return fmt.Errorf("timed out waiting for the FSM to apply index %d", index)
+			return fmt.Errorf("%w waiting for the FSM to apply index %d", errWaitTimedOut, index)
 		}
 	}
 }

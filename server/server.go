@@ -110,6 +110,11 @@ type Server struct {
 	raft   *raft.Raft
 	fsm    *fsm.FSM
 	notify chan bool
+
+	// leasePool carries the traffic an owner's lease depends on; pool
+	// carries operator calls and forwarded commands (lane, forward.go).
+	leasePool *transport.Pool
+
 	// No amnesia (amnesia.go): the gate of a member that started with an
 	// empty data_dir, whether raft is set, and why the server stopped.
 	gate      *gatedLayer
@@ -210,6 +215,7 @@ func (s *Server) Start() (err error) {
 	}
 	s.mux.SetAuthorizer(s.isMember)
 	s.pool = transport.NewPool(s.mux)
+	s.leasePool = transport.NewPool(s.mux)
 	s.rpcSrv, err = transport.NewRPCServer("Raftha", &rpcEndpoint{s: s})
 	if err != nil {
 		return err
@@ -322,6 +328,9 @@ func (s *Server) closeAll() {
 	if s.pool != nil {
 		s.pool.Close()
 	}
+	if s.leasePool != nil {
+		s.leasePool.Close()
+	}
 	if s.trans != nil {
 		s.trans.Close()
 	}
@@ -378,44 +387,17 @@ func (s *Server) leaderAddr() (raft.ServerAddress, raft.ServerID) {
 // proposeTimeout bounds one Raft apply.
 const proposeTimeout = 10 * time.Second
 
-// propose commits c through the leader (locally or by RPC) and returns the
-// FSM's result. A refused command returns its FSM error.
-func (s *Server) propose(ctx context.Context, c fsm.Command) (fsm.Result, error) {
-	data, err := fsm.Encode(c)
-	if err != nil {
-		return fsm.Result{}, err
-	}
-	if s.leader() != nil {
-		return s.applyLocal(data)
-	}
-	addr, id := s.leaderAddr()
-	if id == raft.ServerID(s.cfg.NodeID) {
-		return fsm.Result{}, fmt.Errorf("%w: leader not ready yet", ErrNotLeader)
-	}
-	if addr == "" {
-		return fsm.Result{}, ErrNoLeader
-	}
-	var reply ProposeReply
-	if err := s.pool.Call(ctx, string(addr), "Raftha.Propose", ProposeArgs{Cmd: data}, &reply); err != nil {
-		return fsm.Result{}, fmt.Errorf("forward to leader %s: %w", addr, err)
-	}
-	if reply.NotLeader {
-		return fsm.Result{}, ErrNotLeader
-	}
-	if reply.Err != "" {
-		return fsm.Result{Epoch: reply.Epoch, Err: remoteError(reply.Code, reply.Err)}, nil
-	}
-	return fsm.Result{Epoch: reply.Epoch}, nil
-}
-
 func (s *Server) applyLocal(data []byte) (fsm.Result, error) {
 	start := time.Now()
 	f := s.raft.Apply(data, proposeTimeout)
 	err := f.Error()
 	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		if errors.Is(err, raft.ErrNotLeader) {
 			return fsm.Result{}, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			return fsm.Result{}, fmt.Errorf("%w: %v", errLeadershipLost, err)
 		}
 		return fsm.Result{}, err
 	}
@@ -429,20 +411,7 @@ func (s *Server) commitLocal(c fsm.Command) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := s.applyLocal(data)
-	if err != nil {
-		return 0, err
-	}
-	return res.Epoch, res.Err
-}
-
-// commit is propose that folds an FSM refusal into the error.
-func (s *Server) commit(ctx context.Context, c fsm.Command) (uint64, error) {
-	res, err := s.propose(ctx, c)
-	if err != nil {
-		return 0, err
-	}
-	return res.Epoch, res.Err
+	return s.applyCommand(data)
 }
 
 func (s *Server) header(by string) fsm.Header {

@@ -238,7 +238,7 @@ func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by
 	if len(errs) > 0 {
 		return SettingsView{}, fmt.Errorf("%w: %w", fsm.ErrInvalid, errs)
 	}
-	if _, err := s.commit(ctx, &fsm.SetClusterSettings{Header: s.header(by), Settings: cs}); err != nil {
+	if _, err := s.operatorCommit(ctx, &fsm.SetClusterSettings{Header: s.header(by), Settings: cs}); err != nil {
 		return SettingsView{}, err
 	}
 	return settingsView(cs, true), nil

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // Status is the cluster as the leader sees it (or, when no leader answers,
@@ -97,20 +98,28 @@ const maxStatusEvents = 30
 
 // Status returns the cluster status, from the leader when one answers.
 func (s *Server) Status(ctx context.Context) (*Status, error) {
-	if s.leader() != nil {
-		return s.statusLocal(ctx)
+	st, err := forward(ctx, s, statusCall, StatusArgs{})
+	switch {
+	case err == nil:
+		return st, nil
+	case s.leader() != nil:
+		return nil, err // this leader's own read failed
+	case errors.Is(err, ErrNoLeader):
+		return s.localStatus("no leader: the cluster has no quorum or is electing one"), nil
 	}
-	addr, id := s.leaderAddr()
-	if id != "" && id != raft.ServerID(s.cfg.NodeID) {
-		var st Status
-		err := s.pool.Call(ctx, string(addr), "Raftha.Status", StatusArgs{}, &st)
-		if err == nil {
-			return &st, nil
-		}
-		v := s.localStatus("leader " + string(id) + " did not answer: " + err.Error())
-		return v, nil
-	}
-	return s.localStatus("no leader: the cluster has no quorum or is electing one"), nil
+	return s.localStatus("leader " + s.LeaderID() + " did not answer: " + err.Error()), nil
+}
+
+// statusCall reads the cluster status from the leader, once: a member
+// that cannot get it answers with its own view, marked stale.
+var statusCall = &leaderCall[StatusArgs, *Status]{
+	method: "Raftha.Status",
+	local:  func(s *Server, ctx context.Context, _ StatusArgs) (*Status, error) { return s.statusLocal(ctx) },
+}
+
+// Status serves the leader's status to a follower.
+func (e *rpcEndpoint) Status(a StatusArgs, r *rpcwire.Reply[*Status]) error {
+	return serve(e, statusCall, a, r)
 }
 
 func (s *Server) statusLocal(ctx context.Context) (*Status, error) {
@@ -193,13 +202,3 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *Status {
 
 // StatusArgs is the Status RPC's (empty) argument.
 type StatusArgs struct{}
-
-// Status serves the leader's status to a follower.
-func (e *rpcEndpoint) Status(_ StatusArgs, r *Status) error {
-	v, err := e.s.statusLocal(context.Background())
-	if err != nil {
-		return err
-	}
-	*r = *v
-	return nil
-}

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // DefaultTransferTimeout bounds a planned move when the caller sets none.
@@ -21,36 +20,53 @@ const DefaultTransferTimeout = 2 * time.Minute
 // and the new owner starts it. It returns when the group is online on node,
 // or fails with the reason. It may be called on any member.
 func (s *Server) Transfer(ctx context.Context, group, to, by string) (GroupStatus, error) {
-	if s.leader() == nil {
-		addr, id := s.leaderAddr()
-		if id == "" {
-			return GroupStatus{}, ErrNoLeader
-		}
-		if id == raft.ServerID(s.cfg.NodeID) {
-			return GroupStatus{}, fmt.Errorf("%w: leader not ready yet; retry", ErrNoLeader)
-		}
-		timeout := DefaultTransferTimeout
+	return forward(ctx, s, transferCall, TransferArgs{Group: group, To: to, By: by})
+}
+
+// transferCall is a planned move through the leader. A forwarded attempt
+// carries the caller's remaining deadline, and waits for the leader's
+// answer a little longer than that (transferAnswerGrace), so that a move
+// the leader committed is never reported as a plain timeout of the call.
+var transferCall = &leaderCall[TransferArgs, GroupStatus]{
+	method: "Raftha.Transfer",
+	retry:  true,
+	lost:   "whether the move began is unknown; see raftha status",
+	local: func(s *Server, ctx context.Context, a TransferArgs) (GroupStatus, error) {
+		return s.transferLocal(ctx, a.Group, a.To, a.By)
+	},
+	send: func(ctx context.Context, a TransferArgs) (context.Context, context.CancelFunc, TransferArgs, error) {
+		a.Timeout = DefaultTransferTimeout
 		if d, ok := ctx.Deadline(); ok {
-			if timeout = time.Until(d); timeout <= 0 {
-				return GroupStatus{}, errDeadlinePassed(group)
+			if a.Timeout = time.Until(d); a.Timeout <= 0 {
+				return nil, nil, a, errDeadlinePassed(a.Group)
 			}
 		}
-		// The leader answers within timeout; wait a little longer for its
-		// answer, so that a move it committed is never reported as a
-		// plain timeout of this call.
-		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+transferAnswerGrace)
-		defer cancel()
-		var reply TransferReply
-		err := s.pool.Call(callCtx, string(addr), "Raftha.Transfer", TransferArgs{Group: group, To: to, By: by, Timeout: timeout}, &reply)
-		if err != nil {
-			return GroupStatus{}, fmt.Errorf("forward to leader %s (whether the move began is unknown; see raftha status): %w", id, err)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Timeout+transferAnswerGrace)
+		return cctx, cancel, a, nil
+	},
+	admit: func(s *Server, a TransferArgs) (context.Context, context.CancelFunc, error) {
+		if a.Timeout <= 0 { // a passed deadline is never replaced by a default
+			return nil, nil, errDeadlinePassed(a.Group)
 		}
-		if reply.Err != "" {
-			return reply.Group, remoteError(reply.Code, reply.Err)
-		}
-		return reply.Group, nil
-	}
-	return s.transferLocal(ctx, group, to, by)
+		ctx, cancel := context.WithTimeout(s.ctx, min(a.Timeout, 30*time.Minute))
+		return ctx, cancel, nil
+	},
+}
+
+// Transfer runs a forwarded planned move on the leader.
+func (e *rpcEndpoint) Transfer(a TransferArgs, r *rpcwire.Reply[GroupStatus]) error {
+	return serve(e, transferCall, a, r)
+}
+
+// TransferArgs is a forwarded transfer.
+type TransferArgs struct {
+	// Group is the group to move, To the node to move it to, and By who
+	// asked.
+	Group, To, By string
+	// Timeout is the caller's remaining deadline, set for each forwarded
+	// attempt. The leader refuses, committing nothing, when it is <= 0
+	// (the deadline passed), and caps it at 30m.
+	Timeout time.Duration
 }
 
 // transferAnswerGrace is how much longer than the leader's deadline a
@@ -149,8 +165,9 @@ func (s *Server) waitOnline(ctx context.Context, group, node string, after uint6
 	}
 }
 
-// errWaitTimedOut is waitOnline's deadline.
-var errWaitTimedOut = errors.New("timed out")
+// errWaitTimedOut is a wait for the log that ran out of time; the API
+// answers it 504 timeout.
+var errWaitTimedOut = fmt.Errorf("timed out%.0w", context.DeadlineExceeded)
 
 func groupStatusOf(g *fsm.Group) GroupStatus {
 	gs := GroupStatus{Name: g.Spec.Name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
@@ -162,55 +179,11 @@ func groupStatusOf(g *fsm.Group) GroupStatus {
 	return gs
 }
 
-// TransferArgs is a forwarded transfer.
-type TransferArgs struct {
-	// Group is the group to move, To the node to move it to, and By who
-	// asked.
-	Group, To, By string
-	// Timeout is the caller's remaining deadline. The leader refuses,
-	// committing nothing, when it is <= 0 (the deadline passed), and caps
-	// it at 30m.
-	Timeout time.Duration
-}
-
-// TransferReply is its outcome.
-type TransferReply struct {
-	// Group is the group's status when the move ended; zero when the
-	// move was refused before it began.
-	Group GroupStatus
-	// Err is the error message; "" when the group is online on To.
-	Err string
-	// Code is Err's stable code (refused, not_leader, ...); "" when none.
-	Code string
-}
-
-// Transfer runs a forwarded planned move on the leader.
-func (e *rpcEndpoint) Transfer(a TransferArgs, r *TransferReply) error {
-	if e.s.leader() == nil {
-		r.Err, r.Code = ErrNotLeader.Error(), "not_leader"
-		return nil
-	}
-	if a.Timeout <= 0 { // a passed deadline is never replaced by a default
-		err := errDeadlinePassed(a.Group)
-		r.Err, r.Code = err.Error(), errorCode(err)
-		return nil
-	}
-	a.Timeout = min(a.Timeout, 30*time.Minute)
-	ctx, cancel := context.WithTimeout(e.s.ctx, a.Timeout)
-	defer cancel()
-	g, err := e.s.transferLocal(ctx, a.Group, a.To, a.By)
-	r.Group = g
-	if err != nil {
-		r.Err, r.Code = err.Error(), errorCode(err)
-	}
-	return nil
-}
-
 // SetSuspended pauses (true) or resumes (false) a group's monitoring and
 // automatic actions. Resuming also forgets the nodes where it failed, so
 // automatic recovery may use them again.
 func (s *Server) SetSuspended(ctx context.Context, group string, suspended bool, by string) error {
-	_, err := s.commit(ctx, &fsm.SetSuspended{Header: s.header(by), Group: group, Suspended: suspended})
+	_, err := s.operatorCommit(ctx, &fsm.SetSuspended{Header: s.header(by), Group: group, Suspended: suspended})
 	return err
 }
 
@@ -242,7 +215,7 @@ func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, 
 			// stale-epoch refusals as "already under way".
 			if requested != g.Status.Epoch {
 				requested = g.Status.Epoch
-				if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch}); err != nil && !errors.Is(err, fsm.ErrStaleEpoch) && !errors.Is(err, fsm.ErrBusy) {
+				if _, err := s.operatorCommit(ctx, &fsm.BeginTransfer{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch}); err != nil && !errors.Is(err, fsm.ErrStaleEpoch) && !errors.Is(err, fsm.ErrBusy) {
 					return groupStatusOf(g), err
 				}
 			}
@@ -250,7 +223,7 @@ func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, 
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return groupStatusOf(g), fmt.Errorf("timed out: group %s is %s on %s (%s)", group, g.Status.State, g.Status.Owner, g.Status.Reason)
+			return groupStatusOf(g), fmt.Errorf("%w: group %s is %s on %s (%s)", errWaitTimedOut, group, g.Status.State, g.Status.Owner, g.Status.Reason)
 		}
 	}
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
 )
@@ -311,25 +308,9 @@ func (s *Server) confirm(ctx context.Context, group string, epoch uint64) error 
 	sent := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
 	defer cancel()
-	var err error
-	addr, id := s.raft.LeaderWithID()
-	switch {
-	case id == "":
-		err = ErrNoLeader
-	case id == raft.ServerID(s.cfg.NodeID):
-		err = s.confirmLocal(ctx, group, s.cfg.NodeID, epoch)
-	default:
-		err = s.pool.Call(ctx, string(addr), "Raftha.Confirm", ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch}, &ConfirmReply{})
-		if containsNotOwner(err) {
-			err = fmt.Errorf("%w: %v", ErrNotOwner, err)
-		}
-	}
+	_, err := forward(ctx, s, confirmCall, ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch})
 	if err == nil {
 		s.lease.confirmed(sent, group, epoch)
 	}
 	return err
-}
-
-func containsNotOwner(err error) bool {
-	return err != nil && (errors.Is(err, ErrNotOwner) || strings.Contains(err.Error(), ErrNotOwner.Error()))
 }

@@ -24,7 +24,18 @@ func NewRPCServer(name string, rcvr any) (*RPCServer, error) {
 // ServeConn serves one stream until it closes.
 func (s *RPCServer) ServeConn(c net.Conn) { s.srv.ServeConn(c) }
 
+// ErrDial is wrapped by Call when it could not connect to the peer: the
+// call was not sent, so it is safe to retry (elsewhere).
+var ErrDial = errors.New("dial")
+
 // Pool keeps one RPC client per peer address and redials broken ones.
+//
+// Every call on a connection shares its fate: a call whose context ends
+// closes the connection, failing every other call in flight on it. So one
+// Pool serves one class of traffic, and calls a client may cancel (operator
+// calls forwarded to the leader) never share a Pool with the calls an
+// owner's lease depends on (heartbeats, confirms): each class has its own
+// connections.
 type Pool struct {
 	m       *Mux
 	mu      sync.Mutex
@@ -72,7 +83,10 @@ func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) e
 	for attempt := 0; attempt < 2; attempt++ {
 		c, err := p.get(ctx, addr)
 		if err != nil {
-			return fmt.Errorf("dial %s: %w", addr, err)
+			if attempt > 0 { // the first attempt may have reached the peer
+				return fmt.Errorf("dial %s after the connection was lost: %w", addr, err)
+			}
+			return fmt.Errorf("%w %s: %w", ErrDial, addr, err)
 		}
 		call := c.Go(method, args, reply, make(chan *rpc.Call, 1))
 		select {

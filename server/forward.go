@@ -1,0 +1,254 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
+	"github.com/raftha/raftha/transport"
+)
+
+// leaderCall is one leader-bound member RPC, both halves: the ready leader
+// runs local itself; any other member forwards the call to the leader's
+// endpoint method (forward), whose rpcEndpoint method runs local there
+// (serve). Every reply is an rpcwire.Reply, so errors keep their sentinel.
+type leaderCall[A, R any] struct {
+	// method is the endpoint method, "Raftha.Transfer".
+	method string
+	// lane is the connection class the forwarded call travels on.
+	lane lane
+	// retry, when set, retries a call refused before it took any effect
+	// (no leader known, leader not ready, not the leader any more, leader
+	// unreachable) until the caller's context ends: the leader changed.
+	retry bool
+	// local runs the call on the ready leader.
+	local func(s *Server, ctx context.Context, a A) (R, error)
+	// admit, when set, checks a forwarded call on the leader and returns
+	// the context it runs in; default: forwardTimeout from the member's.
+	admit func(s *Server, a A) (context.Context, context.CancelFunc, error)
+	// send, when set, prepares one forwarded attempt: the context the RPC
+	// waits within and the arguments it carries (a transfer sends its
+	// remaining deadline). Default: ctx and a.
+	send func(ctx context.Context, a A) (context.Context, context.CancelFunc, A, error)
+	// lost is added to the error when the call was sent and no answer came
+	// (the leader may have run it).
+	lost string
+}
+
+// lane is a class of member-to-member traffic; each has connections of its
+// own (see transport.Pool).
+type lane int
+
+const (
+	// laneOperator carries operator calls and forwarded commands: a
+	// client may cancel them, which closes their connection.
+	laneOperator lane = iota
+	// laneLease carries what an owner's lease depends on (heartbeats,
+	// confirms) and the start-up probe; no operator call can close them.
+	laneLease
+)
+
+// poolFor returns the connection pool of l.
+func (s *Server) poolFor(l lane) *transport.Pool {
+	if l == laneLease {
+		return s.leasePool
+	}
+	return s.pool
+}
+
+// forwardTimeout bounds a forwarded call on the leader unless admit says
+// otherwise.
+const forwardTimeout = 30 * time.Second
+
+// forwardRetryWait is how long a forwarded call waits before it asks for
+// the leader again after a refusal that took no effect.
+const forwardRetryWait = 100 * time.Millisecond
+
+// forward runs c with a: here when this member is the ready leader, else on
+// the leader over the member RPC. With c.retry it retries, within ctx,
+// while the call is refused before taking effect.
+func forward[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], a A) (R, error) {
+	for {
+		var res R
+		var err error
+		addr, id := s.leaderAddr()
+		switch {
+		case s.leader() != nil:
+			res, err = c.local(s, ctx, a)
+		case id == "":
+			err = ErrNoLeader
+		case id == raft.ServerID(s.cfg.NodeID):
+			err = fmt.Errorf("%w: leader not ready yet", ErrNotLeader)
+		default:
+			res, err = send(ctx, s, c, string(addr), string(id), a)
+		}
+		if err == nil || !c.retry || !tookNoEffect(err) {
+			return res, err
+		}
+		t := time.NewTimer(forwardRetryWait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return res, err
+		case <-s.ctx.Done():
+			t.Stop()
+			return res, err
+		}
+	}
+}
+
+// send makes one forwarded attempt of c on the leader id at addr.
+func send[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], addr, id string, a A) (R, error) {
+	cctx, cancel := ctx, context.CancelFunc(func() {})
+	if c.send != nil {
+		var err error
+		if cctx, cancel, a, err = c.send(ctx, a); err != nil {
+			var zero R
+			return zero, err
+		}
+	}
+	defer cancel()
+	var reply rpcwire.Reply[R]
+	if err := s.poolFor(c.lane).Call(cctx, addr, c.method, a, &reply); err != nil {
+		if c.lost != "" && !errors.Is(err, transport.ErrDial) {
+			return reply.Result, fmt.Errorf("forward to leader %s (%s): %w", id, c.lost, err)
+		}
+		return reply.Result, fmt.Errorf("forward to leader %s: %w", id, err)
+	}
+	return reply.Result, wireCodec.Decode(reply.Err)
+}
+
+// serve runs a forwarded c on this member, which must be the ready leader.
+// It always returns nil: the call's error travels in the reply.
+func serve[A, R any](e *rpcEndpoint, c *leaderCall[A, R], a A, r *rpcwire.Reply[R]) error {
+	s := e.s
+	if s.leader() == nil {
+		r.Err = wireCodec.Encode(ErrNotLeader)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, forwardTimeout)
+	if c.admit != nil {
+		var err error
+		if ctx, cancel, err = c.admit(s, a); err != nil {
+			r.Err = wireCodec.Encode(err)
+			return nil
+		}
+	}
+	defer cancel()
+	res, err := c.local(s, ctx, a)
+	r.Result, r.Err = res, wireCodec.Encode(err)
+	return nil
+}
+
+// tookNoEffect reports whether err refused a call before it could take
+// effect anywhere, so that sending it again (to the next leader) cannot
+// apply it twice.
+func tookNoEffect(err error) bool {
+	switch {
+	case errors.Is(err, errLeadershipLost):
+		return false // the entry may still commit
+	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotLeader), errors.Is(err, transport.ErrDial):
+		return true
+	}
+	return false
+}
+
+// errLeadershipLost means the leader lost its leadership while applying a
+// command: the entry may or may not commit, so it is never retried.
+var errLeadershipLost = fmt.Errorf("%w: leadership lost while applying; the command may still commit (see raftha status)", ErrNotLeader)
+
+// wireCodec is the member RPC's error registry, most specific first (an
+// error may wrap more than one sentinel). A code is a stable wire name:
+// never reuse or rename one; the API answers with it too.
+var wireCodec = rpcwire.NewCodec(
+	rpcwire.Entry{Code: codeInProgress, Err: ErrInProgress},
+	rpcwire.Entry{Code: "timeout", Err: context.DeadlineExceeded},
+	rpcwire.Entry{Code: "stale_epoch", Err: fsm.ErrStaleEpoch},
+	rpcwire.Entry{Code: "not_owner", Err: fsm.ErrNotOwner},
+	rpcwire.Entry{Code: "not_eligible", Err: fsm.ErrNotEligible},
+	rpcwire.Entry{Code: "role_mismatch", Err: fsm.ErrRoleMismatch},
+	rpcwire.Entry{Code: "no_group", Err: fsm.ErrNoGroup},
+	rpcwire.Entry{Code: "no_member", Err: fsm.ErrNoMember},
+	rpcwire.Entry{Code: "busy", Err: fsm.ErrBusy},
+	rpcwire.Entry{Code: "invalid", Err: fsm.ErrInvalid},
+	rpcwire.Entry{Code: "unknown_command", Err: fsm.ErrUnknownCommand},
+	rpcwire.Entry{Code: "no_quorum", Err: ErrNoQuorum},
+	rpcwire.Entry{Code: "no_leader", Err: ErrNoLeader},
+	rpcwire.Entry{Code: "leadership_lost", Err: errLeadershipLost},
+	rpcwire.Entry{Code: "not_leader", Err: ErrNotLeader},
+	rpcwire.Entry{Code: "ownership", Err: ErrNotOwner},
+	rpcwire.Entry{Code: "settings_mismatch", Err: ErrSettingsMismatch},
+	rpcwire.Entry{Code: "refused", Err: ErrRefused},
+	rpcwire.Entry{Code: "canceled", Err: context.Canceled},
+)
+
+// errorCode is err's wire code ("" when it wraps no registered sentinel).
+func errorCode(err error) string { return string(wireCodec.Code(err)) }
+
+// proposeCall commits an encoded fsm.Command through the leader: the FSM's
+// refusal is the call's error, its epoch the result.
+var proposeCall = &leaderCall[ProposeArgs, uint64]{
+	method: "Raftha.Propose",
+	local:  func(s *Server, _ context.Context, a ProposeArgs) (uint64, error) { return s.applyCommand(a.Cmd) },
+	admit: func(s *Server, a ProposeArgs) (context.Context, context.CancelFunc, error) {
+		if _, err := fsm.Decode(a.Cmd); err != nil {
+			return nil, nil, fmt.Errorf("refusing undecodable command: %w", err)
+		}
+		ctx, cancel := context.WithCancel(s.ctx) // raft.Apply has its own bound
+		return ctx, cancel, nil
+	},
+}
+
+// operatorProposeCall is proposeCall for an operator's command: retried
+// while the leader changes, within the caller's deadline.
+var operatorProposeCall = &leaderCall[ProposeArgs, uint64]{
+	method: proposeCall.method, retry: true, local: proposeCall.local, admit: proposeCall.admit,
+}
+
+// Propose applies a forwarded command on the leader.
+func (e *rpcEndpoint) Propose(a ProposeArgs, r *rpcwire.Reply[uint64]) error {
+	return serve(e, proposeCall, a, r)
+}
+
+// ProposeArgs carries an encoded fsm.Command to the leader.
+type ProposeArgs struct {
+	// Cmd is the command as fsm.Encode wrote it.
+	Cmd []byte
+}
+
+// commit commits c through the leader (here or by RPC) once, and returns
+// the epoch of the FSM's result or its refusal. For the leader's own
+// decisions and an owner's reports: they are never re-sent elsewhere.
+func (s *Server) commit(ctx context.Context, c fsm.Command) (uint64, error) {
+	return s.commitWith(ctx, proposeCall, c)
+}
+
+// operatorCommit is commit for an operator's command: while no leader can
+// take it (an election, a leader change), it is sent again until ctx ends.
+func (s *Server) operatorCommit(ctx context.Context, c fsm.Command) (uint64, error) {
+	return s.commitWith(ctx, operatorProposeCall, c)
+}
+
+func (s *Server) commitWith(ctx context.Context, call *leaderCall[ProposeArgs, uint64], c fsm.Command) (uint64, error) {
+	data, err := fsm.Encode(c)
+	if err != nil {
+		return 0, err
+	}
+	return forward(ctx, s, call, ProposeArgs{Cmd: data})
+}
+
+// applyCommand applies an encoded command on this member, the raft
+// leader, and folds the FSM's refusal into the error.
+func (s *Server) applyCommand(data []byte) (uint64, error) {
+	res, err := s.applyLocal(data)
+	if err != nil {
+		return 0, err
+	}
+	return res.Epoch, res.Err
+}

@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
+	"github.com/raftha/raftha/transport"
+)
+
+// codecEcho is an RPC receiver that fails with the sentinel a code names.
+type codecEcho struct{}
+
+// Fail returns, in the reply, the sentinel registered under code wrapped
+// in a message of the callee.
+func (codecEcho) Fail(code rpcwire.Code, r *rpcwire.Reply[struct{}]) error {
+	for _, e := range wireCodec.Entries() {
+		if e.Code == code {
+			r.Err = wireCodec.Encode(fmt.Errorf("on the callee: %w", e.Err))
+			return nil
+		}
+	}
+	return fmt.Errorf("no code %s", code)
+}
+
+// TestWireCodecThroughRPC sends every registered sentinel through a real
+// member RPC (mTLS mux, pool, net/rpc): on the caller errors.Is holds for
+// it and the API code is unchanged. ErrNotOwner in particular is matched
+// as a value, not by its text (the worker's confirm relies on it).
+func TestWireCodecThroughRPC(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2")
+	muxes := map[string]*transport.Mux{}
+	for _, m := range c.members {
+		b, err := transport.Load(transport.Files{CA: m.cfg.TLS.CA, Cert: m.cfg.TLS.Cert, Key: m.cfg.TLS.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux, err := transport.Listen(m.cfg.Bind, "", b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mux.Close() })
+		muxes[m.cfg.NodeID] = mux
+	}
+	srv, err := transport.NewRPCServer("Test", codecEcho{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	muxes["n2"].Serve(srv.ServeConn)
+	muxes["n1"].Serve(nil)
+	pool := transport.NewPool(muxes["n1"])
+	t.Cleanup(pool.Close)
+	for _, e := range wireCodec.Entries() {
+		var reply rpcwire.Reply[struct{}]
+		if err := pool.Call(ctxT(t, 5*time.Second), muxes["n2"].Addr().String(), "Test.Fail", e.Code, &reply); err != nil {
+			t.Fatalf("%s: %v", e.Code, err)
+		}
+		got := wireCodec.Decode(reply.Err)
+		if !errors.Is(got, e.Err) {
+			t.Errorf("%s: errors.Is(%v, %v) is false after the wire", e.Code, got, e.Err)
+		}
+		if code := wireCodec.Code(got); code != e.Code {
+			t.Errorf("%s: decoded error has code %s", e.Code, code)
+		}
+		if want := "on the callee: " + e.Err.Error(); got.Error() != want {
+			t.Errorf("%s: message %q, want %q", e.Code, got, want)
+		}
+	}
+	// An error wrapping two sentinels keeps both.
+	both := wireCodec.Decode(wireCodec.Encode(fmt.Errorf("%w: not verified: %w", ErrNoQuorum, context.DeadlineExceeded)))
+	if !errors.Is(both, ErrNoQuorum) || !errors.Is(both, context.DeadlineExceeded) {
+		t.Errorf("%v lost a sentinel", both)
+	}
+	if !errors.Is(wireCodec.Decode(wireCodec.Encode(errLeadershipLost)), ErrNotLeader) {
+		t.Error("leadership lost is no longer a not-leader error after the wire")
+	}
+}
+
+// TestTookNoEffect: only refusals that took no effect are retried; a
+// leadership lost mid-apply may still commit and is never sent again.
+func TestTookNoEffect(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{ErrNoLeader, true},
+		{fmt.Errorf("%w: leader not ready yet", ErrNotLeader), true},
+		{wireCodec.Decode(wireCodec.Encode(ErrNotLeader)), true},
+		{fmt.Errorf("forward to leader n1: %w", fmt.Errorf("%w 127.0.0.1:1: refused", transport.ErrDial)), true},
+		{errLeadershipLost, false},
+		{wireCodec.Decode(wireCodec.Encode(errLeadershipLost)), false},
+		{fmt.Errorf("%w: stale", fsm.ErrStaleEpoch), false},
+		{errors.New("call Raftha.Transfer on x: connection lost"), false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := tookNoEffect(tc.err); got != tc.want {
+			t.Errorf("tookNoEffect(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestForwardReachesLeader: a leader-bound call made on a follower runs on
+// the leader (its refusal comes back over the wire, as a value), and a
+// follower asked directly answers not-leader without running it.
+func TestForwardReachesLeader(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	l, others := startedFollowers(c)
+	f := others[0]
+	err := f.srv.RemoveMember(ctxT(t, 10*time.Second), "nosuch", "test")
+	var re *rpcwire.RemoteError
+	if !errors.Is(err, fsm.ErrNoMember) || !errors.As(err, &re) {
+		t.Fatalf("remove of an unknown member via follower %s: %v (%T), want fsm.ErrNoMember from the leader", f.cfg.NodeID, err, err)
+	}
+	var reply rpcwire.Reply[struct{}]
+	if err := l.srv.pool.Call(ctxT(t, 5*time.Second), f.srv.RaftAddr(), removeMemberCall.method, MemberArgs{ID: "nosuch", By: "test"}, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if err := wireCodec.Decode(reply.Err); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("follower %s served a leader call: %v, want ErrNotLeader", f.cfg.NodeID, err)
+	}
+}
+
+// TestForwardRetriesAcrossLeaderChange: an operator call made on a
+// follower just as the leader dies is sent again, within the caller's
+// deadline, until the new leader takes it.
+func TestForwardRetriesAcrossLeaderChange(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "n3")
+	l, others := startedFollowers(c)
+	f := others[0]
+	nodes := []string{others[0].cfg.NodeID, others[1].cfg.NodeID}
+	work := t.TempDir()
+	if _, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(work, nodes...)), "test"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitOnline("db", "")
+	old := l.cfg.NodeID
+	c.kill(old)
+	start := time.Now()
+	if err := f.srv.SetSuspended(ctxT(t, 20*time.Second), "db", true, "test"); err != nil {
+		t.Fatalf("suspend via %s while leader %s died: %v", f.cfg.NodeID, old, err)
+	}
+	nl := c.leader()
+	if nl.cfg.NodeID == old {
+		t.Fatalf("leader still %s", old)
+	}
+	if g := nl.srv.State().Groups["db"]; !g.Status.Suspended {
+		t.Fatalf("group not suspended on the new leader %s", nl.cfg.NodeID)
+	}
+	t.Logf("suspend committed by new leader %s %s after the old leader died", nl.cfg.NodeID, time.Since(start).Round(time.Millisecond))
+}
+
+// startedFollowers starts c and returns its leader and the other members,
+// once every member is healthy.
+func startedFollowers(c *testCluster) (*testMember, []*testMember) {
+	c.startAll()
+	l := c.leader()
+	c.waitHealthy()
+	var others []*testMember
+	for _, m := range c.members {
+		if m != l {
+			others = append(others, m)
+		}
+	}
+	return l, others
+}
