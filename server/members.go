@@ -41,6 +41,9 @@ type MemberReply struct {
 // Raft configuration as a voter. Witnesses are voters too. Any member may
 // be asked; the call is forwarded to the leader.
 func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
+	if err := s.checkRunning(); err != nil {
+		return err
+	}
 	if err := validateMemberArgs(a); err != nil {
 		return err
 	}
@@ -64,6 +67,9 @@ func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
 // configuration. The log refuses a member that owns an active or
 // stop-failed group or that a fencing winner must fence.
 func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
+	if err := s.checkRunning(); err != nil {
+		return err
+	}
 	if s.leader() == nil {
 		return s.forwardMember(ctx, "Raftha.RemoveMember", MemberArgs{ID: id, By: by})
 	}
