@@ -27,6 +27,10 @@ func testShutdownWaitsForSlowHandler(t *testing.T, leader string) {
 	c.transferLeadership(leader)
 	c.waitHealthy()
 	n1 := c.member("n1")
+	// A leadership change may let the owner's lease lapse (a self-fence,
+	// not what this test is about): start from a settled, renewed lease.
+	c.waitOnline("db", "n1")
+	waitFor(t, 10*time.Second, "n1 owning db with a valid lease", func() bool { return n1.srv.IsOwner("db") })
 	leaderBefore := c.leader().cfg.NodeID
 	t0 := time.Now()
 	err := n1.srv.Shutdown(ctxT(t, 20*time.Second))
@@ -67,7 +71,9 @@ func testShutdownWaitsForSlowHandler(t *testing.T, leader string) {
 // stop-failed: only a fenced takeover may move it), and Shutdown says so.
 func TestShutdownReportsAHandlerThatDoesNotStop(t *testing.T) {
 	p := newProbe(t)
-	p.linger = 7 * time.Second // > stop_timeout 5s
+	// > stop_timeout 5s, and past the retry at shutdown (another
+	// stop_timeout) beyond fencing.stop_deadline (700ms).
+	p.linger = 11 * time.Second
 	c, g := embedCluster(t, p)
 	n1 := c.member("n1")
 	err := n1.srv.Shutdown(ctxT(t, 30*time.Second))
