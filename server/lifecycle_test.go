@@ -79,7 +79,7 @@ func TestShutdownReportsAHandlerThatDoesNotStop(t *testing.T) {
 	err := n1.srv.Shutdown(ctxT(t, 30*time.Second))
 	n1.srv = nil
 	if err == nil {
-		t.Fatalf("Shutdown returned nil while n1's handler had not returned:%s", p.describe())
+		t.Fatalf("Shutdown returned nil although n1's handler did not return within its stop_timeout:%s", p.describe())
 	}
 	if !errors.Is(err, ErrShutdownIncomplete) || !strings.Contains(err.Error(), "did not return within stop_timeout 5s") {
 		t.Fatalf("Shutdown: %v, want ErrShutdownIncomplete naming the handler's stop_timeout", err)

@@ -140,6 +140,11 @@ func (r *runner) shutdown(ctx context.Context) error {
 	r.mu.Unlock()
 	r.wg.Wait()
 	for _, w := range r.workerList() {
+		// The workers have ended: gaveUp may be read. A stop that failed
+		// (even if a retry later succeeded) made the group stop-failed.
+		if w.gaveUp != nil && w.gaveUp.StopFailed {
+			errs = append(errs, fmt.Errorf("group %s (epoch %d) did not stop in time, reported stop-failed: %s", w.name, w.gaveUp.Epoch, w.gaveUp.Reason))
+		}
 		w.mu.Lock()
 		inst := w.inst
 		w.mu.Unlock()
