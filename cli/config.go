@@ -18,7 +18,8 @@ func configCommand() *cli.Command {
 			ArgsUsage: "FILE",
 			Description: `Runs exactly the validation of 'raftha agent': strict YAML (unknown keys,
 bad durations or addresses, missing keys are errors naming FILE:LINE), the
-timing relations heartbeat < lease < failover_timeout, and the fencing
+timing relations (lease >= 3 x heartbeat, failover_timeout > lease, and
+with lease-only failover_timeout >= lease + heartbeat), and the fencing
 settings. Prints warnings (for example a two-voter cluster that cannot fail
 over) and exits non-zero on any error.`,
 			Action: func(c *cli.Context) error {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/raftha/raftha/fsm"
@@ -86,15 +85,23 @@ func (s *Server) advertisedAPI() string {
 }
 
 func (s *Server) startAPI() error {
-	ln, err := net.Listen("tcp", s.cfg.API)
-	if err != nil {
-		return fmt.Errorf("api: listen on %s: %w", s.cfg.API, err)
+	if s.apiOff {
+		return nil // Options.DisableAPI
+	}
+	ln := s.apiListener // Options.APIListener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.API); err != nil {
+			return fmt.Errorf("api: listen on %s: %w", s.cfg.API, err)
+		}
 	}
 	tc := s.bundle.APIServerConfig()
 	// A client certificate, when given, must come from the cluster CA;
 	// callers without one must present a bearer token (authorize).
 	tc.ClientAuth = tls.VerifyClientCertIfGiven
 	s.apiLn = tls.NewListener(ln, tc)
+	apiAddr := s.apiLn.Addr().String()
+	s.apiAddr.Store(&apiAddr)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.apiSrv = &http.Server{
@@ -183,13 +190,7 @@ func fail(w http.ResponseWriter, err error) {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
-	_, id := s.leaderAddr()
-	h := Health{ID: s.cfg.NodeID, Role: string(s.cfg.Role), RaftState: strings.ToLower(s.raft.State().String()),
-		Leader: string(id), AppliedIndex: s.fsm.AppliedIndex(), LeaseLeftMS: s.lease.remaining().Milliseconds(), Version: Version}
-	if lc := s.raft.LastContact(); !lc.IsZero() {
-		h.LastContactMS = time.Since(lc).Milliseconds()
-	}
-	writeJSON(w, http.StatusOK, h)
+	writeJSON(w, http.StatusOK, s.Health())
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {

@@ -112,7 +112,10 @@ type AWSConfig struct {
 }
 
 // TimingConfig holds the timings of the safety argument. Validate enforces
-// heartbeat < lease < failover_timeout.
+// heartbeat ≥ MinHeartbeat, lease ≥ 3 × heartbeat (a lease survives two
+// lost heartbeats) and failover_timeout > lease; with fencing.mode
+// lease-only also failover_timeout ≥ lease + heartbeat and heartbeat ≥ the
+// self-fence grace (100ms). The defaults are 300ms, 1.5s and 2s.
 type TimingConfig struct {
 	// Heartbeat is how often a member reports to the leader and renews its
 	// lease; Raft's own heartbeat is derived from it.

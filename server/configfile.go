@@ -9,7 +9,11 @@ import (
 )
 
 // LoadConfigFile reads, strictly decodes, defaults and validates the member
-// configuration at path. Relative data_dir and tls paths are resolved
+// configuration at path. The defaults are the `raftha agent` command's
+// (SetDefaults: fencing.mode aws-stop, self_fence_action reboot), not the
+// library's that New applies to a Config built in Go (see New): an
+// embedding service that loads its file with it gets them too, so its
+// file should set both. Relative data_dir and tls paths are resolved
 // against the file's directory. Every problem is reported, one a line, as
 // "FILE:LINE: PATH: MSG" (errors.As recovers the ErrorList).
 func LoadConfigFile(path string) (*Config, error) {

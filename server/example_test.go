@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -76,6 +77,64 @@ groups:
 	// primary for group web on node1 (epoch > 0: true)
 	// stepping down: resource stopped
 	// shut down
+}
+
+// ExampleServer_WaitReady is the embedder's lifecycle: New (with the
+// HTTPS API turned off and logs to log/slog), Start, WaitReady before the
+// first cluster call, Health and IsOwner answered from local state, and
+// Shutdown, after which calls return ErrStopped.
+func ExampleServer_WaitReady() {
+	dir, err := os.MkdirTemp("", "raftha-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	cfg := exampleConfig(dir)
+	cfg.API = "" // no HTTPS API: the service talks to raftha in Go
+	srv, err := server.New(cfg, server.Options{
+		DisableAPI: true,
+		Slog:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Handlers: map[string]server.OwnerFunc{
+			"primary": func(ctx context.Context, tok resources.Token) error { <-ctx.Done(); return nil },
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = srv.Status(context.Background())
+	fmt.Println("before Start:", errors.Is(err, server.ErrNotStarted), srv.Health().RaftState)
+	if err := srv.Start(); err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.WaitReady(ctx); err != nil { // joined, and a leader answers
+		log.Fatal(err)
+	}
+	// No retry loop: the first cluster call after WaitReady reaches the leader.
+	if _, err := srv.ApplyGroups(ctx, []byte("groups:\n  - name: web\n    nodes: [node1]\n    resources:\n      - {name: w, type: go, handler: primary, stop_timeout: 5s}\n"), "example"); err != nil {
+		log.Fatal(err)
+	}
+	for !srv.IsOwner("web") { // owner in the log and lease valid
+		select {
+		case <-ctx.Done():
+			log.Fatal("never became the owner")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	owner, epoch, _ := srv.Owner("web")
+	h := srv.Health()
+	fmt.Printf("owner %s (epoch > 0: %v); health: %s, leader %s, API %q\n", owner, epoch > 0, h.RaftState, h.Leader, srv.APIAddr())
+	if err := srv.Shutdown(ctx); err != nil { // nil: everything stopped
+		log.Fatal(err)
+	}
+	_, err = srv.Status(context.Background())
+	fmt.Println("after Shutdown:", errors.Is(err, server.ErrStopped), srv.IsOwner("web"))
+	// Output:
+	// before Start: true not-started
+	// owner node1 (epoch > 0: true); health: leader, leader node1, API ""
+	// after Shutdown: true false
 }
 
 // marker is a custom resource type: it "holds" a name for its group while
@@ -243,21 +302,17 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
-// applyWhenReady applies a group file once the member leads and knows
-// itself (right after Start, there is no leader yet).
+// applyWhenReady applies a group file once the member has joined and a
+// leader answers (right after Start, there is no leader yet): no retry
+// loop is needed after WaitReady.
 func applyWhenReady(srv *server.Server, groups string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := srv.ApplyGroups(ctx, []byte(groups), "example")
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			log.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.WaitReady(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := srv.ApplyGroups(ctx, []byte(groups), "example"); err != nil {
+		log.Fatal(err)
 	}
 }
 

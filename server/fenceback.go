@@ -151,6 +151,9 @@ func (s *Server) takeBack(ctx context.Context, ls *leaderState, g *fsm.Group) {
 // group may move again. by (the caller's identity) and reason are
 // recorded in the event, so `raftha why` shows who accepted the risk.
 func (s *Server) FenceOverride(ctx context.Context, group, reason, by string) (GroupStatus, error) {
+	if err := s.checkRunning(); err != nil {
+		return GroupStatus{}, err
+	}
 	if reason == "" {
 		return GroupStatus{}, fmt.Errorf("%w: say why you accept the risk (--accept-risk REASON)", fsm.ErrInvalid)
 	}

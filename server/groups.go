@@ -200,6 +200,9 @@ func parseResource(n *yaml.Node, path string, reg *resources.Registry) (fsm.Reso
 // state and commits it whole, or commits nothing and returns every problem
 // with its line.
 func (s *Server) ApplyGroups(ctx context.Context, data []byte, by string) ([]string, error) {
+	if err := s.checkRunning(); err != nil {
+		return nil, err
+	}
 	specs, root, errs := ParseGroups(data, s.registry)
 	if len(errs) > 0 {
 		return nil, errs

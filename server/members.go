@@ -33,6 +33,9 @@ type MemberArgs struct {
 // Raft configuration as a voter. Witnesses are voters too. Any member may
 // be asked; the call is forwarded to the leader.
 func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
+	if err := s.checkRunning(); err != nil {
+		return err
+	}
 	if err := validateMemberArgs(a); err != nil {
 		return err
 	}
@@ -75,6 +78,9 @@ func (s *Server) addMemberLocal(ctx context.Context, a MemberArgs) error {
 // configuration. The log refuses a member that owns an active or
 // stop-failed group or that a fencing winner must fence.
 func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
+	if err := s.checkRunning(); err != nil {
+		return err
+	}
 	_, err := forward(ctx, s, removeMemberCall, MemberArgs{ID: id, By: by})
 	return err
 }

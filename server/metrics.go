@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -15,9 +16,11 @@ import (
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own so
-// that several servers can live in one process (tests, embedders).
+// that several servers can live in one process (tests, embedders), or on
+// the embedder's Options.Registerer.
 type metrics struct {
-	reg *prometheus.Registry
+	reg      prometheus.Registerer
+	gatherer prometheus.Gatherer // what GET /metrics serves; nil: nothing
 
 	failovers     *prometheus.CounterVec
 	fences        *prometheus.CounterVec
@@ -31,9 +34,23 @@ type metrics struct {
 	selfFences    prometheus.Counter
 }
 
-func newMetrics(s *Server) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
-	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+// newMetrics registers the metrics on reg, or on a private registry (with
+// the Go and process collectors) when reg is nil. GET /metrics serves the
+// registry when it is also a prometheus.Gatherer.
+func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{reg: reg}
+	if reg == nil {
+		own := prometheus.NewRegistry()
+		own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.reg = own
+	}
+	m.gatherer, _ = m.reg.(prometheus.Gatherer)
+	var regErr error
+	f := func(c prometheus.Collector) {
+		if err := m.reg.Register(c); err != nil && regErr == nil {
+			regErr = fmt.Errorf("Options.Registerer: %w (several servers on one registry: wrap it with prometheus.WrapRegistererWith)", err)
+		}
+	}
 	m.failovers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_failovers_total", Help: "Takeovers this member decided as leader (owner lost or stop failed), by group and cause."}, []string{"group", "cause"})
 	m.fences = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_fences_total", Help: "Fencing attempts this member made as a takeover winner, by method and result."}, []string{"method", "result"})
 	m.fenceDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "raftha_fence_duration_seconds", Help: "Duration of successful fences (EC2 stop until stopped, or the lease-only wait).", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)})
@@ -48,13 +65,16 @@ func newMetrics(s *Server) *metrics {
 		f(c)
 	}
 	f(&stateCollector{s: s})
-	f(collectors.NewGoCollector())
-	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
+	return m, regErr
 }
 
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	if m.gatherer == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "raftha's metrics are registered on the embedding service's registry (Options.Registerer)", http.StatusNotFound)
+		})
+	}
+	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
 }
 
 // observeAWS records one AWS API call (wired into the aws.Config).

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -113,28 +114,37 @@ func (r *runner) run() {
 
 // shutdown hands this node's groups over: it tells the leader it is
 // leaving (heartbeats carry the flag) so the leader starts planned moves,
-// waits up to failover_timeout (or ctx) for them, then stops whatever
-// still runs here in reverse order and reports each stop at its epoch so
-// the leader can place the group on another node without fencing. A stop
-// that fails is reported stop-failed: the group then moves only by a
-// fenced takeover (safety clause 7).
-func (r *runner) shutdown(ctx context.Context) {
+// waits up to failover_timeout (or ctx) for them to begin and, once a
+// stop has begun, for it to end (each resource bounds its own stop, e.g.
+// an OwnerFunc's stop_timeout), then stops whatever still runs here in
+// reverse order and reports each stop at its epoch so the leader can
+// place the group on another node without fencing. A stop that fails is
+// reported stop-failed: the group then moves only by a fenced takeover
+// (safety clause 7). It returns what did not stop, and ctx's error when
+// ctx ended before every group was handed over.
+func (r *runner) shutdown(ctx context.Context) error {
 	r.s.leaving.Store(true)
 	deadline := time.Now().Add(r.s.cfg.Timing.FailoverTimeout.D())
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	for time.Now().Before(deadline) && r.runningCount() > 0 && ctx.Err() == nil {
+	for (time.Now().Before(deadline) || r.stopsUnderWay()) && r.runningCount() > 0 && ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+	var errs []error
+	if ctx.Err() != nil && r.runningCount() > 0 {
+		errs = append(errs, fmt.Errorf("hand-over cut short, groups stopped here instead: %w", context.Cause(ctx)))
 	}
 	r.mu.Lock()
 	r.cancel()
 	r.mu.Unlock()
 	r.wg.Wait()
 	for _, w := range r.workerList() {
+		// The workers have ended: gaveUp may be read. A stop that failed
+		// (even if a retry later succeeded) made the group stop-failed.
+		if w.gaveUp != nil && w.gaveUp.StopFailed {
+			errs = append(errs, fmt.Errorf("group %s (epoch %d) did not stop in time, reported stop-failed: %s", w.name, w.gaveUp.Epoch, w.gaveUp.Reason))
+		}
 		w.mu.Lock()
 		inst := w.inst
 		w.mu.Unlock()
@@ -144,12 +154,14 @@ func (r *runner) shutdown(ctx context.Context) {
 		err := w.stopAtShutdown()
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err != nil {
+			errs = append(errs, fmt.Errorf("group %s (epoch %d) did not stop: %w", w.name, inst.epoch, err))
 			w.reportFailed(rctx, inst.epoch, "stop at shutdown failed: "+err.Error(), true)
 		} else if !inst.leftover {
 			w.report(rctx, inst.epoch, fsm.StateOffline, "member shut down")
 		}
 		cancel()
 	}
+	return errors.Join(errs...)
 }
 
 // stopAtShutdown stops what runs here before the agent exits. A stop that

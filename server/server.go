@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
@@ -45,12 +47,29 @@ var (
 	ErrNotOwner = errors.New("not the owner at this epoch")
 	// ErrRefused means a request was understood and refused (see message).
 	ErrRefused = errors.New("refused")
+	// ErrNotStarted means a call needs a started Server: Start has not
+	// been called, or has not returned yet.
+	ErrNotStarted = errors.New("server not started")
+	// ErrStopped means the Server has stopped (Shutdown, Kill, a failed
+	// Start, or a failure it stopped on: see Err). A Server is not
+	// restarted; build a new one with New.
+	ErrStopped = errors.New("server stopped")
+	// ErrShutdownIncomplete means Shutdown did not hand over or stop
+	// everything cleanly: a resource (an OwnerFunc) did not stop, or the
+	// context ended before the hand-over finished. The error says which.
+	ErrShutdownIncomplete = errors.New("shutdown incomplete")
+	// ErrAlreadyStarted means Start was called twice.
+	ErrAlreadyStarted = errors.New("server already started")
 )
 
 // Options are the parts of a Server that are Go values rather than
 // configuration.
 type Options struct {
-	// Logger receives structured logs; default: hclog to LogOutput.
+	// Slog receives the server's logs (and the Raft library's) as a
+	// log/slog logger; see NewSlogLogger. Logger wins when both are set.
+	Slog *slog.Logger
+	// Logger receives structured logs; default: Slog, or else hclog to
+	// LogOutput.
 	Logger hclog.Logger
 	// LogOutput is where the default logger writes (default os.Stderr).
 	LogOutput io.Writer
@@ -65,6 +84,20 @@ type Options struct {
 	// name their `handler:` key gives (embedding; see OwnerFunc, Handle
 	// and embed.go).
 	Handlers map[string]OwnerFunc
+	// Registerer, when set, is where the server registers its Prometheus
+	// metrics (raftha_*), instead of a private registry; the Go and
+	// process collectors are then the embedder's business. The API's GET
+	// /metrics serves it when it is also a prometheus.Gatherer. Several
+	// servers on one registry need prometheus.WrapRegistererWith.
+	Registerer prometheus.Registerer
+	// DisableAPI turns raftha's HTTPS API off (the raftha CLI, the web UI
+	// and GET /metrics); the `api` setting may then be empty. The Go
+	// methods (Status, Transfer, Health, ...) work without it.
+	DisableAPI bool
+	// APIListener, when set, is where the HTTPS API serves instead of
+	// listening on `api` (which may then be empty): the server wraps it
+	// in TLS and closes it on Shutdown or Kill.
+	APIListener net.Listener
 	// Rejoin marks a member that lost its data_dir and was removed from
 	// the cluster (raftha members remove): with an empty data_dir it never
 	// bootstraps and waits to be added (raftha members add). `raftha agent
@@ -123,9 +156,11 @@ type Server struct {
 	failMu    sync.Mutex
 	failErr   error
 
-	apiLn  net.Listener
-	apiSrv *http.Server
-	apiTLS *http.Transport
+	apiLn       net.Listener
+	apiOff      bool         // Options.DisableAPI
+	apiListener net.Listener // Options.APIListener
+	apiSrv      *http.Server
+	apiTLS      *http.Transport
 
 	lease    *lease
 	runner   *runner
@@ -146,21 +181,49 @@ type Server struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	stopped atomic.Bool
-	leaving atomic.Bool
-	stopMu  sync.Mutex
+	// Lifecycle (lifecycle.go): started once Start got past opening Raft,
+	// readyCh closed once a ready leader answered, doneCh when stopping.
+	started  atomic.Bool
+	readyCh  chan struct{}
+	doneCh   chan struct{}
+	raftAddr atomic.Pointer[string]
+	apiAddr  atomic.Pointer[string]
+	leaving  atomic.Bool
+	stopMu   sync.Mutex
 
 	// reportFilter, when set (tests only), drops the group reports it
 	// returns true for, as a report RPC that timed out would.
 	reportFilter atomic.Pointer[func(*fsm.Report) bool]
 }
 
+// DefaultEmbeddedSelfFenceAction is the fencing.self_fence_action New
+// fills in when it is empty: end the process (Options.Exit), the only
+// way to stop an OwnerFunc that ignores its context, and never the host's
+// sysrq reboot or power-off, which an embedding service must ask for.
+const DefaultEmbeddedSelfFenceAction = "exit"
+
 // New validates cfg and builds a Server. Nothing listens until Start.
+//
+// Library defaults: New fills what cfg leaves empty like SetDefaults, with
+// two exceptions, so that a library never fences a host it was not told
+// to: fencing.mode has no default (New returns an error naming
+// fencing.mode when it is empty: choose lease-only, or aws-stop on EC2),
+// and fencing.self_fence_action defaults to exit
+// (DefaultEmbeddedSelfFenceAction), not reboot. The `raftha agent`
+// command reads its file with LoadConfigFile, which applies the agent's
+// defaults (aws-stop, reboot) before New sees the configuration.
 func New(cfg Config, opts Options) (*Server, error) {
+	if errs := applyLibraryDefaults(&cfg); len(errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration:\n%w", errs)
+	}
 	cfg.SetDefaults()
-	if errs := cfg.Validate(); len(errs) > 0 {
+	if errs := withoutAPIErrors(cfg.Validate(), opts); len(errs) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n%w", errs)
 	}
 	logger := opts.Logger
+	if logger == nil && opts.Slog != nil {
+		logger = NewSlogLogger(opts.Slog)
+	}
 	if logger == nil {
 		out := opts.LogOutput
 		if out == nil {
@@ -181,8 +244,12 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit, rejoin: opts.Rejoin}
-	s.metrics = newMetrics(s)
+	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit, rejoin: opts.Rejoin,
+		readyCh: make(chan struct{}), doneCh: make(chan struct{})}
+	s.apiOff, s.apiListener = opts.DisableAPI, opts.APIListener
+	if s.metrics, err = newMetrics(s, opts.Registerer); err != nil {
+		return nil, err
+	}
 	// Embedding: keep Options.Handlers for `go` resources (embed.go).
 	if err := attachHandlers(s, opts.Handlers); err != nil {
 		return nil, err
@@ -198,8 +265,20 @@ func (s *Server) Logger() hclog.Logger { return s.logger }
 
 // Start opens the Raft store, joins (or bootstraps) the cluster, and starts
 // the API, the lease keeper and the resource runner. It returns once every
-// listener is up; leadership and placement happen in the background.
+// listener is up; leadership and placement happen in the background: use
+// Ready or WaitReady before the first cluster call (ApplyGroups, ...).
+// Start may be called once; again it returns ErrAlreadyStarted, after
+// Shutdown or Kill ErrStopped. A Start that fails leaves the Server
+// stopped.
 func (s *Server) Start() (err error) {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	switch {
+	case s.stopped.Load():
+		return ErrStopped
+	case s.ctx != nil:
+		return ErrAlreadyStarted
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -214,6 +293,8 @@ func (s *Server) Start() (err error) {
 		return err
 	}
 	s.mux.SetAuthorizer(s.isMember)
+	raftAddr := s.mux.Addr().String()
+	s.raftAddr.Store(&raftAddr)
 	s.pool = transport.NewPool(s.mux)
 	s.leasePool = transport.NewPool(s.mux)
 	s.rpcSrv, err = transport.NewRPCServer("Raftha", &rpcEndpoint{s: s})
@@ -232,11 +313,13 @@ func (s *Server) Start() (err error) {
 			return err
 		}
 	}
+	s.started.Store(true) // exported calls work from here on (lifecycle.go)
 	if err := s.startAPI(); err != nil {
 		return err
 	}
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
+	s.goFn(s.watchReady)
 	s.goFn(s.watchSettings)
 	if s.cfg.Fencing.Watchdog == WatchdogNone && s.cfg.Role == RoleNode && s.cfg.Fencing.Mode == FencingLeaseOnly {
 		s.logger.Warn("fencing.watchdog none on a lease-only node: nothing resets this host if the agent hangs; a lost owner's safety rests on the agent fencing itself")
@@ -253,7 +336,7 @@ func (s *Server) Start() (err error) {
 		s.goFn(s.runner.guard)
 		s.goFn(s.runner.run)
 	}
-	s.logger.Info("member started", "role", s.cfg.Role, "raft", s.mux.Addr().String(), "api", s.apiLn.Addr().String())
+	s.logger.Info("member started", "role", s.cfg.Role, "raft", s.RaftAddr(), "api", s.APIAddr())
 	return nil
 }
 
@@ -265,17 +348,39 @@ func (s *Server) goFn(fn func()) {
 	}()
 }
 
-// Shutdown stops the member. Groups it owns are stopped in reverse order
-// first (and their stop reported, so the leader can place them elsewhere),
-// then it leaves leadership if it has it, then everything closes.
+// Shutdown stops the member and hands its groups over:
+//
+//  1. It tells the leader it is leaving, so the leader moves each group it
+//     owns to another node (planned moves: stop here, then start there).
+//     It waits up to timing.failover_timeout for those moves to begin,
+//     and for each stop under way to end: a resource bounds its own stop
+//     (an OwnerFunc gets its stop_timeout to return after its context is
+//     cancelled), so a slow callback is waited for, not cut off. ctx ends
+//     the wait early.
+//  2. Whatever still runs here is then stopped in reverse order and the
+//     stop reported, so the leader can place the group elsewhere without
+//     fencing. A stop that fails is reported stop-failed (the group then
+//     moves only by a fenced takeover), retried until
+//     fencing.stop_deadline, and then fencing.self_fence_action is taken.
+//     Stops are not cut short by ctx: a cut stop is a failed one.
+//  3. It hands leadership over if it has it, and everything closes.
+//
+// It returns nil when every group was handed over or stopped, and an
+// error wrapping ErrShutdownIncomplete naming what did not stop, or
+// ctx's error when ctx ended before the hand-over finished. The Server is
+// stopped either way. Before Start it returns ErrNotStarted, after the
+// Server stopped ErrStopped.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopMu.Lock()
 	defer s.stopMu.Unlock()
-	if s.stopped.Load() || s.cancel == nil {
-		return nil
+	if err := s.checkRunning(); err != nil {
+		return err
 	}
+	var err error
 	if s.runner != nil {
-		s.runner.shutdown(ctx)
+		if rerr := s.runner.shutdown(ctx); rerr != nil {
+			err = fmt.Errorf("%w: %w", ErrShutdownIncomplete, rerr)
+		}
 	}
 	if s.raft != nil && s.raft.State() == raft.Leader {
 		if f := s.raft.LeadershipTransfer(); f.Error() != nil {
@@ -283,7 +388,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.closeAll()
-	return nil
+	return err
 }
 
 // Kill stops the member abruptly, as a crash would: no handover, no
@@ -315,10 +420,14 @@ func (s *Server) closeAll() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	close(s.doneCh)
 	if s.apiSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = s.apiSrv.Shutdown(ctx)
 		cancel()
+	}
+	if s.apiSrv == nil && s.apiListener != nil {
+		_ = s.apiListener.Close() // Options.APIListener, never served
 	}
 	if s.raft != nil {
 		if err := s.raft.Shutdown().Error(); err != nil {
@@ -358,14 +467,26 @@ func (s *Server) isMember(id string) bool {
 	return known
 }
 
-// Done is closed when the server stops.
-func (s *Server) Done() <-chan struct{} { return s.ctx.Done() }
+// Done is closed when the server stops: Shutdown, Kill, a failed Start,
+// or a failure it stopped on (see Err). It may be called before Start.
+func (s *Server) Done() <-chan struct{} { return s.doneCh }
 
-// RaftAddr is the advertised Raft/RPC address.
-func (s *Server) RaftAddr() string { return s.mux.Addr().String() }
+// RaftAddr is the bound Raft/RPC address; "" before Start.
+func (s *Server) RaftAddr() string {
+	if a := s.raftAddr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
 
-// APIAddr is the bound API address.
-func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }
+// APIAddr is the bound API address; "" before Start and when the API is
+// off (Options.DisableAPI).
+func (s *Server) APIAddr() string {
+	if a := s.apiAddr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
 
 // IsLeader reports whether this member is the ready leader.
 func (s *Server) IsLeader() bool { return s.leader() != nil }
@@ -374,8 +495,12 @@ func (s *Server) IsLeader() bool { return s.leader() != nil }
 // applied it (possibly stale on a follower).
 func (s *Server) State() *fsm.State { return s.fsm.View() }
 
-// LeaderID returns the id of the leader this member knows, or "".
+// LeaderID returns the id of the leader this member knows, or "" (also
+// before Start and after it stopped).
 func (s *Server) LeaderID() string {
+	if !s.started.Load() || s.stopped.Load() {
+		return ""
+	}
 	_, id := s.raft.LeaderWithID()
 	return string(id)
 }

@@ -214,6 +214,9 @@ func settingsView(cs fsm.ClusterSettings, recorded bool) SettingsView {
 // from the new settings are refused until their configuration is changed
 // to match and they restart.
 func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by string) (SettingsView, error) {
+	if err := s.checkRunning(); err != nil {
+		return SettingsView{}, err
+	}
 	cs := s.settingsOf(s.fsm.View())
 	if req.FencingMode != "" {
 		cs.FencingMode = fsm.FencingMode(req.FencingMode)

@@ -98,6 +98,9 @@ const maxStatusEvents = 30
 
 // Status returns the cluster status, from the leader when one answers.
 func (s *Server) Status(ctx context.Context) (*Status, error) {
+	if err := s.checkRunning(); err != nil {
+		return nil, err
+	}
 	st, err := forward(ctx, s, statusCall, StatusArgs{})
 	switch {
 	case err == nil:

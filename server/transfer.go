@@ -20,6 +20,9 @@ const DefaultTransferTimeout = 2 * time.Minute
 // and the new owner starts it. It returns when the group is online on node,
 // or fails with the reason. It may be called on any member.
 func (s *Server) Transfer(ctx context.Context, group, to, by string) (GroupStatus, error) {
+	if err := s.checkRunning(); err != nil {
+		return GroupStatus{}, err
+	}
 	return forward(ctx, s, transferCall, TransferArgs{Group: group, To: to, By: by})
 }
 
@@ -183,6 +186,9 @@ func groupStatusOf(g *fsm.Group) GroupStatus {
 // automatic actions. Resuming also forgets the nodes where it failed, so
 // automatic recovery may use them again.
 func (s *Server) SetSuspended(ctx context.Context, group string, suspended bool, by string) error {
+	if err := s.checkRunning(); err != nil {
+		return err
+	}
 	_, err := s.operatorCommit(ctx, &fsm.SetSuspended{Header: s.header(by), Group: group, Suspended: suspended})
 	return err
 }
@@ -191,6 +197,9 @@ func (s *Server) SetSuspended(ctx context.Context, group string, suspended bool,
 // its owner, waiting until it is offline. SetSuspended(false) (raftha
 // group start) undoes it.
 func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, error) {
+	if err := s.checkRunning(); err != nil {
+		return GroupStatus{}, err
+	}
 	if err := s.SetSuspended(ctx, group, true, by); err != nil {
 		return GroupStatus{}, err
 	}

@@ -52,6 +52,9 @@ var (
 // SetDefaults fills the settings left empty: advertise (from bind, when
 // bind names a concrete address), the timings, the fencing settings, the
 // log level and the AWS region (from AWS_REGION, then AWS_DEFAULT_REGION).
+// These are the `raftha agent` command's defaults (LoadConfigFile and
+// ParseConfig apply them), including fencing.mode aws-stop and
+// self_fence_action reboot; New applies the library's first (see New).
 func (c *Config) SetDefaults() {
 	if c.Advertise == "" && c.Bind != "" {
 		if host, _, err := net.SplitHostPort(c.Bind); err == nil && !isUnspecifiedHost(host) {
@@ -329,8 +332,9 @@ func canonicalConfigHostPort(s string) string {
 	return net.JoinHostPort(strings.ToLower(strings.TrimSuffix(h, ".")), p)
 }
 
-// validateTiming enforces heartbeat < lease < failover_timeout with the
-// margins of the safety argument.
+// validateTiming enforces the timing relations of the safety argument:
+// lease ≥ 3 × heartbeat, failover_timeout > lease, and with lease-only
+// failover_timeout ≥ lease + heartbeat (see TimingConfig).
 func (c *Config) validateTiming() ErrorList {
 	var errs ErrorList
 	add := func(path, format string, args ...any) {

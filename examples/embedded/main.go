@@ -123,23 +123,21 @@ func run(configPath, listen, storeDir, group, groupsFile string) error {
 
 // applyWhenReady applies the group file once a leader answers.
 func applyWhenReady(srv *server.Server, data []byte) {
-	for attempt := 0; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		names, err := srv.ApplyGroups(ctx, data, "embedded-example")
-		cancel()
-		if err == nil {
-			log.Printf("applied groups %v", names)
-			return
-		}
-		if attempt%20 == 19 {
-			log.Printf("group file not applied yet: %v", err)
-		}
-		select {
-		case <-srv.Done():
-			return
-		case <-time.After(250 * time.Millisecond):
-		}
+	// WaitReady returns once this member has joined and a leader answers
+	// (the cluster needs a quorum: start a second member), or with the
+	// server's error if it stops first. No retry loop is needed after it.
+	if err := srv.WaitReady(context.Background()); err != nil {
+		log.Printf("group file not applied: %v", err)
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	names, err := srv.ApplyGroups(ctx, data, "embedded-example")
+	if err != nil {
+		log.Printf("group file not applied: %v", err)
+		return
+	}
+	log.Printf("applied groups %v", names)
 }
 
 // service is the HTTP side. term is set only while the OwnerFunc runs.
