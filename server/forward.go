@@ -116,10 +116,12 @@ func send[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], addr, i
 	defer cancel()
 	var reply rpcwire.Reply[R]
 	if err := s.poolFor(c.lane).Call(cctx, addr, c.method, a, &reply); err != nil {
+		// reply is not ours to read: an abandoned call may still fill it.
+		var zero R
 		if c.lost != "" && !errors.Is(err, transport.ErrDial) {
-			return reply.Result, fmt.Errorf("forward to leader %s (%s): %w", id, c.lost, err)
+			return zero, fmt.Errorf("forward to leader %s (%s): %w", id, c.lost, err)
 		}
-		return reply.Result, fmt.Errorf("forward to leader %s: %w", id, err)
+		return zero, fmt.Errorf("forward to leader %s: %w", id, err)
 	}
 	return reply.Result, wireCodec.Decode(reply.Err)
 }
