@@ -2,6 +2,8 @@ package server
 
 import (
 	"time"
+
+	"github.com/raftha/raftha/api"
 )
 
 // Role is a member's role in the Raft group.
@@ -67,7 +69,7 @@ type TokenConfig struct {
 	// Name identifies the token in the event history ("token:NAME").
 	Name string `yaml:"name"`
 	// Role is read or operate.
-	Role string `yaml:"role"`
+	Role api.Role `yaml:"role"`
 	// SHA256 is the lowercase hex SHA-256 of the token.
 	SHA256 string `yaml:"sha256"`
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -34,7 +35,7 @@ type MemberReply struct {
 	// Err is the error message; "" on success.
 	Err string
 	// Code is Err's stable code (not_leader, busy, ...); "" when none.
-	Code string
+	Code api.Code
 }
 
 // AddMember records a member (role, address) in the log and adds it to the
@@ -134,7 +135,7 @@ func (s *Server) forwardMember(ctx context.Context, method string, a MemberArgs)
 
 func (e *rpcEndpoint) memberCall(a MemberArgs, r *MemberReply, fn func(context.Context) error) error {
 	if e.s.leader() == nil {
-		r.Err, r.Code = ErrNotLeader.Error(), "not_leader"
+		r.Err, r.Code = ErrNotLeader.Error(), api.CodeNotLeader
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(e.s.ctx, 30*time.Second)

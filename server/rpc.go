@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -80,7 +81,7 @@ type ProposeReply struct {
 	// Err is the FSM's refusal; "" when the command took effect.
 	Err string
 	// Code is Err's stable code (stale_epoch, busy, ...); "" when none.
-	Code string
+	Code api.Code
 	// NotLeader is set when the receiver is not the ready leader; nothing
 	// was applied.
 	NotLeader bool
@@ -135,30 +136,34 @@ func (e *rpcEndpoint) Propose(a ProposeArgs, r *ProposeReply) error {
 	return nil
 }
 
-// errorCodes map FSM sentinels to stable wire codes and back, most
-// specific first (an error may wrap more than one).
+// errorCodes map sentinels to the API's stable wire codes and back, most
+// specific first (an error may wrap more than one). Every timeout maps to
+// api.CodeTimeout, so that it is recognised by its sentinel, never by its
+// text.
 var errorCodes = []struct {
-	code string
+	code api.Code
 	err  error
 }{
-	{codeInProgress, ErrInProgress},
-	{"timeout", context.DeadlineExceeded},
-	{"stale_epoch", fsm.ErrStaleEpoch},
-	{"not_owner", fsm.ErrNotOwner},
-	{"not_eligible", fsm.ErrNotEligible},
-	{"role_mismatch", fsm.ErrRoleMismatch},
-	{"no_group", fsm.ErrNoGroup},
-	{"no_member", fsm.ErrNoMember},
-	{"busy", fsm.ErrBusy},
-	{"invalid", fsm.ErrInvalid},
-	{"no_quorum", ErrNoQuorum},
-	{"no_leader", ErrNoLeader},
-	{"not_leader", ErrNotLeader},
-	{"ownership", ErrNotOwner},
-	{"refused", ErrRefused},
+	{api.CodeInProgress, ErrInProgress},
+	{api.CodeTimeout, context.DeadlineExceeded},
+	{api.CodeTimeout, errWaitTimedOut},
+	{api.CodeTimeout, raft.ErrEnqueueTimeout},
+	{api.CodeStaleEpoch, fsm.ErrStaleEpoch},
+	{api.CodeNotOwner, fsm.ErrNotOwner},
+	{api.CodeNotEligible, fsm.ErrNotEligible},
+	{api.CodeRoleMismatch, fsm.ErrRoleMismatch},
+	{api.CodeNoGroup, fsm.ErrNoGroup},
+	{api.CodeNoMember, fsm.ErrNoMember},
+	{api.CodeBusy, fsm.ErrBusy},
+	{api.CodeInvalid, fsm.ErrInvalid},
+	{api.CodeNoQuorum, ErrNoQuorum},
+	{api.CodeNoLeader, ErrNoLeader},
+	{api.CodeNotLeader, ErrNotLeader},
+	{api.CodeOwnership, ErrNotOwner},
+	{api.CodeRefused, ErrRefused},
 }
 
-func errorCode(err error) string {
+func errorCode(err error) api.Code {
 	for _, c := range errorCodes {
 		if errors.Is(err, c.err) {
 			return c.code
@@ -178,7 +183,7 @@ func (e *codedError) Error() string { return e.msg }
 // Unwrap returns the sentinel error for the code, for errors.Is.
 func (e *codedError) Unwrap() error { return e.sentinel }
 
-func remoteError(code, msg string) error {
+func remoteError(code api.Code, msg string) error {
 	for _, c := range errorCodes {
 		if c.code == code {
 			return &codedError{sentinel: c.err, msg: msg}
@@ -234,7 +239,7 @@ func (s *Server) waitApplied(ctx context.Context, ls *leaderState, index uint64)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			return fmt.Errorf("timed out waiting for the FSM to apply index %d", index)
+			return fmt.Errorf("%w waiting for the FSM to apply index %d", errWaitTimedOut, index)
 		}
 	}
 }
