@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/raftha
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/raftha/raftha/server.Version=$(VERSION)
+LDFLAGS := -X github.com/raftha/raftha/api.Version=$(VERSION)
 # Unit and in-process cluster tests. The disk tests (loop devices, root)
 # run on their own: other packages' network-namespace setup would copy
 # their mounts into private mount namespaces while they run.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/api"
 )
 
 // NewApp builds the raftha command line application.
@@ -19,7 +19,7 @@ func NewApp() *cli.App {
 	return &cli.App{
 		Name:    "raftha",
 		Usage:   "HA cluster manager for EC2: failover groups owned through a Raft log",
-		Version: server.Version,
+		Version: api.Version,
 		Description: `raftha keeps services highly available on EC2. Members (nodes and a witness)
 form a Raft group; the log says which node owns each failover group, at which
 epoch. Only the leader-confirmed owner may mount the shared disk, move the
@@ -88,7 +88,7 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print the raftha version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "raftha %s\n", server.Version)
+			fmt.Fprintf(c.App.Writer, "raftha %s\n", api.Version)
 			return nil
 		},
 	}

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/api"
 )
 
 // TestMain lets the test binary act as raftha: the demo's exec resource
@@ -70,7 +70,7 @@ func TestVersion(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
-	if want := "raftha " + server.Version; !strings.HasPrefix(out, want) || strings.TrimSpace(out) == "raftha" {
+	if want := "raftha " + api.Version; !strings.HasPrefix(out, want) || strings.TrimSpace(out) == "raftha" {
 		t.Fatalf("version printed %q, want %q", out, want)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/api"
 )
 
 func clusterCommand() *cli.Command {
@@ -29,9 +29,9 @@ whose configuration differs (it then holds no lease and runs no group).`,
 					Usage:     "print the cluster's fencing settings",
 					ArgsUsage: " ",
 					Flags:     clientFlags(),
-					Action: apiAction(0, usagef("cluster settings show takes no arguments"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-						var v server.SettingsView
-						if err := cl.getJSON(ctx, "/v1/cluster/settings", &v); err != nil {
+					Action: apiAction(0, usagef("cluster settings show takes no arguments"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+						v, err := cl.Settings(ctx)
+						if err != nil {
 							return err
 						}
 						printSettings(stdout(c), v)
@@ -52,22 +52,22 @@ the cluster's settings, then restart the members one at a time.`,
 						&cli.DurationFlag{Name: "lease", Usage: "timing.lease"},
 						&cli.DurationFlag{Name: "stop-deadline", Usage: "fencing.stop_deadline"},
 					),
-					Action: apiAction(0, usagef("cluster settings set takes flags only"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-						req := server.SettingsRequest{FencingMode: c.String("fencing-mode")}
+					Action: apiAction(0, usagef("cluster settings set takes flags only"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+						req := api.SettingsRequest{FencingMode: c.String("fencing-mode")}
 						for _, f := range []struct {
 							name string
-							dst  **server.Duration
+							dst  **api.Duration
 						}{{"heartbeat", &req.Heartbeat}, {"lease", &req.Lease}, {"stop-deadline", &req.StopDeadline}} {
 							if c.IsSet(f.name) {
-								d := server.Duration(c.Duration(f.name))
+								d := api.Duration(c.Duration(f.name))
 								*f.dst = &d
 							}
 						}
-						if req == (server.SettingsRequest{}) {
+						if req == (api.SettingsRequest{}) {
 							return usagef("cluster settings set needs at least one of --fencing-mode, --heartbeat, --lease, --stop-deadline")
 						}
-						var v server.SettingsView
-						if err := cl.postJSON(ctx, "/v1/cluster/settings", req, &v); err != nil {
+						v, err := cl.SetSettings(ctx, req)
+						if err != nil {
 							return err
 						}
 						printSettings(stdout(c), v)
@@ -79,7 +79,7 @@ the cluster's settings, then restart the members one at a time.`,
 	}
 }
 
-func printSettings(w io.Writer, v server.SettingsView) {
+func printSettings(w io.Writer, v *api.SettingsView) {
 	recorded := ""
 	if !v.Recorded {
 		recorded = " (not recorded yet: this member's own)"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server"
 	"github.com/raftha/raftha/transport"
@@ -231,7 +232,7 @@ groups:
 	fmt.Fprintf(out, "group web is online on %s; http://127.0.0.1:%d/ says: %s\n\n", owner.Status.Owner, appPort, body)
 	// Show a settled cluster: wait (briefly) until the leader has heard
 	// from every member.
-	st, _ := demoWait(ctx, 10*time.Second, func() (*server.Status, bool) {
+	st, _ := demoWait(ctx, 10*time.Second, func() (*api.Status, bool) {
 		st, err := leader.srv.Status(ctx)
 		if err != nil || st.Stale {
 			return st, false

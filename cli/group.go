@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/server"
 )
 
@@ -64,11 +62,10 @@ Example file:
 					}
 					ctx, cancel := timeoutCtx(c, 60*time.Second)
 					defer cancel()
-					var res server.ApplyResult
-					err = cl.do(ctx, http.MethodPost, "/v1/groups", "application/yaml", bytes.NewReader(data), &res)
-					var ae *APIError
+					res, err := cl.ApplyGroups(ctx, data)
+					var ae *api.Error
 					if errors.As(err, &ae) && len(ae.Errors) > 0 {
-						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, server.ErrorList(ae.Errors).WithFile(file))
+						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, fieldErrors(ae.Errors).WithFile(file))
 					}
 					if err != nil {
 						return err
@@ -81,9 +78,9 @@ Example file:
 				Name:  "list",
 				Usage: "list groups with owner, epoch and state",
 				Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
-				Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-					var gs []server.GroupStatus
-					if err := cl.getJSON(ctx, "/v1/groups", &gs); err != nil {
+				Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+					gs, err := cl.Groups(ctx)
+					if err != nil {
 						return err
 					}
 					if c.Bool("json") {
@@ -107,9 +104,9 @@ Example file:
 waits until it is offline. It stays offline (nothing places it) until
 'raftha group start GROUP'. Use it before 'raftha group delete'.`,
 				Flags: clientFlags(),
-				Action: apiAction(1, usagef("group stop takes one GROUP name"), 3*time.Minute, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-					var g server.GroupStatus
-					if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/stop", "", nil, &g); err != nil {
+				Action: apiAction(1, usagef("group stop takes one GROUP name"), 3*time.Minute, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+					g, err := cl.Stop(ctx, c.Args().First())
+					if err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "group %s is %s (suspended; start it with `raftha group start %s`)\n", g.Name, g.State, g.Name)
@@ -121,8 +118,8 @@ waits until it is offline. It stays offline (nothing places it) until
 				Usage:     "resume a stopped or suspended group (the leader places it)",
 				ArgsUsage: "GROUP",
 				Flags:     clientFlags(),
-				Action: apiAction(1, usagef("group start takes one GROUP name"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-					if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/resume", "", nil, nil); err != nil {
+				Action: apiAction(1, usagef("group start takes one GROUP name"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+					if err := cl.Resume(ctx, c.Args().First()); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "group %s resumed; the leader places it on the first healthy node of its list\n", c.Args().First())
@@ -135,8 +132,8 @@ waits until it is offline. It stays offline (nothing places it) until
 				Usage:     "delete a group that is offline or failed",
 				ArgsUsage: "GROUP",
 				Flags:     clientFlags(),
-				Action: apiAction(1, usagef("group delete takes one GROUP name"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-					if err := cl.do(ctx, http.MethodDelete, "/v1/groups/"+c.Args().First(), "", nil, nil); err != nil {
+				Action: apiAction(1, usagef("group delete takes one GROUP name"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+					if err := cl.DeleteGroup(ctx, c.Args().First()); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "deleted group %s\n", c.Args().First())
@@ -175,7 +172,7 @@ Exit status:
      raftha status`,
 				Flags: append(clientFlags(),
 					&cli.StringFlag{Name: "to", Required: true, Usage: "destination `NODE`"},
-					&cli.DurationFlag{Name: "timeout", Value: server.DefaultTransferTimeout, Usage: "how long to wait for the group to be online on NODE"},
+					&cli.DurationFlag{Name: "timeout", Value: api.DefaultTransferTimeout, Usage: "how long to wait for the group to be online on NODE"},
 				),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
@@ -189,27 +186,13 @@ Exit status:
 					ctx, cancel := timeoutCtx(c, c.Duration("timeout")+10*time.Second)
 					defer cancel()
 					start := time.Now()
-					var answer json.RawMessage
-					req := server.TransferRequest{To: c.String("to"), Timeout: c.Duration("timeout").String()}
-					body, err := json.Marshal(req)
-					if err != nil {
-						return err
+					g, err := cl.Transfer(ctx, group, api.TransferRequest{To: c.String("to"), Timeout: c.Duration("timeout").String()})
+					if errors.Is(err, api.ErrInProgress) {
+						return cli.Exit(fmt.Sprintf("transfer of %s to %s is still in progress after %s: the move was committed (epoch %d, %s on %s) and goes on; follow it with raftha status",
+							group, c.String("to"), c.Duration("timeout"), g.Epoch, g.State, g.Owner), exitInProgress)
 					}
-					status, err := cl.doStatus(ctx, http.MethodPost, "/v1/groups/"+group+"/transfer", "application/json", bytes.NewReader(body), &answer)
 					if err != nil {
 						return fmt.Errorf("transfer of %s to %s failed: %w", group, c.String("to"), err)
-					}
-					if status == http.StatusAccepted {
-						var p server.TransferInProgress
-						if err := json.Unmarshal(answer, &p); err != nil {
-							return fmt.Errorf("unexpected answer to the transfer of %s: %w", group, err)
-						}
-						return cli.Exit(fmt.Sprintf("transfer of %s to %s is still in progress after %s: the move was committed (epoch %d, %s on %s) and goes on; follow it with raftha status",
-							group, c.String("to"), c.Duration("timeout"), p.Group.Epoch, p.Group.State, p.Group.Owner), exitInProgress)
-					}
-					var g server.GroupStatus
-					if err := json.Unmarshal(answer, &g); err != nil {
-						return fmt.Errorf("unexpected answer to the transfer of %s: %w", group, err)
 					}
 					fmt.Fprintf(stdout(c), "group %s is online on %s at epoch %d (took %s)\n", g.Name, g.Owner, g.Epoch, time.Since(start).Round(time.Millisecond))
 					return nil
@@ -234,8 +217,12 @@ failed so that automatic recovery may use them again.`
 		Description: desc,
 		ArgsUsage:   "GROUP",
 		Flags:       clientFlags(),
-		Action: apiAction(1, usagef("group %s takes one GROUP name", name), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-			if err := cl.do(ctx, http.MethodPost, "/v1/groups/"+c.Args().First()+"/"+name, "", nil, nil); err != nil {
+		Action: apiAction(1, usagef("group %s takes one GROUP name", name), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+			call := cl.Resume
+			if suspend {
+				call = cl.Suspend
+			}
+			if err := call(ctx, c.Args().First()); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout(c), "group %s %sed\n", c.Args().First(), strings.TrimSuffix(name, "e"))
@@ -258,14 +245,24 @@ identity and REASON are recorded in the log; 'raftha why GROUP' shows them.`,
 		Flags: append(clientFlags(),
 			&cli.StringFlag{Name: "accept-risk", Required: true, Usage: "why you accept the risk (`REASON`, recorded in the log)"},
 		),
-		Action: apiAction(1, usagef("group fence-override takes one GROUP name, e.g. `raftha group fence-override db --accept-risk \"n1 powered off in the console\"`"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-			var g server.GroupStatus
-			req := server.FenceOverrideRequest{AcceptRisk: c.String("accept-risk")}
-			if err := cl.postJSON(ctx, "/v1/groups/"+c.Args().First()+"/fence-override", req, &g); err != nil {
+		Action: apiAction(1, usagef("group fence-override takes one GROUP name, e.g. `raftha group fence-override db --accept-risk \"n1 powered off in the console\"`"), 30*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+			risk := c.String("accept-risk")
+			g, err := cl.FenceOverride(ctx, c.Args().First(), risk)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout(c), "group %s: fence overridden; it is %s on %s at epoch %d (risk accepted: %s)\n", g.Name, g.State, dash(g.Owner), g.Epoch, req.AcceptRisk)
+			fmt.Fprintf(stdout(c), "group %s: fence overridden; it is %s on %s at epoch %d (risk accepted: %s)\n", g.Name, g.State, dash(g.Owner), g.Epoch, risk)
 			return nil
 		}),
 	}
+}
+
+// fieldErrors converts the problems the API listed to an ErrorList, to
+// report them as FILE:LINE.
+func fieldErrors(fes []*api.FieldError) server.ErrorList {
+	l := make(server.ErrorList, len(fes))
+	for i, fe := range fes {
+		l[i] = &server.FieldError{Line: fe.Line, Path: fe.Path, Msg: fe.Msg}
+	}
+	return l
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
-	"github.com/raftha/raftha/server"
 )
 
 func writeJSONOut(c *cli.Context, v any) error {
@@ -29,9 +28,9 @@ func membersCommand() *cli.Command {
 				Name:  "list",
 				Usage: "list members with role, state and health",
 				Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
-				Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-					var ms []server.MemberStatus
-					if err := cl.getJSON(ctx, "/v1/members", &ms); err != nil {
+				Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+					ms, err := cl.Members(ctx)
+					if err != nil {
 						return err
 					}
 					if c.Bool("json") {
@@ -59,9 +58,9 @@ already stores a configuration.`,
 					&cli.StringFlag{Name: "role", Value: string(fsm.RoleNode), Usage: "`ROLE`: node or witness"},
 					&cli.StringFlag{Name: "instance-id", Usage: "its EC2 instance `ID` (for fencing)"},
 				),
-				Action: apiAction(-1, nil, 60*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-					a := server.MemberArgs{ID: c.String("id"), Address: c.String("address"), Role: c.String("role"), InstanceID: c.String("instance-id")}
-					if err := cl.postJSON(ctx, "/v1/members", a, nil); err != nil {
+				Action: apiAction(-1, nil, 60*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+					a := api.MemberRequest{ID: c.String("id"), Address: c.String("address"), Role: c.String("role"), InstanceID: c.String("instance-id")}
+					if err := cl.AddMember(ctx, a); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "added %s %s at %s\n", a.Role, a.ID, a.Address)
@@ -73,8 +72,8 @@ already stores a configuration.`,
 				Usage:     "remove a member that owns no running group",
 				ArgsUsage: "ID",
 				Flags:     clientFlags(),
-				Action: apiAction(1, usagef("members remove takes one member ID"), 60*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-					if err := cl.do(ctx, http.MethodDelete, "/v1/members/"+c.Args().First(), "", nil, nil); err != nil {
+				Action: apiAction(1, usagef("members remove takes one member ID"), 60*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+					if err := cl.RemoveMember(ctx, c.Args().First()); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout(c), "removed %s\n", c.Args().First())

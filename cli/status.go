@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/api"
 )
 
 func statusCommand() *cli.Command {
@@ -26,9 +26,9 @@ answers, the member's own applied state is shown, marked STALE.`,
 			&cli.BoolFlag{Name: "json", Usage: "print the full status as JSON"},
 			&cli.IntFlag{Name: "events", Value: 10, Usage: "how many recent events to show (0 for none)"},
 		),
-		Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-			var st server.Status
-			if err := cl.getJSON(ctx, "/v1/status", &st); err != nil {
+		Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+			st, err := cl.Status(ctx)
+			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
@@ -36,13 +36,13 @@ answers, the member's own applied state is shown, marked STALE.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
-			printStatus(stdout(c), &st, c.Int("events"))
+			printStatus(stdout(c), st, c.Int("events"))
 			return nil
 		}),
 	}
 }
 
-func printStatus(w io.Writer, st *server.Status, events int) {
+func printStatus(w io.Writer, st *api.Status, events int) {
 	leader := st.Leader
 	if leader == "" {
 		leader = "(none)"

@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/api"
 )
 
 func tokenCommand() *cli.Command {
@@ -21,14 +21,14 @@ never store the token itself. Restart the agents to load it. Use it with
 --token (RAFTHA_TOKEN) or in the dashboard.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "name", Required: true, Usage: "token `NAME` (shown as token:NAME in the event history)"},
-				&cli.StringFlag{Name: "role", Value: server.RoleRead, Usage: "`ROLE`: read or operate"},
+				&cli.StringFlag{Name: "role", Value: string(api.RoleRead), Usage: "`ROLE`: " + string(api.RoleRead) + " or " + string(api.RoleOperate)},
 			},
 			Action: func(c *cli.Context) error {
-				role := c.String("role")
-				if role != server.RoleRead && role != server.RoleOperate {
-					return usagef("--role %q: must be read or operate", role)
+				role := api.Role(c.String("role"))
+				if !role.Valid() {
+					return usagef("--role %q: must be %s or %s", role, api.RoleRead, api.RoleOperate)
 				}
-				tok, sum, err := server.NewToken()
+				tok, sum, err := api.NewToken()
 				if err != nil {
 					return err
 				}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -34,8 +34,8 @@ func TestTransferInProgressExitCode(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
-		_ = json.NewEncoder(w).Encode(server.TransferInProgress{Error: "the move was committed and is still in progress", Code: "in_progress",
-			Group: server.GroupStatus{Name: "db", Owner: "n2", Epoch: 42, State: "starting"}})
+		_ = json.NewEncoder(w).Encode(api.TransferInProgress{Error: "the move was committed and is still in progress", Code: api.CodeInProgress,
+			Group: api.GroupStatus{Name: "db", Owner: "n2", Epoch: 42, State: "starting"}})
 	}))
 	srv.TLS = b.APIServerConfig()
 	srv.StartTLS()

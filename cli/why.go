@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/api"
 )
 
 func whyCommand() *cli.Command {
@@ -21,9 +21,9 @@ shutdown, node-lost, failure, stop-failed, placement), the fence used and how
 long it took, how long the old owner took to stop, and how long until the
 group was online. The history is bounded (the latest 1000 events).`,
 		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
-		Action: apiAction(1, usagef("why takes one GROUP name, e.g. `raftha why db`"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *apiClient) error {
-			var changes []server.OwnershipChange
-			if err := cl.getJSON(ctx, "/v1/groups/"+c.Args().First()+"/why", &changes); err != nil {
+		Action: apiAction(1, usagef("why takes one GROUP name, e.g. `raftha why db`"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+			changes, err := cl.Why(ctx, c.Args().First())
+			if err != nil {
 				return err
 			}
 			if c.Bool("json") {

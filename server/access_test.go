@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/transport"
 )
@@ -28,7 +29,7 @@ func TestAccessRoles(t *testing.T) {
 	c.configure(func(m *testMember) {
 		m.cfg.Access = AccessConfig{
 			Operators: []string{"alice"},
-			Tokens:    []TokenConfig{{Name: "dash", Role: RoleRead, SHA256: sha("read-token")}, {Name: "ops", Role: RoleOperate, SHA256: sha("operate-token")}},
+			Tokens:    []TokenConfig{{Name: "dash", Role: api.RoleRead, SHA256: sha("read-token")}, {Name: "ops", Role: api.RoleOperate, SHA256: sha("operate-token")}},
 		}
 	})
 	c.startAll()

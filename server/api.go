@@ -11,61 +11,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/history"
 )
-
-// APIError is the JSON body of every failed API call.
-type APIError struct {
-	// Error is the message for a person.
-	Error string `json:"error"`
-	// Code is a stable machine-readable code (no_leader, not_eligible, ...).
-	Code string `json:"code,omitempty"`
-	// Errors lists per-line problems of a submitted file.
-	Errors []*FieldError `json:"errors,omitempty"`
-}
-
-// TransferRequest is the body of POST /v1/groups/{name}/transfer.
-type TransferRequest struct {
-	// To is the node to move the group to; required.
-	To string `json:"to"`
-	// Timeout is a Go duration; default 2m.
-	Timeout string `json:"timeout,omitempty"`
-}
-
-// ApplyResult is the body returned by POST /v1/groups.
-type ApplyResult struct {
-	// Applied lists the names of the groups in the file, in file order;
-	// all of them were committed.
-	Applied []string `json:"applied"`
-}
-
-// Health is GET /v1/health: this member's own view, never forwarded.
-type Health struct {
-	// ID is this member's id.
-	ID string `json:"id"`
-	// Role is this member's configured role, node or witness.
-	Role string `json:"role"`
-	// RaftState is this member's Raft state: follower, candidate, leader
-	// or shutdown.
-	RaftState string `json:"raft_state"`
-	// Leader is the id of the leader this member knows; "" when none.
-	Leader string `json:"leader"`
-	// AppliedIndex is the index of the last entry this member's FSM
-	// applied.
-	AppliedIndex uint64 `json:"applied_index"`
-	// LeaseLeftMS is how many milliseconds this member's lease, renewed by
-	// each successful heartbeat, has left; 0 or negative when it expired
-	// or was never renewed.
-	LeaseLeftMS int64 `json:"lease_left_ms"`
-	// LastContactMS is how many milliseconds ago this member last heard
-	// from a leader (meaningful on a follower); 0 when it never did.
-	LastContactMS int64 `json:"last_contact_ms"`
-	// Version is the raftha version of this member.
-	Version string `json:"version"`
-}
-
-// Version is the raftha version, set at build time.
-var Version = "dev"
 
 func (s *Server) advertisedAPI() string {
 	if s.apiLn == nil {
@@ -142,7 +91,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/cluster/settings", s.handleGetSettings)
 	mux.HandleFunc("POST /v1/cluster/settings", s.handleSetSettings)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, &APIError{Error: "no such endpoint: " + r.Method + " " + r.URL.Path + " (see /v1/status, /v1/groups, /v1/members, /v1/events, /v1/health)", Code: "not_found"})
+		writeError(w, http.StatusNotFound, &api.Error{Message: "no such endpoint: " + r.Method + " " + r.URL.Path + " (see /v1/status, /v1/groups, /v1/members, /v1/events, /v1/health)", Code: api.CodeNotFound})
 	})
 }
 
@@ -162,31 +111,28 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-func writeError(w http.ResponseWriter, code int, e *APIError) { writeJSON(w, code, e) }
+func writeError(w http.ResponseWriter, code int, e *api.Error) { writeJSON(w, code, e) }
 
-// fail maps an error to an HTTP status and a stable code.
+// fail answers err with its stable code (errorCode) and the HTTP status
+// of that code; an ErrorList is an invalid file, answered with every
+// problem.
 func fail(w http.ResponseWriter, err error) {
 	var fe ErrorList
 	if errors.As(err, &fe) {
-		writeError(w, http.StatusBadRequest, &APIError{Error: "invalid file", Code: "invalid", Errors: fe})
+		writeError(w, http.StatusBadRequest, &api.Error{Message: "invalid file", Code: api.CodeInvalid, Errors: apiFieldErrors(fe)})
 		return
 	}
 	code := errorCode(err)
-	status := http.StatusInternalServerError
-	switch code {
-	case "invalid":
-		status = http.StatusBadRequest
-	case "no_group", "no_member":
-		status = http.StatusNotFound
-	case "not_eligible", "busy", "stale_epoch", "refused", "role_mismatch", "not_owner", "ownership":
-		status = http.StatusConflict
-	case "no_leader", "not_leader", "leadership_lost", "no_quorum":
-		status = http.StatusServiceUnavailable
+	writeError(w, code.HTTPStatus(), &api.Error{Message: err.Error(), Code: code})
+}
+
+// apiFieldErrors converts l to its wire form.
+func apiFieldErrors(l ErrorList) []*api.FieldError {
+	out := make([]*api.FieldError, len(l))
+	for i, e := range l {
+		out[i] = &api.FieldError{Line: e.Line, Path: e.Path, Msg: e.Msg}
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		status, code = http.StatusGatewayTimeout, "timeout"
-	}
-	writeError(w, status, &APIError{Error: err.Error(), Code: code})
+	return out
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
@@ -247,7 +193,7 @@ func (s *Server) handleApplyGroups(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(data) > maxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, &APIError{Error: "group file larger than 4 MiB", Code: "invalid"})
+		writeError(w, http.StatusRequestEntityTooLarge, &api.Error{Message: "group file larger than 4 MiB", Code: api.CodeInvalid})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -257,7 +203,7 @@ func (s *Server) handleApplyGroups(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ApplyResult{Applied: names})
+	writeJSON(w, http.StatusOK, api.ApplyResult{Applied: names})
 }
 
 func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
@@ -271,20 +217,20 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) {
-	var req TransferRequest
+	var req api.TransferRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, &APIError{Error: "body must be JSON like {\"to\": \"node2\"}: " + err.Error(), Code: "invalid"})
+		writeError(w, http.StatusBadRequest, &api.Error{Message: "body must be JSON like {\"to\": \"node2\"}: " + err.Error(), Code: api.CodeInvalid})
 		return
 	}
 	if req.To == "" {
-		writeError(w, http.StatusBadRequest, &APIError{Error: "\"to\" is required: the node to move the group to", Code: "invalid"})
+		writeError(w, http.StatusBadRequest, &api.Error{Message: "\"to\" is required: the node to move the group to", Code: api.CodeInvalid})
 		return
 	}
-	timeout := DefaultTransferTimeout
+	timeout := api.DefaultTransferTimeout
 	if req.Timeout != "" {
 		d, err := time.ParseDuration(req.Timeout)
 		if err != nil || d <= 0 {
-			writeError(w, http.StatusBadRequest, &APIError{Error: fmt.Sprintf("timeout %q is not a positive duration like 2m", req.Timeout), Code: "invalid"})
+			writeError(w, http.StatusBadRequest, &api.Error{Message: fmt.Sprintf("timeout %q is not a positive duration like 2m", req.Timeout), Code: api.CodeInvalid})
 			return
 		}
 		timeout = d
@@ -314,7 +260,7 @@ func (s *Server) handleWhy(w http.ResponseWriter, r *http.Request) {
 		fail(w, fmt.Errorf("%w: no group named %q", fsm.ErrNoGroup, name))
 		return
 	}
-	writeJSON(w, http.StatusOK, Why(st, name))
+	writeJSON(w, http.StatusOK, history.Why(st, name))
 }
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
@@ -329,12 +275,12 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request) {
-	var a MemberArgs
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&a); err != nil {
-		writeError(w, http.StatusBadRequest, &APIError{Error: "body must be JSON like {\"id\":\"n3\",\"address\":\"10.0.3.10:7400\",\"role\":\"node\"}: " + err.Error(), Code: "invalid"})
+	var req api.MemberRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, &api.Error{Message: "body must be JSON like {\"id\":\"n3\",\"address\":\"10.0.3.10:7400\",\"role\":\"node\"}: " + err.Error(), Code: api.CodeInvalid})
 		return
 	}
-	a.By = identity(r)
+	a := MemberArgs{ID: req.ID, Address: req.Address, Role: req.Role, InstanceID: req.InstanceID, By: identity(r)}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	if err := s.AddMember(ctx, a); err != nil {

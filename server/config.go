@@ -3,6 +3,7 @@ package server
 import (
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -69,7 +70,7 @@ type TokenConfig struct {
 	// Name identifies the token in the event history ("token:NAME").
 	Name string `yaml:"name"`
 	// Role is read or operate.
-	Role string `yaml:"role"`
+	Role api.Role `yaml:"role"`
 	// SHA256 is the lowercase hex SHA-256 of the token.
 	SHA256 string `yaml:"sha256"`
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/history"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
 )
@@ -573,7 +574,7 @@ func TestTransferToTheLeaderSurvivesHandover(t *testing.T) {
 	if g.State != fsm.StateOffline || !g.Suspended {
 		t.Fatalf("after stop: %+v", g)
 	}
-	if ch := Why(c.leader().srv.State(), "db"); ch[len(ch)-1].Cause != "planned" {
+	if ch := history.Why(c.leader().srv.State(), "db"); ch[len(ch)-1].Cause != "planned" {
 		t.Fatalf("why after stop: %+v", ch[len(ch)-1])
 	}
 }

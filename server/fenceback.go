@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -150,16 +151,16 @@ func (s *Server) takeBack(ctx context.Context, ls *leaderState, g *fsm.Group) {
 // a fencing group is marked fenced and starts on its owner; a stop-failed
 // group may move again. by (the caller's identity) and reason are
 // recorded in the event, so `raftha why` shows who accepted the risk.
-func (s *Server) FenceOverride(ctx context.Context, group, reason, by string) (GroupStatus, error) {
+func (s *Server) FenceOverride(ctx context.Context, group, reason, by string) (api.GroupStatus, error) {
 	if err := s.checkRunning(); err != nil {
-		return GroupStatus{}, err
+		return api.GroupStatus{}, err
 	}
 	if reason == "" {
-		return GroupStatus{}, fmt.Errorf("%w: say why you accept the risk (--accept-risk REASON)", fsm.ErrInvalid)
+		return api.GroupStatus{}, fmt.Errorf("%w: say why you accept the risk (--accept-risk REASON)", fsm.ErrInvalid)
 	}
 	g, ok := s.fsm.View().Groups[group]
 	if !ok {
-		return GroupStatus{}, fmt.Errorf("%w: no group named %q", fsm.ErrNoGroup, group)
+		return api.GroupStatus{}, fmt.Errorf("%w: no group named %q", fsm.ErrNoGroup, group)
 	}
 	if _, err := s.operatorCommit(ctx, &fsm.FenceOverride{Header: s.header(by), Group: group, ExpectEpoch: g.Status.Epoch, Reason: reason}); err != nil {
 		return groupStatusOf(g), err
@@ -168,20 +169,13 @@ func (s *Server) FenceOverride(ctx context.Context, group, reason, by string) (G
 	if g, ok := s.fsm.View().Groups[group]; ok {
 		return groupStatusOf(g), nil
 	}
-	return GroupStatus{}, nil
-}
-
-// FenceOverrideRequest is the body of POST /v1/groups/{name}/fence-override.
-type FenceOverrideRequest struct {
-	// AcceptRisk says why the operator accepts the risk that the node
-	// being fenced (or whose stop failed) still runs the group; required.
-	AcceptRisk string `json:"accept_risk"`
+	return api.GroupStatus{}, nil
 }
 
 func (s *Server) handleFenceOverride(w http.ResponseWriter, r *http.Request) {
-	var req FenceOverrideRequest
+	var req api.FenceOverrideRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil || req.AcceptRisk == "" {
-		writeError(w, http.StatusBadRequest, &APIError{Error: "body must be JSON like {\"accept_risk\": \"n1 is powered off in the console\"}: the reason you accept the risk is required", Code: "invalid"})
+		writeError(w, http.StatusBadRequest, &api.Error{Message: "body must be JSON like {\"accept_risk\": \"n1 is powered off in the console\"}: the reason you accept the risk is required", Code: api.CodeInvalid})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/history"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -120,7 +121,7 @@ func TestFenceOverrideByOperator(t *testing.T) {
 	if ov == nil || ov.By != "alice" || ov.Reason != reason || ov.From != "n1" || ov.Cause != fsm.CauseOperator {
 		t.Fatalf("override event %+v", ov)
 	}
-	why := Why(c.leader().srv.State(), "db")
+	why := history.Why(c.leader().srv.State(), "db")
 	last := why[len(why)-1]
 	if last.To != "n2" || !strings.Contains(last.String(), "RISK ACCEPTED: alice overrode the fence of n1: "+reason) {
 		t.Fatalf("why: %s", last)

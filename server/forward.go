@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
@@ -169,29 +170,36 @@ var errLeadershipLost = fmt.Errorf("%w: leadership lost while applying; the comm
 // error may wrap more than one sentinel). A code is a stable wire name:
 // never reuse or rename one; the API answers with it too.
 var wireCodec = rpcwire.NewCodec(
-	rpcwire.Entry{Code: codeInProgress, Err: ErrInProgress},
-	rpcwire.Entry{Code: "timeout", Err: context.DeadlineExceeded},
-	rpcwire.Entry{Code: "stale_epoch", Err: fsm.ErrStaleEpoch},
-	rpcwire.Entry{Code: "not_owner", Err: fsm.ErrNotOwner},
-	rpcwire.Entry{Code: "not_eligible", Err: fsm.ErrNotEligible},
-	rpcwire.Entry{Code: "role_mismatch", Err: fsm.ErrRoleMismatch},
-	rpcwire.Entry{Code: "no_group", Err: fsm.ErrNoGroup},
-	rpcwire.Entry{Code: "no_member", Err: fsm.ErrNoMember},
-	rpcwire.Entry{Code: "busy", Err: fsm.ErrBusy},
-	rpcwire.Entry{Code: "invalid", Err: fsm.ErrInvalid},
-	rpcwire.Entry{Code: "unknown_command", Err: fsm.ErrUnknownCommand},
-	rpcwire.Entry{Code: "no_quorum", Err: ErrNoQuorum},
-	rpcwire.Entry{Code: "no_leader", Err: ErrNoLeader},
-	rpcwire.Entry{Code: "leadership_lost", Err: errLeadershipLost},
-	rpcwire.Entry{Code: "not_leader", Err: ErrNotLeader},
-	rpcwire.Entry{Code: "ownership", Err: ErrNotOwner},
-	rpcwire.Entry{Code: "settings_mismatch", Err: ErrSettingsMismatch},
-	rpcwire.Entry{Code: "refused", Err: ErrRefused},
-	rpcwire.Entry{Code: "canceled", Err: context.Canceled},
+	entry(api.CodeInProgress, ErrInProgress),
+	entry(api.CodeTimeout, context.DeadlineExceeded),
+	entry(api.CodeTimeout, raft.ErrEnqueueTimeout),
+	entry(api.CodeStaleEpoch, fsm.ErrStaleEpoch),
+	entry(api.CodeNotOwner, fsm.ErrNotOwner),
+	entry(api.CodeNotEligible, fsm.ErrNotEligible),
+	entry(api.CodeRoleMismatch, fsm.ErrRoleMismatch),
+	entry(api.CodeNoGroup, fsm.ErrNoGroup),
+	entry(api.CodeNoMember, fsm.ErrNoMember),
+	entry(api.CodeBusy, fsm.ErrBusy),
+	entry(api.CodeInvalid, fsm.ErrInvalid),
+	entry(api.CodeUnknownCommand, fsm.ErrUnknownCommand),
+	entry(api.CodeNoQuorum, ErrNoQuorum),
+	entry(api.CodeNoLeader, ErrNoLeader),
+	entry(api.CodeLeadershipLost, errLeadershipLost),
+	entry(api.CodeNotLeader, ErrNotLeader),
+	entry(api.CodeOwnership, ErrNotOwner),
+	entry(api.CodeSettingsMismatch, ErrSettingsMismatch),
+	entry(api.CodeRefused, ErrRefused),
+	entry(api.CodeCanceled, context.Canceled),
 )
 
+// entry registers sentinel err under the API's code c: one set of codes
+// for the member RPC and the HTTP API.
+func entry(c api.Code, err error) rpcwire.Entry {
+	return rpcwire.Entry{Code: rpcwire.Code(c), Err: err}
+}
+
 // errorCode is err's wire code ("" when it wraps no registered sentinel).
-func errorCode(err error) string { return string(wireCodec.Code(err)) }
+func errorCode(err error) api.Code { return api.Code(wireCodec.Code(err)) }
 
 // proposeCall commits an encoded fsm.Command through the leader: the FSM's
 // refusal is the call's error, its epoch the result.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -142,8 +143,8 @@ const RaftStateNotStarted = "not-started"
 // what GET /v1/health answers): its Raft state, the leader it knows, its
 // applied index and how much lease it has left. Before Start, RaftState is
 // RaftStateNotStarted; after it stopped, "shutdown".
-func (s *Server) Health() Health {
-	h := Health{ID: s.cfg.NodeID, Role: string(s.cfg.Role), AppliedIndex: s.fsm.AppliedIndex(), Version: Version, RaftState: RaftStateNotStarted}
+func (s *Server) Health() api.Health {
+	h := api.Health{ID: s.cfg.NodeID, Role: string(s.cfg.Role), AppliedIndex: s.fsm.AppliedIndex(), Version: api.Version, RaftState: RaftStateNotStarted}
 	if !s.started.Load() {
 		if s.stopped.Load() {
 			h.RaftState = strings.ToLower(raftShutdown)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/api"
 )
 
 // TestShutdownWaitsForSlowHandler: an owner callback that takes longer
@@ -110,7 +112,7 @@ func callsNeedingStart(s *Server) map[string]error {
 	_, out["FenceOverride"] = s.FenceOverride(ctx, "db", "test", "test")
 	out["AddMember"] = s.AddMember(ctx, MemberArgs{ID: "n9", Address: "127.0.0.1:1", Role: "node"})
 	out["RemoveMember"] = s.RemoveMember(ctx, "n9", "test")
-	_, out["SetClusterSettings"] = s.SetClusterSettings(ctx, SettingsRequest{}, "test")
+	_, out["SetClusterSettings"] = s.SetClusterSettings(ctx, api.SettingsRequest{}, "test")
 	out["Shutdown"] = s.Shutdown(ctx)
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -175,47 +176,17 @@ func (s *Server) watchSettings() {
 	}
 }
 
-// SettingsRequest is the body of POST /v1/cluster/settings: the settings
-// to change (omitted ones keep their value).
-type SettingsRequest struct {
-	// FencingMode is aws-stop or lease-only.
-	FencingMode string `json:"fencing_mode,omitempty"`
-	// Heartbeat is timing.heartbeat ("300ms").
-	Heartbeat *Duration `json:"heartbeat,omitempty"`
-	// Lease is timing.lease.
-	Lease *Duration `json:"lease,omitempty"`
-	// StopDeadline is fencing.stop_deadline.
-	StopDeadline *Duration `json:"stop_deadline,omitempty"`
-}
-
-// SettingsView is the cluster settings as the API shows them.
-type SettingsView struct {
-	// FencingMode is aws-stop or lease-only.
-	FencingMode string `json:"fencing_mode"`
-	// Heartbeat is timing.heartbeat.
-	Heartbeat Duration `json:"heartbeat"`
-	// Lease is timing.lease.
-	Lease Duration `json:"lease"`
-	// StopDeadline is fencing.stop_deadline.
-	StopDeadline Duration `json:"stop_deadline"`
-	// LeaseOnlyWait is what a lease-only takeover waits.
-	LeaseOnlyWait Duration `json:"lease_only_wait"`
-	// Recorded is false while no leader has seeded the settings yet (the
-	// view then shows this member's own).
-	Recorded bool `json:"recorded"`
-}
-
-func settingsView(cs fsm.ClusterSettings, recorded bool) SettingsView {
-	return SettingsView{FencingMode: string(cs.FencingMode), Heartbeat: Duration(cs.Heartbeat), Lease: Duration(cs.Lease), StopDeadline: Duration(cs.StopDeadline), LeaseOnlyWait: Duration(leaseOnlyWaitOf(cs)), Recorded: recorded}
+func settingsView(cs fsm.ClusterSettings, recorded bool) api.SettingsView {
+	return api.SettingsView{FencingMode: string(cs.FencingMode), Heartbeat: api.Duration(cs.Heartbeat), Lease: api.Duration(cs.Lease), StopDeadline: api.Duration(cs.StopDeadline), LeaseOnlyWait: api.Duration(leaseOnlyWaitOf(cs)), Recorded: recorded}
 }
 
 // SetClusterSettings changes the cluster's fencing settings (an explicit
 // operator action, recorded with by). Members whose configuration differs
 // from the new settings are refused until their configuration is changed
 // to match and they restart.
-func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by string) (SettingsView, error) {
+func (s *Server) SetClusterSettings(ctx context.Context, req api.SettingsRequest, by string) (api.SettingsView, error) {
 	if err := s.checkRunning(); err != nil {
-		return SettingsView{}, err
+		return api.SettingsView{}, err
 	}
 	cs := s.settingsOf(s.fsm.View())
 	if req.FencingMode != "" {
@@ -223,7 +194,7 @@ func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by
 	}
 	for _, f := range []struct {
 		dst *time.Duration
-		v   *Duration
+		v   *api.Duration
 	}{{&cs.Heartbeat, req.Heartbeat}, {&cs.Lease, req.Lease}, {&cs.StopDeadline, req.StopDeadline}} {
 		if f.v != nil {
 			*f.dst = f.v.D()
@@ -239,10 +210,10 @@ func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by
 		}
 	}
 	if len(errs) > 0 {
-		return SettingsView{}, fmt.Errorf("%w: %w", fsm.ErrInvalid, errs)
+		return api.SettingsView{}, fmt.Errorf("%w: %w", fsm.ErrInvalid, errs)
 	}
 	if _, err := s.operatorCommit(ctx, &fsm.SetClusterSettings{Header: s.header(by), Settings: cs}); err != nil {
-		return SettingsView{}, err
+		return api.SettingsView{}, err
 	}
 	return settingsView(cs, true), nil
 }
@@ -253,11 +224,11 @@ func (s *Server) handleGetSettings(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) handleSetSettings(w http.ResponseWriter, r *http.Request) {
-	var req SettingsRequest
+	var req api.SettingsRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, &APIError{Error: `body must be JSON like {"fencing_mode": "lease-only", "lease": "1500ms"}: ` + err.Error(), Code: "invalid"})
+		writeError(w, http.StatusBadRequest, &api.Error{Message: `body must be JSON like {"fencing_mode": "lease-only", "lease": "1500ms"}: ` + err.Error(), Code: api.CodeInvalid})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -98,11 +99,11 @@ func TestClusterSettingsChangeIsExplicitAndRefusesStaleMembers(t *testing.T) {
 	if got := l.srv.State().Settings; got == nil || *got != l.srv.cfg.clusterSettings() {
 		t.Fatalf("seeded settings %v, want %s", got, l.srv.cfg.clusterSettings())
 	}
-	lease := Duration(700 * time.Millisecond)
-	if _, err := l.srv.SetClusterSettings(ctxT(t, 10*time.Second), SettingsRequest{Heartbeat: new(Duration), Lease: &lease}, "cert:alice"); !errors.Is(err, fsm.ErrInvalid) {
+	lease := api.Duration(700 * time.Millisecond)
+	if _, err := l.srv.SetClusterSettings(ctxT(t, 10*time.Second), api.SettingsRequest{Heartbeat: new(api.Duration), Lease: &lease}, "cert:alice"); !errors.Is(err, fsm.ErrInvalid) {
 		t.Fatalf("heartbeat 0: %v, want ErrInvalid", err)
 	}
-	v, err := l.srv.SetClusterSettings(ctxT(t, 10*time.Second), SettingsRequest{Lease: &lease}, "cert:alice")
+	v, err := l.srv.SetClusterSettings(ctxT(t, 10*time.Second), api.SettingsRequest{Lease: &lease}, "cert:alice")
 	if err != nil || v.Lease != lease || v.FencingMode != FencingLeaseOnly {
 		t.Fatalf("set: %+v, %v", v, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -179,7 +180,7 @@ func TestForeignCAMemberCannotJoin(t *testing.T) {
 	}
 
 	// (d) Direct RPC in both directions fails at the handshake.
-	var st Status
+	var st api.Status
 	err = n9.pool.Call(ctxT(t, 5*time.Second), l.srv.RaftAddr(), "Raftha.Status", StatusArgs{}, &st)
 	if err == nil {
 		t.Fatalf("n9 called Raftha.Status on the leader: %+v", st)

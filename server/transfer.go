@@ -8,20 +8,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
-
-// DefaultTransferTimeout bounds a planned move when the caller sets none.
-const DefaultTransferTimeout = 2 * time.Minute
 
 // Transfer moves group to node as a planned move: the owner stops the
 // group (reverse order), the log records the new owner with a new epoch,
 // and the new owner starts it. It returns when the group is online on node,
 // or fails with the reason. It may be called on any member.
-func (s *Server) Transfer(ctx context.Context, group, to, by string) (GroupStatus, error) {
+func (s *Server) Transfer(ctx context.Context, group, to, by string) (api.GroupStatus, error) {
 	if err := s.checkRunning(); err != nil {
-		return GroupStatus{}, err
+		return api.GroupStatus{}, err
 	}
 	return forward(ctx, s, transferCall, TransferArgs{Group: group, To: to, By: by})
 }
@@ -30,15 +28,15 @@ func (s *Server) Transfer(ctx context.Context, group, to, by string) (GroupStatu
 // carries the caller's remaining deadline, and waits for the leader's
 // answer a little longer than that (transferAnswerGrace), so that a move
 // the leader committed is never reported as a plain timeout of the call.
-var transferCall = &leaderCall[TransferArgs, GroupStatus]{
+var transferCall = &leaderCall[TransferArgs, api.GroupStatus]{
 	method: "Raftha.Transfer",
 	retry:  true,
 	lost:   "whether the move began is unknown; see raftha status",
-	local: func(s *Server, ctx context.Context, a TransferArgs) (GroupStatus, error) {
+	local: func(s *Server, ctx context.Context, a TransferArgs) (api.GroupStatus, error) {
 		return s.transferLocal(ctx, a.Group, a.To, a.By)
 	},
 	send: func(ctx context.Context, a TransferArgs) (context.Context, context.CancelFunc, TransferArgs, error) {
-		a.Timeout = DefaultTransferTimeout
+		a.Timeout = api.DefaultTransferTimeout
 		if d, ok := ctx.Deadline(); ok {
 			if a.Timeout = time.Until(d); a.Timeout <= 0 {
 				return nil, nil, a, errDeadlinePassed(a.Group)
@@ -57,7 +55,7 @@ var transferCall = &leaderCall[TransferArgs, GroupStatus]{
 }
 
 // Transfer runs a forwarded planned move on the leader.
-func (e *rpcEndpoint) Transfer(a TransferArgs, r *rpcwire.Reply[GroupStatus]) error {
+func (e *rpcEndpoint) Transfer(a TransferArgs, r *rpcwire.Reply[api.GroupStatus]) error {
 	return serve(e, transferCall, a, r)
 }
 
@@ -91,38 +89,38 @@ func timeoutOf(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
 		return time.Until(d)
 	}
-	return DefaultTransferTimeout
+	return api.DefaultTransferTimeout
 }
 
-func (s *Server) transferLocal(ctx context.Context, group, to, by string) (GroupStatus, error) {
+func (s *Server) transferLocal(ctx context.Context, group, to, by string) (api.GroupStatus, error) {
 	ls, err := s.linearizableRead(ctx)
 	if err != nil {
-		return GroupStatus{}, err
+		return api.GroupStatus{}, err
 	}
 	st := s.fsm.View()
 	g, ok := st.Groups[group]
 	if !ok {
-		return GroupStatus{}, fmt.Errorf("%w: no group named %q (groups: %s)", fsm.ErrNoGroup, group, strings.Join(st.GroupNames(), ", "))
+		return api.GroupStatus{}, fmt.Errorf("%w: no group named %q (groups: %s)", fsm.ErrNoGroup, group, strings.Join(st.GroupNames(), ", "))
 	}
 	m, ok := st.Members[to]
 	switch {
 	case !ok:
-		return GroupStatus{}, fmt.Errorf("%w: no member named %q (members: %s)", ErrRefused, to, strings.Join(st.MemberIDs(), ", "))
+		return api.GroupStatus{}, fmt.Errorf("%w: no member named %q (members: %s)", ErrRefused, to, strings.Join(st.MemberIDs(), ", "))
 	case m.Role == fsm.RoleWitness:
-		return GroupStatus{}, fmt.Errorf("%w: %s is a witness; a witness votes but never owns a group", ErrRefused, to)
+		return api.GroupStatus{}, fmt.Errorf("%w: %s is a witness; a witness votes but never owns a group", ErrRefused, to)
 	case !g.HasNode(to):
-		return GroupStatus{}, fmt.Errorf("%w: %s is not in group %s's nodes %v; add it to the group file first", ErrRefused, to, group, g.Spec.Nodes)
+		return api.GroupStatus{}, fmt.Errorf("%w: %s is not in group %s's nodes %v; add it to the group file first", ErrRefused, to, group, g.Spec.Nodes)
 	case !ls.healthy(to) || ls.isLeaving(to):
-		return GroupStatus{}, fmt.Errorf("%w: %s is not healthy (%s; failover_timeout %s)", ErrRefused, to, ls.describeContact(to), s.cfg.Timing.FailoverTimeout)
+		return api.GroupStatus{}, fmt.Errorf("%w: %s is not healthy (%s; failover_timeout %s)", ErrRefused, to, ls.describeContact(to), s.cfg.Timing.FailoverTimeout)
 	}
 	if g.Status.Owner == to && g.Status.State == fsm.StateOnline {
 		return groupStatusOf(g), nil
 	}
 	if ctx.Err() != nil { // never commit a move nobody waits for
-		return GroupStatus{}, errDeadlinePassed(group)
+		return api.GroupStatus{}, errDeadlinePassed(group)
 	}
 	if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header(by), Group: group, To: to, ExpectEpoch: g.Status.Epoch}); err != nil {
-		return GroupStatus{}, err
+		return api.GroupStatus{}, err
 	}
 	s.logger.Info("planned move started", "group", group, "from", g.Status.Owner, "to", to, "by", by)
 	gs, err := s.waitOnline(ctx, group, to, g.Status.Epoch)
@@ -138,13 +136,13 @@ func (s *Server) transferLocal(ctx context.Context, group, to, by string) (Group
 }
 
 // waitOnline waits until group is online on node at an epoch above after.
-func (s *Server) waitOnline(ctx context.Context, group, node string, after uint64) (GroupStatus, error) {
+func (s *Server) waitOnline(ctx context.Context, group, node string, after uint64) (api.GroupStatus, error) {
 	for {
 		ch := s.fsm.Changed()
 		st := s.fsm.View()
 		g, ok := st.Groups[group]
 		if !ok {
-			return GroupStatus{}, fmt.Errorf("%w: group %s was deleted", fsm.ErrNoGroup, group)
+			return api.GroupStatus{}, fmt.Errorf("%w: group %s was deleted", fsm.ErrNoGroup, group)
 		}
 		gs := g.Status
 		switch {
@@ -172,8 +170,8 @@ func (s *Server) waitOnline(ctx context.Context, group, node string, after uint6
 // answers it 504 timeout.
 var errWaitTimedOut = fmt.Errorf("timed out%.0w", context.DeadlineExceeded)
 
-func groupStatusOf(g *fsm.Group) GroupStatus {
-	gs := GroupStatus{Name: g.Spec.Name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
+func groupStatusOf(g *fsm.Group) api.GroupStatus {
+	gs := api.GroupStatus{Name: g.Spec.Name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
 		Reason: g.Status.Reason, Target: g.Status.Target, FenceNode: g.Status.FenceNode, Failback: g.Spec.Failback, Since: g.Status.Since,
 		Suspended: g.Status.Suspended, FailedOn: g.Status.FailedOn}
 	for _, r := range g.Spec.Resources {
@@ -196,19 +194,19 @@ func (s *Server) SetSuspended(ctx context.Context, group string, suspended bool,
 // StopGroup suspends a group (so nothing places it again) and stops it on
 // its owner, waiting until it is offline. SetSuspended(false) (raftha
 // group start) undoes it.
-func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, error) {
+func (s *Server) StopGroup(ctx context.Context, group, by string) (api.GroupStatus, error) {
 	if err := s.checkRunning(); err != nil {
-		return GroupStatus{}, err
+		return api.GroupStatus{}, err
 	}
 	if err := s.SetSuspended(ctx, group, true, by); err != nil {
-		return GroupStatus{}, err
+		return api.GroupStatus{}, err
 	}
 	var requested uint64
 	for {
 		ch := s.fsm.Changed()
 		g, ok := s.fsm.View().Groups[group]
 		if !ok {
-			return GroupStatus{}, fmt.Errorf("%w: %s", fsm.ErrNoGroup, group)
+			return api.GroupStatus{}, fmt.Errorf("%w: %s", fsm.ErrNoGroup, group)
 		}
 		switch g.Status.State {
 		case fsm.StateOffline:
@@ -241,27 +239,13 @@ func (s *Server) StopGroup(ctx context.Context, group, by string) (GroupStatus, 
 // group when it is online on the target; 202 with code in_progress and the
 // group when the move was committed but did not finish in time (it goes
 // on); otherwise the error as fail maps it.
-func writeTransferResult(w http.ResponseWriter, g GroupStatus, err error) {
+func writeTransferResult(w http.ResponseWriter, g api.GroupStatus, err error) {
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, g)
 	case errors.Is(err, ErrInProgress):
-		writeJSON(w, http.StatusAccepted, &TransferInProgress{Error: err.Error(), Code: codeInProgress, Group: g})
+		writeJSON(w, http.StatusAccepted, &api.TransferInProgress{Error: err.Error(), Code: api.CodeInProgress, Group: g})
 	default:
 		fail(w, err)
 	}
-}
-
-// codeInProgress is the wire code of ErrInProgress.
-const codeInProgress = "in_progress"
-
-// TransferInProgress is the 202 body of a transfer that was committed but
-// did not finish within its timeout.
-type TransferInProgress struct {
-	// Error says that the move was committed and goes on.
-	Error string `json:"error"`
-	// Code is in_progress.
-	Code string `json:"code"`
-	// Group is the group's status when the deadline ran out.
-	Group GroupStatus `json:"group"`
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -34,7 +35,7 @@ func TestUIRoutes(t *testing.T) {
 	mux := http.NewServeMux()
 	(&Server{}).uiRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, &APIError{Error: "no such endpoint", Code: "not_found"})
+		writeError(w, http.StatusNotFound, &api.Error{Message: "no such endpoint", Code: api.CodeNotFound})
 	})
 	ts := httptest.NewServer(mux)
 	defer ts.Close()
@@ -112,8 +113,8 @@ func TestUIDashboardBrowser(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	c.configure(func(m *testMember) {
 		m.cfg.Access = AccessConfig{Tokens: []TokenConfig{
-			{Name: "ui-operator", Role: RoleOperate, SHA256: sha256Hex(opToken)},
-			{Name: "ui-reader", Role: RoleRead, SHA256: sha256Hex(rdToken)},
+			{Name: "ui-operator", Role: api.RoleOperate, SHA256: sha256Hex(opToken)},
+			{Name: "ui-reader", Role: api.RoleRead, SHA256: sha256Hex(rdToken)},
 		}}
 	})
 	browser := newBrowser(t) // before the cluster: a missing browser skips early

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -412,8 +413,8 @@ func (c *Config) validateAccess() ErrorList {
 			errs = append(errs, &FieldError{Path: p + ".name", Msg: fmt.Sprintf("token name %q is used twice", t.Name)})
 		}
 		seen[t.Name] = true
-		if t.Role != RoleRead && t.Role != RoleOperate {
-			errs = append(errs, &FieldError{Path: p + ".role", Msg: fmt.Sprintf("must be read or operate, got %q", t.Role)})
+		if !t.Role.Valid() {
+			errs = append(errs, &FieldError{Path: p + ".role", Msg: fmt.Sprintf("must be %s or %s, got %q", api.RoleRead, api.RoleOperate, t.Role)})
 		}
 		if len(t.SHA256) != 64 || strings.Trim(strings.ToLower(t.SHA256), "0123456789abcdef") != "" {
 			errs = append(errs, &FieldError{Path: p + ".sha256", Msg: "must be the 64-digit hex SHA-256 of the token (raftha token create prints it)"})

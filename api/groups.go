@@ -1,12 +1,61 @@
-package server
+package api
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/raftha/raftha/fsm"
 )
+
+// DefaultTransferTimeout bounds a planned move when the caller sets none.
+const DefaultTransferTimeout = 2 * time.Minute
+
+// TransferRequest is the body of POST /v1/groups/{name}/transfer.
+type TransferRequest struct {
+	// To is the node to move the group to; required.
+	To string `json:"to"`
+	// Timeout is a Go duration; default 2m.
+	Timeout string `json:"timeout,omitempty"`
+}
+
+// TransferInProgress is the 202 body of a transfer that was committed but
+// did not finish within its timeout.
+type TransferInProgress struct {
+	// Error says that the move was committed and goes on.
+	Error string `json:"error"`
+	// Code is in_progress.
+	Code Code `json:"code"`
+	// Group is the group's status when the deadline ran out.
+	Group GroupStatus `json:"group"`
+}
+
+// ApplyResult is the body returned by POST /v1/groups.
+type ApplyResult struct {
+	// Applied lists the names of the groups in the file, in file order;
+	// all of them were committed.
+	Applied []string `json:"applied"`
+}
+
+// FenceOverrideRequest is the body of POST /v1/groups/{name}/fence-override.
+type FenceOverrideRequest struct {
+	// AcceptRisk says why the operator accepts the risk that the node
+	// being fenced (or whose stop failed) still runs the group; required.
+	AcceptRisk string `json:"accept_risk"`
+}
+
+// MemberRequest is the body of POST /v1/members: the member to add.
+type MemberRequest struct {
+	// ID is the new member's id; required.
+	ID string `json:"id"`
+	// Address is the host:port of the member's mTLS (Raft and RPC) port;
+	// required.
+	Address string `json:"address"`
+	// Role is node or witness.
+	Role string `json:"role"`
+	// InstanceID is the member's EC2 instance id, used to fence it;
+	// optional.
+	InstanceID string `json:"instance_id,omitempty"`
+}
 
 // OwnershipChange is one line of `raftha why`: an ownership change of a
 // group reconstructed from the event history in the log.
@@ -50,66 +99,6 @@ type OwnershipChange struct {
 	// Outcome is what happened at this epoch in the end (online, failed:
 	// reason, superseded).
 	Outcome string `json:"outcome,omitempty"`
-}
-
-// Why reconstructs a group's ownership history from the events in st (the
-// bounded history: older changes may have been dropped).
-func Why(st *fsm.State, group string) []OwnershipChange {
-	var evs []fsm.Event
-	for _, e := range st.Events {
-		if e.Group == group {
-			evs = append(evs, e)
-		}
-	}
-	var out []OwnershipChange
-	var stopping *fsm.Event
-	for i, e := range evs {
-		switch e.Kind {
-		case fsm.KindStopping:
-			stopping = &evs[i]
-		case fsm.KindAssigned, fsm.KindTakeover:
-			c := OwnershipChange{At: e.At, From: e.From, To: e.To, Epoch: e.Epoch, Cause: e.Cause, Reason: e.Reason, By: e.By}
-			if stopping != nil && stopping.Epoch < e.Epoch && stopping.From == e.From && stopping.To == e.To {
-				c.StopTook = Duration(e.At.Sub(stopping.At))
-				if stopping.Cause != "" {
-					c.Cause = stopping.Cause
-				}
-				if c.By == "" || c.By == e.From {
-					c.By = stopping.By
-				}
-			}
-			stopping = nil
-			for _, f := range evs[i+1:] {
-				if f.Epoch != e.Epoch && (f.Kind == fsm.KindAssigned || f.Kind == fsm.KindTakeover) {
-					c.Outcome = "superseded at epoch " + fmt.Sprint(f.Epoch)
-					break
-				}
-				if f.Epoch != e.Epoch {
-					continue
-				}
-				switch f.Kind {
-				case fsm.KindFenceFailed:
-					c.FenceFailures++
-				case fsm.KindFenced:
-					took, verified, _ := strings.Cut(f.Reason, "; ")
-					c.Fence, c.FenceTook, c.FenceVerified = string(f.Cause), took, verified
-				case fsm.KindFenceOverride:
-					c.Override = fmt.Sprintf("%s overrode the fence of %s: %s", f.By, f.From, f.Reason)
-					if c.Fence == "" {
-						c.Fence = "operator-override"
-					}
-				case fsm.KindOnline:
-					c.Online, c.OnlineAfter, c.Outcome = true, Duration(f.At.Sub(e.At)), "online"
-				case fsm.KindFailed:
-					if c.Outcome == "" || c.Outcome == "online" {
-						c.Outcome = "failed: " + f.Reason
-					}
-				}
-			}
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // String formats one change for a terminal.

@@ -1,0 +1,117 @@
+package api
+
+import (
+	"time"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// Version is the raftha version, set at build time.
+var Version = "dev"
+
+// Status is the cluster as the leader sees it (or, when no leader answers,
+// as this member last applied it, with Stale set).
+type Status struct {
+	// Leader is the leader's member id ("" when there is none).
+	Leader string `json:"leader"`
+	// Term is the leader's Raft term.
+	Term uint64 `json:"term"`
+	// Index is the last applied Raft index of the member that answered.
+	Index uint64 `json:"index"`
+	// AnsweredBy is the member that produced this view.
+	AnsweredBy string `json:"answered_by"`
+	// Stale is true when the view did not come from a ready leader.
+	Stale bool `json:"stale,omitempty"`
+	// StaleReason says why the view is stale.
+	StaleReason string `json:"stale_reason,omitempty"`
+	// Members lists the members the log knows, by id, then any Raft
+	// voter the log does not know yet.
+	Members []MemberStatus `json:"members"`
+	// Groups lists every group, by name.
+	Groups []GroupStatus `json:"groups"`
+	// Events holds the most recent events (up to 30), oldest first.
+	Events []fsm.Event `json:"events,omitempty"`
+}
+
+// MemberStatus is one member in Status.
+type MemberStatus struct {
+	// ID is the member id.
+	ID string `json:"id"`
+	// Role is node or witness; "" for a Raft voter the log does not know.
+	Role string `json:"role"`
+	// Address is the member's mTLS (Raft and RPC) host:port.
+	Address string `json:"address"`
+	// API is the member's HTTPS API host:port; "" when unknown.
+	API string `json:"api,omitempty"`
+	// InstanceID is the member's EC2 instance id; "" when unknown.
+	InstanceID string `json:"instance_id,omitempty"`
+	// State is leader, follower, leaving, pending (a new leader has not
+	// heard from it yet), down, or unknown (in a stale view).
+	State string `json:"state"`
+	// Healthy is true when the leader heard from the member within
+	// failover_timeout; always false in a stale view.
+	Healthy bool `json:"healthy"`
+	// Voter is true when the member is a voter in the Raft configuration.
+	Voter bool `json:"voter"`
+	// LastContactMS is how long ago the leader heard from the member.
+	LastContactMS int64 `json:"last_contact_ms"`
+}
+
+// GroupStatus is one group in Status.
+type GroupStatus struct {
+	// Name is the group's name.
+	Name string `json:"name"`
+	// Owner is the node that may act for the group at Epoch; "" before
+	// the group was ever placed.
+	Owner string `json:"owner"`
+	// Epoch is the fencing token: the Raft index of the entry that gave
+	// the group to Owner.
+	Epoch uint64 `json:"epoch"`
+	// State is the group's lifecycle state (offline, starting, online,
+	// stopping, fencing or failed).
+	State fsm.GroupState `json:"state"`
+	// Nodes is the preference list; the first is the home node.
+	Nodes []string `json:"nodes"`
+	// Reason says why the group is in State.
+	Reason string `json:"reason,omitempty"`
+	// Target is the destination of a planned move while State is stopping.
+	Target string `json:"target,omitempty"`
+	// FenceNode is the previous owner to fence while State is fencing.
+	FenceNode string `json:"fence_node,omitempty"`
+	// Failback is true when the group moves back to its home node.
+	Failback bool `json:"failback,omitempty"`
+	// Since is when State was entered (proposer's wall clock).
+	Since time.Time `json:"since"`
+	// Resources lists the resources in start order as "name (type)".
+	Resources []string `json:"resources"`
+	// Suspended is true while monitoring and automatic actions are paused.
+	Suspended bool `json:"suspended,omitempty"`
+	// FailedOn lists the nodes where the group failed since an operator
+	// last moved or resumed it.
+	FailedOn []string `json:"failed_on,omitempty"`
+}
+
+// Health is GET /v1/health: this member's own view, never forwarded.
+type Health struct {
+	// ID is this member's id.
+	ID string `json:"id"`
+	// Role is this member's configured role, node or witness.
+	Role string `json:"role"`
+	// RaftState is this member's Raft state: follower, candidate, leader
+	// or shutdown.
+	RaftState string `json:"raft_state"`
+	// Leader is the id of the leader this member knows; "" when none.
+	Leader string `json:"leader"`
+	// AppliedIndex is the index of the last entry this member's FSM
+	// applied.
+	AppliedIndex uint64 `json:"applied_index"`
+	// LeaseLeftMS is how many milliseconds this member's lease, renewed by
+	// each successful heartbeat, has left; 0 or negative when it expired
+	// or was never renewed.
+	LeaseLeftMS int64 `json:"lease_left_ms"`
+	// LastContactMS is how many milliseconds ago this member last heard
+	// from a leader (meaningful on a follower); 0 when it never did.
+	LastContactMS int64 `json:"last_contact_ms"`
+	// Version is the raftha version of this member.
+	Version string `json:"version"`
+}
