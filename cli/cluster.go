@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/server"
 )
 
@@ -56,10 +57,10 @@ the cluster's settings, then restart the members one at a time.`,
 						req := server.SettingsRequest{FencingMode: c.String("fencing-mode")}
 						for _, f := range []struct {
 							name string
-							dst  **server.Duration
+							dst  **config.Duration
 						}{{"heartbeat", &req.Heartbeat}, {"lease", &req.Lease}, {"stop-deadline", &req.StopDeadline}} {
 							if c.IsSet(f.name) {
-								d := server.Duration(c.Duration(f.name))
+								d := config.Duration(c.Duration(f.name))
 								*f.dst = &d
 							}
 						}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/server"
 )
 
@@ -51,7 +53,7 @@ Example file:
 					if err != nil {
 						return err
 					}
-					if _, _, errs := server.ParseGroups(data, server.DefaultRegistry()); len(errs) > 0 {
+					if _, _, errs := groupfile.Parse(data, server.DefaultRegistry()); len(errs) > 0 {
 						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, errs.WithFile(file))
 					}
 					if c.Bool("dry-run") {
@@ -68,7 +70,7 @@ Example file:
 					err = cl.do(ctx, http.MethodPost, "/v1/groups", "application/yaml", bytes.NewReader(data), &res)
 					var ae *APIError
 					if errors.As(err, &ae) && len(ae.Errors) > 0 {
-						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, server.ErrorList(ae.Errors).WithFile(file))
+						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, yamlstrict.ErrorList(ae.Errors).WithFile(file))
 					}
 					if err != nil {
 						return err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -22,7 +23,7 @@ type APIError struct {
 	// Code is a stable machine-readable code (no_leader, not_eligible, ...).
 	Code string `json:"code,omitempty"`
 	// Errors lists per-line problems of a submitted file.
-	Errors []*FieldError `json:"errors,omitempty"`
+	Errors []*yamlstrict.FieldError `json:"errors,omitempty"`
 }
 
 // TransferRequest is the body of POST /v1/groups/{name}/transfer.
@@ -159,7 +160,7 @@ func writeError(w http.ResponseWriter, code int, e *APIError) { writeJSON(w, cod
 
 // fail maps an error to an HTTP status and a stable code.
 func fail(w http.ResponseWriter, err error) {
-	var fe ErrorList
+	var fe yamlstrict.ErrorList
 	if errors.As(err, &fe) {
 		writeError(w, http.StatusBadRequest, &APIError{Error: "invalid file", Code: "invalid", Errors: fe})
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -105,7 +106,7 @@ func validateMemberArgs(a MemberArgs) error {
 	if a.ID == "" {
 		probs = append(probs, "id is required")
 	}
-	if a.Role != string(RoleNode) && a.Role != string(RoleWitness) {
+	if a.Role != string(config.RoleNode) && a.Role != string(config.RoleWitness) {
 		probs = append(probs, fmt.Sprintf("role %q must be node or witness", a.Role))
 	}
 	if _, port, err := net.SplitHostPort(a.Address); err != nil || port == "" {

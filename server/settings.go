@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -18,11 +19,6 @@ import (
 // refuses its heartbeats and confirmations, so it never holds a lease or a
 // group.
 var ErrSettingsMismatch = errors.New("member settings differ from the cluster's")
-
-// clusterSettings are the settings of c that every member must share.
-func (c *Config) clusterSettings() fsm.ClusterSettings {
-	return fsm.ClusterSettings{FencingMode: c.Fencing.Mode, Heartbeat: c.Timing.Heartbeat.D(), Lease: c.Timing.Lease.D(), StopDeadline: c.Fencing.StopDeadline.D()}
-}
 
 // settingDiff is one configuration key whose value differs.
 type settingDiff struct {
@@ -63,7 +59,7 @@ func (s *Server) settingsOf(st *fsm.State) fsm.ClusterSettings {
 	if st.Settings != nil {
 		return *st.Settings
 	}
-	return s.cfg.clusterSettings()
+	return s.cfg.ClusterSettings()
 }
 
 // takeoverWait is the FenceWait of a fenced takeover decided silence
@@ -73,10 +69,10 @@ func (s *Server) settingsOf(st *fsm.State) fsm.ClusterSettings {
 // without waiting).
 func (s *Server) takeoverWait(st *fsm.State, silence time.Duration) time.Duration {
 	cs := s.settingsOf(st)
-	if cs.FencingMode != FencingLeaseOnly {
+	if config.FencingMode(cs.FencingMode) != config.FencingLeaseOnly {
 		return 0
 	}
-	return max(0, leaseOnlyWaitOf(cs)-silence)
+	return max(0, config.LeaseOnlyWaitOf(cs)-silence)
 }
 
 // seedSettings records this leader's settings when the log has none yet.
@@ -84,7 +80,7 @@ func (s *Server) seedSettings() {
 	if s.fsm.View().Settings != nil {
 		return
 	}
-	cs := s.cfg.clusterSettings()
+	cs := s.cfg.ClusterSettings()
 	if _, err := s.commitLocal(&fsm.SetClusterSettings{Header: s.header(""), Settings: cs, Seed: true}); err != nil && !errors.Is(err, fsm.ErrBusy) {
 		s.logger.Warn("could not record the cluster settings", "error", err)
 		return
@@ -140,7 +136,7 @@ func (ls *leaderState) refusedSettings(node string) string {
 		if st.Settings == nil {
 			return ""
 		}
-		return describeDiffs(diffSettings(ls.s.cfg.clusterSettings(), *st.Settings))
+		return describeDiffs(diffSettings(ls.s.cfg.ClusterSettings(), *st.Settings))
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
@@ -155,7 +151,7 @@ func (s *Server) watchSettings() {
 	for {
 		ch := s.fsm.Changed()
 		if st := s.fsm.View(); st.Settings != nil {
-			ds := diffSettings(s.cfg.clusterSettings(), *st.Settings)
+			ds := diffSettings(s.cfg.ClusterSettings(), *st.Settings)
 			key := describeDiffs(ds)
 			if key != last {
 				for _, d := range ds {
@@ -181,11 +177,11 @@ type SettingsRequest struct {
 	// FencingMode is aws-stop or lease-only.
 	FencingMode string `json:"fencing_mode,omitempty"`
 	// Heartbeat is timing.heartbeat ("300ms").
-	Heartbeat *Duration `json:"heartbeat,omitempty"`
+	Heartbeat *config.Duration `json:"heartbeat,omitempty"`
 	// Lease is timing.lease.
-	Lease *Duration `json:"lease,omitempty"`
+	Lease *config.Duration `json:"lease,omitempty"`
 	// StopDeadline is fencing.stop_deadline.
-	StopDeadline *Duration `json:"stop_deadline,omitempty"`
+	StopDeadline *config.Duration `json:"stop_deadline,omitempty"`
 }
 
 // SettingsView is the cluster settings as the API shows them.
@@ -193,20 +189,20 @@ type SettingsView struct {
 	// FencingMode is aws-stop or lease-only.
 	FencingMode string `json:"fencing_mode"`
 	// Heartbeat is timing.heartbeat.
-	Heartbeat Duration `json:"heartbeat"`
+	Heartbeat config.Duration `json:"heartbeat"`
 	// Lease is timing.lease.
-	Lease Duration `json:"lease"`
+	Lease config.Duration `json:"lease"`
 	// StopDeadline is fencing.stop_deadline.
-	StopDeadline Duration `json:"stop_deadline"`
+	StopDeadline config.Duration `json:"stop_deadline"`
 	// LeaseOnlyWait is what a lease-only takeover waits.
-	LeaseOnlyWait Duration `json:"lease_only_wait"`
+	LeaseOnlyWait config.Duration `json:"lease_only_wait"`
 	// Recorded is false while no leader has seeded the settings yet (the
 	// view then shows this member's own).
 	Recorded bool `json:"recorded"`
 }
 
 func settingsView(cs fsm.ClusterSettings, recorded bool) SettingsView {
-	return SettingsView{FencingMode: cs.FencingMode, Heartbeat: Duration(cs.Heartbeat), Lease: Duration(cs.Lease), StopDeadline: Duration(cs.StopDeadline), LeaseOnlyWait: Duration(leaseOnlyWaitOf(cs)), Recorded: recorded}
+	return SettingsView{FencingMode: cs.FencingMode, Heartbeat: config.Duration(cs.Heartbeat), Lease: config.Duration(cs.Lease), StopDeadline: config.Duration(cs.StopDeadline), LeaseOnlyWait: config.Duration(config.LeaseOnlyWaitOf(cs)), Recorded: recorded}
 }
 
 // SetClusterSettings changes the cluster's fencing settings (an explicit
@@ -220,7 +216,7 @@ func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by
 	}
 	for _, f := range []struct {
 		dst *time.Duration
-		v   *Duration
+		v   *config.Duration
 	}{{&cs.Heartbeat, req.Heartbeat}, {&cs.Lease, req.Lease}, {&cs.StopDeadline, req.StopDeadline}} {
 		if f.v != nil {
 			*f.dst = f.v.D()
@@ -228,14 +224,8 @@ func (s *Server) SetClusterSettings(ctx context.Context, req SettingsRequest, by
 	}
 	// The same relations a member configuration must satisfy.
 	c := s.cfg
-	c.Fencing.Mode, c.Timing.Heartbeat, c.Timing.Lease, c.Fencing.StopDeadline = cs.FencingMode, Duration(cs.Heartbeat), Duration(cs.Lease), Duration(cs.StopDeadline)
-	var errs ErrorList
-	for _, e := range append(c.validateTiming(), c.validateFencing()...) {
-		if e.Path != "aws.instance_id" && e.Path != "fencing.watchdog" {
-			errs = append(errs, e)
-		}
-	}
-	if len(errs) > 0 {
+	c.Fencing.Mode, c.Timing.Heartbeat, c.Timing.Lease, c.Fencing.StopDeadline = config.FencingMode(cs.FencingMode), config.Duration(cs.Heartbeat), config.Duration(cs.Lease), config.Duration(cs.StopDeadline)
+	if errs := c.ValidateSettings(); len(errs) > 0 {
 		return SettingsView{}, fmt.Errorf("%w: %w", fsm.ErrInvalid, errs)
 	}
 	if _, err := s.commit(ctx, &fsm.SetClusterSettings{Header: s.header(by), Settings: cs}); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -111,7 +112,7 @@ func TestUIDashboardBrowser(t *testing.T) {
 	opToken, rdToken := randomToken(t), randomToken(t)
 	c := newTestCluster(t, "n1", "n2", "w1")
 	c.configure(func(m *testMember) {
-		m.cfg.Access = AccessConfig{Tokens: []TokenConfig{
+		m.cfg.Access = config.AccessConfig{Tokens: []config.TokenConfig{
 			{Name: "ui-operator", Role: RoleOperate, SHA256: sha256Hex(opToken)},
 			{Name: "ui-reader", Role: RoleRead, SHA256: sha256Hex(rdToken)},
 		}}

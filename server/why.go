@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -41,10 +42,10 @@ type OwnershipChange struct {
 	// FenceFailures is how many fence attempts failed at this epoch.
 	FenceFailures int `json:"fence_failures,omitempty"`
 	// StopTook is how long the previous owner took to stop (planned moves).
-	StopTook Duration `json:"stop_took,omitempty"`
+	StopTook config.Duration `json:"stop_took,omitempty"`
 	// OnlineAfter is the time from the change to the group being online on
 	// To.
-	OnlineAfter Duration `json:"online_after,omitempty"`
+	OnlineAfter config.Duration `json:"online_after,omitempty"`
 	// Online is false when the group never came online at this epoch.
 	Online bool `json:"online"`
 	// Outcome is what happened at this epoch in the end (online, failed:
@@ -70,7 +71,7 @@ func Why(st *fsm.State, group string) []OwnershipChange {
 		case "assigned", "takeover":
 			c := OwnershipChange{At: e.At, From: e.From, To: e.To, Epoch: e.Epoch, Cause: e.Cause, Reason: e.Reason, By: e.By}
 			if stopping != nil && stopping.Epoch < e.Epoch && stopping.From == e.From && stopping.To == e.To {
-				c.StopTook = Duration(e.At.Sub(stopping.At))
+				c.StopTook = config.Duration(e.At.Sub(stopping.At))
 				if stopping.Cause != "" {
 					c.Cause = stopping.Cause
 				}
@@ -99,7 +100,7 @@ func Why(st *fsm.State, group string) []OwnershipChange {
 						c.Fence = "operator-override"
 					}
 				case "online":
-					c.Online, c.OnlineAfter, c.Outcome = true, Duration(f.At.Sub(e.At)), "online"
+					c.Online, c.OnlineAfter, c.Outcome = true, config.Duration(f.At.Sub(e.At)), "online"
 				case "failed":
 					if c.Outcome == "" || c.Outcome == "online" {
 						c.Outcome = "failed: " + f.Reason

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -41,14 +42,14 @@ func TestWhyReconstructsChanges(t *testing.T) {
 	if len(ch) != 3 {
 		t.Fatalf("%d changes: %+v", len(ch), ch)
 	}
-	if c := ch[0]; c.Cause != "placement" || c.To != "n1" || !c.Online || c.OnlineAfter != Duration(300*time.Millisecond) {
+	if c := ch[0]; c.Cause != "placement" || c.To != "n1" || !c.Online || c.OnlineAfter != config.Duration(300*time.Millisecond) {
 		t.Fatalf("placement: %+v", c)
 	}
-	if c := ch[1]; c.Cause != "planned" || c.From != "n1" || c.To != "n2" || c.Epoch != e2 || c.StopTook != Duration(250*time.Millisecond) || c.Fence != "" || c.By != "ops" {
+	if c := ch[1]; c.Cause != "planned" || c.From != "n1" || c.To != "n2" || c.Epoch != e2 || c.StopTook != config.Duration(250*time.Millisecond) || c.Fence != "" || c.By != "ops" {
 		t.Fatalf("planned: %+v", c)
 	}
 	c := ch[2]
-	if c.Cause != "node-lost" || c.Fence != "aws-stop" || c.FenceTook != "480ms" || c.FenceFailures != 1 || c.OnlineAfter != Duration(700*time.Millisecond) {
+	if c.Cause != "node-lost" || c.Fence != "aws-stop" || c.FenceTook != "480ms" || c.FenceFailures != 1 || c.OnlineAfter != config.Duration(700*time.Millisecond) {
 		t.Fatalf("takeover: %+v", c)
 	}
 	line := c.String()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -40,10 +41,11 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	}
 	target.InstanceID = strings.Join(instances, ",")
 	start := time.Now()
-	var method, verified string
+	var method config.FencingMode
+	var verified string
 	var fenced []string
 	switch s.cfg.Fencing.Mode {
-	case FencingLeaseOnly:
+	case config.FencingLeaseOnly:
 		// The longer of the decision's wait and this node's own: a
 		// leader's decision alone never shortens the lease-only wait.
 		// The decision's wait comes from the cluster settings in the log;
@@ -56,7 +58,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 			time.AfterFunc(left, w.poke)
 			return
 		}
-		method = "lease-only"
+		method = config.FencingLeaseOnly
 	default:
 		w.log.Warn("fencing the previous owner before takeover", "fence_node", target.ID, "instance", target.InstanceID, "epoch", gs.Epoch)
 		var errs []error
@@ -75,7 +77,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		}
 		verified = strings.Join(proofs, "; ")
 		if err := errors.Join(errs...); err != nil {
-			s.metrics.fences.WithLabelValues("aws-stop", "failed").Inc()
+			s.metrics.fences.WithLabelValues(string(config.FencingAWSStop), "failed").Inc()
 			w.fenceTries++
 			backoff := fenceBackoff(w.fenceTries)
 			w.fenceNext = time.Now().Add(backoff)
@@ -87,22 +89,22 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 			ncancel()
 			return
 		}
-		method, fenced = "aws-stop", gs.InstancesToFence()
+		method, fenced = config.FencingAWSStop, gs.InstancesToFence()
 	}
-	s.metrics.fences.WithLabelValues(method, "ok").Inc()
-	if method == "lease-only" {
+	s.metrics.fences.WithLabelValues(string(method), "ok").Inc()
+	if method == config.FencingLeaseOnly {
 		s.metrics.fenceDuration.Observe(time.Since(w.fenceSeen).Seconds())
 	} else {
 		s.metrics.fenceDuration.Observe(time.Since(start).Seconds())
 	}
 	took := time.Since(start).Round(time.Millisecond)
-	if method == "lease-only" {
+	if method == config.FencingLeaseOnly {
 		took = time.Since(w.fenceSeen).Round(time.Millisecond)
 	}
 	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch)
 	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	if _, err := s.commit(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String(), Verified: verified, Instances: fenced}); err != nil {
+	if _, err := s.commit(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: string(method), Took: took.String(), Verified: verified, Instances: fenced}); err != nil {
 		w.log.Warn("could not record the fence; will fence again", "error", err)
 	}
 }

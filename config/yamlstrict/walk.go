@@ -1,199 +1,16 @@
-package server
+package yamlstrict
 
 import (
-	"bytes"
 	"encoding"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
-
-// FieldError is one problem in a configuration: where it is (Line, the
-// 1-based line in the YAML file, 0 when unknown; Path, the dotted key path
-// such as "timing.lease" or "members[1].address") and what is wrong (Msg).
-type FieldError struct {
-	// Line is the 1-based line in the YAML file; 0 when unknown.
-	Line int `json:"line,omitempty"`
-	// Path is the dotted key path, e.g. "timing.lease"; "" when unknown.
-	Path string `json:"path,omitempty"`
-	// Msg says what is wrong.
-	Msg string `json:"msg"`
-}
-
-// Error formats e as "line N: PATH: MSG", leaving out the parts that are
-// empty.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "line %d: ", e.Line)
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// format renders e for a named file as "FILE:LINE: PATH: MSG", leaving out
-// the line and the path when they are unknown.
-func (e *FieldError) format(file string) string {
-	var b strings.Builder
-	b.WriteString(file)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	b.WriteString(": ")
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// ErrorList is every problem found in a configuration. Its Error method
-// gives one problem a line.
-type ErrorList []*FieldError
-
-// Error joins the errors, one a line.
-func (l ErrorList) Error() string {
-	lines := make([]string, len(l))
-	for i, e := range l {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Err returns l as an error, or nil when l is empty.
-func (l ErrorList) Err() error {
-	if len(l) == 0 {
-		return nil
-	}
-	return l
-}
-
-// WithFile returns l as an error whose message gives every problem a line
-// of the form "FILE:LINE: PATH: MSG", or nil when l is empty. errors.As
-// recovers the ErrorList from it.
-func (l ErrorList) WithFile(name string) error {
-	if len(l) == 0 {
-		return nil
-	}
-	return &fileErrorList{file: name, list: l}
-}
-
-// SortByLine orders l by line, keeping the order of errors on the same
-// line. Errors without a line come first.
-func (l ErrorList) SortByLine() {
-	sort.SliceStable(l, func(i, j int) bool { return l[i].Line < l[j].Line })
-}
-
-// fileErrorList is an ErrorList that names its file.
-type fileErrorList struct {
-	file string
-	list ErrorList
-}
-
-// Error gives every problem a line of the form "FILE:LINE: PATH: MSG".
-func (f *fileErrorList) Error() string {
-	lines := make([]string, len(f.list))
-	for i, e := range f.list {
-		lines[i] = e.format(f.file)
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap returns the ErrorList, for errors.As.
-func (f *fileErrorList) Unwrap() error { return f.list }
-
-// DecodeStrict decodes the single YAML document in data into out, which
-// must be a non-nil pointer. Unlike yaml.Unmarshal it refuses anything it
-// cannot place: every unknown key (naming the keys that would have been
-// valid), every duplicate key, values of the wrong type, an empty document
-// and a second document. It reports all of them, each with its line, as an
-// ErrorList; on error out may be partly filled.
-func DecodeStrict(data []byte, out any) error {
-	_, errs := decodeStrict(data, out)
-	return errs.Err()
-}
-
-// decodeStrict is DecodeStrict that also returns the parsed root (nil when
-// the data does not parse) so callers can look lines up with LineOf.
-func decodeStrict(data []byte, out any) (*yaml.Node, ErrorList) {
-	rv := reflect.ValueOf(out)
-	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return nil, ErrorList{{Msg: fmt.Sprintf("DecodeStrict needs a non-nil pointer, got %T", out)}}
-	}
-	root, errs := parseSingleYAMLDocument(data)
-	if root == nil {
-		return nil, errs
-	}
-	w := &strictWalker{active: map[*yaml.Node]int{}}
-	w.walk(root.Content[0], rv.Elem(), "", 0)
-	errs = append(errs, w.errs...)
-	errs.SortByLine()
-	return root, errs
-}
-
-// yamlErrLineRE matches the position prefix of yaml.v3's syntax errors.
-var yamlErrLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parseSingleYAMLDocument parses data, which must hold exactly one non-empty
-// YAML document. The root is returned even when a second document follows,
-// so the first can still be checked.
-func parseSingleYAMLDocument(data []byte) (*yaml.Node, ErrorList) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, ErrorList{{Msg: "empty document: expected a YAML mapping"}}
-		}
-		return nil, ErrorList{yamlSyntaxError(err)}
-	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || yamlIsNull(root.Content[0]) {
-		return nil, ErrorList{{Msg: "empty document: expected a YAML mapping"}}
-	}
-	// A trailing "---" with nothing after it is harmless; a second
-	// document with content is refused.
-	for {
-		var next yaml.Node
-		err := dec.Decode(&next)
-		switch {
-		case errors.Is(err, io.EOF):
-			return &root, nil
-		case err != nil:
-			return &root, ErrorList{yamlSyntaxError(err)}
-		case len(next.Content) == 0 || yamlIsNull(next.Content[0]):
-			continue
-		}
-		return &root, ErrorList{{Line: next.Content[0].Line, Msg: "more than one YAML document: the file must hold exactly one (remove the extra ---)"}}
-	}
-}
-
-// yamlSyntaxError maps a yaml.v3 parse error to a FieldError with its line.
-func yamlSyntaxError(err error) *FieldError {
-	msg := err.Error()
-	if m := yamlErrLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &FieldError{Line: line, Msg: "invalid YAML: " + m[2]}
-	}
-	return &FieldError{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
-// yamlIsNull reports whether n is an explicit or implicit YAML null.
-func yamlIsNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
-}
 
 var (
 	yamlUnmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
@@ -294,13 +111,13 @@ func (w *strictWalker) walk(n *yaml.Node, v reflect.Value, path string, depth in
 		w.walk(n, v.Elem(), path, depth+1)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			w.fail(n, path, "expected a mapping of keys, got %s", describeYAMLNode(n))
+			w.fail(n, path, "expected a mapping of keys, got %s", DescribeNode(n))
 			return
 		}
 		w.walkStruct(n, v, path, depth, map[string]*yaml.Node{})
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			w.fail(n, path, "expected a mapping of keys, got %s", describeYAMLNode(n))
+			w.fail(n, path, "expected a mapping of keys, got %s", DescribeNode(n))
 			return
 		}
 		if v.IsNil() {
@@ -309,7 +126,7 @@ func (w *strictWalker) walk(n *yaml.Node, v reflect.Value, path string, depth in
 		w.walkMap(n, v, path, depth, map[string]*yaml.Node{})
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			w.fail(n, path, "expected a list, got %s", describeYAMLNode(n))
+			w.fail(n, path, "expected a list, got %s", DescribeNode(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -319,7 +136,7 @@ func (w *strictWalker) walk(n *yaml.Node, v reflect.Value, path string, depth in
 		v.Set(s)
 	case reflect.Array:
 		if n.Kind != yaml.SequenceNode {
-			w.fail(n, path, "expected a list, got %s", describeYAMLNode(n))
+			w.fail(n, path, "expected a list, got %s", DescribeNode(n))
 			return
 		}
 		if len(n.Content) != v.Len() {
@@ -350,7 +167,7 @@ func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
 	custom := isYAMLLeafType(t)
 	if !custom && n.Kind != yaml.ScalarNode {
-		w.fail(n, path, "expected %s, got %s", describeYAMLType(t), describeYAMLNode(n))
+		w.fail(n, path, "expected %s, got %s", describeYAMLType(t), DescribeNode(n))
 		return
 	}
 	target := reflect.New(t)
@@ -358,7 +175,7 @@ func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 		var te *yaml.TypeError
 		switch {
 		case errors.As(err, &te) && !custom:
-			w.fail(n, path, "expected %s, got %s", describeYAMLType(t), describeYAMLNode(n))
+			w.fail(n, path, "expected %s, got %s", describeYAMLType(t), DescribeNode(n))
 		case errors.As(err, &te):
 			for _, m := range te.Errors {
 				w.fail(n, path, "%s", stripYAMLLinePrefix(m))
@@ -468,14 +285,14 @@ func (w *strictWalker) mergeSources(v *yaml.Node, path string) []*yaml.Node {
 		for _, item := range v.Content {
 			item = resolve(item)
 			if item.Kind != yaml.MappingNode {
-				w.fail(item, path, "merge key << needs mappings, got %s", describeYAMLNode(item))
+				w.fail(item, path, "merge key << needs mappings, got %s", DescribeNode(item))
 				continue
 			}
 			out = append(out, item)
 		}
 		return out
 	}
-	w.fail(v, path, "merge key << needs a mapping, got %s", describeYAMLNode(v))
+	w.fail(v, path, "merge key << needs a mapping, got %s", DescribeNode(v))
 	return nil
 }
 
@@ -503,7 +320,7 @@ func (w *strictWalker) walkStruct(n *yaml.Node, v reflect.Value, path string, de
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			w.fail(k, path, "keys must be plain strings, got %s", describeYAMLNode(k))
+			w.fail(k, path, "keys must be plain strings, got %s", DescribeNode(k))
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
@@ -560,7 +377,7 @@ func (w *strictWalker) walkMap(n *yaml.Node, v reflect.Value, path string, depth
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			w.fail(k, path, "keys must be plain strings, got %s", describeYAMLNode(k))
+			w.fail(k, path, "keys must be plain strings, got %s", DescribeNode(k))
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
@@ -600,8 +417,8 @@ func yamlJoinPath(path, key string) string {
 	return path + "." + key
 }
 
-// describeYAMLNode says what kind of YAML value n is, quoting scalars.
-func describeYAMLNode(n *yaml.Node) string {
+// DescribeNode says what kind of YAML value n is, quoting scalars.
+func DescribeNode(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -637,148 +454,4 @@ func describeYAMLType(t reflect.Type) string {
 		return "a mapping of keys"
 	}
 	return "a " + t.String()
-}
-
-// LineOf returns the line of the node at path in root (a document or its
-// top mapping). path is dotted with list indexes, e.g. "members[2].address";
-// the line of a mapping entry is the line of its key. When path does not
-// exist, LineOf returns the line of the deepest ancestor that does, so an
-// error about a missing key can point at its section. It returns 0 for an
-// empty or unparsable path, a nil root, or a missing top-level key.
-func LineOf(root *yaml.Node, path string) int {
-	if root == nil || path == "" {
-		return 0
-	}
-	segs, ok := splitLinePath(path)
-	if !ok {
-		return 0
-	}
-	n := root
-	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return 0
-		}
-		n = n.Content[0]
-	}
-	line := 0
-	for _, s := range segs {
-		for n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		var next *yaml.Node
-		var nextLine int
-		if s.index >= 0 {
-			if n.Kind != yaml.SequenceNode || s.index >= len(n.Content) {
-				return line
-			}
-			next = n.Content[s.index]
-			nextLine = next.Line
-		} else {
-			if n.Kind != yaml.MappingNode {
-				return line
-			}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == s.key {
-					next, nextLine = n.Content[i+1], k.Line
-					break
-				}
-			}
-			if next == nil {
-				return line
-			}
-		}
-		n, line = next, nextLine
-	}
-	return line
-}
-
-// linePathSeg is one step of a LineOf path: a key, or a list index (>= 0).
-type linePathSeg struct {
-	key   string
-	index int
-}
-
-// splitLinePath parses "a.b[2].c" into steps.
-func splitLinePath(path string) ([]linePathSeg, bool) {
-	var segs []linePathSeg
-	for part := range strings.SplitSeq(path, ".") {
-		key, rest, _ := strings.Cut(part, "[")
-		if key != "" {
-			segs = append(segs, linePathSeg{key: key, index: -1})
-		}
-		if rest == "" {
-			if key == "" {
-				return nil, false
-			}
-			continue
-		}
-		rest = "[" + rest
-		for rest != "" {
-			if rest[0] != '[' {
-				return nil, false
-			}
-			end := strings.IndexByte(rest, ']')
-			if end < 0 {
-				return nil, false
-			}
-			i, err := strconv.Atoi(rest[1:end])
-			if err != nil || i < 0 {
-				return nil, false
-			}
-			segs = append(segs, linePathSeg{index: i})
-			rest = rest[end+1:]
-		}
-	}
-	return segs, true
-}
-
-// parseConfigDuration reads a Go duration string, refusing bare numbers (which
-// have no unit) and negative durations.
-func parseConfigDuration(s string) (Duration, error) {
-	s = strings.TrimSpace(s)
-	if _, err := strconv.ParseFloat(s, 64); err == nil || s == "" {
-		return 0, fmt.Errorf("expected a duration like 500ms or 3s, got %q", s)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("expected a duration like 500ms or 3s, got %q", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("must not be negative, got %q", s)
-	}
-	return Duration(d), nil
-}
-
-// UnmarshalYAML reads a Go duration string such as "500ms" or "3s". Bare
-// numbers are refused: they have no unit.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("expected a duration like 500ms or 3s, got %s", describeYAMLNode(n))
-	}
-	v, err := parseConfigDuration(n.Value)
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
-}
-
-// MarshalYAML writes d as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// MarshalJSON writes d as a JSON string such as "1.5s".
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// UnmarshalJSON reads a JSON string holding a Go duration.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("expected a duration string like \"500ms\" or \"3s\", got %s", b)
-	}
-	v, err := parseConfigDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
 }
