@@ -1,14 +1,17 @@
 // Package config owns the member configuration file: schema, defaults, validation and the timing budget.
 package config
 
-// Role is a member's role in the Raft group.
-type Role string
+import "github.com/raftha/raftha/fsm"
+
+// Role is a member's role in the Raft group: the one declared by the log
+// (fsm.Role), so the configured role and the recorded one are one type.
+type Role = fsm.Role
 
 const (
 	// RoleNode may own failover groups and runs their resources.
-	RoleNode Role = "node"
+	RoleNode = fsm.RoleNode
 	// RoleWitness votes and stores the log but never owns a group.
-	RoleWitness Role = "witness"
+	RoleWitness = fsm.RoleWitness
 )
 
 // Config is one member's configuration. The YAML member file decodes into it

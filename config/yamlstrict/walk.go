@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"iter"
 	"reflect"
 	"strconv"
 	"strings"
@@ -296,6 +297,40 @@ func (w *strictWalker) mergeSources(v *yaml.Node, path string) []*yaml.Node {
 	return nil
 }
 
+// entries walks the mappings mapping n merges (<<) into v with walkMerged
+// first, so explicit keys override them, then yields n's own entries,
+// reporting (and skipping) keys that are not plain strings and keys
+// already in seen (merged mappings share seen with the explicit keys).
+func (w *strictWalker) entries(n *yaml.Node, v reflect.Value, path string, seen map[string]*yaml.Node, walkMerged func(src *yaml.Node)) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(k, val *yaml.Node) bool) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; isYAMLMergeKey(k) {
+				for _, src := range w.mergeSources(n.Content[i+1], path) {
+					w.merge(src, v, path, func() { walkMerged(src) })
+				}
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if isYAMLMergeKey(k) {
+				continue
+			}
+			if k.Kind != yaml.ScalarNode {
+				w.fail(k, path, "keys must be plain strings, got %s", DescribeNode(k))
+				continue
+			}
+			if first, dup := seen[k.Value]; dup {
+				w.fail(k, "", "duplicate key %q%s (first at line %d)", k.Value, yamlInSection(path), first.Line)
+				continue
+			}
+			seen[k.Value] = k
+			if !yield(k, val) {
+				return
+			}
+		}
+	}
+}
+
 // walkStruct decodes mapping n into struct v. seen holds the keys already
 // set in this mapping (merged mappings share it with the explicit keys).
 func (w *strictWalker) walkStruct(n *yaml.Node, v reflect.Value, path string, depth int, seen map[string]*yaml.Node) {
@@ -304,30 +339,9 @@ func (w *strictWalker) walkStruct(n *yaml.Node, v reflect.Value, path string, de
 	for _, f := range fields {
 		byName[f.name] = f
 	}
-	// Merged keys come first so explicit keys override them.
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; isYAMLMergeKey(k) {
-			for _, src := range w.mergeSources(n.Content[i+1], path) {
-				w.merge(src, v, path, func() {
-					w.walkStruct(src, v, path, depth+1, map[string]*yaml.Node{})
-				})
-			}
-		}
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		if isYAMLMergeKey(k) {
-			continue
-		}
-		if k.Kind != yaml.ScalarNode {
-			w.fail(k, path, "keys must be plain strings, got %s", DescribeNode(k))
-			continue
-		}
-		if first, dup := seen[k.Value]; dup {
-			w.fail(k, "", "duplicate key %q%s (first at line %d)", k.Value, yamlInSection(path), first.Line)
-			continue
-		}
-		seen[k.Value] = k
+	for k, val := range w.entries(n, v, path, seen, func(src *yaml.Node) {
+		w.walkStruct(src, v, path, depth+1, map[string]*yaml.Node{})
+	}) {
 		f, ok := byName[k.Value]
 		if !ok {
 			names := make([]string, len(fields))
@@ -362,29 +376,9 @@ func settableFieldByIndex(v reflect.Value, index []int) (reflect.Value, bool) {
 // walkMap decodes mapping n into map v.
 func (w *strictWalker) walkMap(n *yaml.Node, v reflect.Value, path string, depth int, seen map[string]*yaml.Node) {
 	kt, et := v.Type().Key(), v.Type().Elem()
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; isYAMLMergeKey(k) {
-			for _, src := range w.mergeSources(n.Content[i+1], path) {
-				w.merge(src, v, path, func() {
-					w.walkMap(src, v, path, depth+1, map[string]*yaml.Node{})
-				})
-			}
-		}
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		if isYAMLMergeKey(k) {
-			continue
-		}
-		if k.Kind != yaml.ScalarNode {
-			w.fail(k, path, "keys must be plain strings, got %s", DescribeNode(k))
-			continue
-		}
-		if first, dup := seen[k.Value]; dup {
-			w.fail(k, "", "duplicate key %q%s (first at line %d)", k.Value, yamlInSection(path), first.Line)
-			continue
-		}
-		seen[k.Value] = k
+	for k, val := range w.entries(n, v, path, seen, func(src *yaml.Node) {
+		w.walkMap(src, v, path, depth+1, map[string]*yaml.Node{})
+	}) {
 		var key reflect.Value
 		if kt.Kind() == reflect.String && !isYAMLLeafType(kt) {
 			key = reflect.ValueOf(k.Value).Convert(kt)
