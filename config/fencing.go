@@ -91,6 +91,7 @@ func (c *Config) CheckWatchdogTimeout(have time.Duration) error {
 	return nil
 }
 
-// ErrWatchdogTimeout is returned by Start when the watchdog device's
-// timeout is longer than the lease-only wait allows.
+// ErrWatchdogTimeout is returned by CheckWatchdogTimeout (and so by the
+// agent's Start) when the watchdog device's timeout is longer than the
+// lease-only wait allows.
 var ErrWatchdogTimeout = errors.New("watchdog timeout too long")
