@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/server"
 )
 
@@ -37,7 +38,7 @@ Check a file first with: raftha config check FILE`,
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 60 * time.Second, Usage: "how long a graceful stop may take to hand groups over"},
 		},
 		Action: func(c *cli.Context) error {
-			cfg, err := server.LoadConfigFile(c.String("config"))
+			cfg, err := config.LoadConfigFile(c.String("config"))
 			if err != nil {
 				return err
 			}

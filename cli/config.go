@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/config"
 )
 
 func configCommand() *cli.Command {
@@ -27,7 +27,7 @@ over) and exits non-zero on any error.`,
 					return usagef("config check takes one FILE")
 				}
 				file := c.Args().First()
-				cfg, err := server.LoadConfigFile(file)
+				cfg, err := config.LoadConfigFile(file)
 				if err != nil {
 					return err
 				}

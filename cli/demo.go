@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server"
 	"github.com/raftha/raftha/transport"
@@ -183,7 +184,7 @@ groups:
 
 	fmt.Fprintf(out, "raftha demo: starting n1, n2 (nodes) and w1 (witness) on 127.0.0.1 in %s\n", dir)
 	for _, m := range members {
-		cfg, err := server.LoadConfigFile(m.cfgFile)
+		cfg, err := config.LoadConfigFile(m.cfgFile)
 		if err != nil {
 			return err
 		}

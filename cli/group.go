@@ -12,6 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/server"
 )
 
@@ -49,7 +51,7 @@ Example file:
 					if err != nil {
 						return err
 					}
-					if _, _, errs := server.ParseGroups(data, server.DefaultRegistry()); len(errs) > 0 {
+					if _, _, errs := groupfile.Parse(data, server.DefaultRegistry()); len(errs) > 0 {
 						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, errs.WithFile(file))
 					}
 					if c.Bool("dry-run") {
@@ -259,10 +261,10 @@ identity and REASON are recorded in the log; 'raftha why GROUP' shows them.`,
 
 // fieldErrors converts the problems the API listed to an ErrorList, to
 // report them as FILE:LINE.
-func fieldErrors(fes []*api.FieldError) server.ErrorList {
-	l := make(server.ErrorList, len(fes))
+func fieldErrors(fes []*api.FieldError) yamlstrict.ErrorList {
+	l := make(yamlstrict.ErrorList, len(fes))
 	for i, fe := range fes {
-		l[i] = &server.FieldError{Line: fe.Line, Path: fe.Path, Msg: fe.Msg}
+		l[i] = &yamlstrict.FieldError{Line: fe.Line, Path: fe.Path, Msg: fe.Msg}
 	}
 	return l
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/server"
 )
 
@@ -24,7 +26,7 @@ permission.
    raftha iam-policy --groups groups.yaml --region ap-northeast-1 --account 123456789012`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "groups", Aliases: []string{"f"}, Required: true, Usage: "group `FILE` (YAML)"},
-			&cli.StringFlag{Name: "fencing", Value: server.FencingAWSStop, Usage: "fencing `MODE` the nodes use: aws-stop or lease-only"},
+			&cli.StringFlag{Name: "fencing", Value: string(config.FencingAWSStop), Usage: "fencing `MODE` the nodes use: aws-stop or lease-only"},
 			&cli.StringFlag{Name: "config", Usage: "a node's member configuration `FILE` (takes the fencing mode and region from it)"},
 			&cli.StringFlag{Name: "region", Usage: "AWS `REGION` for the ARNs (default: *)"},
 			&cli.StringFlag{Name: "account", Usage: "AWS `ACCOUNT` id for the ARNs (default: *)"},
@@ -35,13 +37,13 @@ permission.
 			if err != nil {
 				return err
 			}
-			specs, _, errs := server.ParseGroups(data, server.DefaultRegistry())
+			specs, _, errs := groupfile.Parse(data, server.DefaultRegistry())
 			if len(errs) > 0 {
 				return fmt.Errorf("%s is invalid:\n%w", file, errs.WithFile(file))
 			}
-			mode, region := c.String("fencing"), c.String("region")
+			mode, region := config.FencingMode(c.String("fencing")), c.String("region")
 			if f := c.String("config"); f != "" {
-				cfg, err := server.LoadConfigFile(f)
+				cfg, err := config.LoadConfigFile(f)
 				if err != nil {
 					return err
 				}
@@ -50,7 +52,7 @@ permission.
 					region = cfg.AWS.Region
 				}
 			}
-			if mode != server.FencingAWSStop && mode != server.FencingLeaseOnly {
+			if mode != config.FencingAWSStop && mode != config.FencingLeaseOnly {
 				return usagef("--fencing %q: must be aws-stop or lease-only", mode)
 			}
 			pol := server.NodeIAMPolicy(specs, mode, server.PolicyScope{Region: region, Account: c.String("account")})

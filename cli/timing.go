@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/config"
 )
 
 func timingCommand() *cli.Command {
@@ -24,19 +24,19 @@ for an owner that is a Raft follower and one that is also the leader, and
 when a cut-off owner stops acting by itself.`,
 			Flags: []cli.Flag{&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "member configuration `FILE`"}},
 			Action: func(c *cli.Context) error {
-				cfg, err := server.LoadConfigFile(c.String("config"))
+				cfg, err := config.LoadConfigFile(c.String("config"))
 				if err != nil {
 					return err
 				}
-				b := server.TimingBudget(*cfg)
+				b := config.TimingBudget(*cfg)
 				w := stdout(c)
 				fmt.Fprintf(w, "timing: heartbeat %s, lease %s, failover_timeout %s; fencing %s\n", cfg.Timing.Heartbeat, cfg.Timing.Lease, cfg.Timing.FailoverTimeout, cfg.Fencing.Mode)
 				fmt.Fprintf(w, "raft (derived): heartbeat timeout %s, election timeout %s, leader lease %s\n\n", b.RaftHeartbeatTimeout, b.RaftElectionTimeout, b.RaftLeaderLease)
 				printSteps(w, "Owner crash, owner is a Raft follower", b.OwnerFollower)
 				fmt.Fprintln(w)
 				printSteps(w, "When the crashed owner was also the Raft leader, these replace the detect step", b.OwnerLeaderExtra)
-				ft, fw, fb := server.Total(b.OwnerFollower)
-				lt, lw, _ := server.Total(b.OwnerLeaderExtra)
+				ft, fw, fb := config.Total(b.OwnerFollower)
+				lt, lw, _ := config.Total(b.OwnerLeaderExtra)
 				// The new leader's wait replaces the detect step.
 				lt -= b.OwnerFollower[0].Typical
 				lw -= b.OwnerFollower[0].Worst
@@ -62,7 +62,7 @@ when a cut-off owner stops acting by itself.`,
 	}
 }
 
-func printSteps(w interface{ Write([]byte) (int, error) }, title string, steps []server.BudgetStep) {
+func printSteps(w interface{ Write([]byte) (int, error) }, title string, steps []config.BudgetStep) {
 	fmt.Fprintln(w, title+":")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  STEP\tTYPICAL\tWORST\tWHY")

@@ -70,6 +70,11 @@ type Env struct {
 	// an explicit stop_timeout is bounded by min(the type's timeout,
 	// StopDeadline). 0 means unknown: the type's timeout alone bounds it.
 	StopDeadline time.Duration
+	// ResolveVolume maps an EBS volume id to the local block device it is
+	// attached as (e.g. /dev/nvme1n1): the agent passes the aws package's
+	// resolver. nil means volume ids cannot be resolved (disk's volume_id
+	// then fails with an error saying so).
+	ResolveVolume func(volumeID string) (string, error)
 }
 
 // StopTimeouter is implemented by the parameters of a resource type that

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/transport"
 )
@@ -27,9 +28,9 @@ func sha(s string) string {
 func TestAccessRoles(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	c.configure(func(m *testMember) {
-		m.cfg.Access = AccessConfig{
+		m.cfg.Access = config.AccessConfig{
 			Operators: []string{"alice"},
-			Tokens:    []TokenConfig{{Name: "dash", Role: api.RoleRead, SHA256: sha("read-token")}, {Name: "ops", Role: api.RoleOperate, SHA256: sha("operate-token")}},
+			Tokens:    []config.TokenConfig{{Name: "dash", Role: api.RoleRead, SHA256: sha("read-token")}, {Name: "ops", Role: api.RoleOperate, SHA256: sha("operate-token")}},
 		}
 	})
 	c.startAll()

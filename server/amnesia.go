@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -167,7 +168,7 @@ const probeLogEvery = 5 * time.Second
 // whether to bootstrap, take part or refuse (see decideJoin). It runs
 // until decided or the server stops.
 func (s *Server) joinLoop() {
-	var others []MemberConfig
+	var others []config.MemberConfig
 	for _, m := range s.cfg.Members {
 		if m.ID != s.cfg.NodeID {
 			others = append(others, m)
@@ -217,7 +218,7 @@ func (s *Server) joinLoop() {
 
 // probeOthers asks every other member in parallel, each within a bounded
 // time, and returns the answers it got.
-func (s *Server) probeOthers(others []MemberConfig) []peerProbe {
+func (s *Server) probeOthers(others []config.MemberConfig) []peerProbe {
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
 	defer cancel()
 	var mu sync.Mutex

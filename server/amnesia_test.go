@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/config"
 )
 
 // TestEmptyDataDirNeverBootstrapsIntoExistingCluster is clause 10 (no
@@ -67,7 +69,7 @@ func TestEmptyDataDirNeverBootstrapsIntoExistingCluster(t *testing.T) {
 	waitFor(t, 15*time.Second, "n1 waiting to be added", func() bool {
 		return strings.Contains(n1.logs.String(), "raftha members add --id n1")
 	})
-	if err := c.leader().srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n1", Address: n1.cfg.Bind, Role: string(RoleNode), By: "test"}); err != nil {
+	if err := c.leader().srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n1", Address: n1.cfg.Bind, Role: string(config.RoleNode), By: "test"}); err != nil {
 		t.Fatalf("add n1: %v", err)
 	}
 	waitFor(t, 15*time.Second, "n1 caught up", func() bool {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/history"
 )
@@ -117,7 +118,7 @@ func writeError(w http.ResponseWriter, code int, e *api.Error) { writeJSON(w, co
 // of that code; an ErrorList is an invalid file, answered with every
 // problem.
 func fail(w http.ResponseWriter, err error) {
-	var fe ErrorList
+	var fe yamlstrict.ErrorList
 	if errors.As(err, &fe) {
 		writeError(w, http.StatusBadRequest, &api.Error{Message: "invalid file", Code: api.CodeInvalid, Errors: apiFieldErrors(fe)})
 		return
@@ -127,7 +128,7 @@ func fail(w http.ResponseWriter, err error) {
 }
 
 // apiFieldErrors converts l to its wire form.
-func apiFieldErrors(l ErrorList) []*api.FieldError {
+func apiFieldErrors(l yamlstrict.ErrorList) []*api.FieldError {
 	out := make([]*api.FieldError, len(l))
 	for i, e := range l {
 		out[i] = &api.FieldError{Line: e.Line, Path: e.Path, Msg: e.Msg}

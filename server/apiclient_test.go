@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
 )
@@ -77,16 +78,16 @@ func leaderAnswer(t *testing.T, call func() error) error {
 func TestClientErrorMapping(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	c.configure(func(m *testMember) {
-		m.cfg.Access = AccessConfig{
+		m.cfg.Access = config.AccessConfig{
 			Operators: []string{"alice"},
-			Tokens:    []TokenConfig{{Name: "dash", Role: api.RoleRead, SHA256: api.TokenSHA256("read-token")}},
+			Tokens:    []config.TokenConfig{{Name: "dash", Role: api.RoleRead, SHA256: api.TokenSHA256("read-token")}},
 		}
 	})
 	c.startAll()
 	c.waitHealthy()
 	var via *testMember
 	for _, m := range c.members {
-		if !m.srv.IsLeader() && m.cfg.Role == RoleNode {
+		if !m.srv.IsLeader() && m.cfg.Role == config.RoleNode {
 			via = m
 		}
 	}
@@ -197,7 +198,7 @@ func TestClientErrorMapping(t *testing.T) {
 	if err := leaderAnswer(t, func() error { return ops.DeleteGroup(ctx, "db") }); err != nil {
 		t.Fatalf("delete of a stopped group: %v", err)
 	}
-	if v, err := ops.Settings(ctx); err != nil || !v.Recorded || v.FencingMode != FencingLeaseOnly {
+	if v, err := ops.Settings(ctx); err != nil || !v.Recorded || v.FencingMode != string(config.FencingLeaseOnly) {
 		t.Fatalf("settings: %+v, %v", v, err)
 	}
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/config"
 )
 
 // BenchmarkFailover measures, against moto_server with aws-stop fencing,
@@ -25,10 +27,10 @@ func BenchmarkFailover(b *testing.B) {
 	}
 	profiles := []struct {
 		name   string
-		timing TimingConfig
+		timing config.TimingConfig
 	}{
-		{"default", TimingConfig{Heartbeat: Duration(DefaultHeartbeat), Lease: Duration(DefaultLease), FailoverTimeout: Duration(DefaultFailoverTimeout)}},
-		{"fast", TimingConfig{Heartbeat: Duration(100 * time.Millisecond), Lease: Duration(500 * time.Millisecond), FailoverTimeout: Duration(800 * time.Millisecond)}},
+		{"default", config.TimingConfig{Heartbeat: config.Duration(config.DefaultHeartbeat), Lease: config.Duration(config.DefaultLease), FailoverTimeout: config.Duration(config.DefaultFailoverTimeout)}},
+		{"fast", config.TimingConfig{Heartbeat: config.Duration(100 * time.Millisecond), Lease: config.Duration(500 * time.Millisecond), FailoverTimeout: config.Duration(800 * time.Millisecond)}},
 	}
 	for _, p := range profiles {
 		for _, ownerLeads := range []bool{false, true} {
@@ -50,7 +52,7 @@ func BenchmarkFailover(b *testing.B) {
 	}
 }
 
-func benchFailover(b *testing.B, timing TimingConfig, ownerLeads bool, runs int) []time.Duration {
+func benchFailover(b *testing.B, timing config.TimingConfig, ownerLeads bool, runs int) []time.Duration {
 	c, moto, _ := awsCluster(b, "n1", "n2", "w1")
 	c.configure(func(m *testMember) { m.cfg.Timing = timing })
 	c.startAll()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/transport"
 )
@@ -37,7 +38,7 @@ func (s *syncBuffer) String() string {
 }
 
 type testMember struct {
-	cfg  Config
+	cfg  config.Config
 	opts Options
 	srv  *Server
 	logs *syncBuffer
@@ -71,8 +72,8 @@ func freePorts(t testing.TB, n int) []int {
 func freePort(t testing.TB) int { return freePorts(t, 1)[0] }
 
 // testTiming is a fast profile that still tolerates a loaded 2-core box.
-func testTiming() TimingConfig {
-	return TimingConfig{Heartbeat: Duration(100 * time.Millisecond), Lease: Duration(600 * time.Millisecond), FailoverTimeout: Duration(1200 * time.Millisecond)}
+func testTiming() config.TimingConfig {
+	return config.TimingConfig{Heartbeat: config.Duration(100 * time.Millisecond), Lease: config.Duration(600 * time.Millisecond), FailoverTimeout: config.Duration(1200 * time.Millisecond)}
 }
 
 // newTestCluster writes a CA, one certificate per member and the member
@@ -85,28 +86,28 @@ func newTestCluster(t testing.TB, ids ...string) *testCluster {
 		t.Fatal(err)
 	}
 	ports := freePorts(t, 2*len(ids)) // raft and API port per member
-	var members []MemberConfig
+	var members []config.MemberConfig
 	for i, id := range ids {
 		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: id, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 			t.Fatal(err)
 		}
-		role := RoleNode
+		role := config.RoleNode
 		if strings.HasPrefix(id, "w") {
-			role = RoleWitness
+			role = config.RoleWitness
 		}
-		members = append(members, MemberConfig{ID: id, Address: fmt.Sprintf("127.0.0.1:%d", ports[2*i]), Role: role})
+		members = append(members, config.MemberConfig{ID: id, Address: fmt.Sprintf("127.0.0.1:%d", ports[2*i]), Role: role})
 	}
 	for i, m := range members {
-		cfg := Config{
+		cfg := config.Config{
 			NodeID:  m.ID,
 			Role:    m.Role,
 			DataDir: filepath.Join(dir, m.ID),
 			Bind:    m.Address,
 			API:     fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
-			TLS:     TLSConfig{CA: filepath.Join(c.tlsDir, "ca.pem"), Cert: filepath.Join(c.tlsDir, m.ID+".pem"), Key: filepath.Join(c.tlsDir, m.ID+"-key.pem")},
+			TLS:     config.TLSConfig{CA: filepath.Join(c.tlsDir, "ca.pem"), Cert: filepath.Join(c.tlsDir, m.ID+".pem"), Key: filepath.Join(c.tlsDir, m.ID+"-key.pem")},
 			Members: members,
 			Timing:  testTiming(),
-			Fencing: FencingConfig{Mode: "lease-only", SelfFenceAction: "none", Watchdog: WatchdogNone},
+			Fencing: config.FencingConfig{Mode: config.FencingLeaseOnly, SelfFenceAction: config.SelfFenceNone, Watchdog: config.WatchdogNone},
 		}
 		c.members = append(c.members, &testMember{cfg: cfg})
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 )
@@ -89,7 +90,7 @@ type HandlerParams struct {
 	Handler string `yaml:"handler" json:"handler"`
 	// StopTimeout bounds how long a stop waits for the OwnerFunc to
 	// return after its context is cancelled (default 30s).
-	StopTimeout *Duration `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
+	StopTimeout *config.Duration `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
 }
 
 // Validate implements resources.Validator.

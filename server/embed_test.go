@@ -13,7 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/resources"
 )
 
@@ -150,7 +152,7 @@ func embedCluster(t *testing.T, p *handlerProbe) (*testCluster, fsm.Group) {
 	c.configure(func(m *testMember) {
 		m.opts.Handlers = map[string]OwnerFunc{"writer": p.fn(m.cfg.NodeID)}
 		// lease-only takeovers wait lease + stop_deadline (default 10s)
-		m.cfg.Fencing.StopDeadline = Duration(700 * time.Millisecond)
+		m.cfg.Fencing.StopDeadline = config.Duration(700 * time.Millisecond)
 	})
 	c.startAll()
 	c.leader()
@@ -366,7 +368,7 @@ func TestHandlerMissingOnANodeFailsThere(t *testing.T) {
 // (it is in DefaultRegistry), and refuses to build outside a server.
 func TestHandlerGroupFiles(t *testing.T) {
 	reg := DefaultRegistry()
-	specs, _, errs := ParseGroups([]byte(embedGroup), reg)
+	specs, _, errs := groupfile.Parse([]byte(embedGroup), reg)
 	if len(errs) > 0 {
 		t.Fatalf("valid file refused: %v", errs)
 	}
@@ -381,7 +383,7 @@ func TestHandlerGroupFiles(t *testing.T) {
 		{"        type: go\n        handler: w\n        stop_timeout: 10\n", "duration"},
 	} {
 		doc := "groups:\n  - name: db\n    nodes: [n1]\n    resources:\n      - name: writer\n" + tc.res
-		_, _, errs := ParseGroups([]byte(doc), reg)
+		_, _, errs := groupfile.Parse([]byte(doc), reg)
 		if len(errs) == 0 || !strings.Contains(errs.Error(), tc.want) {
 			t.Errorf("%q: errors %v, want %q", tc.res, errs, tc.want)
 		}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/resources"
 	"github.com/raftha/raftha/server"
 	"github.com/raftha/raftha/transport"
@@ -212,7 +214,7 @@ func ExampleNew_customResourceType() {
 		log.Fatal(err)
 	}
 	// Group files are checked against the registry, strictly.
-	if _, _, errs := server.ParseGroups([]byte("groups:\n  - name: web\n    nodes: [node1]\n    resources:\n      - {name: m, type: marker, name_to_holdd: x}\n"), srv.Registry()); len(errs) > 0 {
+	if _, _, errs := groupfile.Parse([]byte("groups:\n  - name: web\n    nodes: [node1]\n    resources:\n      - {name: m, type: marker, name_to_holdd: x}\n"), srv.Registry()); len(errs) > 0 {
 		fmt.Println("refused:", errs[0].Msg)
 	}
 	applyWhenReady(srv, `
@@ -239,7 +241,7 @@ groups:
 // ExampleServer_Handle registers a handler on a server built without one,
 // before Start.
 func ExampleServer_Handle() {
-	cfg, err := server.LoadConfigFile("/etc/raftha/raftha.yaml")
+	cfg, err := config.LoadConfigFile("/etc/raftha/raftha.yaml")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -261,7 +263,7 @@ func ExampleServer_Handle() {
 // exampleConfig is a one-member cluster on loopback in dir: its own CA and
 // certificate, lease-only fencing (there is nothing to fence), and fast
 // timings.
-func exampleConfig(dir string) server.Config {
+func exampleConfig(dir string) config.Config {
 	tlsDir := filepath.Join(dir, "tls")
 	if err := transport.CreateCA(tlsDir, "", 0); err != nil {
 		log.Fatal(err)
@@ -270,25 +272,25 @@ func exampleConfig(dir string) server.Config {
 		log.Fatal(err)
 	}
 	bind := freeAddr()
-	return server.Config{
+	return config.Config{
 		NodeID:  "node1",
-		Role:    server.RoleNode,
+		Role:    config.RoleNode,
 		DataDir: filepath.Join(dir, "data"),
 		Bind:    bind,
 		API:     freeAddr(),
-		TLS: server.TLSConfig{
+		TLS: config.TLSConfig{
 			CA:   filepath.Join(tlsDir, "ca.pem"),
 			Cert: filepath.Join(tlsDir, "node1.pem"),
 			Key:  filepath.Join(tlsDir, "node1-key.pem"),
 		},
-		Members: []server.MemberConfig{{ID: "node1", Address: bind, Role: server.RoleNode}},
-		Timing: server.TimingConfig{
-			Heartbeat:       server.Duration(100 * time.Millisecond),
-			Lease:           server.Duration(300 * time.Millisecond),
-			FailoverTimeout: server.Duration(400 * time.Millisecond),
+		Members: []config.MemberConfig{{ID: "node1", Address: bind, Role: config.RoleNode}},
+		Timing: config.TimingConfig{
+			Heartbeat:       config.Duration(100 * time.Millisecond),
+			Lease:           config.Duration(300 * time.Millisecond),
+			FailoverTimeout: config.Duration(400 * time.Millisecond),
 		},
 		// No watchdog device on a laptop: say so explicitly.
-		Fencing: server.FencingConfig{Mode: server.FencingLeaseOnly, SelfFenceAction: "none", Watchdog: server.WatchdogNone},
+		Fencing: config.FencingConfig{Mode: config.FencingLeaseOnly, SelfFenceAction: config.SelfFenceNone, Watchdog: config.WatchdogNone},
 	}
 }
 

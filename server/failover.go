@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -156,7 +157,7 @@ func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
 			owners[g.Status.Owner] = true
 		}
 	}
-	if s.cfg.Role == RoleNode && !owners[s.cfg.NodeID] {
+	if s.cfg.Role == config.RoleNode && !owners[s.cfg.NodeID] {
 		return
 	}
 	f := s.raft.GetConfiguration()
@@ -171,7 +172,7 @@ func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
 		if id == s.cfg.NodeID || srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || !ls.healthy(id) || ls.isLeaving(id) {
 			continue
 		}
-		if s.cfg.Role == RoleNode && owners[id] {
+		if s.cfg.Role == config.RoleNode && owners[id] {
 			return // every other node owns something too: stay
 		}
 		ls.lastHandover = time.Now()

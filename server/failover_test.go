@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/history"
 	awsres "github.com/raftha/raftha/resources/aws"
@@ -80,8 +81,8 @@ func awsCluster(t testing.TB, ids ...string) (*testCluster, *motoserver.Server, 
 	hv.inner.MinDelay, hv.inner.MaxDelay = 20*time.Millisecond, 200*time.Millisecond
 	i := 0
 	c.configure(func(m *testMember) {
-		m.cfg.Fencing.Mode = FencingAWSStop
-		m.cfg.AWS = AWSConfig{Region: motoserver.Region, Endpoint: moto.Endpoint, InstanceID: inst[i]}
+		m.cfg.Fencing.Mode = config.FencingAWSStop
+		m.cfg.AWS = config.AWSConfig{Region: motoserver.Region, Endpoint: moto.Endpoint, InstanceID: inst[i]}
 		m.opts.Fencer = hv
 		i++
 	})
@@ -341,7 +342,7 @@ func TestTwoNodesWithoutWitnessNeverFailOver(t *testing.T) {
 // for the lost owner's lease and self-fence window before starting.
 func TestLeaseOnlyFailoverWaitsForTheLease(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
-	c.configure(func(m *testMember) { m.cfg.Fencing.StopDeadline = Duration(700 * time.Millisecond) })
+	c.configure(func(m *testMember) { m.cfg.Fencing.StopDeadline = config.Duration(700 * time.Millisecond) })
 	rec := filepath.Join(t.TempDir(), "rec")
 	c.startAll()
 	c.leader()
@@ -384,9 +385,9 @@ func TestSelfFenceHardActionWhenStopHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.configure(func(m *testMember) {
-		m.cfg.Fencing.SelfFenceAction = "reboot"
+		m.cfg.Fencing.SelfFenceAction = config.SelfFenceReboot
 		m.cfg.Fencing.SysrqTrigger = trigger
-		m.cfg.Fencing.StopDeadline = Duration(500 * time.Millisecond)
+		m.cfg.Fencing.StopDeadline = config.Duration(500 * time.Millisecond)
 	})
 	c.startAll()
 	c.leader()
@@ -426,7 +427,7 @@ func TestWatchdogFedOnlyWithLease(t *testing.T) {
 	}
 	c.configure(func(m *testMember) {
 		if m.cfg.NodeID == "n1" {
-			m.cfg.Fencing.Watchdog = wd
+			m.cfg.Fencing.Watchdog = config.WatchdogDevice(wd)
 		}
 	})
 	c.startAll()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	awsres "github.com/raftha/raftha/resources/aws"
 )
@@ -81,10 +82,10 @@ func (s *Server) setupAWS(ctx context.Context) error {
 	} else {
 		s.instance = s.cfg.AWS.InstanceID
 	}
-	if s.cfg.Role != RoleNode {
+	if s.cfg.Role != config.RoleNode {
 		return nil // a witness needs no AWS data-plane access
 	}
-	needFencer := s.fencer == nil && s.cfg.Fencing.Mode == FencingAWSStop
+	needFencer := s.fencer == nil && s.cfg.Fencing.Mode == config.FencingAWSStop
 	if !needFencer && s.cfg.AWS.Region == "" && s.cfg.AWS.Endpoint == "" {
 		return nil // not on AWS: AWS resource types will refuse to build
 	}
@@ -115,18 +116,18 @@ func (s *Server) selfFenceAction(why string) {
 	action := s.cfg.Fencing.SelfFenceAction
 	s.logger.Error("self-fence: resources did not stop cleanly; taking the hard action", "action", action, "why", why)
 	switch action {
-	case "reboot", "poweroff":
+	case config.SelfFenceReboot, config.SelfFencePoweroff:
 		b := "b"
-		if action == "poweroff" {
+		if action == config.SelfFencePoweroff {
 			b = "o"
 		}
 		if err := writeSysrq(s.cfg.Fencing.SysrqTrigger, b); err != nil {
 			s.logger.Error("self-fence: sysrq trigger failed; exiting instead", "trigger", s.cfg.Fencing.SysrqTrigger, "error", err)
 			s.exit(70)
 		}
-	case "exit":
+	case config.SelfFenceExit:
 		s.exit(70)
-	case "none":
+	case config.SelfFenceNone:
 		s.logger.Error("self-fence: self_fence_action none: resources may still be running on this node")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/history"
 	"github.com/raftha/raftha/transport"
@@ -75,7 +76,7 @@ func TestFenceTargetTakesBackWhenWinnerDies(t *testing.T) {
 func TestFenceOverrideByOperator(t *testing.T) {
 	dir := t.TempDir()
 	c := stuckFencingCluster(t, dir, func(m *testMember) {
-		m.cfg.Access = AccessConfig{Operators: []string{"alice"}}
+		m.cfg.Access = config.AccessConfig{Operators: []string{"alice"}}
 	})
 	for _, n := range []string{"alice", "bob"} {
 		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: n, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {

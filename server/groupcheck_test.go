@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/groupfile"
 )
 
 // TestGroupApplyRefusesStopTimeoutsBeyondStopDeadline: a resource whose
@@ -27,7 +30,7 @@ func TestGroupApplyRefusesStopTimeoutsBeyondStopDeadline(t *testing.T) {
         stop_timeout: ` + stopTimeout + "\n")
 	}
 	_, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), group("30s"), "test")
-	var el ErrorList
+	var el yamlstrict.ErrorList
 	if !errors.As(err, &el) || len(el) != 1 || el[0].Path != "groups[0].resources[0]" || el[0].Line != 5 ||
 		!strings.Contains(el[0].Msg, "resource app (exec): stop_timeout 30s is longer than the cluster's fencing.stop_deadline 10s") ||
 		!strings.Contains(el[0].Msg, "lower stop_timeout to at most 10s") ||
@@ -101,11 +104,11 @@ func TestCheckStopTimeoutsPerType(t *testing.T) {
 			{"        stop_timeout: 30s\n", true},
 		} {
 			src := "groups:\n  - name: g\n    nodes: [n1]\n    resources:\n      - name: r\n        " + ty.keys + tc.extra
-			specs, root, errs := ParseGroups([]byte(src), s.registry)
+			specs, root, errs := groupfile.Parse([]byte(src), s.registry)
 			if len(errs) > 0 {
 				t.Fatalf("%s %q: parse: %v", ty.name, tc.extra, errs)
 			}
-			errs = s.checkStopTimeouts(root, specs, deadline)
+			errs = groupfile.CheckStopTimeouts(root, specs, s.registry, deadline)
 			switch {
 			case tc.refused && (len(errs) != 1 || errs[0].Line != 5 || !strings.Contains(errs[0].Msg, "resource r ("+ty.name+"): stop_timeout 30s is longer than the cluster's fencing.stop_deadline 10s")):
 				t.Errorf("%s %q: %v, want one error at line 5", ty.name, tc.extra, errs)

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/groupfile"
 )
 
 // TestGroupFileCheckErrorsKeepTheirLine: the problems the log's check of a
@@ -23,7 +25,7 @@ func TestGroupFileCheckErrorsKeepTheirLine(t *testing.T) {
         start: "true"
         stop: "true"
 `
-	specs, root, errs := ParseGroups([]byte(src), DefaultRegistry())
+	specs, root, errs := groupfile.Parse([]byte(src), DefaultRegistry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -40,8 +42,8 @@ func TestGroupFileCheckErrorsKeepTheirLine(t *testing.T) {
 			t.Fatalf("%v is not an fsm.FieldError wrapping ErrInvalid", e)
 		}
 	}
-	got := pathErrors(root, verrs)
-	want := []FieldError{
+	got := groupfile.PathErrors(root, verrs)
+	want := []yamlstrict.FieldError{
 		{Line: 5, Path: "groups[0].nodes[1]", Msg: "w1 is a witness; only nodes may own groups"},
 		{Line: 6, Path: "groups[0].nodes[2]", Msg: "n9 is not a member of the cluster"},
 	}

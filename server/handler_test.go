@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 )
@@ -24,7 +25,7 @@ func unitHandler(t *testing.T, fn OwnerFunc, stopTimeout string) (*Server, *hand
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s := &Server{cfg: Config{Timing: testTiming()}, logger: hclog.NewNullLogger(), ctx: ctx}
+	s := &Server{cfg: config.Config{Timing: testTiming()}, logger: hclog.NewNullLogger(), ctx: ctx}
 	s.lease = newLease(s)
 	s.Handle("h", fn)
 	params := `{"handler":"h"}`

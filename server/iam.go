@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -55,14 +56,14 @@ func (p PolicyScope) arn(service, resource string) string {
 // NodeIAMPolicy returns the least-privilege policy a node needs for the
 // given groups and fencing mode. Witnesses need no AWS permission at all.
 // Describe* calls cannot be scoped to resources in IAM, so they use "*".
-func NodeIAMPolicy(groups []fsm.GroupSpec, fencingMode string, scope PolicyScope) IAMPolicy {
+func NodeIAMPolicy(groups []fsm.GroupSpec, fencingMode config.FencingMode, scope PolicyScope) IAMPolicy {
 	pol := IAMPolicy{Version: "2012-10-17"}
 	describe := map[string]bool{}
 	add := func(sid string, actions []string, resources ...string) {
 		sort.Strings(resources)
 		pol.Statement = append(pol.Statement, IAMStatement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources})
 	}
-	if fencingMode == FencingAWSStop {
+	if fencingMode == config.FencingAWSStop {
 		add("RafthaFenceLostOwner", []string{"ec2:StopInstances"}, scope.arn("ec2", "instance/*"))
 		describe["ec2:DescribeInstances"] = true // the stopped-waiter
 	}

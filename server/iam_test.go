@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/groupfile"
 )
 
 func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
@@ -27,11 +30,11 @@ func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
         volume_id: vol-0123456789abcdef0
         device: /dev/xvdf
 `
-	specs, _, errs := ParseGroups([]byte(yaml), DefaultRegistry())
+	specs, _, errs := groupfile.Parse([]byte(yaml), DefaultRegistry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	pol := NodeIAMPolicy(specs, FencingAWSStop, PolicyScope{Region: "ap-northeast-1", Account: "123456789012"})
+	pol := NodeIAMPolicy(specs, config.FencingAWSStop, PolicyScope{Region: "ap-northeast-1", Account: "123456789012"})
 	b, _ := json.Marshal(pol)
 	s := string(b)
 	for _, want := range []string{
@@ -52,26 +55,26 @@ func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
 		t.Errorf("policy grants too much: %s", s)
 	}
 	// lease-only fencing needs no StopInstances.
-	b, _ = json.Marshal(NodeIAMPolicy(specs, FencingLeaseOnly, PolicyScope{}))
+	b, _ = json.Marshal(NodeIAMPolicy(specs, config.FencingLeaseOnly, PolicyScope{}))
 	if strings.Contains(string(b), "StopInstances") {
 		t.Error("lease-only policy grants StopInstances")
 	}
 	// A Multi-Attach volume is only verified; a floating IP needs nothing.
 	ma := strings.Replace(yaml, "        device: /dev/xvdf\n", "        multi_attach: true\n", 1)
-	specs, _, errs = ParseGroups([]byte(ma), DefaultRegistry())
+	specs, _, errs = groupfile.Parse([]byte(ma), DefaultRegistry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	b, _ = json.Marshal(NodeIAMPolicy(specs, FencingAWSStop, PolicyScope{}))
+	b, _ = json.Marshal(NodeIAMPolicy(specs, config.FencingAWSStop, PolicyScope{}))
 	if strings.Contains(string(b), "AttachVolume") || !strings.Contains(string(b), "DescribeVolumes") {
 		t.Errorf("multi_attach policy: %s", b)
 	}
 	fip := "groups:\n  - name: f\n    nodes: [n1]\n    resources:\n      - name: ip\n        type: ip\n        address: 198.18.5.10/24\n        interface: eth0\n"
-	specs, _, errs = ParseGroups([]byte(fip), DefaultRegistry())
+	specs, _, errs = groupfile.Parse([]byte(fip), DefaultRegistry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if p := NodeIAMPolicy(specs, FencingLeaseOnly, PolicyScope{}); len(p.Statement) != 0 {
+	if p := NodeIAMPolicy(specs, config.FencingLeaseOnly, PolicyScope{}); len(p.Statement) != 0 {
 		t.Errorf("lease-only floating IP needs no AWS permission, got %+v", p.Statement)
 	}
 }

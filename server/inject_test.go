@@ -1,6 +1,9 @@
 package server
 
 import (
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/config/yamlstrict"
+
 	"bytes"
 	"context"
 	"errors"
@@ -23,11 +26,11 @@ func TestLibraryDefaults(t *testing.T) {
 	cfg := c.members[0].cfg
 	cfg.Fencing.Mode, cfg.Fencing.SelfFenceAction = "", ""
 	_, err := New(cfg, Options{LogOutput: &syncBuffer{}})
-	var errs ErrorList
+	var errs yamlstrict.ErrorList
 	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != "fencing.mode" {
 		t.Fatalf("New without fencing.mode: %v, want one error naming fencing.mode", err)
 	}
-	cfg.Fencing.Mode = FencingLeaseOnly
+	cfg.Fencing.Mode = config.FencingLeaseOnly
 	s, err := New(cfg, Options{LogOutput: &syncBuffer{}})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +50,7 @@ func TestLibraryDefaults(t *testing.T) {
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ac, err := LoadConfigFile(file)
+	ac, err := config.LoadConfigFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func TestLibraryDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := a.Config().Fencing; f.Mode != FencingAWSStop || f.SelfFenceAction != "reboot" {
+	if f := a.Config().Fencing; f.Mode != config.FencingAWSStop || f.SelfFenceAction != "reboot" {
 		t.Fatalf("agent defaults: mode %q self_fence_action %q, want aws-stop and reboot", f.Mode, f.SelfFenceAction)
 	}
 }

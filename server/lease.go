@@ -130,7 +130,7 @@ func (l *lease) run() {
 func (l *lease) beat(hb time.Duration) {
 	s := l.s
 	args := HeartbeatArgs{Node: s.cfg.NodeID, Role: string(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID(), Leaving: s.leaving.Load()}
-	cs := s.cfg.clusterSettings()
+	cs := s.cfg.ClusterSettings()
 	args.Settings = &cs
 	s.heartbeatRunning(&args)
 	sent := time.Now()

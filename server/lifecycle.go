@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -111,9 +113,9 @@ func (r *runner) stopsUnderWay() bool {
 // applyLibraryDefaults is the embedding step of New (see New): an empty
 // fencing.mode is an error, an empty self_fence_action becomes
 // DefaultEmbeddedSelfFenceAction.
-func applyLibraryDefaults(c *Config) ErrorList {
+func applyLibraryDefaults(c *config.Config) yamlstrict.ErrorList {
 	if c.Fencing.Mode == "" {
-		return ErrorList{{Path: "fencing.mode", Msg: "required when embedding (no default in a library): " + FencingLeaseOnly + ", or " + FencingAWSStop + " on EC2"}}
+		return yamlstrict.ErrorList{{Path: "fencing.mode", Msg: "required when embedding (no default in a library): " + string(config.FencingLeaseOnly) + ", or " + string(config.FencingAWSStop) + " on EC2"}}
 	}
 	if c.Fencing.SelfFenceAction == "" {
 		c.Fencing.SelfFenceAction = DefaultEmbeddedSelfFenceAction
@@ -123,11 +125,11 @@ func applyLibraryDefaults(c *Config) ErrorList {
 
 // withoutAPIErrors drops the complaint about an empty `api` setting when
 // the API is off or served on the embedder's listener.
-func withoutAPIErrors(errs ErrorList, opts Options) ErrorList {
+func withoutAPIErrors(errs yamlstrict.ErrorList, opts Options) yamlstrict.ErrorList {
 	if !opts.DisableAPI && opts.APIListener == nil {
 		return errs
 	}
-	var out ErrorList
+	var out yamlstrict.ErrorList
 	for _, e := range errs {
 		if e.Path != "api" {
 			out = append(out, e)

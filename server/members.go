@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
@@ -139,7 +140,7 @@ func validateMemberArgs(a MemberArgs) error {
 	if a.ID == "" {
 		probs = append(probs, "id is required")
 	}
-	if a.Role != string(RoleNode) && a.Role != string(RoleWitness) {
+	if a.Role != string(config.RoleNode) && a.Role != string(config.RoleWitness) {
 		probs = append(probs, fmt.Sprintf("role %q must be node or witness", a.Role))
 	}
 	if _, port, err := net.SplitHostPort(a.Address); err != nil || port == "" {

@@ -9,19 +9,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-)
 
-// raftTimings derives hashicorp/raft's timers from the member timing.
-// Followers start an election after 2 heartbeats without the leader (raft
-// randomizes that up to 2x), and a leader steps down after 2 heartbeats
-// without a quorum. The worst-case election, about 4 heartbeats, stays
-// inside the default lease (5 heartbeats), so owners keep their groups
-// through an ordinary leader change; `raftha timing explain` warns when a
-// configuration breaks that.
-func raftTimings(t TimingConfig) (heartbeat, election, leaderLease time.Duration) {
-	hb := t.Heartbeat.D()
-	return 2 * hb, 2 * hb, 2 * hb
-}
+	"github.com/raftha/raftha/config"
+)
 
 func (s *Server) setupRaft() error {
 	dir := s.cfg.DataDir
@@ -54,7 +44,7 @@ func (s *Server) setupRaft() error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(s.cfg.NodeID)
 	rc.Logger = rlog
-	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = raftTimings(s.cfg.Timing)
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = config.RaftTimings(s.cfg.Timing)
 	rc.CommitTimeout = 20 * time.Millisecond
 	s.notify = make(chan bool, 16)
 	rc.NotifyCh = s.notify

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 )
@@ -154,8 +155,8 @@ func faultCluster(t *testing.T, dir string, stopDeadline time.Duration) (*testCl
 	c := newTestCluster(t, "n1", "n2", "w1")
 	h := &hardActions{at: map[string]time.Time{}, dir: dir}
 	c.configure(func(m *testMember) {
-		m.cfg.Fencing.StopDeadline = Duration(stopDeadline)
-		m.cfg.Fencing.SelfFenceAction = "exit"
+		m.cfg.Fencing.StopDeadline = config.Duration(stopDeadline)
+		m.cfg.Fencing.SelfFenceAction = config.SelfFenceExit
 		m.opts.Exit = h.exitFor(m.cfg.NodeID)
 	})
 	c.startAll()
@@ -356,7 +357,7 @@ func TestRestartWithStaleViewCleansLeftovers(t *testing.T) {
 	c.kill("n1")
 	c.waitOnline("db", "n2")
 	touch(t, filepath.Join(dir, "slow-stop.n1"))
-	n1.cfg.Fencing.Watchdog = wd
+	n1.cfg.Fencing.Watchdog = config.WatchdogDevice(wd)
 	var fedEarly bool
 	done := make(chan struct{})
 	go func() {
@@ -428,8 +429,8 @@ func TestGuardActsWhileAStartHangsForGood(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	h := &hardActions{at: map[string]time.Time{}, dir: dir}
 	c.configure(func(m *testMember) {
-		m.cfg.Fencing.StopDeadline = Duration(500 * time.Millisecond)
-		m.cfg.Fencing.SelfFenceAction = "exit"
+		m.cfg.Fencing.StopDeadline = config.Duration(500 * time.Millisecond)
+		m.cfg.Fencing.SelfFenceAction = config.SelfFenceExit
 		m.opts.Exit = h.exitFor(m.cfg.NodeID)
 		m.opts.Registry = reg
 	})

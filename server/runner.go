@@ -526,7 +526,8 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 			InstanceID:  s.instance,
 			CallTimeout: s.cfg.AWS.CallTimeout.D(),
 			// A stop with no stop_timeout of its own fits the self-fence.
-			StopDeadline: s.cfg.Fencing.StopDeadline.D(),
+			StopDeadline:  s.cfg.Fencing.StopDeadline.D(),
+			ResolveVolume: resolveEBSVolume,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)

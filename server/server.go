@@ -23,6 +23,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
@@ -106,10 +107,11 @@ type Options struct {
 	Rejoin bool
 }
 
-func init() {
-	// disk's volume_id names an EBS volume: find its device the way
-	// aws.ebs does (Nitro NVMe serials, then the requested name).
-	disk.ResolveVolume = func(volumeID string) (string, error) { return awsres.DevicePath(volumeID, "") }
+// resolveEBSVolume is the resources.Env.ResolveVolume the agent passes:
+// disk's volume_id names an EBS volume, whose device it finds the way
+// aws.ebs does (Nitro NVMe serials, then the requested name).
+func resolveEBSVolume(volumeID string) (string, error) {
+	return awsres.DevicePath(volumeID, "")
 }
 
 // DefaultRegistry returns a registry with the built-in resource types.
@@ -130,7 +132,7 @@ func DefaultRegistry() *resources.Registry {
 
 // Server is one raftha member.
 type Server struct {
-	cfg      Config
+	cfg      config.Config
 	logger   hclog.Logger
 	registry *resources.Registry
 
@@ -212,7 +214,7 @@ const DefaultEmbeddedSelfFenceAction = "exit"
 // (DefaultEmbeddedSelfFenceAction), not reboot. The `raftha agent`
 // command reads its file with LoadConfigFile, which applies the agent's
 // defaults (aws-stop, reboot) before New sees the configuration.
-func New(cfg Config, opts Options) (*Server, error) {
+func New(cfg config.Config, opts Options) (*Server, error) {
 	if errs := applyLibraryDefaults(&cfg); len(errs) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n%w", errs)
 	}
@@ -258,7 +260,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 }
 
 // Config returns the validated configuration (with defaults filled).
-func (s *Server) Config() Config { return s.cfg }
+func (s *Server) Config() config.Config { return s.cfg }
 
 // Logger returns the server's logger.
 func (s *Server) Logger() hclog.Logger { return s.logger }
@@ -308,7 +310,7 @@ func (s *Server) Start() (err error) {
 	// The lease and the runner exist before the API serves (metrics read
 	// them) and before heartbeats report what runs here.
 	s.lease = newLease(s)
-	if s.cfg.Role == RoleNode {
+	if s.cfg.Role == config.RoleNode {
 		if s.runner, err = newRunner(s); err != nil {
 			return err
 		}
@@ -321,10 +323,10 @@ func (s *Server) Start() (err error) {
 	s.goFn(s.lease.run)
 	s.goFn(s.watchReady)
 	s.goFn(s.watchSettings)
-	if s.cfg.Fencing.Watchdog == WatchdogNone && s.cfg.Role == RoleNode && s.cfg.Fencing.Mode == FencingLeaseOnly {
+	if s.cfg.Fencing.Watchdog == config.WatchdogNone && s.cfg.Role == config.RoleNode && s.cfg.Fencing.Mode == config.FencingLeaseOnly {
 		s.logger.Warn("fencing.watchdog none on a lease-only node: nothing resets this host if the agent hangs; a lost owner's safety rests on the agent fencing itself")
 	}
-	if s.cfg.Fencing.Watchdog != "" && s.cfg.Fencing.Watchdog != WatchdogNone {
+	if s.cfg.Fencing.Watchdog != "" && s.cfg.Fencing.Watchdog != config.WatchdogNone {
 		wd, err := openWatchdog(s)
 		if err != nil {
 			return err

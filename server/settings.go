@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -19,11 +20,6 @@ import (
 // refuses its heartbeats and confirmations, so it never holds a lease or a
 // group.
 var ErrSettingsMismatch = errors.New("member settings differ from the cluster's")
-
-// clusterSettings are the settings of c that every member must share.
-func (c *Config) clusterSettings() fsm.ClusterSettings {
-	return fsm.ClusterSettings{FencingMode: fsm.FencingMode(c.Fencing.Mode), Heartbeat: c.Timing.Heartbeat.D(), Lease: c.Timing.Lease.D(), StopDeadline: c.Fencing.StopDeadline.D()}
-}
 
 // settingDiff is one configuration key whose value differs.
 type settingDiff struct {
@@ -64,7 +60,7 @@ func (s *Server) settingsOf(st *fsm.State) fsm.ClusterSettings {
 	if st.Settings != nil {
 		return *st.Settings
 	}
-	return s.cfg.clusterSettings()
+	return s.cfg.ClusterSettings()
 }
 
 // takeoverWait is the FenceWait of a fenced takeover decided silence
@@ -77,7 +73,7 @@ func (s *Server) takeoverWait(st *fsm.State, silence time.Duration) time.Duratio
 	if cs.FencingMode != fsm.FencingLeaseOnly {
 		return 0
 	}
-	return max(0, leaseOnlyWaitOf(cs)-silence)
+	return max(0, config.LeaseOnlyWaitOf(cs)-silence)
 }
 
 // seedSettings records this leader's settings when the log has none yet.
@@ -85,7 +81,7 @@ func (s *Server) seedSettings() {
 	if s.fsm.View().Settings != nil {
 		return
 	}
-	cs := s.cfg.clusterSettings()
+	cs := s.cfg.ClusterSettings()
 	if _, err := s.commitLocal(&fsm.SetClusterSettings{Header: s.header(""), Settings: cs, Seed: true}); err != nil && !errors.Is(err, fsm.ErrBusy) {
 		s.logger.Warn("could not record the cluster settings", "error", err)
 		return
@@ -141,7 +137,7 @@ func (ls *leaderState) refusedSettings(node string) string {
 		if st.Settings == nil {
 			return ""
 		}
-		return describeDiffs(diffSettings(ls.s.cfg.clusterSettings(), *st.Settings))
+		return describeDiffs(diffSettings(ls.s.cfg.ClusterSettings(), *st.Settings))
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
@@ -156,7 +152,7 @@ func (s *Server) watchSettings() {
 	for {
 		ch := s.fsm.Changed()
 		if st := s.fsm.View(); st.Settings != nil {
-			ds := diffSettings(s.cfg.clusterSettings(), *st.Settings)
+			ds := diffSettings(s.cfg.ClusterSettings(), *st.Settings)
 			key := describeDiffs(ds)
 			if key != last {
 				for _, d := range ds {
@@ -177,7 +173,7 @@ func (s *Server) watchSettings() {
 }
 
 func settingsView(cs fsm.ClusterSettings, recorded bool) api.SettingsView {
-	return api.SettingsView{FencingMode: string(cs.FencingMode), Heartbeat: api.Duration(cs.Heartbeat), Lease: api.Duration(cs.Lease), StopDeadline: api.Duration(cs.StopDeadline), LeaseOnlyWait: api.Duration(leaseOnlyWaitOf(cs)), Recorded: recorded}
+	return api.SettingsView{FencingMode: string(cs.FencingMode), Heartbeat: api.Duration(cs.Heartbeat), Lease: api.Duration(cs.Lease), StopDeadline: api.Duration(cs.StopDeadline), LeaseOnlyWait: api.Duration(config.LeaseOnlyWaitOf(cs)), Recorded: recorded}
 }
 
 // SetClusterSettings changes the cluster's fencing settings (an explicit
@@ -202,14 +198,8 @@ func (s *Server) SetClusterSettings(ctx context.Context, req api.SettingsRequest
 	}
 	// The same relations a member configuration must satisfy.
 	c := s.cfg
-	c.Fencing.Mode, c.Timing.Heartbeat, c.Timing.Lease, c.Fencing.StopDeadline = string(cs.FencingMode), Duration(cs.Heartbeat), Duration(cs.Lease), Duration(cs.StopDeadline)
-	var errs ErrorList
-	for _, e := range append(c.validateTiming(), c.validateFencing()...) {
-		if e.Path != "aws.instance_id" && e.Path != "fencing.watchdog" {
-			errs = append(errs, e)
-		}
-	}
-	if len(errs) > 0 {
+	c.Fencing.Mode, c.Timing.Heartbeat, c.Timing.Lease, c.Fencing.StopDeadline = config.FencingMode(cs.FencingMode), config.Duration(cs.Heartbeat), config.Duration(cs.Lease), config.Duration(cs.StopDeadline)
+	if errs := c.ValidateSettings(); len(errs) > 0 {
 		return api.SettingsView{}, fmt.Errorf("%w: %w", fsm.ErrInvalid, errs)
 	}
 	if _, err := s.operatorCommit(ctx, &fsm.SetClusterSettings{Header: s.header(by), Settings: cs}); err != nil {

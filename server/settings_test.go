@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -38,7 +39,7 @@ func (c *testCluster) transferLeadership(id string) {
 func TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	c.configure(func(m *testMember) {
-		m.cfg.Fencing.StopDeadline = Duration(700 * time.Millisecond)
+		m.cfg.Fencing.StopDeadline = config.Duration(700 * time.Millisecond)
 	})
 	rec := filepath.Join(t.TempDir(), "rec")
 	// A brand-new cluster bootstraps only with every member answering, so
@@ -50,7 +51,7 @@ func TestWitnessOnAWSStopCannotShortenALeaseOnlyTakeover(t *testing.T) {
 		return l != nil && l.srv.State().Settings != nil
 	})
 	c.kill("w1")
-	c.member("w1").cfg.Fencing.Mode = FencingAWSStop
+	c.member("w1").cfg.Fencing.Mode = config.FencingAWSStop
 	c.start("w1")
 	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(recorderGroup(t, rec, "", "n1", "n2")), "test"); err != nil {
 		t.Fatal(err)
@@ -96,15 +97,15 @@ func TestClusterSettingsChangeIsExplicitAndRefusesStaleMembers(t *testing.T) {
 	if !strings.Contains(c.member("n1").logs.String(), "[WARN]  raftha: fencing.watchdog none on a lease-only node") {
 		t.Errorf("n1 (lease-only, watchdog none) did not warn at start")
 	}
-	if got := l.srv.State().Settings; got == nil || *got != l.srv.cfg.clusterSettings() {
-		t.Fatalf("seeded settings %v, want %s", got, l.srv.cfg.clusterSettings())
+	if got := l.srv.State().Settings; got == nil || *got != l.srv.cfg.ClusterSettings() {
+		t.Fatalf("seeded settings %v, want %s", got, l.srv.cfg.ClusterSettings())
 	}
 	lease := api.Duration(700 * time.Millisecond)
 	if _, err := l.srv.SetClusterSettings(ctxT(t, 10*time.Second), api.SettingsRequest{Heartbeat: new(api.Duration), Lease: &lease}, "cert:alice"); !errors.Is(err, fsm.ErrInvalid) {
 		t.Fatalf("heartbeat 0: %v, want ErrInvalid", err)
 	}
 	v, err := l.srv.SetClusterSettings(ctxT(t, 10*time.Second), api.SettingsRequest{Lease: &lease}, "cert:alice")
-	if err != nil || v.Lease != lease || v.FencingMode != FencingLeaseOnly {
+	if err != nil || v.Lease != lease || v.FencingMode != string(config.FencingLeaseOnly) {
 		t.Fatalf("set: %+v, %v", v, err)
 	}
 	var ev fsm.Event

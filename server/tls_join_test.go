@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -44,18 +45,18 @@ func startForeignMember(t *testing.T, c *testCluster, pki string) (*Server, *syn
 	t.Helper()
 	ports := freePorts(t, 2)
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	members := append([]MemberConfig(nil), c.members[0].cfg.Members...)
-	members = append(members, MemberConfig{ID: "n9", Address: addr, Role: RoleNode})
-	cfg := Config{
+	members := append([]config.MemberConfig(nil), c.members[0].cfg.Members...)
+	members = append(members, config.MemberConfig{ID: "n9", Address: addr, Role: config.RoleNode})
+	cfg := config.Config{
 		NodeID:  "n9",
-		Role:    RoleNode,
+		Role:    config.RoleNode,
 		DataDir: filepath.Join(t.TempDir(), "n9"),
 		Bind:    addr,
 		API:     fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		TLS:     TLSConfig{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "n9.pem"), Key: filepath.Join(pki, "n9-key.pem")},
+		TLS:     config.TLSConfig{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "n9.pem"), Key: filepath.Join(pki, "n9-key.pem")},
 		Members: members,
 		Timing:  testTiming(),
-		Fencing: FencingConfig{Mode: "lease-only", SelfFenceAction: "none", Watchdog: WatchdogNone},
+		Fencing: config.FencingConfig{Mode: config.FencingLeaseOnly, SelfFenceAction: config.SelfFenceNone, Watchdog: config.WatchdogNone},
 	}
 	logs := &syncBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclog.Debug, Output: logs})
@@ -104,7 +105,7 @@ func TestForeignCAMemberCannotJoin(t *testing.T) {
 	// (the 3 real voters are a majority of 4) or time out; either way n9
 	// must stay outside.
 	l = c.leader()
-	addErr := l.srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n9", Address: n9addr, Role: string(RoleNode), By: "test"})
+	addErr := l.srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n9", Address: n9addr, Role: string(config.RoleNode), By: "test"})
 	t.Logf("AddMember(n9) via leader %s: %v", l.cfg.NodeID, addErr)
 	if addErr == nil {
 		inRaft := false

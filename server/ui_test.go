@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -112,7 +113,7 @@ func TestUIDashboardBrowser(t *testing.T) {
 	opToken, rdToken := randomToken(t), randomToken(t)
 	c := newTestCluster(t, "n1", "n2", "w1")
 	c.configure(func(m *testMember) {
-		m.cfg.Access = AccessConfig{Tokens: []TokenConfig{
+		m.cfg.Access = config.AccessConfig{Tokens: []config.TokenConfig{
 			{Name: "ui-operator", Role: api.RoleOperate, SHA256: sha256Hex(opToken)},
 			{Name: "ui-reader", Role: api.RoleRead, SHA256: sha256Hex(rdToken)},
 		}}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -44,7 +45,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	var verified string
 	var fenced []string
 	switch s.cfg.Fencing.Mode {
-	case FencingLeaseOnly:
+	case config.FencingLeaseOnly:
 		// The longer of the decision's wait and this node's own: a
 		// leader's decision alone never shortens the lease-only wait.
 		// The decision's wait comes from the cluster settings in the log;
@@ -76,7 +77,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		}
 		verified = strings.Join(proofs, "; ")
 		if err := errors.Join(errs...); err != nil {
-			s.metrics.fences.WithLabelValues(FencingAWSStop, "failed").Inc()
+			s.metrics.fences.WithLabelValues(string(config.FencingAWSStop), "failed").Inc()
 			w.fenceTries++
 			backoff := fenceBackoff(w.fenceTries)
 			w.fenceNext = time.Now().Add(backoff)

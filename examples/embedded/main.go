@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/resources"
 	"github.com/raftha/raftha/server"
 )
@@ -57,7 +58,7 @@ func main() {
 }
 
 func run(configPath, listen, storeDir, group, groupsFile string) error {
-	cfg, err := server.LoadConfigFile(configPath)
+	cfg, err := config.LoadConfigFile(configPath)
 	if err != nil {
 		return err
 	}

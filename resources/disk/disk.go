@@ -46,10 +46,9 @@ import (
 	"github.com/raftha/raftha/resources"
 )
 
-// ResolveVolume maps an EBS volume id to the local block device it is
-// attached as (e.g. /dev/nvme1n1). The agent sets it to the aws package's
-// resolver; until then volume_id cannot be used.
-var ResolveVolume = func(volumeID string) (string, error) {
+// unwiredResolveVolume stands in for resources.Env.ResolveVolume when the
+// agent passed none: volume_id cannot be used.
+func unwiredResolveVolume(volumeID string) (string, error) {
 	return "", fmt.Errorf("volume_id %s: aws.ebs device resolution is not wired into the disk resource (use device: instead)", volumeID)
 }
 
@@ -59,7 +58,7 @@ type Params struct {
 	// /dev/disk/by-id/... symlink. Exactly one of Device and VolumeID.
 	Device string `yaml:"device" json:"device,omitempty"`
 	// VolumeID is an EBS volume id (vol-...), resolved to its local device
-	// with ResolveVolume.
+	// with resources.Env.ResolveVolume.
 	VolumeID string `yaml:"volume_id" json:"volume_id,omitempty"`
 	// MountPoint is the absolute directory to mount on (required).
 	MountPoint string `yaml:"mount_point" json:"mount_point,omitempty"`
@@ -278,7 +277,11 @@ type Resource struct {
 func (r *Resource) device() (blockDevice, error) {
 	path := r.p.Device
 	if r.p.VolumeID != "" {
-		p, err := ResolveVolume(r.p.VolumeID)
+		resolve := r.env.ResolveVolume
+		if resolve == nil {
+			resolve = unwiredResolveVolume
+		}
+		p, err := resolve(r.p.VolumeID)
 		if err != nil {
 			return blockDevice{}, fmt.Errorf("resolve volume_id: %w", err)
 		}

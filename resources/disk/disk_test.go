@@ -528,15 +528,17 @@ func TestProbe(t *testing.T) {
 
 func TestVolumeID(t *testing.T) {
 	f := newFixture(t)
-	old := ResolveVolume
-	t.Cleanup(func() { ResolveVolume = old })
-	ResolveVolume = func(id string) (string, error) {
+	env := testEnv()
+	env.ResolveVolume = func(id string) (string, error) {
 		if id != "vol-0123456789abcdef0" {
 			return "", errors.New("unknown volume " + id)
 		}
 		return f.dev, nil
 	}
-	r := f.build(t, Params{VolumeID: "vol-0123456789abcdef0"})
+	r, err := Type.Build(&Params{VolumeID: "vol-0123456789abcdef0", MountPoint: f.mnt}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := ctx(t)
 	if err := r.Start(c, tok()); err != nil {
 		t.Fatalf("Start: %v", err)

@@ -1,19 +1,22 @@
-package server
+package yamlstrict_test
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 )
 
 type strictInner struct {
-	Heartbeat       Duration `yaml:"heartbeat"`
-	Lease           Duration `yaml:"lease"`
-	FailoverTimeout Duration `yaml:"failover_timeout"`
+	Heartbeat       config.Duration `yaml:"heartbeat"`
+	Lease           config.Duration `yaml:"lease"`
+	FailoverTimeout config.Duration `yaml:"failover_timeout"`
 }
 
 type strictItem struct {
@@ -50,39 +53,12 @@ type strictDoc struct {
 	strictEmbedded `yaml:",inline"`
 }
 
-// wantErr is one expected FieldError: exact line and path, and a fragment
-// of the message.
-type wantErr struct {
-	line int
-	path string
-	msg  string
-}
+// wantErr and checkErrs are shared with the config tests.
+type wantErr yamlstricttest.WantErr
 
-func checkErrs(t *testing.T, got ErrorList, want []wantErr) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d errors, want %d:\n%v", len(got), len(want), got)
-	}
-	for i, w := range want {
-		g := got[i]
-		if g.Line != w.line || g.Path != w.path || !strings.Contains(g.Msg, w.msg) {
-			t.Errorf("error %d = {line %d, path %q, msg %q}, want {line %d, path %q, msg containing %q}",
-				i, g.Line, g.Path, g.Msg, w.line, w.path, w.msg)
-		}
-	}
-}
+var checkErrs = yamlstricttest.CheckErrs[wantErr]
 
-func asErrorList(t *testing.T, err error) ErrorList {
-	t.Helper()
-	if err == nil {
-		return nil
-	}
-	var l ErrorList
-	if !errors.As(err, &l) {
-		t.Fatalf("error %T is not an ErrorList: %v", err, err)
-	}
-	return l
-}
+var asErrorList = yamlstricttest.AsErrorList
 
 func TestDecodeStrictValid(t *testing.T) {
 	src := `name: x
@@ -107,7 +83,7 @@ any: [1, two]
 extra: inlined
 `
 	var d strictDoc
-	if err := DecodeStrict([]byte(src), &d); err != nil {
+	if err := yamlstrict.DecodeStrict([]byte(src), &d); err != nil {
 		t.Fatal(err)
 	}
 	if d.Name != "x" || d.Count != 3 || !d.Enabled || d.Extra != "inlined" || d.Word != "HELLO" {
@@ -138,7 +114,7 @@ items:
 		Base  strictItem   `yaml:"base"`
 		Items []strictItem `yaml:"items"`
 	}
-	if err := DecodeStrict([]byte(src), &d); err != nil {
+	if err := yamlstrict.DecodeStrict([]byte(src), &d); err != nil {
 		t.Fatal(err)
 	}
 	if d.Items[0] != (strictItem{"a", 7}) || d.Items[1] != (strictItem{"a", 8}) {
@@ -252,7 +228,7 @@ func TestDecodeStrictErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var d strictDoc
-			checkErrs(t, asErrorList(t, DecodeStrict([]byte(tt.src), &d)), tt.want)
+			checkErrs(t, asErrorList(t, yamlstrict.DecodeStrict([]byte(tt.src), &d)), tt.want)
 		})
 	}
 }
@@ -265,14 +241,14 @@ func TestDecodeStrictMapsAndArrays(t *testing.T) {
 	}
 	var d doc
 	src := "ports:\n  80: http\n  443: https\npair: [1, 2]\nsets:\n  s: [{id: a}]\n"
-	if err := DecodeStrict([]byte(src), &d); err != nil {
+	if err := yamlstrict.DecodeStrict([]byte(src), &d); err != nil {
 		t.Fatal(err)
 	}
 	if d.Ports[443] != "https" || d.Pair != [2]int{1, 2} || d.Sets["s"][0].ID != "a" {
 		t.Fatalf("%+v", d)
 	}
 	src = "ports:\n  80: http\n  80: www\n  x: y\npair: [1]\nsets:\n  s:\n    - {id: a, nope: 1}\n  <<: 3\n"
-	checkErrs(t, asErrorList(t, DecodeStrict([]byte(src), &doc{})), []wantErr{
+	checkErrs(t, asErrorList(t, yamlstrict.DecodeStrict([]byte(src), &doc{})), []wantErr{
 		{3, "", `duplicate key "80" in ports (first at line 2)`},
 		{4, "ports", `key "x": expected an integer`},
 		{5, "pair", "expected a list of 2 items, got 1"},
@@ -292,7 +268,7 @@ func TestDecodeStrictRecursiveAlias(t *testing.T) {
 	// yaml.v3 rejects or bounds self-reference; either way DecodeStrict
 	// must return, with an error.
 	for _, src := range []string{"n: &a {next: *a}\n", "items: &a [1, *a]\n", "n: &a {next: {<<: *a}}\n"} {
-		err := DecodeStrict([]byte(src), &d)
+		err := yamlstrict.DecodeStrict([]byte(src), &d)
 		if err == nil || !strings.Contains(err.Error(), "line 1: ") || !strings.Contains(err.Error(), "contains it") {
 			t.Errorf("%q: error %v", src, err)
 		}
@@ -301,33 +277,33 @@ func TestDecodeStrictRecursiveAlias(t *testing.T) {
 
 func TestDecodeStrictTrailingSeparator(t *testing.T) {
 	var d strictDoc
-	if err := DecodeStrict([]byte("---\nname: a\n---\n"), &d); err != nil || d.Name != "a" {
+	if err := yamlstrict.DecodeStrict([]byte("---\nname: a\n---\n"), &d); err != nil || d.Name != "a" {
 		t.Fatalf("got %q, %v", d.Name, err)
 	}
-	if err := DecodeStrict([]byte("name: a\n...\n"), &d); err != nil {
+	if err := yamlstrict.DecodeStrict([]byte("name: a\n...\n"), &d); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestDecodeStrictNeedsPointer(t *testing.T) {
 	var d strictDoc
-	if err := DecodeStrict([]byte("name: x\n"), d); err == nil {
+	if err := yamlstrict.DecodeStrict([]byte("name: x\n"), d); err == nil {
 		t.Fatal("non-pointer accepted")
 	}
 }
 
 func TestFieldErrorFormat(t *testing.T) {
 	tests := []struct {
-		e        FieldError
+		e        yamlstrict.FieldError
 		want     string
 		wantFile string
 	}{
-		{FieldError{7, "timing.lease", "bad"}, "line 7: timing.lease: bad", "c.yaml:7: timing.lease: bad"},
-		{FieldError{0, "node_id", "required"}, "node_id: required", "c.yaml: node_id: required"},
-		{FieldError{3, "", "unknown key"}, "line 3: unknown key", "c.yaml:3: unknown key"},
-		{FieldError{0, "", "empty document"}, "empty document", "c.yaml: empty document"},
+		{yamlstrict.FieldError{7, "timing.lease", "bad"}, "line 7: timing.lease: bad", "c.yaml:7: timing.lease: bad"},
+		{yamlstrict.FieldError{0, "node_id", "required"}, "node_id: required", "c.yaml: node_id: required"},
+		{yamlstrict.FieldError{3, "", "unknown key"}, "line 3: unknown key", "c.yaml:3: unknown key"},
+		{yamlstrict.FieldError{0, "", "empty document"}, "empty document", "c.yaml: empty document"},
 	}
-	var list ErrorList
+	var list yamlstrict.ErrorList
 	var want, wantFile []string
 	for _, tt := range tests {
 		e := tt.e
@@ -339,7 +315,7 @@ func TestFieldErrorFormat(t *testing.T) {
 		wantFile = append(wantFile, tt.wantFile)
 	}
 	if got := list.Error(); got != strings.Join(want, "\n") {
-		t.Errorf("ErrorList.Error() = %q", got)
+		t.Errorf("yamlstrict.ErrorList.Error() = %q", got)
 	}
 	err := list.WithFile("c.yaml")
 	if got := err.Error(); got != strings.Join(wantFile, "\n") {
@@ -348,7 +324,7 @@ func TestFieldErrorFormat(t *testing.T) {
 	if l := asErrorList(t, err); len(l) != len(list) {
 		t.Errorf("errors.As lost errors: %v", l)
 	}
-	if ErrorList(nil).WithFile("c.yaml") != nil || ErrorList(nil).Err() != nil {
+	if yamlstrict.ErrorList(nil).WithFile("c.yaml") != nil || yamlstrict.ErrorList(nil).Err() != nil {
 		t.Error("empty list is not a nil error")
 	}
 }
@@ -392,73 +368,14 @@ aws:
 		{"timing.heartbeat.extra", 3}, // deeper than the tree
 	}
 	for _, tt := range tests {
-		if got := LineOf(&root, tt.path); got != tt.want {
-			t.Errorf("LineOf(%q) = %d, want %d", tt.path, got, tt.want)
+		if got := yamlstrict.LineOf(&root, tt.path); got != tt.want {
+			t.Errorf("yamlstrict.LineOf(%q) = %d, want %d", tt.path, got, tt.want)
 		}
 	}
-	if got := LineOf(root.Content[0], "timing.heartbeat"); got != 3 {
-		t.Errorf("LineOf on the mapping = %d, want 3", got)
+	if got := yamlstrict.LineOf(root.Content[0], "timing.heartbeat"); got != 3 {
+		t.Errorf("yamlstrict.LineOf on the mapping = %d, want 3", got)
 	}
-	if got := LineOf(nil, "timing"); got != 0 {
-		t.Errorf("LineOf(nil) = %d", got)
-	}
-}
-
-func TestDurationYAML(t *testing.T) {
-	tests := []struct {
-		src     string
-		want    time.Duration
-		wantErr string
-	}{
-		{"500ms", 500 * time.Millisecond, ""},
-		{"3s", 3 * time.Second, ""},
-		{"1m30s", 90 * time.Second, ""},
-		{`"2s"`, 2 * time.Second, ""},
-		{"0s", 0, ""},
-		{"5", 0, `expected a duration like 500ms or 3s, got "5"`},
-		{"1.5", 0, `expected a duration like 500ms or 3s, got "1.5"`},
-		{`"5"`, 0, `expected a duration like 500ms or 3s, got "5"`},
-		{"0", 0, `expected a duration like 500ms or 3s, got "0"`},
-		{"3 s", 0, `expected a duration like 500ms or 3s, got "3 s"`},
-		{"fast", 0, `expected a duration like 500ms or 3s, got "fast"`},
-		{"-1s", 0, `must not be negative, got "-1s"`},
-		{"[1s]", 0, "expected a duration like 500ms or 3s, got a list"},
-	}
-	for _, tt := range tests {
-		var v struct {
-			D Duration `yaml:"d"`
-		}
-		err := DecodeStrict([]byte("d: "+tt.src+"\n"), &v)
-		if tt.wantErr == "" {
-			if err != nil || v.D.D() != tt.want {
-				t.Errorf("%s: got %v, %v; want %v", tt.src, v.D, err, tt.want)
-			}
-			continue
-		}
-		want := "line 1: d: " + tt.wantErr
-		if err == nil || err.Error() != want {
-			t.Errorf("%s: error %v, want %q", tt.src, err, want)
-		}
-	}
-}
-
-func TestDurationMarshal(t *testing.T) {
-	d := Duration(1500 * time.Millisecond)
-	y, err := yaml.Marshal(map[string]Duration{"d": d})
-	if err != nil || string(y) != "d: 1.5s\n" {
-		t.Fatalf("yaml = %q, %v", y, err)
-	}
-	j, err := json.Marshal(struct{ D Duration }{d})
-	if err != nil || string(j) != `{"D":"1.5s"}` {
-		t.Fatalf("json = %s, %v", j, err)
-	}
-	var back struct{ D Duration }
-	if err := json.Unmarshal(j, &back); err != nil || back.D != d {
-		t.Fatalf("json round trip = %v, %v", back.D, err)
-	}
-	for _, bad := range []string{`{"D":5}`, `{"D":"5"}`, `{"D":"-2s"}`, `{"D":"x"}`} {
-		if err := json.Unmarshal([]byte(bad), &back); err == nil {
-			t.Errorf("json %s accepted", bad)
-		}
+	if got := yamlstrict.LineOf(nil, "timing"); got != 0 {
+		t.Errorf("yamlstrict.LineOf(nil) = %d", got)
 	}
 }

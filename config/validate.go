@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/api"
-	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/config/yamlstrict"
 )
 
 // Defaults filled by SetDefaults.
@@ -26,19 +26,9 @@ const (
 	DefaultStopTimeout = 5 * time.Minute
 	// DefaultCallTimeout is the deadline of one AWS API call.
 	DefaultCallTimeout     = 10 * time.Second
-	DefaultSelfFenceAction = "reboot"
+	DefaultSelfFenceAction = SelfFenceReboot
 	DefaultSysrqTrigger    = "/proc/sysrq-trigger"
 	DefaultLogLevel        = "info"
-)
-
-// Fencing modes.
-const (
-	// FencingAWSStop makes the winner stop the lost owner's EC2 instance
-	// before it takes a group over.
-	FencingAWSStop = string(fsm.FencingAWSStop)
-	// FencingLeaseOnly relies on the lost owner fencing itself when its
-	// lease runs out; the winner waits instead of stopping it.
-	FencingLeaseOnly = string(fsm.FencingLeaseOnly)
 )
 
 // MinHeartbeat is the smallest timing.heartbeat Validate accepts.
@@ -89,7 +79,7 @@ func setDefaultDuration(d *Duration, def time.Duration) {
 	}
 }
 
-func setDefaultString(s *string, def string) {
+func setDefaultString[T ~string](s *T, def T) {
 	if *s == "" {
 		*s = def
 	}
@@ -150,10 +140,10 @@ func (c *Config) effectiveAdvertise() string {
 // Validate checks c and returns every problem, each naming its setting by
 // path (Line is left 0; LoadConfigFile fills it). It returns nil when c is
 // valid. Call SetDefaults first: Validate does not fill anything in.
-func (c *Config) Validate() ErrorList {
-	var errs ErrorList
+func (c *Config) Validate() yamlstrict.ErrorList {
+	var errs yamlstrict.ErrorList
 	add := func(path, format string, args ...any) {
-		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &yamlstrict.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 
 	switch {
@@ -235,10 +225,10 @@ func (c *Config) Validate() ErrorList {
 
 // validateMembers checks the initial voter list and this member's place
 // in it.
-func (c *Config) validateMembers() ErrorList {
-	var errs ErrorList
+func (c *Config) validateMembers() yamlstrict.ErrorList {
+	var errs yamlstrict.ErrorList
 	add := func(path, format string, args ...any) {
-		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &yamlstrict.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	if len(c.Members) == 0 {
 		add("members", "required: list every initial voter (id, address, role), this member included")
@@ -336,10 +326,10 @@ func canonicalConfigHostPort(s string) string {
 // validateTiming enforces the timing relations of the safety argument:
 // lease ≥ 3 × heartbeat, failover_timeout > lease, and with lease-only
 // failover_timeout ≥ lease + heartbeat (see TimingConfig).
-func (c *Config) validateTiming() ErrorList {
-	var errs ErrorList
+func (c *Config) validateTiming() yamlstrict.ErrorList {
+	var errs yamlstrict.ErrorList
 	add := func(path, format string, args ...any) {
-		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &yamlstrict.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	t := c.Timing
 	if t.Heartbeat.D() < MinHeartbeat {
@@ -364,10 +354,10 @@ func (c *Config) validateTiming() ErrorList {
 
 // validateFencing checks the fencing settings and that aws-stop has an
 // instance to stop.
-func (c *Config) validateFencing() ErrorList {
-	var errs ErrorList
+func (c *Config) validateFencing() yamlstrict.ErrorList {
+	var errs yamlstrict.ErrorList
 	add := func(path, format string, args ...any) {
-		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &yamlstrict.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	f := c.Fencing
 	switch f.Mode {
@@ -382,7 +372,7 @@ func (c *Config) validateFencing() ErrorList {
 		add("fencing.mode", "must be aws-stop or lease-only, got %q", f.Mode)
 	}
 	switch f.SelfFenceAction {
-	case "reboot", "poweroff", "exit", "none":
+	case SelfFenceReboot, SelfFencePoweroff, SelfFenceExit, SelfFenceNone:
 	case "":
 		add("fencing.self_fence_action", "required: reboot, poweroff, exit or none")
 	default:
@@ -402,27 +392,42 @@ func (c *Config) validateFencing() ErrorList {
 }
 
 // validateAccess checks the access section.
-func (c *Config) validateAccess() ErrorList {
-	var errs ErrorList
+func (c *Config) validateAccess() yamlstrict.ErrorList {
+	var errs yamlstrict.ErrorList
 	seen := map[string]bool{}
 	for i, t := range c.Access.Tokens {
 		p := fmt.Sprintf("access.tokens[%d]", i)
 		if t.Name == "" {
-			errs = append(errs, &FieldError{Path: p + ".name", Msg: "required"})
+			errs = append(errs, &yamlstrict.FieldError{Path: p + ".name", Msg: "required"})
 		} else if seen[t.Name] {
-			errs = append(errs, &FieldError{Path: p + ".name", Msg: fmt.Sprintf("token name %q is used twice", t.Name)})
+			errs = append(errs, &yamlstrict.FieldError{Path: p + ".name", Msg: fmt.Sprintf("token name %q is used twice", t.Name)})
 		}
 		seen[t.Name] = true
 		if !t.Role.Valid() {
-			errs = append(errs, &FieldError{Path: p + ".role", Msg: fmt.Sprintf("must be %s or %s, got %q", api.RoleRead, api.RoleOperate, t.Role)})
+			errs = append(errs, &yamlstrict.FieldError{Path: p + ".role", Msg: fmt.Sprintf("must be %s or %s, got %q", api.RoleRead, api.RoleOperate, t.Role)})
 		}
 		if len(t.SHA256) != 64 || strings.Trim(strings.ToLower(t.SHA256), "0123456789abcdef") != "" {
-			errs = append(errs, &FieldError{Path: p + ".sha256", Msg: "must be the 64-digit hex SHA-256 of the token (raftha token create prints it)"})
+			errs = append(errs, &yamlstrict.FieldError{Path: p + ".sha256", Msg: "must be the 64-digit hex SHA-256 of the token (raftha token create prints it)"})
 		}
 	}
 	for i, o := range c.Access.Operators {
 		if o == "" {
-			errs = append(errs, &FieldError{Path: fmt.Sprintf("access.operators[%d]", i), Msg: "empty name"})
+			errs = append(errs, &yamlstrict.FieldError{Path: fmt.Sprintf("access.operators[%d]", i), Msg: "empty name"})
+		}
+	}
+	return errs
+}
+
+// ValidateSettings checks the timing and fencing relations that the
+// cluster settings (fencing.mode, timing.heartbeat, timing.lease,
+// fencing.stop_deadline) must satisfy, leaving out the checks that
+// concern this member only (aws.instance_id, fencing.watchdog). It returns
+// nil when they hold.
+func (c *Config) ValidateSettings() yamlstrict.ErrorList {
+	var errs yamlstrict.ErrorList
+	for _, e := range append(c.validateTiming(), c.validateFencing()...) {
+		if e.Path != "aws.instance_id" && e.Path != "fencing.watchdog" {
+			errs = append(errs, e)
 		}
 	}
 	return errs
@@ -433,7 +438,7 @@ func (c *Config) validateAccess() ErrorList {
 // grace + a heartbeat of margin (see leaseOnlyWaitTerms, which `raftha
 // timing explain` prints term by term).
 func (c *Config) LeaseOnlyWait() time.Duration {
-	return leaseOnlyWaitOf(c.clusterSettings())
+	return LeaseOnlyWaitOf(c.ClusterSettings())
 }
 
 // Warnings returns the risks of a valid configuration that Validate does
@@ -464,7 +469,7 @@ func (c *Config) Warnings() []string {
 	if c.Fencing.Mode == FencingLeaseOnly {
 		w = append(w, fmt.Sprintf("fencing.mode lease-only: a lost owner is never stopped by the winner; safety relies on it fencing itself when its lease (%s) runs out (stopping resources within fencing.stop_deadline %s, then self_fence_action %s), so a takeover waits %s after the owner was last heard from",
 			c.Timing.Lease, c.Fencing.StopDeadline, c.Fencing.SelfFenceAction, c.LeaseOnlyWait()))
-		if c.Fencing.SelfFenceAction == "none" || c.Fencing.SelfFenceAction == "exit" {
+		if c.Fencing.SelfFenceAction == SelfFenceNone || c.Fencing.SelfFenceAction == SelfFenceExit {
 			w = append(w, fmt.Sprintf("fencing.self_fence_action %s with fencing.mode lease-only: an owner whose resources fail to stop keeps them while another node takes over", c.Fencing.SelfFenceAction))
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"os"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 )
 
 // validConfigYAML is a complete valid member file. The tests edit it, so
@@ -67,6 +69,13 @@ const (
 	lineFailover  = 26
 	lineMode      = 28
 )
+
+// wantErr and checkErrs are shared with the yamlstrict tests.
+type wantErr yamlstricttest.WantErr
+
+var checkErrs = yamlstricttest.CheckErrs[wantErr]
+
+var asErrorList = yamlstricttest.AsErrorList
 
 // edit applies old->new replacements to validConfigYAML, failing the test
 // when one does not apply.

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/raftha/raftha/config/yamlstrict"
 )
 
 // LoadConfigFile reads, strictly decodes, defaults and validates the member
@@ -35,15 +37,15 @@ func LoadConfigFile(path string) (*Config, error) {
 // ParseConfig is LoadConfigFile without a file: it decodes data strictly,
 // fills defaults and validates. Relative paths are left as they are. The
 // errors carry line numbers but no file name.
-func ParseConfig(data []byte) (*Config, ErrorList) {
+func ParseConfig(data []byte) (*Config, yamlstrict.ErrorList) {
 	return parseConfig(data, "")
 }
 
 // parseConfig does the work of ParseConfig, resolving relative paths
 // against baseDir when it is not empty.
-func parseConfig(data []byte, baseDir string) (*Config, ErrorList) {
+func parseConfig(data []byte, baseDir string) (*Config, yamlstrict.ErrorList) {
 	c := &Config{}
-	root, errs := decodeStrict(data, c)
+	root, errs := yamlstrict.Decode(data, c)
 	if len(errs) > 0 {
 		// Validation of a half-decoded file would report the same
 		// mistakes again as missing or out-of-range settings.
@@ -75,10 +77,10 @@ func resolveConfigPath(dir, p string) string {
 }
 
 // fillLines sets the Line of each error that has none from its Path.
-func fillLines(root *yaml.Node, errs ErrorList) {
+func fillLines(root *yaml.Node, errs yamlstrict.ErrorList) {
 	for _, e := range errs {
 		if e.Line == 0 && e.Path != "" {
-			e.Line = LineOf(root, e.Path)
+			e.Line = yamlstrict.LineOf(root, e.Path)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"fmt"
@@ -41,8 +41,8 @@ func leaseOnlyWaitTerms(cs fsm.ClusterSettings) []WaitTerm {
 	}
 }
 
-// leaseOnlyWaitOf sums leaseOnlyWaitTerms.
-func leaseOnlyWaitOf(cs fsm.ClusterSettings) time.Duration {
+// LeaseOnlyWaitOf sums leaseOnlyWaitTerms.
+func LeaseOnlyWaitOf(cs fsm.ClusterSettings) time.Duration {
 	var d time.Duration
 	for _, t := range leaseOnlyWaitTerms(cs) {
 		d += t.D
@@ -91,7 +91,7 @@ const commitEstimate = 20 * time.Millisecond
 func TimingBudget(c Config) Budget {
 	c.SetDefaults()
 	hb, lease, fo := c.Timing.Heartbeat.D(), c.Timing.Lease.D(), c.Timing.FailoverTimeout.D()
-	rh, re, rl := raftTimings(c.Timing)
+	rh, re, rl := RaftTimings(c.Timing)
 	b := Budget{RaftHeartbeatTimeout: rh, RaftElectionTimeout: re, RaftLeaderLease: rl}
 	b.OwnerFollower = append(b.OwnerFollower,
 		BudgetStep{"detect: leader hears nothing from the owner for failover_timeout", fo + hb/2, fo + hb, "the leader checks every heartbeat"},
@@ -122,7 +122,7 @@ func TimingBudget(c Config) Budget {
 		{"new leader: Barrier, then waits lease + heartbeat for members it has not heard from", lease + hb, lease + 2*hb, "a new leader must wait at least a lease before taking a group away; this replaces the detect step's failover_timeout"},
 	}
 	b.SelfFence = lease + c.Fencing.StopDeadline.D() + selfFenceGrace
-	b.LeaseOnlyWait = leaseOnlyWaitTerms(c.clusterSettings())
+	b.LeaseOnlyWait = leaseOnlyWaitTerms(c.ClusterSettings())
 	if worstElection := 2*re + commitEstimate; worstElection >= lease {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("a Raft election can take up to %s, longer than the lease (%s): owners may self-fence (stop and restart their groups) during a leader election; raise timing.lease to at least %s to avoid that", worstElection, lease, (worstElection+hb).Round(time.Millisecond)))
 	}
@@ -141,4 +141,21 @@ func Total(steps []BudgetStep) (typical, worst time.Duration, bounded bool) {
 		worst += s.Worst
 	}
 	return typical, worst, bounded
+}
+
+// RaftTimings derives hashicorp/raft's timers from the member timing.
+// Followers start an election after 2 heartbeats without the leader (raft
+// randomizes that up to 2x), and a leader steps down after 2 heartbeats
+// without a quorum. The worst-case election, about 4 heartbeats, stays
+// inside the default lease (5 heartbeats), so owners keep their groups
+// through an ordinary leader change; `raftha timing explain` warns when a
+// configuration breaks that.
+func RaftTimings(t TimingConfig) (heartbeat, election, leaderLease time.Duration) {
+	hb := t.Heartbeat.D()
+	return 2 * hb, 2 * hb, 2 * hb
+}
+
+// ClusterSettings are the settings of c that every member must share.
+func (c *Config) ClusterSettings() fsm.ClusterSettings {
+	return fsm.ClusterSettings{FencingMode: c.Fencing.Mode, Heartbeat: c.Timing.Heartbeat.D(), Lease: c.Timing.Lease.D(), StopDeadline: c.Fencing.StopDeadline.D()}
 }

@@ -1,4 +1,4 @@
-package server
+package groupfile
 
 import (
 	"encoding/json"
@@ -7,24 +7,25 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 )
 
-// checkStopTimeouts refuses resources whose explicit stop_timeout is
+// CheckStopTimeouts refuses resources whose explicit stop_timeout is
 // longer than the cluster's fencing.stop_deadline: a self-fencing owner
 // could not stop them in time (it would cut the stop short and take its
 // hard action instead). A resource without stop_timeout needs no check:
 // its stop is bounded by min(timeout, stop_deadline) (resources.Env's
 // StopDeadline), so a long timeout for a slow start is fine. Types whose
 // parameters do not implement resources.StopTimeouter are not checked.
-func (s *Server) checkStopTimeouts(root *yaml.Node, specs []fsm.GroupSpec, deadline time.Duration) ErrorList {
-	var errs ErrorList
+func CheckStopTimeouts(root *yaml.Node, specs []fsm.GroupSpec, reg *resources.Registry, deadline time.Duration) yamlstrict.ErrorList {
+	var errs yamlstrict.ErrorList
 	for i, g := range specs {
 		for j, r := range g.Resources {
-			t, err := s.registry.Lookup(r.Type)
+			t, err := reg.Lookup(r.Type)
 			if err != nil {
-				continue // ParseGroups reported it
+				continue // Parse reported it
 			}
 			p := t.NewParams()
 			if len(r.Params) > 0 && json.Unmarshal(r.Params, p) != nil {
@@ -35,7 +36,7 @@ func (s *Server) checkStopTimeouts(root *yaml.Node, specs []fsm.GroupSpec, deadl
 				continue
 			}
 			path := fmt.Sprintf("groups[%d].resources[%d]", i, j)
-			errs = append(errs, &FieldError{Line: LineOf(root, path), Path: path, Msg: fmt.Sprintf(
+			errs = append(errs, &yamlstrict.FieldError{Line: yamlstrict.LineOf(root, path), Path: path, Msg: fmt.Sprintf(
 				"resource %s (%s): stop_timeout %s is longer than the cluster's fencing.stop_deadline %s: a self-fencing owner could not stop it in time; lower stop_timeout to at most %s (or remove it: the stop is then bounded by min(timeout, stop_deadline)), or raise the stop_deadline with `raftha cluster settings set --stop-deadline`",
 				r.Name, r.Type, st.ExplicitStopTimeout(), deadline, deadline)})
 		}

@@ -1,13 +1,13 @@
-package server
+// Package config owns the member configuration file: schema, defaults, validation and the timing budget.
+package config
 
 import (
-	"time"
-
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
-// Role is a member's role in the Raft group, declared once in fsm.
+// Role is a member's role in the Raft group: the one declared by the log
+// (fsm.Role), so the configured role and the recorded one are one type.
 type Role = fsm.Role
 
 const (
@@ -132,12 +132,12 @@ type TimingConfig struct {
 // FencingConfig configures fencing. See the failover documentation.
 type FencingConfig struct {
 	// Mode is aws-stop (default) or lease-only.
-	Mode string `yaml:"mode"`
+	Mode FencingMode `yaml:"mode"`
 	// StopDeadline bounds how long self-fencing may take to stop resources
 	// before the self-fence action is taken.
 	StopDeadline Duration `yaml:"stop_deadline"`
 	// SelfFenceAction is reboot, poweroff, exit or none.
-	SelfFenceAction string `yaml:"self_fence_action"`
+	SelfFenceAction SelfFenceAction `yaml:"self_fence_action"`
 	// SysrqTrigger is the file written for reboot/poweroff
 	// (default /proc/sysrq-trigger); tests point it at a plain file.
 	SysrqTrigger string `yaml:"sysrq_trigger"`
@@ -145,7 +145,7 @@ type FencingConfig struct {
 	// while a lease is valid, or "none". A lease-only node must name one
 	// or write none explicitly (then a member whose agent hangs keeps
 	// running its resources: see the failover documentation).
-	Watchdog string `yaml:"watchdog"`
+	Watchdog WatchdogDevice `yaml:"watchdog"`
 	// StopTimeout bounds how long the winner waits for the old owner's
 	// instance to reach stopped after StopInstances (default 5m). A fence
 	// that does not finish in time failed, and is retried with backoff.
@@ -156,13 +156,3 @@ type FencingConfig struct {
 	// to whole seconds.
 	WatchdogTimeout Duration `yaml:"watchdog_timeout"`
 }
-
-// Duration is a time.Duration that reads and writes Go duration strings
-// ("500ms", "3s") in YAML and JSON.
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// String formats d like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }

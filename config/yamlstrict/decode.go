@@ -1,0 +1,103 @@
+// Package yamlstrict strictly decodes one YAML document into a Go value, reporting every problem with its line, path and the valid keys.
+package yamlstrict
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DecodeStrict decodes the single YAML document in data into out, which
+// must be a non-nil pointer. Unlike yaml.Unmarshal it refuses anything it
+// cannot place: every unknown key (naming the keys that would have been
+// valid), every duplicate key, values of the wrong type, an empty document
+// and a second document. It reports all of them, each with its line, as an
+// ErrorList; on error out may be partly filled.
+func DecodeStrict(data []byte, out any) error {
+	_, errs := Decode(data, out)
+	return errs.Err()
+}
+
+// Decode is DecodeStrict that also returns the parsed root (nil when
+// the data does not parse) so callers can look lines up with LineOf.
+func Decode(data []byte, out any) (*yaml.Node, ErrorList) {
+	rv := reflect.ValueOf(out)
+	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil, ErrorList{{Msg: fmt.Sprintf("DecodeStrict needs a non-nil pointer, got %T", out)}}
+	}
+	root, errs := parseSingleYAMLDocument(data)
+	if root == nil {
+		return nil, errs
+	}
+	w := &strictWalker{active: map[*yaml.Node]int{}}
+	w.walk(root.Content[0], rv.Elem(), "", 0)
+	errs = append(errs, w.errs...)
+	errs.SortByLine()
+	return root, errs
+}
+
+// DecodeNode is DecodeStrict for a node inside a larger document: n is
+// decoded into out (a non-nil pointer) and every problem is reported with
+// its line, its path prefixed by path.
+func DecodeNode(n *yaml.Node, out any, path string) ErrorList {
+	w := &strictWalker{active: map[*yaml.Node]int{}}
+	w.walk(n, reflect.ValueOf(out).Elem(), path, 0)
+	return w.errs
+}
+
+// yamlErrLineRE matches the position prefix of yaml.v3's syntax errors.
+var yamlErrLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseSingleYAMLDocument parses data, which must hold exactly one non-empty
+// YAML document. The root is returned even when a second document follows,
+// so the first can still be checked.
+func parseSingleYAMLDocument(data []byte) (*yaml.Node, ErrorList) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ErrorList{{Msg: "empty document: expected a YAML mapping"}}
+		}
+		return nil, ErrorList{yamlSyntaxError(err)}
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || yamlIsNull(root.Content[0]) {
+		return nil, ErrorList{{Msg: "empty document: expected a YAML mapping"}}
+	}
+	// A trailing "---" with nothing after it is harmless; a second
+	// document with content is refused.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		switch {
+		case errors.Is(err, io.EOF):
+			return &root, nil
+		case err != nil:
+			return &root, ErrorList{yamlSyntaxError(err)}
+		case len(next.Content) == 0 || yamlIsNull(next.Content[0]):
+			continue
+		}
+		return &root, ErrorList{{Line: next.Content[0].Line, Msg: "more than one YAML document: the file must hold exactly one (remove the extra ---)"}}
+	}
+}
+
+// yamlSyntaxError maps a yaml.v3 parse error to a FieldError with its line.
+func yamlSyntaxError(err error) *FieldError {
+	msg := err.Error()
+	if m := yamlErrLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FieldError{Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return &FieldError{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// yamlIsNull reports whether n is an explicit or implicit YAML null.
+func yamlIsNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
