@@ -64,6 +64,9 @@ const (
 	CodeSettingsMismatch Code = "settings_mismatch"
 	// CodeCanceled: the call was cancelled before it finished.
 	CodeCanceled Code = "canceled"
+	// CodeEnqueueTimeout: the leader could not queue the change in time
+	// (it is overloaded); nothing was applied. A timeout (ErrTimeout).
+	CodeEnqueueTimeout Code = "enqueue_timeout"
 )
 
 // The classes of API errors: an *Error wraps the one its Code belongs to,
@@ -116,6 +119,7 @@ var codeClasses = map[Code]struct {
 	CodeLeadershipLost:   {ErrNoLeader, http.StatusServiceUnavailable},
 	CodeSettingsMismatch: {ErrRefused, http.StatusConflict},
 	CodeCanceled:         {ErrTimeout, http.StatusServiceUnavailable},
+	CodeEnqueueTimeout:   {ErrTimeout, http.StatusGatewayTimeout},
 }
 
 // HTTPStatus is the HTTP status the API answers with for c: 500 for an

@@ -258,7 +258,7 @@ func TestFailMapsTimeoutsByTheirSentinel(t *testing.T) {
 		{context.DeadlineExceeded, http.StatusGatewayTimeout, api.CodeTimeout},
 		{fmt.Errorf("%w: group db is starting on n2 at epoch 7 ()", errWaitTimedOut), http.StatusGatewayTimeout, api.CodeTimeout},
 		{fmt.Errorf("%w waiting for the FSM to apply index 9", errWaitTimedOut), http.StatusGatewayTimeout, api.CodeTimeout},
-		{fmt.Errorf("add n3 to the raft configuration: %w", raft.ErrEnqueueTimeout), http.StatusGatewayTimeout, api.CodeTimeout},
+		{fmt.Errorf("add n3 to the raft configuration: %w", raft.ErrEnqueueTimeout), http.StatusGatewayTimeout, api.CodeEnqueueTimeout},
 		{wireCodec.Decode(&rpcwire.Error{Codes: []rpcwire.Code{rpcwire.Code(errorCode(errWaitTimedOut))}, Msg: "timed out: forwarded"}), http.StatusGatewayTimeout, api.CodeTimeout},
 		{fmt.Errorf("%w: leadership not verified in time: %w", ErrNoQuorum, context.DeadlineExceeded), http.StatusGatewayTimeout, api.CodeTimeout},
 		{ErrNoQuorum, http.StatusServiceUnavailable, api.CodeNoQuorum},

@@ -70,10 +70,18 @@ const forwardTimeout = 30 * time.Second
 // the leader again after a refusal that took no effect.
 const forwardRetryWait = 100 * time.Millisecond
 
+// forwardHold bounds how long a call with retry waits for a leader (as
+// Consul's RPCHoldTimeout does): long enough for an election, short
+// enough that a cluster without a quorum answers "no leader" before a
+// client's own deadline (the CLI's default is 30s) turns it into a
+// timeout that says nothing.
+const forwardHold = 5 * time.Second
+
 // forward runs c with a: here when this member is the ready leader, else on
 // the leader over the member RPC. With c.retry it retries, within ctx,
 // while the call is refused before taking effect.
 func forward[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], a A) (R, error) {
+	hold := time.Now().Add(forwardHold)
 	for {
 		var res R
 		var err error
@@ -88,7 +96,7 @@ func forward[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], a A)
 		default:
 			res, err = send(ctx, s, c, string(addr), string(id), a)
 		}
-		if err == nil || !c.retry || !tookNoEffect(err) {
+		if err == nil || !c.retry || !tookNoEffect(err) || time.Now().After(hold) {
 			return res, err
 		}
 		t := time.NewTimer(forwardRetryWait)
@@ -172,7 +180,7 @@ var errLeadershipLost = fmt.Errorf("%w: leadership lost while applying; the comm
 var wireCodec = rpcwire.NewCodec(
 	entry(api.CodeInProgress, ErrInProgress),
 	entry(api.CodeTimeout, context.DeadlineExceeded),
-	entry(api.CodeTimeout, raft.ErrEnqueueTimeout),
+	entry(api.CodeEnqueueTimeout, raft.ErrEnqueueTimeout),
 	entry(api.CodeStaleEpoch, fsm.ErrStaleEpoch),
 	entry(api.CodeNotOwner, fsm.ErrNotOwner),
 	entry(api.CodeNotEligible, fsm.ErrNotEligible),

@@ -42,18 +42,16 @@ type Entry struct {
 // most specific sentinel goes first (an error may wrap more than one).
 type Codec struct{ entries []Entry }
 
-// NewCodec returns a codec for entries, most specific first. Several
-// sentinels may share a code (a class of errors, such as every timeout);
-// a decoded error then matches each of them. It panics on an empty code,
-// a nil error or one sentinel registered twice: the registry is a
-// constant table of the program.
+// NewCodec returns a codec for entries, most specific first. It panics on
+// a duplicate or empty code or a nil error: the registry is a constant
+// table of the program.
 func NewCodec(entries ...Entry) *Codec {
-	seen := map[error]bool{}
+	seen := map[Code]bool{}
 	for _, e := range entries {
-		if e.Code == "" || e.Err == nil || seen[e.Err] {
+		if e.Code == "" || e.Err == nil || seen[e.Code] {
 			panic("rpcwire: bad or duplicate registry entry " + string(e.Code))
 		}
-		seen[e.Err] = true
+		seen[e.Code] = true
 	}
 	return &Codec{entries: entries}
 }
