@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/history"
@@ -226,7 +227,7 @@ func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
 				// so the group stays fencing (an unknown id may hide a
 				// running instance somewhere else).
 				l := c.leader()
-				if err := l.srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n1", Address: c.member("n1").cfg.Bind, Role: "node", InstanceID: realInst}); err != nil {
+				if err := l.srv.AddMember(ctxT(t, 10*time.Second), api.MemberRequest{ID: "n1", Address: c.member("n1").cfg.Bind, Role: "node", InstanceID: realInst}, ""); err != nil {
 					t.Fatal(err)
 				}
 				waitFor(t, 20*time.Second, "the corrected instance stopped", func() bool { return moto.State(t, realInst) == "stopped" })
