@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/groupfile"
+	"github.com/raftha/raftha/iampolicy"
 	"github.com/raftha/raftha/server"
 )
 
@@ -55,7 +56,7 @@ permission.
 			if mode != config.FencingAWSStop && mode != config.FencingLeaseOnly {
 				return usagef("--fencing %q: must be aws-stop or lease-only", mode)
 			}
-			pol := server.NodeIAMPolicy(specs, mode, server.PolicyScope{Region: region, Account: c.String("account")})
+			pol := iampolicy.ForNode(specs, mode, iampolicy.Scope{Region: region, Account: c.String("account")})
 			enc := json.NewEncoder(stdout(c))
 			enc.SetIndent("", "  ")
 			return enc.Encode(pol)

@@ -1,4 +1,4 @@
-package server
+package iampolicy
 
 import (
 	"encoding/json"
@@ -7,9 +7,24 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/groupfile"
+	"github.com/raftha/raftha/resources"
+	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/ip"
 )
 
-func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
+// registry holds the resource types the test's group files use.
+func registry(t *testing.T) *resources.Registry {
+	t.Helper()
+	r := resources.NewRegistry()
+	for _, typ := range []resources.Type{awsres.RouteType, awsres.EIPType, awsres.DNSType, awsres.EBSType, ip.Type} {
+		if err := r.Register(typ); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	yaml := `groups:
   - name: db
     nodes: [n1, n2]
@@ -30,11 +45,11 @@ func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
         volume_id: vol-0123456789abcdef0
         device: /dev/xvdf
 `
-	specs, _, errs := groupfile.Parse([]byte(yaml), DefaultRegistry())
+	specs, _, errs := groupfile.Parse([]byte(yaml), registry(t))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	pol := NodeIAMPolicy(specs, config.FencingAWSStop, PolicyScope{Region: "ap-northeast-1", Account: "123456789012"})
+	pol := ForNode(specs, config.FencingAWSStop, Scope{Region: "ap-northeast-1", Account: "123456789012"})
 	b, _ := json.Marshal(pol)
 	s := string(b)
 	for _, want := range []string{
@@ -55,26 +70,26 @@ func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
 		t.Errorf("policy grants too much: %s", s)
 	}
 	// lease-only fencing needs no StopInstances.
-	b, _ = json.Marshal(NodeIAMPolicy(specs, config.FencingLeaseOnly, PolicyScope{}))
+	b, _ = json.Marshal(ForNode(specs, config.FencingLeaseOnly, Scope{}))
 	if strings.Contains(string(b), "StopInstances") {
 		t.Error("lease-only policy grants StopInstances")
 	}
 	// A Multi-Attach volume is only verified; a floating IP needs nothing.
 	ma := strings.Replace(yaml, "        device: /dev/xvdf\n", "        multi_attach: true\n", 1)
-	specs, _, errs = groupfile.Parse([]byte(ma), DefaultRegistry())
+	specs, _, errs = groupfile.Parse([]byte(ma), registry(t))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	b, _ = json.Marshal(NodeIAMPolicy(specs, config.FencingAWSStop, PolicyScope{}))
+	b, _ = json.Marshal(ForNode(specs, config.FencingAWSStop, Scope{}))
 	if strings.Contains(string(b), "AttachVolume") || !strings.Contains(string(b), "DescribeVolumes") {
 		t.Errorf("multi_attach policy: %s", b)
 	}
 	fip := "groups:\n  - name: f\n    nodes: [n1]\n    resources:\n      - name: ip\n        type: ip\n        address: 198.18.5.10/24\n        interface: eth0\n"
-	specs, _, errs = groupfile.Parse([]byte(fip), DefaultRegistry())
+	specs, _, errs = groupfile.Parse([]byte(fip), registry(t))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if p := NodeIAMPolicy(specs, config.FencingLeaseOnly, PolicyScope{}); len(p.Statement) != 0 {
+	if p := ForNode(specs, config.FencingLeaseOnly, Scope{}); len(p.Statement) != 0 {
 		t.Errorf("lease-only floating IP needs no AWS permission, got %+v", p.Statement)
 	}
 }
