@@ -10,7 +10,7 @@ import (
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/iampolicy"
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/resources/builtin"
 )
 
 func iamCommand() *cli.Command {
@@ -38,7 +38,7 @@ permission.
 			if err != nil {
 				return err
 			}
-			specs, _, errs := groupfile.Parse(data, server.DefaultRegistry())
+			specs, _, errs := groupfile.Parse(data, builtin.Registry())
 			if len(errs) > 0 {
 				return fmt.Errorf("%s is invalid:\n%w", file, errs.WithFile(file))
 			}

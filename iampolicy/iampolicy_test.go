@@ -7,22 +7,8 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/groupfile"
-	"github.com/raftha/raftha/resources"
-	awsres "github.com/raftha/raftha/resources/aws"
-	"github.com/raftha/raftha/resources/ip"
+	"github.com/raftha/raftha/resources/builtin"
 )
-
-// registry holds the resource types the test's group files use.
-func registry(t *testing.T) *resources.Registry {
-	t.Helper()
-	r := resources.NewRegistry()
-	for _, typ := range []resources.Type{awsres.RouteType, awsres.EIPType, awsres.DNSType, awsres.EBSType, ip.Type} {
-		if err := r.Register(typ); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return r
-}
 
 func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	yaml := `groups:
@@ -45,7 +31,7 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
         volume_id: vol-0123456789abcdef0
         device: /dev/xvdf
 `
-	specs, _, errs := groupfile.Parse([]byte(yaml), registry(t))
+	specs, _, errs := groupfile.Parse([]byte(yaml), builtin.Registry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -76,7 +62,7 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	}
 	// A Multi-Attach volume is only verified; a floating IP needs nothing.
 	ma := strings.Replace(yaml, "        device: /dev/xvdf\n", "        multi_attach: true\n", 1)
-	specs, _, errs = groupfile.Parse([]byte(ma), registry(t))
+	specs, _, errs = groupfile.Parse([]byte(ma), builtin.Registry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -85,7 +71,7 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
 		t.Errorf("multi_attach policy: %s", b)
 	}
 	fip := "groups:\n  - name: f\n    nodes: [n1]\n    resources:\n      - name: ip\n        type: ip\n        address: 198.18.5.10/24\n        interface: eth0\n"
-	specs, _, errs = groupfile.Parse([]byte(fip), registry(t))
+	specs, _, errs = groupfile.Parse([]byte(fip), builtin.Registry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
