@@ -14,7 +14,7 @@ import (
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/groupfile"
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/resources/builtin"
 )
 
 func groupCommand() *cli.Command {
@@ -51,7 +51,7 @@ Example file:
 					if err != nil {
 						return err
 					}
-					if _, _, errs := groupfile.Parse(data, server.DefaultRegistry()); len(errs) > 0 {
+					if _, _, errs := groupfile.Parse(data, builtin.Registry()); len(errs) > 0 {
 						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, errs.WithFile(file))
 					}
 					if c.Bool("dry-run") {

@@ -9,7 +9,8 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/groupfile"
-	"github.com/raftha/raftha/server"
+	"github.com/raftha/raftha/iampolicy"
+	"github.com/raftha/raftha/resources/builtin"
 )
 
 func iamCommand() *cli.Command {
@@ -37,7 +38,7 @@ permission.
 			if err != nil {
 				return err
 			}
-			specs, _, errs := groupfile.Parse(data, server.DefaultRegistry())
+			specs, _, errs := groupfile.Parse(data, builtin.Registry())
 			if len(errs) > 0 {
 				return fmt.Errorf("%s is invalid:\n%w", file, errs.WithFile(file))
 			}
@@ -55,7 +56,7 @@ permission.
 			if mode != config.FencingAWSStop && mode != config.FencingLeaseOnly {
 				return usagef("--fencing %q: must be aws-stop or lease-only", mode)
 			}
-			pol := server.NodeIAMPolicy(specs, mode, server.PolicyScope{Region: region, Account: c.String("account")})
+			pol := iampolicy.ForNode(specs, mode, iampolicy.Scope{Region: region, Account: c.String("account")})
 			enc := json.NewEncoder(stdout(c))
 			enc.SetIndent("", "  ")
 			return enc.Encode(pol)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // ErrRejoinRequired means this member's data_dir holds no Raft state but
@@ -29,30 +30,9 @@ import (
 // message says how to rejoin.
 var ErrRejoinRequired = errors.New("refusing to start with an empty data_dir in an existing cluster")
 
-// ProbeArgs asks a member what it holds, for the no-amnesia check of a
-// member that starts with an empty data_dir.
-type ProbeArgs struct {
-	// Node is the asking member's id.
-	Node string
-}
-
-// ProbeReply is what a member holds.
-type ProbeReply struct {
-	// LastIndex is the member's last Raft log (or snapshot) index: 0 with
-	// no state, 1 with only the bootstrap configuration entry.
-	LastIndex uint64
-	// InConfig is set when Node is a voter in the member's latest Raft
-	// configuration.
-	InConfig bool
-	// Registered is set when the member's log records that Node has run
-	// (a member registers its API address once it has joined), so Node
-	// once held Raft state.
-	Registered bool
-}
-
 // Probe answers a member that starts with an empty data_dir. Any member
 // answers, leader or not.
-func (e *rpcEndpoint) Probe(a ProbeArgs, r *ProbeReply) error {
+func (e *rpcEndpoint) Probe(a rpcwire.ProbeArgs, r *rpcwire.ProbeReply) error {
 	s := e.s
 	if !s.raftReady.Load() {
 		return errors.New("raft is not open yet")
@@ -108,7 +88,7 @@ const (
 // peerProbe is one member's answer.
 type peerProbe struct {
 	id    string
-	reply ProbeReply
+	reply rpcwire.ProbeReply
 }
 
 // decideJoin is the rule, for a member with no Raft state among n
@@ -228,8 +208,8 @@ func (s *Server) probeOthers(others []config.MemberConfig) []peerProbe {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var r ProbeReply
-			if err := s.leasePool.Call(ctx, m.Address, "Raftha.Probe", ProbeArgs{Node: s.cfg.NodeID}, &r); err != nil {
+			var r rpcwire.ProbeReply
+			if err := s.leasePool.Call(ctx, m.Address, "Raftha.Probe", rpcwire.ProbeArgs{Node: s.cfg.NodeID}, &r); err != nil {
 				s.logger.Trace("probe failed", "member", m.ID, "error", err)
 				return
 			}

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // TestEmptyDataDirNeverBootstrapsIntoExistingCluster is clause 10 (no
@@ -69,7 +71,7 @@ func TestEmptyDataDirNeverBootstrapsIntoExistingCluster(t *testing.T) {
 	waitFor(t, 15*time.Second, "n1 waiting to be added", func() bool {
 		return strings.Contains(n1.logs.String(), "raftha members add --id n1")
 	})
-	if err := c.leader().srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n1", Address: n1.cfg.Bind, Role: string(config.RoleNode), By: "test"}); err != nil {
+	if err := c.leader().srv.AddMember(ctxT(t, 10*time.Second), api.MemberRequest{ID: "n1", Address: n1.cfg.Bind, Role: string(config.RoleNode)}, "test"); err != nil {
 		t.Fatalf("add n1: %v", err)
 	}
 	waitFor(t, 15*time.Second, "n1 caught up", func() bool {
@@ -90,10 +92,12 @@ func TestEmptyDataDirNeverBootstrapsIntoExistingCluster(t *testing.T) {
 
 // TestDecideJoin is the rule of a member with an empty data_dir.
 func TestDecideJoin(t *testing.T) {
-	fresh := func(id string) peerProbe { return peerProbe{id: id, reply: ProbeReply{LastIndex: 0}} }
-	boot := func(id string) peerProbe { return peerProbe{id: id, reply: ProbeReply{LastIndex: 1, InConfig: true}} }
+	fresh := func(id string) peerProbe { return peerProbe{id: id, reply: rpcwire.ProbeReply{LastIndex: 0}} }
+	boot := func(id string) peerProbe {
+		return peerProbe{id: id, reply: rpcwire.ProbeReply{LastIndex: 1, InConfig: true}}
+	}
 	logOf := func(id string, inConfig, registered bool) peerProbe {
-		return peerProbe{id: id, reply: ProbeReply{LastIndex: 40, InConfig: inConfig, Registered: registered}}
+		return peerProbe{id: id, reply: rpcwire.ProbeReply{LastIndex: 40, InConfig: inConfig, Registered: registered}}
 	}
 	cases := []struct {
 		name    string

@@ -281,14 +281,13 @@ func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, &api.Error{Message: "body must be JSON like {\"id\":\"n3\",\"address\":\"10.0.3.10:7400\",\"role\":\"node\"}: " + err.Error(), Code: api.CodeInvalid})
 		return
 	}
-	a := MemberArgs{ID: req.ID, Address: req.Address, Role: req.Role, InstanceID: req.InstanceID, By: identity(r)}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	if err := s.AddMember(ctx, a); err != nil {
+	if err := s.AddMember(ctx, req, identity(r)); err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"added": a.ID})
+	writeJSON(w, http.StatusOK, map[string]string{"added": req.ID})
 }
 
 func (s *Server) handleRemoveMember(w http.ResponseWriter, r *http.Request) {

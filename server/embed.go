@@ -19,9 +19,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
+	"github.com/raftha/raftha/resources/gohandler"
 )
 
 // OwnerFunc is the work a Go service does while its node owns a group: it
@@ -55,15 +55,6 @@ import (
 // (monitor.interval says how soon that is noticed).
 type OwnerFunc func(ctx context.Context, tok resources.Token) error
 
-// HandlerTypeName is the YAML `type:` of resources that run an OwnerFunc.
-// The name is reserved: it always means HandlerType.
-const HandlerTypeName = "go"
-
-// DefaultHandlerStopTimeout is how long Stop waits for an OwnerFunc to
-// return after cancelling its context, unless the resource sets
-// stop_timeout.
-const DefaultHandlerStopTimeout = 30 * time.Second
-
 var (
 	// ErrLeaseLost is the context cause an OwnerFunc sees when this node's
 	// lease for the group expired or the leader no longer confirms the
@@ -73,71 +64,23 @@ var (
 	// resource is stopped (planned move, shutdown, restart, failover).
 	ErrHandlerStopped = errors.New("resource stopped")
 
-	errMemberKilled     = errors.New("member killed")
-	errHandlerReturned  = errors.New("handler returned")
-	errNoEmbeddedServer = errors.New("resource type go runs a Go callback (server.OwnerFunc) and only works inside an embedded raftha server: register the handler with server.Options.Handlers or Server.Handle; the raftha agent command has none")
+	errMemberKilled    = errors.New("member killed")
+	errHandlerReturned = errors.New("handler returned")
 )
 
-// HandlerParams are the YAML settings of a `go` resource:
-//
-//   - name: writer
-//     type: go
-//     handler: kv-writer   # the OwnerFunc's name in Options.Handlers
-//     stop_timeout: 10s    # optional, default 30s
-type HandlerParams struct {
-	// Handler names the OwnerFunc, as registered with Options.Handlers or
-	// Server.Handle on every node of the group.
-	Handler string `yaml:"handler" json:"handler"`
-	// StopTimeout bounds how long a stop waits for the OwnerFunc to
-	// return after its context is cancelled (default 30s).
-	StopTimeout *config.Duration `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
-}
-
-// Validate implements resources.Validator.
-func (p *HandlerParams) Validate() error {
-	var errs []error
-	if strings.TrimSpace(p.Handler) == "" {
-		errs = append(errs, errors.New("handler: required: the name of an OwnerFunc the embedding service registers (server.Options.Handlers or Server.Handle)"))
-	}
-	if p.StopTimeout != nil && p.StopTimeout.D() <= 0 {
-		errs = append(errs, fmt.Errorf("stop_timeout: must be greater than 0, got %s", p.StopTimeout))
-	}
-	return errors.Join(errs...)
-}
-
-func (p *HandlerParams) stopTimeout() time.Duration {
-	if p.StopTimeout != nil && p.StopTimeout.D() > 0 {
-		return p.StopTimeout.D()
-	}
-	return DefaultHandlerStopTimeout
-}
-
-// HandlerType is the `go` resource type. DefaultRegistry includes it (and
-// New adds it to Options.Registry) so that group files using it validate
-// everywhere, including `raftha group apply --dry-run`. Its Build always
-// fails: a handler needs the server (its handlers and its lease), so the
-// runner builds `go` resources from the server instead.
-var HandlerType = resources.Type{
-	Name:      HandlerTypeName,
-	NewParams: func() any { return &HandlerParams{} },
-	Build: func(params any, env resources.Env) (resources.Resource, error) {
-		return nil, errNoEmbeddedServer
-	},
-}
-
-// ensureHandlerType registers HandlerType in reg unless it is there. A
+// ensureHandlerType registers gohandler.Type in reg unless it is there. A
 // different type registered under the reserved name is an error.
 func ensureHandlerType(reg *resources.Registry) error {
-	if t, err := reg.Lookup(HandlerTypeName); err == nil {
-		if _, ok := t.NewParams().(*HandlerParams); !ok {
-			return fmt.Errorf("resource type name %q is reserved for server.HandlerType (Go callbacks); register your type under another name", HandlerTypeName)
+	if t, err := reg.Lookup(gohandler.TypeName); err == nil {
+		if _, ok := t.NewParams().(*gohandler.Params); !ok {
+			return fmt.Errorf("resource type name %q is reserved for gohandler.Type (Go callbacks); register your type under another name", gohandler.TypeName)
 		}
 		return nil
 	}
-	if err := reg.Register(HandlerType); err != nil {
+	if err := reg.Register(gohandler.Type); err != nil {
 		// Registered concurrently by another New: fine if it is ours.
-		if t, lerr := reg.Lookup(HandlerTypeName); lerr == nil {
-			if _, ok := t.NewParams().(*HandlerParams); ok {
+		if t, lerr := reg.Lookup(gohandler.TypeName); lerr == nil {
+			if _, ok := t.NewParams().(*gohandler.Params); ok {
 				return nil
 			}
 		}
@@ -236,9 +179,9 @@ func (s *Server) LeaseValid(group string, epoch uint64) bool {
 }
 
 // buildHandler builds a `go` resource: the runner's special case, since
-// HandlerType.Build has no access to the server.
+// gohandler.Type.Build has no access to the server.
 func (s *Server) buildHandler(rs fsm.ResourceSpec, log hclog.Logger) (resources.Resource, error) {
-	p := &HandlerParams{}
+	p := &gohandler.Params{}
 	if len(rs.Params) > 0 {
 		if err := json.Unmarshal(rs.Params, p); err != nil {
 			return nil, fmt.Errorf("params: %w", err)
@@ -255,7 +198,7 @@ func (s *Server) buildHandler(rs fsm.ResourceSpec, log hclog.Logger) (resources.
 		}
 		return nil, fmt.Errorf("no handler named %q registered; registered: %s", p.Handler, have)
 	}
-	return &handlerResource{s: s, handler: p.Handler, fn: fn, stopTimeout: p.stopTimeout(), log: log}, nil
+	return &handlerResource{s: s, handler: p.Handler, fn: fn, stopTimeout: p.EffectiveStopTimeout(), log: log}, nil
 }
 
 // handlerResource runs an OwnerFunc as a resource.

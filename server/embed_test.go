@@ -17,6 +17,7 @@ import (
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/resources"
+	"github.com/raftha/raftha/resources/gohandler"
 )
 
 // probeEvent is one thing a probe handler did, by the test's one clock.
@@ -372,8 +373,8 @@ func TestHandlerGroupFiles(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("valid file refused: %v", errs)
 	}
-	var p HandlerParams
-	if err := json.Unmarshal(specs[0].Resources[0].Params, &p); err != nil || p.Handler != "writer" || p.stopTimeout() != 5*time.Second {
+	var p gohandler.Params
+	if err := json.Unmarshal(specs[0].Resources[0].Params, &p); err != nil || p.Handler != "writer" || p.EffectiveStopTimeout() != 5*time.Second {
 		t.Fatalf("params %s decoded to %+v (%v)", specs[0].Resources[0].Params, p, err)
 	}
 	for _, tc := range []struct{ res, want string }{
@@ -388,7 +389,7 @@ func TestHandlerGroupFiles(t *testing.T) {
 			t.Errorf("%q: errors %v, want %q", tc.res, errs, tc.want)
 		}
 	}
-	if _, err := HandlerType.Build(&HandlerParams{Handler: "w"}, resources.Env{}); err == nil || !strings.Contains(err.Error(), "embedded raftha server") {
+	if _, err := gohandler.Type.Build(&gohandler.Params{Handler: "w"}, resources.Env{}); err == nil || !strings.Contains(err.Error(), "embedded raftha server") {
 		t.Fatalf("Build outside a server: %v", err)
 	}
 
@@ -399,11 +400,11 @@ func TestHandlerGroupFiles(t *testing.T) {
 	if _, err := New(cfg, Options{Registry: custom, LogOutput: &syncBuffer{}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := custom.Lookup(HandlerTypeName); err != nil {
+	if _, err := custom.Lookup(gohandler.TypeName); err != nil {
 		t.Fatalf("New did not add the go type: %v", err)
 	}
 	foreign := resources.NewRegistry()
-	_ = foreign.Register(resources.Type{Name: "go", NewParams: func() any { return &struct{}{} }, Build: HandlerType.Build})
+	_ = foreign.Register(resources.Type{Name: "go", NewParams: func() any { return &struct{}{} }, Build: gohandler.Type.Build})
 	if _, err := New(cfg, Options{Registry: foreign, LogOutput: &syncBuffer{}}); err == nil || !strings.Contains(err.Error(), "reserved") {
 		t.Fatalf("foreign go type: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/history"
@@ -56,7 +57,7 @@ func (h *hypervisor) Fence(ctx context.Context, node fsm.Member) error {
 // FenceVerified fences through the real EC2 fencer, which verifies the
 // instance's raftha:node tag or private IP first.
 func (h *hypervisor) FenceVerified(ctx context.Context, node fsm.Member) (string, error) {
-	proof, err := h.inner.Fence(ctx, EC2Target(node))
+	proof, err := h.inner.Fence(ctx, ec2Target(node))
 	if err != nil {
 		return "", err
 	}
@@ -160,7 +161,7 @@ func (f *fenceGate) FenceVerified(ctx context.Context, node fsm.Member) (string,
 	}
 	f.calls++
 	f.mu.Unlock()
-	return fn.Fence(ctx, EC2Target(node))
+	return fn.Fence(ctx, ec2Target(node))
 }
 
 func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
@@ -226,7 +227,7 @@ func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
 				// so the group stays fencing (an unknown id may hide a
 				// running instance somewhere else).
 				l := c.leader()
-				if err := l.srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n1", Address: c.member("n1").cfg.Bind, Role: "node", InstanceID: realInst}); err != nil {
+				if err := l.srv.AddMember(ctxT(t, 10*time.Second), api.MemberRequest{ID: "n1", Address: c.member("n1").cfg.Bind, Role: "node", InstanceID: realInst}, ""); err != nil {
 					t.Fatal(err)
 				}
 				waitFor(t, 20*time.Second, "the corrected instance stopped", func() bool { return moto.State(t, realInst) == "stopped" })

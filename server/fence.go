@@ -55,12 +55,12 @@ func (e ec2Fencer) Fence(ctx context.Context, node fsm.Member) error {
 // as a private IP, force-stops it and waits until it is stopped or
 // terminated.
 func (e ec2Fencer) FenceVerified(ctx context.Context, node fsm.Member) (string, error) {
-	return e.f.Fence(ctx, EC2Target(node))
+	return e.f.Fence(ctx, ec2Target(node))
 }
 
-// EC2Target is the aws fence target for node: its instance id, its id (for
+// ec2Target is the aws fence target for node: its instance id, its id (for
 // the raftha:node tag) and its address host (for the private IP).
-func EC2Target(node fsm.Member) awsres.Target {
+func ec2Target(node fsm.Member) awsres.Target {
 	host, _, err := net.SplitHostPort(node.Address)
 	if err != nil {
 		host = node.Address

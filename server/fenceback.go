@@ -11,6 +11,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // runningReport is what a node's heartbeat says about the groups it runs:
@@ -41,7 +42,7 @@ func (r *runner) runningReport() (applied uint64, running map[string]uint64) {
 }
 
 // heartbeatRunning fills a heartbeat's Applied and Running (nodes only).
-func (s *Server) heartbeatRunning(a *HeartbeatArgs) {
+func (s *Server) heartbeatRunning(a *rpcwire.HeartbeatArgs) {
 	if s.runner != nil {
 		a.Applied, a.Running = s.runner.runningReport()
 	}
@@ -64,7 +65,7 @@ type fenceBack struct {
 	checks  map[string][2]uint64 // group → {epoch, check index}
 }
 
-func (f *fenceBack) report(a HeartbeatArgs) {
+func (f *fenceBack) report(a rpcwire.HeartbeatArgs) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.reports == nil {

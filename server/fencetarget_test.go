@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
@@ -45,7 +46,7 @@ func TestFenceTargetNeverSwitches(t *testing.T) {
 	c.kill("n1")
 	waitFor(t, 20*time.Second, "a fence-failed event", func() bool { return strings.Contains(kinds(c.events("db")), "fence-failed") })
 	// n1 now claims another instance (a rebuilt host, or a wrong report).
-	if err := c.leader().srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n1", Address: c.member("n1").cfg.Bind, Role: "node", InstanceID: other}); err != nil {
+	if err := c.leader().srv.AddMember(ctxT(t, 10*time.Second), api.MemberRequest{ID: "n1", Address: c.member("n1").cfg.Bind, Role: "node", InstanceID: other}, ""); err != nil {
 		t.Fatal(err)
 	}
 	gate.mu.Lock()

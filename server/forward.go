@@ -211,10 +211,12 @@ func errorCode(err error) api.Code { return api.Code(wireCodec.Code(err)) }
 
 // proposeCall commits an encoded fsm.Command through the leader: the FSM's
 // refusal is the call's error, its epoch the result.
-var proposeCall = &leaderCall[ProposeArgs, uint64]{
+var proposeCall = &leaderCall[rpcwire.ProposeArgs, uint64]{
 	method: "Raftha.Propose",
-	local:  func(s *Server, _ context.Context, a ProposeArgs) (uint64, error) { return s.applyCommand(a.Cmd) },
-	admit: func(s *Server, a ProposeArgs) (context.Context, context.CancelFunc, error) {
+	local: func(s *Server, _ context.Context, a rpcwire.ProposeArgs) (uint64, error) {
+		return s.applyCommand(a.Cmd)
+	},
+	admit: func(s *Server, a rpcwire.ProposeArgs) (context.Context, context.CancelFunc, error) {
 		if _, err := fsm.Decode(a.Cmd); err != nil {
 			return nil, nil, fmt.Errorf("refusing undecodable command: %w", err)
 		}
@@ -225,19 +227,13 @@ var proposeCall = &leaderCall[ProposeArgs, uint64]{
 
 // operatorProposeCall is proposeCall for an operator's command: retried
 // while the leader changes, within the caller's deadline.
-var operatorProposeCall = &leaderCall[ProposeArgs, uint64]{
+var operatorProposeCall = &leaderCall[rpcwire.ProposeArgs, uint64]{
 	method: proposeCall.method, retry: true, local: proposeCall.local, admit: proposeCall.admit,
 }
 
 // Propose applies a forwarded command on the leader.
-func (e *rpcEndpoint) Propose(a ProposeArgs, r *rpcwire.Reply[uint64]) error {
+func (e *rpcEndpoint) Propose(a rpcwire.ProposeArgs, r *rpcwire.Reply[uint64]) error {
 	return serve(e, proposeCall, a, r)
-}
-
-// ProposeArgs carries an encoded fsm.Command to the leader.
-type ProposeArgs struct {
-	// Cmd is the command as fsm.Encode wrote it.
-	Cmd []byte
 }
 
 // commit commits c through the leader (here or by RPC) once, and returns
@@ -253,12 +249,12 @@ func (s *Server) operatorCommit(ctx context.Context, c fsm.Command) (uint64, err
 	return s.commitWith(ctx, operatorProposeCall, c)
 }
 
-func (s *Server) commitWith(ctx context.Context, call *leaderCall[ProposeArgs, uint64], c fsm.Command) (uint64, error) {
+func (s *Server) commitWith(ctx context.Context, call *leaderCall[rpcwire.ProposeArgs, uint64], c fsm.Command) (uint64, error) {
 	data, err := fsm.Encode(c)
 	if err != nil {
 		return 0, err
 	}
-	return forward(ctx, s, call, ProposeArgs{Cmd: data})
+	return forward(ctx, s, call, rpcwire.ProposeArgs{Cmd: data})
 }
 
 // applyCommand applies an encoded command on this member, the raft

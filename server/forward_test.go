@@ -116,7 +116,7 @@ func TestForwardReachesLeader(t *testing.T) {
 		t.Fatalf("remove of an unknown member via follower %s: %v (%T), want fsm.ErrNoMember from the leader", f.cfg.NodeID, err, err)
 	}
 	var reply rpcwire.Reply[struct{}]
-	if err := l.srv.pool.Call(ctxT(t, 5*time.Second), f.srv.RaftAddr(), removeMemberCall.method, MemberArgs{ID: "nosuch", By: "test"}, &reply); err != nil {
+	if err := l.srv.pool.Call(ctxT(t, 5*time.Second), f.srv.RaftAddr(), removeMemberCall.method, rpcwire.MemberArgs{ID: "nosuch", By: "test"}, &reply); err != nil {
 		t.Fatal(err)
 	}
 	if err := wireCodec.Decode(reply.Err); !errors.Is(err, ErrNotLeader) {

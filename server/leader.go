@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // leaderState is what only the ready leader knows: when it last heard from
@@ -29,9 +30,9 @@ type leaderState struct {
 	noted    map[string]bool
 	leaving  map[string]bool
 
-	lastHandover time.Time                // witness only
-	pending      map[string]HeartbeatArgs // member updates to register
-	refused      map[string]string        // members refused for their settings: why
+	lastHandover time.Time                        // witness only
+	pending      map[string]rpcwire.HeartbeatArgs // member updates to register
+	refused      map[string]string                // members refused for their settings: why
 
 	fb fenceBack // running reports and checks for takeovers back
 }
@@ -86,7 +87,7 @@ func (ls *leaderState) healthyFor(node string) time.Duration {
 	return time.Since(t)
 }
 
-func (ls *leaderState) register(a HeartbeatArgs) {
+func (ls *leaderState) register(a rpcwire.HeartbeatArgs) {
 	ls.mu.Lock()
 	ls.pending[a.Node] = a
 	ls.mu.Unlock()
@@ -197,7 +198,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	// index can stay below the commit index. Nothing else is proposed
 	// before readiness (Propose, Transfer and membership calls wait for
 	// it), so raft's applied index here is fully applied to the FSM.
-	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, pending: map[string]HeartbeatArgs{}, refused: map[string]string{}}
+	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
 	s.leaderMu.Lock()
 	s.leaderState = ls
 	s.leaderMu.Unlock()
@@ -257,7 +258,7 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 	}
 	ls.mu.Lock()
 	pending := ls.pending
-	ls.pending = map[string]HeartbeatArgs{}
+	ls.pending = map[string]rpcwire.HeartbeatArgs{}
 	ls.mu.Unlock()
 	for _, a := range pending {
 		c := &fsm.UpsertMember{Header: s.header(a.Node), Member: fsm.Member{ID: a.Node, Role: fsm.Role(a.Role), Address: a.Address, API: a.API, InstanceID: a.InstanceID}}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // lease is this member's owner lease. Every heartbeat is a linearizable
@@ -129,7 +131,7 @@ func (l *lease) run() {
 
 func (l *lease) beat(hb time.Duration) {
 	s := l.s
-	args := HeartbeatArgs{Node: s.cfg.NodeID, Role: string(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID(), Leaving: s.leaving.Load()}
+	args := rpcwire.HeartbeatArgs{Node: s.cfg.NodeID, Role: string(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID(), Leaving: s.leaving.Load()}
 	cs := s.cfg.ClusterSettings()
 	args.Settings = &cs
 	s.heartbeatRunning(&args)

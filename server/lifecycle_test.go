@@ -110,7 +110,7 @@ func callsNeedingStart(s *Server) map[string]error {
 	out["SetSuspended"] = s.SetSuspended(ctx, "db", true, "test")
 	_, out["StopGroup"] = s.StopGroup(ctx, "db", "test")
 	_, out["FenceOverride"] = s.FenceOverride(ctx, "db", "test", "test")
-	out["AddMember"] = s.AddMember(ctx, MemberArgs{ID: "n9", Address: "127.0.0.1:1", Role: "node"})
+	out["AddMember"] = s.AddMember(ctx, api.MemberRequest{ID: "n9", Address: "127.0.0.1:1", Role: "node"}, "")
 	out["RemoveMember"] = s.RemoveMember(ctx, "n9", "test")
 	_, out["SetClusterSettings"] = s.SetClusterSettings(ctx, api.SettingsRequest{}, "test")
 	out["Shutdown"] = s.Shutdown(ctx)

@@ -8,32 +8,18 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
-// MemberArgs describes a member to add.
-type MemberArgs struct {
-	// ID is the new member's id; required.
-	ID string `json:"id"`
-	// Address is the host:port of the member's mTLS (Raft and RPC) port;
-	// required.
-	Address string `json:"address"`
-	// Role is node or witness.
-	Role string `json:"role"`
-	// InstanceID is the member's EC2 instance id, used to fence it;
-	// optional.
-	InstanceID string `json:"instance_id,omitempty"`
-	// By is who asked. It is never read from JSON: the API sets it from
-	// the caller's identity, and a forwarded call carries it.
-	By string `json:"-"`
-}
-
 // AddMember records a member (role, address) in the log and adds it to the
 // Raft configuration as a voter. Witnesses are voters too. Any member may
-// be asked; the call is forwarded to the leader.
-func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
+// be asked; the call is forwarded to the leader. The caller is
+// recorded in the log as by.
+func (s *Server) AddMember(ctx context.Context, req api.MemberRequest, by string) error {
+	a := rpcwire.MemberArgs{ID: req.ID, Address: req.Address, Role: req.Role, InstanceID: req.InstanceID, By: by}
 	if err := s.checkRunning(); err != nil {
 		return err
 	}
@@ -45,20 +31,20 @@ func (s *Server) AddMember(ctx context.Context, a MemberArgs) error {
 }
 
 // addMemberCall adds a member through the leader.
-var addMemberCall = &leaderCall[MemberArgs, struct{}]{
+var addMemberCall = &leaderCall[rpcwire.MemberArgs, struct{}]{
 	method: "Raftha.AddMember",
 	retry:  true,
-	local: func(s *Server, ctx context.Context, a MemberArgs) (struct{}, error) {
+	local: func(s *Server, ctx context.Context, a rpcwire.MemberArgs) (struct{}, error) {
 		return struct{}{}, s.addMemberLocal(ctx, a)
 	},
 }
 
 // AddMember runs a forwarded AddMember on the leader.
-func (e *rpcEndpoint) AddMember(a MemberArgs, r *rpcwire.Reply[struct{}]) error {
+func (e *rpcEndpoint) AddMember(a rpcwire.MemberArgs, r *rpcwire.Reply[struct{}]) error {
 	return serve(e, addMemberCall, a, r)
 }
 
-func (s *Server) addMemberLocal(ctx context.Context, a MemberArgs) error {
+func (s *Server) addMemberLocal(ctx context.Context, a rpcwire.MemberArgs) error {
 	if err := validateMemberArgs(a); err != nil {
 		return err
 	}
@@ -82,22 +68,22 @@ func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
 	if err := s.checkRunning(); err != nil {
 		return err
 	}
-	_, err := forward(ctx, s, removeMemberCall, MemberArgs{ID: id, By: by})
+	_, err := forward(ctx, s, removeMemberCall, rpcwire.MemberArgs{ID: id, By: by})
 	return err
 }
 
-// removeMemberCall removes a member through the leader (MemberArgs.ID and
+// removeMemberCall removes a member through the leader (rpcwire.MemberArgs.ID and
 // By only).
-var removeMemberCall = &leaderCall[MemberArgs, struct{}]{
+var removeMemberCall = &leaderCall[rpcwire.MemberArgs, struct{}]{
 	method: "Raftha.RemoveMember",
 	retry:  true,
-	local: func(s *Server, ctx context.Context, a MemberArgs) (struct{}, error) {
+	local: func(s *Server, ctx context.Context, a rpcwire.MemberArgs) (struct{}, error) {
 		return struct{}{}, s.removeMemberLocal(ctx, a.ID, a.By)
 	},
 }
 
 // RemoveMember runs a forwarded RemoveMember on the leader.
-func (e *rpcEndpoint) RemoveMember(a MemberArgs, r *rpcwire.Reply[struct{}]) error {
+func (e *rpcEndpoint) RemoveMember(a rpcwire.MemberArgs, r *rpcwire.Reply[struct{}]) error {
 	return serve(e, removeMemberCall, a, r)
 }
 
@@ -135,7 +121,7 @@ func (s *Server) removeMemberLocal(ctx context.Context, id, by string) error {
 	return nil
 }
 
-func validateMemberArgs(a MemberArgs) error {
+func validateMemberArgs(a rpcwire.MemberArgs) error {
 	var probs []string
 	if a.ID == "" {
 		probs = append(probs, "id is required")

@@ -16,92 +16,40 @@ import (
 // leaderCall (forward.go), declared next to its calling half.
 type rpcEndpoint struct{ s *Server }
 
-// HeartbeatArgs is what a member reports to the leader every heartbeat.
-type HeartbeatArgs struct {
-	// Node is the sender's member id.
-	Node string
-	// Role is the sender's configured role, node or witness.
-	Role string
-	// Address is the sender's advertised mTLS (Raft and RPC) host:port.
-	Address string
-	// API is the sender's advertised HTTPS API host:port; "" when none.
-	API string
-	// InstanceID is the sender's EC2 instance id; "" when unknown.
-	InstanceID string
-	// Leaving is set while the member shuts down: the leader moves its
-	// groups away and places nothing on it.
-	Leaving bool
-	// Settings are the sender's configured cluster settings; the leader
-	// refuses the heartbeat when they differ from the log's.
-	Settings *fsm.ClusterSettings
-	// Applied is the sender's FSM applied index when it built Running:
-	// Running describes the node after it applied that entry.
-	Applied uint64
-	// Running maps every group whose resources are built or running on
-	// the sender (or that its runner has not taken charge of yet) to the
-	// epoch it runs (0: unknown). A group not listed runs nothing there.
-	// Nil from a witness.
-	Running map[string]uint64
-}
-
-// HeartbeatReply confirms, linearizably, which groups the member owns and
-// at which epoch. The member renews its lease from the time it sent the
-// heartbeat.
-type HeartbeatReply struct {
-	// Leader is the answering leader's member id.
-	Leader string
-	// Owned maps every active group the member owns to its epoch; a group
-	// not listed is not the member's.
-	Owned map[string]uint64
-}
-
-// ConfirmArgs asks the leader whether Node owns Group at Epoch.
-type ConfirmArgs struct {
-	// Group is the group to act for.
-	Group string
-	// Node is the member that wants to act.
-	Node string
-	// Epoch is the epoch Node would act at.
-	Epoch uint64
-}
-
-// ConfirmReply is empty: success is the confirmation.
-type ConfirmReply struct{}
-
 // heartbeatCall is the member heartbeat, on the lease lane: the leader
 // records the contact and confirms the groups the member owns. It is never
 // retried: a late answer is of no use to a lease.
-var heartbeatCall = &leaderCall[HeartbeatArgs, HeartbeatReply]{
+var heartbeatCall = &leaderCall[rpcwire.HeartbeatArgs, rpcwire.HeartbeatReply]{
 	method: "Raftha.Heartbeat",
 	lane:   laneLease,
-	local: func(s *Server, ctx context.Context, a HeartbeatArgs) (HeartbeatReply, error) {
+	local: func(s *Server, ctx context.Context, a rpcwire.HeartbeatArgs) (rpcwire.HeartbeatReply, error) {
 		owned, err := s.heartbeatLocal(ctx, a)
 		if err != nil {
-			return HeartbeatReply{}, err
+			return rpcwire.HeartbeatReply{}, err
 		}
-		return HeartbeatReply{Leader: s.cfg.NodeID, Owned: owned}, nil
+		return rpcwire.HeartbeatReply{Leader: s.cfg.NodeID, Owned: owned}, nil
 	},
-	admit: leaseAdmit[HeartbeatArgs],
+	admit: leaseAdmit[rpcwire.HeartbeatArgs],
 }
 
 // Heartbeat implements the member heartbeat (leader only).
-func (e *rpcEndpoint) Heartbeat(a HeartbeatArgs, r *rpcwire.Reply[HeartbeatReply]) error {
+func (e *rpcEndpoint) Heartbeat(a rpcwire.HeartbeatArgs, r *rpcwire.Reply[rpcwire.HeartbeatReply]) error {
 	return serve(e, heartbeatCall, a, r)
 }
 
 // confirmCall is the leader-confirmed ownership check (clause 2), on the
 // lease lane and never retried.
-var confirmCall = &leaderCall[ConfirmArgs, ConfirmReply]{
+var confirmCall = &leaderCall[rpcwire.ConfirmArgs, rpcwire.ConfirmReply]{
 	method: "Raftha.Confirm",
 	lane:   laneLease,
-	local: func(s *Server, ctx context.Context, a ConfirmArgs) (ConfirmReply, error) {
-		return ConfirmReply{}, s.confirmLocal(ctx, a.Group, a.Node, a.Epoch)
+	local: func(s *Server, ctx context.Context, a rpcwire.ConfirmArgs) (rpcwire.ConfirmReply, error) {
+		return rpcwire.ConfirmReply{}, s.confirmLocal(ctx, a.Group, a.Node, a.Epoch)
 	},
-	admit: leaseAdmit[ConfirmArgs],
+	admit: leaseAdmit[rpcwire.ConfirmArgs],
 }
 
 // Confirm implements the leader-confirmed ownership check.
-func (e *rpcEndpoint) Confirm(a ConfirmArgs, r *rpcwire.Reply[ConfirmReply]) error {
+func (e *rpcEndpoint) Confirm(a rpcwire.ConfirmArgs, r *rpcwire.Reply[rpcwire.ConfirmReply]) error {
 	return serve(e, confirmCall, a, r)
 }
 
@@ -195,7 +143,7 @@ func (s *Server) confirmLocal(ctx context.Context, group, node string, epoch uin
 
 // heartbeatLocal records a member's heartbeat on the leader and returns
 // the groups it owns, confirmed linearizably.
-func (s *Server) heartbeatLocal(ctx context.Context, a HeartbeatArgs) (map[string]uint64, error) {
+func (s *Server) heartbeatLocal(ctx context.Context, a rpcwire.HeartbeatArgs) (map[string]uint64, error) {
 	ls, err := s.linearizableRead(ctx)
 	if err != nil {
 		return nil, err

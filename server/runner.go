@@ -13,6 +13,7 @@ import (
 
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
+	"github.com/raftha/raftha/resources/gohandler"
 )
 
 // runner runs this node's share of the groups. Each group has a worker
@@ -500,7 +501,7 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 	for _, rs := range spec {
 		// Embedding: a `go` resource runs an OwnerFunc of this server, so
 		// it is built from the server (handlers, lease), not from an Env.
-		if rs.Type == HandlerTypeName {
+		if rs.Type == gohandler.TypeName {
 			res, err := s.buildHandler(rs, w.log.Named(rs.Name))
 			if err != nil {
 				return nil, fmt.Errorf("resource %s: %w", rs.Name, err)

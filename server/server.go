@@ -27,10 +27,7 @@ import (
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
-	"github.com/raftha/raftha/resources/disk"
-	"github.com/raftha/raftha/resources/exec"
-	"github.com/raftha/raftha/resources/ip"
-	"github.com/raftha/raftha/resources/systemd"
+	"github.com/raftha/raftha/resources/builtin"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -114,21 +111,9 @@ func resolveEBSVolume(volumeID string) (string, error) {
 	return awsres.DevicePath(volumeID, "")
 }
 
-// DefaultRegistry returns a registry with the built-in resource types.
-func DefaultRegistry() *resources.Registry {
-	r := resources.NewRegistry()
-	for _, t := range []resources.Type{
-		exec.Type,
-		HandlerType, // `go`: Go callbacks of embedding services (embed.go)
-		awsres.RouteType, awsres.EIPType, awsres.DNSType, awsres.EBSType,
-		disk.Type, ip.Type, systemd.Type,
-	} {
-		if err := r.Register(t); err != nil {
-			panic(err) // two built-in types with one name: a programming error
-		}
-	}
-	return r
-}
+// DefaultRegistry returns a new registry with the built-in resource types
+// (builtin.Registry), the `go` type included.
+func DefaultRegistry() *resources.Registry { return builtin.Registry() }
 
 // Server is one raftha member.
 type Server struct {

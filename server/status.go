@@ -19,7 +19,7 @@ func (s *Server) Status(ctx context.Context) (*api.Status, error) {
 	if err := s.checkRunning(); err != nil {
 		return nil, err
 	}
-	st, err := forward(ctx, s, statusCall, StatusArgs{})
+	st, err := forward(ctx, s, statusCall, rpcwire.StatusArgs{})
 	switch {
 	case err == nil:
 		return st, nil
@@ -33,13 +33,15 @@ func (s *Server) Status(ctx context.Context) (*api.Status, error) {
 
 // statusCall reads the cluster status from the leader, once: a member
 // that cannot get it answers with its own view, marked stale.
-var statusCall = &leaderCall[StatusArgs, *api.Status]{
+var statusCall = &leaderCall[rpcwire.StatusArgs, *api.Status]{
 	method: "Raftha.Status",
-	local:  func(s *Server, ctx context.Context, _ StatusArgs) (*api.Status, error) { return s.statusLocal(ctx) },
+	local: func(s *Server, ctx context.Context, _ rpcwire.StatusArgs) (*api.Status, error) {
+		return s.statusLocal(ctx)
+	},
 }
 
 // Status serves the leader's status to a follower.
-func (e *rpcEndpoint) Status(a StatusArgs, r *rpcwire.Reply[*api.Status]) error {
+func (e *rpcEndpoint) Status(a rpcwire.StatusArgs, r *rpcwire.Reply[*api.Status]) error {
 	return serve(e, statusCall, a, r)
 }
 
@@ -120,6 +122,3 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *api.Status {
 	}
 	return v
 }
-
-// StatusArgs is the Status RPC's (empty) argument.
-type StatusArgs struct{}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -105,7 +106,7 @@ func TestForeignCAMemberCannotJoin(t *testing.T) {
 	// (the 3 real voters are a majority of 4) or time out; either way n9
 	// must stay outside.
 	l = c.leader()
-	addErr := l.srv.AddMember(ctxT(t, 10*time.Second), MemberArgs{ID: "n9", Address: n9addr, Role: string(config.RoleNode), By: "test"})
+	addErr := l.srv.AddMember(ctxT(t, 10*time.Second), api.MemberRequest{ID: "n9", Address: n9addr, Role: string(config.RoleNode)}, "test")
 	t.Logf("AddMember(n9) via leader %s: %v", l.cfg.NodeID, addErr)
 	if addErr == nil {
 		inRaft := false
@@ -182,14 +183,14 @@ func TestForeignCAMemberCannotJoin(t *testing.T) {
 
 	// (d) Direct RPC in both directions fails at the handshake.
 	var st api.Status
-	err = n9.pool.Call(ctxT(t, 5*time.Second), l.srv.RaftAddr(), "Raftha.Status", StatusArgs{}, &st)
+	err = n9.pool.Call(ctxT(t, 5*time.Second), l.srv.RaftAddr(), "Raftha.Status", rpcwire.StatusArgs{}, &st)
 	if err == nil {
 		t.Fatalf("n9 called Raftha.Status on the leader: %+v", st)
 	}
 	if !transport.IsUntrustedPeer(err) {
 		t.Fatalf("n9 -> leader RPC failed, but not as an untrusted peer: %v", err)
 	}
-	err = l.srv.pool.Call(ctxT(t, 5*time.Second), n9addr, "Raftha.Status", StatusArgs{}, &st)
+	err = l.srv.pool.Call(ctxT(t, 5*time.Second), n9addr, "Raftha.Status", rpcwire.StatusArgs{}, &st)
 	if err == nil {
 		t.Fatalf("leader called Raftha.Status on n9: %+v", st)
 	}

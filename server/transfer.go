@@ -21,21 +21,21 @@ func (s *Server) Transfer(ctx context.Context, group, to, by string) (api.GroupS
 	if err := s.checkRunning(); err != nil {
 		return api.GroupStatus{}, err
 	}
-	return forward(ctx, s, transferCall, TransferArgs{Group: group, To: to, By: by})
+	return forward(ctx, s, transferCall, rpcwire.TransferArgs{Group: group, To: to, By: by})
 }
 
 // transferCall is a planned move through the leader. A forwarded attempt
 // carries the caller's remaining deadline, and waits for the leader's
 // answer a little longer than that (transferAnswerGrace), so that a move
 // the leader committed is never reported as a plain timeout of the call.
-var transferCall = &leaderCall[TransferArgs, api.GroupStatus]{
+var transferCall = &leaderCall[rpcwire.TransferArgs, api.GroupStatus]{
 	method: "Raftha.Transfer",
 	retry:  true,
 	lost:   "whether the move began is unknown; see raftha status",
-	local: func(s *Server, ctx context.Context, a TransferArgs) (api.GroupStatus, error) {
+	local: func(s *Server, ctx context.Context, a rpcwire.TransferArgs) (api.GroupStatus, error) {
 		return s.transferLocal(ctx, a.Group, a.To, a.By)
 	},
-	send: func(ctx context.Context, a TransferArgs) (context.Context, context.CancelFunc, TransferArgs, error) {
+	send: func(ctx context.Context, a rpcwire.TransferArgs) (context.Context, context.CancelFunc, rpcwire.TransferArgs, error) {
 		a.Timeout = api.DefaultTransferTimeout
 		if d, ok := ctx.Deadline(); ok {
 			if a.Timeout = time.Until(d); a.Timeout <= 0 {
@@ -45,7 +45,7 @@ var transferCall = &leaderCall[TransferArgs, api.GroupStatus]{
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Timeout+transferAnswerGrace)
 		return cctx, cancel, a, nil
 	},
-	admit: func(s *Server, a TransferArgs) (context.Context, context.CancelFunc, error) {
+	admit: func(s *Server, a rpcwire.TransferArgs) (context.Context, context.CancelFunc, error) {
 		if a.Timeout <= 0 { // a passed deadline is never replaced by a default
 			return nil, nil, errDeadlinePassed(a.Group)
 		}
@@ -55,19 +55,8 @@ var transferCall = &leaderCall[TransferArgs, api.GroupStatus]{
 }
 
 // Transfer runs a forwarded planned move on the leader.
-func (e *rpcEndpoint) Transfer(a TransferArgs, r *rpcwire.Reply[api.GroupStatus]) error {
+func (e *rpcEndpoint) Transfer(a rpcwire.TransferArgs, r *rpcwire.Reply[api.GroupStatus]) error {
 	return serve(e, transferCall, a, r)
-}
-
-// TransferArgs is a forwarded transfer.
-type TransferArgs struct {
-	// Group is the group to move, To the node to move it to, and By who
-	// asked.
-	Group, To, By string
-	// Timeout is the caller's remaining deadline, set for each forwarded
-	// attempt. The leader refuses, committing nothing, when it is <= 0
-	// (the deadline passed), and caps it at 30m.
-	Timeout time.Duration
 }
 
 // transferAnswerGrace is how much longer than the leader's deadline a

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // start starts the group's resources in order. Before each one it confirms
@@ -308,7 +309,7 @@ func (s *Server) confirm(ctx context.Context, group string, epoch uint64) error 
 	sent := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
 	defer cancel()
-	_, err := forward(ctx, s, confirmCall, ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch})
+	_, err := forward(ctx, s, confirmCall, rpcwire.ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch})
 	if err == nil {
 		s.lease.confirmed(sent, group, epoch)
 	}

@@ -1,6 +1,7 @@
-// Package rpcwire owns what every member RPC reply carries: the reply
-// envelope and the error codec that keeps a sentinel error a value across
-// the wire (errors.Is holds on the caller as it did on the callee).
+// Package rpcwire owns the member RPCs' wire: their argument and reply
+// types, the reply envelope and the error codec that keeps a sentinel error
+// a value across the wire (errors.Is holds on the caller as it did on the
+// callee).
 package rpcwire
 
 import "errors"

@@ -1,4 +1,5 @@
-package server
+// Package iampolicy owns the least-privilege IAM policy a node needs for a group file (`raftha iam-policy`).
+package iampolicy
 
 import (
 	"encoding/json"
@@ -10,8 +11,8 @@ import (
 	"github.com/raftha/raftha/fsm"
 )
 
-// IAMStatement is one statement of an IAM policy document.
-type IAMStatement struct {
+// Statement is one statement of an IAM policy document.
+type Statement struct {
 	// Sid names the statement (e.g. "RafthaFenceLostOwner").
 	Sid string `json:"Sid"`
 	// Effect is always "Allow".
@@ -23,23 +24,23 @@ type IAMStatement struct {
 	Resource []string `json:"Resource"`
 }
 
-// IAMPolicy is an IAM policy document.
-type IAMPolicy struct {
+// Policy is an IAM policy document.
+type Policy struct {
 	// Version is the policy language version, "2012-10-17".
 	Version string `json:"Version"`
 	// Statement lists the policy's statements.
-	Statement []IAMStatement `json:"Statement"`
+	Statement []Statement `json:"Statement"`
 }
 
-// PolicyScope fills the ARNs; "*" when unknown.
-type PolicyScope struct {
+// Scope fills the ARNs; "*" when unknown.
+type Scope struct {
 	// Region is the AWS region put in EC2 ARNs; "" gives "*".
 	Region string
 	// Account is the AWS account id put in EC2 ARNs; "" gives "*".
 	Account string
 }
 
-func (p PolicyScope) arn(service, resource string) string {
+func (p Scope) arn(service, resource string) string {
 	region, account := p.Region, p.Account
 	if region == "" {
 		region = "*"
@@ -53,15 +54,15 @@ func (p PolicyScope) arn(service, resource string) string {
 	return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, region, account, resource)
 }
 
-// NodeIAMPolicy returns the least-privilege policy a node needs for the
+// ForNode returns the least-privilege policy a node needs for the
 // given groups and fencing mode. Witnesses need no AWS permission at all.
 // Describe* calls cannot be scoped to resources in IAM, so they use "*".
-func NodeIAMPolicy(groups []fsm.GroupSpec, fencingMode config.FencingMode, scope PolicyScope) IAMPolicy {
-	pol := IAMPolicy{Version: "2012-10-17"}
+func ForNode(groups []fsm.GroupSpec, fencingMode config.FencingMode, scope Scope) Policy {
+	pol := Policy{Version: "2012-10-17"}
 	describe := map[string]bool{}
 	add := func(sid string, actions []string, resources ...string) {
 		sort.Strings(resources)
-		pol.Statement = append(pol.Statement, IAMStatement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources})
+		pol.Statement = append(pol.Statement, Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources})
 	}
 	if fencingMode == config.FencingAWSStop {
 		add("RafthaFenceLostOwner", []string{"ec2:StopInstances"}, scope.arn("ec2", "instance/*"))

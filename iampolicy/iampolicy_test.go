@@ -1,4 +1,4 @@
-package server
+package iampolicy
 
 import (
 	"encoding/json"
@@ -7,9 +7,10 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/groupfile"
+	"github.com/raftha/raftha/resources/builtin"
 )
 
-func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
+func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	yaml := `groups:
   - name: db
     nodes: [n1, n2]
@@ -30,11 +31,11 @@ func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
         volume_id: vol-0123456789abcdef0
         device: /dev/xvdf
 `
-	specs, _, errs := groupfile.Parse([]byte(yaml), DefaultRegistry())
+	specs, _, errs := groupfile.Parse([]byte(yaml), builtin.Registry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	pol := NodeIAMPolicy(specs, config.FencingAWSStop, PolicyScope{Region: "ap-northeast-1", Account: "123456789012"})
+	pol := ForNode(specs, config.FencingAWSStop, Scope{Region: "ap-northeast-1", Account: "123456789012"})
 	b, _ := json.Marshal(pol)
 	s := string(b)
 	for _, want := range []string{
@@ -55,26 +56,26 @@ func TestNodeIAMPolicyScopesToTheGroupFile(t *testing.T) {
 		t.Errorf("policy grants too much: %s", s)
 	}
 	// lease-only fencing needs no StopInstances.
-	b, _ = json.Marshal(NodeIAMPolicy(specs, config.FencingLeaseOnly, PolicyScope{}))
+	b, _ = json.Marshal(ForNode(specs, config.FencingLeaseOnly, Scope{}))
 	if strings.Contains(string(b), "StopInstances") {
 		t.Error("lease-only policy grants StopInstances")
 	}
 	// A Multi-Attach volume is only verified; a floating IP needs nothing.
 	ma := strings.Replace(yaml, "        device: /dev/xvdf\n", "        multi_attach: true\n", 1)
-	specs, _, errs = groupfile.Parse([]byte(ma), DefaultRegistry())
+	specs, _, errs = groupfile.Parse([]byte(ma), builtin.Registry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	b, _ = json.Marshal(NodeIAMPolicy(specs, config.FencingAWSStop, PolicyScope{}))
+	b, _ = json.Marshal(ForNode(specs, config.FencingAWSStop, Scope{}))
 	if strings.Contains(string(b), "AttachVolume") || !strings.Contains(string(b), "DescribeVolumes") {
 		t.Errorf("multi_attach policy: %s", b)
 	}
 	fip := "groups:\n  - name: f\n    nodes: [n1]\n    resources:\n      - name: ip\n        type: ip\n        address: 198.18.5.10/24\n        interface: eth0\n"
-	specs, _, errs = groupfile.Parse([]byte(fip), DefaultRegistry())
+	specs, _, errs = groupfile.Parse([]byte(fip), builtin.Registry())
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if p := NodeIAMPolicy(specs, config.FencingLeaseOnly, PolicyScope{}); len(p.Statement) != 0 {
+	if p := ForNode(specs, config.FencingLeaseOnly, Scope{}); len(p.Statement) != 0 {
 		t.Errorf("lease-only floating IP needs no AWS permission, got %+v", p.Statement)
 	}
 }
