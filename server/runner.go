@@ -33,6 +33,22 @@ type runner struct {
 	cancel  context.CancelFunc
 
 	guardKick chan struct{} // wakes the guard (guard.go)
+
+	// handoverErrs are the stops that failed while this member was
+	// leaving (Shutdown), under mu: shutdown returns them even when a
+	// later retry succeeded or the log has moved on.
+	handoverErrs []error
+}
+
+// noteHandoverFailure records a failed stop of group at epoch while this
+// member is leaving; it is one of the errors shutdown returns.
+func (r *runner) noteHandoverFailure(group string, epoch uint64, reason string) {
+	if !r.s.leaving.Load() {
+		return
+	}
+	r.mu.Lock()
+	r.handoverErrs = append(r.handoverErrs, fmt.Errorf("group %s (epoch %d) did not stop in time, reported stop-failed: %s", group, epoch, reason))
+	r.mu.Unlock()
 }
 
 // newRunner builds the runner and loads the run records an earlier run of
@@ -140,12 +156,12 @@ func (r *runner) shutdown(ctx context.Context) error {
 	r.cancel()
 	r.mu.Unlock()
 	r.wg.Wait()
+	// A stop that failed during the hand-over made its group stop-failed,
+	// even if a retry later succeeded or the log has moved on since.
+	r.mu.Lock()
+	errs = append(errs, r.handoverErrs...)
+	r.mu.Unlock()
 	for _, w := range r.workerList() {
-		// The workers have ended: gaveUp may be read. A stop that failed
-		// (even if a retry later succeeded) made the group stop-failed.
-		if w.gaveUp != nil && w.gaveUp.StopFailed {
-			errs = append(errs, fmt.Errorf("group %s (epoch %d) did not stop in time, reported stop-failed: %s", w.name, w.gaveUp.Epoch, w.gaveUp.Reason))
-		}
 		w.mu.Lock()
 		inst := w.inst
 		w.mu.Unlock()

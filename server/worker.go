@@ -261,6 +261,9 @@ func (w *worker) report(ctx context.Context, epoch uint64, state fsm.GroupState,
 func (w *worker) reportFailed(ctx context.Context, epoch uint64, reason string, stopFailed bool) {
 	w.gaveUp = &fsm.Report{Group: w.name, Epoch: epoch, State: fsm.StateFailed, Reason: reason, StopFailed: stopFailed}
 	w.gaveUpSent = time.Now()
+	if stopFailed {
+		w.r.noteHandoverFailure(w.name, epoch, reason)
+	}
 	if err := w.syncRecord(); err != nil {
 		// An agent that restarts would not know it gave up on this epoch
 		// and could start again at it: only a fenced move is safe then.
@@ -290,7 +293,10 @@ func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
 	s := w.r.s
 	epoch, state := r.Epoch, r.State
 	r.Header, r.Node = s.header(""), s.cfg.NodeID
-	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	// A report says what already happened here; the runner's cancellation
+	// (Shutdown) must not cut it off in flight, or the leader never learns
+	// that a planned stop finished and has to treat this node as lost.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), proposeTimeout)
 	defer cancel()
 	var err error
 	if f := s.reportFilter.Load(); f != nil && (*f)(r) {
