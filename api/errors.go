@@ -3,9 +3,10 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/raftha/raftha/config/yamlstrict"
 )
 
 // Code is the stable, machine-readable code of an API error (the "code"
@@ -149,30 +150,10 @@ var statusClasses = map[int]error{
 }
 
 // FieldError is one problem in a submitted file: the 1-based line (0 when
-// unknown), the dotted key path ("" when unknown) and what is wrong.
-type FieldError struct {
-	// Line is the 1-based line in the YAML file; 0 when unknown.
-	Line int `json:"line,omitempty"`
-	// Path is the dotted key path, e.g. "groups[0].nodes"; "" when unknown.
-	Path string `json:"path,omitempty"`
-	// Msg says what is wrong.
-	Msg string `json:"msg"`
-}
-
-// Error formats e as "line N: PATH: MSG", leaving out the parts that are
-// empty.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "line %d: ", e.Line)
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+// unknown), the dotted key path ("" when unknown) and what is wrong. It is
+// the strict YAML decoder's own error, so a file's problems travel over
+// the API unchanged.
+type FieldError = yamlstrict.FieldError
 
 // Error is the JSON body of every failed API call and, with the HTTP
 // status filled in, the error the Client returns for it. It wraps the

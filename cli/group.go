@@ -67,7 +67,7 @@ Example file:
 					res, err := cl.ApplyGroups(ctx, data)
 					var ae *api.Error
 					if errors.As(err, &ae) && len(ae.Errors) > 0 {
-						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, fieldErrors(ae.Errors).WithFile(file))
+						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, yamlstrict.ErrorList(ae.Errors).WithFile(file))
 					}
 					if err != nil {
 						return err
@@ -257,14 +257,4 @@ identity and REASON are recorded in the log; 'raftha why GROUP' shows them.`,
 			return nil
 		}),
 	}
-}
-
-// fieldErrors converts the problems the API listed to an ErrorList, to
-// report them as FILE:LINE.
-func fieldErrors(fes []*api.FieldError) yamlstrict.ErrorList {
-	l := make(yamlstrict.ErrorList, len(fes))
-	for i, fe := range fes {
-		l[i] = &yamlstrict.FieldError{Line: fe.Line, Path: fe.Path, Msg: fe.Msg}
-	}
-	return l
 }

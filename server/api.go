@@ -120,20 +120,11 @@ func writeError(w http.ResponseWriter, code int, e *api.Error) { writeJSON(w, co
 func fail(w http.ResponseWriter, err error) {
 	var fe yamlstrict.ErrorList
 	if errors.As(err, &fe) {
-		writeError(w, http.StatusBadRequest, &api.Error{Message: "invalid file", Code: api.CodeInvalid, Errors: apiFieldErrors(fe)})
+		writeError(w, http.StatusBadRequest, &api.Error{Message: "invalid file", Code: api.CodeInvalid, Errors: fe})
 		return
 	}
 	code := errorCode(err)
 	writeError(w, code.HTTPStatus(), &api.Error{Message: err.Error(), Code: code})
-}
-
-// apiFieldErrors converts l to its wire form.
-func apiFieldErrors(l yamlstrict.ErrorList) []*api.FieldError {
-	out := make([]*api.FieldError, len(l))
-	for i, e := range l {
-		out[i] = &api.FieldError{Line: e.Line, Path: e.Path, Msg: e.Msg}
-	}
-	return out
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
