@@ -178,7 +178,13 @@ func TestClientErrorMapping(t *testing.T) {
 	if err != nil || g.Owner != "n2" || g.State != "online" {
 		t.Fatalf("transfer to n2: %+v, %v", g, err)
 	}
-	changes, err := ops.Why(ctx, "db")
+	// why answers from the asked member's own log, which may trail the
+	// leader's by the replication delay right after the transfer returned.
+	var changes []api.OwnershipChange
+	waitFor(t, 5*time.Second, "the planned move in why", func() bool {
+		changes, err = ops.Why(ctx, "db")
+		return err != nil || len(changes) >= 2
+	})
 	if err != nil || len(changes) != 2 || changes[1].Cause != "planned" || changes[1].By != "alice" {
 		t.Fatalf("why: %+v, %v", changes, err)
 	}

@@ -223,11 +223,24 @@ func (s *Server) leaderLoop(ctx context.Context) {
 }
 
 // seedMembers records the configured members (roles and addresses) and
-// this member's own API address in the log.
+// this member's own API address in the log. A configured member is seeded
+// only while it is a voter in the Raft configuration: `raftha members
+// remove` takes a member out of the log and then out of Raft, and a later
+// leader whose config file still lists it must not bring it back
+// (TestRemoveMemberLogFirst failed that way whenever another member won
+// the election after the removed leader stepped down).
 func (s *Server) seedMembers(_ context.Context) {
 	st := s.fsm.View()
+	voters := map[string]bool{}
+	if f := s.raft.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			voters[string(srv.ID)] = true
+		}
+	} else {
+		s.logger.Warn("cannot read the raft configuration; not seeding configured members", "error", f.Error())
+	}
 	for _, m := range s.cfg.Members {
-		if _, ok := st.Members[m.ID]; ok {
+		if _, ok := st.Members[m.ID]; ok || !voters[m.ID] {
 			continue
 		}
 		c := &fsm.UpsertMember{Header: s.header(""), Member: fsm.Member{ID: m.ID, Role: fsm.Role(m.Role), Address: m.Address}}
