@@ -1,14 +1,12 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config/yamlstrict"
 )
 
@@ -22,21 +20,13 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // String formats d like time.Duration.
 func (d Duration) String() string { return time.Duration(d).String() }
 
-// parseConfigDuration reads a Go duration string, refusing bare numbers (which
-// have no unit) and negative durations.
+// parseConfigDuration reads a Go duration string, refusing bare numbers
+// (which have no unit) and negative durations: the API's rule
+// (api.ParseDuration), so a duration reads the same in a file and on the
+// wire.
 func parseConfigDuration(s string) (Duration, error) {
-	s = strings.TrimSpace(s)
-	if _, err := strconv.ParseFloat(s, 64); err == nil || s == "" {
-		return 0, fmt.Errorf("expected a duration like 500ms or 3s, got %q", s)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("expected a duration like 500ms or 3s, got %q", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("must not be negative, got %q", s)
-	}
-	return Duration(d), nil
+	v, err := api.ParseDuration(s)
+	return Duration(v), err
 }
 
 // UnmarshalYAML reads a Go duration string such as "500ms" or "3s". Bare
@@ -56,19 +46,16 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes d as a Go duration string.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
-// MarshalJSON writes d as a JSON string such as "1.5s".
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+// MarshalJSON writes d as a JSON string such as "1.5s" (as api.Duration).
+func (d Duration) MarshalJSON() ([]byte, error) { return api.Duration(d).MarshalJSON() }
 
-// UnmarshalJSON reads a JSON string holding a Go duration.
+// UnmarshalJSON reads a JSON string holding a Go duration (as
+// api.Duration).
 func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("expected a duration string like \"500ms\" or \"3s\", got %s", b)
-	}
-	v, err := parseConfigDuration(s)
-	if err != nil {
+	var v api.Duration
+	if err := v.UnmarshalJSON(b); err != nil {
 		return err
 	}
-	*d = v
+	*d = Duration(v)
 	return nil
 }
