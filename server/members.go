@@ -55,7 +55,7 @@ func (s *Server) addMemberLocal(ctx context.Context, a rpcwire.MemberArgs) error
 		return err
 	}
 	if err := s.raft.AddVoter(raft.ServerID(a.ID), raft.ServerAddress(a.Address), 0, timeoutOf(ctx)).Error(); err != nil {
-		return fmt.Errorf("add %s to the raft configuration: %w", a.ID, err)
+		return fmt.Errorf("add %s to the raft configuration: %w", a.ID, raftErr(err))
 	}
 	s.logger.Info("member added", "id", a.ID, "role", a.Role, "address", a.Address, "by", a.By)
 	return nil
@@ -114,7 +114,7 @@ func (s *Server) removeMemberLocal(ctx context.Context, id, by string) error {
 	}
 	if inRaft {
 		if err := s.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx)).Error(); err != nil {
-			return fmt.Errorf("%s was removed from the log but not from the raft configuration (retry the removal): %w", id, err)
+			return fmt.Errorf("%s was removed from the log but not from the raft configuration (retry the removal): %w", id, raftErr(err))
 		}
 	}
 	s.logger.Info("member removed", "id", id, "by", by)

@@ -505,16 +505,32 @@ func (s *Server) applyLocal(data []byte) (fsm.Result, error) {
 	err := f.Error()
 	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
-			return fsm.Result{}, fmt.Errorf("%w: %v", ErrNotLeader, err)
-		}
-		if errors.Is(err, raft.ErrLeadershipLost) {
-			return fsm.Result{}, fmt.Errorf("%w: %v", errLeadershipLost, err)
-		}
-		return fsm.Result{}, err
+		return fsm.Result{}, raftErr(err)
 	}
 	res, _ := f.Response().(fsm.Result)
 	return res, nil
+}
+
+// raftErr gives the error of a raft future on the leader its sentinel.
+// Refusals that took no effect wrap ErrNotLeader, so a call with retry is
+// sent again: not the leader, and a leadership transfer under way (raft
+// refuses every apply and configuration change until it ends; the CI
+// failure of stop 19, "transfer of db to n2 failed: leadership transfer in
+// progress", was an operator's transfer refused while the leader handed
+// leadership to an idle node). A leadership lost while applying wraps
+// errLeadershipLost: the entry may still commit, so it is never re-sent.
+func raftErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %v (leadership is moving to another member)", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return fmt.Errorf("%w: %v", errLeadershipLost, err)
+	}
+	return err
 }
 
 // commitLocal applies c on this member, which must be the raft leader.
