@@ -164,10 +164,13 @@ type Server struct {
 	leaderMu    sync.Mutex
 	leaderState *leaderState // non-nil while leader and ready
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	stopped atomic.Bool
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// goMu guards goClosed: set when closeAll waits for wg (see goFn).
+	goMu     sync.Mutex
+	goClosed bool
+	stopped  atomic.Bool
 	// Lifecycle (lifecycle.go): started once Start got past opening Raft,
 	// readyCh closed once a ready leader answered, doneCh when stopping.
 	started  atomic.Bool
@@ -327,7 +330,16 @@ func (s *Server) Start() (err error) {
 	return nil
 }
 
+// Once closeAll waits for the member's goroutines, goFn starts none: a
+// WaitGroup must not be added to while it is waited on (a note recorded
+// by a worker as Kill ran raced with the wait, seen by -race in
+// TestGuardActsWhileAStartHangsForGood).
 func (s *Server) goFn(fn func()) {
+	s.goMu.Lock()
+	defer s.goMu.Unlock()
+	if s.goClosed {
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -433,6 +445,9 @@ func (s *Server) closeAll() {
 	if s.mux != nil {
 		s.mux.Close()
 	}
+	s.goMu.Lock()
+	s.goClosed = true
+	s.goMu.Unlock()
 	s.wg.Wait()
 	if s.store != nil {
 		s.store.Close()
