@@ -68,6 +68,15 @@ const (
 	// CodeEnqueueTimeout: the leader could not queue the change in time
 	// (it is overloaded); nothing was applied. A timeout (ErrTimeout).
 	CodeEnqueueTimeout Code = "enqueue_timeout"
+	// CodeMoveFailed: a planned move was committed (the group got a new
+	// epoch for the target) but the group did not come online there: it
+	// failed, went to another node or the move was abandoned. A refusal
+	// (ErrRefused); the status in the answer says where the group is.
+	CodeMoveFailed Code = "move_failed"
+	// CodeOutcomeUnknown: the change was sent but its answer was lost (the
+	// connection to the leader broke); it may have taken effect. Read the
+	// status before sending it again. A timeout (ErrTimeout).
+	CodeOutcomeUnknown Code = "outcome_unknown"
 )
 
 // The classes of API errors: an *Error wraps the one its Code belongs to,
@@ -121,6 +130,8 @@ var codeClasses = map[Code]struct {
 	CodeSettingsMismatch: {ErrRefused, http.StatusConflict},
 	CodeCanceled:         {ErrTimeout, http.StatusServiceUnavailable},
 	CodeEnqueueTimeout:   {ErrTimeout, http.StatusGatewayTimeout},
+	CodeMoveFailed:       {ErrRefused, http.StatusConflict},
+	CodeOutcomeUnknown:   {ErrTimeout, http.StatusGatewayTimeout},
 }
 
 // HTTPStatus is the HTTP status the API answers with for c: 500 for an

@@ -218,8 +218,12 @@ type handlerRun struct {
 	tok    resources.Token
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	done   chan struct{} // closed when fn has returned
-	err    error         // what fn returned; read only after done
+	// entered is closed just before fn is called: Start returns only
+	// then, so that "online" (and a Transfer's return) means the new
+	// owner's callback has been entered.
+	entered chan struct{}
+	done    chan struct{} // closed when fn has returned
+	err     error         // what fn returned; read only after done
 }
 
 func (run *handlerRun) returned() bool {
@@ -256,11 +260,16 @@ func (r *handlerResource) Start(ctx context.Context, tok resources.Token) error 
 		return fmt.Errorf("%w: not starting handler %s for group %s at epoch %d", ErrLeaseLost, r.handler, tok.Group, tok.Epoch)
 	}
 	rctx, cancel := context.WithCancelCause(r.s.ctx)
-	run := &handlerRun{tok: tok, ctx: rctx, cancel: cancel, done: make(chan struct{})}
+	run := &handlerRun{tok: tok, ctx: rctx, cancel: cancel, entered: make(chan struct{}), done: make(chan struct{})}
 	r.run = run
 	go r.watch(run)
 	go r.call(run)
-	return nil
+	select {
+	case <-run.entered:
+		return nil
+	case <-ctx.Done(): // the runner stops a start cut short, which ends run
+		return fmt.Errorf("handler %s: start cut short before the callback was entered: %w", r.handler, context.Cause(ctx))
+	}
 }
 
 // call runs the OwnerFunc and records how it ended.
@@ -278,6 +287,7 @@ func (r *handlerResource) call(run *handlerRun) {
 		run.cancel(errHandlerReturned) // ends the lease watch
 	}()
 	r.log.Info("handler started", "handler", r.handler, "epoch", run.tok.Epoch)
+	close(run.entered)
 	run.err = r.fn(run.ctx, run.tok)
 }
 

@@ -128,7 +128,7 @@ func send[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], addr, i
 		// reply is not ours to read: an abandoned call may still fill it.
 		var zero R
 		if c.lost != "" && !errors.Is(err, transport.ErrDial) {
-			return zero, fmt.Errorf("forward to leader %s (%s): %w", id, c.lost, err)
+			return zero, fmt.Errorf("forward to leader %s (%w: %s): %w", id, ErrOutcomeUnknown, c.lost, err)
 		}
 		return zero, fmt.Errorf("forward to leader %s: %w", id, err)
 	}
@@ -172,13 +172,20 @@ func tookNoEffect(err error) bool {
 
 // errLeadershipLost means the leader lost its leadership while applying a
 // command: the entry may or may not commit, so it is never retried.
-var errLeadershipLost = fmt.Errorf("%w: leadership lost while applying; the command may still commit (see raftha status)", ErrNotLeader)
+var errLeadershipLost = fmt.Errorf("%w: leadership lost while applying; %w: the command may still commit (see raftha status)", ErrNotLeader, ErrOutcomeUnknown)
+
+// ErrOutcomeUnknown means a change was sent and may or may not have taken
+// effect: the leader was lost while applying it, or the connection to
+// the leader broke before its answer came. Read Status before sending it
+// again.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
 
 // wireCodec is the member RPC's error registry, most specific first (an
 // error may wrap more than one sentinel). A code is a stable wire name:
 // never reuse or rename one; the API answers with it too.
 var wireCodec = rpcwire.NewCodec(
 	entry(api.CodeInProgress, ErrInProgress),
+	entry(api.CodeMoveFailed, ErrMoveFailed),
 	entry(api.CodeTimeout, context.DeadlineExceeded),
 	entry(api.CodeEnqueueTimeout, raft.ErrEnqueueTimeout),
 	entry(api.CodeStaleEpoch, fsm.ErrStaleEpoch),
@@ -193,6 +200,7 @@ var wireCodec = rpcwire.NewCodec(
 	entry(api.CodeNoQuorum, ErrNoQuorum),
 	entry(api.CodeNoLeader, ErrNoLeader),
 	entry(api.CodeLeadershipLost, errLeadershipLost),
+	entry(api.CodeOutcomeUnknown, ErrOutcomeUnknown),
 	entry(api.CodeNotLeader, ErrNotLeader),
 	entry(api.CodeOwnership, ErrNotOwner),
 	entry(api.CodeSettingsMismatch, ErrSettingsMismatch),

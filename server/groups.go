@@ -2,10 +2,36 @@ package server
 
 import (
 	"context"
+	"errors"
 
+	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/groupfile"
 )
+
+// ApplyGroupSpecs is ApplyGroups for groups defined in Go: the same
+// defaults and checks as the group file (groupfile.Specs), and the same
+// whole-or-nothing commit. A problem is returned as a
+// yamlstrict.ErrorList (errors.As) whose entries name the field at fault
+// by its group-file path ("groups[0].resources[1].handler") and carry no
+// line.
+func (s *Server) ApplyGroupSpecs(ctx context.Context, groups []groupfile.Group, by string) ([]string, error) {
+	if err := s.checkRunning(); err != nil {
+		return nil, err
+	}
+	data, errs := groupfile.Marshal(groups)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	names, err := s.ApplyGroups(ctx, data, by)
+	var list yamlstrict.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			e.Line = 0 // a line of the rendered file, which the caller never saw
+		}
+	}
+	return names, err
+}
 
 // ApplyGroups validates a group file against the registry and the cluster
 // state and commits it whole, or commits nothing and returns every problem

@@ -15,8 +15,23 @@ import (
 
 // Transfer moves group to node as a planned move: the owner stops the
 // group (reverse order), the log records the new owner with a new epoch,
-// and the new owner starts it. It returns when the group is online on node,
-// or fails with the reason. It may be called on any member.
+// and the new owner starts it. It may be called on any member.
+//
+// It returns nil when the group is online on node at the new epoch: every
+// resource of the group has started there, and a `go` resource's
+// OwnerFunc has been entered with the new epoch's token (TestTransfer-
+// ReturnsWhenTheCallbackHasStarted). A transfer to the current owner of
+// an online group returns at once. When it fails, the error says whether
+// the move was committed:
+//
+//   - ErrInProgress: committed and still under way when ctx ended; it goes
+//     on (follow it with Status).
+//   - ErrMoveFailed: committed, but the group failed, went elsewhere or was
+//     abandoned; Status says where it is.
+//   - ErrOutcomeUnknown: the leader was lost while committing, or its
+//     answer was lost; the move may have begun. Read Status.
+//   - anything else (ErrRefused, fsm.ErrNoGroup, ErrNoLeader, a deadline
+//     that passed first, ...): nothing was committed.
 func (s *Server) Transfer(ctx context.Context, group, to, by string) (api.GroupStatus, error) {
 	if err := s.checkRunning(); err != nil {
 		return api.GroupStatus{}, err
@@ -67,6 +82,12 @@ const transferAnswerGrace = 5 * time.Second
 // epoch and is moving to the target) but did not finish before the
 // caller's deadline. The move goes on; it is not an error of the move.
 var ErrInProgress = errors.New("the move was committed and is still in progress")
+
+// ErrMoveFailed means a planned move was committed (the group got a new
+// epoch for the target) but the group did not come online there: it
+// failed, went to another node, or the move was abandoned. It wraps
+// ErrRefused; Status says where the group is.
+var ErrMoveFailed = fmt.Errorf("%w: the move was committed but did not end online on the target", ErrRefused)
 
 // errDeadlinePassed refuses a transfer whose deadline has passed before
 // anything was committed.
@@ -138,11 +159,11 @@ func (s *Server) waitOnline(ctx context.Context, group, node string, after uint6
 		case gs.Owner == node && gs.State == fsm.StateOnline && gs.Epoch > after:
 			return groupStatusOf(g), nil
 		case gs.State == fsm.StateFailed:
-			return groupStatusOf(g), fmt.Errorf("%w: group %s failed on %s at epoch %d: %s", ErrRefused, group, gs.Owner, gs.Epoch, gs.Reason)
+			return groupStatusOf(g), fmt.Errorf("%w: group %s failed on %s at epoch %d: %s", ErrMoveFailed, group, gs.Owner, gs.Epoch, gs.Reason)
 		case gs.Epoch > after && gs.Owner != node:
-			return groupStatusOf(g), fmt.Errorf("%w: group %s went to %s instead (epoch %d, %s)", ErrRefused, group, gs.Owner, gs.Epoch, gs.Reason)
+			return groupStatusOf(g), fmt.Errorf("%w: group %s went to %s instead (epoch %d, %s)", ErrMoveFailed, group, gs.Owner, gs.Epoch, gs.Reason)
 		case gs.State == fsm.StateOffline && gs.Epoch == after:
-			return groupStatusOf(g), fmt.Errorf("%w: the move was abandoned; group %s is offline: %s", ErrRefused, group, gs.Reason)
+			return groupStatusOf(g), fmt.Errorf("%w: the move was abandoned; group %s is offline: %s", ErrMoveFailed, group, gs.Reason)
 		}
 		// Leadership may move during the move (a new owner that leads
 		// hands it to an idle node): this member keeps applying the log as
