@@ -11,6 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/raftha/raftha/config"
+	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/builtin"
 	"github.com/raftha/raftha/server"
 )
 
@@ -45,7 +47,7 @@ Check a file first with: raftha config check FILE`,
 			for _, w := range cfg.Warnings() {
 				fmt.Fprintf(c.App.ErrWriter, "raftha: warning: %s\n", w)
 			}
-			srv, err := server.New(*cfg, server.Options{Rejoin: c.Bool("rejoin")})
+			srv, err := server.New(*cfg, server.Options{Rejoin: c.Bool("rejoin"), Cloud: awsres.Provider{}, Registry: builtin.Registry()})
 			if err != nil {
 				return err
 			}

@@ -20,6 +20,8 @@ import (
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/builtin"
 	"github.com/raftha/raftha/server"
 	"github.com/raftha/raftha/transport"
 )
@@ -193,7 +195,7 @@ groups:
 			return err
 		}
 		logs = append(logs, logf)
-		srv, err := server.New(*cfg, server.Options{LogOutput: logf})
+		srv, err := server.New(*cfg, server.Options{LogOutput: logf, Cloud: awsres.Provider{}, Registry: builtin.Registry()})
 		if err != nil {
 			return err
 		}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -58,10 +57,13 @@ type Env struct {
 	DataDir string
 	// NodeID is the local member's id.
 	NodeID string
-	// AWS is the process's single AWS configuration (endpoint override,
-	// retryer without client-side quota), or nil when the member has no
-	// aws.region. AWS resource types must fail to build without it.
-	AWS *aws.Config
+	// Cloud is what the member's cloud provider gives its resource types
+	// (cloud.Env.Resources): for the AWS provider, the process's single
+	// *aws.Config (endpoint override, retryer without client-side quota).
+	// nil when the member has no provider or no cloud settings; cloud
+	// resource types must then fail to build. It is untyped so that this
+	// package links no cloud SDK.
+	Cloud any
 	// InstanceID is this node's EC2 instance id ("" off EC2).
 	InstanceID string
 	// CallTimeout is the deadline for each AWS API call.
@@ -71,7 +73,7 @@ type Env struct {
 	// StopDeadline). 0 means unknown: the type's timeout alone bounds it.
 	StopDeadline time.Duration
 	// ResolveVolume maps an EBS volume id to the local block device it is
-	// attached as (e.g. /dev/nvme1n1): the agent passes the aws package's
+	// attached as (e.g. /dev/nvme1n1): the agent passes ebsdev's
 	// resolver. nil means volume ids cannot be resolved (disk's volume_id
 	// then fails with an error saying so).
 	ResolveVolume func(volumeID string) (string, error)

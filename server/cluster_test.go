@@ -16,6 +16,7 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -132,6 +133,9 @@ func (c *testCluster) start(id string) {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclog.Debug, Output: m.logs})
 	opts := m.opts
 	opts.Logger = logger
+	if opts.Cloud == nil {
+		opts.Cloud = awsres.Provider{} // as the agent does; unused off AWS
+	}
 	srv, err := New(m.cfg, opts)
 	if err != nil {
 		c.t.Fatalf("new %s: %v", id, err)

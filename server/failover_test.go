@@ -57,7 +57,7 @@ func (h *hypervisor) Fence(ctx context.Context, node fsm.Member) error {
 // FenceVerified fences through the real EC2 fencer, which verifies the
 // instance's raftha:node tag or private IP first.
 func (h *hypervisor) FenceVerified(ctx context.Context, node fsm.Member) (string, error) {
-	proof, err := h.inner.Fence(ctx, ec2Target(node))
+	proof, err := h.inner.Fence(ctx, awsres.TargetOf(node))
 	if err != nil {
 		return "", err
 	}
@@ -161,7 +161,7 @@ func (f *fenceGate) FenceVerified(ctx context.Context, node fsm.Member) (string,
 	}
 	f.calls++
 	f.mu.Unlock()
-	return fn.Fence(ctx, ec2Target(node))
+	return fn.Fence(ctx, awsres.TargetOf(node))
 }
 
 func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {

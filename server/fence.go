@@ -4,22 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"time"
 
+	"github.com/raftha/raftha/cloud"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
-	awsres "github.com/raftha/raftha/resources/aws"
 )
 
 // Fencer stops a lost owner before the winner of a takeover starts
 // anything (safety argument, clause 4). Fence returns nil only when the
 // node can no longer act: for EC2, when its instance is stopped or
 // terminated.
-type Fencer interface {
-	Fence(ctx context.Context, node fsm.Member) error
-}
+type Fencer = cloud.Fencer
 
 // FencerFunc adapts a function to Fencer.
 type FencerFunc func(ctx context.Context, node fsm.Member) error
@@ -28,78 +25,69 @@ type FencerFunc func(ctx context.Context, node fsm.Member) error
 func (f FencerFunc) Fence(ctx context.Context, node fsm.Member) error { return f(ctx, node) }
 
 // ErrFenceFailed is wrapped by every fencing failure.
-var ErrFenceFailed = awsres.ErrFenceFailed
+var ErrFenceFailed = cloud.ErrFenceFailed
 
 // VerifyingFencer is a Fencer that first verifies that the instance it
 // stops is the node's and says how; the winner records that in the fenced
-// event. The default EC2 fencer is one.
-type VerifyingFencer interface {
-	Fencer
-	// FenceVerified fences node like Fence and returns what it verified
-	// ("i-1 verified by tag raftha:node=n1").
-	FenceVerified(ctx context.Context, node fsm.Member) (string, error)
+// event. The EC2 fencer (resources/aws.Provider) is one.
+type VerifyingFencer = cloud.VerifyingFencer
+
+// errNoCloud refuses a configuration that needs a cloud provider when
+// Options.Cloud is nil.
+var errNoCloud = errors.New("no cloud provider")
+
+// needsCloud says why cfg needs a cloud provider ("" when it does not),
+// given the embedder's fencer.
+func needsCloud(cfg config.Config, fencer Fencer) string {
+	switch {
+	case cfg.AWS.InstanceID == "auto":
+		return "aws.instance_id auto is read from the EC2 instance metadata"
+	case cfg.Role != config.RoleNode:
+		return ""
+	case fencer == nil && cfg.Fencing.Mode == config.FencingAWSStop:
+		return "fencing.mode aws-stop force-stops a lost owner through the EC2 API"
+	case cfg.AWS.Region != "" || cfg.AWS.Endpoint != "":
+		return "aws.region/aws.endpoint are set for AWS resource types"
+	}
+	return ""
 }
 
-// ec2Fencer force-stops the node's instance through the EC2 API, after
-// verifying it is the node's (tag raftha:node or private IP).
-type ec2Fencer struct{ f *awsres.Fencer }
-
-// Fence implements Fencer.
-func (e ec2Fencer) Fence(ctx context.Context, node fsm.Member) error {
-	_, err := e.FenceVerified(ctx, node)
-	return err
+// checkCloud refuses, at New, a configuration that needs a cloud provider
+// when Options.Cloud is nil, naming the setting and the fix.
+func checkCloud(cfg config.Config, opts Options) error {
+	if opts.Cloud != nil {
+		return nil
+	}
+	if why := needsCloud(cfg, opts.Fencer); why != "" {
+		return fmt.Errorf("%w: %s: set Options.Cloud to aws.Provider{} (package github.com/raftha/raftha/resources/aws; the raftha agent always does)", errNoCloud, why)
+	}
+	return nil
 }
 
-// FenceVerified implements VerifyingFencer: it verifies that node's
-// instance carries the tag raftha:node=node.ID or has node's address host
-// as a private IP, force-stops it and waits until it is stopped or
-// terminated.
-func (e ec2Fencer) FenceVerified(ctx context.Context, node fsm.Member) (string, error) {
-	return e.f.Fence(ctx, ec2Target(node))
-}
-
-// ec2Target is the aws fence target for node: its instance id, its id (for
-// the raftha:node tag) and its address host (for the private IP).
-func ec2Target(node fsm.Member) awsres.Target {
-	host, _, err := net.SplitHostPort(node.Address)
-	if err != nil {
-		host = node.Address
+// setupCloud opens the member's cloud provider once at Start: its
+// instance id, the default fencer (aws-stop without Options.Fencer) and
+// what cloud resource types read. Without a provider (checkCloud allowed
+// it), the instance id is the configured one.
+func (s *Server) setupCloud(ctx context.Context) error {
+	s.instance = s.cfg.AWS.InstanceID
+	if s.cloud == nil {
+		return nil
 	}
-	return awsres.Target{InstanceID: node.InstanceID, NodeID: node.ID, Host: host}
-}
-
-// setupAWS builds the process's single aws.Config on a node that needs
-// AWS (aws-stop fencing, or an aws.region for AWS resources), resolves
-// instance_id auto through IMDSv2, and builds the default fencer.
-func (s *Server) setupAWS(ctx context.Context) error {
-	if s.cfg.AWS.InstanceID == "auto" {
-		id, err := awsres.InstanceID(ctx, s.cfg.AWS.CallTimeout.D())
-		if err != nil {
-			return err
-		}
-		s.instance = id
-		s.logger.Info("instance id from IMDSv2", "instance_id", id)
-	} else {
-		s.instance = s.cfg.AWS.InstanceID
-	}
-	if s.cfg.Role != config.RoleNode {
-		return nil // a witness needs no AWS data-plane access
-	}
-	needFencer := s.fencer == nil && s.cfg.Fencing.Mode == config.FencingAWSStop
-	if !needFencer && s.cfg.AWS.Region == "" && s.cfg.AWS.Endpoint == "" {
-		return nil // not on AWS: AWS resource types will refuse to build
-	}
-	cfg, err := awsres.LoadConfig(ctx, awsres.Settings{Region: s.cfg.AWS.Region, Endpoint: s.cfg.AWS.Endpoint, Observe: s.metrics.observeAWS})
+	env, err := s.cloud.Open(ctx, cloud.Request{
+		AWS: s.cfg.AWS, Role: s.cfg.Role,
+		NeedFencer:       s.fencer == nil && s.cfg.Fencing.Mode == config.FencingAWSStop && s.cfg.Role == config.RoleNode,
+		FenceStopTimeout: s.cfg.Fencing.StopTimeout.D(),
+		Observe:          s.metrics.observeCloud,
+		Logger:           s.logger,
+	})
 	if err != nil {
 		return err
 	}
-	s.awsCfg = &cfg
-	if !needFencer {
-		return nil
+	s.instance = env.InstanceID
+	s.cloudRes = env.Resources
+	if s.fencer == nil && env.Fencer != nil {
+		s.fencer = env.Fencer
 	}
-	f := awsres.NewFencer(cfg)
-	f.CallTimeout, f.StopTimeout = s.cfg.AWS.CallTimeout.D(), s.cfg.Fencing.StopTimeout.D()
-	s.fencer = ec2Fencer{f: f}
 	return nil
 }
 

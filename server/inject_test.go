@@ -1,9 +1,6 @@
 package server
 
 import (
-	"github.com/raftha/raftha/config"
-	"github.com/raftha/raftha/config/yamlstrict"
-
 	"bytes"
 	"context"
 	"errors"
@@ -16,6 +13,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/fsm"
+	awsres "github.com/raftha/raftha/resources/aws"
 )
 
 // TestLibraryDefaults: New from Go has no fencing.mode default (the error
@@ -54,7 +56,15 @@ func TestLibraryDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(*ac, Options{LogOutput: &syncBuffer{}})
+	// aws-stop needs the cloud provider: New says so, naming the setting.
+	if _, err := New(*ac, Options{LogOutput: &syncBuffer{}}); !errors.Is(err, errNoCloud) || !strings.Contains(err.Error(), "fencing.mode aws-stop") {
+		t.Fatalf("aws-stop without Options.Cloud: %v, want errNoCloud naming fencing.mode", err)
+	}
+	// ... unless the embedder brings its own fencer.
+	if _, err := New(*ac, Options{LogOutput: &syncBuffer{}, Fencer: FencerFunc(func(context.Context, fsm.Member) error { return nil })}); err != nil {
+		t.Fatalf("aws-stop with a Fencer and no Cloud: %v", err)
+	}
+	a, err := New(*ac, Options{LogOutput: &syncBuffer{}, Cloud: awsres.Provider{}})
 	if err != nil {
 		t.Fatal(err)
 	}

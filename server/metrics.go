@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/raftha/raftha/fsm"
-	awsres "github.com/raftha/raftha/resources/aws"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own so
@@ -77,12 +76,8 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
 }
 
-// observeAWS records one AWS API call (wired into the aws.Config).
-func (m *metrics) observeAWS(service, op string, err error, d time.Duration) {
-	outcome := "ok"
-	if err != nil {
-		outcome = awsres.ErrorCode(err)
-	}
+// observeCloud records one cloud API call (cloud.Request.Observe).
+func (m *metrics) observeCloud(service, op, outcome string, d time.Duration) {
 	m.awsCalls.WithLabelValues(service, op, outcome).Inc()
 	m.awsDuration.WithLabelValues(service, op).Observe(d.Seconds())
 }

@@ -539,7 +539,7 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 			Logger:      w.log.Named(rs.Name),
 			DataDir:     filepath.Join(s.cfg.DataDir, "resources", w.name, rs.Name),
 			NodeID:      s.cfg.NodeID,
-			AWS:         s.awsCfg,
+			Cloud:       s.cloudRes,
 			InstanceID:  s.instance,
 			CallTimeout: s.cfg.AWS.CallTimeout.D(),
 			// A stop with no stop_timeout of its own fits the self-fence.

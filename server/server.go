@@ -17,17 +17,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/raftha/raftha/cloud"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
-	awsres "github.com/raftha/raftha/resources/aws"
-	"github.com/raftha/raftha/resources/builtin"
+	"github.com/raftha/raftha/resources/builtin/core"
+	"github.com/raftha/raftha/resources/ebsdev"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -71,10 +71,20 @@ type Options struct {
 	Logger hclog.Logger
 	// LogOutput is where the default logger writes (default os.Stderr).
 	LogOutput io.Writer
-	// Registry holds resource types; default: DefaultRegistry().
+	// Registry holds resource types; default: DefaultRegistry() (the
+	// types that need no cloud). builtin.Registry() adds the AWS types,
+	// which also need Cloud.
 	Registry *resources.Registry
-	// Fencer fences lost owners; default: EC2 force-stop when
-	// fencing.mode is aws-stop. Ignored in lease-only mode.
+	// Cloud is the member's cloud provider: its instance id, the default
+	// fencer and what cloud resource types read. The raftha agent uses
+	// aws.Provider{} (package github.com/raftha/raftha/resources/aws); a
+	// service needs it only for fencing.mode aws-stop without a Fencer,
+	// aws.instance_id auto, or AWS resource types, and New says so when
+	// it is missing. Leave it nil and the binary links no AWS SDK.
+	Cloud cloud.Provider
+	// Fencer fences lost owners; default: the Cloud provider's (EC2
+	// force-stop) when fencing.mode is aws-stop. Ignored in lease-only
+	// mode.
 	Fencer Fencer
 	// Exit ends the process for self_fence_action exit (default os.Exit).
 	Exit func(code int)
@@ -108,12 +118,13 @@ type Options struct {
 // disk's volume_id names an EBS volume, whose device it finds the way
 // aws.ebs does (Nitro NVMe serials, then the requested name).
 func resolveEBSVolume(volumeID string) (string, error) {
-	return awsres.DevicePath(volumeID, "")
+	return ebsdev.DevicePath(volumeID, "")
 }
 
-// DefaultRegistry returns a new registry with the built-in resource types
-// (builtin.Registry), the `go` type included.
-func DefaultRegistry() *resources.Registry { return builtin.Registry() }
+// DefaultRegistry returns a new registry with the resource types that need
+// no cloud (core.Registry: exec, go, disk, ip, systemd). The agent uses
+// builtin.Registry, which adds the AWS types.
+func DefaultRegistry() *resources.Registry { return core.Registry() }
 
 // Server is one raftha member.
 type Server struct {
@@ -152,8 +163,9 @@ type Server struct {
 	lease    *lease
 	runner   *runner
 	fencer   Fencer
-	instance string      // this member's EC2 instance id (resolved)
-	awsCfg   *aws.Config // the process's AWS configuration, nil off AWS
+	instance string         // this member's EC2 instance id (resolved)
+	cloud    cloud.Provider // Options.Cloud; nil off the cloud
+	cloudRes any            // cloud.Env.Resources, for resources.Env.Cloud
 	exitFn   func(int)
 	watchdog *watchdog
 	metrics  *metrics
@@ -234,7 +246,10 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit, rejoin: opts.Rejoin,
+	if err := checkCloud(cfg, opts); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, cloud: opts.Cloud, exitFn: opts.Exit, rejoin: opts.Rejoin,
 		readyCh: make(chan struct{}), doneCh: make(chan struct{})}
 	s.apiOff, s.apiListener = opts.DisableAPI, opts.APIListener
 	if s.metrics, err = newMetrics(s, opts.Registerer); err != nil {
@@ -275,7 +290,7 @@ func (s *Server) Start() (err error) {
 			s.closeAll()
 		}
 	}()
-	if err := s.setupAWS(s.ctx); err != nil {
+	if err := s.setupCloud(s.ctx); err != nil {
 		return err
 	}
 	s.mux, err = transport.Listen(s.cfg.Bind, s.cfg.Advertise, s.bundle, s.logger)

@@ -118,7 +118,7 @@ func (f *dnsebsFixture) env(t *testing.T, instanceID string) resources.Env {
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: instanceID, Level: hclog.Debug, Output: dnsebsLogWriter{f, t},
 		}),
-		NodeID: instanceID, AWS: &f.cfg, InstanceID: instanceID, CallTimeout: 10 * time.Second,
+		NodeID: instanceID, Cloud: &f.cfg, InstanceID: instanceID, CallTimeout: 10 * time.Second,
 	}
 }
 
@@ -432,7 +432,7 @@ func TestDNSParamsValidateNamesKeys(t *testing.T) {
 		t.Errorf("build without an AWS configuration: %v", err)
 	}
 	cfg := aws.Config{Region: "x"}
-	if _, err := awsres.DNSType.Build(ok, resources.Env{AWS: &cfg}); err == nil || !strings.Contains(err.Error(), "instance id") {
+	if _, err := awsres.DNSType.Build(ok, resources.Env{Cloud: &cfg}); err == nil || !strings.Contains(err.Error(), "instance id") {
 		t.Errorf("build without an instance id: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftha/raftha/resources"
+	"github.com/raftha/raftha/resources/ebsdev"
 )
 
 // EBSParams are the aws.ebs resource's settings.
@@ -55,7 +56,7 @@ type EBSParams struct {
 }
 
 var (
-	ebsVolumeIDPattern = regexp.MustCompile(`^vol-[0-9a-f]+$`)
+	ebsVolumeIDPattern = ebsdev.VolumeIDPattern
 	ebsDevicePattern   = regexp.MustCompile(`^/dev/[a-z][a-z0-9]*$`)
 )
 
@@ -108,7 +109,7 @@ var EBSType = resources.Type{
 			p:           *p,
 			env:         env,
 			log:         awsresLogger(env),
-			client:      ec2.NewFromConfig(*env.AWS),
+			client:      ec2.NewFromConfig(*ConfigOf(env)),
 			callTimeout: awsresCallTimeout(env),
 			waitTimeout: waitTimeout,
 			stopTimeout: resources.StopTimeoutOr(p.StopTimeout, waitTimeout, env.StopDeadline),
@@ -361,7 +362,7 @@ func (r *EBSResource) poll(ctx context.Context, limit time.Duration, done func(*
 // not visible (yet, or off EC2) is only logged: the disk resource waits for
 // it with WaitDevicePath.
 func (r *EBSResource) logDevice(tok resources.Token, msg string) {
-	p, err := DevicePath(r.p.VolumeID, r.p.Device)
+	p, err := ebsdev.DevicePath(r.p.VolumeID, r.p.Device)
 	if err != nil {
 		r.log.Warn(msg+"; host device not visible yet", "volume", r.p.VolumeID, "instance", r.env.InstanceID, "epoch", tok.Epoch, "error", err)
 		return
@@ -392,7 +393,7 @@ func ebsAttachmentsString(v *types.Volume) string {
 // Helpers shared by the aws.* resource types in this file and dns.go.
 
 func awsresCheckEnv(typ string, env resources.Env) error {
-	if env.AWS == nil {
+	if ConfigOf(env) == nil {
 		return fmt.Errorf("%s: no AWS configuration (set aws.region on the member)", typ)
 	}
 	if env.InstanceID == "" {

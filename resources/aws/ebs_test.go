@@ -16,6 +16,7 @@ import (
 
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/ebsdev"
 )
 
 func (f *dnsebsFixture) volume(t *testing.T, multiAttach bool) string {
@@ -74,7 +75,7 @@ func (d *detachRecorder) env(f *dnsebsFixture, t *testing.T, instanceID string) 
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	})
-	env.AWS = &cfg
+	env.Cloud = &cfg
 	return env
 }
 
@@ -100,16 +101,16 @@ func TestEBSAttachFailoverStop(t *testing.T) {
 
 	// The host side: a by-id link for the volume, as udev makes on Nitro.
 	dir := t.TempDir()
-	old := awsres.ByIDDir
-	awsres.ByIDDir = filepath.Join(dir, "by-id")
-	t.Cleanup(func() { awsres.ByIDDir = old })
-	if err := os.MkdirAll(awsres.ByIDDir, 0o755); err != nil {
+	old := ebsdev.ByIDDir
+	ebsdev.ByIDDir = filepath.Join(dir, "by-id")
+	t.Cleanup(func() { ebsdev.ByIDDir = old })
+	if err := os.MkdirAll(ebsdev.ByIDDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "nvme1n1"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	link := filepath.Join(awsres.ByIDDir, "nvme-Amazon_Elastic_Block_Store_"+strings.Replace(vol, "-", "", 1))
+	link := filepath.Join(ebsdev.ByIDDir, "nvme-Amazon_Elastic_Block_Store_"+strings.Replace(vol, "-", "", 1))
 	if err := os.Symlink("../nvme1n1", link); err != nil {
 		t.Fatal(err)
 	}

@@ -194,7 +194,7 @@ func TestEIPErrors(t *testing.T) {
 
 	// No AWS configuration: the build fails.
 	env := f.env(t, f.inst[0], &logs)
-	env.AWS = nil
+	env.Cloud = nil
 	if _, err := ec2Build(t, awsres.EIPType, "allocation_id: "+f.alloc, env); err == nil || !strings.Contains(err.Error(), "aws.region") {
 		t.Fatalf("build without AWS: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raftha/raftha/cloud"
 	"slices"
 	"time"
 
@@ -33,7 +34,7 @@ func NewFencer(cfg aws.Config) *Fencer {
 }
 
 // ErrFenceFailed wraps every fencing failure.
-var ErrFenceFailed = errors.New("fence failed")
+var ErrFenceFailed = cloud.ErrFenceFailed
 
 // ErrInstanceNotVerified wraps (with ErrFenceFailed) a fence refused
 // because the instance is not provably the node's: it carries neither the

@@ -164,7 +164,7 @@ func (f *ec2Fixture) env(t *testing.T, instance string, logs *ec2LogBuf) resourc
 		Logger:      hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),
 		DataDir:     t.TempDir(),
 		NodeID:      "n-" + instance,
-		AWS:         &cfg,
+		Cloud:       &cfg,
 		InstanceID:  instance,
 		CallTimeout: 10 * time.Second,
 	}
@@ -411,7 +411,7 @@ func TestRouteErrors(t *testing.T) {
 
 	// No AWS configuration: the build fails.
 	env := f.env(t, f.inst[0], &logs)
-	env.AWS = nil
+	env.Cloud = nil
 	if _, err := ec2Build(t, awsres.RouteType, "destination: "+routeVIP, env); err == nil || !strings.Contains(err.Error(), "aws.region") {
 		t.Fatalf("build without AWS: %v", err)
 	}

@@ -34,7 +34,7 @@ func hangingEnv(f *dnsebsFixture, t *testing.T, instanceID string, stopDeadline 
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	})
-	env.AWS = &cfg
+	env.Cloud = &cfg
 	return env
 }
 

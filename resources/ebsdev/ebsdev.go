@@ -1,4 +1,5 @@
-package aws
+// Package ebsdev finds the block device of an attached EBS volume (Nitro NVMe serials, then the requested name); it imports no AWS SDK, so the disk type and the agent use it without linking one.
+package ebsdev
 
 import (
 	"context"
@@ -6,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -96,9 +98,12 @@ func WaitDevicePath(ctx context.Context, volumeID, requested string, timeout tim
 	}
 }
 
+// VolumeIDPattern matches an EBS volume id (vol- and hexadecimal digits).
+var VolumeIDPattern = regexp.MustCompile(`^vol-[0-9a-f]+$`)
+
 // ebsSerial is the NVMe serial of an EBS volume: its id without the dash.
 func ebsSerial(volumeID string) (string, error) {
-	if !ebsVolumeIDPattern.MatchString(volumeID) {
+	if !VolumeIDPattern.MatchString(volumeID) {
 		return "", fmt.Errorf("EBS volume id %q: expected vol- followed by hexadecimal digits", volumeID)
 	}
 	return strings.Replace(volumeID, "-", "", 1), nil

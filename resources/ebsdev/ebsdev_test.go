@@ -1,4 +1,4 @@
-package aws_test
+package ebsdev_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/ebsdev"
 )
 
 // nvmeHost lays out a fake /dev in a temporary directory and points
@@ -17,10 +17,10 @@ import (
 func nvmeHost(t *testing.T) (dev string) {
 	t.Helper()
 	dev = t.TempDir()
-	old := awsres.ByIDDir
-	awsres.ByIDDir = filepath.Join(dev, "disk", "by-id")
-	t.Cleanup(func() { awsres.ByIDDir = old })
-	if err := os.MkdirAll(awsres.ByIDDir, 0o755); err != nil {
+	old := ebsdev.ByIDDir
+	ebsdev.ByIDDir = filepath.Join(dev, "disk", "by-id")
+	t.Cleanup(func() { ebsdev.ByIDDir = old })
+	if err := os.MkdirAll(ebsdev.ByIDDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"nvme0n1", "nvme1n1", "nvme2n1", "xvdg"} {
@@ -36,7 +36,7 @@ func nvmeHost(t *testing.T) (dev string) {
 		"nvme-nvme.1d0f-766f6c30616263-416d617a6f6e20456c6173746963": "../../nvme1n1",
 	}
 	for n, target := range links {
-		if err := os.Symlink(target, filepath.Join(awsres.ByIDDir, n)); err != nil {
+		if err := os.Symlink(target, filepath.Join(ebsdev.ByIDDir, n)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,12 +49,12 @@ func nvmeHost(t *testing.T) (dev string) {
 
 func TestDevicePathNVMeByID(t *testing.T) {
 	dev := nvmeHost(t)
-	p, err := awsres.DevicePath("vol-0abc", "/dev/xvdf")
+	p, err := ebsdev.DevicePath("vol-0abc", "/dev/xvdf")
 	if err != nil || p != filepath.Join(dev, "nvme1n1") {
 		t.Fatalf("DevicePath(vol-0abc) = %q, %v; want %s", p, err, filepath.Join(dev, "nvme1n1"))
 	}
 	// The by-id link wins over an existing requested name.
-	p, err = awsres.DevicePath("vol-0aaaaaaaaaaaaaaa0", filepath.Join(dev, "xvdg"))
+	p, err = ebsdev.DevicePath("vol-0aaaaaaaaaaaaaaa0", filepath.Join(dev, "xvdg"))
 	if err != nil || p != filepath.Join(dev, "nvme0n1") {
 		t.Fatalf("DevicePath(vol-0aaa…) = %q, %v", p, err)
 	}
@@ -63,11 +63,11 @@ func TestDevicePathNVMeByID(t *testing.T) {
 func TestDevicePathFallsBackToRequestedName(t *testing.T) {
 	dev := nvmeHost(t)
 	// Xen: /dev/sdg was requested, the kernel calls it xvdg.
-	p, err := awsres.DevicePath("vol-0def", filepath.Join(dev, "sdg"))
+	p, err := ebsdev.DevicePath("vol-0def", filepath.Join(dev, "sdg"))
 	if err != nil || p != filepath.Join(dev, "xvdg") {
 		t.Fatalf("DevicePath(sdg) = %q, %v; want the xvdg alias", p, err)
 	}
-	p, err = awsres.DevicePath("vol-0def", filepath.Join(dev, "xvdg"))
+	p, err = ebsdev.DevicePath("vol-0def", filepath.Join(dev, "xvdg"))
 	if err != nil || p != filepath.Join(dev, "xvdg") {
 		t.Fatalf("DevicePath(xvdg) = %q, %v", p, err)
 	}
@@ -75,27 +75,27 @@ func TestDevicePathFallsBackToRequestedName(t *testing.T) {
 
 func TestDevicePathMissingOrWrongErrorsClearly(t *testing.T) {
 	dev := nvmeHost(t)
-	_, err := awsres.DevicePath("vol-0def", filepath.Join(dev, "xvdz"))
-	if !errors.Is(err, awsres.ErrDeviceNotFound) || !strings.Contains(err.Error(), "vol-0def") ||
+	_, err := ebsdev.DevicePath("vol-0def", filepath.Join(dev, "xvdz"))
+	if !errors.Is(err, ebsdev.ErrDeviceNotFound) || !strings.Contains(err.Error(), "vol-0def") ||
 		!strings.Contains(err.Error(), "vol0def") || !strings.Contains(err.Error(), "sdz") {
 		t.Fatalf("missing device: %v", err)
 	}
-	if _, err := awsres.DevicePath("vol-0def", ""); !errors.Is(err, awsres.ErrDeviceNotFound) {
+	if _, err := ebsdev.DevicePath("vol-0def", ""); !errors.Is(err, ebsdev.ErrDeviceNotFound) {
 		t.Fatalf("missing device, nothing requested: %v", err)
 	}
 	// A requested name that is some other volume's NVMe device is refused.
-	_, err = awsres.DevicePath("vol-0def", filepath.Join(dev, "sdh"))
-	if err == nil || errors.Is(err, awsres.ErrDeviceNotFound) || !strings.Contains(err.Error(), "nvme2n1") {
+	_, err = ebsdev.DevicePath("vol-0def", filepath.Join(dev, "sdh"))
+	if err == nil || errors.Is(err, ebsdev.ErrDeviceNotFound) || !strings.Contains(err.Error(), "nvme2n1") {
 		t.Fatalf("fallback to an unrelated NVMe device: %v", err)
 	}
-	if _, err := awsres.DevicePath("0abc", ""); err == nil || !strings.Contains(err.Error(), "vol-") {
+	if _, err := ebsdev.DevicePath("0abc", ""); err == nil || !strings.Contains(err.Error(), "vol-") {
 		t.Fatalf("bad volume id: %v", err)
 	}
 }
 
 func TestDevicePathWaitsForUdev(t *testing.T) {
 	dev := nvmeHost(t)
-	byID := awsres.ByIDDir // read here: the cleanup restores the global
+	byID := ebsdev.ByIDDir // read here: the cleanup restores the global
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -103,12 +103,12 @@ func TestDevicePathWaitsForUdev(t *testing.T) {
 		_ = os.Symlink("../../nvme2n1", filepath.Join(byID, "nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0"))
 	}()
 	defer func() { <-done }()
-	p, err := awsres.WaitDevicePath(context.Background(), "vol-0123456789abcdef0", "", 5*time.Second)
+	p, err := ebsdev.WaitDevicePath(context.Background(), "vol-0123456789abcdef0", "", 5*time.Second)
 	if err != nil || p != filepath.Join(dev, "nvme2n1") {
 		t.Fatalf("WaitDevicePath = %q, %v", p, err)
 	}
-	_, err = awsres.WaitDevicePath(context.Background(), "vol-0fff", "", 150*time.Millisecond)
-	if !errors.Is(err, awsres.ErrDeviceNotFound) {
+	_, err = ebsdev.WaitDevicePath(context.Background(), "vol-0fff", "", 150*time.Millisecond)
+	if !errors.Is(err, ebsdev.ErrDeviceNotFound) {
 		t.Fatalf("WaitDevicePath for a device that never appears: %v", err)
 	}
 }

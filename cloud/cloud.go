@@ -1,0 +1,82 @@
+// Package cloud is the seam between a member and the cloud it runs on:
+// what the server asks of a provider (its instance id, a fencer that
+// force-stops a lost owner, and the settings that the provider's resource
+// types read). It imports no cloud SDK, so a Go service that embeds
+// raftha without a cloud (lease-only fencing, no cloud resource types)
+// links none. The AWS provider is resources/aws.Provider; the `raftha`
+// agent always uses it.
+package cloud
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/fsm"
+)
+
+// ErrFenceFailed is wrapped by every fencing failure, whichever fencer
+// reports it.
+var ErrFenceFailed = errors.New("fence failed")
+
+// Provider opens a member's connection to its cloud, once, when the member
+// starts.
+type Provider interface {
+	// Open resolves the member's instance, builds the fencer when asked
+	// for one, and the settings of the provider's resource types. An
+	// error stops the member's start.
+	Open(ctx context.Context, req Request) (*Env, error)
+}
+
+// Request is what a member asks of its Provider.
+type Request struct {
+	// AWS is the member's aws: settings (region, endpoint, instance_id,
+	// call_timeout).
+	AWS config.AWSConfig
+	// Role is the member's role; a witness needs no data-plane access.
+	Role config.Role
+	// NeedFencer asks for a fencer: fencing.mode is aws-stop and the
+	// embedder gave none.
+	NeedFencer bool
+	// FenceStopTimeout bounds how long a fence waits for the instance to
+	// stop (fencing.stop_timeout).
+	FenceStopTimeout time.Duration
+	// Observe records one cloud API call: its service, operation, outcome
+	// ("ok" or the provider's error code) and duration.
+	Observe func(service, op, outcome string, d time.Duration)
+	// Logger is the member's logger.
+	Logger hclog.Logger
+}
+
+// Env is what a Provider gives a member.
+type Env struct {
+	// InstanceID is the member's instance ("" off the cloud).
+	InstanceID string
+	// Fencer fences lost owners; nil unless Request.NeedFencer.
+	Fencer Fencer
+	// Resources is what the provider's resource types read from
+	// resources.Env.Cloud (the AWS provider: *aws.Config); nil when the
+	// member has no cloud settings, and those types then refuse to build.
+	Resources any
+}
+
+// Fencer stops a lost owner before the winner of a takeover starts
+// anything (safety argument, clause 4). Fence returns nil only when the
+// node can no longer act: for EC2, when its instance is stopped or
+// terminated.
+type Fencer interface {
+	Fence(ctx context.Context, node fsm.Member) error
+}
+
+// VerifyingFencer is a Fencer that first verifies that the instance it
+// stops is the node's and says how; the winner records that in the fenced
+// event. The EC2 fencer is one.
+type VerifyingFencer interface {
+	Fencer
+	// FenceVerified fences node like Fence and returns what it verified
+	// ("i-1 verified by tag raftha:node=n1").
+	FenceVerified(ctx context.Context, node fsm.Member) (string, error)
+}
