@@ -8,6 +8,7 @@ import (
 
 	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/groupfile"
+	"github.com/raftha/raftha/resources/builtin"
 )
 
 // TestGroupApplyRefusesStopTimeoutsBeyondStopDeadline: a resource whose
@@ -79,7 +80,7 @@ func TestGroupApplyAcceptsLongTimeoutWithoutStopTimeout(t *testing.T) {
 // accepted with a long timeout (or its defaults) and refused only for an
 // explicit stop_timeout beyond stop_deadline.
 func TestCheckStopTimeoutsPerType(t *testing.T) {
-	s := &Server{registry: DefaultRegistry()}
+	s := &Server{registry: builtin.Registry()} // the AWS types too
 	const deadline = 10 * time.Second
 	types := []struct{ name, keys string }{
 		{"exec", "type: exec\n        start: \"true\"\n        stop: \"true\"\n"},
