@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -110,4 +111,40 @@ func ExampleOptions_registerer() {
 	}
 	// Output:
 	// the service's registry has raftha_raft_state
+}
+
+// ExampleOptions_apiListener serves raftha's HTTPS API on a listener the
+// service opened itself (for example one handed over by systemd socket
+// activation); the server wraps it in TLS and closes it on Shutdown.
+func ExampleOptions_apiListener() {
+	dir, err := os.MkdirTemp("", "raftha-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := exampleConfig(dir)
+	cfg.API = "" // the listener decides the address
+	srv, err := server.New(cfg, server.Options{LogOutput: io.Discard, APIListener: ln})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("API on the service's listener:", srv.APIAddr() == ln.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Fatal(err)
+	}
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	fmt.Println("closed on Shutdown:", err != nil)
+	// Output:
+	// API on the service's listener: true
+	// closed on Shutdown: true
 }
