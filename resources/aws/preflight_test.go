@@ -53,7 +53,9 @@ func (f *fakeDryRun) DetachVolume(_ context.Context, in *ec2.DetachVolumeInput, 
 	return nil, f.answer("ec2:DetachVolume", in.DryRun)
 }
 
-func apiErr(code string) error { return &smithy.GenericAPIError{Code: code, Message: code + " message"} }
+func apiErr(code string) error {
+	return &smithy.GenericAPIError{Code: code, Message: code + " message"}
+}
 
 var fastPolicy = CheckPolicy{Attempts: 4, CallTimeout: time.Second, Backoff: func(int) time.Duration { return time.Millisecond }}
 
