@@ -71,8 +71,8 @@ func (s *Server) preflight() {
 }
 
 // permissionChecks are the checks this node needs in state st:
-// StopInstances on a peer's instance with aws-stop fencing (its own when
-// no peer has reported one yet), and the calls of the aws.* resources of
+// StopInstances with aws-stop fencing on this node's own instance and on
+// a peer's (once a peer reported one), and the calls of the aws.* resources of
 // the groups that list it.
 func (s *Server) permissionChecks(st *fsm.State) []awsres.PermissionCheck {
 	var out []awsres.PermissionCheck
@@ -84,11 +84,17 @@ func (s *Server) permissionChecks(st *fsm.State) []awsres.PermissionCheck {
 			}
 		}
 		sort.Strings(peers)
-		switch {
-		case len(peers) > 0:
-			out = append(out, awsres.StopCheck(st.Members[peers[0]].InstanceID, "node "+peers[0]))
-		case s.instance != "":
-			out = append(out, awsres.StopCheck(s.instance, "this node's own: no peer instance known yet"))
+		// Checked on this node's own instance at once (same policy for
+		// every node's instance), and again on a peer's once one is known.
+		if s.instance != "" {
+			c := awsres.StopCheck(s.instance, "this node's own, until a peer's is known")
+			c.Key += " self"
+			out = append(out, c)
+		}
+		if len(peers) > 0 {
+			c := awsres.StopCheck(st.Members[peers[0]].InstanceID, "node "+peers[0])
+			c.Key += " peer"
+			out = append(out, c)
 		}
 	}
 	names := make([]string, 0, len(st.Groups))
