@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/raftha/raftha/api"
 )
 
 // TestIAMPolicyCLI: the empty case is an error (exit non-zero, no
@@ -49,5 +51,20 @@ func TestIAMPolicyCLI(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no StopInstances statement: %s", out)
+	}
+}
+
+// TestStatusPrintsPermissionProblems: `raftha status` names a denied
+// action of the member it asked, and stays quiet about allowed ones.
+func TestStatusPrintsPermissionProblems(t *testing.T) {
+	var b strings.Builder
+	printPermissionProblems(&b, &api.Health{ID: "n1", AWSPermissions: []api.AWSPermission{
+		{Action: "ec2:AttachVolume", Target: "vol-1", Result: "allowed", Code: "DryRunOperation"},
+		{Action: "ec2:StopInstances", Target: "i-2 (node n2)", Result: "denied", Code: "UnauthorizedOperation"},
+		{Action: "ec2:ReplaceRoute", Target: "rtb-1", Result: "unknown", Code: "RequestLimitExceeded"},
+	}})
+	want := "AWS permission of n1: ec2:StopInstances DENIED on i-2 (node n2) (UnauthorizedOperation)\nAWS permission of n1: ec2:ReplaceRoute UNKNOWN on rtb-1 (RequestLimitExceeded)\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
