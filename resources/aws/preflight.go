@@ -97,6 +97,10 @@ func StopCheck(instance, what string) PermissionCheck {
 // at run time are not checked), AssociateAddress of the allocation
 // (aws.eip), AttachVolume and DetachVolume of the volume (aws.ebs without
 // multi_attach). Other types, and every type when self is "", give none.
+// Real EC2 honours DryRun for all of them; moto_server does not for
+// ReplaceRoute (it replaces the route), so tests against moto check
+// StopInstances (and the volume calls) only, and the integration fronts
+// answer DryRun calls themselves.
 func ResourceChecks(typ string, params json.RawMessage, self string) []PermissionCheck {
 	if self == "" {
 		return nil
