@@ -114,4 +114,26 @@ type Health struct {
 	LastContactMS int64 `json:"last_contact_ms"`
 	// Version is the raftha version of this member.
 	Version string `json:"version"`
+	// AWSPermissions are this node's start-up DryRun checks of the EC2
+	// calls it may need at a failover (empty off AWS and on a witness).
+	AWSPermissions []AWSPermission `json:"aws_permissions,omitempty"`
+}
+
+// AWSPermission is one DryRun check of an EC2 action this node needs.
+type AWSPermission struct {
+	// Action is the IAM action, e.g. "ec2:StopInstances".
+	Action string `json:"action"`
+	// Target is what the check was made on (a peer's instance, a route
+	// table, an allocation, a volume).
+	Target string `json:"target"`
+	// Result is allowed, denied, unknown (no verdict after the bounded
+	// retries) or checking.
+	Result string `json:"result"`
+	// Code is EC2's error code of the last answer (DryRunOperation,
+	// UnauthorizedOperation, RequestLimitExceeded...).
+	Code string `json:"code,omitempty"`
+	// Message is EC2's last answer in words.
+	Message string `json:"message,omitempty"`
+	// Checked is when the last answer came.
+	Checked time.Time `json:"checked,omitempty"`
 }

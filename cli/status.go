@@ -37,6 +37,11 @@ answers, the member's own applied state is shown, marked STALE.`,
 				return enc.Encode(st)
 			}
 			printStatus(stdout(c), st, c.Int("events"))
+			// The member asked also shows its own AWS permission checks
+			// when one is not allowed (the others: their /v1/health).
+			if h, err := cl.Health(ctx); err == nil {
+				printPermissionProblems(stdout(c), h)
+			}
 			return nil
 		}),
 	}
@@ -130,4 +135,15 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printPermissionProblems prints the start-up AWS permission checks of
+// the member h that were denied or gave no verdict.
+func printPermissionProblems(w io.Writer, h *api.Health) {
+	for _, p := range h.AWSPermissions {
+		if p.Result == "allowed" || p.Result == "checking" {
+			continue
+		}
+		fmt.Fprintf(w, "AWS permission of %s: %s %s on %s (%s)\n", h.ID, p.Action, strings.ToUpper(p.Result), p.Target, dash(p.Code))
+	}
 }

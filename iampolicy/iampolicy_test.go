@@ -2,10 +2,12 @@ package iampolicy
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/resources/builtin"
 )
@@ -35,7 +37,10 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	pol := ForNode(specs, config.FencingAWSStop, Scope{Region: "ap-northeast-1", Account: "123456789012"})
+	pol, err := ForNode(specs, config.FencingAWSStop, Scope{Region: "ap-northeast-1", Account: "123456789012", Cluster: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, _ := json.Marshal(pol)
 	s := string(b)
 	for _, want := range []string{
@@ -56,7 +61,7 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
 		t.Errorf("policy grants too much: %s", s)
 	}
 	// lease-only fencing needs no StopInstances.
-	b, _ = json.Marshal(ForNode(specs, config.FencingLeaseOnly, Scope{}))
+	b, _ = json.Marshal(mustForNode(t, specs, config.FencingLeaseOnly, Scope{Cluster: "prod"}))
 	if strings.Contains(string(b), "StopInstances") {
 		t.Error("lease-only policy grants StopInstances")
 	}
@@ -66,7 +71,7 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	b, _ = json.Marshal(ForNode(specs, config.FencingAWSStop, Scope{}))
+	b, _ = json.Marshal(mustForNode(t, specs, config.FencingAWSStop, Scope{Cluster: "prod"}))
 	if strings.Contains(string(b), "AttachVolume") || !strings.Contains(string(b), "DescribeVolumes") {
 		t.Errorf("multi_attach policy: %s", b)
 	}
@@ -75,7 +80,16 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if p := ForNode(specs, config.FencingLeaseOnly, Scope{}); len(p.Statement) != 0 {
-		t.Errorf("lease-only floating IP needs no AWS permission, got %+v", p.Statement)
+	if p, err := ForNode(specs, config.FencingLeaseOnly, Scope{}); !errors.Is(err, ErrNoStatement) || len(p.Statement) != 0 {
+		t.Errorf("lease-only floating IP needs no AWS permission: want ErrNoStatement, got %v, %+v", err, p.Statement)
 	}
+}
+
+func mustForNode(t *testing.T, specs []fsm.GroupSpec, mode config.FencingMode, scope Scope) Policy {
+	t.Helper()
+	p, err := ForNode(specs, mode, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -457,6 +457,10 @@ func (c *cluster) startHypervisor() {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		if q, err := url.ParseQuery(string(body)); err == nil && q.Get("DryRun") == "true" {
+			answerDryRun(w) // the permission preflight: no stop, nothing forwarded
+			return
+		}
 		if q, err := url.ParseQuery(string(body)); err == nil && q.Get("Action") == "StopInstances" {
 			var ids []string
 			for k, vs := range q {

@@ -395,6 +395,14 @@ func (hv *hypervisor) serve(w http.ResponseWriter, r *http.Request) {
 	} else if q, err = url.ParseQuery(string(body)); err == nil && q.Get("Action") != "" {
 		action = q.Get("Action")
 	}
+	// A DryRun call (the agents' start-up permission preflight) changes
+	// nothing in EC2: answer it here, so that it neither powers a VM off
+	// nor counts as a stop, and never reaches moto, which ignores DryRun
+	// for some actions (ReplaceRoute) and would carry them out.
+	if !route53Call && q.Get("DryRun") == "true" {
+		answerDryRun(w)
+		return
+	}
 	if mode, hold := hv.decide(); mode != "" {
 		hv.mu.Lock()
 		hv.injected[action+"/"+string(mode)]++
@@ -494,4 +502,12 @@ func (hv *hypervisor) poll(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// answerDryRun answers an EC2 DryRun call as EC2 does for an allowed
+// identity: DryRunOperation (HTTP 412).
+func answerDryRun(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusPreconditionFailed)
+	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>DryRunOperation</Code><Message>Request would have succeeded, but DryRun flag is set.</Message></Error></Errors><RequestID>fi-dryrun</RequestID></Response>`)
 }

@@ -159,6 +159,7 @@ func (s *Server) Health() api.Health {
 		h.Leader = string(id)
 	}
 	h.LeaseLeftMS = s.lease.remaining().Milliseconds()
+	h.AWSPermissions = s.perm.view()
 	if lc := s.raft.LastContact(); !lc.IsZero() {
 		h.LastContactMS = time.Since(lc).Milliseconds()
 	}

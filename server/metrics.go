@@ -64,6 +64,7 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 		f(c)
 	}
 	f(&stateCollector{s: s})
+	f(&permissionCollector{s: s})
 	return m, regErr
 }
 

@@ -169,6 +169,7 @@ type Server struct {
 	exitFn   func(int)
 	watchdog *watchdog
 	metrics  *metrics
+	perm     permissions // the AWS permission preflight (preflight.go)
 
 	handlerSet  *handlerSet // OwnerFuncs of an embedding service (embed.go)
 	handlerOnce sync.Once
@@ -341,6 +342,7 @@ func (s *Server) Start() (err error) {
 		s.goFn(s.runner.guard)
 		s.goFn(s.runner.run)
 	}
+	s.goFn(s.preflight) // advisory: never blocks start
 	s.logger.Info("member started", "role", s.cfg.Role, "raft", s.RaftAddr(), "api", s.APIAddr())
 	return nil
 }

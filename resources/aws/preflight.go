@@ -1,0 +1,231 @@
+package aws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go"
+)
+
+// Verdict is the outcome of a DryRun permission check.
+type Verdict string
+
+// The verdicts of a permission check.
+const (
+	// PermissionAllowed: EC2 answered DryRunOperation (the call would
+	// have been allowed).
+	PermissionAllowed Verdict = "allowed"
+	// PermissionDenied: EC2 answered UnauthorizedOperation (or an
+	// AccessDenied from an emulator): the identity lacks the action.
+	PermissionDenied Verdict = "denied"
+	// PermissionUnknown: any other answer (network, throttling, a
+	// parameter EC2 validates before the permission); retried.
+	PermissionUnknown Verdict = "unknown"
+)
+
+// AWS error codes of a DryRun answer.
+const (
+	codeDryRun       = "DryRunOperation"
+	codeUnauthorized = "UnauthorizedOperation"
+	// codeAccessDenied is what moto_server answers for a denied EC2
+	// action (real EC2 says UnauthorizedOperation).
+	codeAccessDenied = "AccessDenied"
+)
+
+// ClassifyDryRun maps the answer to a DryRun call to a verdict:
+// DryRunOperation is allowed, UnauthorizedOperation (or AccessDenied) is
+// denied, anything else, a nil error included, is unknown. A nil error
+// cannot be a verdict: a DryRun call that succeeds was not a dry run.
+func ClassifyDryRun(err error) Verdict {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case codeDryRun:
+			return PermissionAllowed
+		case codeUnauthorized, codeAccessDenied:
+			return PermissionDenied
+		}
+	}
+	return PermissionUnknown
+}
+
+// DryRunAPI is the part of the EC2 API the permission checks call, always
+// with DryRun set. *ec2.Client implements it; tests use fakes.
+type DryRunAPI interface {
+	StopInstances(ctx context.Context, in *ec2.StopInstancesInput, opts ...func(*ec2.Options)) (*ec2.StopInstancesOutput, error)
+	ReplaceRoute(ctx context.Context, in *ec2.ReplaceRouteInput, opts ...func(*ec2.Options)) (*ec2.ReplaceRouteOutput, error)
+	AssociateAddress(ctx context.Context, in *ec2.AssociateAddressInput, opts ...func(*ec2.Options)) (*ec2.AssociateAddressOutput, error)
+	AttachVolume(ctx context.Context, in *ec2.AttachVolumeInput, opts ...func(*ec2.Options)) (*ec2.AttachVolumeOutput, error)
+	DetachVolume(ctx context.Context, in *ec2.DetachVolumeInput, opts ...func(*ec2.Options)) (*ec2.DetachVolumeOutput, error)
+}
+
+// PermissionCheck is one DryRun call that shows whether this node may
+// make an EC2 call it will need at a failover.
+type PermissionCheck struct {
+	// Action is the IAM action, e.g. "ec2:StopInstances".
+	Action string
+	// Target says what the call was made on ("i-0123... (node n2)",
+	// "rtb-0123... 10.1.0.10/32 -> i-0456...").
+	Target string
+	// Key identifies the check: a check with the same key is not
+	// repeated.
+	Key  string
+	call func(ctx context.Context, api DryRunAPI) error
+}
+
+// Call makes the check's DryRun call and returns EC2's answer.
+func (c PermissionCheck) Call(ctx context.Context, api DryRunAPI) error { return c.call(ctx, api) }
+
+// StopCheck is the check of ec2:StopInstances on instance (a peer's,
+// which this node stops to fence it); what describes it.
+func StopCheck(instance, what string) PermissionCheck {
+	return PermissionCheck{Action: "ec2:StopInstances", Target: instance + " (" + what + ")", Key: "ec2:StopInstances",
+		call: func(ctx context.Context, api DryRunAPI) error {
+			_, err := api.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{instance}, Force: aws.Bool(true), DryRun: aws.Bool(true)})
+			return err
+		}}
+}
+
+// ResourceChecks returns the checks of the calls a resource of type typ
+// with params makes when it starts or stops on this node's instance self:
+// ReplaceRoute on each listed route table (aws.route; tables found by VPC
+// at run time are not checked), AssociateAddress of the allocation
+// (aws.eip), AttachVolume and DetachVolume of the volume (aws.ebs without
+// multi_attach). Other types, and every type when self is "", give none.
+// Real EC2 honours DryRun for all of them; moto_server does not for
+// ReplaceRoute (it replaces the route), so tests against moto check
+// StopInstances (and the volume calls) only, and the integration fronts
+// answer DryRun calls themselves.
+func ResourceChecks(typ string, params json.RawMessage, self string) []PermissionCheck {
+	if self == "" {
+		return nil
+	}
+	var out []PermissionCheck
+	switch typ {
+	case "aws.route":
+		var p RouteParams
+		if json.Unmarshal(params, &p) != nil {
+			return nil
+		}
+		in := routeDestination(p.Destination)
+		if in == nil {
+			return nil
+		}
+		for _, t := range p.RouteTables {
+			t := t
+			out = append(out, PermissionCheck{Action: "ec2:ReplaceRoute", Target: t + " " + p.Destination + " -> " + self, Key: "ec2:ReplaceRoute " + t,
+				call: func(ctx context.Context, api DryRunAPI) error {
+					r := *in
+					r.RouteTableId, r.InstanceId, r.DryRun = aws.String(t), aws.String(self), aws.Bool(true)
+					_, err := api.ReplaceRoute(ctx, &r)
+					return err
+				}})
+		}
+	case "aws.eip":
+		var p EIPParams
+		if json.Unmarshal(params, &p) != nil || p.AllocationID == "" {
+			return nil
+		}
+		out = append(out, PermissionCheck{Action: "ec2:AssociateAddress", Target: p.AllocationID + " -> " + self, Key: "ec2:AssociateAddress " + p.AllocationID,
+			call: func(ctx context.Context, api DryRunAPI) error {
+				_, err := api.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: aws.String(p.AllocationID), InstanceId: aws.String(self), AllowReassociation: aws.Bool(true), DryRun: aws.Bool(true)})
+				return err
+			}})
+	case "aws.ebs":
+		var p EBSParams
+		if json.Unmarshal(params, &p) != nil || p.VolumeID == "" || p.MultiAttach {
+			return nil
+		}
+		out = append(out, PermissionCheck{Action: "ec2:AttachVolume", Target: p.VolumeID + " -> " + self + " " + p.Device, Key: "ec2:AttachVolume " + p.VolumeID,
+			call: func(ctx context.Context, api DryRunAPI) error {
+				_, err := api.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(p.VolumeID), InstanceId: aws.String(self), Device: aws.String(p.Device), DryRun: aws.Bool(true)})
+				return err
+			}}, PermissionCheck{Action: "ec2:DetachVolume", Target: p.VolumeID, Key: "ec2:DetachVolume " + p.VolumeID,
+			call: func(ctx context.Context, api DryRunAPI) error {
+				_, err := api.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(p.VolumeID), DryRun: aws.Bool(true)})
+				return err
+			}})
+	}
+	return out
+}
+
+// routeDestination is a ReplaceRouteInput with the destination of an
+// aws.route set (an address is a host route); nil when it does not parse.
+func routeDestination(dest string) *ec2.ReplaceRouteInput {
+	pfx, err := netip.ParsePrefix(dest)
+	if err != nil {
+		a, aerr := netip.ParseAddr(dest)
+		if aerr != nil {
+			return nil
+		}
+		pfx = netip.PrefixFrom(a, a.BitLen())
+	}
+	if pfx.Addr().Is4() {
+		return &ec2.ReplaceRouteInput{DestinationCidrBlock: aws.String(pfx.Masked().String())}
+	}
+	return &ec2.ReplaceRouteInput{DestinationIpv6CidrBlock: aws.String(pfx.Masked().String())}
+}
+
+// PermissionResult is the outcome of one check.
+type PermissionResult struct {
+	// Verdict is allowed, denied or unknown.
+	Verdict Verdict
+	// Code is EC2's error code of the last answer ("DryRunOperation",
+	// "UnauthorizedOperation", "RequestLimitExceeded", "timeout"...).
+	Code string
+	// Message is EC2's last answer in words.
+	Message string
+	// Attempts is how many calls were made.
+	Attempts int
+}
+
+// CheckPolicy bounds how a check is retried while its answer is unknown.
+type CheckPolicy struct {
+	// Attempts is the most calls made (default 6).
+	Attempts int
+	// CallTimeout bounds each call (default 10s).
+	CallTimeout time.Duration
+	// Backoff is the wait before retry n (1-based); default 1s doubling,
+	// at most 30s.
+	Backoff func(n int) time.Duration
+}
+
+// RunCheck makes c's DryRun call until it gives a verdict (allowed or
+// denied), retrying an unknown answer with backoff up to p.Attempts
+// calls or until ctx ends; it then returns the last unknown answer.
+func RunCheck(ctx context.Context, api DryRunAPI, c PermissionCheck, p CheckPolicy) PermissionResult {
+	if p.Attempts <= 0 {
+		p.Attempts = 6
+	}
+	if p.CallTimeout <= 0 {
+		p.CallTimeout = defaultCallTimeout
+	}
+	if p.Backoff == nil {
+		p.Backoff = func(n int) time.Duration { return min(time.Second<<min(n-1, 5), 30*time.Second) }
+	}
+	var res PermissionResult
+	for res.Attempts < p.Attempts {
+		cctx, cancel := context.WithTimeout(ctx, p.CallTimeout)
+		err := c.call(cctx, api)
+		cancel()
+		res.Attempts++
+		res.Verdict, res.Code, res.Message = ClassifyDryRun(err), "", "no error (the call was not a dry run)"
+		if err != nil {
+			res.Code, res.Message = ErrorCode(err), describeAPIError(err)
+		}
+		if res.Verdict != PermissionUnknown || res.Attempts == p.Attempts {
+			return res
+		}
+		select {
+		case <-ctx.Done():
+			return res
+		case <-time.After(p.Backoff(res.Attempts)):
+		}
+	}
+	return res
+}
