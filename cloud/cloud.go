@@ -9,6 +9,7 @@ package cloud
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -61,6 +62,9 @@ type Env struct {
 	// resources.Env.Cloud (the AWS provider: *aws.Config); nil when the
 	// member has no cloud settings, and those types then refuse to build.
 	Resources any
+	// Permissions builds the start-up permission checks of a node; nil
+	// when the provider has none or the member has no cloud settings.
+	Permissions Permissions
 }
 
 // Fencer stops a lost owner before the winner of a takeover starts
@@ -79,4 +83,53 @@ type VerifyingFencer interface {
 	// FenceVerified fences node like Fence and returns what it verified
 	// ("i-1 verified by tag raftha:node=n1").
 	FenceVerified(ctx context.Context, node fsm.Member) (string, error)
+}
+
+// Verdict is the outcome of a permission check.
+type Verdict string
+
+// The verdicts of a permission check.
+const (
+	// PermissionAllowed: the cloud said the call would be allowed.
+	PermissionAllowed Verdict = "allowed"
+	// PermissionDenied: the cloud said the identity lacks the action.
+	PermissionDenied Verdict = "denied"
+	// PermissionUnknown: no verdict (network, throttling, ...).
+	PermissionUnknown Verdict = "unknown"
+)
+
+// PermissionResult is the outcome of one permission check.
+type PermissionResult struct {
+	// Verdict is allowed, denied or unknown.
+	Verdict Verdict
+	// Code is the cloud's error code of the last answer.
+	Code string
+	// Message is the cloud's last answer in words.
+	Message string
+	// Attempts is how many calls were made.
+	Attempts int
+}
+
+// PermissionCheck is one advisory check (a dry run) that this node may
+// make a cloud call it will need at a failover.
+type PermissionCheck struct {
+	// Action is the cloud's name of the action, e.g. "ec2:StopInstances".
+	Action string
+	// Target says what the call was made on.
+	Target string
+	// Key identifies the check: a check with the same key is not repeated.
+	Key string
+	// Run makes the check, retrying while it has no verdict, until ctx
+	// ends or the provider's bound.
+	Run func(ctx context.Context) PermissionResult
+}
+
+// Permissions builds a provider's start-up permission checks.
+type Permissions interface {
+	// StopCheck is the check of force-stopping instance (to fence the
+	// node it belongs to); what describes it.
+	StopCheck(instance, what string) PermissionCheck
+	// ResourceChecks are the checks of the calls a resource of type typ
+	// with params makes on this node's instance self.
+	ResourceChecks(typ string, params json.RawMessage, self string) []PermissionCheck
 }

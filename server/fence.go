@@ -85,6 +85,7 @@ func (s *Server) setupCloud(ctx context.Context) error {
 	}
 	s.instance = env.InstanceID
 	s.cloudRes = env.Resources
+	s.perm.checks = env.Permissions
 	if s.fencer == nil && env.Fencer != nil {
 		s.fencer = env.Fencer
 	}

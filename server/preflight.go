@@ -5,13 +5,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/cloud"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
-	awsres "github.com/raftha/raftha/resources/aws"
 )
 
 // The start-up permission preflight: each node checks with DryRun calls
@@ -29,26 +28,18 @@ const checking = "checking"
 type permissions struct {
 	mu      sync.Mutex
 	results map[string]api.AWSPermission
-	// api and policy replace the EC2 client and the retry policy (tests).
-	api    awsres.DryRunAPI
-	policy awsres.CheckPolicy
+	// checks builds the checks: the cloud provider's (cloud.Env).
+	checks cloud.Permissions
 }
 
 // preflight runs the permission checks of this node, and those of groups
 // that name it as they are applied, until the server stops. Each check
 // runs once (in its own goroutine, retried while its answer is unknown,
-// bounded by awsres.CheckPolicy).
+// as the provider bounds it). The checks come from the cloud provider
+// (cloud.Env.Permissions); without one there is nothing to check.
 func (s *Server) preflight() {
-	if s.cfg.Role != config.RoleNode || (s.awsCfg == nil && s.perm.api == nil) {
+	if s.cfg.Role != config.RoleNode || s.perm.checks == nil {
 		return
-	}
-	client := s.perm.api
-	if client == nil {
-		client = ec2.NewFromConfig(*s.awsCfg)
-	}
-	policy := s.perm.policy
-	if policy.CallTimeout == 0 {
-		policy.CallTimeout = s.cfg.AWS.CallTimeout.D()
 	}
 	for {
 		ch := s.fsm.Changed()
@@ -57,7 +48,7 @@ func (s *Server) preflight() {
 				continue
 			}
 			s.goFn(func() {
-				res := awsres.RunCheck(s.ctx, client, c, policy)
+				res := c.Run(s.ctx)
 				s.perm.finish(c, res)
 				s.reportPermission(c, res)
 			})
@@ -74,8 +65,8 @@ func (s *Server) preflight() {
 // StopInstances with aws-stop fencing on this node's own instance and on
 // a peer's (once a peer reported one), and the calls of the aws.* resources of
 // the groups that list it.
-func (s *Server) permissionChecks(st *fsm.State) []awsres.PermissionCheck {
-	var out []awsres.PermissionCheck
+func (s *Server) permissionChecks(st *fsm.State) []cloud.PermissionCheck {
+	var out []cloud.PermissionCheck
 	if s.cfg.Fencing.Mode == config.FencingAWSStop {
 		var peers []string
 		for id, m := range st.Members {
@@ -87,12 +78,12 @@ func (s *Server) permissionChecks(st *fsm.State) []awsres.PermissionCheck {
 		// Checked on this node's own instance at once (same policy for
 		// every node's instance), and again on a peer's once one is known.
 		if s.instance != "" {
-			c := awsres.StopCheck(s.instance, "this node's own, until a peer's is known")
+			c := s.perm.checks.StopCheck(s.instance, "this node's own, until a peer's is known")
 			c.Key += " self"
 			out = append(out, c)
 		}
 		if len(peers) > 0 {
-			c := awsres.StopCheck(st.Members[peers[0]].InstanceID, "node "+peers[0])
+			c := s.perm.checks.StopCheck(st.Members[peers[0]].InstanceID, "node "+peers[0])
 			c.Key += " peer"
 			out = append(out, c)
 		}
@@ -109,7 +100,7 @@ func (s *Server) permissionChecks(st *fsm.State) []awsres.PermissionCheck {
 				continue
 			}
 			for _, r := range g.Spec.Resources {
-				out = append(out, awsres.ResourceChecks(r.Type, r.Params, s.instance)...)
+				out = append(out, s.perm.checks.ResourceChecks(r.Type, r.Params, s.instance)...)
 			}
 		}
 	}
@@ -117,7 +108,7 @@ func (s *Server) permissionChecks(st *fsm.State) []awsres.PermissionCheck {
 }
 
 // begin records c as checking; false when c was checked already.
-func (p *permissions) begin(c awsres.PermissionCheck) bool {
+func (p *permissions) begin(c cloud.PermissionCheck) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.results[c.Key]; ok {
@@ -130,7 +121,7 @@ func (p *permissions) begin(c awsres.PermissionCheck) bool {
 	return true
 }
 
-func (p *permissions) finish(c awsres.PermissionCheck, res awsres.PermissionResult) {
+func (p *permissions) finish(c cloud.PermissionCheck, res cloud.PermissionResult) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.results[c.Key] = api.AWSPermission{Action: c.Action, Target: c.Target, Result: string(res.Verdict), Code: res.Code, Message: res.Message, Checked: time.Now().UTC()}
@@ -156,11 +147,11 @@ func (p *permissions) view() []api.AWSPermission {
 	return out
 }
 
-func (s *Server) reportPermission(c awsres.PermissionCheck, res awsres.PermissionResult) {
+func (s *Server) reportPermission(c cloud.PermissionCheck, res cloud.PermissionResult) {
 	switch res.Verdict {
-	case awsres.PermissionAllowed:
+	case cloud.PermissionAllowed:
 		s.logger.Info("AWS permission check: allowed", "action", c.Action, "target", c.Target)
-	case awsres.PermissionDenied:
+	case cloud.PermissionDenied:
 		s.logger.Error("AWS permission check: DENIED; a failover that needs this call will fail: grant it to this node's role (raftha iam-policy)", "action", c.Action, "target", c.Target, "code", res.Code, "error", res.Message)
 	default:
 		s.logger.Warn("AWS permission check: no verdict after retries (unknown)", "action", c.Action, "target", c.Target, "attempts", res.Attempts, "code", res.Code, "error", res.Message)
@@ -181,9 +172,9 @@ func (c *permissionCollector) Collect(ch chan<- prometheus.Metric) {
 	ok := map[string]float64{}
 	for _, r := range c.s.perm.view() {
 		switch r.Result {
-		case string(awsres.PermissionDenied):
+		case string(cloud.PermissionDenied):
 			ok[r.Action] = 0
-		case string(awsres.PermissionAllowed):
+		case string(cloud.PermissionAllowed):
 			if _, seen := ok[r.Action]; !seen {
 				ok[r.Action] = 1
 			}

@@ -173,7 +173,8 @@ func TestPermissionChecksForGroups(t *testing.T) {
 		}
 		return out
 	}
-	n2 := &Server{cfg: config.Config{NodeID: "n2", Role: config.RoleNode, Fencing: config.FencingConfig{Mode: config.FencingAWSStop}}, instance: "i-0bbbbbbbbbbbbbbb2"}
+	n2 := &Server{cfg: config.Config{NodeID: "n2", Role: config.RoleNode, Fencing: config.FencingConfig{Mode: config.FencingAWSStop}}, instance: "i-0bbbbbbbbbbbbbbb2",
+		perm: permissions{checks: awsres.NewPermissions(nil, awsres.CheckPolicy{})}}
 	want := []string{
 		"ec2:StopInstances self @ i-0bbbbbbbbbbbbbbb2 (this node's own, until a peer's is known)",
 		"ec2:StopInstances peer @ i-0aaaaaaaaaaaaaaa1 (node n1)",
@@ -185,7 +186,8 @@ func TestPermissionChecksForGroups(t *testing.T) {
 	}
 	// n1: no peer reported an instance id yet (n2's is unknown, w1 is a
 	// witness): its own; and the volume of "other" too.
-	n1 := &Server{cfg: config.Config{NodeID: "n1", Role: config.RoleNode, Fencing: config.FencingConfig{Mode: config.FencingAWSStop}}, instance: "i-0aaaaaaaaaaaaaaa1"}
+	n1 := &Server{cfg: config.Config{NodeID: "n1", Role: config.RoleNode, Fencing: config.FencingConfig{Mode: config.FencingAWSStop}}, instance: "i-0aaaaaaaaaaaaaaa1",
+		perm: permissions{checks: awsres.NewPermissions(nil, awsres.CheckPolicy{})}}
 	got := keys(n1)
 	if len(got) != 5 || got[0] != "ec2:StopInstances self @ i-0aaaaaaaaaaaaaaa1 (this node's own, until a peer's is known)" || !strings.HasPrefix(got[3], "ec2:AttachVolume vol-1") {
 		t.Errorf("n1 checks: %v", got)

@@ -10,22 +10,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
+
+	"github.com/raftha/raftha/cloud"
 )
 
 // Verdict is the outcome of a DryRun permission check.
-type Verdict string
+type Verdict = cloud.Verdict
 
 // The verdicts of a permission check.
 const (
 	// PermissionAllowed: EC2 answered DryRunOperation (the call would
 	// have been allowed).
-	PermissionAllowed Verdict = "allowed"
+	PermissionAllowed = cloud.PermissionAllowed
 	// PermissionDenied: EC2 answered UnauthorizedOperation (or an
 	// AccessDenied from an emulator): the identity lacks the action.
-	PermissionDenied Verdict = "denied"
+	PermissionDenied = cloud.PermissionDenied
 	// PermissionUnknown: any other answer (network, throttling, a
 	// parameter EC2 validates before the permission); retried.
-	PermissionUnknown Verdict = "unknown"
+	PermissionUnknown = cloud.PermissionUnknown
 )
 
 // AWS error codes of a DryRun answer.
@@ -172,17 +174,7 @@ func routeDestination(dest string) *ec2.ReplaceRouteInput {
 }
 
 // PermissionResult is the outcome of one check.
-type PermissionResult struct {
-	// Verdict is allowed, denied or unknown.
-	Verdict Verdict
-	// Code is EC2's error code of the last answer ("DryRunOperation",
-	// "UnauthorizedOperation", "RequestLimitExceeded", "timeout"...).
-	Code string
-	// Message is EC2's last answer in words.
-	Message string
-	// Attempts is how many calls were made.
-	Attempts int
-}
+type PermissionResult = cloud.PermissionResult
 
 // CheckPolicy bounds how a check is retried while its answer is unknown.
 type CheckPolicy struct {
@@ -228,4 +220,36 @@ func RunCheck(ctx context.Context, api DryRunAPI, c PermissionCheck, p CheckPoli
 		}
 	}
 	return res
+}
+
+// permissions is the cloud.Permissions of the AWS provider: DryRun calls
+// through api, retried by policy.
+type permissions struct {
+	api    DryRunAPI
+	policy CheckPolicy
+}
+
+// NewPermissions returns the AWS permission checks made through api (an
+// *ec2.Client, or a fake in tests), retried by policy.
+func NewPermissions(api DryRunAPI, policy CheckPolicy) cloud.Permissions {
+	return permissions{api: api, policy: policy}
+}
+
+func (p permissions) wrap(c PermissionCheck) cloud.PermissionCheck {
+	return cloud.PermissionCheck{Action: c.Action, Target: c.Target, Key: c.Key,
+		Run: func(ctx context.Context) cloud.PermissionResult { return RunCheck(ctx, p.api, c, p.policy) }}
+}
+
+// StopCheck implements cloud.Permissions.
+func (p permissions) StopCheck(instance, what string) cloud.PermissionCheck {
+	return p.wrap(StopCheck(instance, what))
+}
+
+// ResourceChecks implements cloud.Permissions.
+func (p permissions) ResourceChecks(typ string, params json.RawMessage, self string) []cloud.PermissionCheck {
+	var out []cloud.PermissionCheck
+	for _, c := range ResourceChecks(typ, params, self) {
+		out = append(out, p.wrap(c))
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/raftha/raftha/cloud"
 	"github.com/raftha/raftha/config"
@@ -55,6 +56,7 @@ func (Provider) Open(ctx context.Context, req cloud.Request) (*cloud.Env, error)
 		return nil, err
 	}
 	env.Resources = &cfg
+	env.Permissions = NewPermissions(ec2.NewFromConfig(cfg), CheckPolicy{CallTimeout: req.AWS.CallTimeout.D()})
 	if req.NeedFencer {
 		f := NewFencer(cfg)
 		f.CallTimeout, f.StopTimeout = req.AWS.CallTimeout.D(), req.FenceStopTimeout
