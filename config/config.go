@@ -85,6 +85,13 @@ type TLSConfig struct {
 	Cert string `yaml:"cert"`
 	// Key is the private key of Cert.
 	Key string `yaml:"key"`
+	// AllowLegacyMemberCerts admits to the member port, for a migration,
+	// member certificates issued before certificate kinds (no
+	// raftha://member/ID name; identity by common name only), logging a
+	// warning and counting each (raftha_legacy_member_cert_connections_total).
+	// Off by default: an operator certificate with a member's common name
+	// is then no member. See README, "Migrating certificates".
+	AllowLegacyMemberCerts bool `yaml:"allow_legacy_member_certs,omitempty"`
 }
 
 // MemberConfig is one initial voter.

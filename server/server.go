@@ -279,12 +279,13 @@ func (s *Server) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	s.mux.SetAuthorizer(s.isMember)
+	s.mux.SetAuthorizer(s.admitPeer)
+	s.mux.SetPeerResolver(s.memberAt)
 	raftAddr := s.mux.Addr().String()
 	s.raftAddr.Store(&raftAddr)
 	s.pool = transport.NewPool(s.mux)
 	s.leasePool = transport.NewPool(s.mux)
-	s.rpcSrv, err = transport.NewRPCServer("Raftha", &rpcEndpoint{s: s})
+	s.rpcSrv, err = transport.NewRPCServer("Raftha", func(peer string) any { return &rpcEndpoint{s: s, peer: peer} })
 	if err != nil {
 		return err
 	}
