@@ -90,7 +90,7 @@ func TestMemberPortBindsCallerIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	clients := map[string]transport.Files{
-		"witness certificate": {CA: filepath.Join(c.tlsDir, "ca.pem"), Cert: filepath.Join(c.tlsDir, "w3.pem"), Key: filepath.Join(c.tlsDir, "w3-key.pem")},
+		"witness certificate":           {CA: filepath.Join(c.tlsDir, "ca.pem"), Cert: filepath.Join(c.tlsDir, "w3.pem"), Key: filepath.Join(c.tlsDir, "w3-key.pem")},
 		"operator certificate named n1": {CA: filepath.Join(opDir, "ca.pem"), Cert: filepath.Join(opDir, "n1.pem"), Key: filepath.Join(opDir, "n1-key.pem")},
 	}
 	settings := l.srv.State().Settings
