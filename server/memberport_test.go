@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -178,4 +179,43 @@ func TestMemberPortBindsCallerIdentity(t *testing.T) {
 // operatorCertRequest is an operator's certificate named name.
 func operatorCertRequest(name string) transport.CertRequest {
 	return transport.CertRequest{Name: name, Kind: transport.KindOperator}
+}
+
+// TestMemberDialsOnlyTheMemberItMeant: when another member's certificate
+// answers at n2's address (here the witness's, after n2 stopped), n1's
+// RPC and Raft dials refuse it.
+func TestMemberDialsOnlyTheMemberItMeant(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w3")
+	c.startAll()
+	c.leader()
+	c.waitHealthy()
+	n2 := c.member("n2").cfg.Bind
+	c.kill("n2")
+	w3 := c.member("w3").cfg.TLS
+	b, err := transport.Load(transport.Files{CA: w3.CA, Cert: w3.Cert, Key: w3.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var impostor *transport.Mux
+	waitFor(t, 5*time.Second, "n2's port free", func() bool {
+		impostor, err = transport.Listen(n2, "", b, nil)
+		return err == nil
+	})
+	t.Cleanup(func() { impostor.Close() })
+	impostor.Serve(func(c net.Conn, _ string) { c.Close() })
+	n1 := c.member("n1").srv
+	conn, err := n1.mux.DialRPC(ctxT(t, 5*time.Second), n2)
+	if err == nil {
+		conn.Close()
+	}
+	if !errors.Is(err, transport.ErrWrongPeer) {
+		t.Errorf("n1 dialled n2's address and reached the witness: %v, want ErrWrongPeer", err)
+	}
+	conn, err = n1.mux.RaftLayer().Dial(raft.ServerAddress(n2), 5*time.Second)
+	if err == nil {
+		conn.Close()
+	}
+	if !errors.Is(err, transport.ErrWrongPeer) {
+		t.Errorf("n1's raft stream to n2's address reached the witness: %v, want ErrWrongPeer", err)
+	}
 }
