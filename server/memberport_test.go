@@ -75,18 +75,7 @@ func TestMemberPortBindsCallerIdentity(t *testing.T) {
 	// An operator's certificate that bears a member's name, issued by the
 	// same CA.
 	opDir := filepath.Join(t.TempDir(), "op")
-	if err := os.MkdirAll(opDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{transport.CACertFile, transport.CAKeyFile} {
-		b, err := os.ReadFile(filepath.Join(c.tlsDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(opDir, f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyCA(t, c.tlsDir, opDir)
 	if err := transport.CreateCert(opDir, operatorCertRequest("n1")); err != nil {
 		t.Fatal(err)
 	}
