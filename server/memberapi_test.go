@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -71,39 +72,61 @@ func TestMemberCertificateGetsNoOperateRole(t *testing.T) {
 // TestLegacyMemberCertificates: members whose certificates predate
 // certificate kinds (common name only) form a cluster only while
 // tls.allow_legacy_member_certs is set, and then each admission is logged
-// naming the peer.
+// naming the peer. Without it a member refuses to start with one, and the
+// others refuse it on the member port.
 func TestLegacyMemberCertificates(t *testing.T) {
-	for _, allow := range []bool{false, true} {
-		t.Run(map[bool]string{false: "refused", true: "allowed"}[allow], func(t *testing.T) {
-			c := newTestCluster(t, "n1", "n2", "w3")
-			legacy := filepath.Join(t.TempDir(), "legacy")
-			copyCA(t, c.tlsDir, legacy)
-			c.configure(func(m *testMember) {
-				id := m.cfg.NodeID
-				if err := transport.CreateCert(legacy, transport.CertRequest{Name: id, Kind: transport.KindLegacy, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
-					t.Fatal(err)
-				}
-				m.cfg.TLS.Cert, m.cfg.TLS.Key = filepath.Join(legacy, id+".pem"), filepath.Join(legacy, id+"-key.pem")
-				m.cfg.TLS.AllowLegacyMemberCerts = allow
-			})
-			c.startAll()
-			if !allow {
-				time.Sleep(3 * time.Second)
-				if l := c.leaderNow(); l != nil {
-					t.Fatalf("%s leads a cluster of legacy member certificates without tls.allow_legacy_member_certs", l.cfg.NodeID)
-				}
-				if !strings.Contains(c.member("n1").logs.String(), "is no member certificate of this cluster") {
-					t.Errorf("n1 does not say why it refused its peers")
-				}
-				return
+	legacyCerts := func(c *testCluster, allow func(id string) bool) {
+		legacy := filepath.Join(t.TempDir(), "legacy")
+		copyCA(t, c.tlsDir, legacy)
+		c.configure(func(m *testMember) {
+			id := m.cfg.NodeID
+			if err := transport.CreateCert(legacy, transport.CertRequest{Name: id, Kind: transport.KindLegacy, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+				t.Fatal(err)
 			}
-			c.leader()
-			c.waitHealthy()
-			if !strings.Contains(c.member("n1").logs.String(), "admitted a legacy member certificate") {
-				t.Errorf("n1 admitted legacy member certificates without a warning")
-			}
+			m.cfg.TLS.Cert, m.cfg.TLS.Key = filepath.Join(legacy, id+".pem"), filepath.Join(legacy, id+"-key.pem")
+			m.cfg.TLS.AllowLegacyMemberCerts = allow(id)
 		})
 	}
+	t.Run("refused", func(t *testing.T) {
+		c := newTestCluster(t, "n1", "n2", "w3")
+		w3 := c.member("w3")
+		legacyCerts(c, func(string) bool { return false })
+		if _, err := New(w3.cfg, w3.opts); !errors.Is(err, ErrNotMemberCert) {
+			t.Fatalf("New with a legacy member certificate: %v, want ErrNotMemberCert", err)
+		}
+		// A cluster of member certificates; then w3 comes back with its
+		// legacy one (allowed on itself only): n1 and n2 refuse it.
+		w3legacy := w3.cfg.TLS
+		for _, m := range c.members {
+			id := m.cfg.NodeID
+			m.cfg.TLS.Cert, m.cfg.TLS.Key = filepath.Join(c.tlsDir, id+".pem"), filepath.Join(c.tlsDir, id+"-key.pem")
+		}
+		c.startAll()
+		c.leader()
+		c.waitHealthy()
+		c.kill("w3")
+		w3.cfg.TLS = w3legacy
+		w3.cfg.TLS.AllowLegacyMemberCerts = true
+		c.start("w3")
+		l := c.leader()
+		time.Sleep(2 * time.Second)
+		if ls := l.srv.leader(); ls != nil && ls.healthy("w3") {
+			t.Errorf("leader %s heard from w3, whose certificate is legacy", l.cfg.NodeID)
+		}
+		if !strings.Contains(l.logs.String(), "is no member certificate of this cluster") {
+			t.Errorf("the leader does not say why it refused w3")
+		}
+	})
+	t.Run("allowed", func(t *testing.T) {
+		c := newTestCluster(t, "n1", "n2", "w3")
+		legacyCerts(c, func(string) bool { return true })
+		c.startAll()
+		c.leader()
+		c.waitHealthy()
+		if !strings.Contains(c.member("n1").logs.String(), "admitted a legacy member certificate") {
+			t.Errorf("n1 admitted legacy member certificates without a warning")
+		}
+	})
 }
 
 // copyCA copies the CA certificate and key of dir to a new directory to.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
@@ -197,4 +198,28 @@ func (s *Server) authorizeProposal(peer string, a *rpcwire.ProposeArgs) error {
 	}
 	a.Cmd, err = fsm.Encode(cmd)
 	return err
+}
+
+// ErrNotMemberCert means tls.cert is not this member's member
+// certificate: the other members would refuse it on the member port.
+var ErrNotMemberCert = errors.New("tls.cert is not this member's member certificate")
+
+// checkOwnCert refuses to start with a certificate the other members
+// would refuse: an operator's, another member's, or a legacy one while
+// tls.allow_legacy_member_certs is off.
+func checkOwnCert(cfg config.Config, b *transport.Bundle) error {
+	id, err := transport.CertIdentityOf(b.Certificate.Leaf)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNotMemberCert, cfg.TLS.Cert, err)
+	}
+	fix := fmt.Sprintf("issue one with `raftha tls cert create --dir DIR --member %s`", cfg.NodeID)
+	switch {
+	case id.Name != cfg.NodeID:
+		return fmt.Errorf("%w: %s names %s, not node_id %s; %s", ErrNotMemberCert, cfg.TLS.Cert, id, cfg.NodeID, fix)
+	case id.Kind == transport.KindOperator:
+		return fmt.Errorf("%w: %s is an operator certificate; %s", ErrNotMemberCert, cfg.TLS.Cert, fix)
+	case id.Kind == transport.KindLegacy && !cfg.TLS.AllowLegacyMemberCerts:
+		return fmt.Errorf("%w: %s has no member identity (issued before certificate kinds); %s, or set tls.allow_legacy_member_certs while migrating (README, Migrating certificates)", ErrNotMemberCert, cfg.TLS.Cert, fix)
+	}
+	return nil
 }

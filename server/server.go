@@ -231,6 +231,9 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOwnCert(cfg, b); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, exitFn: opts.Exit, rejoin: opts.Rejoin,
 		readyCh: make(chan struct{}), doneCh: make(chan struct{})}
 	s.apiOff, s.apiListener = opts.DisableAPI, opts.APIListener
