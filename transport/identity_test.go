@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +50,8 @@ func TestCertKinds(t *testing.T) {
 	}
 }
 
-// muxFor starts a mux with the certificate name (of kind) from dir.
+// muxFor starts a mux with the certificate name (of kind) from dir that
+// answers every RPC stream with the peer id it was given.
 func muxFor(t *testing.T, dir, name string, kind CertKind) *Mux {
 	t.Helper()
 	b := mustLoad(t, mustCert(t, dir, CertRequest{Name: name, Kind: kind, IPs: []net.IP{net.ParseIP("127.0.0.1")}}))
@@ -57,16 +60,11 @@ func muxFor(t *testing.T, dir, name string, kind CertKind) *Mux {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return m
-}
-
-// serveEcho makes m answer every RPC stream with the peer id it was
-// given, then close.
-func serveEcho(m *Mux) {
 	m.Serve(func(c net.Conn, peer string) {
 		_, _ = c.Write([]byte(peer + "\n"))
 		c.Close()
 	})
+	return m
 }
 
 func dialPeer(t *testing.T, from, to *Mux) (string, error) {
@@ -94,14 +92,22 @@ func dialPeer(t *testing.T, from, to *Mux) (string, error) {
 func TestMuxAdmitsOnlyMemberCertificates(t *testing.T) {
 	dir := mustCA(t, "")
 	n1 := muxFor(t, dir, "n1", KindMember)
-	serveEcho(n1)
 	n2 := muxFor(t, dir, "n2", KindMember)
-	serveEcho(n2)
 	if got, err := dialPeer(t, n2, n1); err != nil || got != "n2" {
 		t.Fatalf("member n2 to n1: peer %q, %v; want n2", got, err)
 	}
-	fake := muxFor(t, dir, "op-n1", KindOperator)
-	serveEcho(fake)
+	// An operator's certificate named n1, from the same CA.
+	opDir := t.TempDir()
+	for _, f := range []string{CACertFile, CAKeyFile} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(opDir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := muxFor(t, opDir, "n1", KindOperator)
 	if got, err := dialPeer(t, fake, n1); err == nil {
 		t.Errorf("an operator certificate reached the member port as %q", got)
 	}
@@ -116,9 +122,7 @@ func TestMuxAdmitsOnlyMemberCertificates(t *testing.T) {
 func TestDialRefusesAnotherMember(t *testing.T) {
 	dir := mustCA(t, "")
 	n1 := muxFor(t, dir, "n1", KindMember)
-	serveEcho(n1)
 	impostor := muxFor(t, dir, "n3", KindMember)
-	serveEcho(impostor)
 	n1.SetPeerResolver(func(addr string) string {
 		if addr == impostor.Addr().String() {
 			return "n2"
