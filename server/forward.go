@@ -257,7 +257,7 @@ func (e *rpcEndpoint) Propose(a rpcwire.ProposeArgs, r *rpcwire.Reply[uint64]) e
 // the epoch of the FSM's result or its refusal. For the leader's own
 // decisions and an owner's reports: they are never re-sent elsewhere.
 func (s *Server) commit(ctx context.Context, c fsm.Command) (uint64, error) {
-	return s.commitWith(ctx, proposeCall, c)
+	return s.commitWith(ctx, proposeCall, c, nil)
 }
 
 // operatorCommit is commit for an operator's command: while no leader can
@@ -265,19 +265,15 @@ func (s *Server) commit(ctx context.Context, c fsm.Command) (uint64, error) {
 // A forwarded one carries the API caller (see forwardedCaller), whose role
 // the leader checks.
 func (s *Server) operatorCommit(ctx context.Context, c fsm.Command) (uint64, error) {
-	data, err := fsm.Encode(c)
-	if err != nil {
-		return 0, err
-	}
-	return forward(ctx, s, operatorProposeCall, rpcwire.ProposeArgs{Cmd: data, Caller: s.forwardedCaller(ctx, fsm.HeaderOf(c).By)})
+	return s.commitWith(ctx, operatorProposeCall, c, s.forwardedCaller(ctx, fsm.HeaderOf(c).By))
 }
 
-func (s *Server) commitWith(ctx context.Context, call *leaderCall[rpcwire.ProposeArgs, uint64], c fsm.Command) (uint64, error) {
+func (s *Server) commitWith(ctx context.Context, call *leaderCall[rpcwire.ProposeArgs, uint64], c fsm.Command, caller *rpcwire.Caller) (uint64, error) {
 	data, err := fsm.Encode(c)
 	if err != nil {
 		return 0, err
 	}
-	return forward(ctx, s, call, rpcwire.ProposeArgs{Cmd: data})
+	return forward(ctx, s, call, rpcwire.ProposeArgs{Cmd: data, Caller: caller})
 }
 
 // applyCommand applies an encoded command on this member, the raft
