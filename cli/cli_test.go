@@ -85,7 +85,7 @@ func TestTLSCreateWritesFilesAndRefusesOverwrite(t *testing.T) {
 		t.Errorf("ca create output %q does not name ca.pem", out)
 	}
 	// interspersed flags: --ip after the other flags, as operators type them
-	out, errs, code = runMain(t, "tls", "cert", "create", "--dir", dir, "--name", "n1", "--ip", "127.0.0.1")
+	out, errs, code = runMain(t, "tls", "cert", "create", "--dir", dir, "--member", "n1", "--ip", "127.0.0.1")
 	if code != 0 {
 		t.Fatalf("cert create: exit %d: %s", code, errs)
 	}
@@ -127,7 +127,7 @@ func TestTLSCreateWritesFilesAndRefusesOverwrite(t *testing.T) {
 	if _, errs, code := runMain(t, "tls", "ca", "create", "--dir", dir); code == 0 || !strings.Contains(errs, "already exists") {
 		t.Errorf("second ca create: exit %d, stderr %q; want a refusal naming the existing file", code, errs)
 	}
-	if _, errs, code := runMain(t, "tls", "cert", "create", "--dir", dir, "--name", "n1", "--ip", "127.0.0.1"); code == 0 || !strings.Contains(errs, "already exists") {
+	if _, errs, code := runMain(t, "tls", "cert", "create", "--dir", dir, "--member", "n1", "--ip", "127.0.0.1"); code == 0 || !strings.Contains(errs, "already exists") {
 		t.Errorf("second cert create: exit %d, stderr %q; want a refusal naming the existing file", code, errs)
 	}
 	for _, f := range files {
@@ -138,7 +138,7 @@ func TestTLSCreateWritesFilesAndRefusesOverwrite(t *testing.T) {
 	}
 
 	// A bad --ip is a usage error.
-	if _, errs, code := runMain(t, "tls", "cert", "create", "--dir", dir, "--name", "n2", "--ip", "not-an-ip"); code != 2 || !strings.Contains(errs, "not-an-ip") {
+	if _, errs, code := runMain(t, "tls", "cert", "create", "--dir", dir, "--member", "n2", "--ip", "not-an-ip"); code != 2 || !strings.Contains(errs, "not-an-ip") {
 		t.Errorf("bad --ip: exit %d, stderr %q; want exit 2 naming the value", code, errs)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "n2.pem")); !os.IsNotExist(err) {

@@ -109,10 +109,17 @@ func runDemo(c *cli.Context) error {
 	}
 	lo := []net.IP{net.ParseIP("127.0.0.1")}
 	for _, name := range []string{"n1", "n2", "w1", "operator"} {
-		if _, err := os.Stat(filepath.Join(tlsDir, name+".pem")); err == nil {
+		kind := transport.KindMember
+		if name == "operator" {
+			kind = transport.KindOperator
+		}
+		if demoCertKind(tlsDir, name) == kind {
 			continue
 		}
-		if err := transport.CreateCert(tlsDir, transport.CertRequest{Name: name, IPs: lo, DNSNames: []string{"localhost"}}); err != nil {
+		// Missing, or issued before certificate kinds: issue it again.
+		_ = os.Remove(filepath.Join(tlsDir, name+".pem"))
+		_ = os.Remove(filepath.Join(tlsDir, name+"-key.pem"))
+		if err := transport.CreateCert(tlsDir, transport.CertRequest{Name: name, Kind: kind, IPs: lo, DNSNames: []string{"localhost"}}); err != nil {
 			return err
 		}
 	}
@@ -423,4 +430,18 @@ func demoAppCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// demoCertKind is the kind of the demo's certificate name in tlsDir; ""
+// when it is missing or unreadable.
+func demoCertKind(tlsDir, name string) transport.CertKind {
+	b, err := transport.Load(transport.Files{CA: filepath.Join(tlsDir, "ca.pem"), Cert: filepath.Join(tlsDir, name+".pem"), Key: filepath.Join(tlsDir, name+"-key.pem")})
+	if err != nil {
+		return ""
+	}
+	id, err := transport.CertIdentityOf(b.Certificate.Leaf)
+	if err != nil {
+		return ""
+	}
+	return id.Kind
 }

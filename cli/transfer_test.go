@@ -23,7 +23,7 @@ func TestTransferInProgressExitCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"api", "op"} {
-		if err := transport.CreateCert(dir, transport.CertRequest{Name: name, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+		if err := transport.CreateCert(dir, transport.CertRequest{Name: name, Kind: transport.KindOperator, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -56,9 +56,11 @@ type Config struct {
 // the cluster). Callers present a client certificate from the cluster CA
 // or a bearer token.
 type AccessConfig struct {
-	// Operators lists the client certificate names (CN) that may operate.
-	// Members always may. When empty, every certificate from the cluster
-	// CA may operate (config check warns).
+	// Operators lists the certificate names that may operate. A member's
+	// certificate gets no role for being a member's: list its id here if
+	// the member's own certificate must operate (a witness never needs
+	// to). When empty, every certificate from the cluster CA may operate
+	// (config check warns).
 	Operators []string `yaml:"operators,omitempty"`
 	// Tokens are bearer tokens (for the dashboard and scripts).
 	Tokens []TokenConfig `yaml:"tokens,omitempty"`
@@ -85,6 +87,13 @@ type TLSConfig struct {
 	Cert string `yaml:"cert"`
 	// Key is the private key of Cert.
 	Key string `yaml:"key"`
+	// AllowLegacyMemberCerts admits to the member port, for a migration,
+	// member certificates issued before certificate kinds (no
+	// raftha://member/ID name; identity by common name only), logging a
+	// warning and counting each (raftha_legacy_member_cert_connections_total).
+	// Off by default: an operator certificate with a member's common name
+	// is then no member. See README, "Migrating certificates".
+	AllowLegacyMemberCerts bool `yaml:"allow_legacy_member_certs,omitempty"`
 }
 
 // MemberConfig is one initial voter.

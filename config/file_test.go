@@ -235,7 +235,7 @@ func TestParseConfigErrors(t *testing.T) {
 			name: "unknown keys everywhere, all reported",
 			src:  edit(t, "  ca: ", "  cacert: ", "    address: 10.0.2.10:7000", "    addr: 10.0.2.10:7000", "  mode: aws-stop", "  mode: aws-stop\n  stonith: yes"),
 			want: []wantErr{
-				{7, "", `unknown key "cacert" in tls (expected one of: ca, cert, key)`},
+				{7, "", `unknown key "cacert" in tls (expected one of: ca, cert, key, allow_legacy_member_certs)`},
 				{15, "", `unknown key "addr" in members[1] (expected one of: id, address, role)`},
 				{29, "", `unknown key "stonith" in fencing (expected one of: mode, stop_deadline, self_fence_action, sysrq_trigger, watchdog, stop_timeout, watchdog_timeout)`},
 			},

@@ -288,6 +288,9 @@ func (c *FenceOverride) Type() CmdType { return CmdFenceOverride }
 
 func (h Header) header() Header { return h }
 
+// HeaderOf is c's header.
+func HeaderOf(c Command) Header { return c.header() }
+
 // Encode serializes a command as [type][version][JSON payload].
 func Encode(c Command) ([]byte, error) {
 	payload, err := json.Marshal(c)

@@ -194,9 +194,10 @@ func newCluster(t *testing.T, tm timing) *cluster {
 	c.rec = filepath.Join(c.dir, "rec")
 
 	c.run(30*time.Second, "tls", "ca", "create", "--dir", c.tlsDir)
-	for _, name := range []string{"n1", "n2", "w1", "operator"} {
-		c.run(30*time.Second, "tls", "cert", "create", "--dir", c.tlsDir, "--name", name, "--ip", "127.0.0.1")
+	for _, name := range []string{"n1", "n2", "w1"} {
+		c.run(30*time.Second, "tls", "cert", "create", "--dir", c.tlsDir, "--member", name, "--ip", "127.0.0.1")
 	}
+	c.run(30*time.Second, "tls", "cert", "create", "--dir", c.tlsDir, "--operator", "operator", "--ip", "127.0.0.1")
 
 	c.moto = motoserver.Start(t) // fails (not skips) when moto_server is missing
 	c.ec2 = ec2.NewFromConfig(c.moto.Config(t))

@@ -188,9 +188,9 @@ func newFCluster(t *testing.T, ids []string, seed int64, res *runResult, opts ..
 
 	c.run(30*time.Second, "tls", "ca", "create", "--dir", c.tlsDir)
 	for _, m := range c.members {
-		c.run(30*time.Second, "tls", "cert", "create", "--dir", c.tlsDir, "--name", m.id, "--ip", m.ip)
+		c.run(30*time.Second, "tls", "cert", "create", "--dir", c.tlsDir, "--member", m.id, "--ip", m.ip)
 	}
-	c.run(30*time.Second, "tls", "cert", "create", "--dir", c.tlsDir, "--name", "operator", "--ip", c.tb.gw)
+	c.run(30*time.Second, "tls", "cert", "create", "--dir", c.tlsDir, "--operator", "operator", "--ip", c.tb.gw)
 
 	c.startMoto()
 	c.startHypervisor()

@@ -11,15 +11,20 @@ import (
 )
 
 // caller authenticates r: a client certificate from the cluster CA (the
-// TLS layer verified it) or a bearer token from access.tokens.
+// TLS layer verified it) or a bearer token from access.tokens. A
+// certificate's role is what access.operators grants its name, whatever
+// its kind: a member certificate gets no role for being a member's.
 func (s *Server) caller(r *http.Request) (api.Caller, bool) {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		id := transport.CertIdentity(r.TLS.PeerCertificates[0])
+		id, err := transport.CertIdentityOf(r.TLS.PeerCertificates[0])
+		if err != nil || id.Name == "" {
+			return api.Caller{}, false
+		}
 		role := api.RoleRead
-		if len(s.cfg.Access.Operators) == 0 || s.isMember(id) || contains(s.cfg.Access.Operators, id) {
+		if len(s.cfg.Access.Operators) == 0 || contains(s.cfg.Access.Operators, id.Name) {
 			role = api.RoleOperate
 		}
-		return api.Caller{Identity: id, Role: role}, true
+		return api.Caller{Identity: id.Name, Role: role}, true
 	}
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
@@ -44,6 +49,8 @@ func contains(list []string, v string) bool {
 	return false
 }
 
+// callerKey is the context key of the authenticated API caller (see
+// withCaller).
 type callerKey struct{}
 
 // authorize wraps the API: every /v1 call needs a caller; calls that
@@ -65,6 +72,6 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 			return
 		}
 		r.Header.Set("X-Raftha-Identity", c.Identity) // for identity(); never trusted from the client
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
 	})
 }

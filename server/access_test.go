@@ -41,7 +41,7 @@ func TestAccessRoles(t *testing.T) {
 	}
 	c.waitOnline("db", "n1")
 	for _, n := range []string{"alice", "bob"} {
-		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: n, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: n, Kind: transport.KindOperator, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -34,6 +34,9 @@ var ErrRejoinRequired = errors.New("refusing to start with an empty data_dir in 
 // answers, leader or not.
 func (e *rpcEndpoint) Probe(a rpcwire.ProbeArgs, r *rpcwire.ProbeReply) error {
 	s := e.s
+	if err := selfOnly(e.peer, a.Node, "a probe"); err != nil {
+		return err
+	}
 	if !s.raftReady.Load() {
 		return errors.New("raft is not open yet")
 	}

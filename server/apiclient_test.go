@@ -28,7 +28,7 @@ func (c *testCluster) apiClient(m *testMember, name, token string) *api.Client {
 	ca := filepath.Join(c.tlsDir, "ca.pem")
 	tc, err := transport.LoadClient(ca, "", "")
 	if name != "" {
-		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: name, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: name, Kind: transport.KindOperator, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 			c.t.Fatal(err)
 		}
 		tc, err = transport.LoadClient(ca, filepath.Join(c.tlsDir, name+".pem"), filepath.Join(c.tlsDir, name+"-key.pem"))

@@ -89,7 +89,7 @@ func newTestCluster(t testing.TB, ids ...string) *testCluster {
 	ports := freePorts(t, 2*len(ids)) // raft and API port per member
 	var members []config.MemberConfig
 	for i, id := range ids {
-		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: id, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: id, Kind: transport.KindMember, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 			t.Fatal(err)
 		}
 		role := config.RoleNode

@@ -268,7 +268,7 @@ func exampleConfig(dir string) config.Config {
 	if err := transport.CreateCA(tlsDir, "", 0); err != nil {
 		log.Fatal(err)
 	}
-	if err := transport.CreateCert(tlsDir, transport.CertRequest{Name: "node1", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
+	if err := transport.CreateCert(tlsDir, transport.CertRequest{Name: "node1", Kind: transport.KindMember, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
 		log.Fatal(err)
 	}
 	bind := freeAddr()

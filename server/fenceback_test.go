@@ -79,7 +79,7 @@ func TestFenceOverrideByOperator(t *testing.T) {
 		m.cfg.Access = config.AccessConfig{Operators: []string{"alice"}}
 	})
 	for _, n := range []string{"alice", "bob"} {
-		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: n, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: n, Kind: transport.KindOperator, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 			t.Fatal(err)
 		}
 	}

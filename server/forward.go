@@ -29,6 +29,10 @@ type leaderCall[A, R any] struct {
 	retry bool
 	// local runs the call on the ready leader.
 	local func(s *Server, ctx context.Context, a A) (R, error)
+	// authorize checks, on the leader, that the member peer (the identity
+	// its certificate proved) may make the forwarded call, and may rewrite
+	// it (the author it records); required: a call without it is refused.
+	authorize func(s *Server, peer string, a *A) error
 	// admit, when set, checks a forwarded call on the leader and returns
 	// the context it runs in; default: forwardTimeout from the member's.
 	admit func(s *Server, a A) (context.Context, context.CancelFunc, error)
@@ -139,6 +143,15 @@ func send[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], addr, i
 // It always returns nil: the call's error travels in the reply.
 func serve[A, R any](e *rpcEndpoint, c *leaderCall[A, R], a A, r *rpcwire.Reply[R]) error {
 	s := e.s
+	if c.authorize == nil {
+		r.Err = wireCodec.Encode(fmt.Errorf("%w: %s is not served to members", ErrForbidden, c.method))
+		return nil
+	}
+	if err := c.authorize(s, e.peer, &a); err != nil {
+		s.logger.Warn("refused a member's call", "peer", e.peer, "method", c.method, "error", err)
+		r.Err = wireCodec.Encode(err)
+		return nil
+	}
 	if s.leader() == nil {
 		r.Err = wireCodec.Encode(ErrNotLeader)
 		return nil
@@ -205,6 +218,7 @@ var wireCodec = rpcwire.NewCodec(
 	entry(api.CodeOwnership, ErrNotOwner),
 	entry(api.CodeSettingsMismatch, ErrSettingsMismatch),
 	entry(api.CodeRefused, ErrRefused),
+	entry(api.CodeForbidden, ErrForbidden),
 	entry(api.CodeCanceled, context.Canceled),
 )
 
@@ -224,6 +238,9 @@ var proposeCall = &leaderCall[rpcwire.ProposeArgs, uint64]{
 	local: func(s *Server, _ context.Context, a rpcwire.ProposeArgs) (uint64, error) {
 		return s.applyCommand(a.Cmd)
 	},
+	authorize: func(s *Server, peer string, a *rpcwire.ProposeArgs) error {
+		return s.authorizeProposal(peer, a)
+	},
 	admit: func(s *Server, a rpcwire.ProposeArgs) (context.Context, context.CancelFunc, error) {
 		if _, err := fsm.Decode(a.Cmd); err != nil {
 			return nil, nil, fmt.Errorf("refusing undecodable command: %w", err)
@@ -236,7 +253,7 @@ var proposeCall = &leaderCall[rpcwire.ProposeArgs, uint64]{
 // operatorProposeCall is proposeCall for an operator's command: retried
 // while the leader changes, within the caller's deadline.
 var operatorProposeCall = &leaderCall[rpcwire.ProposeArgs, uint64]{
-	method: proposeCall.method, retry: true, local: proposeCall.local, admit: proposeCall.admit,
+	method: proposeCall.method, retry: true, local: proposeCall.local, authorize: proposeCall.authorize, admit: proposeCall.admit,
 }
 
 // Propose applies a forwarded command on the leader.
@@ -248,21 +265,23 @@ func (e *rpcEndpoint) Propose(a rpcwire.ProposeArgs, r *rpcwire.Reply[uint64]) e
 // the epoch of the FSM's result or its refusal. For the leader's own
 // decisions and an owner's reports: they are never re-sent elsewhere.
 func (s *Server) commit(ctx context.Context, c fsm.Command) (uint64, error) {
-	return s.commitWith(ctx, proposeCall, c)
+	return s.commitWith(ctx, proposeCall, c, nil)
 }
 
 // operatorCommit is commit for an operator's command: while no leader can
 // take it (an election, a leader change), it is sent again until ctx ends.
+// A forwarded one carries the API caller (see forwardedCaller), whose role
+// the leader checks.
 func (s *Server) operatorCommit(ctx context.Context, c fsm.Command) (uint64, error) {
-	return s.commitWith(ctx, operatorProposeCall, c)
+	return s.commitWith(ctx, operatorProposeCall, c, s.forwardedCaller(ctx, fsm.HeaderOf(c).By))
 }
 
-func (s *Server) commitWith(ctx context.Context, call *leaderCall[rpcwire.ProposeArgs, uint64], c fsm.Command) (uint64, error) {
+func (s *Server) commitWith(ctx context.Context, call *leaderCall[rpcwire.ProposeArgs, uint64], c fsm.Command, caller *rpcwire.Caller) (uint64, error) {
 	data, err := fsm.Encode(c)
 	if err != nil {
 		return 0, err
 	}
-	return forward(ctx, s, call, rpcwire.ProposeArgs{Cmd: data})
+	return forward(ctx, s, call, rpcwire.ProposeArgs{Cmd: data, Caller: caller})
 }
 
 // applyCommand applies an encoded command on this member, the raft

@@ -48,7 +48,7 @@ func TestWireCodecThroughRPC(t *testing.T) {
 		t.Cleanup(func() { mux.Close() })
 		muxes[m.cfg.NodeID] = mux
 	}
-	srv, err := transport.NewRPCServer("Test", codecEcho{})
+	srv, err := transport.NewRPCServer("Test", func(string) any { return codecEcho{} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestForwardReachesLeader(t *testing.T) {
 		t.Fatalf("remove of an unknown member via follower %s: %v (%T), want fsm.ErrNoMember from the leader", f.cfg.NodeID, err, err)
 	}
 	var reply rpcwire.Reply[struct{}]
-	if err := l.srv.pool.Call(ctxT(t, 5*time.Second), f.srv.RaftAddr(), removeMemberCall.method, rpcwire.MemberArgs{ID: "nosuch", By: "test"}, &reply); err != nil {
+	if err := l.srv.pool.Call(ctxT(t, 5*time.Second), f.srv.RaftAddr(), removeMemberCall.method, rpcwire.MemberArgs{ID: "nosuch", By: "test", Caller: &rpcwire.Caller{Identity: "test", Role: "operate"}}, &reply); err != nil {
 		t.Fatal(err)
 	}
 	if err := wireCodec.Decode(reply.Err); !errors.Is(err, ErrNotLeader) {

@@ -19,7 +19,7 @@ import (
 // be asked; the call is forwarded to the leader. The caller is
 // recorded in the log as by.
 func (s *Server) AddMember(ctx context.Context, req api.MemberRequest, by string) error {
-	a := rpcwire.MemberArgs{ID: req.ID, Address: req.Address, Role: req.Role, InstanceID: req.InstanceID, By: by}
+	a := rpcwire.MemberArgs{ID: req.ID, Address: req.Address, Role: req.Role, InstanceID: req.InstanceID, By: by, Caller: s.forwardedCaller(ctx, by)}
 	if err := s.checkRunning(); err != nil {
 		return err
 	}
@@ -37,6 +37,14 @@ var addMemberCall = &leaderCall[rpcwire.MemberArgs, struct{}]{
 	local: func(s *Server, ctx context.Context, a rpcwire.MemberArgs) (struct{}, error) {
 		return struct{}{}, s.addMemberLocal(ctx, a)
 	},
+	authorize: authorizeMemberChange,
+}
+
+// authorizeMemberChange checks a forwarded membership change's API caller
+// and records it as the author.
+func authorizeMemberChange(_ *Server, peer string, a *rpcwire.MemberArgs) (err error) {
+	a.By, err = operatorOf(peer, a.Caller)
+	return err
 }
 
 // AddMember runs a forwarded AddMember on the leader.
@@ -68,7 +76,7 @@ func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
 	if err := s.checkRunning(); err != nil {
 		return err
 	}
-	_, err := forward(ctx, s, removeMemberCall, rpcwire.MemberArgs{ID: id, By: by})
+	_, err := forward(ctx, s, removeMemberCall, rpcwire.MemberArgs{ID: id, By: by, Caller: s.forwardedCaller(ctx, by)})
 	return err
 }
 
@@ -80,6 +88,7 @@ var removeMemberCall = &leaderCall[rpcwire.MemberArgs, struct{}]{
 	local: func(s *Server, ctx context.Context, a rpcwire.MemberArgs) (struct{}, error) {
 		return struct{}{}, s.removeMemberLocal(ctx, a.ID, a.By)
 	},
+	authorize: authorizeMemberChange,
 }
 
 // RemoveMember runs a forwarded RemoveMember on the leader.

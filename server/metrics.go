@@ -31,6 +31,9 @@ type metrics struct {
 	awsDuration   *prometheus.HistogramVec
 	applyDuration prometheus.Histogram
 	selfFences    prometheus.Counter
+	// legacyPeers counts member-port connections admitted with a legacy
+	// member certificate, by peer.
+	legacyPeers *prometheus.CounterVec
 }
 
 // newMetrics registers the metrics on reg, or on a private registry (with
@@ -63,6 +66,8 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []prometheus.Collector{m.failovers, m.fences, m.fenceDuration, m.takeoverToOn, m.transfers, m.checks, m.awsCalls, m.awsDuration, m.applyDuration, m.selfFences} {
 		f(c)
 	}
+	m.legacyPeers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_legacy_member_cert_connections_total", Help: "Member-port connections admitted with a legacy member certificate (no raftha://member/ID name; tls.allow_legacy_member_certs), by peer: re-issue these certificates."}, []string{"peer"})
+	f(m.legacyPeers)
 	f(&stateCollector{s: s})
 	f(&permissionCollector{s: s})
 	return m, regErr

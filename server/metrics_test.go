@@ -18,7 +18,7 @@ func (c *testCluster) scrape(t *testing.T, m *testMember) string {
 	t.Helper()
 	cert := filepath.Join(c.tlsDir, "scraper.pem")
 	if _, err := transport.Load(transport.Files{CA: filepath.Join(c.tlsDir, "ca.pem"), Cert: cert, Key: filepath.Join(c.tlsDir, "scraper-key.pem")}); err != nil {
-		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: "scraper", IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+		if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: "scraper", Kind: transport.KindOperator, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 			t.Fatal(err)
 		}
 	}

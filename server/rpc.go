@@ -11,10 +11,15 @@ import (
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
-// rpcEndpoint is the node-to-node RPC surface, served on the mTLS port.
-// Every method but Probe is leader-only: each is the serving half of a
-// leaderCall (forward.go), declared next to its calling half.
-type rpcEndpoint struct{ s *Server }
+// rpcEndpoint is the node-to-node RPC surface, served on the mTLS port,
+// one per stream: peer is the member id the stream's certificate proved
+// (peerauth.go). Every method but Probe is leader-only: each is the
+// serving half of a leaderCall (forward.go), declared next to its calling
+// half.
+type rpcEndpoint struct {
+	s    *Server
+	peer string
+}
 
 // heartbeatCall is the member heartbeat, on the lease lane: the leader
 // records the contact and confirms the groups the member owns. It is never
@@ -28,6 +33,15 @@ var heartbeatCall = &leaderCall[rpcwire.HeartbeatArgs, rpcwire.HeartbeatReply]{
 			return rpcwire.HeartbeatReply{}, err
 		}
 		return rpcwire.HeartbeatReply{Leader: s.cfg.NodeID, Owned: owned}, nil
+	},
+	authorize: func(s *Server, peer string, a *rpcwire.HeartbeatArgs) error {
+		if err := selfOnly(peer, a.Node, "a heartbeat"); err != nil {
+			return err
+		}
+		if r, ok := s.memberRole(peer); ok && string(r) != a.Role {
+			return fmt.Errorf("%w: member %s has role %s, not %q", ErrForbidden, peer, r, a.Role)
+		}
+		return nil
 	},
 	admit: leaseAdmit[rpcwire.HeartbeatArgs],
 }
@@ -44,6 +58,9 @@ var confirmCall = &leaderCall[rpcwire.ConfirmArgs, rpcwire.ConfirmReply]{
 	lane:   laneLease,
 	local: func(s *Server, ctx context.Context, a rpcwire.ConfirmArgs) (rpcwire.ConfirmReply, error) {
 		return rpcwire.ConfirmReply{}, s.confirmLocal(ctx, a.Group, a.Node, a.Epoch)
+	},
+	authorize: func(_ *Server, peer string, a *rpcwire.ConfirmArgs) error {
+		return selfOnly(peer, a.Node, "a confirmation")
 	},
 	admit: leaseAdmit[rpcwire.ConfirmArgs],
 }

@@ -250,6 +250,9 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 	if err := checkCloud(cfg, opts); err != nil {
 		return nil, err
 	}
+	if err := checkOwnCert(cfg, b); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, cloud: opts.Cloud, exitFn: opts.Exit, rejoin: opts.Rejoin,
 		readyCh: make(chan struct{}), doneCh: make(chan struct{})}
 	s.apiOff, s.apiListener = opts.DisableAPI, opts.APIListener
@@ -298,12 +301,13 @@ func (s *Server) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	s.mux.SetAuthorizer(s.isMember)
+	s.mux.SetAuthorizer(s.admitPeer)
+	s.mux.SetPeerResolver(s.memberAt)
 	raftAddr := s.mux.Addr().String()
 	s.raftAddr.Store(&raftAddr)
 	s.pool = transport.NewPool(s.mux)
 	s.leasePool = transport.NewPool(s.mux)
-	s.rpcSrv, err = transport.NewRPCServer("Raftha", &rpcEndpoint{s: s})
+	s.rpcSrv, err = transport.NewRPCServer("Raftha", func(peer string) any { return &rpcEndpoint{s: s, peer: peer} })
 	if err != nil {
 		return err
 	}

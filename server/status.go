@@ -38,6 +38,7 @@ var statusCall = &leaderCall[rpcwire.StatusArgs, *api.Status]{
 	local: func(s *Server, ctx context.Context, _ rpcwire.StatusArgs) (*api.Status, error) {
 		return s.statusLocal(ctx)
 	},
+	authorize: anyMember[rpcwire.StatusArgs],
 }
 
 // Status serves the leader's status to a follower.

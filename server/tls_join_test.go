@@ -34,7 +34,7 @@ func foreignPKI(t *testing.T, name string) string {
 	if err := transport.CreateCA(dir, "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := transport.CreateCert(dir, transport.CertRequest{Name: name, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+	if err := transport.CreateCert(dir, transport.CertRequest{Name: name, Kind: transport.KindMember, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -263,7 +263,7 @@ func TestForeignCAClientRefusedByAPI(t *testing.T) {
 	})
 
 	// A certificate from the cluster CA is served.
-	if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: "cli"}); err != nil {
+	if err := transport.CreateCert(c.tlsDir, transport.CertRequest{Name: "cli", Kind: transport.KindOperator}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = get(filepath.Join(c.tlsDir, "cli.pem"), filepath.Join(c.tlsDir, "cli-key.pem"))

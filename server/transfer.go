@@ -36,7 +36,7 @@ func (s *Server) Transfer(ctx context.Context, group, to, by string) (api.GroupS
 	if err := s.checkRunning(); err != nil {
 		return api.GroupStatus{}, err
 	}
-	return forward(ctx, s, transferCall, rpcwire.TransferArgs{Group: group, To: to, By: by})
+	return forward(ctx, s, transferCall, rpcwire.TransferArgs{Group: group, To: to, By: by, Caller: s.forwardedCaller(ctx, by)})
 }
 
 // transferCall is a planned move through the leader. A forwarded attempt
@@ -49,6 +49,10 @@ var transferCall = &leaderCall[rpcwire.TransferArgs, api.GroupStatus]{
 	lost:   "whether the move began is unknown; see raftha status",
 	local: func(s *Server, ctx context.Context, a rpcwire.TransferArgs) (api.GroupStatus, error) {
 		return s.transferLocal(ctx, a.Group, a.To, a.By)
+	},
+	authorize: func(_ *Server, peer string, a *rpcwire.TransferArgs) (err error) {
+		a.By, err = operatorOf(peer, a.Caller)
+		return err
 	},
 	send: func(ctx context.Context, a rpcwire.TransferArgs) (context.Context, context.CancelFunc, rpcwire.TransferArgs, error) {
 		a.Timeout = api.DefaultTransferTimeout

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -25,9 +26,16 @@ const handshakeTimeout = 10 * time.Second
 // ErrClosed is returned by Accept and Dial after the mux is closed.
 var ErrClosed = errors.New("transport: closed")
 
+// ErrWrongPeer is returned (wrapped) by a dial that reached a member other
+// than the one the address belongs to (see SetPeerResolver), or a peer
+// whose certificate is no member's: the stream is closed unused.
+var ErrWrongPeer = errors.New("transport: the peer is not the member dialled")
+
 // Mux is the member's single mTLS port. It accepts TLS connections, refuses
-// peers whose certificate the cluster CA did not sign (and logs that), and
-// hands each stream to Raft or to the RPC server by its first byte.
+// peers whose certificate the cluster CA did not sign (and logs that) and
+// operator certificates (only member certificates are admitted: see
+// CertKind and SetAuthorizer), and hands each stream to Raft or to the
+// RPC server, with the peer's member id, by its first byte.
 type Mux struct {
 	ln        net.Listener
 	advertise net.Addr
@@ -36,12 +44,13 @@ type Mux struct {
 	logger    hclog.Logger
 
 	raftCh chan net.Conn
-	rpcFn  func(net.Conn)
+	rpcFn  func(c net.Conn, peer string)
 
 	mu     sync.Mutex
 	conns  map[net.Conn]string // raw conn → peer identity ("" until known)
 	filter func(peer string) bool
-	authz  func(peer string) bool
+	authz  func(peer Identity) bool
+	expect func(addr string) string
 	closed chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
@@ -82,8 +91,10 @@ func (m *Mux) Addr() net.Addr { return m.advertise }
 // ListenAddr is the bound address.
 func (m *Mux) ListenAddr() net.Addr { return m.ln.Addr() }
 
-// Serve accepts connections until Close; rpc serves RPC streams.
-func (m *Mux) Serve(rpc func(net.Conn)) {
+// Serve accepts connections until Close; rpc serves RPC streams, each
+// with the member id its peer's certificate proved (the id the
+// authorizer admitted).
+func (m *Mux) Serve(rpc func(c net.Conn, peer string)) {
 	m.rpcFn = rpc
 	m.wg.Add(1)
 	go func() {
@@ -142,8 +153,8 @@ func (m *Mux) handle(raw net.Conn) {
 		m.track(raw, false)
 		return
 	}
-	peer := peerName(tc)
-	if !m.admit(raw, peer) {
+	peer, ok := m.peerOf(tc)
+	if !ok || !m.admit(raw, peer) {
 		raw.Close()
 		m.track(raw, false)
 		return
@@ -169,7 +180,7 @@ func (m *Mux) handle(raw net.Conn) {
 			conn.Close()
 			return
 		}
-		m.rpcFn(conn)
+		m.rpcFn(conn, peer.Name)
 	default:
 		m.logger.Warn("unknown stream kind from peer", "remote", raw.RemoteAddr().String(), "kind", kind[0])
 		conn.Close()
@@ -210,10 +221,20 @@ func (m *Mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 		return nil, err
 	}
 	tc := c.(*tls.Conn)
-	if !m.track(c, true) || !m.admit(c, peerName(tc)) {
+	if !m.track(c, true) {
+		c.Close()
+		return nil, ErrClosed
+	}
+	peer, ok := m.peerOf(tc)
+	if err := m.expected(addr, peer, ok); err != nil {
 		c.Close()
 		m.track(c, false)
-		return nil, fmt.Errorf("transport: %s refused (partitioned)", addr)
+		return nil, err
+	}
+	if !m.admit(c, peer) {
+		c.Close()
+		m.track(c, false)
+		return nil, fmt.Errorf("transport: %s (%s) refused", addr, peer)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetWriteDeadline(dl)
@@ -227,37 +248,78 @@ func (m *Mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 	return &trackedConn{Conn: c, done: func() { m.track(c, false) }}, nil
 }
 
-// peerName is the identity (certificate CN) of a TLS peer.
-func peerName(tc *tls.Conn) string {
+// peerOf is the identity of a TLS peer; false (logged) for a certificate
+// that is no member's: an operator certificate or a malformed identity.
+func (m *Mux) peerOf(tc *tls.Conn) (Identity, bool) {
+	var cert *x509.Certificate
 	if cs := tc.ConnectionState(); len(cs.PeerCertificates) > 0 {
-		return CertIdentity(cs.PeerCertificates[0])
+		cert = cs.PeerCertificates[0]
 	}
-	return ""
+	id, err := CertIdentityOf(cert)
+	switch {
+	case err != nil:
+		m.logger.Warn("refused peer: its certificate carries no valid identity", "remote", tc.RemoteAddr().String(), "error", err)
+		return id, false
+	case id.Kind == KindOperator:
+		m.logger.Warn("refused peer: an operator certificate is for the API, not the member port", "peer", id.String(), "remote", tc.RemoteAddr().String())
+		return id, false
+	}
+	return id, true
+}
+
+// expected checks that a dialled peer is the member addr belongs to.
+func (m *Mux) expected(addr string, peer Identity, ok bool) error {
+	if !ok {
+		return fmt.Errorf("%w: %s presented a certificate that is no member's", ErrWrongPeer, addr)
+	}
+	m.mu.Lock()
+	expect := m.expect
+	m.mu.Unlock()
+	if expect == nil {
+		return nil
+	}
+	if want := expect(addr); want != "" && want != peer.Name {
+		m.logger.Warn("refused peer: the member at this address is not the one dialled", "remote", addr, "want", want, "got", peer.String())
+		return fmt.Errorf("%w: %s is member %s's address but presented the certificate of %s", ErrWrongPeer, addr, want, peer)
+	}
+	return nil
 }
 
 // admit records c's peer and reports whether the authorizer and the
 // fault filter let it through.
-func (m *Mux) admit(c net.Conn, peer string) bool {
+func (m *Mux) admit(c net.Conn, peer Identity) bool {
 	m.mu.Lock()
 	if _, ok := m.conns[c]; ok {
-		m.conns[c] = peer
+		m.conns[c] = peer.Name
 	}
 	authz, filter := m.authz, m.filter
 	m.mu.Unlock()
 	if authz != nil && !authz(peer) {
-		m.logger.Warn("refused peer: its certificate is from the cluster CA but names no member of this cluster", "peer", peer, "remote", c.RemoteAddr().String())
+		m.logger.Warn("refused peer: its certificate is from the cluster CA but is no member certificate of this cluster", "peer", peer.String(), "remote", c.RemoteAddr().String())
 		return false
 	}
-	return filter == nil || filter(peer)
+	return filter == nil || filter(peer.Name)
 }
 
-// SetAuthorizer restricts member-to-member connections to peers whose
-// certificate identity (CN) allow accepts: the members of the cluster.
-// Operator and client certificates signed by the same CA are refused here;
-// they are for the API.
-func (m *Mux) SetAuthorizer(allow func(peer string) bool) {
+// SetAuthorizer restricts member-to-member connections, both ways, to
+// peers whose certificate identity allow accepts: the members of the
+// cluster, by their member certificates (KindMember; KindLegacy only while
+// a migration allows it). Operator certificates are refused before allow
+// is asked; they are for the API.
+func (m *Mux) SetAuthorizer(allow func(peer Identity) bool) {
 	m.mu.Lock()
 	m.authz = allow
+	m.mu.Unlock()
+}
+
+// SetPeerResolver makes every dial check the member it reached: expect
+// returns the member id an address belongs to ("" when it does not know,
+// as for a seed address before joining), and a dialled peer whose
+// certificate names another member is refused with ErrWrongPeer. It
+// covers Raft streams and RPC streams alike.
+func (m *Mux) SetPeerResolver(expect func(addr string) string) {
+	m.mu.Lock()
+	m.expect = expect
 	m.mu.Unlock()
 }
 

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,10 @@ type CertRequest struct {
 	DNSNames []string
 	// Validity is the certificate lifetime; zero means DefaultCertValidity.
 	Validity time.Duration
+	// Kind is what the certificate is for, KindMember or KindOperator
+	// (written as the URI SAN raftha://KIND/NAME); required. KindLegacy
+	// writes no URI SAN, as raftha did before kinds (to test migrations).
+	Kind CertKind
 }
 
 // CreateCA creates a new cluster certificate authority in dir: dir/ca.pem
@@ -127,12 +132,21 @@ func CreateCA(dir string, name string, validity time.Duration) error {
 //
 // The certificate has subject CN=req.Name, is valid for both server and
 // client authentication, and carries req.IPs, req.DNSNames and req.Name as
-// subject alternative names. A zero req.Validity means DefaultCertValidity;
+// subject alternative names, and its kind and name as the URI SAN
+// raftha://KIND/NAME (see CertIdentityOf). A zero req.Validity means DefaultCertValidity;
 // the expiry is capped at the CA's own expiry. Existing files are never
 // overwritten, and files are written atomically.
 func CreateCert(dir string, req CertRequest) error {
 	if err := ValidateName(req.Name); err != nil {
 		return fmt.Errorf("transport: create certificate: %w", err)
+	}
+	var uris []*url.URL
+	switch req.Kind {
+	case KindMember, KindOperator:
+		uris = append(uris, IdentityURI(req.Kind, req.Name))
+	case KindLegacy:
+	default:
+		return fmt.Errorf("transport: create certificate %q: kind %q: must be %s or %s", req.Name, req.Kind, KindMember, KindOperator)
 	}
 	validity := req.Validity
 	if validity == 0 {
@@ -196,6 +210,7 @@ func CreateCert(dir string, req CertRequest) error {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		DNSNames:              dnsNames,
 		IPAddresses:           ips,
+		URIs:                  uris,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
 	if err != nil {
@@ -207,13 +222,16 @@ func CreateCert(dir string, req CertRequest) error {
 	return nil
 }
 
-// CertIdentity returns the identity (subject common name) carried by a
-// certificate issued by CreateCert, or "" for a nil certificate.
+// CertIdentity returns the name carried by a certificate issued by
+// CreateCert (see CertIdentityOf), or "" for a nil certificate or a
+// malformed identity. It does not say the kind: use CertIdentityOf where
+// the kind matters.
 func CertIdentity(cert *x509.Certificate) string {
-	if cert == nil {
+	id, err := CertIdentityOf(cert)
+	if err != nil {
 		return ""
 	}
-	return cert.Subject.CommonName
+	return id.Name
 }
 
 // ValidateName reports whether name is acceptable as a certificate name

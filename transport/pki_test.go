@@ -27,6 +27,9 @@ func mustCA(t *testing.T, name string) string {
 // mustCert issues a certificate in dir and returns its Files.
 func mustCert(t *testing.T, dir string, req CertRequest) Files {
 	t.Helper()
+	if req.Kind == "" {
+		req.Kind = KindMember
+	}
 	if err := CreateCert(dir, req); err != nil {
 		t.Fatalf("CreateCert(%q): %v", req.Name, err)
 	}
@@ -230,7 +233,7 @@ func TestCreateCertRefusesOverwrite(t *testing.T) {
 	certBefore, _ := os.ReadFile(f.Cert)
 	keyBefore, _ := os.ReadFile(f.Key)
 
-	err := CreateCert(dir, CertRequest{Name: "node1"})
+	err := CreateCert(dir, CertRequest{Name: "node1", Kind: KindMember})
 	if err == nil || !strings.Contains(err.Error(), f.Cert) {
 		t.Fatalf("second CreateCert: err = %v, want error naming %s", err, f.Cert)
 	}
@@ -245,7 +248,7 @@ func TestCreateCertRefusesOverwrite(t *testing.T) {
 	if err := os.WriteFile(stray, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err = CreateCert(dir, CertRequest{Name: "node2"})
+	err = CreateCert(dir, CertRequest{Name: "node2", Kind: KindMember})
 	if err == nil || !strings.Contains(err.Error(), stray) {
 		t.Fatalf("CreateCert over stray key: err = %v, want error naming %s", err, stray)
 	}
@@ -279,7 +282,7 @@ func TestCreateCertBadNames(t *testing.T) {
 		"nödé", "a\x00b", "x:y", strings.Repeat("a", 65),
 	}
 	for _, name := range bad {
-		err := CreateCert(dir, CertRequest{Name: name})
+		err := CreateCert(dir, CertRequest{Name: name, Kind: KindMember})
 		if err == nil {
 			t.Errorf("CreateCert(%q) succeeded", name)
 			continue
@@ -289,7 +292,7 @@ func TestCreateCertBadNames(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"node1", "Node_2", "a.b-c", "x"} {
-		if err := CreateCert(dir, CertRequest{Name: name}); err != nil {
+		if err := CreateCert(dir, CertRequest{Name: name, Kind: KindMember}); err != nil {
 			t.Errorf("CreateCert(%q): %v", name, err)
 		}
 	}
@@ -297,7 +300,7 @@ func TestCreateCertBadNames(t *testing.T) {
 
 func TestCreateCertWithoutCA(t *testing.T) {
 	dir := t.TempDir()
-	err := CreateCert(dir, CertRequest{Name: "node1"})
+	err := CreateCert(dir, CertRequest{Name: "node1", Kind: KindMember})
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, CACertFile)) {
 		t.Fatalf("err = %v, want error naming ca.pem", err)
 	}

@@ -9,20 +9,33 @@ import (
 	"sync"
 )
 
-// RPCServer serves node-to-node calls on RPC streams of a Mux.
-type RPCServer struct{ srv *rpc.Server }
-
-// NewRPCServer registers rcvr's exported methods (net/rpc rules) under name.
-func NewRPCServer(name string, rcvr any) (*RPCServer, error) {
-	s := rpc.NewServer()
-	if err := s.RegisterName(name, rcvr); err != nil {
-		return nil, err
-	}
-	return &RPCServer{srv: s}, nil
+// RPCServer serves node-to-node calls on RPC streams of a Mux. Each stream
+// is served by a receiver of its own, made for the stream's peer: net/rpc
+// does not tell a method who called, so the receiver carries it.
+type RPCServer struct {
+	name     string
+	receiver func(peer string) any
 }
 
-// ServeConn serves one stream until it closes.
-func (s *RPCServer) ServeConn(c net.Conn) { s.srv.ServeConn(c) }
+// NewRPCServer serves the exported methods (net/rpc rules) of
+// receiver(peer) under name, one receiver per stream, made for the member
+// id the stream's certificate proved. It checks receiver("") once.
+func NewRPCServer(name string, receiver func(peer string) any) (*RPCServer, error) {
+	if err := rpc.NewServer().RegisterName(name, receiver("")); err != nil {
+		return nil, err
+	}
+	return &RPCServer{name: name, receiver: receiver}, nil
+}
+
+// ServeConn serves one stream from peer until it closes.
+func (s *RPCServer) ServeConn(c net.Conn, peer string) {
+	srv := rpc.NewServer()
+	if err := srv.RegisterName(s.name, s.receiver(peer)); err != nil {
+		c.Close() // NewRPCServer registered the same type
+		return
+	}
+	srv.ServeConn(c)
+}
 
 // ErrDial is wrapped by Call when it could not connect to the peer: the
 // call was not sent, so it is safe to retry (elsewhere).

@@ -75,8 +75,25 @@ type MemberArgs struct {
 	// optional.
 	InstanceID string `json:"instance_id,omitempty"`
 	// By is who asked. It is never read from JSON: the API sets it from
-	// the caller's identity, and a forwarded call carries it.
+	// the caller's identity. The leader records Caller's identity for a
+	// forwarded call, never By.
 	By string `json:"-"`
+	// Caller is the API caller a member forwards the call for; the
+	// leader refuses a forwarded call without one or whose role may not
+	// change the cluster. Never read from JSON.
+	Caller *Caller `json:"-"`
+}
+
+// Caller is the authenticated API caller of an operator call that a member
+// forwards to the leader: who it is and the role the forwarding member's
+// API gave it (or, for a Go caller of an embedding member, the member's
+// own word). The leader checks the role and records the identity as the
+// command's author.
+type Caller struct {
+	// Identity is the certificate name or "token:NAME".
+	Identity string
+	// Role is read or operate.
+	Role string
 }
 
 // ProbeArgs asks a member what it holds, for the no-amnesia check of a
@@ -104,6 +121,9 @@ type ProbeReply struct {
 type ProposeArgs struct {
 	// Cmd is the command as fsm.Encode wrote it.
 	Cmd []byte
+	// Caller is the API caller of an operator's command; nil for what a
+	// member proposes for itself (its reports, its fence, its notes).
+	Caller *Caller
 }
 
 // StatusArgs is the Status RPC's (empty) argument.
@@ -112,8 +132,10 @@ type StatusArgs struct{}
 // TransferArgs is a forwarded transfer.
 type TransferArgs struct {
 	// Group is the group to move, To the node to move it to, and By who
-	// asked.
+	// asked (the leader records Caller's identity instead).
 	Group, To, By string
+	// Caller is the API caller the member forwards the transfer for.
+	Caller *Caller
 	// Timeout is the caller's remaining deadline, set for each forwarded
 	// attempt. The leader refuses, committing nothing, when it is <= 0
 	// (the deadline passed), and caps it at 30m.

@@ -1,0 +1,225 @@
+package server
+
+// The member port binds every request to the caller's TLS identity (see
+// DESIGN.md, "Who may do what on the member port"): the mux admits only
+// member certificates of members, the RPC endpoint of each stream knows
+// the member id its certificate proved, and every leader call checks that
+// the member asks only for itself, or carries the API caller it forwards
+// an operator's call for.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
+	"github.com/raftha/raftha/transport"
+)
+
+// ErrForbidden means the caller's identity does not allow the call: a
+// member asking for another member, a member proposing what only the
+// leader may originate, or an operator call without a caller whose role
+// may change the cluster. Nothing was applied.
+var ErrForbidden = errors.New("forbidden")
+
+// admitPeer is the member port's authorizer: a member certificate of a
+// member of this cluster; a legacy certificate (no kind) of a member only
+// while tls.allow_legacy_member_certs is set, loudly.
+func (s *Server) admitPeer(id transport.Identity) bool {
+	switch id.Kind {
+	case transport.KindMember:
+		return s.isMember(id.Name)
+	case transport.KindLegacy:
+		if !s.cfg.TLS.AllowLegacyMemberCerts || !s.isMember(id.Name) {
+			return false
+		}
+		s.logger.Warn("admitted a legacy member certificate (it has no raftha://member/ID name): re-issue it with `raftha tls cert create --member ID`, roll the member, then turn tls.allow_legacy_member_certs off", "peer", id.Name)
+		s.metrics.legacyPeers.WithLabelValues(id.Name).Inc()
+		return true
+	}
+	return false
+}
+
+// memberAt is the member id addr belongs to, for the dialer's check: the
+// log's members first (a removed member's address may be reused), then
+// the configured ones; "" when none.
+func (s *Server) memberAt(addr string) string {
+	var id string
+	s.fsm.Read(func(st *fsm.State) {
+		for _, m := range st.Members {
+			if m.Address == addr {
+				id = m.ID
+			}
+		}
+	})
+	if id != "" {
+		return id
+	}
+	for _, m := range s.cfg.Members {
+		if m.Address == addr {
+			return m.ID
+		}
+	}
+	return ""
+}
+
+// memberRole is id's role, from the log or the configuration.
+func (s *Server) memberRole(id string) (fsm.Role, bool) {
+	var role fsm.Role
+	s.fsm.Read(func(st *fsm.State) {
+		if m, ok := st.Members[id]; ok {
+			role = m.Role
+		}
+	})
+	if role != "" {
+		return role, true
+	}
+	for _, m := range s.cfg.Members {
+		if m.ID == id {
+			return fsm.Role(m.Role), true
+		}
+	}
+	return "", false
+}
+
+// selfOnly refuses a member asking for another member.
+func selfOnly(peer, node, what string) error {
+	if peer == "" || node != peer {
+		return fmt.Errorf("%w: member %s may not send %s for member %q", ErrForbidden, peer, what, node)
+	}
+	return nil
+}
+
+// anyMember lets every member make a read-only call.
+func anyMember[A any](*Server, string, *A) error { return nil }
+
+// withCaller is ctx carrying the authenticated API caller, for the calls
+// this member forwards to the leader.
+func withCaller(ctx context.Context, c api.Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// forwardedCaller is the caller an operator call is forwarded for: the
+// API caller ctx carries, else (a Go caller of an embedding member, which
+// this member vouches for) by with the operate role.
+func (s *Server) forwardedCaller(ctx context.Context, by string) *rpcwire.Caller {
+	if c, ok := ctx.Value(callerKey{}).(api.Caller); ok {
+		return &rpcwire.Caller{Identity: c.Identity, Role: string(c.Role)}
+	}
+	if by == "" {
+		by = s.cfg.NodeID
+	}
+	return &rpcwire.Caller{Identity: by, Role: string(api.RoleOperate)}
+}
+
+// operatorOf checks, on the leader, the API caller a member forwarded an
+// operator call for, and returns the identity to record.
+func operatorOf(peer string, c *rpcwire.Caller) (string, error) {
+	switch {
+	case c == nil || c.Identity == "":
+		return "", fmt.Errorf("%w: member %s forwarded an operator call without its API caller", ErrForbidden, peer)
+	case !api.Role(c.Role).CanChange():
+		return "", fmt.Errorf("%w: %s (via member %s) has role %s; changing the cluster needs role %s", ErrForbidden, c.Identity, peer, c.Role, api.RoleOperate)
+	}
+	return c.Identity, nil
+}
+
+// memberNotes are the event kinds a member records about itself.
+var memberNotes = map[fsm.EventKind]bool{
+	fsm.KindFenceFailed:     true,
+	fsm.KindSelfFenceAction: true,
+	fsm.KindResourceRestart: true,
+	fsm.KindSelfFenced:      true,
+}
+
+// authorizeProposal checks a command peer forwarded and rewrites its
+// author (Header.By) to the authenticated one:
+//   - what an owner says about itself (Report, Fenced, its Notes): only
+//     for peer itself, and only from a member with role node;
+//   - an operator's command: only with an API caller whose role may
+//     change the cluster, recorded as its author;
+//   - anything else (Assign, member changes, placement, settings seeds,
+//     the leader's notes): only the leader originates it, never a peer.
+func (s *Server) authorizeProposal(peer string, a *rpcwire.ProposeArgs) error {
+	cmd, err := fsm.Decode(a.Cmd)
+	if err != nil {
+		return fmt.Errorf("refusing undecodable command: %w", err)
+	}
+	owner := func(node, what string) error {
+		if err := selfOnly(peer, node, what); err != nil {
+			return err
+		}
+		if r, _ := s.memberRole(peer); r != fsm.RoleNode {
+			return fmt.Errorf("%w: member %s has role %q; only a node may send %s", ErrForbidden, peer, r, what)
+		}
+		return nil
+	}
+	operator := func(h *fsm.Header) error {
+		by, err := operatorOf(peer, a.Caller)
+		h.By = by
+		return err
+	}
+	switch c := cmd.(type) {
+	case *fsm.Report:
+		err = owner(c.Node, "a report")
+		c.By = peer
+	case *fsm.Fenced:
+		err = owner(c.Node, "a fence")
+		c.By = peer
+	case *fsm.Note:
+		err = owner(c.Node, "a note")
+		if err == nil && !memberNotes[c.Kind] {
+			err = fmt.Errorf("%w: only the leader records %s events", ErrForbidden, c.Kind)
+		}
+		c.By = peer
+	case *fsm.ApplyGroups:
+		err = operator(&c.Header)
+	case *fsm.DeleteGroup:
+		err = operator(&c.Header)
+	case *fsm.SetSuspended:
+		err = operator(&c.Header)
+	case *fsm.FenceOverride:
+		err = operator(&c.Header)
+	case *fsm.BeginTransfer:
+		err = operator(&c.Header)
+	case *fsm.SetClusterSettings:
+		if c.Seed {
+			return fmt.Errorf("%w: only the leader seeds the cluster settings", ErrForbidden)
+		}
+		err = operator(&c.Header)
+	default:
+		return fmt.Errorf("%w: only the leader originates %T; member %s may not propose it", ErrForbidden, cmd, peer)
+	}
+	if err != nil {
+		return err
+	}
+	a.Cmd, err = fsm.Encode(cmd)
+	return err
+}
+
+// ErrNotMemberCert means tls.cert is not this member's member
+// certificate: the other members would refuse it on the member port.
+var ErrNotMemberCert = errors.New("tls.cert is not this member's member certificate")
+
+// checkOwnCert refuses to start with a certificate the other members
+// would refuse: an operator's, another member's, or a legacy one while
+// tls.allow_legacy_member_certs is off.
+func checkOwnCert(cfg config.Config, b *transport.Bundle) error {
+	id, err := transport.CertIdentityOf(b.Certificate.Leaf)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNotMemberCert, cfg.TLS.Cert, err)
+	}
+	fix := fmt.Sprintf("issue one with `raftha tls cert create --dir DIR --member %s`", cfg.NodeID)
+	switch {
+	case id.Name != cfg.NodeID:
+		return fmt.Errorf("%w: %s names %s, not node_id %s; %s", ErrNotMemberCert, cfg.TLS.Cert, id, cfg.NodeID, fix)
+	case id.Kind == transport.KindOperator:
+		return fmt.Errorf("%w: %s is an operator certificate; %s", ErrNotMemberCert, cfg.TLS.Cert, fix)
+	case id.Kind == transport.KindLegacy && !cfg.TLS.AllowLegacyMemberCerts:
+		return fmt.Errorf("%w: %s has no member identity (issued before certificate kinds); %s, or set tls.allow_legacy_member_certs while migrating (README, Migrating certificates)", ErrNotMemberCert, cfg.TLS.Cert, fix)
+	}
+	return nil
+}
