@@ -164,7 +164,9 @@ func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
 	if f.Error() != nil {
 		return
 	}
-	servers := f.Configuration().Servers
+	// A copy: the slice is raft's, shared with every other reader of the
+	// configuration (removeMemberLocal raced with this sort under -race).
+	servers := append([]raft.Server(nil), f.Configuration().Servers...)
 	sort.SliceStable(servers, func(i, j int) bool { return !owners[string(servers[i].ID)] && owners[string(servers[j].ID)] })
 	for _, srv := range servers {
 		id := string(srv.ID)
