@@ -8,7 +8,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/raftha/raftha/config"
 )
@@ -18,13 +17,19 @@ func (s *Server) setupRaft() error {
 	if err := os.MkdirAll(filepath.Join(dir, "raft"), 0o700); err != nil {
 		return fmt.Errorf("data_dir %s: %w", dir, err)
 	}
-	// raft-boltdb v2 on bbolt, fsync on every commit (NoSync false).
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft", "raft.db"), NoSync: false})
+	// raft-boltdb v2 on bbolt, fsync on every commit (NoSync false);
+	// the file checked before bbolt maps it, every entry checksummed
+	// (boltcheck.go, logsum.go).
+	store, summed, legacy, err := openRaftStore(filepath.Join(dir, "raft", "raft.db"), s.raftRecovery())
 	if err != nil {
-		return fmt.Errorf("open raft store in %s: %w", dir, err)
+		return err
 	}
 	s.store = store
-	logs, err := raft.NewLogCache(512, store)
+	if legacy > 0 {
+		s.logger.Info("raft log entries written before checksums are read unverified until compaction removes them", "entries", legacy)
+	}
+	summed.onDamage = func(err error) { s.logger.Error("raft log damaged", "error", err) }
+	logs, err := raft.NewLogCache(512, summed)
 	if err != nil {
 		return err
 	}
@@ -77,6 +82,14 @@ func (s *Server) setupRaft() error {
 		s.goFn(s.joinLoop)
 	}
 	return nil
+}
+
+// raftRecovery is the recovery advice in a damaged-store error.
+func (s *Server) raftRecovery() string {
+	id := s.cfg.NodeID
+	return fmt.Sprintf("this member's Raft data cannot be trusted; to recover: stop the agent, move its data_dir %s aside, "+
+		"run `raftha members remove %s` against a healthy member, start this one with `raftha agent --rejoin`, "+
+		"then `raftha members add --id %s --address HOST:PORT` (README: \"A damaged raft.db\")", s.cfg.DataDir, id, id)
 }
 
 func hclogLevel(s string) hclog.Level {
