@@ -14,6 +14,9 @@ import (
 
 func (s *Server) setupRaft() error {
 	dir := s.cfg.DataDir
+	if err := tightenDataDir(dir, s.logger); err != nil {
+		return fmt.Errorf("data_dir %s: %w", dir, err)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "raft"), 0o700); err != nil {
 		return fmt.Errorf("data_dir %s: %w", dir, err)
 	}
@@ -34,10 +37,15 @@ func (s *Server) setupRaft() error {
 		return err
 	}
 	rlog := s.logger.Named("raft")
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "raft"), 3, rlog)
+	files, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "raft"), 3, rlog)
 	if err != nil {
 		return fmt.Errorf("snapshot store in %s: %w", dir, err)
 	}
+	snapDir := filepath.Join(dir, "raft", "snapshots")
+	if err := os.Chmod(snapDir, 0o700); err != nil {
+		return fmt.Errorf("snapshot store in %s: %w", dir, err)
+	}
+	snaps := &privateSnapshots{FileSnapshotStore: files, dir: snapDir, logger: s.logger}
 	s.gate = &gatedLayer{StreamLayer: s.mux.RaftLayer()}
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.gate,
