@@ -45,6 +45,8 @@ type Mux struct {
 	closed chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
+
+	refusals rateLog // refused-peer warnings, rate-limited
 }
 
 // Listen binds bind and returns a Mux that advertises advertise (bind's
@@ -134,7 +136,7 @@ func (m *Mux) handle(raw net.Conn) {
 	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := tc.Handshake(); err != nil {
 		if IsUntrustedPeer(err) {
-			m.logger.Warn("refused peer: its certificate is not signed by the cluster CA", "remote", raw.RemoteAddr().String(), "error", err)
+			m.refusals.warn(m.logger, "refused peer: its certificate is not signed by the cluster CA", "remote", raw.RemoteAddr().String(), "error", err)
 		} else {
 			m.logger.Debug("TLS handshake failed", "remote", raw.RemoteAddr().String(), "error", err)
 		}
@@ -205,7 +207,7 @@ func (m *Mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		if IsUntrustedPeer(err) {
-			m.logger.Warn("refused peer: its certificate is not signed by the cluster CA", "remote", addr, "error", err)
+			m.refusals.warn(m.logger, "refused peer: its certificate is not signed by the cluster CA", "remote", addr, "error", err)
 		}
 		return nil, err
 	}
@@ -245,7 +247,7 @@ func (m *Mux) admit(c net.Conn, peer string) bool {
 	authz, filter := m.authz, m.filter
 	m.mu.Unlock()
 	if authz != nil && !authz(peer) {
-		m.logger.Warn("refused peer: its certificate is from the cluster CA but names no member of this cluster", "peer", peer, "remote", c.RemoteAddr().String())
+		m.refusals.warn(m.logger, "refused peer: its certificate is from the cluster CA but names no member of this cluster", "peer", peer, "remote", c.RemoteAddr().String())
 		return false
 	}
 	return filter == nil || filter(peer)
