@@ -65,6 +65,7 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 		f(c)
 	}
 	f(&stateCollector{s: s})
+	f(&certCollector{b: s.bundle})
 	return m, regErr
 }
 
