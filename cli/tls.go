@@ -75,7 +75,7 @@ Keep ca-key.pem off the members once the certificates exist.`,
 						fmt.Fprintf(stdout(c), "wrote %s and %s\n", filepath.Join(dir, req.Name+".pem"), filepath.Join(dir, req.Name+"-key.pem"))
 						return nil
 					},
-				}},
+				}, certShowCommand()},
 			},
 		},
 	}
