@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -244,5 +245,50 @@ func TestRaftStoreLegacyEntries(t *testing.T) {
 	}
 	if _, _, _, err := openRaftStore(path, "hint"); !errors.Is(err, ErrRaftStoreDamaged) {
 		t.Fatalf("reopen: %v, want ErrRaftStoreDamaged", err)
+	}
+}
+
+// Damage that appears while the store is open is found on the next read:
+// GetLog fails with ErrRaftStoreDamaged and the damage hook (the server's
+// failStop) hears of it.
+func TestRaftStoreDamageAtRunTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raft.db")
+	store, logs, _, err := openRaftStore(path, "hint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var heard []error
+	logs.onDamage = func(err error) { heard = append(heard, err) }
+	var in []*raft.Log
+	for i := uint64(1); i <= 50; i++ {
+		in = append(in, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: []byte(fmt.Sprintf("payload-%03d", i))})
+	}
+	if err := logs.StoreLogs(in); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := bytes.Index(raw, []byte("payload-042"))
+	if off < 0 || bytes.Count(raw, []byte("payload-042")) != 1 {
+		t.Fatal("entry 42 not found once in the file")
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In place, as decay would: bbolt maps the file and sees the change.
+	if _, err := f.WriteAt([]byte("7"), int64(off+len("payload-04"))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var l raft.Log
+	if err := logs.GetLog(41, &l); err != nil {
+		t.Fatalf("entry 41: %v", err)
+	}
+	if err := logs.GetLog(42, &l); !errors.Is(err, ErrRaftStoreDamaged) || len(heard) != 1 {
+		t.Fatalf("entry 42: %v (hook heard %d), want ErrRaftStoreDamaged", err, len(heard))
 	}
 }

@@ -31,7 +31,10 @@ func (s *Server) setupRaft() error {
 	if legacy > 0 {
 		s.logger.Info("raft log entries written before checksums are read unverified until compaction removes them", "entries", legacy)
 	}
-	summed.onDamage = func(err error) { s.logger.Error("raft log damaged", "error", err) }
+	// Damage found after start: the member stops rather than serve a log
+	// it cannot trust (Err reports why). On the apply path Raft itself
+	// panics with the same error.
+	summed.onDamage = s.failStop
 	logs, err := raft.NewLogCache(512, summed)
 	if err != nil {
 		return err
