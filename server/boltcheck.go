@@ -134,10 +134,9 @@ func openRaftStore(path, hint string) (store *raftboltdb.BoltStore, logs *summed
 		if store, err = raftboltdb.New(raftboltdb.Options{Path: path, NoSync: false}); err != nil {
 			return err
 		}
-		if logs, legacy, err = newSummedLogStore(store, path, hint); err != nil {
-			return err
-		}
-		return logs.verifyAll()
+		logs = &summedLogStore{store: store, path: path, hint: hint}
+		legacy, err = logs.verifyAll()
+		return err
 	})
 	if err == nil {
 		return store, logs, legacy, nil

@@ -207,8 +207,9 @@ func TestRaftStoreTruncatedRefused(t *testing.T) {
 	}
 }
 
-// Entries written before checksums still read; new ones carry one; an
-// entry at or above the first summed index without one is damage.
+// Entries without a checksum (written by an older build, before an
+// upgrade or after a downgrade) still read; new ones carry one; an entry
+// whose checksum marker is damaged is refused.
 func TestRaftStoreLegacyEntries(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.db")
 	writeStore(t, path, 1, 10)
@@ -216,8 +217,8 @@ func TestRaftStoreLegacyEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if legacy != 10 || logs.from != 11 {
-		t.Fatalf("legacy %d from %d, want 10 and 11", legacy, logs.from)
+	if legacy != 10 {
+		t.Fatalf("legacy %d, want 10", legacy)
 	}
 	var l raft.Log
 	if err := logs.GetLog(5, &l); err != nil || l.Index != 5 || len(l.Data) != 700 {
@@ -233,12 +234,19 @@ func TestRaftStoreLegacyEntries(t *testing.T) {
 	if err := logs.GetLog(11, &l); err != nil || string(l.Extensions) != "own" || string(l.Data) != "x" {
 		t.Fatalf("summed entry: %v %+v", err, l)
 	}
-	// An older build (or a hand) writes entry 12 without a checksum.
+	// A downgraded build writes entry 12 without a checksum.
 	if err := store.StoreLog(&raft.Log{Index: 12, Term: 2, Type: raft.LogCommand, Data: []byte("y")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := logs.GetLog(12, &l); !errors.Is(err, ErrRaftStoreDamaged) {
-		t.Fatalf("entry without checksum above the boundary: %v", err)
+	if err := logs.GetLog(12, &l); err != nil || string(l.Data) != "y" {
+		t.Fatalf("entry without checksum: %v", err)
+	}
+	// Entry 13's checksum marker is damaged.
+	if err := store.StoreLog(&raft.Log{Index: 13, Term: 2, Type: raft.LogCommand, Data: []byte("z"), Extensions: []byte("RHx1\x00\x00\x00\x00")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := logs.GetLog(13, &l); !errors.Is(err, ErrRaftStoreDamaged) {
+		t.Fatalf("entry with a damaged checksum marker: %v", err)
 	}
 	if err := store.Close(); err != nil {
 		t.Fatal(err)

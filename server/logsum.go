@@ -24,12 +24,6 @@ var ErrRaftStoreDamaged = errors.New("raft store damaged")
 // not a signature (whoever can write data_dir can recompute it).
 const logSumMagic = "RHs1"
 
-// logSumFromKey (in the stable store) is the first index stored with a
-// checksum. Entries from an older build, below it, carry none and are
-// read unverified until compaction removes them; at or above it an entry
-// without a checksum is damage (a stripped checksum).
-var logSumFromKey = []byte("raftha_log_checksum_from")
-
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func logSum(l *raft.Log, ext []byte) uint32 {
@@ -49,46 +43,8 @@ type summedLogStore struct {
 	store *raftboltdb.BoltStore
 	path  string // raft.db, for errors
 	hint  string // recovery steps, for errors
-	from  uint64 // entries at or above carry a checksum
 	// onDamage is told of damage found after start (may be nil).
 	onDamage func(error)
-}
-
-// newSummedLogStore wraps store; it records where checksums begin when the
-// store has none yet and returns the number of legacy (unsummed) entries.
-func newSummedLogStore(store *raftboltdb.BoltStore, path, hint string) (*summedLogStore, uint64, error) {
-	s := &summedLogStore{store: store, path: path, hint: hint}
-	from, err := store.GetUint64(logSumFromKey)
-	if err == nil {
-		s.from = from
-		first, err := store.FirstIndex()
-		if err != nil {
-			return nil, 0, err
-		}
-		if first != 0 && first < from {
-			return s, from - first, nil
-		}
-		return s, 0, nil
-	}
-	if !errors.Is(err, raftboltdb.ErrKeyNotFound) {
-		return nil, 0, err
-	}
-	first, err := store.FirstIndex()
-	if err != nil {
-		return nil, 0, err
-	}
-	last, err := store.LastIndex()
-	if err != nil {
-		return nil, 0, err
-	}
-	s.from = last + 1
-	if err := store.SetUint64(logSumFromKey, s.from); err != nil {
-		return nil, 0, err
-	}
-	if last == 0 {
-		return s, 0, nil
-	}
-	return s, last - first + 1, nil
 }
 
 func (s *summedLogStore) damaged(idx uint64, what string) error {
@@ -107,21 +63,28 @@ func (s *summedLogStore) LastIndex() (uint64, error) { return s.store.LastIndex(
 
 // GetLog implements raft.LogStore: it verifies and strips the checksum.
 func (s *summedLogStore) GetLog(idx uint64, l *raft.Log) error {
+	_, err := s.get(idx, l)
+	return err
+}
+
+// get reads entry idx into l, verified and with its checksum stripped;
+// summed says whether it carried one.
+func (s *summedLogStore) get(idx uint64, l *raft.Log) (summed bool, err error) {
 	if err := s.store.GetLog(idx, l); err != nil {
 		if errors.Is(err, raft.ErrLogNotFound) {
-			return err
+			return false, err
 		}
-		return s.damaged(idx, "cannot be decoded ("+err.Error()+")")
+		return false, s.damaged(idx, "cannot be decoded ("+err.Error()+")")
 	}
 	if l.Index != idx {
-		return s.damaged(idx, fmt.Sprintf("holds index %d", l.Index))
+		return false, s.damaged(idx, fmt.Sprintf("holds index %d", l.Index))
 	}
 	ext := l.Extensions
+	if len(ext) == 0 {
+		return false, nil // written by a build without checksums
+	}
 	if len(ext) < len(logSumMagic)+4 || !bytes.Equal(ext[:len(logSumMagic)], []byte(logSumMagic)) {
-		if idx >= s.from {
-			return s.damaged(idx, "has no checksum")
-		}
-		return nil // written by a build without checksums
+		return false, s.damaged(idx, "has a damaged checksum")
 	}
 	want := binary.BigEndian.Uint32(ext[len(logSumMagic):])
 	own := ext[len(logSumMagic)+4:]
@@ -129,10 +92,10 @@ func (s *summedLogStore) GetLog(idx uint64, l *raft.Log) error {
 		own = nil
 	}
 	if logSum(l, own) != want {
-		return s.damaged(idx, "does not match its checksum (edited or corrupted on disk)")
+		return false, s.damaged(idx, "does not match its checksum (edited or corrupted on disk)")
 	}
 	l.Extensions = own
-	return nil
+	return true, nil
 }
 
 // StoreLog implements raft.LogStore.
@@ -157,27 +120,32 @@ func (s *summedLogStore) StoreLogs(logs []*raft.Log) error {
 func (s *summedLogStore) DeleteRange(lo, hi uint64) error { return s.store.DeleteRange(lo, hi) }
 
 // verifyAll reads every entry once, so damage stops the start instead of
-// surfacing when Raft first needs the entry.
-func (s *summedLogStore) verifyAll() error {
+// surfacing when Raft first needs the entry. It returns how many entries
+// carry no checksum (written by a build without them).
+func (s *summedLogStore) verifyAll() (unsummed uint64, err error) {
 	first, err := s.store.FirstIndex()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	last, err := s.store.LastIndex()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if last == 0 {
-		return nil
+		return 0, nil
 	}
-	var l raft.Log
 	for i := first; i <= last; i++ {
-		if err := s.GetLog(i, &l); err != nil {
-			if errors.Is(err, raft.ErrLogNotFound) {
-				return s.damaged(i, "is missing between entries "+fmt.Sprint(first)+" and "+fmt.Sprint(last))
-			}
-			return err
+		var l raft.Log
+		summed, err := s.get(i, &l)
+		if errors.Is(err, raft.ErrLogNotFound) {
+			return 0, s.damaged(i, fmt.Sprintf("is missing between entries %d and %d", first, last))
+		}
+		if err != nil {
+			return 0, err
+		}
+		if !summed {
+			unsummed++
 		}
 	}
-	return nil
+	return unsummed, nil
 }

@@ -29,7 +29,7 @@ func (s *Server) setupRaft() error {
 	}
 	s.store = store
 	if legacy > 0 {
-		s.logger.Info("raft log entries written before checksums are read unverified until compaction removes them", "entries", legacy)
+		s.logger.Info("raft log entries written by a build without checksums are read unverified until compaction removes them", "entries", legacy)
 	}
 	// Damage found after start: the member stops rather than serve a log
 	// it cannot trust (Err reports why). On the apply path Raft itself
