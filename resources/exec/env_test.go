@@ -13,7 +13,8 @@ import (
 	"github.com/raftha/raftha/resources"
 )
 
-// A group's env cannot set RAFTHA_*: the group file is refused at the
+// A group's env cannot set the variables raftha sets (other RAFTHA_*
+// names stay the operator's): the group file is refused at the
 // resource's line, and a group stored before the check was added (Build
 // does not refuse it) still runs with raftha's own token.
 func TestEnvCannotOverrideRafthaVariables(t *testing.T) {
@@ -26,7 +27,8 @@ func TestEnvCannotOverrideRafthaVariables(t *testing.T) {
         start: "true"
         env:
           RAFTHA_EPOCH: "999"
-          raftha_node: evil
+          RAFTHA_NODE: evil
+          RAFTHA_TEST_RECORDER: /tmp/rec
 `
 	reg := resources.NewRegistry()
 	if err := reg.Register(Type); err != nil {

@@ -8,7 +8,8 @@
 //     timeout).
 //
 // Every command gets RAFTHA_GROUP, RAFTHA_NODE, RAFTHA_EPOCH and
-// RAFTHA_RESOURCE in its environment: the epoch is the fencing token.
+// RAFTHA_RESOURCE in its environment: the epoch is the fencing token. A
+// group's env cannot set them.
 package exec
 
 import (
@@ -18,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	osexec "os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,24 +73,24 @@ func (p *Params) checkBase() error {
 	return errors.Join(errs...)
 }
 
-// ErrReservedEnv refuses an env variable named RAFTHA_*: those carry the
-// fencing token (RAFTHA_EPOCH), which a group's env must not replace.
-var ErrReservedEnv = errors.New("env: RAFTHA_* variables are set by raftha and cannot be overridden")
+// ErrReservedEnv refuses an env variable that raftha sets itself (the
+// fencing token: RAFTHA_GROUP, RAFTHA_NODE, RAFTHA_EPOCH,
+// RAFTHA_RESOURCE), which a group's env must not replace.
+var ErrReservedEnv = errors.New("env: this variable is set by raftha (the fencing token) and cannot be overridden")
 
-// reservedEnvPrefix starts every variable raftha sets (environ).
-const reservedEnvPrefix = "RAFTHA_"
+// tokenEnv are the variables environ sets from the token.
+var tokenEnv = []string{"RAFTHA_GROUP", "RAFTHA_NODE", "RAFTHA_EPOCH", "RAFTHA_RESOURCE"}
 
 func (p *Params) checkEnv() error {
 	var bad []string
-	for k := range p.Env {
-		if strings.HasPrefix(strings.ToUpper(k), reservedEnvPrefix) {
+	for _, k := range tokenEnv {
+		if _, ok := p.Env[k]; ok {
 			bad = append(bad, k)
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	sort.Strings(bad)
 	return fmt.Errorf("%w: %s", ErrReservedEnv, strings.Join(bad, ", "))
 }
 
