@@ -39,6 +39,15 @@ RUNS ?= 10
 soak: build
 	RAFTHA_FAULT_RUNS=$(RUNS) $(GO) test -count=1 -timeout $$(( $(RUNS) * 14 + 10 ))m -v -run '^TestFault' ./integration/
 
+## fuzz: each native fuzz target for FUZZTIME (their seed corpora run in
+## make test). fuzz-fsm: the FSM decoder and apply.
+FUZZTIME ?= 30s
+.PHONY: fuzz fuzz-fsm
+fuzz: fuzz-fsm
+fuzz-fsm:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./fsm
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./fsm
+
 ## bench: failover and throughput figures.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...

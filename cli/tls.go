@@ -107,7 +107,7 @@ written into it (URI SAN raftha://member/ID or raftha://operator/NAME).
 						fmt.Fprintf(stdout(c), "wrote %s and %s\n", filepath.Join(dir, req.Name+".pem"), filepath.Join(dir, req.Name+"-key.pem"))
 						return nil
 					},
-				}},
+				}, certShowCommand()},
 			},
 		},
 	}

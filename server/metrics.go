@@ -70,6 +70,7 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 	f(m.legacyPeers)
 	f(&stateCollector{s: s})
 	f(&permissionCollector{s: s})
+	f(&certCollector{b: s.bundle})
 	return m, regErr
 }
 

@@ -8,31 +8,47 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/raftha/raftha/config"
 )
 
 func (s *Server) setupRaft() error {
 	dir := s.cfg.DataDir
+	if err := tightenDataDir(dir, s.logger); err != nil {
+		return fmt.Errorf("data_dir %s: %w", dir, err)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "raft"), 0o700); err != nil {
 		return fmt.Errorf("data_dir %s: %w", dir, err)
 	}
-	// raft-boltdb v2 on bbolt, fsync on every commit (NoSync false).
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft", "raft.db"), NoSync: false})
+	// raft-boltdb v2 on bbolt, fsync on every commit (NoSync false);
+	// the file checked before bbolt maps it, every entry checksummed
+	// (boltcheck.go, logsum.go).
+	store, summed, legacy, err := openRaftStore(filepath.Join(dir, "raft", "raft.db"), s.raftRecovery())
 	if err != nil {
-		return fmt.Errorf("open raft store in %s: %w", dir, err)
+		return err
 	}
 	s.store = store
-	logs, err := raft.NewLogCache(512, store)
+	if legacy > 0 {
+		s.logger.Info("raft log entries written by a build without checksums are read unverified until compaction removes them", "entries", legacy)
+	}
+	// Damage found after start: the member stops rather than serve a log
+	// it cannot trust (Err reports why). On the apply path Raft itself
+	// panics with the same error.
+	summed.onDamage = s.failStop
+	logs, err := raft.NewLogCache(512, summed)
 	if err != nil {
 		return err
 	}
 	rlog := s.logger.Named("raft")
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "raft"), 3, rlog)
+	files, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "raft"), 3, rlog)
 	if err != nil {
 		return fmt.Errorf("snapshot store in %s: %w", dir, err)
 	}
+	snapDir := filepath.Join(dir, "raft", "snapshots")
+	if err := os.Chmod(snapDir, 0o700); err != nil {
+		return fmt.Errorf("snapshot store in %s: %w", dir, err)
+	}
+	snaps := &privateSnapshots{FileSnapshotStore: files, dir: snapDir, logger: s.logger}
 	s.gate = &gatedLayer{StreamLayer: s.mux.RaftLayer()}
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.gate,
@@ -77,6 +93,14 @@ func (s *Server) setupRaft() error {
 		s.goFn(s.joinLoop)
 	}
 	return nil
+}
+
+// raftRecovery is the recovery advice in a damaged-store error.
+func (s *Server) raftRecovery() string {
+	id := s.cfg.NodeID
+	return fmt.Sprintf("this member's Raft data cannot be trusted; to recover: stop the agent, move its data_dir %s aside, "+
+		"run `raftha members remove %s` against a healthy member, start this one with `raftha agent --rejoin`, "+
+		"then `raftha members add --id %s --address HOST:PORT` (README: \"A damaged raft.db\")", s.cfg.DataDir, id, id)
 }
 
 func hclogLevel(s string) hclog.Level {

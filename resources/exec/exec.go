@@ -8,7 +8,8 @@
 //     timeout).
 //
 // Every command gets RAFTHA_GROUP, RAFTHA_NODE, RAFTHA_EPOCH and
-// RAFTHA_RESOURCE in its environment: the epoch is the fencing token.
+// RAFTHA_RESOURCE in its environment: the epoch is the fencing token. A
+// group's env cannot set them.
 package exec
 
 import (
@@ -19,6 +20,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -51,7 +53,10 @@ type Params struct {
 }
 
 // Validate implements resources.Validator.
-func (p *Params) Validate() error {
+func (p *Params) Validate() error { return errors.Join(p.checkBase(), p.checkEnv()) }
+
+// checkBase is Validate without the env check (Build uses it).
+func (p *Params) checkBase() error {
 	var errs []error
 	if p.Run == "" && p.Start == "" {
 		errs = append(errs, errors.New("one of start or run is required"))
@@ -68,6 +73,27 @@ func (p *Params) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ErrReservedEnv refuses an env variable that raftha sets itself (the
+// fencing token: RAFTHA_GROUP, RAFTHA_NODE, RAFTHA_EPOCH,
+// RAFTHA_RESOURCE), which a group's env must not replace.
+var ErrReservedEnv = errors.New("env: this variable is set by raftha (the fencing token) and cannot be overridden")
+
+// tokenEnv are the variables environ sets from the token.
+var tokenEnv = []string{"RAFTHA_GROUP", "RAFTHA_NODE", "RAFTHA_EPOCH", "RAFTHA_RESOURCE"}
+
+func (p *Params) checkEnv() error {
+	var bad []string
+	for _, k := range tokenEnv {
+		if _, ok := p.Env[k]; ok {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrReservedEnv, strings.Join(bad, ", "))
+}
+
 func (p *Params) timeout() time.Duration { return resources.DurationOr(p.Timeout, 30*time.Second) }
 
 // Type is the exec resource type for a resources.Registry.
@@ -79,7 +105,9 @@ var Type = resources.Type{
 		if !ok {
 			return nil, fmt.Errorf("exec: params of type %T", params)
 		}
-		if err := p.Validate(); err != nil {
+		// A group committed before RAFTHA_* env was refused still builds;
+		// environ sets raftha's own variables last.
+		if err := p.checkBase(); err != nil {
 			return nil, err
 		}
 		return &Resource{p: *p, env: env, stopTimeout: resources.StopTimeoutOr(p.StopTimeout, p.timeout(), env.StopDeadline)}, nil
@@ -99,16 +127,18 @@ type Resource struct {
 }
 
 func (r *Resource) environ(tok resources.Token) []string {
-	e := append(os.Environ(),
+	e := os.Environ()
+	for k, v := range r.p.Env {
+		e = append(e, k+"="+v)
+	}
+	// Last, so that they win over any of the same name (os/exec keeps the
+	// last value of a duplicate key).
+	return append(e,
 		"RAFTHA_GROUP="+tok.Group,
 		"RAFTHA_NODE="+tok.Node,
 		"RAFTHA_EPOCH="+strconv.FormatUint(tok.Epoch, 10),
 		"RAFTHA_RESOURCE="+tok.Resource,
 	)
-	for k, v := range r.p.Env {
-		e = append(e, k+"="+v)
-	}
-	return e
 }
 
 func (r *Resource) command(script string, tok resources.Token) *osexec.Cmd {

@@ -1,0 +1,90 @@
+package transport
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A peer from another CA retrying in a loop gets one warning line, then at
+// most one per interval with the count of those suppressed.
+func TestRefusedPeersLogRateLimited(t *testing.T) {
+	ours := mustCA(t, "ours")
+	mustCert(t, ours, CertRequest{Name: "n1", Kind: KindMember, IPs: []net.IP{net.ParseIP("127.0.0.1")}})
+	b, err := Load(filesFor(ours, "n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	m, err := Listen("127.0.0.1:0", "", b, hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Info}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Serve(func(c net.Conn, _ string) { c.Close() })
+
+	theirs := mustCA(t, "theirs")
+	f := mustCert(t, theirs, CertRequest{Name: "intruder", Kind: KindMember})
+	cfg, err := LoadClient(filesFor(ours, "n1").CA, f.Cert, f.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ServerName = "127.0.0.1"
+	refuse := func(n int) {
+		for i := 0; i < n; i++ {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", m.ListenAddr().String(), cfg)
+			if err != nil {
+				continue // refused during the handshake (TLS 1.2)
+			}
+			// TLS 1.3: the server's refusal arrives with the first read.
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Read(make([]byte, 1))
+			c.Close()
+		}
+	}
+	lines := func() []string {
+		var l []string
+		for _, s := range strings.Split(out.String(), "\n") {
+			if strings.Contains(s, "refused peer") {
+				l = append(l, s)
+			}
+		}
+		return l
+	}
+	refuse(100)
+	if got := lines(); len(got) != 1 {
+		t.Fatalf("100 refused handshakes wrote %d warning lines, want 1", len(got))
+	}
+	m.refusals.mu.Lock()
+	m.refusals.interval = 50 * time.Millisecond
+	m.refusals.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	refuse(1)
+	got := lines()
+	if len(got) != 2 || !strings.Contains(got[1], "suppressed=99") {
+		t.Fatalf("after the interval, want a second line counting 99 suppressed; got:\n%s", strings.Join(got, "\n"))
+	}
+}
