@@ -467,7 +467,7 @@ func (c *Config) Warnings() []string {
 		w = append(w, "tls.allow_legacy_member_certs is on: member certificates issued before certificate kinds are admitted to the member port by common name, so an operator certificate with a member's name would be too; re-issue them with `raftha tls cert create --member ID`, roll the members, and turn it off (README, Migrating certificates)")
 	}
 	if len(c.Access.Operators) == 0 {
-		w = append(w, "access.operators is empty: every client certificate from the cluster CA may change the cluster; list the operator certificate names to make the others read-only")
+		w = append(w, "access.operators is empty: every operator certificate from the cluster CA may change the cluster; list the operator certificate names to make the others read-only")
 	}
 	if c.Fencing.Mode == FencingLeaseOnly {
 		w = append(w, fmt.Sprintf("fencing.mode lease-only: a lost owner is never stopped by the winner; safety relies on it fencing itself when its lease (%s) runs out (stopping resources within fencing.stop_deadline %s, then self_fence_action %s), so a takeover waits %s after the owner was last heard from",

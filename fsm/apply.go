@@ -92,6 +92,9 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 		}
 	}
 	old, ok := s.Members[m.ID]
+	if !ok && c.UpdateOnly {
+		return Result{Err: fmt.Errorf("%w: member %s is not in the log (removed?); an update does not add it", ErrNoMember, m.ID)}
+	}
 	if ok {
 		if old.Role != m.Role {
 			return Result{Err: fmt.Errorf("%w: member %s is registered as %s, not %s; remove it and add it again to change its role", ErrRoleMismatch, m.ID, old.Role, m.Role)}

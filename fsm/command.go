@@ -67,6 +67,11 @@ type UpsertMember struct {
 	// its empty Address, API or InstanceID leave the recorded ones as
 	// they are.
 	Member Member `json:"member"`
+	// UpdateOnly refuses the command (ErrNoMember) when the member is not
+	// in the log: a leader records a heartbeat's new address or instance
+	// id this way, so that a registration still queued when the member was
+	// removed never adds it back (TestRemovedMemberRefused).
+	UpdateOnly bool `json:"update_only,omitempty"`
 }
 
 // RemoveMember forgets a member that owns no active group.

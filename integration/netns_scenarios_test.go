@@ -398,7 +398,10 @@ func TestFaultTransferUnderLoad(t *testing.T) {
 		k := 4 + c.rng.Intn(3)
 		for i := 0; i < k; i++ {
 			to := c.otherNode(cur)
-			via := c.members[c.rng.Intn(len(c.members))]
+			// Through either node's API (the leader's or a follower's):
+			// a witness does not forward changes.
+			nodes := c.nodes()
+			via := nodes[c.rng.Intn(len(nodes))]
 			c.sleepRand(200*time.Millisecond, 1200*time.Millisecond)
 			t0 := monoNow()
 			out, err := c.cli(via, 45*time.Second, "ownership", "transfer", "db", "--to", to.id, "--timeout", "30s")

@@ -12,16 +12,21 @@ import (
 
 // caller authenticates r: a client certificate from the cluster CA (the
 // TLS layer verified it) or a bearer token from access.tokens. A
-// certificate's role is what access.operators grants its name, whatever
-// its kind: a member certificate gets no role for being a member's.
+// certificate's role is what access.operators grants its name; with no
+// access.operators, operator certificates operate and member
+// certificates read: a member certificate gets no role for being a
+// member's.
 func (s *Server) caller(r *http.Request) (api.Caller, bool) {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		id, err := transport.CertIdentityOf(r.TLS.PeerCertificates[0])
 		if err != nil || id.Name == "" {
 			return api.Caller{}, false
 		}
+		// Without access.operators every operator certificate may
+		// operate; a member's never does by default (a witness needs no
+		// operate role), only when access.operators names it.
 		role := api.RoleRead
-		if len(s.cfg.Access.Operators) == 0 || contains(s.cfg.Access.Operators, id.Name) {
+		if contains(s.cfg.Access.Operators, id.Name) || (len(s.cfg.Access.Operators) == 0 && id.Kind != transport.KindMember) {
 			role = api.RoleOperate
 		}
 		return api.Caller{Identity: id.Name, Role: role}, true

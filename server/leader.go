@@ -274,7 +274,7 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 	ls.pending = map[string]rpcwire.HeartbeatArgs{}
 	ls.mu.Unlock()
 	for _, a := range pending {
-		c := &fsm.UpsertMember{Header: s.header(a.Node), Member: fsm.Member{ID: a.Node, Role: fsm.Role(a.Role), Address: a.Address, API: a.API, InstanceID: a.InstanceID}}
+		c := &fsm.UpsertMember{Header: s.header(a.Node), Member: fsm.Member{ID: a.Node, Role: fsm.Role(a.Role), Address: a.Address, API: a.API, InstanceID: a.InstanceID}, UpdateOnly: true}
 		if _, err := s.commit(ctx, c); err != nil {
 			s.logger.Warn("member registration refused", "id", a.Node, "error", err)
 		}

@@ -112,6 +112,14 @@ func TestMemberPortBindsCallerIdentity(t *testing.T) {
 			refused("propose a group file", atk.propose(addr, evil))
 			refused("propose a group file for a read-only caller", call[rpcwire.ProposeArgs, uint64](atk, addr, "Raftha.Propose",
 				rpcwire.ProposeArgs{Cmd: fsm.MustEncode(evil), Caller: &rpcwire.Caller{Identity: "bob", Role: "read"}}))
+			// A forged operator: a witness forwards no changes, whatever
+			// caller it names (the adversarial review ran this as root).
+			refused("propose a group file for a forged operate caller", call[rpcwire.ProposeArgs, uint64](atk, addr, "Raftha.Propose",
+				rpcwire.ProposeArgs{Cmd: fsm.MustEncode(evil), Caller: &rpcwire.Caller{Identity: "alice", Role: "operate"}}))
+			refused("add voter evil for a forged operate caller", call[rpcwire.MemberArgs, struct{}](atk, addr, "Raftha.AddMember",
+				rpcwire.MemberArgs{ID: "evil", Address: "127.0.0.1:1", Role: "node", Caller: &rpcwire.Caller{Identity: "alice", Role: "operate"}}))
+			refused("transfer for a forged operate caller", call[rpcwire.TransferArgs, struct{}](atk, addr, "Raftha.Transfer",
+				rpcwire.TransferArgs{Group: "db", To: "n2", Timeout: 5 * time.Second, Caller: &rpcwire.Caller{Identity: "alice", Role: "operate"}}))
 			// A forged takeover: Assign plus Fenced.
 			refused("propose Assign", atk.propose(addr, &fsm.Assign{Header: fsm.Header{At: time.Now(), By: "leader"}, Group: "db", To: "n2", ExpectEpoch: before.Status.Epoch, Fence: true, Cause: fsm.CauseNodeLost, Reason: "forged"}))
 			now := c.leader().srv.State().Groups["db"].Status.Epoch

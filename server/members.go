@@ -42,8 +42,8 @@ var addMemberCall = &leaderCall[rpcwire.MemberArgs, struct{}]{
 
 // authorizeMemberChange checks a forwarded membership change's API caller
 // and records it as the author.
-func authorizeMemberChange(_ *Server, peer string, a *rpcwire.MemberArgs) (err error) {
-	a.By, err = operatorOf(peer, a.Caller)
+func authorizeMemberChange(s *Server, peer string, a *rpcwire.MemberArgs) (err error) {
+	a.By, err = s.operatorOf(peer, a.Caller)
 	return err
 }
 
@@ -59,7 +59,13 @@ func (s *Server) addMemberLocal(ctx context.Context, a rpcwire.MemberArgs) error
 	if _, err := s.linearizableRead(ctx); err != nil {
 		return err
 	}
-	if _, err := s.commit(ctx, &fsm.UpsertMember{Header: s.header(a.By), Member: fsm.Member{ID: a.ID, Role: fsm.Role(a.Role), Address: a.Address, InstanceID: a.InstanceID}}); err != nil {
+	if err := s.checkAddressFree(a.ID, a.Address); err != nil {
+		return err
+	}
+	// commitLocal: a leader deposed meanwhile answers ErrNotLeader, which
+	// the caller's forward retries on the next leader, instead of
+	// forwarding its own command there without a caller (refused).
+	if _, err := s.commitLocal(&fsm.UpsertMember{Header: s.header(a.By), Member: fsm.Member{ID: a.ID, Role: fsm.Role(a.Role), Address: a.Address, InstanceID: a.InstanceID}}); err != nil {
 		return err
 	}
 	if err := s.raft.AddVoter(raft.ServerID(a.ID), raft.ServerAddress(a.Address), 0, timeoutOf(ctx)).Error(); err != nil {
@@ -117,7 +123,7 @@ func (s *Server) removeMemberLocal(ctx context.Context, id, by string) error {
 	// let go leaves the Raft configuration; checking a view and then
 	// removing the voter would race with placement.
 	if known {
-		if _, err := s.commit(ctx, &fsm.RemoveMember{Header: s.header(by), ID: id}); err != nil {
+		if _, err := s.commitLocal(&fsm.RemoveMember{Header: s.header(by), ID: id}); err != nil { // see addMemberLocal
 			return err
 		}
 	}

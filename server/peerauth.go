@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
@@ -45,25 +46,54 @@ func (s *Server) admitPeer(id transport.Identity) bool {
 
 // memberAt is the member id addr belongs to, for the dialer's check: the
 // log's members first (a removed member's address may be reused), then
-// the configured ones; "" when none.
+// the configured ones; "" when none. Two log members with one address
+// (refused since, see checkAddressFree) resolve to the configured one,
+// else to the smaller id: never a random one.
 func (s *Server) memberAt(addr string) string {
-	var id string
+	var ids []string
 	s.fsm.Read(func(st *fsm.State) {
 		for _, m := range st.Members {
 			if m.Address == addr {
-				id = m.ID
+				ids = append(ids, m.ID)
 			}
 		}
 	})
-	if id != "" {
-		return id
-	}
+	configured := ""
 	for _, m := range s.cfg.Members {
 		if m.Address == addr {
-			return m.ID
+			configured = m.ID
+			break
 		}
 	}
-	return ""
+	switch {
+	case len(ids) == 1:
+		return ids[0]
+	case len(ids) > 1:
+		if slices.Contains(ids, configured) {
+			return configured
+		}
+		return slices.Min(ids)
+	}
+	return configured
+}
+
+// checkAddressFree refuses to record addr for member id when another
+// member of the log has it: the dialer's check (memberAt) would then
+// refuse one of them, and a member could take another's address to cut
+// it off.
+func (s *Server) checkAddressFree(id, addr string) error {
+	var other string
+	s.fsm.Read(func(st *fsm.State) {
+		for _, m := range st.Members {
+			if m.ID != id && addr != "" && m.Address == addr {
+				other = m.ID
+			}
+		}
+	})
+	if other != "" {
+		return fmt.Errorf("%w: address %s belongs to member %s", ErrRefused, addr, other)
+	}
+	return nil
 }
 
 // memberRole is id's role, from the log or the configuration.
@@ -116,8 +146,15 @@ func (s *Server) forwardedCaller(ctx context.Context, by string) *rpcwire.Caller
 }
 
 // operatorOf checks, on the leader, the API caller a member forwarded an
-// operator call for, and returns the identity to record.
-func operatorOf(peer string, c *rpcwire.Caller) (string, error) {
+// operator call for, and returns the identity to record. Only a node
+// forwards operator calls: a witness's API refuses changes it does not
+// lead (the witness's certificate is the one most likely to sit on a
+// small, shared host, and a witness needs no operate role), so a stolen
+// witness key cannot vouch for a forged operator.
+func (s *Server) operatorOf(peer string, c *rpcwire.Caller) (string, error) {
+	if r, _ := s.memberRole(peer); r != fsm.RoleNode {
+		return "", fmt.Errorf("%w: member %s is a %s; a witness does not forward changes: send them to a node's API or the leader's", ErrForbidden, peer, r)
+	}
 	switch {
 	case c == nil || c.Identity == "":
 		return "", fmt.Errorf("%w: member %s forwarded an operator call without its API caller", ErrForbidden, peer)
@@ -158,7 +195,7 @@ func (s *Server) authorizeProposal(peer string, a *rpcwire.ProposeArgs) error {
 		return nil
 	}
 	operator := func(h *fsm.Header) error {
-		by, err := operatorOf(peer, a.Caller)
+		by, err := s.operatorOf(peer, a.Caller)
 		h.By = by
 		return err
 	}

@@ -187,6 +187,14 @@ func (s *Server) heartbeatLocal(ctx context.Context, a rpcwire.HeartbeatArgs) (m
 		differs := func(have, got string) bool { return got != "" && have != got }
 		stale = ok && (differs(m.API, a.API) || differs(m.Address, a.Address) || differs(m.InstanceID, a.InstanceID))
 	})
+	if stale && a.Address != "" {
+		if err := s.checkAddressFree(a.Node, a.Address); err != nil {
+			// Never recorded: a member may not take another's address
+			// (the dialer would then refuse the other one).
+			s.logger.Warn("heartbeat names another member's address; not recorded", "member", a.Node, "error", err)
+			stale = false
+		}
+	}
 	if stale {
 		ls.register(a)
 	}

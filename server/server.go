@@ -480,14 +480,33 @@ func (s *Server) closeAll() {
 // the configured initial members or one the log knows (members add
 // records a member in the log before adding it to Raft).
 func (s *Server) isMember(id string) bool {
+	known := false
+	s.fsm.Read(func(st *fsm.State) { _, known = st.Members[id] })
+	if known {
+		return true
+	}
+	configured := false
 	for _, m := range s.cfg.Members {
-		if m.ID == id {
+		configured = configured || m.ID == id
+	}
+	if !configured || s.raft == nil {
+		return configured // before Raft opens, the configuration is all there is
+	}
+	// A configured member the log does not list yet (a new cluster, before
+	// its leader seeded the log) is one while it is in the Raft
+	// configuration, or while this member has none yet (it is joining). A
+	// member removed with `raftha members remove` is in neither, so its
+	// certificate is refused from then on (TestRemovedMemberRefused).
+	servers := s.raft.GetConfiguration().Configuration().Servers
+	if len(servers) == 0 {
+		return true
+	}
+	for _, srv := range servers {
+		if string(srv.ID) == id {
 			return true
 		}
 	}
-	known := false
-	s.fsm.Read(func(st *fsm.State) { _, known = st.Members[id] })
-	return known
+	return false
 }
 
 // Done is closed when the server stops: Shutdown, Kill, a failed Start,

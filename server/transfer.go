@@ -50,8 +50,8 @@ var transferCall = &leaderCall[rpcwire.TransferArgs, api.GroupStatus]{
 	local: func(s *Server, ctx context.Context, a rpcwire.TransferArgs) (api.GroupStatus, error) {
 		return s.transferLocal(ctx, a.Group, a.To, a.By)
 	},
-	authorize: func(_ *Server, peer string, a *rpcwire.TransferArgs) (err error) {
-		a.By, err = operatorOf(peer, a.Caller)
+	authorize: func(s *Server, peer string, a *rpcwire.TransferArgs) (err error) {
+		a.By, err = s.operatorOf(peer, a.Caller)
 		return err
 	},
 	send: func(ctx context.Context, a rpcwire.TransferArgs) (context.Context, context.CancelFunc, rpcwire.TransferArgs, error) {
@@ -133,7 +133,10 @@ func (s *Server) transferLocal(ctx context.Context, group, to, by string) (api.G
 	if ctx.Err() != nil { // never commit a move nobody waits for
 		return api.GroupStatus{}, errDeadlinePassed(group)
 	}
-	if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header(by), Group: group, To: to, ExpectEpoch: g.Status.Epoch}); err != nil {
+	// commitLocal: if this leader was deposed since its read, ErrNotLeader
+	// (retried by transferCall on the next leader), not a forward of its
+	// own command without a caller (refused there).
+	if _, err := s.commitLocal(&fsm.BeginTransfer{Header: s.header(by), Group: group, To: to, ExpectEpoch: g.Status.Epoch}); err != nil {
 		return api.GroupStatus{}, err
 	}
 	s.logger.Info("planned move started", "group", group, "from", g.Status.Owner, "to", to, "by", by)
