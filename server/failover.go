@@ -113,7 +113,10 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 	}
 	w := ls.winner(st, g, gs.FailedOn...)
 	if w == "" {
-		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s failed on %v and no other healthy node of %v is left; it stays stopped until an operator moves or resumes it (last failure: %s)", g.Spec.Name, gs.FailedOn, g.Spec.Nodes, gs.Reason))
+		if s.autoRetry(ctx, ls, st, g) {
+			return
+		}
+		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s failed on %v and no other healthy node of %v is left; %s (last failure: %s)", g.Spec.Name, gs.FailedOn, g.Spec.Nodes, ls.retryPlan(g), gs.Reason))
 		return
 	}
 	if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Cause: fsm.CauseFailure, Reason: gs.Reason}); err != nil {

@@ -35,6 +35,8 @@ type leaderState struct {
 	refused      map[string]string                // members refused for their settings: why
 
 	fb fenceBack // running reports and checks for takeovers back
+
+	failedAll map[string]failedAll // groups failed everywhere (autoretry.go), under mu
 }
 
 func (ls *leaderState) setLeaving(node string, v bool) {

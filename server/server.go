@@ -157,6 +157,8 @@ type Server struct {
 	exitFn   func(int)
 	watchdog *watchdog
 	metrics  *metrics
+	// logLimit rate-limits the warnings a retry loop repeats (ratelog.go).
+	logLimit logLimiter
 
 	handlerSet  *handlerSet // OwnerFuncs of an embedding service (embed.go)
 	handlerOnce sync.Once

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
@@ -22,6 +24,9 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	w.mu.Lock()
 	inst := w.inst
 	w.mu.Unlock()
+	if inst == nil && w.retryWaiting(epoch) {
+		return // a failed start was stopped; its retry is not due yet
+	}
 	if inst == nil || inst.epoch != epoch {
 		var err error
 		inst, err = w.build(g.Spec.Resources, epoch)
@@ -41,7 +46,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
 				w.stopLocal(ctx, "ownership not confirmed")
 			} else {
-				w.log.Info("cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
+				s.logLimit.log(w.log, hclog.Info, "confirm-start/"+w.name, "cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
 			}
 			return
 		}
@@ -78,6 +83,8 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 			stopErr := w.stopLocal(ctx, "start failed")
 			if stopErr != nil {
 				reason += "; stopping failed (only a fenced takeover may move the group): " + stopErr.Error()
+			} else if w.retryStart(ctx, g, &reason) {
+				return // everything stopped: started again later, at this epoch
 			}
 			w.reportFailed(ctx, epoch, reason, stopErr != nil)
 			return
@@ -86,6 +93,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	w.mu.Lock()
 	inst.online = true
 	w.mu.Unlock()
+	w.retry = startRetry{} // a later restart that fails gets every retry again
 	if w.fenceEpoch == epoch && !w.fenceSeen.IsZero() {
 		s.metrics.takeoverToOn.Observe(time.Since(w.fenceSeen).Seconds())
 	}
