@@ -59,3 +59,43 @@ func TestWhyReconstructsChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestWhyShowsStartRetriesAndAutoRetry: the start retries of an owner are
+// counted on its change, and a group placed again after failing everywhere
+// shows cause auto-retry.
+func TestWhyShowsStartRetriesAndAutoRetry(t *testing.T) {
+	st := fsm.NewState()
+	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
+	idx := uint64(0)
+	h := fsm.Header{At: t0, By: "leader"}
+	apply := func(c fsm.Command) uint64 {
+		t.Helper()
+		idx++
+		r := st.Apply(idx, c)
+		if r.Err != nil {
+			t.Fatalf("%T: %v", c, r.Err)
+		}
+		return r.Epoch
+	}
+	apply(&fsm.UpsertMember{Header: h, Member: fsm.Member{ID: "n1", Role: fsm.RoleNode}})
+	apply(&fsm.ApplyGroups{Header: h, Groups: []fsm.GroupSpec{{Name: "db", Nodes: []string{"n1"}, StartRetries: 2, RetryFailedAfter: time.Minute}}})
+	e1 := apply(&fsm.Assign{Header: h, Group: "db", To: "n1", Cause: fsm.CausePlacement})
+	for i := 0; i < 2; i++ {
+		apply(&fsm.Note{Header: h, Kind: fsm.KindStartRetry, Group: "db", Node: "n1", Epoch: e1, Reason: "exit 1; retry"})
+	}
+	apply(&fsm.Report{Header: h, Group: "db", Node: "n1", Epoch: e1, State: fsm.StateFailed, Reason: "exit 1 (after 2 start retries on n1)"})
+	e2 := apply(&fsm.RetryFailed{Header: h, Group: "db", To: "n1", ExpectEpoch: e1, Reason: "retried automatically"})
+	apply(&fsm.Note{Header: h, Kind: fsm.KindStartRetry, Group: "db", Node: "n1", Epoch: e2, Reason: "exit 1; retry"})
+	apply(&fsm.Report{Header: h, Group: "db", Node: "n1", Epoch: e2, State: fsm.StateOnline})
+
+	ch := Why(st, "db")
+	if len(ch) != 2 {
+		t.Fatalf("%d changes: %+v", len(ch), ch)
+	}
+	if c := ch[0]; c.StartRetries != 2 || !strings.Contains(c.String(), "after 2 start retries") {
+		t.Fatalf("first change: %+v %q", c, c.String())
+	}
+	if c := ch[1]; c.Cause != fsm.CauseAutoRetry || c.StartRetries != 1 || !c.Online || !strings.Contains(c.String(), "cause auto-retry") || !strings.Contains(c.String(), "after 1 start retry ") {
+		t.Fatalf("auto-retry change: %+v %q", c, c.String())
+	}
+}
