@@ -64,7 +64,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		lctx, cancel := s.lease.bound(ctx, w.name, epoch)
 		if lctx.Err() != nil {
 			cancel()
-			w.log.Warn("lease ran out between confirmation and start; starting nothing", "epoch", epoch, "resource", b.name)
+			s.logLimit.log(w.log, hclog.Warn, "lease-start/"+w.name, "lease ran out between confirmation and start; starting nothing", "epoch", epoch, "resource", b.name)
 			return
 		}
 		w.mu.Lock()
@@ -291,7 +291,7 @@ func (w *worker) resendGaveUp(ctx context.Context) {
 		return
 	}
 	w.gaveUpSent = time.Now()
-	w.log.Info("re-sending the failed report; not starting again at this epoch", "epoch", w.gaveUp.Epoch)
+	w.r.s.logLimit.log(w.log, hclog.Info, "resend/"+w.name, "re-sending the failed report; not starting again at this epoch", "epoch", w.gaveUp.Epoch)
 	r := *w.gaveUp
 	w.reportState(ctx, &r)
 	time.AfterFunc(hb, w.poke)
@@ -313,7 +313,7 @@ func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
 		_, err = s.commit(rctx, r)
 	}
 	if err != nil {
-		w.log.Warn("report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
+		s.logLimit.log(w.log, hclog.Warn, "report/"+w.name+"/"+string(state), "report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
 	}
 }
 
