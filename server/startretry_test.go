@@ -17,6 +17,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/history"
 )
 
 // retryGroup is a group "db" whose one exec resource marks dir/on.NODE
@@ -92,6 +93,9 @@ func TestStartRetrySucceedsOnSameNode(t *testing.T) {
 	}
 	if r := countKind(c.events("db"), fsm.KindStartRetry); r != 2 {
 		t.Fatalf("%d start-retry events, want 2: %s", r, kinds(c.events("db")))
+	}
+	if ch := history.Why(c.leader().srv.State(), "db"); len(ch) != 1 || ch[0].StartRetries != 2 || !ch[0].Online {
+		t.Fatalf("why: %+v", ch)
 	}
 }
 
@@ -239,5 +243,32 @@ func TestFailedEverywhereStopFailedNotRetried(t *testing.T) {
 	}
 	if n, _ := startsOn(dir, "n1"); n != 1 {
 		t.Fatalf("n1 started a stop-failed group again: %v", starts(dir))
+	}
+}
+
+// TestStartRetryStopsWhenLogMovesOn: a retry is only ever made at the
+// epoch whose start failed: once the log moves on (here an operator moves
+// the group while n1 waits to retry), n1 starts nothing more.
+func TestStartRetryStopsWhenLogMovesOn(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := faultCluster(t, dir, 2*time.Second)
+	writeFile(t, filepath.Join(dir, "fail-starts.n1"), "99")
+	x := watchExclusion(t, dir)
+	c.apply(t, retryGroup(dir, []string{"start_retries: 3", "start_retry_backoff: 3s"}, "n1", "n2"))
+	waitFor(t, 10*time.Second, "n1's first failed start stopped", func() bool {
+		n, _ := startsOn(dir, "n1")
+		return n == 1 && !exists(filepath.Join(dir, "on.n1"))
+	})
+	if _, err := c.leader().srv.Transfer(ctxT(t, 20*time.Second), "db", "n2", "test"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitOnline("db", "n2")
+	time.Sleep(4 * time.Second) // past n1's retry time
+	x.check(t)
+	if n, _ := startsOn(dir, "n1"); n != 1 {
+		t.Fatalf("n1 retried its start after the group moved to n2: %v", starts(dir))
+	}
+	if g := c.group("db"); g.Status.Owner != "n2" || g.Status.State != fsm.StateOnline {
+		t.Fatalf("group %+v", g.Status)
 	}
 }
