@@ -93,7 +93,7 @@ type GroupStatus struct {
 	// same node before the group fails over (the group's start_retries).
 	StartRetries int `json:"start_retries,omitempty"`
 	// StartRetriesDone is how many start retries the owner made at this
-	// epoch (start-retry events in the history).
+	// epoch (start-retry events in the history), at most StartRetries.
 	StartRetriesDone int `json:"start_retries_done,omitempty"`
 	// RetryFailedAfter is how long a group that failed on every node waits
 	// before the leader retries it (the group's retry_failed_after; 0:

@@ -94,20 +94,16 @@ func (s *Server) autoRetry(ctx context.Context, ls *leaderState, st *fsm.State, 
 }
 
 // retryStatus adds the retry policy and progress of g to its status: the
-// start retries allowed and made at this epoch since the group was last
-// online there, and, from the leader, when a group failed everywhere is
-// placed again.
+// start retries allowed and made at this epoch, and, from the leader, when
+// a group failed everywhere is placed again.
 func retryStatus(gs *api.GroupStatus, st *fsm.State, g *fsm.Group, ls *leaderState) {
 	gs.StartRetries, gs.RetryFailedAfter = g.Spec.StartRetries, api.Duration(g.Spec.RetryFailedAfter)
 	for _, e := range st.Events {
 		if e.Group != g.Spec.Name || e.Epoch != g.Status.Epoch {
 			continue
 		}
-		switch e.Kind {
-		case fsm.KindStartRetry:
+		if e.Kind == fsm.KindStartRetry {
 			gs.StartRetriesDone++
-		case fsm.KindOnline:
-			gs.StartRetriesDone = 0
 		}
 	}
 	if ls != nil {

@@ -10,8 +10,10 @@ import (
 	"github.com/raftha/raftha/fsm"
 )
 
-// startRetry is a worker's start retry at one epoch: how many retries it
-// made and when the next one is due.
+// startRetry is a worker's start retries at one epoch: how many it made
+// and when the next one is due. The count is never reset within an epoch
+// (a monitor restart whose start fails uses the same budget), so every
+// path of failing starts ends in a failed report and a failover.
 type startRetry struct {
 	epoch uint64
 	done  int
@@ -41,7 +43,14 @@ func (w *worker) retryStart(ctx context.Context, g *fsm.Group, reason *string) b
 	s := w.r.s
 	epoch := g.Status.Epoch
 	if w.retry.epoch != epoch {
+		// The retries already recorded at this epoch count, so that an
+		// agent restarted while it retried does not get a fresh budget.
 		w.retry = startRetry{epoch: epoch}
+		for _, e := range s.fsm.View().Events {
+			if e.Kind == fsm.KindStartRetry && e.Group == w.name && e.Epoch == epoch && e.Node == s.cfg.NodeID {
+				w.retry.done++
+			}
+		}
 	}
 	allowed := max(g.Spec.StartRetries, 0)
 	if w.retry.done >= allowed || s.leaving.Load() || ctx.Err() != nil {

@@ -93,7 +93,6 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	w.mu.Lock()
 	inst.online = true
 	w.mu.Unlock()
-	w.retry = startRetry{} // a later restart that fails gets every retry again
 	if w.fenceEpoch == epoch && !w.fenceSeen.IsZero() {
 		s.metrics.takeoverToOn.Observe(time.Since(w.fenceSeen).Seconds())
 	}
