@@ -65,20 +65,23 @@ func TestWhyReconstructsChanges(t *testing.T) {
 // shows cause auto-retry.
 func TestWhyShowsStartRetriesAndAutoRetry(t *testing.T) {
 	st := fsm.NewState()
-	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
-	idx := uint64(0)
-	h := fsm.Header{At: t0, By: "leader"}
+	h := fsm.Header{At: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC), By: "leader"}
+	for _, c := range []fsm.Command{
+		&fsm.UpsertMember{Header: h, Member: fsm.Member{ID: "n1", Role: fsm.RoleNode}},
+		&fsm.ApplyGroups{Header: h, Groups: []fsm.GroupSpec{{Name: "db", Nodes: []string{"n1"}, StartRetries: 2, RetryFailedAfter: time.Minute}}},
+	} {
+		if r := st.Apply(st.Index+1, c); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
 	apply := func(c fsm.Command) uint64 {
 		t.Helper()
-		idx++
-		r := st.Apply(idx, c)
+		r := st.Apply(st.Index+1, c)
 		if r.Err != nil {
 			t.Fatalf("%T: %v", c, r.Err)
 		}
 		return r.Epoch
 	}
-	apply(&fsm.UpsertMember{Header: h, Member: fsm.Member{ID: "n1", Role: fsm.RoleNode}})
-	apply(&fsm.ApplyGroups{Header: h, Groups: []fsm.GroupSpec{{Name: "db", Nodes: []string{"n1"}, StartRetries: 2, RetryFailedAfter: time.Minute}}})
 	e1 := apply(&fsm.Assign{Header: h, Group: "db", To: "n1", Cause: fsm.CausePlacement})
 	for i := 0; i < 2; i++ {
 		apply(&fsm.Note{Header: h, Kind: fsm.KindStartRetry, Group: "db", Node: "n1", Epoch: e1, Reason: "exit 1; retry"})

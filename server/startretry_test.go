@@ -66,10 +66,7 @@ func startsOn(dir, node string) (n int, epochs map[string]int) {
 // succeeds keeps the group on its node, at its epoch: no failed report,
 // no failover (start_retries defaults to 2).
 func TestStartRetrySucceedsOnSameNode(t *testing.T) {
-	dir := t.TempDir()
-	c, _ := faultCluster(t, dir, 2*time.Second)
-	writeFile(t, filepath.Join(dir, "fail-starts.n1"), "2")
-	x := watchExclusion(t, dir)
+	dir, c, _, x := retryCluster(t, 2*time.Second, map[string]int{"n1": 2})
 	c.apply(t, retryGroup(dir, []string{"start_retry_backoff: 300ms"}, "n1", "n2"))
 	g := c.waitOnline("db", "")
 	x.check(t)
@@ -99,6 +96,28 @@ func TestStartRetrySucceedsOnSameNode(t *testing.T) {
 	}
 }
 
+// retryCluster starts a faultCluster with the given stop_deadline in a new
+// directory, where failStarts[NODE] of NODE's first starts fail, and
+// watches that directory for two nodes acting at once.
+func retryCluster(t *testing.T, stopDeadline time.Duration, failStarts map[string]int) (string, *testCluster, *hardActions, *exclusion) {
+	dir := t.TempDir()
+	c, h := faultCluster(t, dir, stopDeadline)
+	for node, k := range failStarts {
+		writeFile(t, filepath.Join(dir, "fail-starts."+node), fmt.Sprint(k))
+	}
+	return dir, c, h, watchExclusion(t, dir)
+}
+
+// waitFirstFailureStopped waits until n1's first start failed and was
+// stopped: n1 now waits to retry.
+func waitFirstFailureStopped(t *testing.T, dir string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "n1's first failed start stopped", func() bool {
+		n, _ := startsOn(dir, "n1")
+		return n == 1 && !exists(filepath.Join(dir, "on.n1"))
+	})
+}
+
 func countKind(evs []fsm.Event, k fsm.EventKind) int {
 	n := 0
 	for _, e := range evs {
@@ -113,10 +132,7 @@ func countKind(evs []fsm.Event, k fsm.EventKind) int {
 // exactly start_retries times on its node, each failed attempt stopped,
 // and then the group fails over.
 func TestStartRetryExhaustedFailsOver(t *testing.T) {
-	dir := t.TempDir()
-	c, _ := faultCluster(t, dir, 2*time.Second)
-	writeFile(t, filepath.Join(dir, "fail-starts.n1"), "99")
-	x := watchExclusion(t, dir)
+	dir, c, _, x := retryCluster(t, 2*time.Second, map[string]int{"n1": 99})
 	c.apply(t, retryGroup(dir, []string{"start_retries: 3", "start_retry_backoff: 200ms"}, "n1", "n2"))
 	c.waitOnline("db", "n2")
 	time.Sleep(300 * time.Millisecond)
@@ -143,16 +159,9 @@ func TestStartRetryExhaustedFailsOver(t *testing.T) {
 // stop-failed, n1 starts nothing more, and the group moves only by a
 // fenced takeover after n1's hard action.
 func TestStartRetryStopFailureIsStopFailed(t *testing.T) {
-	dir := t.TempDir()
-	c, h := faultCluster(t, dir, 1*time.Second)
-	writeFile(t, filepath.Join(dir, "fail-starts.n1"), "99")
-	x := watchExclusion(t, dir)
+	dir, c, h, x := retryCluster(t, 1*time.Second, map[string]int{"n1": 99})
 	c.apply(t, retryGroup(dir, []string{"start_retries: 3", "start_retry_backoff: 1s"}, "n1", "n2"))
-	// The first attempt failed and was stopped: n1 waits to retry.
-	waitFor(t, 10*time.Second, "n1's first failed start stopped", func() bool {
-		n, _ := startsOn(dir, "n1")
-		return n == 1 && !exists(filepath.Join(dir, "on.n1"))
-	})
+	waitFirstFailureStopped(t, dir)
 	touch(t, filepath.Join(dir, "fail-stop.n1"))
 	c.waitOnline("db", "n2")
 	x.check(t)
@@ -181,11 +190,7 @@ func TestStartRetryStopFailureIsStopFailed(t *testing.T) {
 // node comes back by itself after retry_failed_after, on its first node,
 // without an operator.
 func TestFailedEverywhereRetriedAutomatically(t *testing.T) {
-	dir := t.TempDir()
-	c, _ := faultCluster(t, dir, 2*time.Second)
-	writeFile(t, filepath.Join(dir, "fail-starts.n1"), "1")
-	writeFile(t, filepath.Join(dir, "fail-starts.n2"), "1")
-	x := watchExclusion(t, dir)
+	dir, c, _, x := retryCluster(t, 2*time.Second, map[string]int{"n1": 1, "n2": 1})
 	c.apply(t, retryGroup(dir, []string{"start_retries: 0", "retry_failed_after: 2s"}, "n1", "n2"))
 	var failedAt time.Time
 	waitFor(t, 20*time.Second, "db failed on n1 and n2", func() bool {
@@ -226,9 +231,7 @@ func TestFailedEverywhereRetriedAutomatically(t *testing.T) {
 // TestFailedEverywhereStopFailedNotRetried: the automatic retry never
 // bypasses a stop-failed group: it waits for a fence or an operator.
 func TestFailedEverywhereStopFailedNotRetried(t *testing.T) {
-	dir := t.TempDir()
-	c, _ := faultCluster(t, dir, 1*time.Second)
-	writeFile(t, filepath.Join(dir, "fail-starts.n1"), "99")
+	dir, c, _, _ := retryCluster(t, 1*time.Second, map[string]int{"n1": 99})
 	touch(t, filepath.Join(dir, "fail-stop.n1"))
 	// n1 is the only node: nobody can fence it and take over.
 	c.apply(t, retryGroup(dir, []string{"start_retries: 0", "retry_failed_after: 1s"}, "n1"))
@@ -250,15 +253,9 @@ func TestFailedEverywhereStopFailedNotRetried(t *testing.T) {
 // epoch whose start failed: once the log moves on (here an operator moves
 // the group while n1 waits to retry), n1 starts nothing more.
 func TestStartRetryStopsWhenLogMovesOn(t *testing.T) {
-	dir := t.TempDir()
-	c, _ := faultCluster(t, dir, 2*time.Second)
-	writeFile(t, filepath.Join(dir, "fail-starts.n1"), "99")
-	x := watchExclusion(t, dir)
+	dir, c, _, x := retryCluster(t, 2*time.Second, map[string]int{"n1": 99})
 	c.apply(t, retryGroup(dir, []string{"start_retries: 3", "start_retry_backoff: 3s"}, "n1", "n2"))
-	waitFor(t, 10*time.Second, "n1's first failed start stopped", func() bool {
-		n, _ := startsOn(dir, "n1")
-		return n == 1 && !exists(filepath.Join(dir, "on.n1"))
-	})
+	waitFirstFailureStopped(t, dir)
 	if _, err := c.leader().srv.Transfer(ctxT(t, 20*time.Second), "db", "n2", "test"); err != nil {
 		t.Fatal(err)
 	}
