@@ -69,7 +69,8 @@ type OwnershipChange struct {
 	// Epoch is the new epoch (the Raft index of the change).
 	Epoch uint64 `json:"epoch"`
 	// Cause is planned, failback, shutdown, node-lost, failure,
-	// stop-failed or placement.
+	// stop-failed, placement, fence-target-idle or auto-retry (a group
+	// that failed everywhere, placed again after retry_failed_after).
 	Cause fsm.Cause `json:"cause"`
 	// Reason is the recorded explanation.
 	Reason string `json:"reason,omitempty"`
@@ -89,6 +90,9 @@ type OwnershipChange struct {
 	Override string `json:"override,omitempty"`
 	// FenceFailures is how many fence attempts failed at this epoch.
 	FenceFailures int `json:"fence_failures,omitempty"`
+	// StartRetries is how many times To retried a failed start at this
+	// epoch (start-retry events), each after stopping what it started.
+	StartRetries int `json:"start_retries,omitempty"`
 	// StopTook is how long the previous owner took to stop (planned moves).
 	StopTook Duration `json:"stop_took,omitempty"`
 	// OnlineAfter is the time from the change to the group being online on
@@ -123,6 +127,12 @@ func (c OwnershipChange) String() string {
 	}
 	if c.FenceFailures > 0 {
 		s += fmt.Sprintf(" after %d failed attempt(s)", c.FenceFailures)
+	}
+	switch {
+	case c.StartRetries == 1:
+		s += "  after 1 start retry"
+	case c.StartRetries > 1:
+		s += fmt.Sprintf("  after %d start retries", c.StartRetries)
 	}
 	if c.StopTook > 0 {
 		s += fmt.Sprintf("  stop %s", c.StopTook.D().Round(time.Millisecond))

@@ -87,8 +87,22 @@ type GroupStatus struct {
 	// Suspended is true while monitoring and automatic actions are paused.
 	Suspended bool `json:"suspended,omitempty"`
 	// FailedOn lists the nodes where the group failed since an operator
-	// last moved or resumed it.
+	// last moved or resumed it (or the leader retried it automatically).
 	FailedOn []string `json:"failed_on,omitempty"`
+	// StartRetries is how many times a failed start is retried on the
+	// same node before the group fails over (the group's start_retries).
+	StartRetries int `json:"start_retries,omitempty"`
+	// StartRetriesDone is how many start retries the owner made at this
+	// epoch (start-retry events in the history), at most StartRetries.
+	StartRetriesDone int `json:"start_retries_done,omitempty"`
+	// RetryFailedAfter is how long a group that failed on every node waits
+	// before the leader retries it (the group's retry_failed_after; 0:
+	// never, an operator must act).
+	RetryFailedAfter Duration `json:"retry_failed_after,omitempty"`
+	// NextRetry is when the leader will place again this group that failed
+	// on every node; nil when no automatic retry is due (or the view is
+	// not the leader's).
+	NextRetry *time.Time `json:"next_retry,omitempty"`
 }
 
 // Health is GET /v1/health: this member's own view, never forwarded.

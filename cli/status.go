@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/fsm"
 )
 
 func statusCommand() *cli.Command {
@@ -70,7 +71,7 @@ func printStatus(w io.Writer, st *api.Status, events int) {
 		fmt.Fprintln(tw, "(no groups: apply some with `raftha group apply -f groups.yaml`)")
 	}
 	for _, g := range st.Groups {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, g.State, strings.Join(g.Nodes, ","), dash(g.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, groupState(g), strings.Join(g.Nodes, ","), dash(g.Reason))
 	}
 	tw.Flush()
 	if events > 0 && len(st.Events) > 0 {
@@ -84,6 +85,19 @@ func printStatus(w io.Writer, st *api.Status, events int) {
 			fmt.Fprintf(w, "  %s  %s\n", e.At.Local().Format("15:04:05.000"), describeEvent(string(e.Kind), e.Group, e.Node, e.From, e.To, e.Epoch, string(e.Cause), e.Reason, e.By))
 		}
 	}
+}
+
+// groupState is a group's state with its retries: the start retries made
+// at this epoch, or when the leader retries a group failed everywhere.
+func groupState(g api.GroupStatus) string {
+	s := string(g.State)
+	if g.StartRetriesDone > 0 && (g.State == fsm.StateStarting || g.State == fsm.StateFailed) {
+		s += fmt.Sprintf(" (start retry %d/%d)", g.StartRetriesDone, g.StartRetries)
+	}
+	if g.NextRetry != nil {
+		s += " (auto-retry at " + g.NextRetry.Local().Format("15:04:05") + ")"
+	}
+	return s
 }
 
 func describeEvent(kind, group, node, from, to string, epoch uint64, cause, reason, by string) string {

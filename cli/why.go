@@ -17,9 +17,10 @@ func whyCommand() *cli.Command {
 		ArgsUsage: "GROUP",
 		Description: `One line per ownership change, from the event history in the Raft log: when,
 from which node to which, the new epoch, the cause (planned, failback,
-shutdown, node-lost, failure, stop-failed, placement), the fence used and how
-long it took, how long the old owner took to stop, and how long until the
-group was online. The history is bounded (the latest 1000 events).`,
+shutdown, node-lost, failure, stop-failed, placement, auto-retry), the fence
+used and how long it took, how many times the new owner retried a failed
+start (start_retries), how long the old owner took to stop, and how long
+until the group was online. The history is bounded (the latest 1000 events).`,
 		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
 		Action: apiAction(1, usagef("why takes one GROUP name, e.g. `raftha why db`"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
 			changes, err := cl.Why(ctx, c.Args().First())

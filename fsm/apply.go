@@ -63,6 +63,8 @@ func (s *State) Apply(index uint64, c Command) Result {
 		return s.setClusterSettings(index, c)
 	case *FenceOverride:
 		return s.fenceOverride(index, c)
+	case *RetryFailed:
+		return s.retryFailed(index, c)
 	}
 	return Result{Err: fmt.Errorf("%w: command %T", ErrInvalid, c)}
 }
@@ -267,6 +269,11 @@ func (s *State) assign(index uint64, c *Assign) Result {
 	if !c.Cause.Moves() {
 		return Result{Err: fmt.Errorf("%w: assign of group %s: unknown cause %q", ErrInvalid, c.Group, c.Cause)}
 	}
+	return s.assignAny(index, c)
+}
+
+// assignAny is assign for any cause: RetryFailed records its own.
+func (s *State) assignAny(index uint64, c *Assign) Result {
 	g, err := s.group(c.Group, c.ExpectEpoch)
 	if err != nil {
 		return Result{Err: err}

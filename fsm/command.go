@@ -32,6 +32,8 @@ const (
 	// CmdFenceOverride marks a group fenced (or clears a failed stop) on
 	// an operator's explicit acceptance of the risk.
 	CmdFenceOverride CmdType = 12
+	// CmdRetryFailed places again a group that failed on every node.
+	CmdRetryFailed CmdType = 13
 )
 
 // Version is the payload version written by this build.
@@ -291,6 +293,9 @@ func (c *SetSuspended) Type() CmdType { return CmdSetSuspended }
 // Type implements Command.
 func (c *FenceOverride) Type() CmdType { return CmdFenceOverride }
 
+// Type implements Command.
+func (c *RetryFailed) Type() CmdType { return CmdRetryFailed }
+
 func (h Header) header() Header { return h }
 
 // HeaderOf is c's header.
@@ -348,11 +353,13 @@ func Decode(b []byte) (Command, error) {
 		c = &SetClusterSettings{}
 	case CmdFenceOverride:
 		c = &FenceOverride{}
+	case CmdRetryFailed:
+		c = &RetryFailed{}
 	default:
 		if t&FlagIgnorable != 0 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-12)", ErrUnknownCommand, t)
+		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-13)", ErrUnknownCommand, t)
 	}
 	if v > Version {
 		if t&FlagIgnorable != 0 {

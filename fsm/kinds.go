@@ -79,6 +79,10 @@ const (
 	// KindSettingsMismatch notes a member whose settings differ from the
 	// cluster's.
 	KindSettingsMismatch EventKind = "settings-mismatch"
+	// KindStartRetry notes an owner retrying a failed start on the same
+	// node at the same epoch, after stopping what it had started
+	// (GroupSpec.StartRetries).
+	KindStartRetry EventKind = "start-retry"
 )
 
 // Cause is why a group changed hands or stopped (Assign.Cause,
@@ -125,6 +129,11 @@ const (
 	CauseStop Cause = "stop"
 	// CauseOperator is the cause of an operator's fence override.
 	CauseOperator Cause = "operator"
+	// CauseAutoRetry is the cause of the assigned event of a RetryFailed:
+	// the leader placing again a group that failed on every node, once
+	// GroupSpec.RetryFailedAfter has passed. It is not a move cause: only
+	// the RetryFailed command (a type older builds stop on) records it.
+	CauseAutoRetry Cause = "auto-retry"
 )
 
 // Moves reports whether c is a move cause, one an Assign or BeginTransfer

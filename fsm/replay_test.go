@@ -62,6 +62,9 @@ func randomCommand(rng *rand.Rand, s *State, step int) Command {
 		}
 		return &BeginTransfer{Header: hd, Group: group, To: node, ExpectEpoch: epoch}
 	case 8:
+		if rng.Intn(3) == 0 {
+			return &RetryFailed{Header: hd, Group: group, To: node, ExpectEpoch: epoch, Reason: "retry"}
+		}
 		return &Fenced{Header: hd, Group: group, Node: node, Epoch: epoch, Method: "aws-stop"}
 	default:
 		return &Note{Header: hd, Kind: "note", Group: group, Epoch: epoch, Reason: "n"}

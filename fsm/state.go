@@ -85,6 +85,36 @@ type GroupSpec struct {
 	Failback bool `json:"failback,omitempty"`
 	// Resources are started in this order and stopped in reverse.
 	Resources []ResourceSpec `json:"resources"`
+	// StartRetries is how many times a start that failed is retried on
+	// the same node, at the same epoch, before the group is reported
+	// failed and fails over (CLUSTERPRO's activation retry threshold).
+	// Before each retry the owner stops what it started, the failed
+	// resource included; a stop that fails ends the retries (stop-failed).
+	// 0: fail over at the first failure (a spec from an older build).
+	StartRetries int `json:"start_retries,omitempty"`
+	// StartRetryBackoff is the wait before the first retry; it doubles at
+	// each retry, up to MaxStartRetryBackoff.
+	StartRetryBackoff time.Duration `json:"start_retry_backoff,omitempty"`
+	// RetryFailedAfter is how long a group that failed on every node
+	// (and whose resources were all stopped) stays failed before the
+	// leader forgets FailedOn and places it again; 0 disables it (the
+	// group then waits for an operator, as in older builds).
+	RetryFailedAfter time.Duration `json:"retry_failed_after,omitempty"`
+}
+
+// MaxStartRetryBackoff caps the doubling wait between start retries.
+const MaxStartRetryBackoff = time.Minute
+
+// StartRetryDelay is the wait before start retry n (1 for the first):
+// StartRetryBackoff doubled n-1 times, at most MaxStartRetryBackoff (or
+// StartRetryBackoff when that is longer); at least 1ms.
+func (g GroupSpec) StartRetryDelay(n int) time.Duration {
+	d := max(g.StartRetryBackoff, time.Millisecond)
+	limit := max(MaxStartRetryBackoff, d)
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
 }
 
 // GroupState is the lifecycle state of a group.

@@ -35,6 +35,7 @@ type groupYAML struct {
 	Nodes     []string       `yaml:"nodes"`
 	Failback  bool           `yaml:"failback"`
 	Resources []resourceNode `yaml:"resources"`
+	retryYAML `yaml:",inline"`
 }
 
 // resourceNode keeps a resource's YAML so it can be decoded strictly
@@ -108,6 +109,7 @@ func Parse(data []byte, reg *resources.Registry) ([]fsm.GroupSpec, *yaml.Node, y
 	for i, g := range gf.Groups {
 		path := fmt.Sprintf("groups[%d]", i)
 		spec := fsm.GroupSpec{Name: g.Name, Nodes: g.Nodes, Failback: g.Failback}
+		errs = append(errs, g.retryYAML.apply(&spec, root, path)...)
 		if g.Name == "" {
 			errs = append(errs, &yamlstrict.FieldError{Line: yamlstrict.LineOf(root, path), Path: path + ".name", Msg: "required"})
 		}

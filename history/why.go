@@ -48,6 +48,8 @@ func Why(st *fsm.State, group string) []api.OwnershipChange {
 				switch f.Kind {
 				case fsm.KindFenceFailed:
 					c.FenceFailures++
+				case fsm.KindStartRetry:
+					c.StartRetries++
 				case fsm.KindFenced:
 					took, verified, _ := strings.Cut(f.Reason, "; ")
 					c.Fence, c.FenceTook, c.FenceVerified = string(f.Cause), took, verified

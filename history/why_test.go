@@ -59,3 +59,46 @@ func TestWhyReconstructsChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestWhyShowsStartRetriesAndAutoRetry: the start retries of an owner are
+// counted on its change, and a group placed again after failing everywhere
+// shows cause auto-retry.
+func TestWhyShowsStartRetriesAndAutoRetry(t *testing.T) {
+	st := fsm.NewState()
+	h := fsm.Header{At: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC), By: "leader"}
+	for _, c := range []fsm.Command{
+		&fsm.UpsertMember{Header: h, Member: fsm.Member{ID: "n1", Role: fsm.RoleNode}},
+		&fsm.ApplyGroups{Header: h, Groups: []fsm.GroupSpec{{Name: "db", Nodes: []string{"n1"}, StartRetries: 2, RetryFailedAfter: time.Minute}}},
+	} {
+		if r := st.Apply(st.Index+1, c); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	apply := func(c fsm.Command) uint64 {
+		t.Helper()
+		r := st.Apply(st.Index+1, c)
+		if r.Err != nil {
+			t.Fatalf("%T: %v", c, r.Err)
+		}
+		return r.Epoch
+	}
+	e1 := apply(&fsm.Assign{Header: h, Group: "db", To: "n1", Cause: fsm.CausePlacement})
+	for i := 0; i < 2; i++ {
+		apply(&fsm.Note{Header: h, Kind: fsm.KindStartRetry, Group: "db", Node: "n1", Epoch: e1, Reason: "exit 1; retry"})
+	}
+	apply(&fsm.Report{Header: h, Group: "db", Node: "n1", Epoch: e1, State: fsm.StateFailed, Reason: "exit 1 (after 2 start retries on n1)"})
+	e2 := apply(&fsm.RetryFailed{Header: h, Group: "db", To: "n1", ExpectEpoch: e1, Reason: "retried automatically"})
+	apply(&fsm.Note{Header: h, Kind: fsm.KindStartRetry, Group: "db", Node: "n1", Epoch: e2, Reason: "exit 1; retry"})
+	apply(&fsm.Report{Header: h, Group: "db", Node: "n1", Epoch: e2, State: fsm.StateOnline})
+
+	ch := Why(st, "db")
+	if len(ch) != 2 {
+		t.Fatalf("%d changes: %+v", len(ch), ch)
+	}
+	if c := ch[0]; c.StartRetries != 2 || !strings.Contains(c.String(), "after 2 start retries") {
+		t.Fatalf("first change: %+v %q", c, c.String())
+	}
+	if c := ch[1]; c.Cause != fsm.CauseAutoRetry || c.StartRetries != 1 || !c.Online || !strings.Contains(c.String(), "cause auto-retry") || !strings.Contains(c.String(), "after 1 start retry ") {
+		t.Fatalf("auto-retry change: %+v %q", c, c.String())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
@@ -35,6 +36,8 @@ type leaderState struct {
 	refused      map[string]string                // members refused for their settings: why
 
 	fb fenceBack // running reports and checks for takeovers back
+
+	failedAll map[string]failedAll // groups failed everywhere (autoretry.go), under mu
 }
 
 func (ls *leaderState) setLeaving(node string, v bool) {
@@ -341,7 +344,7 @@ func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *f
 		}
 		epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: fsm.CausePlacement, Reason: "first healthy node of " + joinNodes(g.Spec.Nodes)})
 		if err != nil {
-			s.logger.Warn("placement refused", "group", g.Spec.Name, "node", n, "error", err)
+			s.logLimit.log(s.logger, hclog.Warn, "place/"+g.Spec.Name, "placement refused", "group", g.Spec.Name, "node", n, "error", err)
 			return
 		}
 		s.logger.Info("group placed", "group", g.Spec.Name, "node", n, "epoch", epoch)

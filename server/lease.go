@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
@@ -110,7 +112,7 @@ func (l *lease) fail(err error) {
 	l.lastErr = err
 	l.mu.Unlock()
 	if changed {
-		l.s.logger.Warn("heartbeat to leader failed; lease not renewed", "error", err, "lease_left", l.remaining().Round(time.Millisecond))
+		l.s.logLimit.log(l.s.logger, hclog.Warn, "heartbeat", "heartbeat to leader failed; lease not renewed", "error", err, "lease_left", l.remaining().Round(time.Millisecond))
 	}
 }
 

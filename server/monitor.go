@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -60,7 +62,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 			continue
 		}
 		b.failures++
-		w.log.Warn("resource check failed", "resource", b.name, "epoch", inst.epoch, "failures", b.failures, "restart_after", b.mon.FailuresBeforeRestart, "error", err)
+		s.logLimit.log(w.log, hclog.Warn, "check/"+w.name+"/"+b.name, "resource check failed", "resource", b.name, "epoch", inst.epoch, "failures", b.failures, "restart_after", b.mon.FailuresBeforeRestart, "error", err)
 		if b.failures < b.mon.FailuresBeforeRestart {
 			continue
 		}

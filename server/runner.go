@@ -350,6 +350,10 @@ type worker struct {
 	gaveUp     *fsm.Report
 	gaveUpSent time.Time
 
+	// retry is the start retry under way (startretry.go; worker
+	// goroutine only).
+	retry startRetry
+
 	// fencing progress of the current takeover (worker goroutine only)
 	fenceEpoch uint64
 	fenceSeen  time.Time

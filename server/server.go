@@ -170,6 +170,8 @@ type Server struct {
 	watchdog *watchdog
 	metrics  *metrics
 	perm     permissions // the AWS permission preflight (preflight.go)
+	// logLimit rate-limits the warnings a retry loop repeats (ratelog.go).
+	logLimit logLimiter
 
 	handlerSet  *handlerSet // OwnerFuncs of an embedding service (embed.go)
 	handlerOnce sync.Once

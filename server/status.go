@@ -114,6 +114,7 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *api.Status {
 	for _, name := range st.GroupNames() {
 		g := st.Groups[name]
 		gs := groupStatusOf(g)
+		retryStatus(&gs, st, g, ls)
 		v.Groups = append(v.Groups, gs)
 	}
 	if n := len(st.Events); n > maxStatusEvents {

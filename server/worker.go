@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
@@ -22,6 +24,9 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	w.mu.Lock()
 	inst := w.inst
 	w.mu.Unlock()
+	if inst == nil && w.retryWaiting(epoch) {
+		return // a failed start was stopped; its retry is not due yet
+	}
 	if inst == nil || inst.epoch != epoch {
 		var err error
 		inst, err = w.build(g.Spec.Resources, epoch)
@@ -41,7 +46,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
 				w.stopLocal(ctx, "ownership not confirmed")
 			} else {
-				w.log.Info("cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
+				s.logLimit.log(w.log, hclog.Info, "confirm-start/"+w.name, "cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
 			}
 			return
 		}
@@ -59,7 +64,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		lctx, cancel := s.lease.bound(ctx, w.name, epoch)
 		if lctx.Err() != nil {
 			cancel()
-			w.log.Warn("lease ran out between confirmation and start; starting nothing", "epoch", epoch, "resource", b.name)
+			s.logLimit.log(w.log, hclog.Warn, "lease-start/"+w.name, "lease ran out between confirmation and start; starting nothing", "epoch", epoch, "resource", b.name)
 			return
 		}
 		w.mu.Lock()
@@ -78,6 +83,8 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 			stopErr := w.stopLocal(ctx, "start failed")
 			if stopErr != nil {
 				reason += "; stopping failed (only a fenced takeover may move the group): " + stopErr.Error()
+			} else if w.retryStart(ctx, g, &reason) {
+				return // everything stopped: started again later, at this epoch
 			}
 			w.reportFailed(ctx, epoch, reason, stopErr != nil)
 			return
@@ -283,7 +290,7 @@ func (w *worker) resendGaveUp(ctx context.Context) {
 		return
 	}
 	w.gaveUpSent = time.Now()
-	w.log.Info("re-sending the failed report; not starting again at this epoch", "epoch", w.gaveUp.Epoch)
+	w.r.s.logLimit.log(w.log, hclog.Info, "resend/"+w.name, "re-sending the failed report; not starting again at this epoch", "epoch", w.gaveUp.Epoch)
 	r := *w.gaveUp
 	w.reportState(ctx, &r)
 	time.AfterFunc(hb, w.poke)
@@ -305,7 +312,7 @@ func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
 		_, err = s.commit(rctx, r)
 	}
 	if err != nil {
-		w.log.Warn("report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
+		s.logLimit.log(w.log, hclog.Warn, "report/"+w.name+"/"+string(state), "report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
 	}
 }
 

@@ -253,6 +253,8 @@
       const extra = [];
       if (g.target) extra.push("→ " + g.target);
       if (g.fence_node) extra.push("fencing " + g.fence_node);
+      if (g.start_retries_done && (g.state === "starting" || g.state === "failed")) extra.push("start retry " + g.start_retries_done + "/" + (g.start_retries || 0));
+      if (g.next_retry) extra.push("auto-retry at " + new Date(g.next_retry).toLocaleTimeString());
       if (g.since && !g.since.startsWith("0001-")) extra.push("for " + fmtAge(new Date(g.since)));
       r.state.replaceChildren(s, el("span", "sub", extra.join(" · ")));
       r.state.dataset.state = g.state || "";
