@@ -26,6 +26,15 @@ type Group struct {
 	Failback bool
 	// Resources start in order and stop in reverse order.
 	Resources []Resource
+	// StartRetries is how often a failed start is retried on the same
+	// node before the group fails over (nil: DefaultStartRetries).
+	StartRetries *int
+	// StartRetryBackoff is the wait before the first retry, doubling (0:
+	// DefaultStartRetryBackoff).
+	StartRetryBackoff time.Duration
+	// RetryFailedAfter is when a group failed on every node is placed
+	// again by itself (nil: DefaultRetryFailedAfter; 0 never).
+	RetryFailedAfter *time.Duration
 }
 
 // Resource is one resource of a Group.
@@ -88,6 +97,15 @@ func Marshal(groups []Group) ([]byte, yamlstrict.ErrorList) {
 		add(gn, "nodes", nodes)
 		if g.Failback {
 			add(gn, "failback", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+		}
+		if g.StartRetries != nil {
+			add(gn, "start_retries", intNode(*g.StartRetries))
+		}
+		if g.StartRetryBackoff != 0 {
+			add(gn, "start_retry_backoff", scalar(g.StartRetryBackoff.String()))
+		}
+		if g.RetryFailedAfter != nil {
+			add(gn, "retry_failed_after", scalar(g.RetryFailedAfter.String()))
 		}
 		rs := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 		for j, r := range g.Resources {

@@ -18,9 +18,11 @@ import (
 func TestSpecsMatchTheGroupFile(t *testing.T) {
 	reg := builtin.Registry()
 	stop := config.Duration(5 * time.Second)
-	zero := 0
+	zero, three := 0, 3
+	never := time.Duration(0)
 	goGroups := []groupfile.Group{{
 		Name: "db", Nodes: []string{"n1", "n2"}, Failback: true,
+		StartRetries: &three, StartRetryBackoff: 500 * time.Millisecond, RetryFailedAfter: &never,
 		Resources: []groupfile.Resource{
 			{Name: "app", Type: "exec", Params: exec.Params{Run: "sleep 100", Check: "true"},
 				Monitor: &groupfile.Monitor{Interval: 2 * time.Second, RestartsBeforeFailover: &zero}},
@@ -33,6 +35,9 @@ groups:
   - name: db
     nodes: [n1, n2]
     failback: true
+    start_retries: 3
+    start_retry_backoff: 500ms
+    retry_failed_after: 0s
     resources:
       - name: app
         type: exec
