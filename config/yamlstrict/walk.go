@@ -19,16 +19,11 @@ var (
 	timeDurationType    = reflect.TypeFor[time.Duration]()
 )
 
-// maxStrictDepth bounds nesting (and alias cycles) in the strict walk.
-const maxStrictDepth = 200
-
-// maxStrictNodes bounds the work aliases can multiply.
-const maxStrictNodes = 1 << 20
-
 // strictWalker checks a node tree against a Go type and fills the value.
 type strictWalker struct {
-	errs  []*FieldError
-	nodes int
+	errs []*FieldError
+	// budget bounds the walk (limits.go).
+	budget *Budget
 	// seen records the nodes already checked against a type, so an anchor
 	// used in several places reports its problems once.
 	seen map[strictSeenKey]bool
@@ -77,9 +72,11 @@ func (w *strictWalker) failLoud(n *yaml.Node, path, format string, args ...any) 
 
 // walk decodes n into v (settable), checking keys against v's type.
 func (w *strictWalker) walk(n *yaml.Node, v reflect.Value, path string, depth int) {
-	w.nodes++
-	if depth > maxStrictDepth || w.nodes > maxStrictNodes {
-		w.failLoud(n, path, "document nests too deeply or expands too many aliases")
+	if !w.step(n, path) {
+		return
+	}
+	if depth > MaxDepth {
+		w.stop(n, path, ErrTooComplex, fmt.Sprintf("document too complex: nests deeper than %d levels (yamlstrict.MaxDepth)", MaxDepth))
 		return
 	}
 	if n.Kind == yaml.AliasNode {
@@ -171,6 +168,9 @@ func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 		w.fail(n, path, "expected %s, got %s", describeYAMLType(t), DescribeNode(n))
 		return
 	}
+	if n.Kind != yaml.ScalarNode && !w.chargeTree(n, path) {
+		return // yaml.v3 would expand its aliases
+	}
 	target := reflect.New(t)
 	if err := n.Decode(target.Interface()); err != nil {
 		var te *yaml.TypeError
@@ -248,7 +248,7 @@ func isYAMLMergeKey(k *yaml.Node) bool {
 // anchor is unknown.
 func resolveYAMLAlias(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
-		if i > maxStrictDepth {
+		if i > MaxDepth {
 			return nil
 		}
 		n = n.Alias
@@ -259,6 +259,9 @@ func resolveYAMLAlias(n *yaml.Node) *yaml.Node {
 // merge walks merged mapping src into v with do, refusing a mapping that
 // merges itself.
 func (w *strictWalker) merge(src *yaml.Node, v reflect.Value, path string, do func()) {
+	if !w.step(src, path) {
+		return
+	}
 	if w.active[src] > 0 {
 		w.failLoud(src, path, "merge key << refers to a mapping that contains it")
 		return
@@ -312,6 +315,9 @@ func (w *strictWalker) entries(n *yaml.Node, v reflect.Value, path string, seen 
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if !w.step(k, path) {
+				return
+			}
 			if isYAMLMergeKey(k) {
 				continue
 			}

@@ -1,0 +1,64 @@
+package groupfile_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/groupfile"
+	"github.com/raftha/raftha/resources/builtin"
+)
+
+// bombFile is a group file whose resources merge (<<) a chain of anchors
+// that expands to fan^levels mappings each: issue 12's 623-byte file at
+// resources 1, fan 9, levels 8.
+func bombFile(resources, fan, levels int) string {
+	var b strings.Builder
+	ref := func(i int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i), fan), ", ") + "]"
+	}
+	b.WriteString("x0: &a0 {run: /bin/true}\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d\n  <<: %s\n", i, i, ref(i-1))
+	}
+	b.WriteString("groups:\n  - name: g\n    nodes: [n1]\n    resources:\n")
+	for r := range resources {
+		fmt.Fprintf(&b, "      - {name: r%d, type: exec, <<: %s}\n", r, ref(levels-1))
+	}
+	return b.String()
+}
+
+// parseWithin parses data in a goroutine and fails t when it has not
+// returned after limit: a hang guard, not a timing assertion.
+func parseWithin(t *testing.T, limit time.Duration, data string) yamlstrict.ErrorList {
+	t.Helper()
+	done := make(chan yamlstrict.ErrorList, 1)
+	go func() {
+		_, _, errs := groupfile.Parse([]byte(data), builtin.Registry())
+		done <- errs
+	}()
+	select {
+	case errs := <-done:
+		return errs
+	case <-time.After(limit):
+		t.Fatalf("parse still running after %v", limit)
+		return nil
+	}
+}
+
+// TestParseMergeBomb: a group file of nested merge keys (issue 12: 80 s
+// of CPU for 623 bytes, hanging `raftha group apply` and agent start) is
+// refused with ErrTooComplex at once, also when many resources each
+// merge the chain (one budget for the whole file).
+func TestParseMergeBomb(t *testing.T) {
+	for _, tc := range []struct{ resources, fan, levels int }{{1, 9, 8}, {40, 3, 11}} {
+		src := bombFile(tc.resources, tc.fan, tc.levels)
+		errs := parseWithin(t, 5*time.Second, src)
+		if !errors.Is(errs.Err(), yamlstrict.ErrTooComplex) {
+			t.Fatalf("%d bytes: got %v, want ErrTooComplex", len(src), errs)
+		}
+	}
+}
