@@ -68,6 +68,14 @@ const (
 	// CodeEnqueueTimeout: the leader could not queue the change in time
 	// (it is overloaded); nothing was applied. A timeout (ErrTimeout).
 	CodeEnqueueTimeout Code = "enqueue_timeout"
+	// CodeMethodNotAllowed: the path exists but not with this method
+	// (HTTP 405; the Allow header lists the methods it takes).
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	// CodeOverloaded: the API has too many connections (in total or from
+	// the caller's address); try again later (HTTP 503).
+	CodeOverloaded Code = "overloaded"
+	// CodeInternal: an error the API has no other code for (HTTP 500).
+	CodeInternal Code = "internal"
 )
 
 // The classes of API errors: an *Error wraps the one its Code belongs to,
@@ -91,6 +99,12 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrForbidden: the caller's role does not allow the call (HTTP 403).
 	ErrForbidden = errors.New("forbidden")
+	// ErrOverloaded: the API has too many connections; try again later
+	// (HTTP 503, code overloaded).
+	ErrOverloaded = errors.New("overloaded")
+	// ErrInternal: the server failed in a way it has no code for (HTTP
+	// 500).
+	ErrInternal = errors.New("internal error")
 )
 
 // codeClasses maps each code to its class and HTTP status.
@@ -121,10 +135,13 @@ var codeClasses = map[Code]struct {
 	CodeSettingsMismatch: {ErrRefused, http.StatusConflict},
 	CodeCanceled:         {ErrTimeout, http.StatusServiceUnavailable},
 	CodeEnqueueTimeout:   {ErrTimeout, http.StatusGatewayTimeout},
+	CodeMethodNotAllowed: {ErrInvalid, http.StatusMethodNotAllowed},
+	CodeOverloaded:       {ErrOverloaded, http.StatusServiceUnavailable},
+	CodeInternal:         {ErrInternal, http.StatusInternalServerError},
 }
 
 // HTTPStatus is the HTTP status the API answers with for c: 500 for an
-// unknown or empty code.
+// unknown or empty code (the API itself answers 500 with CodeInternal).
 func (c Code) HTTPStatus() int {
 	if k, ok := codeClasses[c]; ok {
 		return k.status
@@ -140,6 +157,7 @@ func (c Code) Class() error { return codeClasses[c].class }
 // proxy, or an older server), by its HTTP status.
 var statusClasses = map[int]error{
 	http.StatusBadRequest:            ErrInvalid,
+	http.StatusMethodNotAllowed:      ErrInvalid,
 	http.StatusRequestEntityTooLarge: ErrInvalid,
 	http.StatusUnauthorized:          ErrUnauthorized,
 	http.StatusForbidden:             ErrForbidden,
