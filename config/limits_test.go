@@ -12,24 +12,28 @@ import (
 	"github.com/raftha/raftha/config/yamlstrict"
 )
 
+// mergeBombConfig is validConfigYAML whose timing section merges a chain
+// of anchors that expands to 9^8 mappings.
+func mergeBombConfig() string {
+	var b strings.Builder
+	ref := func(i int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*t%d, ", i), 9), ", ") + "]"
+	}
+	b.WriteString("x:\n  t0: &t0 {heartbeat: 1s}\n")
+	for i := 1; i < 8; i++ {
+		fmt.Fprintf(&b, "  t%d: &t%d\n    <<: %s\n", i, i, ref(i-1))
+	}
+	// Anchors come before their aliases.
+	b.WriteString(strings.Replace(validConfigYAML, "timing:", "timing:\n  <<: "+ref(7), 1))
+	return b.String()
+}
+
 // TestLoadConfigFileMergeBomb: a member file whose timing section merges
 // a chain of anchors (<<: [*a, *a, ...] nested) is refused at once with
 // ErrTooComplex and FILE:LINE, instead of hanging `raftha config check`
 // and agent start (issue 12).
 func TestLoadConfigFileMergeBomb(t *testing.T) {
-	var b strings.Builder
-	ref := func(i int) string {
-		return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*t%d, ", i), 9), ", ") + "]"
-	}
-	b.WriteString(strings.Replace(validConfigYAML, "timing:", "timing:\n  <<: "+ref(7), 1))
-	b.WriteString("x:\n  t0: &t0 {heartbeat: 1s}\n")
-	for i := 1; i < 8; i++ {
-		fmt.Fprintf(&b, "  t%d: &t%d\n    <<: %s\n", i, i, ref(i-1))
-	}
-	// Anchors must come before their aliases: move x to the top.
-	src := b.String()
-	i := strings.Index(src, "x:\n")
-	src = src[i:] + src[:i]
+	src := mergeBombConfig()
 	path := filepath.Join(t.TempDir(), "raftha.yaml")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)

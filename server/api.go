@@ -55,10 +55,8 @@ func (s *Server) startAPI() error {
 	s.apiLn = tls.NewListener(newLimitListener(ln, lim, tc, s.logger), tc)
 	apiAddr := s.apiLn.Addr().String()
 	s.apiAddr.Store(&apiAddr)
-	mux := http.NewServeMux()
-	s.routes(mux)
 	s.apiSrv = &http.Server{
-		Handler:           withDeadlines(lim, s.authorize(mux)),
+		Handler:           s.apiHandler(lim),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		ErrorLog:          s.logger.Named("api").StandardLogger(nil),
@@ -69,6 +67,14 @@ func (s *Server) startAPI() error {
 		}
 	}()
 	return nil
+}
+
+// apiHandler is the whole API as startAPI serves it: deadlines,
+// authorization and the routes.
+func (s *Server) apiHandler(lim APILimits) http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return withDeadlines(lim, s.authorize(mux))
 }
 
 func (s *Server) routes(mux *http.ServeMux) {

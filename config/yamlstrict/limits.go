@@ -17,7 +17,7 @@ const (
 	// MaxNodes bounds the nodes one decode walks, counting a node again
 	// each time an alias or a merge key (<<) repeats it: a few hundred
 	// bytes of nested merge keys would otherwise expand to billions.
-	MaxNodes = 1 << 18
+	MaxNodes = 100_000
 	// MaxDepth bounds how deeply mappings and lists nest.
 	MaxDepth = 200
 )

@@ -31,6 +31,10 @@ type strictWalker struct {
 	quiet int
 	// active counts the nodes being walked, to catch alias cycles.
 	active map[*yaml.Node]int
+	// leaves holds the scalars already decoded, by node and type (an
+	// invalid Value when decoding failed), for nodes merged or aliased
+	// again (isPlainValueKind types only).
+	leaves map[strictSeenKey]reflect.Value
 }
 
 type strictSeenKey struct {
@@ -171,8 +175,25 @@ func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.ScalarNode && !w.chargeTree(n, path) {
 		return // yaml.v3 would expand its aliases
 	}
+	key, cacheable := strictSeenKey{n, t}, n.Kind == yaml.ScalarNode && isPlainValueKind(t.Kind())
+	if r, ok := w.leaves[key]; ok && cacheable {
+		if r.IsValid() {
+			v.Set(r) // a scalar merged or aliased again: decoded once
+		}
+		return
+	}
 	target := reflect.New(t)
-	if err := n.Decode(target.Interface()); err != nil {
+	err := n.Decode(target.Interface())
+	if cacheable {
+		if w.leaves == nil {
+			w.leaves = map[strictSeenKey]reflect.Value{}
+		}
+		w.leaves[key] = reflect.Value{}
+		if err == nil {
+			w.leaves[key] = target.Elem()
+		}
+	}
+	if err != nil {
 		var te *yaml.TypeError
 		switch {
 		case errors.As(err, &te) && !custom:
@@ -187,6 +208,18 @@ func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.Set(target.Elem())
+}
+
+// isPlainValueKind reports whether values of kind k hold no references,
+// so one decoded value may be copied to several places.
+func isPlainValueKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 // stripYAMLLinePrefix drops yaml.v3's "line N: " from a type error message.
