@@ -39,6 +39,15 @@ RUNS ?= 10
 soak: build
 	RAFTHA_FAULT_RUNS=$(RUNS) $(GO) test -count=1 -timeout $$(( $(RUNS) * 14 + 10 ))m -v -run '^TestFault' ./integration/
 
+## fuzz: each fuzz target for FUZZTIME (their seed corpora run in unit).
+FUZZTIME ?= 30s
+fuzz: fuzz-parsers-api
+.PHONY: fuzz fuzz-parsers-api
+fuzz-parsers-api:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./groupfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzAPIHandlers$$' -fuzztime $(FUZZTIME) ./server/
+
 ## bench: failover and throughput figures.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...

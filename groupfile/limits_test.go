@@ -1,6 +1,7 @@
 package groupfile_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -60,5 +61,16 @@ func TestParseMergeBomb(t *testing.T) {
 		if !errors.Is(errs.Err(), yamlstrict.ErrTooComplex) {
 			t.Fatalf("%d bytes: got %v, want ErrTooComplex", len(src), errs)
 		}
+	}
+}
+
+// TestParseContextCancelled: a parse whose request was cancelled stops
+// with the context's error instead of finishing the file.
+func TestParseContextCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	specs, _, errs := groupfile.ParseContext(ctx, []byte(bombFile(1, 3, 4)), builtin.Registry())
+	if !errors.Is(errs.Err(), context.Canceled) || specs != nil {
+		t.Fatalf("got %d specs, %v; want context.Canceled", len(specs), errs)
 	}
 }

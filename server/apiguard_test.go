@@ -341,3 +341,27 @@ func tailOf(s string, n int) string {
 	}
 	return s
 }
+
+// TestAPIGroupFileBombRefused: a group file of nested merge keys sent to
+// POST /v1/groups (issue 12: 80 s of agent CPU) is answered at once with
+// 400, code invalid, naming the limit and the line.
+func TestAPIGroupFileBombRefused(t *testing.T) {
+	g := startAPIGuard(t, APILimits{}, nil)
+	var b strings.Builder
+	ref := func(i int) string { return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i), 9), ", ") + "]" }
+	b.WriteString("x0: &a0 {run: /bin/true}\n")
+	for i := 1; i < 8; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d\n  <<: %s\n", i, i, ref(i-1))
+	}
+	b.WriteString("groups:\n  - name: g\n    nodes: [n1]\n    resources:\n      - {name: r, type: exec, <<: " + ref(7) + "}\n")
+	code, _, e := g.call(t, "POST", "/v1/groups", "Bearer operate-token", b.String())
+	if code != http.StatusBadRequest || e.Code != api.CodeInvalid {
+		t.Fatalf("got %d %q %s", code, e.Code, e.Message)
+	}
+	for _, fe := range e.Errors {
+		if fe.Line > 0 && strings.Contains(fe.Msg, "yamlstrict.MaxNodes") {
+			return
+		}
+	}
+	t.Fatalf("no error naming the limit with a line: %v", e.Errors)
+}
