@@ -348,7 +348,9 @@ func tailOf(s string, n int) string {
 func TestAPIGroupFileBombRefused(t *testing.T) {
 	g := startAPIGuard(t, APILimits{}, nil)
 	var b strings.Builder
-	ref := func(i int) string { return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i), 9), ", ") + "]" }
+	ref := func(i int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i), 9), ", ") + "]"
+	}
 	b.WriteString("x0: &a0 {run: /bin/true}\n")
 	for i := 1; i < 8; i++ {
 		fmt.Fprintf(&b, "x%d: &a%d\n  <<: %s\n", i, i, ref(i-1))
