@@ -1,11 +1,13 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 )
 
 // fuzzInputLimit is how long one input may take to parse: a hang guard
@@ -32,17 +34,10 @@ func FuzzParseConfig(f *testing.F) {
 			c    *Config
 			errs yamlstrict.ErrorList
 		}
-		done := make(chan result, 1)
-		go func() {
+		r := yamlstricttest.Within(t, fuzzInputLimit, fmt.Sprintf("ParseConfig of %q", data[:min(len(data), 300)]), func() result {
 			c, errs := ParseConfig(data)
-			done <- result{c, errs}
-		}()
-		var r result
-		select {
-		case r = <-done:
-		case <-time.After(fuzzInputLimit):
-			t.Fatalf("ParseConfig still running after %v on %d bytes: %q", fuzzInputLimit, len(data), data[:min(len(data), 300)])
-		}
+			return result{c, errs}
+		})
 		if (r.c == nil) == (len(r.errs) == 0) {
 			t.Fatalf("config %v with errors %v", r.c != nil, r.errs)
 		}

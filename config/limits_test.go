@@ -10,22 +10,15 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 )
 
 // mergeBombConfig is validConfigYAML whose timing section merges a chain
 // of anchors that expands to 9^8 mappings.
 func mergeBombConfig() string {
-	var b strings.Builder
-	ref := func(i int) string {
-		return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*t%d, ", i), 9), ", ") + "]"
-	}
-	b.WriteString("x:\n  t0: &t0 {heartbeat: 1s}\n")
-	for i := 1; i < 8; i++ {
-		fmt.Fprintf(&b, "  t%d: &t%d\n    <<: %s\n", i, i, ref(i-1))
-	}
 	// Anchors come before their aliases.
-	b.WriteString(strings.Replace(validConfigYAML, "timing:", "timing:\n  <<: "+ref(7), 1))
-	return b.String()
+	return "x:\n" + yamlstricttest.MergeChain("t", "  ", "{heartbeat: 1s}", 9, 8) +
+		strings.Replace(validConfigYAML, "timing:", "timing:\n  <<: "+yamlstricttest.MergeRefs("t", 7, 9), 1)
 }
 
 // TestLoadConfigFileMergeBomb: a member file whose timing section merges
@@ -38,18 +31,12 @@ func TestLoadConfigFileMergeBomb(t *testing.T) {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
+	err := yamlstricttest.Within(t, 5*time.Second, "LoadConfigFile", func() error {
 		_, err := LoadConfigFile(path)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, yamlstrict.ErrTooComplex) || !strings.Contains(err.Error(), path+":") {
-			t.Fatalf("got %v, want ErrTooComplex naming %s:LINE", err, path)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("LoadConfigFile still running after 5s")
+		return err
+	})
+	if !errors.Is(err, yamlstrict.ErrTooComplex) || !strings.Contains(err.Error(), path+":") {
+		t.Fatalf("got %v, want ErrTooComplex naming %s:LINE", err, path)
 	}
 }
 

@@ -2,11 +2,13 @@ package groupfile_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/resources/builtin"
@@ -35,17 +37,10 @@ func FuzzParse(f *testing.F) {
 			specs []fsm.GroupSpec
 			errs  yamlstrict.ErrorList
 		}
-		done := make(chan result, 1)
-		go func() {
+		r := yamlstricttest.Within(t, fuzzInputLimit, fmt.Sprintf("Parse of %q", data[:min(len(data), 300)]), func() result {
 			specs, _, errs := groupfile.Parse(data, reg)
-			done <- result{specs, errs}
-		}()
-		var r result
-		select {
-		case r = <-done:
-		case <-time.After(fuzzInputLimit):
-			t.Fatalf("Parse still running after %v on %d bytes: %q", fuzzInputLimit, len(data), data[:min(len(data), 300)])
-		}
+			return result{specs, errs}
+		})
 		for _, e := range r.errs {
 			if e == nil || e.Line < 0 || e.Msg == "" {
 				t.Fatalf("malformed error %#v in %v", e, r.errs)

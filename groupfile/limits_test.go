@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/resources/builtin"
 )
@@ -18,36 +19,22 @@ import (
 // resources 1, fan 9, levels 8.
 func bombFile(resources, fan, levels int) string {
 	var b strings.Builder
-	ref := func(i int) string {
-		return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i), fan), ", ") + "]"
-	}
-	b.WriteString("x0: &a0 {run: /bin/true}\n")
-	for i := 1; i < levels; i++ {
-		fmt.Fprintf(&b, "x%d: &a%d\n  <<: %s\n", i, i, ref(i-1))
-	}
+	b.WriteString(yamlstricttest.MergeChain("a", "", "{run: /bin/true}", fan, levels))
 	b.WriteString("groups:\n  - name: g\n    nodes: [n1]\n    resources:\n")
 	for r := range resources {
-		fmt.Fprintf(&b, "      - {name: r%d, type: exec, <<: %s}\n", r, ref(levels-1))
+		fmt.Fprintf(&b, "      - {name: r%d, type: exec, <<: %s}\n", r, yamlstricttest.MergeRefs("a", levels-1, fan))
 	}
 	return b.String()
 }
 
-// parseWithin parses data in a goroutine and fails t when it has not
-// returned after limit: a hang guard, not a timing assertion.
+// parseWithin parses data, failing t when the parse has not returned
+// after limit.
 func parseWithin(t *testing.T, limit time.Duration, data string) yamlstrict.ErrorList {
 	t.Helper()
-	done := make(chan yamlstrict.ErrorList, 1)
-	go func() {
+	return yamlstricttest.Within(t, limit, "parse", func() yamlstrict.ErrorList {
 		_, _, errs := groupfile.Parse([]byte(data), builtin.Registry())
-		done <- errs
-	}()
-	select {
-	case errs := <-done:
 		return errs
-	case <-time.After(limit):
-		t.Fatalf("parse still running after %v", limit)
-		return nil
-	}
+	})
 }
 
 // TestParseMergeBomb: a group file of nested merge keys (issue 12: 80 s

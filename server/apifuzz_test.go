@@ -12,6 +12,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 	"github.com/raftha/raftha/resources"
 )
 
@@ -83,17 +84,11 @@ func FuzzAPIHandlers(f *testing.F) {
 		if a := apiFuzzAuth[int(auth)%len(apiFuzzAuth)]; a != "" {
 			req.Header.Set("Authorization", a)
 		}
-		rec := httptest.NewRecorder()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
+		rec := yamlstricttest.Within(t, apiFuzzInputLimit, m+" "+p, func() *httptest.ResponseRecorder {
+			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
-		}()
-		select {
-		case <-done:
-		case <-time.After(apiFuzzInputLimit):
-			t.Fatalf("%s %s still running after %v", m, p, apiFuzzInputLimit)
-		}
+			return rec
+		})
 		if rec.Code < 400 || m == http.MethodHead {
 			return
 		}

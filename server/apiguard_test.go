@@ -18,6 +18,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -347,16 +348,9 @@ func tailOf(s string, n int) string {
 // 400, code invalid, naming the limit and the line.
 func TestAPIGroupFileBombRefused(t *testing.T) {
 	g := startAPIGuard(t, APILimits{}, nil)
-	var b strings.Builder
-	ref := func(i int) string {
-		return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i), 9), ", ") + "]"
-	}
-	b.WriteString("x0: &a0 {run: /bin/true}\n")
-	for i := 1; i < 8; i++ {
-		fmt.Fprintf(&b, "x%d: &a%d\n  <<: %s\n", i, i, ref(i-1))
-	}
-	b.WriteString("groups:\n  - name: g\n    nodes: [n1]\n    resources:\n      - {name: r, type: exec, <<: " + ref(7) + "}\n")
-	code, _, e := g.call(t, "POST", "/v1/groups", "Bearer operate-token", b.String())
+	bomb := yamlstricttest.MergeChain("a", "", "{run: /bin/true}", 9, 8) +
+		"groups:\n  - name: g\n    nodes: [n1]\n    resources:\n      - {name: r, type: exec, <<: " + yamlstricttest.MergeRefs("a", 7, 9) + "}\n"
+	code, _, e := g.call(t, "POST", "/v1/groups", "Bearer operate-token", bomb)
 	if code != http.StatusBadRequest || e.Code != api.CodeInvalid {
 		t.Fatalf("got %d %q %s", code, e.Code, e.Message)
 	}

@@ -9,37 +9,14 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/config/yamlstrict"
+	"github.com/raftha/raftha/config/yamlstrict/yamlstricttest"
 )
 
-// mergeBomb returns a small document whose merge keys (<<: [*a, *a, ...])
-// expand to fan^levels mappings: the file of issue 12 at fan 9, levels
-// 8. The anchors sit under "anchors", the last level under "bomb".
+// mergeBomb returns a small document whose merge keys expand to
+// fan^levels mappings: the anchors under "anchors", the last level
+// under "bomb".
 func mergeBomb(fan, levels int) string {
-	var b strings.Builder
-	b.WriteString("anchors:\n  a0: &a0 {id: x}\n")
-	ref := func(i int) string {
-		return "[" + strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i), fan), ", ") + "]"
-	}
-	for i := 1; i < levels; i++ {
-		fmt.Fprintf(&b, "  a%d: &a%d\n    <<: %s\n", i, i, ref(i-1))
-	}
-	fmt.Fprintf(&b, "bomb:\n  <<: %s\n", ref(levels-1))
-	return b.String()
-}
-
-// decodeWithin runs decode in a goroutine and fails t when it has not
-// returned after limit: a hang guard, not a timing assertion.
-func decodeWithin(t *testing.T, limit time.Duration, decode func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- decode() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(limit):
-		t.Fatalf("decode still running after %v", limit)
-		return nil
-	}
+	return "anchors:\n" + yamlstricttest.MergeChain("a", "  ", "{id: x}", fan, levels) + "bomb:\n  <<: " + yamlstricttest.MergeRefs("a", levels-1, fan) + "\n"
 }
 
 // bombDoc accepts every key of mergeBomb.
@@ -57,7 +34,7 @@ func TestMergeKeyBombRefused(t *testing.T) {
 		t.Fatalf("bomb is %d bytes", len(src))
 	}
 	var d bombDoc
-	err := decodeWithin(t, 5*time.Second, func() error { return yamlstrict.DecodeStrict([]byte(src), &d) })
+	err := yamlstricttest.Within(t, 5*time.Second, "decode", func() error { return yamlstrict.DecodeStrict([]byte(src), &d) })
 	if !errors.Is(err, yamlstrict.ErrTooComplex) {
 		t.Fatalf("got %v, want ErrTooComplex\n%s", err, src)
 	}
@@ -80,7 +57,7 @@ func TestSequenceAliasBombRefused(t *testing.T) {
 		fmt.Fprintf(&b, "l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
 	}
 	var d map[string]any
-	err := decodeWithin(t, 5*time.Second, func() error { return yamlstrict.DecodeStrict([]byte(b.String()), &d) })
+	err := yamlstricttest.Within(t, 5*time.Second, "decode", func() error { return yamlstrict.DecodeStrict([]byte(b.String()), &d) })
 	if !errors.Is(err, yamlstrict.ErrTooComplex) {
 		t.Fatalf("got %v, want ErrTooComplex", err)
 	}
