@@ -40,13 +40,16 @@ soak: build
 	RAFTHA_FAULT_RUNS=$(RUNS) $(GO) test -count=1 -timeout $$(( $(RUNS) * 14 + 10 ))m -v -run '^TestFault' ./integration/
 
 ## fuzz: each fuzz target for FUZZTIME (their seed corpora run in unit).
-FUZZTIME ?= 30s
+## Minimizing a new input may take FUZZMINTIME (Go's default, 60s, would
+## eat a short run).
+FUZZTIME    ?= 30s
+FUZZMINTIME ?= 5s
 fuzz: fuzz-parsers-api
 .PHONY: fuzz fuzz-parsers-api
 fuzz-parsers-api:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./config/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./groupfile/
-	$(GO) test -run '^$$' -fuzz '^FuzzAPIHandlers$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./groupfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzAPIHandlers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./server/
 
 ## bench: failover and throughput figures.
 bench:
