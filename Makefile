@@ -40,13 +40,21 @@ soak: build
 	RAFTHA_FAULT_RUNS=$(RUNS) $(GO) test -count=1 -timeout $$(( $(RUNS) * 14 + 10 ))m -v -run '^TestFault' ./integration/
 
 ## fuzz: each native fuzz target for FUZZTIME (their seed corpora run in
-## make test). fuzz-fsm: the FSM decoder and apply.
-FUZZTIME ?= 30s
-.PHONY: fuzz fuzz-fsm
-fuzz: fuzz-fsm
+## make test). Minimizing a new input may take FUZZMINTIME (Go's default,
+## 60s, would eat a short run).
+FUZZTIME    ?= 30s
+FUZZMINTIME ?= 5s
+.PHONY: fuzz fuzz-fsm fuzz-parsers-api
+fuzz: fuzz-fsm fuzz-parsers-api
+## fuzz-fsm: the FSM decoder and apply.
 fuzz-fsm:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./fsm
-	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./fsm
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./fsm
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./fsm
+## fuzz-parsers-api: the member-file and group-file parsers and the API.
+fuzz-parsers-api:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./groupfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzAPIHandlers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./server/
 
 ## bench: failover and throughput figures.
 bench:

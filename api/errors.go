@@ -77,6 +77,14 @@ const (
 	// connection to the leader broke); it may have taken effect. Read the
 	// status before sending it again. A timeout (ErrTimeout).
 	CodeOutcomeUnknown Code = "outcome_unknown"
+	// CodeMethodNotAllowed: the path exists but not with this method
+	// (HTTP 405; the Allow header lists the methods it takes).
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	// CodeOverloaded: the API has too many connections (in total or from
+	// the caller's address); try again later (HTTP 503).
+	CodeOverloaded Code = "overloaded"
+	// CodeInternal: an error the API has no other code for (HTTP 500).
+	CodeInternal Code = "internal"
 )
 
 // The classes of API errors: an *Error wraps the one its Code belongs to,
@@ -100,6 +108,12 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrForbidden: the caller's role does not allow the call (HTTP 403).
 	ErrForbidden = errors.New("forbidden")
+	// ErrOverloaded: the API has too many connections; try again later
+	// (HTTP 503, code overloaded).
+	ErrOverloaded = errors.New("overloaded")
+	// ErrInternal: the server failed in a way it has no code for (HTTP
+	// 500).
+	ErrInternal = errors.New("internal error")
 )
 
 // codeClasses maps each code to its class and HTTP status.
@@ -132,10 +146,13 @@ var codeClasses = map[Code]struct {
 	CodeEnqueueTimeout:   {ErrTimeout, http.StatusGatewayTimeout},
 	CodeMoveFailed:       {ErrRefused, http.StatusConflict},
 	CodeOutcomeUnknown:   {ErrTimeout, http.StatusGatewayTimeout},
+	CodeMethodNotAllowed: {ErrInvalid, http.StatusMethodNotAllowed},
+	CodeOverloaded:       {ErrOverloaded, http.StatusServiceUnavailable},
+	CodeInternal:         {ErrInternal, http.StatusInternalServerError},
 }
 
 // HTTPStatus is the HTTP status the API answers with for c: 500 for an
-// unknown or empty code.
+// unknown or empty code (the API itself answers 500 with CodeInternal).
 func (c Code) HTTPStatus() int {
 	if k, ok := codeClasses[c]; ok {
 		return k.status
@@ -151,6 +168,7 @@ func (c Code) Class() error { return codeClasses[c].class }
 // proxy, or an older server), by its HTTP status.
 var statusClasses = map[int]error{
 	http.StatusBadRequest:            ErrInvalid,
+	http.StatusMethodNotAllowed:      ErrInvalid,
 	http.StatusRequestEntityTooLarge: ErrInvalid,
 	http.StatusUnauthorized:          ErrUnauthorized,
 	http.StatusForbidden:             ErrForbidden,

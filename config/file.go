@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -17,9 +18,11 @@ import (
 // embedding service that loads its file with it gets them too, so its
 // file should set both. Relative data_dir and tls paths are resolved
 // against the file's directory. Every problem is reported, one a line, as
-// "FILE:LINE: PATH: MSG" (errors.As recovers the ErrorList).
+// "FILE:LINE: PATH: MSG" (errors.As recovers the ErrorList). A file past
+// the decoder's limits (yamlstrict.MaxInputBytes, MaxNodes, MaxDepth) is
+// refused with an error wrapping yamlstrict.ErrTooLarge or ErrTooComplex.
 func LoadConfigFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readBounded(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
@@ -32,6 +35,17 @@ func LoadConfigFile(path string) (*Config, error) {
 		return nil, errs.WithFile(path)
 	}
 	return c, nil
+}
+
+// readBounded reads path, but no more than one byte past
+// yamlstrict.MaxInputBytes: the decoder refuses a longer file anyway.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, yamlstrict.MaxInputBytes+1))
 }
 
 // ParseConfig is LoadConfigFile without a file: it decodes data strictly,

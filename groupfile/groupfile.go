@@ -2,6 +2,7 @@
 package groupfile
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,12 +96,23 @@ func (m monitorYAML) spec(line int, path string) (fsm.MonitorSpec, yamlstrict.Er
 // Parse decodes a group file strictly: unknown keys, bad values,
 // unknown resource types and invalid parameters are all reported with
 // their line. Member-level checks (is each node a member, not a witness)
-// need the cluster state and happen when the file is applied.
+// need the cluster state and happen when the file is applied. The
+// decoder's limits (yamlstrict.MaxInputBytes, MaxNodes, MaxDepth) bound
+// the work; see ParseContext.
 func Parse(data []byte, reg *resources.Registry) ([]fsm.GroupSpec, *yaml.Node, yamlstrict.ErrorList) {
+	return ParseContext(context.Background(), data, reg)
+}
+
+// ParseContext is Parse that stops when ctx ends (the API request that
+// sent the file was cancelled), with an error wrapping ctx's error. The
+// whole file shares one yamlstrict.Budget: past it the error wraps
+// yamlstrict.ErrTooComplex.
+func ParseContext(ctx context.Context, data []byte, reg *resources.Registry) ([]fsm.GroupSpec, *yaml.Node, yamlstrict.ErrorList) {
 	var gf groupFile
-	root, errs := yamlstrict.Decode(data, &gf)
-	if root == nil {
-		return nil, nil, errs
+	budget := yamlstrict.NewBudget(ctx)
+	root, errs := budget.Decode(data, &gf)
+	if root == nil || budget.Err() != nil {
+		return nil, root, errs
 	}
 	if len(gf.Groups) == 0 && len(errs) == 0 {
 		errs = append(errs, &yamlstrict.FieldError{Line: yamlstrict.LineOf(root, "groups"), Path: "groups", Msg: "required: a list of groups"})
@@ -118,8 +130,12 @@ func Parse(data []byte, reg *resources.Registry) ([]fsm.GroupSpec, *yaml.Node, y
 		}
 		for j, rn := range g.Resources {
 			rpath := fmt.Sprintf("%s.resources[%d]", path, j)
-			rs, rerrs := parseResource(rn.node, rpath, reg)
+			rs, rerrs := parseResource(budget, rn.node, rpath, reg)
 			errs = append(errs, rerrs...)
+			if budget.Err() != nil {
+				errs.SortByLine()
+				return nil, root, errs
+			}
 			spec.Resources = append(spec.Resources, rs)
 		}
 		specs = append(specs, spec)
@@ -128,7 +144,7 @@ func Parse(data []byte, reg *resources.Registry) ([]fsm.GroupSpec, *yaml.Node, y
 	return specs, root, errs
 }
 
-func parseResource(n *yaml.Node, path string, reg *resources.Registry) (fsm.ResourceSpec, yamlstrict.ErrorList) {
+func parseResource(budget *yamlstrict.Budget, n *yaml.Node, path string, reg *resources.Registry) (fsm.ResourceSpec, yamlstrict.ErrorList) {
 	var rs fsm.ResourceSpec
 	if n == nil || n.Kind != yaml.MappingNode {
 		line := 0
@@ -158,7 +174,7 @@ func parseResource(n *yaml.Node, path string, reg *resources.Registry) (fsm.Reso
 	monLine := n.Line
 	if monitorNode != nil {
 		monLine = monitorNode.Line
-		errs = append(errs, yamlstrict.DecodeNode(monitorNode, &mon, path+".monitor")...)
+		errs = append(errs, budget.DecodeNode(monitorNode, &mon, path+".monitor")...)
 	}
 	spec, merrs := mon.spec(monLine, path+".monitor")
 	errs = append(errs, merrs...)
@@ -174,7 +190,7 @@ func parseResource(n *yaml.Node, path string, reg *resources.Registry) (fsm.Reso
 		return rs, append(errs, &yamlstrict.FieldError{Line: typeLine, Path: path + ".type", Msg: fmt.Sprintf("unknown resource type %q (known: %s)", rs.Type, strings.Join(reg.Names(), ", "))})
 	}
 	p := t.NewParams()
-	if perrs := yamlstrict.DecodeNode(rest, p, path); len(perrs) > 0 {
+	if perrs := budget.DecodeNode(rest, p, path); len(perrs) > 0 {
 		return rs, append(errs, perrs...)
 	}
 	if v, ok := p.(resources.Validator); ok {

@@ -31,9 +31,9 @@ func (s *Server) caller(r *http.Request) (api.Caller, bool) {
 		}
 		return api.Caller{Identity: id.Name, Role: role}, true
 	}
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || tok == "" {
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return api.Caller{}, false
 	}
 	got := api.TokenSHA256(strings.TrimSpace(tok))
@@ -69,6 +69,8 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 		}
 		c, ok := s.caller(r)
 		if !ok {
+			// An unauthenticated connection is not kept alive.
+			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusUnauthorized, &api.Error{Message: "authentication required: present a client certificate from the cluster CA or an Authorization: Bearer token from access.tokens", Code: api.CodeUnauthorized})
 			return
 		}

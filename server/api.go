@@ -49,14 +49,16 @@ func (s *Server) startAPI() error {
 	// A client certificate, when given, must come from the cluster CA;
 	// callers without one must present a bearer token (authorize).
 	tc.ClientAuth = tls.VerifyClientCertIfGiven
-	s.apiLn = tls.NewListener(ln, tc)
+	// Connection limits and accept failures are handled under TLS, on the
+	// raw connections (apilimits.go); http.Server must see *tls.Conn.
+	lim := s.apiLimits.withDefaults()
+	s.apiLn = tls.NewListener(newLimitListener(ln, lim, tc, s.logger), tc)
 	apiAddr := s.apiLn.Addr().String()
 	s.apiAddr.Store(&apiAddr)
-	mux := http.NewServeMux()
-	s.routes(mux)
 	s.apiSrv = &http.Server{
-		Handler:           s.authorize(mux),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           s.apiHandler(lim),
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		IdleTimeout:       lim.IdleTimeout,
 		ErrorLog:          s.logger.Named("api").StandardLogger(nil),
 	}
 	go func() {
@@ -65,6 +67,14 @@ func (s *Server) startAPI() error {
 		}
 	}()
 	return nil
+}
+
+// apiHandler is the whole API as startAPI serves it: deadlines,
+// authorization and the routes.
+func (s *Server) apiHandler(lim APILimits) http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return withDeadlines(lim, s.authorize(mux))
 }
 
 func (s *Server) routes(mux *http.ServeMux) {
@@ -91,9 +101,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/cluster/settings", s.handleGetSettings)
 	mux.HandleFunc("POST /v1/cluster/settings", s.handleSetSettings)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, &api.Error{Message: "no such endpoint: " + r.Method + " " + r.URL.Path + " (see /v1/status, /v1/groups, /v1/members, /v1/events, /v1/health)", Code: api.CodeNotFound})
-	})
+	mux.HandleFunc("/", notFound(mux))
 }
 
 // identity names the caller, as authorize established it.
@@ -115,15 +123,19 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func writeError(w http.ResponseWriter, code int, e *api.Error) { writeJSON(w, code, e) }
 
 // fail answers err with its stable code (errorCode) and the HTTP status
-// of that code; an ErrorList is an invalid file, answered with every
-// problem.
+// of that code, api.CodeInternal when it has none; an ErrorList is an
+// invalid file, answered with every problem, unless the parse was cut
+// short by the request's context.
 func fail(w http.ResponseWriter, err error) {
 	var fe yamlstrict.ErrorList
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		writeError(w, http.StatusBadRequest, &api.Error{Message: "invalid file", Code: api.CodeInvalid, Errors: fe})
 		return
 	}
 	code := errorCode(err)
+	if code == "" {
+		code = api.CodeInternal
+	}
 	writeError(w, code.HTTPStatus(), &api.Error{Message: err.Error(), Code: code})
 }
 
@@ -181,7 +193,7 @@ const maxBody = 4 << 20
 func (s *Server) handleApplyGroups(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		fail(w, err)
+		writeError(w, http.StatusBadRequest, &api.Error{Message: "reading the group file: " + err.Error(), Code: api.CodeInvalid})
 		return
 	}
 	if len(data) > maxBody {
@@ -210,8 +222,8 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) {
 	var req api.TransferRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, &api.Error{Message: "body must be JSON like {\"to\": \"node2\"}: " + err.Error(), Code: api.CodeInvalid})
+	if err := decodeStrictJSON(r.Body, &req); err != nil {
+		badJSON(w, `{"to": "node2"}`, err)
 		return
 	}
 	if req.To == "" {
@@ -268,8 +280,8 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request) {
 	var req api.MemberRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, &api.Error{Message: "body must be JSON like {\"id\":\"n3\",\"address\":\"10.0.3.10:7400\",\"role\":\"node\"}: " + err.Error(), Code: api.CodeInvalid})
+	if err := decodeStrictJSON(r.Body, &req); err != nil {
+		badJSON(w, `{"id":"n3","address":"10.0.3.10:7400","role":"node"}`, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)

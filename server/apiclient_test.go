@@ -268,7 +268,7 @@ func TestFailMapsTimeoutsByTheirSentinel(t *testing.T) {
 		{wireCodec.Decode(&rpcwire.Error{Codes: []rpcwire.Code{rpcwire.Code(errorCode(errWaitTimedOut))}, Msg: "timed out: forwarded"}), http.StatusGatewayTimeout, api.CodeTimeout},
 		{fmt.Errorf("%w: leadership not verified in time: %w", ErrNoQuorum, context.DeadlineExceeded), http.StatusGatewayTimeout, api.CodeTimeout},
 		{ErrNoQuorum, http.StatusServiceUnavailable, api.CodeNoQuorum},
-		{errors.New("timed out, says the text only"), http.StatusInternalServerError, ""},
+		{errors.New("timed out, says the text only"), http.StatusInternalServerError, api.CodeInternal},
 	} {
 		rec := httptest.NewRecorder()
 		fail(rec, tc.err)

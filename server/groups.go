@@ -40,7 +40,7 @@ func (s *Server) ApplyGroups(ctx context.Context, data []byte, by string) ([]str
 	if err := s.checkRunning(); err != nil {
 		return nil, err
 	}
-	specs, root, errs := groupfile.Parse(data, s.registry)
+	specs, root, errs := groupfile.ParseContext(ctx, data, s.registry)
 	if len(errs) > 0 {
 		return nil, errs
 	}

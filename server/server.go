@@ -106,6 +106,9 @@ type Options struct {
 	// listening on `api` (which may then be empty): the server wraps it
 	// in TLS and closes it on Shutdown or Kill.
 	APIListener net.Listener
+	// APILimits bounds the API's connections and timeouts (apilimits.go);
+	// zero fields take their defaults.
+	APILimits APILimits
 	// Rejoin marks a member that lost its data_dir and was removed from
 	// the cluster (raftha members remove): with an empty data_dir it never
 	// bootstraps and waits to be added (raftha members add). `raftha agent
@@ -157,6 +160,7 @@ type Server struct {
 	apiLn       net.Listener
 	apiOff      bool         // Options.DisableAPI
 	apiListener net.Listener // Options.APIListener
+	apiLimits   APILimits    // Options.APILimits
 	apiSrv      *http.Server
 	apiTLS      *http.Transport
 
@@ -257,7 +261,7 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, cloud: opts.Cloud, exitFn: opts.Exit, rejoin: opts.Rejoin,
 		readyCh: make(chan struct{}), doneCh: make(chan struct{})}
-	s.apiOff, s.apiListener = opts.DisableAPI, opts.APIListener
+	s.apiOff, s.apiListener, s.apiLimits = opts.DisableAPI, opts.APIListener, opts.APILimits
 	if s.metrics, err = newMetrics(s, opts.Registerer); err != nil {
 		return nil, err
 	}

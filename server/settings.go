@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -215,10 +213,8 @@ func (s *Server) handleGetSettings(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) handleSetSettings(w http.ResponseWriter, r *http.Request) {
 	var req api.SettingsRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, &api.Error{Message: `body must be JSON like {"fencing_mode": "lease-only", "lease": "1500ms"}: ` + err.Error(), Code: api.CodeInvalid})
+	if err := decodeStrictJSON(r.Body, &req); err != nil {
+		badJSON(w, `{"fencing_mode": "lease-only", "lease": "1500ms"}`, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)

@@ -134,14 +134,27 @@ func (b *Bundle) PeerClientConfig() *tls.Config {
 }
 
 // APIServerConfig returns the server-side TLS configuration for the HTTP
-// API: TLS 1.2 minimum, presenting the node certificate and requiring a
-// client certificate signed by the cluster CA.
+// API: TLS 1.2 minimum with AEAD suites only (APICipherSuites; no CBC,
+// no SHA-1 MACs, no RSA key exchange), presenting the node certificate
+// and requiring a client certificate signed by the cluster CA.
 func (b *Bundle) APIServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: APICipherSuites(),
 		Certificates: []tls.Certificate{b.Certificate},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    b.Pool,
+	}
+}
+
+// APICipherSuites are the TLS 1.2 suites the API accepts: ECDHE with
+// AES-GCM or ChaCha20-Poly1305. (TLS 1.3 suites are not configurable and
+// all AEAD.)
+func APICipherSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 	}
 }
 

@@ -3,10 +3,9 @@ package yamlstrict
 
 import (
 	"bytes"
+	"context"
 	"errors"
-	"fmt"
 	"io"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,7 +18,9 @@ import (
 // cannot place: every unknown key (naming the keys that would have been
 // valid), every duplicate key, values of the wrong type, an empty document
 // and a second document. It reports all of them, each with its line, as an
-// ErrorList; on error out may be partly filled.
+// ErrorList; on error out may be partly filled. A document past one of
+// the limits (MaxInputBytes, MaxNodes, MaxDepth) is refused with an error
+// that wraps ErrTooLarge or ErrTooComplex.
 func DecodeStrict(data []byte, out any) error {
 	_, errs := Decode(data, out)
 	return errs.Err()
@@ -27,29 +28,18 @@ func DecodeStrict(data []byte, out any) error {
 
 // Decode is DecodeStrict that also returns the parsed root (nil when
 // the data does not parse) so callers can look lines up with LineOf.
+// Its work is bounded by a Budget of its own; see Budget.Decode for one
+// that a context cancels.
 func Decode(data []byte, out any) (*yaml.Node, ErrorList) {
-	rv := reflect.ValueOf(out)
-	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return nil, ErrorList{{Msg: fmt.Sprintf("DecodeStrict needs a non-nil pointer, got %T", out)}}
-	}
-	root, errs := parseSingleYAMLDocument(data)
-	if root == nil {
-		return nil, errs
-	}
-	w := &strictWalker{active: map[*yaml.Node]int{}}
-	w.walk(root.Content[0], rv.Elem(), "", 0)
-	errs = append(errs, w.errs...)
-	errs.SortByLine()
-	return root, errs
+	return NewBudget(context.Background()).Decode(data, out)
 }
 
 // DecodeNode is DecodeStrict for a node inside a larger document: n is
 // decoded into out (a non-nil pointer) and every problem is reported with
-// its line, its path prefixed by path.
+// its line, its path prefixed by path. Several nodes of one file should
+// share a Budget (Budget.DecodeNode).
 func DecodeNode(n *yaml.Node, out any, path string) ErrorList {
-	w := &strictWalker{active: map[*yaml.Node]int{}}
-	w.walk(n, reflect.ValueOf(out).Elem(), path, 0)
-	return w.errs
+	return NewBudget(context.Background()).DecodeNode(n, out, path)
 }
 
 // yamlErrLineRE matches the position prefix of yaml.v3's syntax errors.

@@ -1,6 +1,7 @@
 package yamlstrict
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -16,7 +17,25 @@ type FieldError struct {
 	Path string `json:"path,omitempty"`
 	// Msg says what is wrong.
 	Msg string `json:"msg"`
+	// Err is the sentinel the problem stands for (ErrTooComplex,
+	// ErrTooLarge, a context error), nil for a plain mistake in the
+	// file. It is not sent over the API.
+	Err error `json:"-"`
 }
+
+// The sentinels of the decoder's limits (see Limits in limits.go):
+// errors.Is matches them in a FieldError, an ErrorList and the error of
+// ErrorList.WithFile.
+var (
+	// ErrTooComplex: aliases and merge keys expand the document past
+	// MaxNodes, or it nests deeper than MaxDepth.
+	ErrTooComplex = errors.New("YAML document too complex")
+	// ErrTooLarge: the input is longer than MaxInputBytes.
+	ErrTooLarge = errors.New("YAML document too large")
+)
+
+// Unwrap returns the sentinel e stands for; nil for a plain mistake.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Error formats e as "line N: PATH: MSG", leaving out the parts that are
 // empty.
@@ -69,6 +88,16 @@ func (l ErrorList) Err() error {
 		return nil
 	}
 	return l
+}
+
+// Unwrap returns the problems, so that errors.Is finds a sentinel any of
+// them stands for.
+func (l ErrorList) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
 }
 
 // WithFile returns l as an error whose message gives every problem a line

@@ -19,16 +19,11 @@ var (
 	timeDurationType    = reflect.TypeFor[time.Duration]()
 )
 
-// maxStrictDepth bounds nesting (and alias cycles) in the strict walk.
-const maxStrictDepth = 200
-
-// maxStrictNodes bounds the work aliases can multiply.
-const maxStrictNodes = 1 << 20
-
 // strictWalker checks a node tree against a Go type and fills the value.
 type strictWalker struct {
-	errs  []*FieldError
-	nodes int
+	errs []*FieldError
+	// budget bounds the walk (limits.go).
+	budget *Budget
 	// seen records the nodes already checked against a type, so an anchor
 	// used in several places reports its problems once.
 	seen map[strictSeenKey]bool
@@ -36,6 +31,10 @@ type strictWalker struct {
 	quiet int
 	// active counts the nodes being walked, to catch alias cycles.
 	active map[*yaml.Node]int
+	// leaves holds the scalars already decoded, by node and type (an
+	// invalid Value when decoding failed), for nodes merged or aliased
+	// again (isPlainValueKind types only).
+	leaves map[strictSeenKey]reflect.Value
 }
 
 type strictSeenKey struct {
@@ -77,9 +76,11 @@ func (w *strictWalker) failLoud(n *yaml.Node, path, format string, args ...any) 
 
 // walk decodes n into v (settable), checking keys against v's type.
 func (w *strictWalker) walk(n *yaml.Node, v reflect.Value, path string, depth int) {
-	w.nodes++
-	if depth > maxStrictDepth || w.nodes > maxStrictNodes {
-		w.failLoud(n, path, "document nests too deeply or expands too many aliases")
+	if !w.step(n, path) {
+		return
+	}
+	if depth > MaxDepth {
+		w.stop(n, path, ErrTooComplex, fmt.Sprintf("document too complex: nests deeper than %d levels (yamlstrict.MaxDepth)", MaxDepth))
 		return
 	}
 	if n.Kind == yaml.AliasNode {
@@ -171,8 +172,28 @@ func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 		w.fail(n, path, "expected %s, got %s", describeYAMLType(t), DescribeNode(n))
 		return
 	}
+	if n.Kind != yaml.ScalarNode && !w.chargeTree(n, path) {
+		return // yaml.v3 would expand its aliases
+	}
+	key, cacheable := strictSeenKey{n, t}, n.Kind == yaml.ScalarNode && isPlainValueKind(t.Kind())
+	if r, ok := w.leaves[key]; ok && cacheable {
+		if r.IsValid() {
+			v.Set(r) // a scalar merged or aliased again: decoded once
+		}
+		return
+	}
 	target := reflect.New(t)
-	if err := n.Decode(target.Interface()); err != nil {
+	err := n.Decode(target.Interface())
+	if cacheable {
+		if w.leaves == nil {
+			w.leaves = map[strictSeenKey]reflect.Value{}
+		}
+		w.leaves[key] = reflect.Value{}
+		if err == nil {
+			w.leaves[key] = target.Elem()
+		}
+	}
+	if err != nil {
 		var te *yaml.TypeError
 		switch {
 		case errors.As(err, &te) && !custom:
@@ -187,6 +208,18 @@ func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.Set(target.Elem())
+}
+
+// isPlainValueKind reports whether values of kind k hold no references,
+// so one decoded value may be copied to several places.
+func isPlainValueKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 // stripYAMLLinePrefix drops yaml.v3's "line N: " from a type error message.
@@ -248,7 +281,7 @@ func isYAMLMergeKey(k *yaml.Node) bool {
 // anchor is unknown.
 func resolveYAMLAlias(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
-		if i > maxStrictDepth {
+		if i > MaxDepth {
 			return nil
 		}
 		n = n.Alias
@@ -259,6 +292,9 @@ func resolveYAMLAlias(n *yaml.Node) *yaml.Node {
 // merge walks merged mapping src into v with do, refusing a mapping that
 // merges itself.
 func (w *strictWalker) merge(src *yaml.Node, v reflect.Value, path string, do func()) {
+	if !w.step(src, path) {
+		return
+	}
 	if w.active[src] > 0 {
 		w.failLoud(src, path, "merge key << refers to a mapping that contains it")
 		return
@@ -312,6 +348,9 @@ func (w *strictWalker) entries(n *yaml.Node, v reflect.Value, path string, seen 
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if !w.step(k, path) {
+				return
+			}
 			if isYAMLMergeKey(k) {
 				continue
 			}

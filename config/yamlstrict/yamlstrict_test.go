@@ -298,10 +298,10 @@ func TestFieldErrorFormat(t *testing.T) {
 		want     string
 		wantFile string
 	}{
-		{yamlstrict.FieldError{7, "timing.lease", "bad"}, "line 7: timing.lease: bad", "c.yaml:7: timing.lease: bad"},
-		{yamlstrict.FieldError{0, "node_id", "required"}, "node_id: required", "c.yaml: node_id: required"},
-		{yamlstrict.FieldError{3, "", "unknown key"}, "line 3: unknown key", "c.yaml:3: unknown key"},
-		{yamlstrict.FieldError{0, "", "empty document"}, "empty document", "c.yaml: empty document"},
+		{yamlstrict.FieldError{Line: 7, Path: "timing.lease", Msg: "bad"}, "line 7: timing.lease: bad", "c.yaml:7: timing.lease: bad"},
+		{yamlstrict.FieldError{Line: 0, Path: "node_id", Msg: "required"}, "node_id: required", "c.yaml: node_id: required"},
+		{yamlstrict.FieldError{Line: 3, Path: "", Msg: "unknown key"}, "line 3: unknown key", "c.yaml:3: unknown key"},
+		{yamlstrict.FieldError{Line: 0, Path: "", Msg: "empty document"}, "empty document", "c.yaml: empty document"},
 	}
 	var list yamlstrict.ErrorList
 	var want, wantFile []string
