@@ -143,6 +143,10 @@ func send[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], addr, i
 // It always returns nil: the call's error travels in the reply.
 func serve[A, R any](e *rpcEndpoint, c *leaderCall[A, R], a A, r *rpcwire.Reply[R]) error {
 	s := e.s
+	if !s.isMember(e.peer) { // a removed member may only probe (Probe)
+		r.Err = wireCodec.Encode(fmt.Errorf("%w: %s is not a member of this cluster (removed?)", ErrForbidden, e.peer))
+		return nil
+	}
 	if c.authorize == nil {
 		r.Err = wireCodec.Encode(fmt.Errorf("%w: %s is not served to members", ErrForbidden, c.method))
 		return nil

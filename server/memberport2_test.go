@@ -1,10 +1,13 @@
 package server
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
 )
@@ -29,10 +32,16 @@ func TestRemovedMemberRefused(t *testing.T) {
 	for _, m := range []*testMember{c.member("n1"), c.member("n2"), c.member("w3")} {
 		// A follower learns the removal when it appends the entries.
 		waitFor(t, 5*time.Second, m.cfg.NodeID+" forgetting w4", func() bool { return !m.srv.isMember("w4") })
-		err := call[rpcwire.StatusArgs, struct{}](atk, m.srv.RaftAddr(), "Raftha.Status", rpcwire.StatusArgs{})
-		if err == nil {
-			t.Errorf("the removed w4's certificate reached %s's member port", m.cfg.NodeID)
-		}
+	}
+	// Still admitted on the port, so that it can probe to rejoin, but every
+	// call is refused (on the leader, which would serve it otherwise).
+	err := call[rpcwire.StatusArgs, *api.Status](atk, c.leader().srv.RaftAddr(), "Raftha.Status", rpcwire.StatusArgs{})
+	if !errors.Is(err, ErrForbidden) {
+		t.Errorf("the removed w4's status call on the leader: %v, want ErrForbidden", err)
+	}
+	err = call[rpcwire.ProposeArgs, uint64](atk, c.leader().srv.RaftAddr(), "Raftha.Propose", rpcwire.ProposeArgs{Cmd: fsm.MustEncode(&fsm.Note{Node: "w4", Kind: fsm.KindSelfFenced})})
+	if !errors.Is(err, ErrForbidden) {
+		t.Errorf("the removed w4's proposal: %v, want ErrForbidden", err)
 	}
 }
 

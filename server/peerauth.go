@@ -32,9 +32,9 @@ var ErrForbidden = errors.New("forbidden")
 func (s *Server) admitPeer(id transport.Identity) bool {
 	switch id.Kind {
 	case transport.KindMember:
-		return s.isMember(id.Name)
+		return s.mayConnect(id.Name)
 	case transport.KindLegacy:
-		if !s.cfg.TLS.AllowLegacyMemberCerts || !s.isMember(id.Name) {
+		if !s.cfg.TLS.AllowLegacyMemberCerts || !s.mayConnect(id.Name) {
 			return false
 		}
 		s.logger.Warn("admitted a legacy member certificate (it has no raftha://member/ID name): re-issue it with `raftha tls cert create --member ID`, roll the member, then turn tls.allow_legacy_member_certs off", "peer", id.Name)

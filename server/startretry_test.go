@@ -88,6 +88,9 @@ func TestStartRetrySucceedsOnSameNode(t *testing.T) {
 	if n, _ := startsOn(dir, "n2"); n != 0 {
 		t.Fatalf("n2 started the group: %v", starts(dir))
 	}
+	// The retry notes are committed in the background (recordEventually):
+	// under load they may land after the group is online.
+	waitFor(t, 10*time.Second, "two start-retry events", func() bool { return countKind(c.events("db"), fsm.KindStartRetry) >= 2 })
 	if r := countKind(c.events("db"), fsm.KindStartRetry); r != 2 {
 		t.Fatalf("%d start-retry events, want 2: %s", r, kinds(c.events("db")))
 	}
