@@ -17,32 +17,58 @@ import (
 // certificates read: a member certificate gets no role for being a
 // member's.
 func (s *Server) caller(r *http.Request) (api.Caller, bool) {
+	c, _, ok := s.callerKind(r)
+	return c, ok
+}
+
+// callerKind is caller with the kind of certificate it presented ("" for a
+// token), which a forwarded call carries so that the leader can work out
+// the role itself (roleOf).
+func (s *Server) callerKind(r *http.Request) (api.Caller, transport.CertKind, bool) {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		id, err := transport.CertIdentityOf(r.TLS.PeerCertificates[0])
 		if err != nil || id.Name == "" {
-			return api.Caller{}, false
+			return api.Caller{}, "", false
 		}
-		// Without access.operators every operator certificate may
-		// operate; a member's never does by default (a witness needs no
-		// operate role), only when access.operators names it.
-		role := api.RoleRead
-		if contains(s.cfg.Access.Operators, id.Name) || (len(s.cfg.Access.Operators) == 0 && id.Kind != transport.KindMember) {
-			role = api.RoleOperate
-		}
-		return api.Caller{Identity: id.Name, Role: role}, true
+		return api.Caller{Identity: id.Name, Role: s.roleOf(id.Name, id.Kind)}, id.Kind, true
 	}
-	// The scheme is case-insensitive (RFC 9110, section 11.1).
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return api.Caller{}, false
+		return api.Caller{}, "", false
 	}
 	got := api.TokenSHA256(strings.TrimSpace(tok))
 	for _, t := range s.cfg.Access.Tokens {
 		if subtle.ConstantTimeCompare([]byte(got), []byte(strings.ToLower(t.SHA256))) == 1 {
-			return api.Caller{Identity: "token:" + t.Name, Role: t.Role}, true
+			return api.Caller{Identity: tokenIdentity + t.Name, Role: t.Role}, "", true
 		}
 	}
-	return api.Caller{}, false
+	return api.Caller{}, "", false
+}
+
+// tokenIdentity prefixes the identity of a bearer token's caller.
+const tokenIdentity = "token:"
+
+// roleOf is the role this member's access settings give a caller: a
+// token ("token:NAME") its role; a certificate what access.operators
+// grants its name. With no access.operators, operator (and legacy)
+// certificates operate and member certificates read: a member
+// certificate gets no role for being a member's. The leader applies it
+// to every operator call a member forwards, so the role that counts is
+// the leader's.
+func (s *Server) roleOf(identity string, kind transport.CertKind) api.Role {
+	if name, ok := strings.CutPrefix(identity, tokenIdentity); ok && kind == "" {
+		for _, t := range s.cfg.Access.Tokens {
+			if t.Name == name {
+				return t.Role
+			}
+		}
+		return ""
+	}
+	if contains(s.cfg.Access.Operators, identity) || (len(s.cfg.Access.Operators) == 0 && kind != transport.KindMember) {
+		return api.RoleOperate
+	}
+	return api.RoleRead
 }
 
 func contains(list []string, v string) bool {
@@ -67,7 +93,7 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // the dashboard's static files
 			return
 		}
-		c, ok := s.caller(r)
+		c, kind, ok := s.callerKind(r)
 		if !ok {
 			// An unauthenticated connection is not kept alive.
 			w.Header().Set("Connection", "close")
@@ -79,6 +105,6 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 			return
 		}
 		r.Header.Set("X-Raftha-Identity", c.Identity) // for identity(); never trusted from the client
-		next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
+		next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), authCaller{Caller: c, kind: kind})))
 	})
 }

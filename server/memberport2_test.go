@@ -79,3 +79,49 @@ func TestHeartbeatCannotTakeAnotherMembersAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedCallerRoleIsTheLeaders: a node that forwards an operator
+// call names its API caller, and the leader works the role out from its
+// own access settings: a caller the leader gives no operate role is
+// refused whatever role the node claims; one it lists is accepted.
+func TestForwardedCallerRoleIsTheLeaders(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w3")
+	c.configure(func(m *testMember) { m.cfg.Access.Operators = []string{"alice"} })
+	c.startAll()
+	l := c.leader()
+	c.waitHealthy()
+	dir := t.TempDir()
+	if _, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(dir, "n1", "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	var node *testMember // a node's key: the one member that may forward
+	for _, id := range []string{"n1", "n2"} {
+		if c.member(id) != l {
+			node = c.member(id)
+			break
+		}
+	}
+	atk := newMemberPortClient(t, transport.Files{CA: node.cfg.TLS.CA, Cert: node.cfg.TLS.Cert, Key: node.cfg.TLS.Key})
+	suspend := fsm.MustEncode(&fsm.SetSuspended{Group: "db", Suspended: true})
+	for _, caller := range []rpcwire.Caller{
+		{Identity: "bob", Role: "operate", Kind: string(transport.KindOperator)}, // not in the leader's access.operators
+		{Identity: "n1", Role: "operate", Kind: string(transport.KindMember)},    // a member certificate
+		{Identity: "token:nosuch", Role: "operate"},                              // no such token on the leader
+	} {
+		err := call[rpcwire.ProposeArgs, uint64](atk, l.srv.RaftAddr(), "Raftha.Propose", rpcwire.ProposeArgs{Cmd: suspend, Caller: &caller})
+		if !errors.Is(err, ErrForbidden) {
+			t.Errorf("forwarded for %+v: %v, want ErrForbidden", caller, err)
+		}
+	}
+	if c.group("db").Status.Suspended {
+		t.Fatal("db was suspended by a caller the leader gives no operate role")
+	}
+	alice := rpcwire.Caller{Identity: "alice", Role: "read", Kind: string(transport.KindOperator)}
+	if err := call[rpcwire.ProposeArgs, uint64](atk, l.srv.RaftAddr(), "Raftha.Propose", rpcwire.ProposeArgs{Cmd: suspend, Caller: &alice}); err != nil {
+		t.Fatalf("forwarded for alice, an operator on the leader: %v", err)
+	}
+	ev := c.events("db")
+	if last := ev[len(ev)-1]; last.By != "alice" {
+		t.Fatalf("the suspend is recorded by %q, want alice", last.By)
+	}
+}

@@ -126,23 +126,31 @@ func selfOnly(peer, node, what string) error {
 // anyMember lets every member make a read-only call.
 func anyMember[A any](*Server, string, *A) error { return nil }
 
+// authCaller is an authenticated API caller and the kind of certificate it
+// presented ("" for a token).
+type authCaller struct {
+	api.Caller
+	kind transport.CertKind
+}
+
 // withCaller is ctx carrying the authenticated API caller, for the calls
 // this member forwards to the leader.
-func withCaller(ctx context.Context, c api.Caller) context.Context {
+func withCaller(ctx context.Context, c authCaller) context.Context {
 	return context.WithValue(ctx, callerKey{}, c)
 }
 
 // forwardedCaller is the caller an operator call is forwarded for: the
-// API caller ctx carries, else (a Go caller of an embedding member, which
-// this member vouches for) by with the operate role.
+// API caller ctx carries (its identity and certificate kind; the leader
+// works out the role), else a Go caller of this member's own process (an
+// embedding service), which this member vouches for (Local).
 func (s *Server) forwardedCaller(ctx context.Context, by string) *rpcwire.Caller {
-	if c, ok := ctx.Value(callerKey{}).(api.Caller); ok {
-		return &rpcwire.Caller{Identity: c.Identity, Role: string(c.Role)}
+	if c, ok := ctx.Value(callerKey{}).(authCaller); ok {
+		return &rpcwire.Caller{Identity: c.Identity, Role: string(c.Role), Kind: string(c.kind)}
 	}
 	if by == "" {
 		by = s.cfg.NodeID
 	}
-	return &rpcwire.Caller{Identity: by, Role: string(api.RoleOperate)}
+	return &rpcwire.Caller{Identity: by, Role: string(api.RoleOperate), Local: true}
 }
 
 // operatorOf checks, on the leader, the API caller a member forwarded an
@@ -150,16 +158,21 @@ func (s *Server) forwardedCaller(ctx context.Context, by string) *rpcwire.Caller
 // forwards operator calls: a witness's API refuses changes it does not
 // lead (the witness's certificate is the one most likely to sit on a
 // small, shared host, and a witness needs no operate role), so a stolen
-// witness key cannot vouch for a forged operator.
+// witness key cannot vouch for a forged operator. The role is this
+// leader's for the caller (roleOf), never the one the member sent; a Go
+// call of the forwarding node's own process (Local) is the node's.
 func (s *Server) operatorOf(peer string, c *rpcwire.Caller) (string, error) {
 	if r, _ := s.memberRole(peer); r != fsm.RoleNode {
 		return "", fmt.Errorf("%w: member %s is a %s; a witness does not forward changes: send them to a node's API or the leader's", ErrForbidden, peer, r)
 	}
-	switch {
-	case c == nil || c.Identity == "":
+	if c == nil || c.Identity == "" {
 		return "", fmt.Errorf("%w: member %s forwarded an operator call without its API caller", ErrForbidden, peer)
-	case !api.Role(c.Role).CanChange():
-		return "", fmt.Errorf("%w: %s (via member %s) has role %s; changing the cluster needs role %s", ErrForbidden, c.Identity, peer, c.Role, api.RoleOperate)
+	}
+	if c.Local {
+		return c.Identity, nil
+	}
+	if role := s.roleOf(c.Identity, transport.CertKind(c.Kind)); !role.CanChange() {
+		return "", fmt.Errorf("%w: %s (via member %s) has role %q on the leader; changing the cluster needs role %s", ErrForbidden, c.Identity, peer, role, api.RoleOperate)
 	}
 	return c.Identity, nil
 }

@@ -88,7 +88,7 @@ func TestTransferSaysWhetherTheMoveWasCommitted(t *testing.T) {
 			break
 		}
 	}
-	for _, via := range []*testMember{follower, l} {
+	for _, via := range []*testMember{follower, c.member("n1"), c.member("n2")} { // nodes: a witness forwards no changes
 		gs, err := via.srv.Transfer(ctxT(t, 20*time.Second), "db", "n2", "test")
 		if !errors.Is(err, ErrMoveFailed) || !errors.Is(err, ErrRefused) {
 			t.Fatalf("transfer to n2 (whose start fails) via %s: %v; want ErrMoveFailed", via.cfg.NodeID, err)
@@ -106,7 +106,7 @@ func TestTransferSaysWhetherTheMoveWasCommitted(t *testing.T) {
 			g := c.group("db")
 			return g.Status.Owner == "n1" && g.Status.State == fsm.StateOnline
 		})
-		if err := l.srv.SetSuspended(ctxT(t, 10*time.Second), "db", false, "test"); err != nil {
+		if err := c.member("n1").srv.SetSuspended(ctxT(t, 10*time.Second), "db", false, "test"); err != nil { // a node: a witness forwards no changes
 			t.Fatal(err)
 		}
 	}

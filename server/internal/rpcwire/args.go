@@ -92,8 +92,15 @@ type MemberArgs struct {
 type Caller struct {
 	// Identity is the certificate name or "token:NAME".
 	Identity string
-	// Role is read or operate.
+	// Role is read or operate, as the forwarding member's API judged it;
+	// the leader works the role out again from its own access settings.
 	Role string
+	// Kind is the kind of certificate the caller presented (member,
+	// operator, legacy), "" for a token.
+	Kind string
+	// Local marks a Go call of the forwarding member's own process (an
+	// embedding service); only a node may forward one.
+	Local bool
 }
 
 // ProbeArgs asks a member what it holds, for the no-amnesia check of a
