@@ -64,6 +64,7 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 		f(c)
 	}
 	f(&stateCollector{s: s})
+	f(newOpsCollector(s))
 	return m, regErr
 }
 
