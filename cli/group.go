@@ -81,7 +81,7 @@ Example file:
 				Name:  "list",
 				Usage: "list groups with owner, epoch and state",
 				Flags: append(append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}), watchFlags()...),
-				Action: viewAction(15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error {
+				Action: viewAction("group list", 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error {
 					gs, err := cl.Groups(ctx)
 					if err != nil {
 						return err

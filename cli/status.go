@@ -40,7 +40,7 @@ Exit status:
 			&cli.IntFlag{Name: "events", Value: 10, Usage: "how many recent events to show (0 for none)"},
 			&cli.BoolFlag{Name: "local", Usage: "show the asked member's own view (never forwarded) and exit 0 even when it is stale"},
 		), watchFlags()...),
-		Action: viewAction(15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error {
+		Action: viewAction("status", 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error {
 			get := cl.Status
 			if c.Bool("local") {
 				get = cl.LocalStatus

@@ -27,15 +27,16 @@ func watchFlags() []cli.Flag {
 	}
 }
 
-// viewAction is the action of a view command (status, group list): draw
+// viewAction is the action of the view command name (status, group
+// list): draw
 // once under timeout or, with --watch, redraw every --interval until
 // Ctrl-C (or --count redraws), each call bounded by timeout. A failed
 // call is shown in its frame and the next one is tried; the exit status
 // is that of the last frame (0 after Ctrl-C).
-func viewAction(timeout time.Duration, draw func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error) cli.ActionFunc {
+func viewAction(name string, timeout time.Duration, draw func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if c.NArg() != 0 {
-			return usagef("%s takes no arguments", c.Command.FullName())
+			return usagef("%s takes no arguments", name)
 		}
 		cl, err := newClient(c)
 		if err != nil {
@@ -68,7 +69,7 @@ func viewAction(timeout time.Duration, draw func(ctx context.Context, c *cli.Con
 			if clear {
 				fmt.Fprint(out, "\x1b[H\x1b[2J")
 			}
-			fmt.Fprintf(out, "Every %s: raftha %s   %s\n\n", interval, c.Command.FullName(), time.Now().Format("2006-01-02 15:04:05"))
+			fmt.Fprintf(out, "Every %s: raftha %s   %s\n\n", interval, name, time.Now().Format("2006-01-02 15:04:05"))
 			_, _ = out.Write(frame.Bytes())
 			if err != nil {
 				fmt.Fprintf(out, "\nraftha: %v\n", err)
