@@ -31,11 +31,10 @@ func (s *Server) logView() (st *fsm.State, unconfirmed uint64, last time.Time) {
 	if err != nil {
 		return st, 0, time.Time{}
 	}
-	from := st.Index + 1
-	if lastIdx >= from && lastIdx-from >= maxLogViewEntries {
-		from = lastIdx - maxLogViewEntries + 1
+	if lastIdx > st.Index && lastIdx-st.Index > maxLogViewEntries {
+		lastIdx = st.Index + maxLogViewEntries // a consistent prefix, never a gap
 	}
-	for i := from; i <= lastIdx && i > 0; i++ {
+	for i := st.Index + 1; i <= lastIdx; i++ {
 		var l raft.Log
 		if err := s.store.GetLog(i, &l); err != nil {
 			break // compacted or closed: show what was read
