@@ -149,6 +149,7 @@ func TestDayTwoCommands(t *testing.T) {
 	if len(logs) < 5 {
 		t.Fatalf("leader logged %d lines", len(logs))
 	}
+	t.Logf("a JSON log line: %s", logs[len(logs)-1])
 	for _, line := range logs {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["@message"] == nil || rec["@level"] == nil {
