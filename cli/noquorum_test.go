@@ -12,11 +12,7 @@ import (
 // first line, gives the view's age, lists the three groups its log holds
 // (not "no groups") and exits non-zero; with --local it exits 0.
 func TestStatusWithoutQuorum(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 3-member cluster")
-	}
-	c := newOpsCluster(t, "", "n1", "n2", "n3")
-	c.applyGroups(threeGroups(t.TempDir()), "cache", "db", "web")
+	c := newThreeGroupCluster(t, "")
 	// Let every member store the entries before they stop.
 	c.wait(10*time.Second, "every member applied the groups", func() bool {
 		for _, m := range c.members {

@@ -19,11 +19,7 @@ import (
 // the applied spec, the status and the recent ownership changes; --watch
 // redraws; raftha_build_info is exported.
 func TestDayTwoCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 3-member cluster")
-	}
-	c := newOpsCluster(t, "log_format: json\n", "n1", "n2", "n3")
-	c.applyGroups(threeGroups(t.TempDir()), "cache", "db", "web")
+	c := newThreeGroupCluster(t, "log_format: json\n")
 	l := c.leader().id
 
 	if out, errs, code := c.cli(l, "group", "suspend", "web"); code != 0 {
@@ -145,7 +141,7 @@ func TestDayTwoCommands(t *testing.T) {
 	}
 
 	// 5. log_format: json: every line a member logged is a JSON object.
-	logs := strings.Split(strings.TrimSpace(c.member(l).logs.String()), "\n")
+	logs := strings.Split(strings.TrimSpace(c.member(l).logs()), "\n")
 	if len(logs) < 5 {
 		t.Fatalf("leader logged %d lines", len(logs))
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,31 +18,19 @@ import (
 	"github.com/raftha/raftha/transport"
 )
 
-// lockedBuffer is a goroutine-safe log sink.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // opsMember is one in-process member of an opsCluster.
 type opsMember struct {
 	id      string
 	cfgFile string
 	api     string
 	srv     *server.Server
-	logs    *lockedBuffer
+	logFile string
+}
+
+// logs returns what the member logged so far.
+func (m *opsMember) logs() string {
+	b, _ := os.ReadFile(m.logFile)
+	return string(b)
 }
 
 // opsCluster is a real three-node cluster in this process, on 127.0.0.1
@@ -82,7 +69,7 @@ func newOpsCluster(t *testing.T, extra string, ids ...string) *opsCluster {
 		fmt.Fprintf(&members, "  - {id: %s, address: 127.0.0.1:%d, role: node}\n", id, ports[2*i])
 	}
 	for i, id := range ids {
-		m := &opsMember{id: id, cfgFile: filepath.Join(dir, id+".yaml"), api: fmt.Sprintf("https://127.0.0.1:%d", ports[2*i+1])}
+		m := &opsMember{id: id, cfgFile: filepath.Join(dir, id+".yaml"), logFile: filepath.Join(dir, id+".log"), api: fmt.Sprintf("https://127.0.0.1:%d", ports[2*i+1])}
 		cfg := fmt.Sprintf(`node_id: %[1]s
 role: node
 data_dir: data/%[1]s
@@ -106,7 +93,7 @@ log_level: debug
 		}
 		if t.Failed() {
 			for _, m := range c.members {
-				out := m.logs.String()
+				out := m.logs()
 				if len(out) > 4000 {
 					out = out[len(out)-4000:]
 				}
@@ -138,10 +125,12 @@ func (c *opsCluster) start(id string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if m.logs == nil {
-		m.logs = &lockedBuffer{}
+	logs, err := os.OpenFile(m.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	srv, err := server.New(*cfg, server.Options{LogOutput: m.logs, Cloud: awsres.Provider{}, Registry: builtin.Registry()})
+	c.t.Cleanup(func() { logs.Close() })
+	srv, err := server.New(*cfg, server.Options{LogOutput: logs, Cloud: awsres.Provider{}, Registry: builtin.Registry()})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -158,17 +147,12 @@ func (c *opsCluster) kill(id string) {
 	}
 }
 
-// wait polls cond every 50ms for up to d.
+// wait polls cond for up to d.
 func (c *opsCluster) wait(d time.Duration, what string, cond func() bool) {
 	c.t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if _, err := demoWait(context.Background(), d, func() (struct{}, bool) { return struct{}{}, cond() }); err != nil {
+		c.t.Fatalf("%s waiting for %s", err, what)
 	}
-	c.t.Fatalf("timed out after %s waiting for %s", d, what)
 }
 
 // leader waits for a ready leader.
@@ -223,6 +207,18 @@ func (c *opsCluster) applyGroups(yaml string, names ...string) {
 	})
 }
 
+// newThreeGroupCluster starts a three-node cluster (extra appended to
+// every member config) with the groups cache, db and web online.
+func newThreeGroupCluster(t *testing.T, extra string) *opsCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a 3-member cluster")
+	}
+	c := newOpsCluster(t, extra, "n1", "n2", "n3")
+	c.applyGroups(threeGroups(t.TempDir()), "cache", "db", "web")
+	return c
+}
+
 // threeGroups is a group file with three exec groups that run nothing.
 func threeGroups(dir string) string {
 	var b strings.Builder
@@ -240,10 +236,4 @@ func threeGroups(dir string) string {
 `, name, i%3+1, (i+1)%3+1, dir)
 	}
 	return b.String()
-}
-
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -74,23 +74,21 @@ func (s *Server) GroupDetail(ctx context.Context, name string) (*api.GroupDetail
 }
 
 func (s *Server) handleGroupDetail(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	d, err := s.GroupDetail(ctx, r.PathValue("name"))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	serveRead(w, r, func(ctx context.Context) (*api.GroupDetail, error) { return s.GroupDetail(ctx, r.PathValue("name")) })
 }
 
 func (s *Server) handleLocalStatus(w http.ResponseWriter, r *http.Request) {
+	serveRead(w, r, s.LocalStatus)
+}
+
+// serveRead answers a read with get's result, or its error, within 5s.
+func serveRead[T any](w http.ResponseWriter, r *http.Request, get func(ctx context.Context) (T, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	st, err := s.LocalStatus(ctx)
+	v, err := get(ctx)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, v)
 }
