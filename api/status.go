@@ -16,7 +16,9 @@ type Status struct {
 	Leader string `json:"leader"`
 	// Term is the leader's Raft term.
 	Term uint64 `json:"term"`
-	// Index is the last applied Raft index of the member that answered.
+	// Index is the last applied Raft index of the member that answered;
+	// in a stale view, the index of the last entry of its log that the
+	// view includes (see Unconfirmed).
 	Index uint64 `json:"index"`
 	// AnsweredBy is the member that produced this view.
 	AnsweredBy string `json:"answered_by"`
@@ -24,6 +26,20 @@ type Status struct {
 	Stale bool `json:"stale,omitempty"`
 	// StaleReason says why the view is stale.
 	StaleReason string `json:"stale_reason,omitempty"`
+	// StaleSince is when a stale view was last known current: when the
+	// member last heard from a leader or, when it has not since it
+	// started, when the last entry of its log was written; nil when
+	// unknown.
+	StaleSince *time.Time `json:"stale_since,omitempty"`
+	// StaleAgeMS is how old a stale view is (now - StaleSince on the
+	// answering member's clock), in milliseconds.
+	StaleAgeMS int64 `json:"stale_age_ms,omitempty"`
+	// StaleBasis says what StaleSince is, for people.
+	StaleBasis string `json:"stale_basis,omitempty"`
+	// Unconfirmed counts the entries of a stale view that the member's
+	// log holds but that it has not applied: they are not known to be
+	// committed (a member restarted without quorum applies nothing).
+	Unconfirmed uint64 `json:"unconfirmed_entries,omitempty"`
 	// Members lists the members the log knows, by id, then any Raft
 	// voter the log does not know yet.
 	Members []MemberStatus `json:"members"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -79,8 +80,8 @@ Example file:
 			{
 				Name:  "list",
 				Usage: "list groups with owner, epoch and state",
-				Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
-				Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
+				Flags: append(append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}), watchFlags()...),
+				Action: viewAction("group list", 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error {
 					gs, err := cl.Groups(ctx)
 					if err != nil {
 						return err
@@ -88,14 +89,15 @@ Example file:
 					if c.Bool("json") {
 						return writeJSONOut(c, gs)
 					}
-					tw := tabwriter.NewWriter(stdout(c), 0, 4, 2, ' ', 0)
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "GROUP\tOWNER\tEPOCH\tSTATE\tNODES\tRESOURCES\tREASON")
 					for _, g := range gs {
-						fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, g.State, strings.Join(g.Nodes, ","), strings.Join(g.Resources, ", "), dash(g.Reason))
+						fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, groupState(g), strings.Join(g.Nodes, ","), strings.Join(g.Resources, ", "), dash(g.Reason))
 					}
 					return tw.Flush()
 				}),
 			},
+			groupShowCommand(),
 			suspendCommand(true),
 			suspendCommand(false),
 			{

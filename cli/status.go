@@ -15,6 +15,11 @@ import (
 	"github.com/raftha/raftha/fsm"
 )
 
+// exitStale is the exit status of `raftha status` when the view did not
+// come from a ready leader (no quorum, or the leader did not answer) and
+// --local was not given.
+const exitStale = 4
+
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
@@ -22,30 +27,69 @@ func statusCommand() *cli.Command {
 		Description: `Shows the cluster as the leader sees it: each member's role, state and
 health, each group's owner, epoch and state, and the latest events.
 Ask any member (--api); followers forward to the leader. When no leader
-answers, the member's own applied state is shown, marked STALE.`,
-		Flags: append(clientFlags(),
+answers, the member shows what its own log holds, marked STALE with its
+age (since it last heard from a leader, or since its last log entry), and
+the first line says NO LEADER. --local asks for that member's own view
+on purpose.
+
+Exit status:
+  0  the view comes from the ready leader (or --local was given)
+  1  the API could not be asked
+  4  the view is STALE: no leader answered`,
+		Flags: append(append(clientFlags(),
 			&cli.BoolFlag{Name: "json", Usage: "print the full status as JSON"},
 			&cli.IntFlag{Name: "events", Value: 10, Usage: "how many recent events to show (0 for none)"},
-		),
-		Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
-			st, err := cl.Status(ctx)
+			&cli.BoolFlag{Name: "local", Usage: "show the asked member's own view (never forwarded) and exit 0 even when it is stale"},
+		), watchFlags()...),
+		Action: viewAction("status", 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error {
+			get := cl.Status
+			if c.Bool("local") {
+				get = cl.LocalStatus
+			}
+			st, err := get(ctx)
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(stdout(c))
+				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				if err := enc.Encode(st); err != nil {
+					return err
+				}
+			} else {
+				printStatus(w, st, c.Int("events"))
+				// The member asked also shows its own AWS permission
+				// checks when one is not allowed (the others: their
+				// /v1/health).
+				if h, err := cl.Health(ctx); err == nil {
+					printPermissionProblems(w, h)
+				}
 			}
-			printStatus(stdout(c), st, c.Int("events"))
-			// The member asked also shows its own AWS permission checks
-			// when one is not allowed (the others: their /v1/health).
-			if h, err := cl.Health(ctx); err == nil {
-				printPermissionProblems(stdout(c), h)
+			if st.Stale && !c.Bool("local") {
+				return cli.Exit(fmt.Sprintf("the view is STALE (%s); pass --local to accept %s's own view", st.StaleReason, st.AnsweredBy), exitStale)
 			}
 			return nil
 		}),
 	}
+}
+
+// staleLine is the first line of a stale view: no leader (or which one
+// did not answer), whose log the view comes from, and how old it is.
+func staleLine(st *api.Status) string {
+	age := "of unknown age"
+	if st.StaleSince != nil {
+		d := time.Duration(st.StaleAgeMS) * time.Millisecond
+		if d >= 10*time.Second {
+			d = d.Round(time.Second)
+		} else {
+			d = d.Round(10 * time.Millisecond)
+		}
+		age = d.String() + " old"
+	}
+	if st.Leader == "" {
+		return fmt.Sprintf("NO LEADER: %s knows no leader (no quorum, or an election); STALE view from its own log, %s (%s)", st.AnsweredBy, age, st.StaleBasis)
+	}
+	return fmt.Sprintf("STALE: view from %s's own log, not from leader %s; %s (%s)", st.AnsweredBy, st.Leader, age, st.StaleBasis)
 }
 
 func printStatus(w io.Writer, st *api.Status, events int) {
@@ -53,10 +97,18 @@ func printStatus(w io.Writer, st *api.Status, events int) {
 	if leader == "" {
 		leader = "(none)"
 	}
-	fmt.Fprintf(w, "Leader: %s   term %d   applied index %d   answered by %s\n", leader, st.Term, st.Index, st.AnsweredBy)
 	if st.Stale {
-		fmt.Fprintf(w, "STALE: %s\n", st.StaleReason)
+		fmt.Fprintln(w, staleLine(st))
+		fmt.Fprintf(w, "  why: %s\n", st.StaleReason)
+		if st.Unconfirmed > 0 {
+			fmt.Fprintf(w, "  %d entries of this view are in its log but not known to be committed\n", st.Unconfirmed)
+		}
 	}
+	index := "applied index"
+	if st.Stale {
+		index = "log index" // the view includes entries not known to be committed
+	}
+	fmt.Fprintf(w, "Leader: %s   term %d   %s %d   answered by %s\n", leader, st.Term, index, st.Index, st.AnsweredBy)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tROLE\tSTATE\tHEALTHY\tLAST CONTACT\tADDRESS\tINSTANCE")
@@ -70,10 +122,17 @@ func printStatus(w io.Writer, st *api.Status, events int) {
 	if len(st.Groups) == 0 {
 		fmt.Fprintln(tw, "(no groups: apply some with `raftha group apply -f groups.yaml`)")
 	}
+	var suspended []string
 	for _, g := range st.Groups {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, groupState(g), strings.Join(g.Nodes, ","), dash(g.Reason))
+		if g.Suspended {
+			suspended = append(suspended, g.Name)
+		}
 	}
 	tw.Flush()
+	if len(suspended) > 0 {
+		fmt.Fprintf(w, "\nMAINTENANCE: %s suspended: no monitoring, no automatic action (resume with `raftha group resume GROUP`)\n", strings.Join(suspended, ", "))
+	}
 	if events > 0 && len(st.Events) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Recent events:")
@@ -87,10 +146,14 @@ func printStatus(w io.Writer, st *api.Status, events int) {
 	}
 }
 
-// groupState is a group's state with its retries: the start retries made
-// at this epoch, or when the leader retries a group failed everywhere.
+// groupState is a group's state for a table: SUSPENDED while the group
+// is in maintenance, and its retries: the start retries made at this
+// epoch, or when the leader retries a group failed everywhere.
 func groupState(g api.GroupStatus) string {
 	s := string(g.State)
+	if g.Suspended {
+		s += " (SUSPENDED)"
+	}
 	if g.StartRetriesDone > 0 && (g.State == fsm.StateStarting || g.State == fsm.StateFailed) {
 		s += fmt.Sprintf(" (start retry %d/%d)", g.StartRetriesDone, g.StartRetries)
 	}

@@ -48,6 +48,9 @@ type Config struct {
 	Fencing FencingConfig `yaml:"fencing"`
 	// LogLevel is trace, debug, info, warn or error (default info).
 	LogLevel string `yaml:"log_level"`
+	// LogFormat is text (the default, also when empty) or json: one JSON
+	// object per log line.
+	LogFormat LogFormat `yaml:"log_format,omitempty"`
 	// Access maps API identities to roles.
 	Access AccessConfig `yaml:"access,omitempty"`
 }

@@ -224,7 +224,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  edit(t, "log_level: info\n", "log_level: info\nloglevel: debug\n"),
-			want: []wantErr{{32, "", `unknown key "loglevel" (expected one of: node_id, role, data_dir, bind, advertise, api, tls, members, aws, timing, fencing, log_level, access)`}},
+			want: []wantErr{{32, "", `unknown key "loglevel" (expected one of: node_id, role, data_dir, bind, advertise, api, tls, members, aws, timing, fencing, log_level, log_format, access)`}},
 		},
 		{
 			name: "unknown nested key",
@@ -403,6 +403,11 @@ func TestParseConfigErrors(t *testing.T) {
 				{30, "fencing.self_fence_action", `must be reboot, poweroff, exit or none, got "panic"`},
 				{31, "log_level", `must be trace, debug, info, warn or error, got "verbose"`},
 			},
+		},
+		{
+			name: "bad log_format",
+			src:  edit(t, "log_level: info\n", "log_level: info\nlog_format: logfmt\n"),
+			want: []wantErr{{32, "log_format", `must be text or json, got "logfmt"`}},
 		},
 		{
 			name: "multi-document file",

@@ -216,6 +216,11 @@ func (c *Config) Validate() yamlstrict.ErrorList {
 	default:
 		add("log_level", "must be trace, debug, info, warn or error, got %q", c.LogLevel)
 	}
+	switch c.LogFormat {
+	case "", LogFormatText, LogFormatJSON: // "" is text
+	default:
+		add("log_format", "must be text or json, got %q", c.LogFormat)
+	}
 
 	if len(errs) == 0 {
 		return nil

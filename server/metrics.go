@@ -71,6 +71,7 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 	f(&stateCollector{s: s})
 	f(&permissionCollector{s: s})
 	f(&certCollector{b: s.bundle})
+	f(newOpsCollector(s))
 	return m, regErr
 }
 

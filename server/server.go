@@ -238,7 +238,7 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 		if out == nil {
 			out = os.Stderr
 		}
-		logger = hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclogLevel(cfg.LogLevel), Output: out})
+		logger = hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclogLevel(cfg.LogLevel), Output: out, JSONFormat: cfg.LogFormat == config.LogFormatJSON})
 	}
 	logger = logger.With("member", cfg.NodeID)
 	reg := opts.Registry

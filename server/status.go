@@ -58,10 +58,12 @@ func (s *Server) statusLocal(ctx context.Context) (*api.Status, error) {
 	return v, nil
 }
 
-// localStatus is this member's own applied view, marked stale.
+// localStatus is this member's own view, from its log (logView), marked
+// stale with its age.
 func (s *Server) localStatus(why string) *api.Status {
-	v := s.buildStatus(s.fsm.View(), nil)
-	v.Stale, v.StaleReason = true, why
+	st, unconfirmed, last := s.logView()
+	v := s.buildStatus(st, nil)
+	s.markStale(v, why, unconfirmed, last)
 	_, id := s.leaderAddr()
 	v.Leader = string(id)
 	return v

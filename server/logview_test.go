@@ -1,0 +1,93 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/raftha/raftha/api"
+)
+
+// TestStaleViewReplaysTheLogAfterASnapshot: a member restarted alone
+// restores its latest snapshot and can apply nothing more without a
+// leader. Its stale status still shows the change its log holds after
+// that snapshot (the group suspended), with the members' roles, the
+// age of the view and how many entries are unconfirmed; LocalStatus
+// gives the same view.
+func TestStaleViewReplaysTheLogAfterASnapshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-member cluster")
+	}
+	t.Setenv(envSnapshotThreshold, "2")
+	t.Setenv(envSnapshotInterval, "50ms")
+	t.Setenv(envTrailingLogs, "1")
+	c := newTestCluster(t, "n1", "n2", "w1")
+	c.startAll()
+	dir := t.TempDir()
+	l := c.leader()
+	waitFor(t, 15*time.Second, "groups applied", func() bool {
+		_, err := l.srv.ApplyGroups(ctxT(t, 5*time.Second), []byte(markerGroup(dir, "n1", "n2")), "test")
+		return err == nil
+	})
+	c.waitOnline("db", "")
+	snaps := filepath.Join(c.member("n1").cfg.DataDir, "raft", "snapshots")
+	waitFor(t, 15*time.Second, "a snapshot on n1", func() bool {
+		e, _ := os.ReadDir(snaps)
+		return len(e) > 0
+	})
+	// Stop the snapshots, so that the suspension stays in the log only.
+	t.Setenv(envSnapshotThreshold, "100000")
+	c.kill("n1")
+	c.start("n1")
+	c.waitHealthy()
+	if err := c.leader().srv.SetSuspended(ctxT(t, 5*time.Second), "db", true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "n1 applied the suspension", func() bool {
+		return c.member("n1").srv.State().Groups["db"].Status.Suspended
+	})
+	for _, id := range []string{"n1", "n2", "w1"} {
+		c.kill(id)
+	}
+	c.start("n1")
+	time.Sleep(300 * time.Millisecond) // several election timeouts: no leader
+	n1 := c.member("n1").srv
+	applied := n1.State()
+	if applied.Index == 0 || applied.Groups["db"] == nil {
+		t.Fatalf("n1 restored no snapshot with group db (applied index %d)", applied.Index)
+	}
+	if applied.Groups["db"].Status.Suspended {
+		t.Fatalf("n1 applied the suspension without a leader; the test shows nothing")
+	}
+	for name, get := range map[string]func() (*api.Status, error){
+		"Status":      func() (*api.Status, error) { return n1.Status(ctxT(t, 5*time.Second)) },
+		"LocalStatus": func() (*api.Status, error) { return n1.LocalStatus(ctxT(t, 5*time.Second)) },
+	} {
+		st, err := get()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !st.Stale || st.Leader != "" || st.StaleSince == nil || st.StaleAgeMS <= 0 || st.StaleBasis == "" || st.Unconfirmed == 0 {
+			t.Errorf("%s: stale %v leader %q since %v age %dms basis %q unconfirmed %d", name, st.Stale, st.Leader, st.StaleSince, st.StaleAgeMS, st.StaleBasis, st.Unconfirmed)
+		}
+		t.Logf("%s: applied index %d, view index %d, %d unconfirmed; %s", name, applied.Index, st.Index, st.Unconfirmed, st.StaleBasis)
+		if len(st.Groups) != 1 || st.Groups[0].Name != "db" || !st.Groups[0].Suspended || st.Groups[0].Owner == "" {
+			t.Errorf("%s: groups %+v; want db, owned, suspended (from the log after the snapshot)", name, st.Groups)
+		}
+		roles := map[string]string{}
+		for _, m := range st.Members {
+			roles[m.ID] = m.Role
+		}
+		if roles["n1"] != "node" || roles["n2"] != "node" || roles["w1"] != "witness" {
+			t.Errorf("%s: member roles %v", name, roles)
+		}
+	}
+	d, err := n1.GroupDetail(ctxT(t, 5*time.Second), "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Stale || !d.Status.Suspended || len(d.Spec.Resources) != 1 || d.Spec.Resources[0].Type != "exec" || len(d.Changes) == 0 {
+		t.Errorf("GroupDetail without a leader: %+v", d)
+	}
+}
