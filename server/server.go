@@ -439,6 +439,38 @@ func (s *Server) Kill() {
 	}
 }
 
+// raftShutdownGrace is how long closeAll waits for raft to stop before it
+// closes the network under it.
+const raftShutdownGrace = 5 * time.Second
+
+// shutdownRaft stops raft. A replication stream blocked in a write to a
+// peer that stopped reading (a partition that drops packets) keeps
+// raft.Shutdown waiting forever, and the transport that would end it is
+// closed after raft; so after raftShutdownGrace the transport and the mux
+// are closed first (both close idempotently later). Kill hung this way in
+// TestFailedStartWhoseStopFailsMovesOnlyFenced and
+// TestLeaseOnlyStopFailureTakesHardAction under load.
+func (s *Server) shutdownRaft() {
+	done := make(chan error, 1)
+	go func() { done <- s.raft.Shutdown().Error() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(raftShutdownGrace):
+		s.logger.Warn("raft shutdown is slow (a stream is blocked on the network); closing the network under it")
+		if s.trans != nil {
+			s.trans.Close()
+		}
+		if s.mux != nil {
+			s.mux.Close()
+		}
+		err = <-done
+	}
+	if err != nil {
+		s.logger.Warn("raft shutdown", "error", err)
+	}
+}
+
 func (s *Server) closeAll() {
 	if s.stopped.Swap(true) {
 		return
@@ -456,9 +488,7 @@ func (s *Server) closeAll() {
 		_ = s.apiListener.Close() // Options.APIListener, never served
 	}
 	if s.raft != nil {
-		if err := s.raft.Shutdown().Error(); err != nil {
-			s.logger.Warn("raft shutdown", "error", err)
-		}
+		s.shutdownRaft()
 	}
 	if s.pool != nil {
 		s.pool.Close()
