@@ -64,10 +64,10 @@ func TestPreflightReportsMissingStopInstancesAtStart(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	i := 0
 	c.configure(func(m *testMember) {
+		m.cfg.Fencing.Mode = config.FencingAWSStop // on every member: the cluster's setting
 		if m.cfg.Role != config.RoleNode {
 			return
 		}
-		m.cfg.Fencing.Mode = config.FencingAWSStop
 		m.cfg.AWS = config.AWSConfig{Region: motoserver.Region, Endpoint: moto.Endpoint, InstanceID: inst[i]}
 		i++
 	})
