@@ -1,8 +1,10 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,10 +33,17 @@ func TestStaleViewReplaysTheLogAfterASnapshot(t *testing.T) {
 		return err == nil
 	})
 	c.waitOnline("db", "")
+	online := c.leader().srv.State().Index // db is in every snapshot from here
 	snaps := filepath.Join(c.member("n1").cfg.DataDir, "raft", "snapshots")
-	waitFor(t, 15*time.Second, "a snapshot on n1", func() bool {
+	waitFor(t, 15*time.Second, "a snapshot on n1 that holds group db", func() bool {
 		e, _ := os.ReadDir(snaps)
-		return len(e) > 0
+		for _, d := range e { // TERM-INDEX-MILLIS
+			var term, index, ms uint64
+			if n, _ := fmt.Sscanf(strings.ReplaceAll(d.Name(), "-", " "), "%d %d %d", &term, &index, &ms); n == 3 && index >= online {
+				return true
+			}
+		}
+		return false
 	})
 	// Stop the snapshots, so that the suspension stays in the log only.
 	t.Setenv(envSnapshotThreshold, "100000")
