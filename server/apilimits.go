@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/internal/ratelog"
 )
 
 // APILimits bounds the HTTPS API's connections and how long each may
@@ -115,16 +116,15 @@ type limitListener struct {
 	closed    chan struct{}
 	refusing  chan struct{} // semaphore of refuse
 
-	mu      sync.Mutex
-	total   int
-	perIP   map[string]int
-	lastLog map[string]time.Time // by kind of line, for rate limiting
-	quiet   map[string]int       // lines not logged since
+	mu    sync.Mutex
+	total int
+	perIP map[string]int
+	logs  ratelog.Limiter // by kind of line: the first, then one per limitLogEvery
 }
 
 func newLimitListener(ln net.Listener, lim APILimits, tc *tls.Config, logger hclog.Logger) *limitListener {
 	return &limitListener{Listener: ln, lim: lim, tls: tc, logger: logger, closed: make(chan struct{}),
-		refusing: make(chan struct{}, maxRefusing), perIP: map[string]int{}, lastLog: map[string]time.Time{}, quiet: map[string]int{}}
+		refusing: make(chan struct{}, maxRefusing), perIP: map[string]int{}, logs: ratelog.Limiter{Every: limitLogEvery}}
 }
 
 // Close closes the listener and ends a wait between failed accepts.
@@ -157,7 +157,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 				return nil, err
 			}
 			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
-			l.logLimited("exhausted", "api: out of file descriptors or buffers; new API connections wait (raise LimitNOFILE, or lower api limits)", "error", err, "retry_in", backoff)
+			l.logs.Log(l.logger, hclog.Warn, "exhausted", "api: out of file descriptors or buffers; new API connections wait (raise LimitNOFILE, or lower api limits)", "error", err, "retry_in", backoff)
 			t := time.NewTimer(backoff)
 			select {
 			case <-l.closed:
@@ -170,7 +170,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		backoff = 0
 		ip := clientIP(c.RemoteAddr())
 		if why := l.admit(ip); why != "" {
-			l.logLimited("refused", "api: connection refused: "+why, "client", ip)
+			l.logs.Log(l.logger, hclog.Warn, "refused", "api: connection refused: "+why, "client", ip)
 			l.refuse(c, why)
 			continue
 		}
@@ -212,22 +212,6 @@ func (l *limitListener) release(ip string) {
 	if l.perIP[ip]--; l.perIP[ip] <= 0 {
 		delete(l.perIP, ip)
 	}
-}
-
-// logLimited logs msg at most every limitLogEvery per kind, with the
-// count of the lines it left out.
-func (l *limitListener) logLimited(kind, msg string, args ...any) {
-	l.mu.Lock()
-	now := time.Now()
-	if now.Sub(l.lastLog[kind]) < limitLogEvery {
-		l.quiet[kind]++
-		l.mu.Unlock()
-		return
-	}
-	skipped := l.quiet[kind]
-	l.lastLog[kind], l.quiet[kind] = now, 0
-	l.mu.Unlock()
-	l.logger.Warn(msg, append(args, "not_logged_since", skipped)...)
 }
 
 // refuse answers c with 503 and code overloaded over TLS, after reading

@@ -85,7 +85,7 @@ func (s *Server) autoRetry(ctx context.Context, ls *leaderState, st *fsm.State, 
 	reason := fmt.Sprintf("failed on %v, retried automatically after retry_failed_after %s (last failure: %s)", gs.FailedOn, g.Spec.RetryFailedAfter, gs.Reason)
 	epoch, err := s.commit(ctx, &fsm.RetryFailed{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Reason: reason})
 	if err != nil {
-		s.logLimit.log(s.logger, hclog.Warn, "auto-retry/"+g.Spec.Name, "automatic retry of a failed group refused", "group", g.Spec.Name, "to", w, "error", err)
+		s.logLimit.Log(s.logger, hclog.Warn, "auto-retry/"+g.Spec.Name, "automatic retry of a failed group refused", "group", g.Spec.Name, "to", w, "error", err)
 		return false
 	}
 	s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseAutoRetry)).Inc()

@@ -86,7 +86,7 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 	}
 	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, FenceSilence: silence, Cause: fsm.CauseNodeLost, Reason: reason})
 	if err != nil {
-		s.logLimit.log(s.logger, hclog.Warn, "takeover/"+g.Spec.Name, "takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
+		s.logLimit.Log(s.logger, hclog.Warn, "takeover/"+g.Spec.Name, "takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
 		return
 	}
 	s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseNodeLost)).Inc()
@@ -106,7 +106,7 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 		}
 		wait := s.takeoverWait(st, 0)
 		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: fsm.CauseStopFailed, Reason: gs.Reason}); err != nil {
-			s.logLimit.log(s.logger, hclog.Warn, "recover/"+g.Spec.Name, "fenced recovery refused", "group", g.Spec.Name, "error", err)
+			s.logLimit.Log(s.logger, hclog.Warn, "recover/"+g.Spec.Name, "fenced recovery refused", "group", g.Spec.Name, "error", err)
 			return
 		}
 		s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseStopFailed)).Inc()
@@ -121,7 +121,7 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 		return
 	}
 	if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Cause: fsm.CauseFailure, Reason: gs.Reason}); err != nil {
-		s.logLimit.log(s.logger, hclog.Warn, "recover/"+g.Spec.Name, "recovery refused", "group", g.Spec.Name, "to", w, "error", err)
+		s.logLimit.Log(s.logger, hclog.Warn, "recover/"+g.Spec.Name, "recovery refused", "group", g.Spec.Name, "to", w, "error", err)
 		return
 	}
 	s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseFailure)).Inc()
@@ -139,7 +139,7 @@ func (s *Server) failback(ctx context.Context, ls *leaderState, st *fsm.State, g
 		return
 	}
 	if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: home, ExpectEpoch: g.Status.Epoch, Cause: fsm.CauseFailback}); err != nil {
-		s.logLimit.log(s.logger, hclog.Warn, "failback/"+g.Spec.Name, "failback refused", "group", g.Spec.Name, "to", home, "error", err)
+		s.logLimit.Log(s.logger, hclog.Warn, "failback/"+g.Spec.Name, "failback refused", "group", g.Spec.Name, "to", home, "error", err)
 		return
 	}
 	s.logger.Info("failback: moving group to its first node", "group", g.Spec.Name, "to", home)

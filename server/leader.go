@@ -344,7 +344,7 @@ func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *f
 		}
 		epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: fsm.CausePlacement, Reason: "first healthy node of " + joinNodes(g.Spec.Nodes)})
 		if err != nil {
-			s.logLimit.log(s.logger, hclog.Warn, "place/"+g.Spec.Name, "placement refused", "group", g.Spec.Name, "node", n, "error", err)
+			s.logLimit.Log(s.logger, hclog.Warn, "place/"+g.Spec.Name, "placement refused", "group", g.Spec.Name, "node", n, "error", err)
 			return
 		}
 		s.logger.Info("group placed", "group", g.Spec.Name, "node", n, "epoch", epoch)

@@ -112,7 +112,7 @@ func (l *lease) fail(err error) {
 	l.lastErr = err
 	l.mu.Unlock()
 	if changed {
-		l.s.logLimit.log(l.s.logger, hclog.Warn, "heartbeat", "heartbeat to leader failed; lease not renewed", "error", err, "lease_left", l.remaining().Round(time.Millisecond))
+		l.s.logLimit.Log(l.s.logger, hclog.Warn, "heartbeat", "heartbeat to leader failed; lease not renewed", "error", err, "lease_left", l.remaining().Round(time.Millisecond))
 	}
 }
 

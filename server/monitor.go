@@ -62,7 +62,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 			continue
 		}
 		b.failures++
-		s.logLimit.log(w.log, hclog.Warn, "check/"+w.name+"/"+b.name, "resource check failed", "resource", b.name, "epoch", inst.epoch, "failures", b.failures, "restart_after", b.mon.FailuresBeforeRestart, "error", err)
+		s.logLimit.Log(w.log, hclog.Warn, "check/"+w.name+"/"+b.name, "resource check failed", "resource", b.name, "epoch", inst.epoch, "failures", b.failures, "restart_after", b.mon.FailuresBeforeRestart, "error", err)
 		if b.failures < b.mon.FailuresBeforeRestart {
 			continue
 		}

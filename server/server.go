@@ -25,6 +25,7 @@ import (
 	"github.com/raftha/raftha/cloud"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/internal/ratelog"
 	"github.com/raftha/raftha/resources"
 	"github.com/raftha/raftha/resources/builtin/core"
 	"github.com/raftha/raftha/resources/ebsdev"
@@ -175,7 +176,7 @@ type Server struct {
 	metrics  *metrics
 	perm     permissions // the AWS permission preflight (preflight.go)
 	// logLimit rate-limits the warnings a retry loop repeats (ratelog.go).
-	logLimit logLimiter
+	logLimit ratelog.Limiter
 
 	handlerSet  *handlerSet // OwnerFuncs of an embedding service (embed.go)
 	handlerOnce sync.Once

@@ -71,7 +71,7 @@ func (w *worker) retryStart(ctx context.Context, g *fsm.Group, reason *string) b
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(delay, s.cfg.Timing.Lease.D()))
 	defer cancel()
 	if _, err := s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: fsm.KindStartRetry, Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, Reason: note}); err != nil {
-		s.logLimit.log(w.log, hclog.Warn, "start-retry-note/"+w.name, "start retry not recorded in the history", "epoch", epoch, "error", err)
+		s.logLimit.Log(w.log, hclog.Warn, "start-retry-note/"+w.name, "start retry not recorded in the history", "epoch", epoch, "error", err)
 	}
 	return true
 }

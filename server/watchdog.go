@@ -85,7 +85,7 @@ func (w *watchdog) run() {
 		// stopped must end in a reset, not be kept alive by it).
 		if w.s.lease.remaining() > 0 && (w.s.runner == nil || w.s.runner.cleanedUp()) {
 			if _, err := w.f.WriteString("."); err != nil {
-				w.s.logLimit.log(w.s.logger, hclog.Error, "watchdog-write", "watchdog write failed", "device", w.s.cfg.Fencing.Watchdog, "error", err)
+				w.s.logLimit.Log(w.s.logger, hclog.Error, "watchdog-write", "watchdog write failed", "device", w.s.cfg.Fencing.Watchdog, "error", err)
 			}
 			if starved {
 				w.s.logger.Info("lease valid again: feeding the watchdog")

@@ -27,7 +27,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		return
 	}
 	if err := s.confirm(ctx, w.name, gs.Epoch); err != nil {
-		s.logLimit.log(w.log, hclog.Info, "confirm-fence/"+w.name, "cannot confirm the takeover yet; not fencing", "epoch", gs.Epoch, "error", err)
+		s.logLimit.Log(w.log, hclog.Info, "confirm-fence/"+w.name, "cannot confirm the takeover yet; not fencing", "epoch", gs.Epoch, "error", err)
 		return
 	}
 	// Fence every instance the log recorded for the node since the

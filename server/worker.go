@@ -46,7 +46,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
 				w.stopLocal(ctx, "ownership not confirmed")
 			} else {
-				s.logLimit.log(w.log, hclog.Info, "confirm-start/"+w.name, "cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
+				s.logLimit.Log(w.log, hclog.Info, "confirm-start/"+w.name, "cannot confirm ownership yet; will retry", "epoch", epoch, "resource", b.name, "error", err)
 			}
 			return
 		}
@@ -64,7 +64,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		lctx, cancel := s.lease.bound(ctx, w.name, epoch)
 		if lctx.Err() != nil {
 			cancel()
-			s.logLimit.log(w.log, hclog.Warn, "lease-start/"+w.name, "lease ran out between confirmation and start; starting nothing", "epoch", epoch, "resource", b.name)
+			s.logLimit.Log(w.log, hclog.Warn, "lease-start/"+w.name, "lease ran out between confirmation and start; starting nothing", "epoch", epoch, "resource", b.name)
 			return
 		}
 		w.mu.Lock()
@@ -290,7 +290,7 @@ func (w *worker) resendGaveUp(ctx context.Context) {
 		return
 	}
 	w.gaveUpSent = time.Now()
-	w.r.s.logLimit.log(w.log, hclog.Info, "resend/"+w.name, "re-sending the failed report; not starting again at this epoch", "epoch", w.gaveUp.Epoch)
+	w.r.s.logLimit.Log(w.log, hclog.Info, "resend/"+w.name, "re-sending the failed report; not starting again at this epoch", "epoch", w.gaveUp.Epoch)
 	r := *w.gaveUp
 	w.reportState(ctx, &r)
 	time.AfterFunc(hb, w.poke)
@@ -312,7 +312,7 @@ func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
 		_, err = s.commit(rctx, r)
 	}
 	if err != nil {
-		s.logLimit.log(w.log, hclog.Warn, "report/"+w.name+"/"+string(state), "report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
+		s.logLimit.Log(w.log, hclog.Warn, "report/"+w.name+"/"+string(state), "report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
 	}
 }
 

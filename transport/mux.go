@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/internal/ratelog"
 )
 
 // Stream kinds: the first byte a dialer writes after the TLS handshake.
@@ -55,7 +57,7 @@ type Mux struct {
 	once   sync.Once
 	wg     sync.WaitGroup
 
-	refusals rateLog // refused-peer warnings, rate-limited
+	refusals ratelog.Limiter // refused-peer warnings: the first, then one per 10s per message
 }
 
 // Listen binds bind and returns a Mux that advertises advertise (bind's
@@ -147,7 +149,7 @@ func (m *Mux) handle(raw net.Conn) {
 	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := tc.Handshake(); err != nil {
 		if IsUntrustedPeer(err) {
-			m.refusals.warn(m.logger, "refused peer: its certificate is not signed by the cluster CA", "remote", raw.RemoteAddr().String(), "error", err)
+			m.refusals.Log(m.logger, hclog.Warn, "refused peer: its certificate is not signed by the cluster CA", "refused peer: its certificate is not signed by the cluster CA", "remote", raw.RemoteAddr().String(), "error", err)
 		} else {
 			m.logger.Debug("TLS handshake failed", "remote", raw.RemoteAddr().String(), "error", err)
 		}
@@ -218,7 +220,7 @@ func (m *Mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		if IsUntrustedPeer(err) {
-			m.refusals.warn(m.logger, "refused peer: its certificate is not signed by the cluster CA", "remote", addr, "error", err)
+			m.refusals.Log(m.logger, hclog.Warn, "refused peer: its certificate is not signed by the cluster CA", "refused peer: its certificate is not signed by the cluster CA", "remote", addr, "error", err)
 		}
 		return nil, err
 	}
@@ -260,10 +262,10 @@ func (m *Mux) peerOf(tc *tls.Conn) (Identity, bool) {
 	id, err := CertIdentityOf(cert)
 	switch {
 	case err != nil:
-		m.refusals.warn(m.logger, "refused peer: its certificate carries no valid identity", "remote", tc.RemoteAddr().String(), "error", err)
+		m.refusals.Log(m.logger, hclog.Warn, "refused peer: its certificate carries no valid identity", "refused peer: its certificate carries no valid identity", "remote", tc.RemoteAddr().String(), "error", err)
 		return id, false
 	case id.Kind == KindOperator:
-		m.refusals.warn(m.logger, "refused peer: an operator certificate is for the API, not the member port", "peer", id.String(), "remote", tc.RemoteAddr().String())
+		m.refusals.Log(m.logger, hclog.Warn, "refused peer: an operator certificate is for the API, not the member port", "refused peer: an operator certificate is for the API, not the member port", "peer", id.String(), "remote", tc.RemoteAddr().String())
 		return id, false
 	}
 	return id, true
@@ -281,7 +283,7 @@ func (m *Mux) expected(addr string, peer Identity, ok bool) error {
 		return nil
 	}
 	if want := expect(addr); want != "" && want != peer.Name {
-		m.refusals.warn(m.logger, "refused peer: the member at this address is not the one dialled", "remote", addr, "want", want, "got", peer.String())
+		m.refusals.Log(m.logger, hclog.Warn, "refused peer: the member at this address is not the one dialled", "refused peer: the member at this address is not the one dialled", "remote", addr, "want", want, "got", peer.String())
 		return fmt.Errorf("%w: %s is member %s's address but presented the certificate of %s", ErrWrongPeer, addr, want, peer)
 	}
 	return nil
@@ -297,7 +299,7 @@ func (m *Mux) admit(c net.Conn, peer Identity) bool {
 	authz, filter := m.authz, m.filter
 	m.mu.Unlock()
 	if authz != nil && !authz(peer) {
-		m.refusals.warn(m.logger, "refused peer: its certificate is from the cluster CA but is no member certificate of this cluster", "peer", peer.String(), "remote", c.RemoteAddr().String())
+		m.refusals.Log(m.logger, hclog.Warn, "refused peer: its certificate is from the cluster CA but is no member certificate of this cluster", "refused peer: its certificate is from the cluster CA but is no member certificate of this cluster", "peer", peer.String(), "remote", c.RemoteAddr().String())
 		return false
 	}
 	return filter == nil || filter(peer.Name)

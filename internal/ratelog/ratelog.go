@@ -1,4 +1,6 @@
-package server
+// Package ratelog rate-limits repeated log lines: the first of a key at
+// once, then at most one per interval with the number suppressed.
+package ratelog
 
 import (
 	"sync"
@@ -7,25 +9,25 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// defaultLogEvery is how often a repeated log line may be written: the
-// first at once, then at most one per defaultLogEvery, with the number of
+// DefaultEvery is how often a repeated log line may be written: the
+// first at once, then at most one per DefaultEvery, with the number of
 // lines suppressed in between.
-const defaultLogEvery = 10 * time.Second
+const DefaultEvery = 10 * time.Second
 
-// maxLimitedKeys bounds the keys a logLimiter remembers; beyond it, keys
+// maxLimitedKeys bounds the keys a Limiter remembers; beyond it, keys
 // quiet for ten intervals are forgotten.
 const maxLimitedKeys = 4096
 
-// logLimiter rate-limits repeated log lines, per key (a message and what
+// Limiter rate-limits repeated log lines, per key (a message and what
 // it is about, e.g. a group). A cut-off node retries some steps many times
 // a second (confirming ownership, reporting, heartbeating): without it
-// their warnings bury everything else. Its zero value is ready to use.
-type logLimiter struct {
-	// every is the interval between two lines of one key; 0 means
-	// defaultLogEvery.
-	every time.Duration
-	// now is the clock; nil means time.Now.
-	now func() time.Time
+// their warnings bury everything else. The zero value is ready to use.
+type Limiter struct {
+	// Every is the interval between two lines of one key; 0 means
+	// DefaultEvery.
+	Every time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 
 	mu   sync.Mutex
 	keys map[string]*limitedLine
@@ -36,16 +38,16 @@ type limitedLine struct {
 	suppressed int       // lines not written since
 }
 
-// allow reports whether a line of key may be written now and, if so, how
+// Allow reports whether a line of key may be written now and, if so, how
 // many lines of key were suppressed since the last one written.
-func (l *logLimiter) allow(key string) (ok bool, suppressed int) {
+func (l *Limiter) Allow(key string) (ok bool, suppressed int) {
 	now := time.Now()
-	if l.now != nil {
-		now = l.now()
+	if l.Now != nil {
+		now = l.Now()
 	}
-	every := l.every
+	every := l.Every
 	if every <= 0 {
-		every = defaultLogEvery
+		every = DefaultEvery
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -72,11 +74,11 @@ func (l *logLimiter) allow(key string) (ok bool, suppressed int) {
 	return true, suppressed
 }
 
-// log writes msg at level through logger unless a line of key was written
+// Log writes msg at level through logger unless a line of key was written
 // less than an interval ago; a line written after suppressed ones says how
 // many with "suppressed".
-func (l *logLimiter) log(logger hclog.Logger, level hclog.Level, key, msg string, args ...any) {
-	ok, n := l.allow(key)
+func (l *Limiter) Log(logger hclog.Logger, level hclog.Level, key, msg string, args ...any) {
+	ok, n := l.Allow(key)
 	if !ok {
 		return
 	}
