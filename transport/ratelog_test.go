@@ -83,7 +83,13 @@ func TestRefusedPeersLogRateLimited(t *testing.T) {
 	}
 	skew.Store(int64(11 * time.Second)) // past the interval
 	refuse(1)
-	got := lines()
+	// The server logs after the client saw the refusal: wait for the line.
+	var got []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = lines(); len(got) >= 2 {
+			break
+		}
+	}
 	if len(got) != 2 || !strings.Contains(got[1], "suppressed=99") {
 		t.Fatalf("after the interval, want a second line counting 99 suppressed; got:\n%s", strings.Join(got, "\n"))
 	}
