@@ -182,7 +182,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	// Consul's pattern: a Barrier guarantees the FSM holds every entry
 	// committed by earlier leaders before this one decides anything.
 	for {
-		if err := s.raft.Barrier(s.cfg.Timing.FailoverTimeout.D() * 2).Error(); err == nil {
+		if err := s.futureErr(s.raft.Barrier(s.cfg.Timing.FailoverTimeout.D() * 2)); err == nil {
 			break
 		} else {
 			log.Warn("barrier failed", "error", err)

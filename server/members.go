@@ -68,7 +68,7 @@ func (s *Server) addMemberLocal(ctx context.Context, a rpcwire.MemberArgs) error
 	if _, err := s.commitLocal(&fsm.UpsertMember{Header: s.header(a.By), Member: fsm.Member{ID: a.ID, Role: fsm.Role(a.Role), Address: a.Address, InstanceID: a.InstanceID}}); err != nil {
 		return err
 	}
-	if err := s.raft.AddVoter(raft.ServerID(a.ID), raft.ServerAddress(a.Address), 0, timeoutOf(ctx)).Error(); err != nil {
+	if err := s.futureErr(s.raft.AddVoter(raft.ServerID(a.ID), raft.ServerAddress(a.Address), 0, timeoutOf(ctx))); err != nil {
 		return fmt.Errorf("add %s to the raft configuration: %w", a.ID, raftErr(err))
 	}
 	s.logger.Info("member added", "id", a.ID, "role", a.Role, "address", a.Address, "by", a.By)
@@ -128,7 +128,7 @@ func (s *Server) removeMemberLocal(ctx context.Context, id, by string) error {
 		}
 	}
 	if inRaft {
-		if err := s.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx)).Error(); err != nil {
+		if err := s.futureErr(s.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx))); err != nil {
 			return fmt.Errorf("%s was removed from the log but not from the raft configuration (retry the removal): %w", id, raftErr(err))
 		}
 	}

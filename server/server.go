@@ -609,13 +609,30 @@ func (s *Server) leaderAddr() (raft.ServerAddress, raft.ServerID) {
 	return s.raft.LeaderWithID()
 }
 
+// futureErr is f.Error(), unless the member stops first. raft never
+// answers a future it had queued but not yet taken when it shut down (its
+// ShutdownCh is set only once taken), so a bare f.Error() can wait
+// forever: Kill hung in closeAll's wait for the leader loop, blocked in an
+// apply this way. A future cut off like this may still have been applied:
+// the error wraps errLeadershipLost (outcome unknown, never retried).
+func (s *Server) futureErr(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-s.ctx.Done():
+		return fmt.Errorf("%w: the member stopped while raft was applying", errLeadershipLost)
+	}
+}
+
 // proposeTimeout bounds one Raft apply.
 const proposeTimeout = 10 * time.Second
 
 func (s *Server) applyLocal(data []byte) (fsm.Result, error) {
 	start := time.Now()
 	f := s.raft.Apply(data, proposeTimeout)
-	err := f.Error()
+	err := s.futureErr(f)
 	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return fsm.Result{}, raftErr(err)
