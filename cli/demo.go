@@ -257,7 +257,14 @@ groups:
 	if st != nil {
 		printStatus(out, st, 6)
 	}
-	api := members[2].api // the witness: it survives --failover; followers forward
+	// The node that does not own web: it survives --failover (which kills
+	// the owner), and a node forwards changes (a witness does not).
+	api := members[0].api
+	for _, m := range members {
+		if m.id == otherNode(owner.Status.Owner) {
+			api = m.api
+		}
+	}
 	fmt.Fprintf(out, `
 Try it from another terminal:
   export RAFTHA_API=https://127.0.0.1:%d
