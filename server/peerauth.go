@@ -183,6 +183,7 @@ var memberNotes = map[fsm.EventKind]bool{
 	fsm.KindSelfFenceAction: true,
 	fsm.KindResourceRestart: true,
 	fsm.KindSelfFenced:      true,
+	fsm.KindStartRetry:      true, // counts this node's start retries at an epoch (startretry.go)
 }
 
 // authorizeProposal checks a command peer forwarded and rewrites its
