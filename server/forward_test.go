@@ -112,7 +112,7 @@ func TestTookNoEffect(t *testing.T) {
 // the leader (its refusal comes back over the wire, as a value), and a
 // follower asked directly answers not-leader without running it.
 func TestForwardReachesLeader(t *testing.T) {
-	c := newTestCluster(t, "n1", "n2", "w1")
+	c := newTestCluster(t, "n1", "n2", "n3") // nodes: a witness forwards no changes
 	l, others := startedFollowers(c)
 	f := others[0]
 	err := f.srv.RemoveMember(ctxT(t, 10*time.Second), "nosuch", "test")
