@@ -24,9 +24,12 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+## unit: a test that fails is run once more alone and, if it passes then,
+## printed as FLAKY (see scripts/gotest-rerun); races, panics and
+## timeouts are never rerun.
 unit:
-	$(GO) test -race -count=1 -timeout 30m $(PKGS)
-	$(GO) test -race -count=1 -timeout 10m $(SOLO)
+	GO=$(GO) scripts/gotest-rerun -race -count=1 -timeout 30m -- $(PKGS)
+	GO=$(GO) scripts/gotest-rerun -race -count=1 -timeout 10m -- $(SOLO)
 
 ## integration: multi-process fault tests in network namespaces (root).
 integration: build

@@ -201,9 +201,15 @@ func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
 			c.kill("n1")
 			// The group must sit in fencing with the reason, and nothing runs.
 			var g fsm.Group
+			// The events first, then the group: the note that records the
+			// failed fence also sets the group's reason, so a group read
+			// before the event may still carry the decision's reason.
 			waitFor(t, 20*time.Second, "a fence-failed event", func() bool {
+				if !strings.Contains(kinds(c.events("db")), "fence-failed") {
+					return false
+				}
 				g = c.group("db")
-				return strings.Contains(kinds(c.events("db")), "fence-failed")
+				return strings.Contains(g.Status.Reason, "fenc")
 			})
 			if g.Status.State != fsm.StateFencing || g.Status.Owner != "n2" || !strings.Contains(g.Status.Reason, "fenc") {
 				t.Fatalf("after a failed fence: %+v", g.Status)
