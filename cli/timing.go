@@ -44,6 +44,7 @@ when a cut-off owner stops acting by itself.`,
 				fmt.Fprintf(w, "Total, owner follower: typical %s, worst %s%s\n", ft.Round(time.Millisecond), fw.Round(time.Millisecond), unbounded(fb))
 				fmt.Fprintf(w, "Total, owner leader:   typical %s, worst %s%s\n", (ft + lt).Round(time.Millisecond), (fw + lw).Round(time.Millisecond), unbounded(fb))
 				fmt.Fprintf(w, "A cut-off owner stops acting within %s of its last successful heartbeat (lease + stop_deadline + self-fence grace), then takes self_fence_action %s if its resources did not stop.\n", b.SelfFence, cfg.Fencing.SelfFenceAction)
+				fmt.Fprintf(w, "An owner cut from the leader but not from every member (a node-link partition) keeps its lease: a heartbeat unanswered after %s is also sent through the other members, and the lease holds while 2 x heartbeat + that relayed round trip < lease: %s left for the round trip.\n", cfg.Timing.Heartbeat, b.RelayMargin)
 				fmt.Fprintln(w, "\nLease-only wait, term by term:")
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				var sum time.Duration

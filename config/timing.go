@@ -75,6 +75,13 @@ type Budget struct {
 	// SelfFence is when a cut-off owner stops acting, after its last
 	// successful heartbeat.
 	SelfFence time.Duration
+	// RelayMargin is how long a relayed heartbeat's round trip may take
+	// while an owner's lease survives a node-link partition (see
+	// server/relay.go): the relay starts one heartbeat into a beat that
+	// has no answer, and the next beat starts a heartbeat later, so the
+	// lease holds while 2 × heartbeat + the round trip < lease. Validate's
+	// lease ≥ 3 × heartbeat keeps it at least one heartbeat.
+	RelayMargin time.Duration
 	// LeaseOnlyWait is the lease-only wait term by term (its sum is
 	// Config.LeaseOnlyWait).
 	LeaseOnlyWait []WaitTerm
@@ -122,6 +129,7 @@ func TimingBudget(c Config) Budget {
 		{"new leader: Barrier, then waits lease + heartbeat for members it has not heard from", lease + hb, lease + 2*hb, "a new leader must wait at least a lease before taking a group away; this replaces the detect step's failover_timeout"},
 	}
 	b.SelfFence = lease + c.Fencing.StopDeadline.D() + selfFenceGrace
+	b.RelayMargin = lease - 2*hb
 	b.LeaseOnlyWait = leaseOnlyWaitTerms(c.ClusterSettings())
 	if worstElection := 2*re + commitEstimate; worstElection >= lease {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("a Raft election can take up to %s, longer than the lease (%s): owners may self-fence (stop and restart their groups) during a leader election; raise timing.lease to at least %s to avoid that", worstElection, lease, (worstElection+hb).Round(time.Millisecond)))

@@ -175,7 +175,7 @@ func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
 	for _, srv := range servers {
 		id := string(srv.ID)
 		m, ok := st.Members[id]
-		if id == s.cfg.NodeID || srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || !ls.healthy(id) || ls.isLeaving(id) {
+		if id == s.cfg.NodeID || srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || !ls.healthy(id) || !ls.reachedDirectly(id) || ls.isLeaving(id) {
 			continue
 		}
 		if s.cfg.Role == config.RoleNode && owners[id] {

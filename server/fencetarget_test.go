@@ -35,14 +35,7 @@ func TestFenceTargetNeverSwitches(t *testing.T) {
 	c.configure(func(m *testMember) { m.opts.Fencer = gate })
 	orig := c.member("n1").cfg.AWS.InstanceID
 	other := moto.RunNodeInstances(t, "n1")[0]
-	dir := t.TempDir()
-	c.startAll()
-	c.leader()
-	c.waitHealthy()
-	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(dir, "n1", "n2")), "test"); err != nil {
-		t.Fatal(err)
-	}
-	c.waitOnline("db", "n1")
+	c.startMarker("n1", "n2")
 	c.kill("n1")
 	waitFor(t, 20*time.Second, "a fence-failed event", func() bool { return strings.Contains(kinds(c.events("db")), "fence-failed") })
 	// n1 now claims another instance (a rebuilt host, or a wrong report).

@@ -40,6 +40,9 @@ type leaderCall[A, R any] struct {
 	// waits within and the arguments it carries (a transfer sends its
 	// remaining deadline). Default: ctx and a.
 	send func(ctx context.Context, a A) (context.Context, context.CancelFunc, A, error)
+	// relayed, when set, marks the arguments of a lease call sent through
+	// a relay (see forwardLease).
+	relayed func(a A) A
 	// lost is added to the error when the call was sent and no answer came
 	// (the leader may have run it).
 	lost string

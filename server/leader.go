@@ -30,6 +30,7 @@ type leaderState struct {
 	upSince  map[string]time.Time // start of the current run of contact
 	noted    map[string]bool
 	leaving  map[string]bool
+	relayed  map[string]time.Time // last heartbeat that came through a relay
 
 	lastHandover time.Time                        // witness only
 	pending      map[string]rpcwire.HeartbeatArgs // member updates to register
@@ -44,6 +45,26 @@ func (ls *leaderState) setLeaving(node string, v bool) {
 	ls.mu.Lock()
 	ls.leaving[node] = v
 	ls.mu.Unlock()
+}
+
+// setRelayed records whether node's latest heartbeat came through a
+// relay (the direct path to it is down).
+func (ls *leaderState) setRelayed(node string, v bool) {
+	ls.mu.Lock()
+	if v {
+		ls.relayed[node] = time.Now()
+	}
+	ls.mu.Unlock()
+}
+
+// reachedDirectly reports whether node's heartbeats came on the direct
+// path for the last failover_timeout: only then may it receive
+// leadership (a transfer needs the direct path).
+func (ls *leaderState) reachedDirectly(node string) bool {
+	ls.mu.Lock()
+	t, ok := ls.relayed[node]
+	ls.mu.Unlock()
+	return !ok || time.Since(t) >= ls.s.cfg.Timing.FailoverTimeout.D()
 }
 
 func (ls *leaderState) isLeaving(node string) bool {
@@ -201,7 +222,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	// index can stay below the commit index. Nothing else is proposed
 	// before readiness (Propose, Transfer and membership calls wait for
 	// it), so raft's applied index here is fully applied to the FSM.
-	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
+	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, relayed: map[string]time.Time{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
 	s.leaderMu.Lock()
 	s.leaderState = ls
 	s.leaderMu.Unlock()

@@ -141,7 +141,7 @@ func (l *lease) beat(hb time.Duration) {
 	// The answer must arrive while it is still useful: within the lease.
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
 	defer cancel()
-	reply, err := forward(ctx, s, heartbeatCall, args)
+	reply, err := forwardLease(ctx, s, heartbeatCall, args)
 	if err != nil {
 		l.fail(err)
 		return

@@ -44,6 +44,10 @@ var heartbeatCall = &leaderCall[rpcwire.HeartbeatArgs, rpcwire.HeartbeatReply]{
 		return nil
 	},
 	admit: leaseAdmit[rpcwire.HeartbeatArgs],
+	relayed: func(a rpcwire.HeartbeatArgs) rpcwire.HeartbeatArgs {
+		a.Relayed = true
+		return a
+	},
 }
 
 // Heartbeat implements the member heartbeat (leader only).
@@ -171,6 +175,7 @@ func (s *Server) heartbeatLocal(ctx context.Context, a rpcwire.HeartbeatArgs) (m
 	ls.contactMu.Lock() // see takeover: contact and the log read together
 	defer ls.contactMu.Unlock()
 	ls.seen(a.Node)
+	ls.setRelayed(a.Node, a.Relayed)
 	ls.setLeaving(a.Node, a.Leaving)
 	ls.fb.report(a)
 	owned := map[string]uint64{}

@@ -310,6 +310,7 @@ func (s *Server) Start() (err error) {
 	}
 	s.mux.SetAuthorizer(s.admitPeer)
 	s.mux.SetPeerResolver(s.memberAt)
+	s.mux.SetRelay(s.relayTarget)
 	raftAddr := s.mux.Addr().String()
 	s.raftAddr.Store(&raftAddr)
 	s.pool = transport.NewPool(s.mux)

@@ -322,7 +322,7 @@ func (s *Server) confirm(ctx context.Context, group string, epoch uint64) error 
 	sent := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
 	defer cancel()
-	_, err := forward(ctx, s, confirmCall, rpcwire.ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch})
+	_, err := forwardLease(ctx, s, confirmCall, rpcwire.ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch})
 	if err == nil {
 		s.lease.confirmed(sent, group, epoch)
 	}

@@ -53,9 +53,13 @@ type Mux struct {
 	filter func(peer string) bool
 	authz  func(peer Identity) bool
 	expect func(addr string) string
-	closed chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
+	// relayTo names where a relayed stream goes (see SetRelay);
+	// relaying counts the streams relayed now.
+	relayTo  func(peer Identity) (addr, id string, err error)
+	relaying int
+	closed   chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
 
 	refusals ratelog.Limiter // refused-peer warnings: the first, then one per 10s per message
 }
@@ -185,6 +189,8 @@ func (m *Mux) handle(raw net.Conn) {
 			return
 		}
 		m.rpcFn(conn, peer.Name)
+	case kindRelay:
+		m.serveRelay(conn, peer)
 	default:
 		m.logger.Warn("unknown stream kind from peer", "remote", raw.RemoteAddr().String(), "kind", kind[0])
 		conn.Close()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/rpc"
+	"strings"
 	"sync"
 )
 
@@ -65,7 +66,13 @@ func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
 		return c, nil
 	}
 	p.mu.Unlock()
-	conn, err := p.m.DialRPC(ctx, addr)
+	var conn net.Conn
+	var err error
+	if via, ok := strings.CutPrefix(addr, viaPrefix); ok {
+		conn, _, err = p.m.DialRPCVia(ctx, via)
+	} else {
+		conn, err = p.m.DialRPC(ctx, addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +124,30 @@ func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) e
 		}
 	}
 	return fmt.Errorf("call %s on %s: connection lost", method, addr)
+}
+
+// viaPrefix marks a pooled client reached through a relay.
+const viaPrefix = "via "
+
+// CallVia is Call on the Raft leader of the member at relayAddr, reached
+// through it (see Mux.DialRPCVia) with its own connections. The far end
+// is the relay's leader when the connection was made; it may have stopped
+// leading since, which its answer says.
+func (p *Pool) CallVia(ctx context.Context, relayAddr, method string, args, reply any) error {
+	return p.Call(ctx, viaPrefix+relayAddr, method, args, reply)
+}
+
+// ForgetVia closes the pooled connection through the relay at relayAddr,
+// so the next CallVia dials again and reaches the relay's leader of then
+// (a relayed connection stays with the member it reached).
+func (p *Pool) ForgetVia(relayAddr string) {
+	p.mu.Lock()
+	c, ok := p.clients[viaPrefix+relayAddr]
+	delete(p.clients, viaPrefix+relayAddr)
+	p.mu.Unlock()
+	if ok {
+		c.Close()
+	}
 }
 
 func isConnError(err error) bool {

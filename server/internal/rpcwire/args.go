@@ -25,6 +25,10 @@ type HeartbeatArgs struct {
 	// Leaving is set while the member shuts down: the leader moves its
 	// groups away and places nothing on it.
 	Leaving bool
+	// Relayed is set on a heartbeat sent through another member because
+	// the direct path to the leader failed: the leader does not hand its
+	// leadership to a member it cannot reach directly.
+	Relayed bool
 	// Settings are the sender's configured cluster settings; the leader
 	// refuses the heartbeat when they differ from the log's.
 	Settings *fsm.ClusterSettings

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/server/internal/rpcwire"
+	"github.com/raftha/raftha/transport"
+)
+
+// Relayed lease calls: an owner keeps its lease through a node-link
+// partition.
+//
+// When only the link between two nodes breaks and both still reach the
+// witness, the leader (say n2) stops hearing the owner (n1) directly and,
+// after failover_timeout, would declare it lost, fence it and move its
+// groups, although n1 is healthy and reachable by a quorum (the witness).
+// n1's own Raft follower loses the leader too: its pre-votes are refused
+// (the witness still has a leader), so it does not even know whom to call.
+//
+// So an owner's lease calls (heartbeat, confirm) race the direct path
+// with a relayed one: when the direct call has not answered within one
+// timing.heartbeat (or failed at once, e.g. no leader known here), the
+// same call is sent through every other voter, each of which splices it to
+// its own Raft leader (transport.DialRPCVia). The TLS session is end to
+// end, so the leader sees the owner's own certificate and every check of
+// a direct call applies; a relay can drop the call but not forge one. The
+// first success counts, and the lease is renewed from the moment the beat
+// began, as for a direct one (never later), so a relayed answer cannot
+// extend it beyond what the leader confirmed.
+//
+// Timing: a beat that needs the relay ends at most heartbeat (the relay's
+// start) plus the relayed round trip after it began, and the next beat
+// starts a heartbeat later. The lease survives when
+// 2 × heartbeat + relayed round trip < lease, which the validated
+// lease ≥ 3 × heartbeat leaves a full heartbeat for; the leader hears
+// the owner within the same span, inside failover_timeout > lease. A
+// real isolation (the owner cut from every member) leaves the relays
+// nothing to reach, and failover happens as before, fence first.
+//
+// Tests: TestRelayedHeartbeatKeepsTheLease (in-process, a relay-only
+// path), TestFaultNodeLinkPartition (network namespaces, iptables cuts
+// only the n1–n2 link: 0 ownership changes, 0 StopInstances, 0 self-
+// fences), transport's TestRelayIsEndToEnd and TestRelayCannotImpersonate.
+
+// relayAfter is how long a lease call waits for the direct path before it
+// is also sent through the relays.
+func (s *Server) relayAfter() time.Duration { return s.cfg.Timing.Heartbeat.D() }
+
+// relayTarget is this member's relay policy (transport.Mux.SetRelay): it
+// relays a member's stream to its own Raft leader, and nothing else.
+func (s *Server) relayTarget(peer transport.Identity) (addr, id string, err error) {
+	if !s.raftReady.Load() {
+		return "", "", errors.New("not started yet")
+	}
+	if !s.isMember(peer.Name) {
+		return "", "", fmt.Errorf("%s is not a member of this cluster", peer.Name)
+	}
+	a, i := s.leaderAddr()
+	switch {
+	case i == "":
+		return "", "", errors.New("no leader known here either")
+	case string(i) == peer.Name:
+		return "", "", fmt.Errorf("%s is the leader", peer.Name)
+	}
+	return string(a), string(i), nil
+}
+
+// relays returns the raft addresses of the voters a lease call may be
+// relayed through: every other voter, the one this member takes for the
+// leader included (it may have stopped leading: then it relays to the
+// new leader, which this member may not reach directly).
+func (s *Server) relays() []string {
+	var out []string
+	for _, srv := range s.raft.GetConfiguration().Configuration().Servers {
+		if srv.Suffrage != raft.Voter || string(srv.ID) == s.cfg.NodeID {
+			continue
+		}
+		out = append(out, string(srv.Address))
+	}
+	return out
+}
+
+// forwardLease runs a lease call like forward, and also through every
+// relay once the direct path failed or has not answered within
+// relayAfter. The first success is returned; otherwise every error.
+func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], a A) (R, error) {
+	type result struct {
+		res R
+		err error
+		via string
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the calls still waiting once one succeeded
+	results := make(chan result, 1+len(s.cfg.Members)+8)
+	go func() {
+		res, err := forward(ctx, s, c, a)
+		results <- result{res, err, ""}
+	}()
+	pending, relayed := 1, false
+	relay := func() {
+		relayed = true
+		for _, via := range s.relays() {
+			pending++
+			ra := a
+			if c.relayed != nil {
+				ra = c.relayed(a)
+			}
+			go func() {
+				res, err := sendVia(ctx, s, c, via, ra)
+				results <- result{res, err, via}
+			}()
+		}
+	}
+	timer := time.NewTimer(s.relayAfter())
+	defer timer.Stop()
+	var errs []error
+	for pending > 0 {
+		select {
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				if r.via != "" {
+					s.logLimit.Log(s.logger, hclog.Info, "relayed/"+c.method, "the leader answered through a relay: the direct path to it is down", "method", c.method, "via", r.via)
+				}
+				return r.res, nil
+			}
+			if definitive(r.err) {
+				return r.res, r.err
+			}
+			errs = append(errs, r.err)
+			s.logger.Debug("lease call failed on one path", "method", c.method, "via", r.via, "error", r.err)
+			if !relayed {
+				relay()
+			}
+		case <-timer.C:
+			if !relayed {
+				relay()
+			}
+		}
+	}
+	var zero R
+	return zero, errors.Join(errs...)
+}
+
+// definitive reports whether err is a leader's answer (not owner, stale
+// epoch, forbidden, ...) rather than a path that failed (no leader, not
+// the leader, a dial, a timeout): another path would get the same answer.
+func definitive(err error) bool {
+	switch errorCode(err) {
+	case "", api.CodeNotLeader, api.CodeNoLeader, api.CodeTimeout, api.CodeCanceled, api.CodeLeadershipLost, api.CodeOutcomeUnknown:
+		return false
+	}
+	return true
+}
+
+// sendVia sends c once to the leader of the member at via, through it.
+func sendVia[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], via string, a A) (R, error) {
+	var reply rpcwire.Reply[R]
+	if err := s.poolFor(c.lane).CallVia(ctx, via, c.method, a, &reply); err != nil {
+		var zero R
+		return zero, fmt.Errorf("via %s: %w", via, err)
+	}
+	err := wireCodec.Decode(reply.Err)
+	if errors.Is(err, ErrNotLeader) {
+		// The member this connection reached stopped leading; the next
+		// call dials through the relay again, to its leader of then.
+		s.poolFor(c.lane).ForgetVia(via)
+		err = fmt.Errorf("via %s: %w", via, err)
+	}
+	return reply.Result, err
+}
