@@ -37,10 +37,11 @@ integration: build
 
 ## soak: RUNS runs of every fault-injection scenario (root); the
 ## resource scenarios (TestFaultRes*) share their RUNS between the two
-## fencing modes, at least one run each. About 11 minutes per run.
+## fencing modes, at least one run each. The lossy-network scenario holds
+## its loss for 10 minutes per profile; about 35 minutes per run.
 RUNS ?= 10
 soak: build
-	RAFTHA_FAULT_RUNS=$(RUNS) $(GO) test -count=1 -timeout $$(( $(RUNS) * 14 + 10 ))m -v -run '^TestFault' ./integration/
+	RAFTHA_FAULT_RUNS=$(RUNS) RAFTHA_FAULT_LOSS_HOLD=10m $(GO) test -count=1 -timeout $$(( $(RUNS) * 40 + 10 ))m -v -run '^TestFault' ./integration/
 
 ## fuzz: each native fuzz target for FUZZTIME (their seed corpora run in
 ## make test). Minimizing a new input may take FUZZMINTIME (Go's default,
@@ -59,9 +60,12 @@ fuzz-parsers-api:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./groupfile/
 	$(GO) test -run '^$$' -fuzz '^FuzzAPIHandlers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./server/
 
-## bench: failover and throughput figures.
-bench:
+## bench: failover and throughput figures, then (root) the lossy-network
+## table: 5, 10 and 20% loss for LOSS_HOLD each.
+LOSS_HOLD ?= 2m
+bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+	RAFTHA_LOSS_TABLE=1 RAFTHA_BENCH_LOSS_HOLD=$(LOSS_HOLD) $(GO) test -count=1 -timeout 60m -run '^TestLossyNetworkTable$$' ./integration/
 
 ## demo: a local 3-member cluster on loopback (Ctrl-C to stop).
 demo: build
