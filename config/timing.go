@@ -126,7 +126,7 @@ func TimingBudget(c Config) Budget {
 	)
 	b.OwnerLeaderExtra = []BudgetStep{
 		{"raft notices the leader is gone and elects a new one", re + re/2, 2 * re, "raft heartbeat/election timeout 2 x heartbeat, randomized up to 2x"},
-		{"new leader: Barrier, then waits lease + heartbeat for members it has not heard from", lease + hb, lease + 2*hb, "a new leader must wait at least a lease before taking a group away; this replaces the detect step's failover_timeout"},
+		{"new leader: waits until failover_timeout after the old leader last answered it (at least 2 heartbeats after it is ready)", max(2*hb, fo+hb/2-(re+re/2)), max(2*hb, min(lease+hb, fo+hb-re)), "the old leader is lost, as a follower owner is, failover_timeout after its last contact; members it never heard from wait lease + heartbeat after readiness; this replaces the detect step"},
 	}
 	b.SelfFence = lease + c.Fencing.StopDeadline.D() + selfFenceGrace
 	b.RelayMargin = lease - 2*hb

@@ -15,7 +15,16 @@ import (
 
 // lost reports whether the leader has not heard from node for
 // failover_timeout, or, for a node this leader has never heard from, for
-// a lease and a heartbeat since it became ready.
+// a lease and a heartbeat since it became ready. The previous leader is
+// also lost once failover_timeout has passed since its last answer to
+// this member's heartbeat (as for any owner, counted from the last
+// contact), and this leader has led for two heartbeats (time for a live
+// one to find it): an owner that also led is then taken over as soon as
+// one that followed, not an election plus a lease later.
+//
+// lost only decides when a takeover starts. Its safety never rests on it:
+// aws-stop fences the owner first, and the lease-only wait is counted
+// from this leader's readiness (lastContact), not from the last answer.
 func (ls *leaderState) lost(node string) bool {
 	if node == ls.s.cfg.NodeID {
 		return false
@@ -29,9 +38,22 @@ func (ls *leaderState) lost(node string) bool {
 		// held has run out after one lease (clause: a new leader waits at
 		// least one lease). lastContact still counts from readiness only,
 		// so lease-only waits stay conservative.
-		return time.Since(ls.since) >= ls.s.cfg.Timing.Lease.D()+ls.s.cfg.Timing.Heartbeat.D()
+		t := ls.s.cfg.Timing
+		if ls.prevLeaderGone(node) {
+			return true
+		}
+		return time.Since(ls.since) >= t.Lease.D()+t.Heartbeat.D()
 	}
 	return ls.lastContact(node) >= ls.s.cfg.Timing.FailoverTimeout.D()
+}
+
+// prevLeaderGone reports whether node is the previous leader, silent for
+// failover_timeout since its last answer to this member, with this leader
+// ready for two heartbeats.
+func (ls *leaderState) prevLeaderGone(node string) bool {
+	t := ls.s.cfg.Timing
+	return node == ls.prevLeader && !ls.prevLeaderAt.IsZero() &&
+		time.Since(ls.since) >= 2*t.Heartbeat.D() && time.Since(ls.prevLeaderAt) >= t.FailoverTimeout.D()
 }
 
 // winner picks the first node of the group's list that may take it over.
@@ -83,6 +105,9 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 	reason := fmt.Sprintf("%s not heard from for %s (failover_timeout %s)", owner, silence.Round(time.Millisecond), s.cfg.Timing.FailoverTimeout)
 	if !ls.heard(owner) {
 		reason = fmt.Sprintf("%s not heard from since this leader took over %s ago (a new leader waits lease + heartbeat)", owner, silence.Round(time.Millisecond))
+		if ls.prevLeaderGone(owner) {
+			reason = fmt.Sprintf("%s, the previous leader, last answered %s ago (failover_timeout %s); not heard from since this leader took over %s ago", owner, time.Since(ls.prevLeaderAt).Round(time.Millisecond), s.cfg.Timing.FailoverTimeout, silence.Round(time.Millisecond))
+		}
 	}
 	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, FenceSilence: silence, Cause: fsm.CauseNodeLost, Reason: reason})
 	if err != nil {

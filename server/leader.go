@@ -20,10 +20,15 @@ type leaderState struct {
 	// contactMu orders lease renewals (heartbeats, confirms: contact
 	// recorded and the log read) against takeover decisions (silence
 	// measured and the takeover committed). See takeover.
-	contactMu  sync.Mutex
-	s          *Server
-	since      time.Time // monotonic; leadership became ready
-	readyIndex uint64    // every entry up to here was applied at readiness
+	contactMu sync.Mutex
+	s         *Server
+	since     time.Time // monotonic; leadership became ready
+	// prevLeader is the leader before this one as this member knew it
+	// (the last to answer its heartbeat), and prevLeaderAt when that
+	// answer came; see lost.
+	prevLeader   string
+	prevLeaderAt time.Time
+	readyIndex   uint64 // every entry up to here was applied at readiness
 
 	mu       sync.Mutex
 	lastSeen map[string]time.Time
@@ -223,6 +228,11 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	// before readiness (Propose, Transfer and membership calls wait for
 	// it), so raft's applied index here is fully applied to the FSM.
 	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, relayed: map[string]time.Time{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
+	if s.lease != nil {
+		if id, at := s.lease.lastAnswer(); id != s.cfg.NodeID {
+			ls.prevLeader, ls.prevLeaderAt = id, at
+		}
+	}
 	s.leaderMu.Lock()
 	s.leaderState = ls
 	s.leaderMu.Unlock()

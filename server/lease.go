@@ -79,6 +79,14 @@ func (l *lease) remaining() time.Duration {
 	return time.Until(l.until)
 }
 
+// lastAnswer returns the leader that last answered a heartbeat of this
+// member, and when the answer came (zero before any).
+func (l *lease) lastAnswer() (string, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leaderID, l.lastOK
+}
+
 // renewed returns a channel closed at the next renewal or expiry change.
 func (l *lease) renewed() <-chan struct{} {
 	l.mu.Lock()
