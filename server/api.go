@@ -80,6 +80,7 @@ func (s *Server) apiHandler(lim APILimits) http.Handler {
 func (s *Server) routes(mux *http.ServeMux) {
 	s.uiRoutes(mux)
 	s.opsRoutes(mux) // opsapi.go
+	s.pprofRoutes(mux)
 	mux.HandleFunc("GET /v1/health", s.handleHealth)
 	mux.HandleFunc("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request) {
 		c, _ := s.caller(r)

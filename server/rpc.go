@@ -115,15 +115,23 @@ func (s *Server) linearizableRead(ctx context.Context) (*leaderState, error) {
 	return ls, nil
 }
 
+// waitApplied waits until every command up to index is in the FSM. Raft's
+// applied index covers the Barrier entries too (readiness, nudge), which
+// never reach the FSM and so never move its index or wake its waiters:
+// raft applies in order, so its applied index at or past index means the
+// FSM has every command up to it; a short poll notices that.
 func (s *Server) waitApplied(ctx context.Context, ls *leaderState, index uint64) error {
 	deadline := time.NewTimer(5 * time.Second)
 	defer deadline.Stop()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		ch := s.fsm.Changed()
-		if s.fsm.AppliedIndex() >= index || index <= ls.readyIndex {
+		if s.fsm.AppliedIndex() >= index || s.raft.AppliedIndex() >= index || index <= ls.readyIndex {
 			return nil
 		}
 		select {
+		case <-poll.C:
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()

@@ -154,6 +154,7 @@ type Server struct {
 	// empty data_dir, whether raft is set, and why the server stopped.
 	gate      *gatedLayer
 	raftReady atomic.Bool
+	nudgeCh   chan struct{} // see nudge (raft.go)
 	rejoin    bool
 	failMu    sync.Mutex
 	failErr   error
@@ -638,6 +639,7 @@ func (s *Server) applyLocal(data []byte) (fsm.Result, error) {
 	if err != nil {
 		return fsm.Result{}, raftErr(err)
 	}
+	s.nudge()
 	res, _ := f.Response().(fsm.Result)
 	return res, nil
 }
