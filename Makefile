@@ -9,12 +9,26 @@ LDFLAGS := -X github.com/raftha/raftha/api.Version=$(VERSION)
 PKGS    := ./api/... ./cloud/... ./resources/ebsdev/... ./resources/builtin/... ./config/... ./groupfile/... ./history/... ./iampolicy/... ./fsm/... ./transport/... ./internal/... ./resources ./resources/aws/... ./resources/exec/... ./resources/ip/... ./resources/systemd/... ./server/... ./cli/... ./cmd/... ./examples/...
 SOLO    := ./resources/disk/...
 
-.PHONY: all build test lint unit integration bench demo soak clean
+.PHONY: all build release test lint unit integration bench demo soak clean
 
 all: build
 
+# Static and stripped: one binary runs on every EC2 Linux (Amazon Linux 2,
+# RHEL 8, Bottlerocket), whatever its glibc.
+BUILDFLAGS := -trimpath -ldflags "-s -w $(LDFLAGS)"
+
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/raftha
+	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/raftha
+
+## release: static, stripped binaries for linux/amd64 and linux/arm64
+## (Graviton) in dist/, each checked by internal/tools/elfcheck (machine,
+## no dynamic loader, stripped, version). No qemu-user here to run arm64.
+release:
+	@mkdir -p dist
+	@for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(BUILDFLAGS) -o dist/raftha-linux-$$arch ./cmd/raftha && \
+	  $(GO) run ./internal/tools/elfcheck dist/raftha-linux-$$arch $$arch $(VERSION) || exit 1; \
+	done
 
 ## test: formatting, vet and every unit and in-process test, with the race detector.
 test: lint unit
@@ -72,4 +86,4 @@ demo: build
 	./$(BIN) demo
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -1,13 +1,21 @@
 package api
 
 import (
+	"runtime/debug"
 	"time"
 
 	"github.com/raftha/raftha/fsm"
 )
 
-// Version is the raftha version, set at build time.
+// Version is the raftha version, set at build time (make: -ldflags -X);
+// else the module version of a `go install ...@vX.Y.Z` build; else "dev".
 var Version = "dev"
+
+func init() {
+	if bi, ok := debug.ReadBuildInfo(); ok && Version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		Version = bi.Main.Version
+	}
+}
 
 // Status is the cluster as the leader sees it (or, when no leader answers,
 // as this member last applied it, with Stale set).
