@@ -127,23 +127,11 @@ func TestStandbyMovesGroupsByPlannedMove(t *testing.T) {
 	checkExclusive(t, readIntervals(t, rec))
 }
 
-// twoGroups is db on [n1 n2] and solo on [n1] only.
-func twoGroups(dir string) string {
-	var b strings.Builder
-	b.WriteString("groups:\n")
-	for _, g := range []struct{ name, nodes string }{{"db", "n1, n2"}, {"solo", "n1"}} {
-		fmt.Fprintf(&b, `  - name: %[1]s
-    nodes: [%[2]s]
-    resources:
-      - name: app
-        type: exec
-        start: touch %[3]s/%[1]s.$RAFTHA_NODE
-        stop: rm -f %[3]s/%[1]s.$RAFTHA_NODE
-        check: test -f %[3]s/%[1]s.$RAFTHA_NODE
-        timeout: 10s
-`, g.name, g.nodes, dir)
-	}
-	return b.String()
+// twoGroups is db on [n1 n2] (markers in dir) and solo on [n1] only
+// (markers in soloDir).
+func twoGroups(dir, soloDir string) string {
+	solo := strings.Replace(markerGroup(soloDir, "n1"), "name: db", "name: solo", 1)
+	return markerGroup(dir, "n1", "n2") + strings.TrimPrefix(solo, "groups:\n")
 }
 
 // TestStandbyPlacementAndRefusals: nothing new is placed on a standby
@@ -181,8 +169,7 @@ func TestStandbyPlacementAndRefusals(t *testing.T) {
 	if _, err := alice.Standby(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if _, err := c.leader().srv.ApplyGroups(ctx, []byte(twoGroups(dir)), "test"); err != nil {
+	if _, err := c.leader().srv.ApplyGroups(ctx, []byte(twoGroups(t.TempDir(), t.TempDir())), "test"); err != nil {
 		t.Fatal(err)
 	}
 	c.waitOnline("db", "n2")
