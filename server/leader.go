@@ -371,6 +371,7 @@ func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *f
 		s.logger.Info("group placed", "group", g.Spec.Name, "node", n, "epoch", epoch)
 		return
 	}
+	noteStandbyBlocksPlacement(ctx, ls, st, g) // standby.go
 }
 
 // healthyNodes lists the members the leader heard from recently.

@@ -120,6 +120,27 @@ func (s *Server) standbyEvacuate(ctx context.Context, ls *leaderState, st *fsm.S
 	s.logger.Info("moving group off a standby node", "group", g.Spec.Name, "from", gs.Owner, "to", to)
 }
 
+// noteStandbyBlocksPlacement notes, once, that an offline group was not
+// placed while some of its nodes are on standby (place found no other).
+func noteStandbyBlocksPlacement(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
+	var standby []string
+	for _, n := range g.Spec.Nodes {
+		if st.OnStandby(n) {
+			standby = append(standby, n)
+		}
+	}
+	if len(standby) > 0 {
+		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s stays offline: no healthy node of %s may take it and %s on standby (`raftha members unstandby NODE`)", g.Spec.Name, joinNodes(g.Spec.Nodes), strings.Join(standby, ", ")+" "+isAre(len(standby))))
+	}
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
 var descStandby = prometheus.NewDesc("raftha_member_standby", "1 while a node is on standby (`raftha members standby`: it votes, owns nothing new), as this member's log has it.", []string{"member"}, nil)
 
 // standbyCollector exports raftha_member_standby for every node.

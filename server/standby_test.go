@@ -177,6 +177,14 @@ func TestStandbyPlacementAndRefusals(t *testing.T) {
 	if g := c.group("solo"); g.Status.State != fsm.StateOffline || g.Status.Owner != "" {
 		t.Fatalf("solo placed on a standby node: %+v", g.Status)
 	}
+	waitFor(t, 10*time.Second, "a no-node event for solo", func() bool {
+		for _, e := range c.events("solo") {
+			if e.Kind == fsm.KindNoNode && strings.Contains(e.Reason, "n1 is on standby") {
+				return true
+			}
+		}
+		return false
+	})
 	_, err = alice.Transfer(ctx, "db", api.TransferRequest{To: "n1"})
 	wantAPIError(t, "transfer to a standby node", err, api.ErrRefused, api.CodeRefused, 409)
 	if !strings.Contains(err.Error(), "standby") {
