@@ -22,7 +22,8 @@ no group on it and never fails a group back to it, and moves each group it
 owns to the next healthy node of the group's list that is not on standby,
 by a planned move: the node stops the group, and only then does the other
 node start it (no fence). A group with no such node stays where it is, with a
-standby-stays event (see raftha status and raftha why). If the owner of a
+standby-stays event (see raftha status and raftha why); a suspended group
+is not moved until it is resumed. If the owner of a
 group crashes and the standby node is the only one left, the group still
 fails over to it: availability over maintenance. A witness cannot be put
 on standby: it owns no group.`
