@@ -176,6 +176,10 @@ func refuseStandbyTarget(st *fsm.State, to string) error {
 	if !st.OnStandby(to) {
 		return nil
 	}
-	m := st.Members[to]
-	return fmt.Errorf("%w: %s is on standby (since %s by %s): nothing is placed there; `raftha members unstandby %s` first", ErrRefused, to, m.Standby.Since.UTC().Format(time.RFC3339), strings.TrimSpace(m.Standby.By), to)
+	sb := st.Members[to].Standby
+	by := ""
+	if sb.By != "" {
+		by = " by " + sb.By
+	}
+	return fmt.Errorf("%w: %s is on standby (since %s%s): nothing is placed there; `raftha members unstandby %s` first", ErrRefused, to, sb.Since.UTC().Format(time.RFC3339), by, to)
 }
