@@ -69,8 +69,9 @@ type OwnershipChange struct {
 	// Epoch is the new epoch (the Raft index of the change).
 	Epoch uint64 `json:"epoch"`
 	// Cause is planned, failback, shutdown, node-lost, failure,
-	// stop-failed, placement, fence-target-idle or auto-retry (a group
-	// that failed everywhere, placed again after retry_failed_after).
+	// stop-failed, placement, fence-target-idle, auto-retry (a group
+	// that failed everywhere, placed again after retry_failed_after) or
+	// standby (moved off a node put on standby).
 	Cause fsm.Cause `json:"cause"`
 	// Reason is the recorded explanation.
 	Reason string `json:"reason,omitempty"`

@@ -79,6 +79,9 @@ type MemberStatus struct {
 	Voter bool `json:"voter"`
 	// LastContactMS is how long ago the leader heard from the member.
 	LastContactMS int64 `json:"last_contact_ms"`
+	// Standby is set while the member is on standby (`raftha members
+	// standby`): who put it there and since when; nil otherwise.
+	Standby *StandbyInfo `json:"standby,omitempty"`
 }
 
 // GroupStatus is one group in Status.

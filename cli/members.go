@@ -22,7 +22,7 @@ func writeJSONOut(c *cli.Context, v any) error {
 func membersCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "members",
-		Usage: "list, add and remove Raft members",
+		Usage: "list, add and remove Raft members; put nodes on standby",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "list",
@@ -39,7 +39,7 @@ func membersCommand() *cli.Command {
 					tw := tabwriter.NewWriter(stdout(c), 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "MEMBER\tROLE\tSTATE\tHEALTHY\tVOTER\tADDRESS\tAPI\tINSTANCE")
 					for _, m := range ms {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", m.ID, m.Role, m.State, yesNo(m.Healthy, false), m.Voter, m.Address, dash(m.API), dash(m.InstanceID))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", m.ID, m.Role, memberState(m), yesNo(m.Healthy, false), m.Voter, m.Address, dash(m.API), dash(m.InstanceID))
 					}
 					return tw.Flush()
 				}),
@@ -80,6 +80,8 @@ already stores a configuration.`,
 					return nil
 				}),
 			},
+			standbyCommand(true),  // standby.go
+			standbyCommand(false), // standby.go
 		},
 	}
 }

@@ -113,9 +113,10 @@ func printStatus(w io.Writer, st *api.Status, events int) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tROLE\tSTATE\tHEALTHY\tLAST CONTACT\tADDRESS\tINSTANCE")
 	for _, m := range st.Members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Role, m.State, yesNo(m.Healthy, st.Stale), ms(m.LastContactMS, st.Stale), m.Address, dash(m.InstanceID))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Role, memberState(m), yesNo(m.Healthy, st.Stale), ms(m.LastContactMS, st.Stale), m.Address, dash(m.InstanceID))
 	}
 	tw.Flush()
+	printStandby(w, st.Members) // standby.go
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tOWNER\tEPOCH\tSTATE\tNODES\tREASON")

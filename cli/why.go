@@ -17,7 +17,7 @@ func whyCommand() *cli.Command {
 		ArgsUsage: "GROUP",
 		Description: `One line per ownership change, from the event history in the Raft log: when,
 from which node to which, the new epoch, the cause (planned, failback,
-shutdown, node-lost, failure, stop-failed, placement, auto-retry), the fence
+shutdown, node-lost, failure, stop-failed, placement, auto-retry, standby), the fence
 used and how long it took, how many times the new owner retried a failed
 start (start_retries), how long the old owner took to stop, and how long
 until the group was online. The history is bounded (the latest 1000 events).`,

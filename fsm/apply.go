@@ -65,6 +65,10 @@ func (s *State) Apply(index uint64, c Command) Result {
 		return s.fenceOverride(index, c)
 	case *RetryFailed:
 		return s.retryFailed(index, c)
+	case *SetStandby:
+		return s.setStandby(index, c)
+	case *StandbyMove:
+		return s.standbyMove(index, c)
 	}
 	return Result{Err: fmt.Errorf("%w: command %T", ErrInvalid, c)}
 }
@@ -117,6 +121,7 @@ func (s *State) upsertMember(index uint64, c *UpsertMember) Result {
 		return Result{}
 	}
 	mm := m
+	mm.Standby = nil // only SetStandby sets it
 	s.Members[m.ID] = &mm
 	s.event(index, c.Header, Event{Kind: KindMemberAdded, Node: m.ID, Reason: fmt.Sprintf("role %s, address %s", m.Role, m.Address)})
 	return Result{}

@@ -34,6 +34,10 @@ const (
 	CmdFenceOverride CmdType = 12
 	// CmdRetryFailed places again a group that failed on every node.
 	CmdRetryFailed CmdType = 13
+	// CmdSetStandby puts a node on standby or takes it off (standby.go).
+	CmdSetStandby CmdType = 14
+	// CmdStandbyMove moves a group off its standby owner (standby.go).
+	CmdStandbyMove CmdType = 15
 )
 
 // Version is the payload version written by this build.
@@ -355,11 +359,15 @@ func Decode(b []byte) (Command, error) {
 		c = &FenceOverride{}
 	case CmdRetryFailed:
 		c = &RetryFailed{}
+	case CmdSetStandby:
+		c = &SetStandby{}
+	case CmdStandbyMove:
+		c = &StandbyMove{}
 	default:
 		if t&FlagIgnorable != 0 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-13)", ErrUnknownCommand, t)
+		return nil, fmt.Errorf("fsm: %w %d (this build knows 1-15)", ErrUnknownCommand, t)
 	}
 	if v > Version {
 		if t&FlagIgnorable != 0 {

@@ -34,6 +34,8 @@ func fuzzSeeds() [][]byte {
 		&SetSuspended{Header: hd, Group: "db", Suspended: true},
 		&SetClusterSettings{Header: hd, Settings: ClusterSettings{FencingMode: FencingLeaseOnly, Heartbeat: 100 * time.Millisecond, Lease: 600 * time.Millisecond, StopDeadline: time.Second}},
 		&FenceOverride{Header: hd, Group: "db", ExpectEpoch: 5, Reason: "operator accepts"},
+		&SetStandby{Header: hd, Node: "n1", Standby: true},
+		&StandbyMove{Header: hd, Group: "db", To: "n2", ExpectEpoch: 5},
 	}
 	var seeds [][]byte
 	for _, c := range cmds {

@@ -60,6 +60,12 @@ func randomCommand(rng *rand.Rand, s *State, step int) Command {
 		if rng.Intn(3) == 0 {
 			return &SetSuspended{Header: hd, Group: group, Suspended: rng.Intn(2) == 0}
 		}
+		if rng.Intn(3) == 0 {
+			return &SetStandby{Header: hd, Node: nodes[rng.Intn(len(nodes))], Standby: rng.Intn(3) > 0}
+		}
+		if rng.Intn(2) == 0 {
+			return &StandbyMove{Header: hd, Group: group, To: nodes[rng.Intn(len(nodes))], ExpectEpoch: epoch}
+		}
 		return &BeginTransfer{Header: hd, Group: group, To: node, ExpectEpoch: epoch}
 	case 8:
 		if rng.Intn(3) == 0 {

@@ -37,6 +37,9 @@ type Member struct {
 	// InstanceID is the EC2 instance id a winner stops to fence this
 	// member; "" when unknown (off EC2, or not yet reported).
 	InstanceID string `json:"instance_id,omitempty"`
+	// Standby is set while the member is on standby (SetStandby): nil
+	// otherwise. UpsertMember never sets or clears it.
+	Standby *Standby `json:"standby,omitempty"`
 }
 
 // ResourceSpec is one resource of a group. Params holds the type-specific

@@ -35,6 +35,9 @@ func Why(st *fsm.State, group string) []api.OwnershipChange {
 				if c.By == "" || c.By == e.From {
 					c.By = stopping.By
 				}
+				if c.Reason == "" { // a standby move: whose standby, since when
+					c.Reason = stopping.Reason
+				}
 			}
 			stopping = nil
 			for _, f := range evs[i+1:] {

@@ -100,6 +100,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/members", s.handleMembers)
 	mux.HandleFunc("POST /v1/members", s.handleAddMember)
 	mux.HandleFunc("DELETE /v1/members/{id}", s.handleRemoveMember)
+	s.standbyRoutes(mux)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/cluster/settings", s.handleGetSettings)
 	mux.HandleFunc("POST /v1/cluster/settings", s.handleSetSettings)

@@ -56,20 +56,14 @@ func (ls *leaderState) prevLeaderGone(node string) bool {
 		time.Since(ls.since) >= 2*t.Heartbeat.D() && time.Since(ls.prevLeaderAt) >= t.FailoverTimeout.D()
 }
 
-// winner picks the first node of the group's list that may take it over.
+// winner picks the first node of the group's list that may take it over:
+// one that is not on standby, else (availability over maintenance) one
+// that is (standby.go).
 func (ls *leaderState) winner(st *fsm.State, g *fsm.Group, exclude ...string) string {
-next:
-	for _, n := range g.Spec.Nodes {
-		for _, x := range exclude {
-			if n == x {
-				continue next
-			}
-		}
-		if st.Eligible(g, n) == nil && ls.healthy(n) && !ls.isLeaving(n) {
-			return n
-		}
+	if w := ls.pick(st, g, false, exclude...); w != "" {
+		return w
 	}
-	return ""
+	return ls.pick(st, g, true, exclude...)
 }
 
 // takeover moves a group away from a lost owner: it commits the decision
@@ -109,6 +103,7 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 			reason = fmt.Sprintf("%s, the previous leader, last answered %s ago (failover_timeout %s); not heard from since this leader took over %s ago", owner, time.Since(ls.prevLeaderAt).Round(time.Millisecond), s.cfg.Timing.FailoverTimeout, silence.Round(time.Millisecond))
 		}
 	}
+	reason += lastResort(st, w)
 	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, FenceSilence: silence, Cause: fsm.CauseNodeLost, Reason: reason})
 	if err != nil {
 		s.logLimit.Log(s.logger, hclog.Warn, "takeover/"+g.Spec.Name, "takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
@@ -130,7 +125,7 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 			return
 		}
 		wait := s.takeoverWait(st, 0)
-		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: fsm.CauseStopFailed, Reason: gs.Reason}); err != nil {
+		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: fsm.CauseStopFailed, Reason: gs.Reason + lastResort(st, w)}); err != nil {
 			s.logLimit.Log(s.logger, hclog.Warn, "recover/"+g.Spec.Name, "fenced recovery refused", "group", g.Spec.Name, "error", err)
 			return
 		}
@@ -145,7 +140,7 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s failed on %v and no other healthy node of %v is left; %s (last failure: %s)", g.Spec.Name, gs.FailedOn, g.Spec.Nodes, ls.retryPlan(g), gs.Reason))
 		return
 	}
-	if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Cause: fsm.CauseFailure, Reason: gs.Reason}); err != nil {
+	if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Cause: fsm.CauseFailure, Reason: gs.Reason + lastResort(st, w)}); err != nil {
 		s.logLimit.Log(s.logger, hclog.Warn, "recover/"+g.Spec.Name, "recovery refused", "group", g.Spec.Name, "to", w, "error", err)
 		return
 	}
@@ -157,7 +152,7 @@ func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g 
 // healthy for a while (two failover timeouts, to ride out flapping).
 func (s *Server) failback(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
 	home := g.Spec.Nodes[0]
-	if g.Status.Owner == home || st.Eligible(g, home) != nil || !ls.healthy(home) || ls.isLeaving(home) {
+	if g.Status.Owner == home || st.Eligible(g, home) != nil || !ls.healthy(home) || ls.isLeaving(home) || st.OnStandby(home) {
 		return
 	}
 	if ls.healthyFor(home) < 2*s.cfg.Timing.FailoverTimeout.D() {
@@ -200,7 +195,7 @@ func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
 	for _, srv := range servers {
 		id := string(srv.ID)
 		m, ok := st.Members[id]
-		if id == s.cfg.NodeID || srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || !ls.healthy(id) || !ls.reachedDirectly(id) || ls.isLeaving(id) {
+		if id == s.cfg.NodeID || srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || m.Standby != nil || !ls.healthy(id) || !ls.reachedDirectly(id) || ls.isLeaving(id) {
 			continue
 		}
 		if s.cfg.Role == config.RoleNode && owners[id] {

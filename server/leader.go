@@ -334,6 +334,8 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 			// leaving, or no longer in the group's nodes (re-applied
 			// without it): a planned move to an eligible node.
 			s.evacuate(ctx, ls, st, g)
+		case gs.State == fsm.StateOnline && st.OnStandby(gs.Owner):
+			s.standbyEvacuate(ctx, ls, st, g) // standby.go
 		case gs.State == fsm.StateOnline && g.Spec.Failback:
 			s.failback(ctx, ls, st, g)
 		}
@@ -344,10 +346,8 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 // evacuate starts a planned move of a group away from its owner (leaving,
 // or removed from the group's nodes).
 func (s *Server) evacuate(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
-	for _, n := range g.Spec.Nodes {
-		if n == g.Status.Owner || st.Eligible(g, n) != nil || !ls.healthy(n) || ls.isLeaving(n) {
-			continue
-		}
+	// A node on standby only when no other can take it (winner).
+	if n := ls.winner(st, g, g.Status.Owner); n != "" {
 		cause := fsm.CauseShutdown
 		if !g.HasNode(g.Status.Owner) {
 			cause = fsm.CauseNodesChanged
@@ -364,7 +364,7 @@ func (s *Server) evacuate(ctx context.Context, ls *leaderState, st *fsm.State, g
 // place assigns an offline group to the first healthy node of its list.
 func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
 	for _, n := range g.Spec.Nodes {
-		if st.Eligible(g, n) != nil || ls.isLeaving(n) {
+		if st.Eligible(g, n) != nil || ls.isLeaving(n) || st.OnStandby(n) {
 			continue
 		}
 		if !ls.healthy(n) {
@@ -381,6 +381,7 @@ func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *f
 		s.logger.Info("group placed", "group", g.Spec.Name, "node", n, "epoch", epoch)
 		return
 	}
+	noteStandbyBlocksPlacement(ctx, ls, st, g) // standby.go
 }
 
 // healthyNodes lists the members the leader heard from recently.

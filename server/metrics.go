@@ -72,6 +72,7 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 	f(&permissionCollector{s: s})
 	f(&certCollector{b: s.bundle})
 	f(newOpsCollector(s))
+	f(&standbyCollector{s: s}) // standby.go
 	return m, regErr
 }
 

@@ -232,6 +232,8 @@ func (s *Server) authorizeProposal(peer string, a *rpcwire.ProposeArgs) error {
 		err = operator(&c.Header)
 	case *fsm.SetSuspended:
 		err = operator(&c.Header)
+	case *fsm.SetStandby:
+		err = operator(&c.Header)
 	case *fsm.FenceOverride:
 		err = operator(&c.Header)
 	case *fsm.BeginTransfer:

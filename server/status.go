@@ -87,6 +87,9 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *api.Status {
 		seen[m.ID] = true
 		ms := api.MemberStatus{ID: m.ID, Role: string(m.Role), Address: m.Address, API: m.API, InstanceID: m.InstanceID, State: "unknown"}
 		_, ms.Voter = voters[m.ID]
+		if m.Standby != nil {
+			ms.Standby = &api.StandbyInfo{By: m.Standby.By, Since: m.Standby.Since}
+		}
 		if ls != nil {
 			ms.Healthy = ls.healthy(m.ID)
 			ms.LastContactMS = ls.lastContact(m.ID).Milliseconds()

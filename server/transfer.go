@@ -126,6 +126,8 @@ func (s *Server) transferLocal(ctx context.Context, group, to, by string) (api.G
 		return api.GroupStatus{}, fmt.Errorf("%w: %s is not in group %s's nodes %v; add it to the group file first", ErrRefused, to, group, g.Spec.Nodes)
 	case !ls.healthy(to) || ls.isLeaving(to):
 		return api.GroupStatus{}, fmt.Errorf("%w: %s is not healthy (%s; failover_timeout %s)", ErrRefused, to, ls.describeContact(to), s.cfg.Timing.FailoverTimeout)
+	case st.OnStandby(to):
+		return api.GroupStatus{}, refuseStandbyTarget(st, to)
 	}
 	if g.Status.Owner == to && g.Status.State == fsm.StateOnline {
 		return groupStatusOf(g), nil

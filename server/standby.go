@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/fsm"
+)
+
+// Node standby (`raftha members standby NODE`): the node keeps voting and
+// heartbeating, but the leader
+//   - places nothing new on it (place) and never fails back to it
+//     (failback), nor hands it leadership (handOverLeadership);
+//   - moves each online group it owns to the next healthy node of the
+//     group's list that is not on standby, by a planned move (StandbyMove:
+//     stopping, the owner's stop confirmed in its offline report, then the
+//     target starts at a new epoch), never by a fenced takeover;
+//   - leaves a group where it is when no such node exists, with a
+//     standby-stays note (its reason in status) — it never takes it
+//     offline;
+//   - still lets a standby node win a takeover or a recovery when it is the
+//     only node that can (winner): a crash of the owner must not take the
+//     service down because the other node is in maintenance (availability
+//     over maintenance); the takeover's reason says so. The group then
+//     moves off the standby node again, by a planned move, as soon as
+//     another node is fit.
+// Unstandby only makes the node eligible again: nothing moves back unless
+// a failback group's home is that node (the failback rule, as after any
+// other absence).
+
+// SetStandby puts node on standby (true) or takes it off (false), as by.
+// It returns the groups node owns that the leader will move away.
+func (s *Server) SetStandby(ctx context.Context, node string, standby bool, by string) (api.StandbyResult, error) {
+	if err := s.checkRunning(); err != nil {
+		return api.StandbyResult{}, err
+	}
+	if _, err := s.operatorCommit(ctx, &fsm.SetStandby{Header: s.header(by), Node: node, Standby: standby}); err != nil {
+		return api.StandbyResult{}, err
+	}
+	r := api.StandbyResult{Member: node, Standby: standby}
+	if standby {
+		st := s.fsm.View()
+		for _, name := range st.GroupNames() {
+			if g := st.Groups[name]; g.Status.Owner == node && g.Status.Active() {
+				r.Moving = append(r.Moving, name)
+			}
+		}
+	}
+	s.logger.Info("member standby changed", "member", node, "standby", standby, "by", by)
+	return r, nil
+}
+
+// standbyRoutes adds POST /v1/members/{id}/standby and /unstandby: writes,
+// so authorize asks the operate role, like every other change.
+func (s *Server) standbyRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/members/{id}/standby", s.handleStandby(true))
+	mux.HandleFunc("POST /v1/members/{id}/unstandby", s.handleStandby(false))
+}
+
+func (s *Server) handleStandby(standby bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		res, err := s.SetStandby(ctx, r.PathValue("id"), standby, identity(r))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// pick is the first node of g's list, not in exclude, that may own g, is
+// healthy and not leaving; a node on standby only when standbyOK.
+func (ls *leaderState) pick(st *fsm.State, g *fsm.Group, standbyOK bool, exclude ...string) string {
+	for _, n := range g.Spec.Nodes {
+		if slices.Contains(exclude, n) || (!standbyOK && st.OnStandby(n)) {
+			continue
+		}
+		if st.Eligible(g, n) == nil && ls.healthy(n) && !ls.isLeaving(n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// lastResort is what a takeover's or recovery's reason adds when its
+// winner is on standby.
+func lastResort(st *fsm.State, winner string) string {
+	if !st.OnStandby(winner) {
+		return ""
+	}
+	return fmt.Sprintf("; %s is on standby but no other node can take the group: availability over maintenance", winner)
+}
+
+// standbyEvacuate starts the planned move of an online group off its
+// standby owner, to the first fit node of its list that is not on standby
+// and where it has not failed (moving it back there would only fail and
+// return it to the standby node). With none, the group stays, noted once
+// per epoch.
+func (s *Server) standbyEvacuate(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
+	gs := g.Status
+	to := ls.pick(st, g, false, append([]string{gs.Owner}, gs.FailedOn...)...)
+	if to == "" {
+		ls.noteOnce(ctx, g, fsm.KindStandbyStays, fmt.Sprintf("%s is on standby but no other healthy node of %s that is not on standby can take group %s; it stays online on %s", gs.Owner, joinNodes(g.Spec.Nodes), g.Spec.Name, gs.Owner))
+		return
+	}
+	if _, err := s.commit(ctx, &fsm.StandbyMove{Header: s.header("leader"), Group: g.Spec.Name, To: to, ExpectEpoch: gs.Epoch}); err != nil {
+		s.logLimit.Log(s.logger, hclog.Warn, "standby/"+g.Spec.Name, "standby move refused", "group", g.Spec.Name, "from", gs.Owner, "to", to, "error", err)
+		return
+	}
+	s.logger.Info("moving group off a standby node", "group", g.Spec.Name, "from", gs.Owner, "to", to)
+}
+
+// noteStandbyBlocksPlacement notes, once, that an offline group was not
+// placed while some of its nodes are on standby (place found no other).
+func noteStandbyBlocksPlacement(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
+	var standby []string
+	for _, n := range g.Spec.Nodes {
+		if st.OnStandby(n) {
+			standby = append(standby, n)
+		}
+	}
+	if len(standby) > 0 {
+		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s stays offline: no healthy node of %s may take it and %s on standby (`raftha members unstandby NODE`)", g.Spec.Name, joinNodes(g.Spec.Nodes), strings.Join(standby, ", ")+" "+isAre(len(standby))))
+	}
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+var descStandby = prometheus.NewDesc("raftha_member_standby", "1 while a node is on standby (`raftha members standby`: it votes, owns nothing new), as this member's log has it.", []string{"member"}, nil)
+
+// standbyCollector exports raftha_member_standby for every node.
+type standbyCollector struct{ s *Server }
+
+// Describe implements prometheus.Collector.
+func (c *standbyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descStandby }
+
+// Collect implements prometheus.Collector.
+func (c *standbyCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.s.fsm == nil {
+		return
+	}
+	v := map[string]float64{}
+	c.s.fsm.Read(func(st *fsm.State) { // copy under the lock, send after
+		for id, m := range st.Members {
+			if m.Role != fsm.RoleNode {
+				continue
+			}
+			v[id] = 0
+			if m.Standby != nil {
+				v[id] = 1
+			}
+		}
+	})
+	for id, x := range v {
+		ch <- prometheus.MustNewConstMetric(descStandby, prometheus.GaugeValue, x, id)
+	}
+}
+
+// refuseStandbyTarget refuses an operator's transfer to a standby node.
+func refuseStandbyTarget(st *fsm.State, to string) error {
+	if !st.OnStandby(to) {
+		return nil
+	}
+	sb := st.Members[to].Standby
+	by := ""
+	if sb.By != "" {
+		by = " by " + sb.By
+	}
+	return fmt.Errorf("%w: %s is on standby (since %s%s): nothing is placed there; `raftha members unstandby %s` first", ErrRefused, to, sb.Since.UTC().Format(time.RFC3339), by, to)
+}
