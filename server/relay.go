@@ -33,7 +33,10 @@ import (
 // a direct call applies; a relay can drop the call but not forge one. The
 // first success counts, and the lease is renewed from the moment the beat
 // began, as for a direct one (never later), so a relayed answer cannot
-// extend it beyond what the leader confirmed.
+// extend it beyond what the leader confirmed. While any path still
+// waits, the paths that failed are sent again every heartbeat, so one
+// hung voter cannot hold the beat for a lease
+// (TestHungRelayDoesNotHoldTheBeat).
 //
 // Timing: a beat that needs the relay ends at most heartbeat (the relay's
 // start) plus the relayed round trip after it began, and the next beat
