@@ -33,7 +33,10 @@ import (
 // a direct call applies; a relay can drop the call but not forge one. The
 // first success counts, and the lease is renewed from the moment the beat
 // began, as for a direct one (never later), so a relayed answer cannot
-// extend it beyond what the leader confirmed.
+// extend it beyond what the leader confirmed. While any path still
+// waits, the paths that failed are sent again every heartbeat, so one
+// hung voter cannot hold the beat for a lease
+// (TestHungRelayDoesNotHoldTheBeat).
 //
 // Timing: a beat that needs the relay ends at most heartbeat (the relay's
 // start) plus the relayed round trip after it began, and the next beat
@@ -89,7 +92,14 @@ func (s *Server) relays() []string {
 
 // forwardLease runs a lease call like forward, and also through every
 // relay once the direct path failed or has not answered within
-// relayAfter. The first success is returned; otherwise every error.
+// relayAfter. The first success is returned; once every path failed,
+// their errors. While one path still waits (a relay that hangs: a paused
+// voter, a host that accepts and never answers), the paths that failed
+// are sent again every relayAfter, so a hung path cannot hold the beat
+// until its deadline while the leader is reachable again (an election
+// that ended, a blip that passed). Every attempt carries the same
+// arguments and the caller renews from the beat's start, which precedes
+// each of them, so a later attempt never extends the lease further.
 func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], a A) (R, error) {
 	type result struct {
 		res R
@@ -98,33 +108,56 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the calls still waiting once one succeeded
-	results := make(chan result, 1+len(s.cfg.Members)+8)
-	go func() {
-		res, err := forward(ctx, s, c, a)
-		results <- result{res, err, ""}
-	}()
-	pending, relayed := 1, false
+	// Unbuffered: a call that ends after forwardLease returned gives its
+	// result up when ctx ends, so none is left behind whatever the number
+	// of voters.
+	results := make(chan result)
+	ra := a
+	if c.relayed != nil {
+		ra = c.relayed(a)
+	}
+	waiting := map[string]bool{} // paths with a call out ("" is direct)
+	failed := map[string]error{} // paths whose last call failed
+	var order []string           // paths in the order they first failed
+	launch := func(via string) {
+		waiting[via] = true
+		go func() {
+			r := result{via: via}
+			if via == "" {
+				r.res, r.err = forward(ctx, s, c, a)
+			} else {
+				r.res, r.err = sendVia(ctx, s, c, via, ra)
+			}
+			select {
+			case results <- r:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	launch("")
+	relayed := false
 	relay := func() {
 		relayed = true
 		for _, via := range s.relays() {
-			pending++
-			ra := a
-			if c.relayed != nil {
-				ra = c.relayed(a)
+			if !waiting[via] {
+				launch(via)
 			}
-			go func() {
-				res, err := sendVia(ctx, s, c, via, ra)
-				results <- result{res, err, via}
-			}()
 		}
 	}
-	timer := time.NewTimer(s.relayAfter())
-	defer timer.Stop()
-	var errs []error
-	for pending > 0 {
+	joined := func(extra ...error) error {
+		var errs []error
+		for _, via := range order {
+			errs = append(errs, failed[via])
+		}
+		return errors.Join(append(errs, extra...)...)
+	}
+	tick := time.NewTicker(s.relayAfter())
+	defer tick.Stop()
+	var zero R
+	for {
 		select {
 		case r := <-results:
-			pending--
+			delete(waiting, r.via)
 			if r.err == nil {
 				if r.via != "" {
 					s.logLimit.Log(s.logger, hclog.Info, "relayed/"+c.method, "the leader answered through a relay: the direct path to it is down", "method", c.method, "via", r.via)
@@ -134,19 +167,31 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 			if definitive(r.err) {
 				return r.res, r.err
 			}
-			errs = append(errs, r.err)
+			if _, ok := failed[r.via]; !ok {
+				order = append(order, r.via)
+			}
+			failed[r.via] = r.err
 			s.logger.Debug("lease call failed on one path", "method", c.method, "via", r.via, "error", r.err)
 			if !relayed {
 				relay()
 			}
-		case <-timer.C:
+			if len(waiting) == 0 {
+				return zero, joined()
+			}
+		case <-tick.C:
 			if !relayed {
 				relay()
+				continue
 			}
+			for _, via := range order {
+				if !waiting[via] {
+					launch(via)
+				}
+			}
+		case <-ctx.Done():
+			return zero, joined(ctx.Err())
 		}
 	}
-	var zero R
-	return zero, errors.Join(errs...)
 }
 
 // definitive reports whether err is a leader's answer (not owner, stale

@@ -1,10 +1,16 @@
 package server
 
 import (
+	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -103,4 +109,86 @@ func (c *testCluster) startMarker(nodes ...string) (string, fsm.Group) {
 		c.t.Fatal(err)
 	}
 	return dir, c.waitOnline("db", nodes[0])
+}
+
+// blackhole is a voter address that accepts TCP and never answers, as a
+// paused member (SIGSTOP) or a host whose kernel still accepts does: a
+// dial to it hangs until its context ends. Closed at cleanup.
+func blackhole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestHungRelayDoesNotHoldTheBeat: one voter hangs (paused, or a host
+// that accepts and never answers). A short blip fails the owner's direct
+// path and the live relays at once; the blip ends within a heartbeat or
+// two. The beat must not wait for the hung relay until its deadline (a
+// lease): a later attempt reaches the leader again, and the owner keeps
+// its lease, as it did before relays existed (a fast failure, then the
+// next heartbeat).
+func TestHungRelayDoesNotHoldTheBeat(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	c.configure(func(m *testMember) {
+		m.cfg.Timing = config.TimingConfig{Heartbeat: config.Duration(200 * time.Millisecond), Lease: config.Duration(4 * time.Second), FailoverTimeout: config.Duration(8 * time.Second)}
+	})
+	_, g := c.startMarker("n1", "n2")
+	c.transferLeadership("n2")
+	c.waitHealthy()
+	n1 := c.member("n1")
+	ghost := blackhole(t)
+	if err := c.member("n2").srv.raft.AddVoter("ghost", raft.ServerAddress(ghost), 0, 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "n1 lists the hung voter as a relay", func() bool {
+		return slices.Contains(n1.srv.relays(), ghost)
+	})
+	c.waitHealthy()
+
+	if !n1.srv.LeaseValid("db", g.Status.Epoch) {
+		t.Fatal("n1 holds no lease before the blip")
+	}
+	// The blip lasts until a heartbeat failed in it on the direct path and
+	// through both live members (or 2s). The lease
+	// is long enough for the election the blip may cause (the hung voter
+	// makes every live voter needed for a quorum).
+	failed := strings.Count(n1.logs.String(), "lease call failed on one path")
+	blip := time.Now()
+	n1.srv.mux.SetPeerFilter(func(string) bool { return false })
+	waitFor(t, 2*time.Second, "a heartbeat failing in the blip", func() bool {
+		return strings.Count(n1.logs.String(), "lease call failed on one path") >= failed+3
+	})
+	n1.srv.mux.SetPeerFilter(nil)
+	took := time.Since(blip).Round(time.Millisecond)
+	end := time.Now().Add(5 * time.Second)
+	for time.Now().Before(end) {
+		if !n1.srv.LeaseValid("db", g.Status.Epoch) {
+			t.Fatalf("n1's lease lapsed %s after a %s blip began (lease 4s): the beat waited for the hung relay", time.Since(blip).Round(time.Millisecond), took)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

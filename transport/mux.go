@@ -61,6 +61,8 @@ type Mux struct {
 	once     sync.Once
 	wg       sync.WaitGroup
 
+	relayingFor map[string]int // relayed streams now, by peer (under mu)
+
 	refusals ratelog.Limiter // refused-peer warnings: the first, then one per 10s per message
 }
 

@@ -35,6 +35,12 @@ const (
 // it is refused (the dialer falls back to another relay or fails).
 const maxRelays = 32
 
+// maxRelaysPerPeer bounds the streams one member relays for one peer at
+// once, so that no member can take every slot. A member's lease pool
+// keeps one relayed stream per relay; a few more may race while it
+// redials (a heartbeat and several groups' confirms at once).
+const maxRelaysPerPeer = 8
+
 // relayDialTimeout bounds the relay's dial of the target.
 const relayDialTimeout = 5 * time.Second
 
@@ -59,8 +65,13 @@ func (m *Mux) serveRelay(conn net.Conn, peer Identity) {
 	m.mu.Lock()
 	target := m.relayTo
 	full := m.relaying >= maxRelays
-	if target != nil && !full {
+	mine := m.relayingFor[peer.Name] >= maxRelaysPerPeer
+	if target != nil && !full && !mine {
 		m.relaying++
+		if m.relayingFor == nil {
+			m.relayingFor = map[string]int{}
+		}
+		m.relayingFor[peer.Name]++
 	}
 	m.mu.Unlock()
 	refuse := func(why string) {
@@ -74,10 +85,16 @@ func (m *Mux) serveRelay(conn net.Conn, peer Identity) {
 	case full:
 		refuse(fmt.Sprintf("this member already relays %d streams", maxRelays))
 		return
+	case mine:
+		refuse(fmt.Sprintf("this member already relays %d streams for %s", maxRelaysPerPeer, peer.Name))
+		return
 	}
 	defer func() {
 		m.mu.Lock()
 		m.relaying--
+		if m.relayingFor[peer.Name]--; m.relayingFor[peer.Name] == 0 {
+			delete(m.relayingFor, peer.Name)
+		}
 		m.mu.Unlock()
 	}()
 	addr, id, err := target(peer)

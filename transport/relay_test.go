@@ -109,17 +109,7 @@ func TestPoolCallVia(t *testing.T) {
 	dir := mustCA(t, "")
 	n1 := muxFor(t, dir, "n1", KindMember)
 	w1 := muxFor(t, dir, "w1", KindMember)
-	b := mustLoad(t, mustCert(t, dir, CertRequest{Name: "n2", Kind: KindMember}))
-	n2, err := Listen("127.0.0.1:0", "", b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n2.Close() })
-	srv, err := NewRPCServer("Echo", func(peer string) any { return &echo{peer: peer} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	n2.Serve(srv.ServeConn)
+	n2 := echoMux(t, dir, "n2")
 	relayTo(w1, n2, "n2")
 	p := NewPool(n1)
 	defer p.Close()
@@ -136,6 +126,54 @@ func TestPoolCallVia(t *testing.T) {
 	if err := p.Call(ctx, w1.Addr().String(), "Echo.Who", "hi", &got); err == nil {
 		t.Fatal("a direct call to the relay reached the relayed client")
 	}
+}
+
+// echoMux is member name's mux serving Echo over net/rpc: its streams
+// stay open until the caller closes them.
+func echoMux(t *testing.T, dir, name string) *Mux {
+	t.Helper()
+	b := mustLoad(t, mustCert(t, dir, CertRequest{Name: name, Kind: KindMember}))
+	m, err := Listen("127.0.0.1:0", "", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	srv, err := NewRPCServer("Echo", func(peer string) any { return &echo{peer: peer} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Serve(srv.ServeConn)
+	return m
+}
+
+// TestRelaySlotsArePerPeer: one member holding relayed streams open (a
+// compromised or buggy member, with its own certificate: idle RPC
+// streams through the relay to the leader) cannot take every relay slot;
+// another member still gets its lease calls relayed.
+func TestRelaySlotsArePerPeer(t *testing.T) {
+	dir := mustCA(t, "")
+	n1, n3, w1 := muxFor(t, dir, "n1", KindMember), muxFor(t, dir, "n3", KindMember), muxFor(t, dir, "w1", KindMember)
+	n2 := echoMux(t, dir, "n2")
+	relayTo(w1, n2, "n2")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held := 0
+	for i := 0; i < maxRelays; i++ {
+		c, _, err := n3.DialRPCVia(ctx, w1.Addr().String())
+		if errors.Is(err, ErrRelayRefused) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held++
+	}
+	c, _, err := n1.DialRPCVia(ctx, w1.Addr().String())
+	if err != nil {
+		t.Fatalf("n3 holds %d relayed streams; n1's relay: %v", held, err)
+	}
+	c.Close()
 }
 
 // echo answers who called.
