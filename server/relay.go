@@ -106,8 +106,18 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 		err error
 		via string
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the calls still waiting once one succeeded
+	// The calls run to their own deadline (the caller's), not until the
+	// first success: cancelling one drops its pooled connection, and a
+	// slow but healthy leader would then be redialled every beat. done
+	// only releases their results once this call returned.
+	done := make(chan struct{})
+	defer close(done)
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(s.cfg.Timing.Lease.D())
+	}
+	callCtx, cancelCalls := context.WithDeadline(context.WithoutCancel(ctx), dl)
+	defer func() { go func() { <-callCtx.Done(); cancelCalls() }() }()
 	// Unbuffered: a call that ends after forwardLease returned gives its
 	// result up when ctx ends, so none is left behind whatever the number
 	// of voters.
@@ -124,13 +134,13 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 		go func() {
 			r := result{via: via}
 			if via == "" {
-				r.res, r.err = forward(ctx, s, c, a)
+				r.res, r.err = forward(callCtx, s, c, a)
 			} else {
-				r.res, r.err = sendVia(ctx, s, c, via, ra)
+				r.res, r.err = sendVia(callCtx, s, c, via, ra)
 			}
 			select {
 			case results <- r:
-			case <-ctx.Done():
+			case <-done:
 			}
 		}()
 	}
@@ -199,7 +209,7 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 // the leader, a dial, a timeout): another path would get the same answer.
 func definitive(err error) bool {
 	switch errorCode(err) {
-	case "", api.CodeNotLeader, api.CodeNoLeader, api.CodeTimeout, api.CodeCanceled, api.CodeLeadershipLost, api.CodeOutcomeUnknown:
+	case "", api.CodeNotLeader, api.CodeNoLeader, api.CodeNoQuorum, api.CodeTimeout, api.CodeCanceled, api.CodeLeadershipLost, api.CodeOutcomeUnknown:
 		return false
 	}
 	return true
@@ -213,8 +223,9 @@ func sendVia[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], via 
 		return zero, fmt.Errorf("via %s: %w", via, err)
 	}
 	err := wireCodec.Decode(reply.Err)
-	if errors.Is(err, ErrNotLeader) {
-		// The member this connection reached stopped leading; the next
+	if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoQuorum) {
+		// The member this connection reached stopped leading (or cannot
+		// prove it still leads: a deposed leader that has not noticed); the next
 		// call dials through the relay again, to its leader of then.
 		s.poolFor(c.lane).ForgetVia(via)
 		err = fmt.Errorf("via %s: %w", via, err)

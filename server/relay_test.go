@@ -30,6 +30,12 @@ func TestRelayedHeartbeatKeepsTheLease(t *testing.T) {
 	for _, leader := range []string{"n2", "w1"} {
 		t.Run("leader "+leader, func(t *testing.T) {
 			c := newTestCluster(t, "n1", "n2", "w1")
+			// Twice the test profile: the relayed path adds a TLS
+			// handshake through a third process, and a loaded 2-core
+			// machine must not turn that into a lapsed 600ms lease.
+			c.configure(func(m *testMember) {
+				m.cfg.Timing = config.TimingConfig{Heartbeat: config.Duration(200 * time.Millisecond), Lease: config.Duration(1200 * time.Millisecond), FailoverTimeout: config.Duration(2 * time.Second)}
+			})
 			dir, g := c.startMarker("n1", "n2")
 			c.transferLeadership(leader)
 			c.waitHealthy()
