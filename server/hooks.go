@@ -152,7 +152,7 @@ func (h *hookRunner) newEvents() []fsm.Event {
 	return out
 }
 
-// local queues the hooks of a note this member records about itself
+// hookNote queues the hooks of a note this member records about itself
 // (self-fenced, self-fence-action) at once, before it reaches the log.
 func (s *Server) hookNote(n *fsm.Note) {
 	if s.hooks == nil || (n.Kind != fsm.KindSelfFenced && n.Kind != fsm.KindSelfFenceAction) {

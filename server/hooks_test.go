@@ -1,0 +1,230 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/fsm"
+)
+
+// readEnvFile reads the KEY=VALUE lines a hook wrote.
+func readEnvFile(path string) (map[string]string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			env[k] = v
+		}
+	}
+	return env, true
+}
+
+// TestHookRunsOnlineOnTheNewOwnerAfterATransfer: a hook that records its
+// environment runs on n2 for online at the new epoch after a transfer,
+// on n2 for assigned, on n1 for stopping and stopped at the old epoch,
+// (and assigned and online at the first placement), and nowhere else.
+func TestHookRunsOnlineOnTheNewOwnerAfterATransfer(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	dir := t.TempDir()
+	c.configure(func(m *testMember) {
+		m.cfg.Hooks = []config.HookConfig{{
+			Name:    "record",
+			Command: []string{"/bin/sh", "-c", `env | grep ^RAFTHA_ > "$0/$RAFTHA_NODE.$RAFTHA_EVENT.$RAFTHA_EPOCH"`, dir},
+			Events:  []fsm.EventKind{fsm.KindOnline, fsm.KindAssigned, fsm.KindStopping, fsm.KindStopped},
+			Timeout: config.Duration(5 * time.Second),
+		}}
+	})
+	c.startAll()
+	c.waitHealthy()
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	e1 := c.waitOnline("db", "n1").Status.Epoch
+	if _, err := c.member("n1").srv.Transfer(ctxT(t, 30*time.Second), "db", "n2", "test"); err != nil {
+		t.Fatal(err)
+	}
+	e2 := c.waitOnline("db", "n2").Status.Epoch
+	online := filepath.Join(dir, "n2.online."+strconv.FormatUint(e2, 10))
+	var env map[string]string
+	waitFor(t, 10*time.Second, "the online hook on n2", func() bool {
+		var ok bool
+		env, ok = readEnvFile(online)
+		return ok && env["RAFTHA_SEQ"] != ""
+	})
+	t.Logf("n2's online hook saw: %v", env)
+	want := map[string]string{"RAFTHA_EVENT": "online", "RAFTHA_GROUP": "db", "RAFTHA_NODE": "n2", "RAFTHA_EPOCH": strconv.FormatUint(e2, 10), "RAFTHA_HOOK": "record"}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	for _, f := range []string{"n1.assigned." + strconv.FormatUint(e1, 10), "n2.assigned." + strconv.FormatUint(e2, 10), "n1.stopping." + strconv.FormatUint(e1, 10), "n1.stopped." + strconv.FormatUint(e1, 10), "n1.online." + strconv.FormatUint(e1, 10)} {
+		waitFor(t, 10*time.Second, "hook file "+f, func() bool { _, ok := readEnvFile(filepath.Join(dir, f)); return ok })
+	}
+	if env, _ := readEnvFile(filepath.Join(dir, "n2.assigned."+strconv.FormatUint(e2, 10))); env["RAFTHA_CAUSE"] != string(fsm.CausePlanned) || env["RAFTHA_FROM"] != "n1" || env["RAFTHA_TO"] != "n2" {
+		t.Errorf("assigned hook env %v: want cause planned, from n1, to n2", env)
+	}
+	time.Sleep(300 * time.Millisecond) // any stray run would have written by now
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	if len(names) != 6 {
+		t.Errorf("hook runs %v, want exactly n1 assigned/online/stopping/stopped at %d and n2 assigned/online at %d", names, e1, e2)
+	}
+	if got, _ := metricValue(c.scrape(t, c.member("n2")), `raftha_hook_runs_total{hook="record",result="ok"}`); got != "2" {
+		t.Errorf("raftha_hook_runs_total{hook=record,result=ok} on n2 = %q, want 2", got)
+	}
+}
+
+// TestHookThatHangsIsKilledAndDoesNotDelayFailover: a hook that never
+// returns, on every member and every ownership event, delays neither the
+// cut-off owner's self-fence nor the takeover; it is killed, with its
+// process group, at its timeout.
+func TestHookThatHangsIsKilledAndDoesNotDelayFailover(t *testing.T) {
+	const hookTimeout = 15 * time.Second
+	c := newTestCluster(t, "n1", "n2", "w1")
+	dir := t.TempDir()
+	c.configure(func(m *testMember) {
+		m.cfg.Fencing.StopDeadline = config.Duration(700 * time.Millisecond)
+		m.cfg.Hooks = []config.HookConfig{{
+			Name: "hang",
+			// $$ is the shell, leader of the hook's process group.
+			Command: []string{"/bin/sh", "-c", `echo $$ >> "$0/pgids.$RAFTHA_NODE"; sleep 1000; echo never`, dir},
+			Events:  []fsm.EventKind{fsm.KindAssigned, fsm.KindTakeover, fsm.KindOnline, fsm.KindFenced, fsm.KindStopping, fsm.KindStopped, fsm.KindSelfFenced},
+			Timeout: config.Duration(hookTimeout),
+		}}
+	})
+	rec := filepath.Join(t.TempDir(), "rec")
+	c.startAll()
+	c.waitHealthy()
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(recorderGroup(t, rec, "", "n1", "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitOnline("db", "n1")
+	waitFor(t, 5*time.Second, "recorder on n1", func() bool { return len(readIntervals(t, rec)) == 1 })
+	waitFor(t, 5*time.Second, "n1's hook hanging", func() bool { _, err := os.Stat(filepath.Join(dir, "pgids.n1")); return err == nil })
+
+	cut := time.Now()
+	c.partition("n1")
+	defer c.heal()
+	c.waitOnline("db", "n2")
+	took := time.Since(cut)
+	cfg := c.member("n2").cfg
+	// The usual bound of a lease-only failover after a cut (as in
+	// TestLeaseOnlyFailoverWaitsForTheLease), with a margin for a loaded
+	// machine: well below the hook's timeout, which a hook that held up
+	// the takeover would add.
+	bound := cfg.LeaseOnlyWait() + cfg.Timing.FailoverTimeout.D() + 6*time.Second
+	t.Logf("partition → online on n2: %s (bound %s; hook timeout %s)", took.Round(time.Millisecond), bound, hookTimeout)
+	if took > bound {
+		t.Errorf("failover took %s with a hanging hook, more than %s", took, bound)
+	}
+	waitFor(t, 5*time.Second, "recorder on n2", func() bool { return len(readIntervals(t, rec)) == 2 })
+	checkExclusive(t, readIntervals(t, rec)) // n1 self-fenced in time
+
+	// The first hook on n2 is killed at its timeout, with its group.
+	n2 := c.member("n2").srv
+	waitFor(t, hookTimeout+5*time.Second, "n2's first hook killed at its timeout", func() bool {
+		return counterValues(t, n2.metrics.gatherer, "raftha_hook_runs_total", "hook", "result")["hang/timeout"] >= 1
+	})
+	scrape := c.scrape(t, c.member("n2"))
+	for _, l := range strings.Split(scrape, "\n") {
+		if strings.HasPrefix(l, "raftha_hook_") {
+			t.Logf("n2 /metrics: %s", l)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "pgids.n2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its sleep, killed with it, may still wait to be reaped by init.
+	waitFor(t, 3*time.Second, fmt.Sprintf("process group %d of the timed-out hook gone", first), func() bool {
+		return errors.Is(syscall.Kill(-first, 0), syscall.ESRCH)
+	})
+	if !strings.Contains(c.member("n2").logs.String(), "killed (with its process group) after its timeout 15s") {
+		t.Errorf("n2's log does not say the hook was killed at its timeout")
+	}
+}
+
+// TestHookQueueFullDropsAndCounts: with nothing draining the queue, runs
+// past hookQueueSize are dropped, each counted in
+// raftha_hook_dropped_total, and the warning is rate-limited.
+func TestHookQueueFullDropsAndCounts(t *testing.T) {
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	s := &Server{
+		cfg:     config.Config{NodeID: "n1", Hooks: []config.HookConfig{{Name: "a", Command: []string{"/bin/true"}, Events: []fsm.EventKind{fsm.KindOnline}, Timeout: config.Duration(time.Second)}, {Name: "b", Command: []string{"/bin/true"}, Events: []fsm.EventKind{fsm.KindFailed}, Timeout: config.Duration(time.Second)}}},
+		logger:  hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),
+		metrics: &metrics{reg: reg},
+	}
+	h, err := newHookRunner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const extra = 5
+	for i := range hookQueueSize + extra {
+		h.enqueue(fsm.Event{Kind: fsm.KindOnline, Group: "db", Epoch: uint64(i + 1)})
+	}
+	h.enqueue(fsm.Event{Kind: fsm.KindStopped, Group: "db"}) // no hook takes it
+	if got := counterValues(t, reg, "raftha_hook_dropped_total", "hook"); len(got) != 1 || got["a"] != extra {
+		t.Errorf("raftha_hook_dropped_total = %v, want only a: %d", got, extra)
+	}
+	if len(h.queue) != hookQueueSize {
+		t.Errorf("queue holds %d, want %d", len(h.queue), hookQueueSize)
+	}
+	if n := strings.Count(logs.String(), "hook queue full"); n != 1 {
+		t.Errorf("%d warnings for %d drops, want 1 (rate-limited):\n%s", n, extra, logs)
+	}
+	// The first queued run is the first event: order is kept.
+	if j := <-h.queue; j.ev.Epoch != 1 || j.hook.Name != "a" {
+		t.Errorf("first queued run %+v", j)
+	}
+}
+
+// counterValues reads the counter name from g, by its label values
+// joined with "/" (in the order of labels).
+func counterValues(t *testing.T, g prometheus.Gatherer, name string, labels ...string) map[string]float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			vals := make([]string, len(labels))
+			for _, l := range m.GetLabel() {
+				for i, want := range labels {
+					if l.GetName() == want {
+						vals[i] = l.GetValue()
+					}
+				}
+			}
+			out[strings.Join(vals, "/")] = m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
