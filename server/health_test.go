@@ -41,6 +41,18 @@ func healthGet(t testing.TB, method, addr, path string) (int, healthAnswer, http
 	return resp.StatusCode, a, resp.Header
 }
 
+// rawHealth is the status line and body of GET path on addr, for the
+// README.
+func rawHealth(t testing.TB, addr, path string) string {
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.Proto + " " + resp.Status + "\n" + string(b)
+}
+
 // healthCluster is n1, n2, w1 with the health listener on n1 and n2 and
 // the marker group db on n1.
 func healthCluster(t *testing.T) *testCluster {
@@ -81,6 +93,9 @@ func TestHealthGroupAnswersOnlyOnTheOwner(t *testing.T) {
 	waitGroupHealth(t, c, map[string]int{"n1": 200, "n2": 503})
 	n1, n2 := c.member("n1").srv.HealthAddr(), c.member("n2").srv.HealthAddr()
 
+	for _, q := range []struct{ id, path string }{{"n1", "/health/group/db"}, {"n2", "/health/group/db"}, {"n2", "/health/ready"}, {"n1", "/health/group/nope"}} {
+		t.Logf("GET http://%s%s   (%s)\n%s", c.member(q.id).srv.HealthAddr(), q.path, q.id, rawHealth(t, c.member(q.id).srv.HealthAddr(), q.path))
+	}
 	code, a, hdr := healthGet(t, http.MethodGet, n1, "/health/group/db")
 	t.Logf("n1 GET /health/group/db: %d %+v", code, a)
 	if code != 200 || a.Status != healthOK || a.Owner != "n1" || a.Epoch != g.Status.Epoch || a.State != "online" || a.Node != "n1" || hdr.Get("Content-Type") != "application/json" {

@@ -43,7 +43,7 @@ func TestHookRunsOnlineOnTheNewOwnerAfterATransfer(t *testing.T) {
 	c.configure(func(m *testMember) {
 		m.cfg.Hooks = []config.HookConfig{{
 			Name:    "record",
-			Command: []string{"/bin/sh", "-c", `env | grep ^RAFTHA_ > "$0/$RAFTHA_NODE.$RAFTHA_EVENT.$RAFTHA_EPOCH"`, dir},
+			Command: []string{"/bin/sh", "-c", `env | grep ^RAFTHA_ | sort >> "$0/$RAFTHA_NODE.$RAFTHA_EVENT.$RAFTHA_EPOCH"`, dir},
 			Events:  []fsm.EventKind{fsm.KindOnline, fsm.KindAssigned, fsm.KindStopping, fsm.KindStopped},
 			Timeout: config.Duration(5 * time.Second),
 		}}
@@ -89,6 +89,19 @@ func TestHookRunsOnlineOnTheNewOwnerAfterATransfer(t *testing.T) {
 	}
 	if got, _ := metricValue(c.scrape(t, c.member("n2")), `raftha_hook_runs_total{hook="record",result="ok"}`); got != "2" {
 		t.Errorf("raftha_hook_runs_total{hook=record,result=ok} on n2 = %q, want 2", got)
+	}
+
+	// A restarted member replays its log: history runs no hook again.
+	c.kill("n1")
+	c.start("n1")
+	c.waitHealthy()
+	applied := c.leader().srv.fsm.AppliedIndex()
+	waitFor(t, 10*time.Second, "n1 caught up", func() bool { return c.member("n1").srv.fsm.AppliedIndex() >= applied })
+	time.Sleep(500 * time.Millisecond)
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); strings.Count(string(b), "RAFTHA_EVENT=") != 1 {
+			t.Errorf("%s: hook ran %d times, want once (history replayed after a restart runs nothing)", filepath.Base(f), strings.Count(string(b), "RAFTHA_EVENT="))
+		}
 	}
 }
 
@@ -227,4 +240,64 @@ func counterValues(t *testing.T, g prometheus.Gatherer, name string, labels ...s
 		}
 	}
 	return out
+}
+
+// TestHookSelfFencedRunsOnTheCutOffOwner: the owner cut off from the
+// others runs its self-fenced hook at once, while still cut off (the
+// note cannot reach the log then); the winner runs takeover, fenced and
+// online.
+func TestHookSelfFencedRunsOnTheCutOffOwner(t *testing.T) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	dir := t.TempDir()
+	c.configure(func(m *testMember) {
+		m.cfg.Fencing.StopDeadline = config.Duration(700 * time.Millisecond)
+		m.cfg.Hooks = []config.HookConfig{{
+			Name:    "record",
+			Command: []string{"/bin/sh", "-c", `env | grep ^RAFTHA_ | sort >> "$0/$RAFTHA_NODE.$RAFTHA_EVENT.$RAFTHA_EPOCH"`, dir},
+			Events:  []fsm.EventKind{fsm.KindSelfFenced, fsm.KindTakeover, fsm.KindFenced, fsm.KindOnline},
+			Groups:  []string{"db"},
+			Timeout: config.Duration(5 * time.Second),
+		}}
+	})
+	c.startAll()
+	c.waitHealthy()
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	e1 := strconv.FormatUint(c.waitOnline("db", "n1").Status.Epoch, 10)
+	c.partition("n1")
+	defer c.heal()
+	var env map[string]string
+	waitFor(t, 10*time.Second, "n1's self-fenced hook while cut off", func() bool {
+		var ok bool
+		env, ok = readEnvFile(filepath.Join(dir, "n1.self-fenced."+e1))
+		return ok && env["RAFTHA_REASON"] != ""
+	})
+	t.Logf("n1's self-fenced hook saw: %v", env)
+	if env["RAFTHA_GROUP"] != "db" || env["RAFTHA_NODE"] != "n1" || env["RAFTHA_EPOCH"] != e1 {
+		t.Errorf("self-fenced env %v", env)
+	}
+	e2 := strconv.FormatUint(c.waitOnline("db", "n2").Status.Epoch, 10)
+	for _, f := range []string{"n2.takeover." + e2, "n2.fenced." + e2, "n2.online." + e2} {
+		waitFor(t, 10*time.Second, "hook file "+f, func() bool { _, ok := readEnvFile(filepath.Join(dir, f)); return ok })
+	}
+	fenced, _ := readEnvFile(filepath.Join(dir, "n2.fenced."+e2))
+	t.Logf("n2's fenced hook saw: %v", fenced)
+	if fenced["RAFTHA_FROM"] != "n1" || fenced["RAFTHA_CAUSE"] != string(fsm.FencingLeaseOnly) {
+		t.Errorf("fenced env %v: want from n1, cause lease-only", fenced)
+	}
+	// Healed, the note reaches the log: it runs the hook no second time.
+	c.heal()
+	waitFor(t, 15*time.Second, "the self-fenced note in the log", func() bool {
+		for _, e := range c.events("db") {
+			if e.Kind == fsm.KindSelfFenced && e.Node == "n1" {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(300 * time.Millisecond)
+	if b, _ := os.ReadFile(filepath.Join(dir, "n1.self-fenced."+e1)); strings.Count(string(b), "RAFTHA_EVENT=") != 1 {
+		t.Errorf("n1's self-fenced hook ran %d times, want once", strings.Count(string(b), "RAFTHA_EVENT="))
+	}
 }
