@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -86,6 +87,16 @@ func (c *Config) validateHealth() yamlstrict.ErrorList {
 		}
 	}
 	return nil
+}
+
+// healthWarnings warns of a health listener on every address: it is
+// plain HTTP without a credential.
+func (c *Config) healthWarnings() []string {
+	host, _, err := net.SplitHostPort(c.Health.Listen)
+	if c.Health.Listen == "" || err != nil || !isUnspecifiedHost(host) {
+		return nil
+	}
+	return []string{fmt.Sprintf("health.listen %s serves plain HTTP without a credential on every address: bind it to the address the load balancer reaches, or firewall it", c.Health.Listen)}
 }
 
 // validateHooks checks the hooks section.

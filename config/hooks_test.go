@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,13 @@ hooks:
 	}
 	if !reflect.DeepEqual(c.Hooks, want) {
 		t.Errorf("hooks = %+v\nwant %+v", c.Hooks, want)
+	}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("warnings for a health listener on one address: %q", w)
+	}
+	c.Health.Listen = "0.0.0.0:8009"
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "health.listen 0.0.0.0:8009 serves plain HTTP without a credential on every address") {
+		t.Errorf("warnings for a health listener on every address: %q", w)
 	}
 	// Off by default.
 	if c, errs = ParseConfig([]byte(validConfigYAML)); errs != nil || c.Health.Listen != "" || c.Hooks != nil {

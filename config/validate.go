@@ -484,5 +484,6 @@ func (c *Config) Warnings() []string {
 			w = append(w, fmt.Sprintf("fencing.self_fence_action %s with fencing.mode lease-only: an owner whose resources fail to stop keeps them while another node takes over", c.Fencing.SelfFenceAction))
 		}
 	}
+	w = append(w, c.healthWarnings()...)
 	return w
 }
