@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -76,12 +77,12 @@ type hookRunner struct {
 // newHookRunner registers the hook metrics; nothing runs until start.
 func newHookRunner(s *Server) (*hookRunner, error) {
 	h := &hookRunner{s: s, hooks: s.cfg.Hooks, queue: make(chan hookJob, hookQueueSize)}
-	h.runHook = h.exec
+	h.runHook = h.runCommand
 	h.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_hook_runs_total", Help: "Hook runs on this member, by hook and result (ok, failed, timeout)."}, []string{"hook", "result"})
 	h.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_hook_dropped_total", Help: "Hook runs dropped because the hook queue was full, by hook."}, []string{"hook"})
 	for _, c := range []prometheus.Collector{h.runs, h.dropped} {
 		if err := s.metrics.reg.Register(c); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("Options.Registerer: %w (several servers on one registry: wrap it with prometheus.WrapRegistererWith)", err)
 		}
 	}
 	return h, nil
@@ -253,11 +254,11 @@ func (h *hookRunner) hookEnv(j hookJob) []string {
 	)
 }
 
-// exec runs the hook's command in a process group of its own, killing
+// runCommand runs the hook's command in a process group of its own, killing
 // the group at the hook's timeout (the error then wraps
 // context.DeadlineExceeded), and when the command returns, so that the
 // hook leaves nothing running. It returns the end of its output.
-func (h *hookRunner) exec(base context.Context, j hookJob) (string, error) {
+func (h *hookRunner) runCommand(base context.Context, j hookJob) (string, error) {
 	ctx, cancel := context.WithTimeout(base, j.hook.Timeout.D())
 	defer cancel()
 	argv := j.hook.Command

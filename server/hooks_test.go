@@ -33,21 +33,29 @@ func readEnvFile(path string) (map[string]string, bool) {
 	return env, true
 }
 
+// recordHookCommand appends a hook's RAFTHA_* environment to the file
+// DIR/NODE.EVENT.EPOCH.
+const recordHookCommand = `env | grep ^RAFTHA_ | sort >> "$0/$RAFTHA_NODE.$RAFTHA_EVENT.$RAFTHA_EPOCH"`
+
+// hookCluster is n1, n2, w1 with a 700ms stop_deadline and, on every
+// member, one hook: name running script (with $0 a fresh directory,
+// returned) on events.
+func hookCluster(t *testing.T, name, script string, timeout time.Duration, events ...fsm.EventKind) (*testCluster, string) {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	dir := t.TempDir()
+	c.configure(func(m *testMember) {
+		m.cfg.Fencing.StopDeadline = config.Duration(700 * time.Millisecond)
+		m.cfg.Hooks = []config.HookConfig{{Name: name, Command: []string{"/bin/sh", "-c", script, dir}, Events: events, Timeout: config.Duration(timeout)}}
+	})
+	return c, dir
+}
+
 // TestHookRunsOnlineOnTheNewOwnerAfterATransfer: a hook that records its
 // environment runs on n2 for online at the new epoch after a transfer,
 // on n2 for assigned, on n1 for stopping and stopped at the old epoch,
 // (and assigned and online at the first placement), and nowhere else.
 func TestHookRunsOnlineOnTheNewOwnerAfterATransfer(t *testing.T) {
-	c := newTestCluster(t, "n1", "n2", "w1")
-	dir := t.TempDir()
-	c.configure(func(m *testMember) {
-		m.cfg.Hooks = []config.HookConfig{{
-			Name:    "record",
-			Command: []string{"/bin/sh", "-c", `env | grep ^RAFTHA_ | sort >> "$0/$RAFTHA_NODE.$RAFTHA_EVENT.$RAFTHA_EPOCH"`, dir},
-			Events:  []fsm.EventKind{fsm.KindOnline, fsm.KindAssigned, fsm.KindStopping, fsm.KindStopped},
-			Timeout: config.Duration(5 * time.Second),
-		}}
-	})
+	c, dir := hookCluster(t, "record", recordHookCommand, 5*time.Second, fsm.KindOnline, fsm.KindAssigned, fsm.KindStopping, fsm.KindStopped)
 	c.startAll()
 	c.waitHealthy()
 	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
@@ -117,18 +125,9 @@ func TestHookRunsOnlineOnTheNewOwnerAfterATransfer(t *testing.T) {
 // process group, at its timeout.
 func TestHookThatHangsIsKilledAndDoesNotDelayFailover(t *testing.T) {
 	const hookTimeout = 15 * time.Second
-	c := newTestCluster(t, "n1", "n2", "w1")
-	dir := t.TempDir()
-	c.configure(func(m *testMember) {
-		m.cfg.Fencing.StopDeadline = config.Duration(700 * time.Millisecond)
-		m.cfg.Hooks = []config.HookConfig{{
-			Name: "hang",
-			// $$ is the shell, leader of the hook's process group.
-			Command: []string{"/bin/sh", "-c", `echo $$ >> "$0/pgids.$RAFTHA_NODE"; sleep 1000; echo never`, dir},
-			Events:  []fsm.EventKind{fsm.KindAssigned, fsm.KindTakeover, fsm.KindOnline, fsm.KindFenced, fsm.KindStopping, fsm.KindStopped, fsm.KindSelfFenced},
-			Timeout: config.Duration(hookTimeout),
-		}}
-	})
+	// $$ is the shell, leader of the hook's process group.
+	c, dir := hookCluster(t, "hang", `echo $$ >> "$0/pgids.$RAFTHA_NODE"; sleep 1000; echo never`, hookTimeout,
+		fsm.KindAssigned, fsm.KindTakeover, fsm.KindOnline, fsm.KindFenced, fsm.KindStopping, fsm.KindStopped, fsm.KindSelfFenced)
 	rec := filepath.Join(t.TempDir(), "rec")
 	c.startAll()
 	c.waitHealthy()
@@ -261,18 +260,8 @@ func counterValues(t *testing.T, g prometheus.Gatherer, name string, labels ...s
 // note cannot reach the log then); the winner runs takeover, fenced and
 // online.
 func TestHookSelfFencedRunsOnTheCutOffOwner(t *testing.T) {
-	c := newTestCluster(t, "n1", "n2", "w1")
-	dir := t.TempDir()
-	c.configure(func(m *testMember) {
-		m.cfg.Fencing.StopDeadline = config.Duration(700 * time.Millisecond)
-		m.cfg.Hooks = []config.HookConfig{{
-			Name:    "record",
-			Command: []string{"/bin/sh", "-c", `env | grep ^RAFTHA_ | sort >> "$0/$RAFTHA_NODE.$RAFTHA_EVENT.$RAFTHA_EPOCH"`, dir},
-			Events:  []fsm.EventKind{fsm.KindSelfFenced, fsm.KindTakeover, fsm.KindFenced, fsm.KindOnline},
-			Groups:  []string{"db"},
-			Timeout: config.Duration(5 * time.Second),
-		}}
-	})
+	c, dir := hookCluster(t, "record", recordHookCommand, 5*time.Second, fsm.KindSelfFenced, fsm.KindTakeover, fsm.KindFenced, fsm.KindOnline)
+	c.configure(func(m *testMember) { m.cfg.Hooks[0].Groups = []string{"db"} })
 	c.startAll()
 	c.waitHealthy()
 	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
