@@ -53,6 +53,11 @@ type Config struct {
 	LogFormat LogFormat `yaml:"log_format,omitempty"`
 	// Access maps API identities to roles.
 	Access AccessConfig `yaml:"access,omitempty"`
+	// Health configures the plain-HTTP health listener for load
+	// balancers; off unless health.listen is set (hooks.go).
+	Health HealthConfig `yaml:"health,omitempty"`
+	// Hooks are commands run on ownership and failure events (hooks.go).
+	Hooks []HookConfig `yaml:"hooks,omitempty"`
 }
 
 // AccessConfig maps API callers to roles: read (look) or operate (change

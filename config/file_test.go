@@ -224,7 +224,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  edit(t, "log_level: info\n", "log_level: info\nloglevel: debug\n"),
-			want: []wantErr{{32, "", `unknown key "loglevel" (expected one of: node_id, role, data_dir, bind, advertise, api, tls, members, aws, timing, fencing, log_level, log_format, access)`}},
+			want: []wantErr{{32, "", `unknown key "loglevel" (expected one of: node_id, role, data_dir, bind, advertise, api, tls, members, aws, timing, fencing, log_level, log_format, access, health, hooks)`}},
 		},
 		{
 			name: "unknown nested key",

@@ -65,6 +65,7 @@ func (c *Config) SetDefaults() {
 		setDefaultDuration(&c.Fencing.WatchdogTimeout, c.maxWatchdogTimeout().Truncate(time.Second))
 	}
 	setDefaultString(&c.LogLevel, DefaultLogLevel)
+	c.setHookDefaults()
 	if c.AWS.Region == "" {
 		c.AWS.Region = os.Getenv("AWS_REGION")
 	}
@@ -198,6 +199,8 @@ func (c *Config) Validate() yamlstrict.ErrorList {
 	errs = append(errs, c.validateTiming()...)
 	errs = append(errs, c.validateFencing()...)
 	errs = append(errs, c.validateAccess()...)
+	errs = append(errs, c.validateHealth()...)
+	errs = append(errs, c.validateHooks()...)
 
 	if c.AWS.InstanceID != "" && c.AWS.InstanceID != "auto" && !ec2InstanceIDRE.MatchString(c.AWS.InstanceID) {
 		add("aws.instance_id", "must be auto or an EC2 instance id like i-0123456789abcdef0, got %q", c.AWS.InstanceID)
@@ -481,5 +484,6 @@ func (c *Config) Warnings() []string {
 			w = append(w, fmt.Sprintf("fencing.self_fence_action %s with fencing.mode lease-only: an owner whose resources fail to stop keeps them while another node takes over", c.Fencing.SelfFenceAction))
 		}
 	}
+	w = append(w, c.healthWarnings()...)
 	return w
 }

@@ -109,7 +109,7 @@ const (
 type limitListener struct {
 	net.Listener
 	lim    APILimits
-	tls    *tls.Config // for the 503 of a refused connection
+	tls    *tls.Config // for the 503 of a refused connection; nil: plain HTTP
 	logger hclog.Logger
 
 	closeOnce sync.Once
@@ -214,7 +214,8 @@ func (l *limitListener) release(ip string) {
 	}
 }
 
-// refuse answers c with 503 and code overloaded over TLS, after reading
+// refuse answers c with 503 and code overloaded (over TLS unless the
+// listener has no TLS configuration), after reading
 // its request, and closes it; without waiting when too many refusals are
 // under way.
 func (l *limitListener) refuse(c net.Conn, why string) {
@@ -228,16 +229,22 @@ func (l *limitListener) refuse(c net.Conn, why string) {
 		defer func() { <-l.refusing }()
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(refuseTimeout))
-		tc := tls.Server(c, l.tls)
-		if err := tc.Handshake(); err != nil {
-			return
+		var tc net.Conn = c // plain HTTP without a TLS configuration (health.go)
+		if l.tls != nil {
+			t := tls.Server(c, l.tls)
+			if err := t.Handshake(); err != nil {
+				return
+			}
+			tc = t
 		}
 		if _, err := http.ReadRequest(bufio.NewReader(io.LimitReader(tc, refuseHeaderBytes))); err != nil {
 			return
 		}
 		body, _ := json.Marshal(&api.Error{Message: "too many connections: " + why + "; try again later", Code: api.CodeOverloaded})
 		fmt.Fprintf(tc, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s", len(body), body)
-		_ = tc.CloseWrite()
+		if cw, ok := tc.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
 	}()
 }
 

@@ -495,6 +495,7 @@ func (w *worker) reconcile(ctx context.Context) {
 // recordEventually commits an event note in the background, retrying every
 // heartbeat for up to ten minutes or until the member stops.
 func (s *Server) recordEventually(n *fsm.Note) {
+	s.hookNote(n) // hooks.go: queued, never waited for
 	s.goFn(func() {
 		deadline := time.Now().Add(10 * time.Minute)
 		for attempt := 1; time.Now().Before(deadline); attempt++ {

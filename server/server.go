@@ -166,6 +166,11 @@ type Server struct {
 	apiSrv      *http.Server
 	apiTLS      *http.Transport
 
+	// The health listener (health.go) and the hooks (hooks.go).
+	healthSrv  *http.Server
+	healthAddr atomic.Pointer[string]
+	hooks      *hookRunner
+
 	lease    *lease
 	runner   *runner
 	fencer   Fencer
@@ -267,6 +272,9 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 	if s.metrics, err = newMetrics(s, opts.Registerer); err != nil {
 		return nil, err
 	}
+	if s.hooks, err = newHookRunner(s); err != nil {
+		return nil, err
+	}
 	// Embedding: keep Options.Handlers for `go` resources (embed.go).
 	if err := attachHandlers(s, opts.Handlers); err != nil {
 		return nil, err
@@ -336,6 +344,10 @@ func (s *Server) Start() (err error) {
 	if err := s.startAPI(); err != nil {
 		return err
 	}
+	if err := s.startHealth(); err != nil {
+		return err
+	}
+	s.hooks.start()
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
 	s.goFn(s.watchReady)
@@ -490,6 +502,7 @@ func (s *Server) closeAll() {
 	if s.apiSrv == nil && s.apiListener != nil {
 		_ = s.apiListener.Close() // Options.APIListener, never served
 	}
+	s.stopHealth()
 	if s.raft != nil {
 		s.shutdownRaft()
 	}

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftha/raftha/fsm"
+)
+
+// TestHealthAndHooksConfig reads a valid health section and hook list,
+// with the hook timeout's default filled in.
+func TestHealthAndHooksConfig(t *testing.T) {
+	src := validConfigYAML + `health:
+  listen: 127.0.0.1:8009
+hooks:
+  - name: notify
+    command: [/usr/local/bin/notify, --to, ops]
+    events: [online, stopped, failed]
+  - name: vip
+    command: [/bin/sh, -c, "echo $RAFTHA_EVENT"]
+    events: [self-fenced]
+    groups: [db]
+    timeout: 2s
+`
+	c, errs := ParseConfig([]byte(src))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if c.Health.Listen != "127.0.0.1:8009" {
+		t.Errorf("health.listen = %q", c.Health.Listen)
+	}
+	want := []HookConfig{
+		{Name: "notify", Command: []string{"/usr/local/bin/notify", "--to", "ops"}, Events: []fsm.EventKind{fsm.KindOnline, fsm.KindStopped, fsm.KindFailed}, Timeout: Duration(DefaultHookTimeout)},
+		{Name: "vip", Command: []string{"/bin/sh", "-c", "echo $RAFTHA_EVENT"}, Events: []fsm.EventKind{fsm.KindSelfFenced}, Groups: []string{"db"}, Timeout: Duration(2 * time.Second)},
+	}
+	if !reflect.DeepEqual(c.Hooks, want) {
+		t.Errorf("hooks = %+v\nwant %+v", c.Hooks, want)
+	}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("warnings for a health listener on one address: %q", w)
+	}
+	c.Health.Listen = "0.0.0.0:8009"
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "health.listen 0.0.0.0:8009 serves plain HTTP without a credential on every address") {
+		t.Errorf("warnings for a health listener on every address: %q", w)
+	}
+	// Off by default.
+	if c, errs = ParseConfig([]byte(validConfigYAML)); errs != nil || c.Health.Listen != "" || c.Hooks != nil {
+		t.Errorf("defaults: %v %+v %+v", errs, c.Health, c.Hooks)
+	}
+}
+
+// TestHealthAndHooksConfigErrors: every mistake in the two sections is
+// reported at its line, naming its key.
+func TestHealthAndHooksConfigErrors(t *testing.T) {
+	// validConfigYAML has 33 lines; the additions start at line 34.
+	src := validConfigYAML + `health:
+  listen: 10.0.1.10:7443
+hooks:
+  - name: notify
+    command: []
+    events: [online, offline]
+  - name: notify
+    command: [/bin/true]
+    events: []
+    groups: ["bad name"]
+    timeout: 10m
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "raftha.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfigFile(path)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	got := err.Error()
+	p := path + ":"
+	want := p + `35: health.listen: must differ from api (10.0.1.10:7443): the health listener is a plain-HTTP port of its own` + "\n" +
+		p + `38: hooks[0].command: required: the program and its arguments as a list, e.g. [/usr/local/bin/notify, --to, ops]; for a shell line write [/bin/sh, -c, "..."]` + "\n" +
+		p + `39: hooks[0].events[1]: must be one of assigned, takeover, stopping, stopped, online, failed, fenced, fence-failed, self-fenced, self-fence-action, got "offline" (a group that stopped: stopped)` + "\n" +
+		p + `40: hooks[1].name: duplicate hook name "notify" (also hooks[0])` + "\n" +
+		p + `42: hooks[1].events: required: one or more of assigned, takeover, stopping, stopped, online, failed, fenced, fence-failed, self-fenced, self-fence-action` + "\n" +
+		p + `43: hooks[1].groups[0]: must be a group name, got "bad name"` + "\n" +
+		p + `44: hooks[1].timeout: must be greater than 0 and at most 5m0s, got 10m0s`
+	if got != want {
+		t.Errorf("errors:\n%s\nwant:\n%s", got, want)
+	}
+	bad := validConfigYAML + "health:\n  listen: nowhere\n"
+	if _, errs := ParseConfig([]byte(bad)); len(errs) != 1 || errs[0].Path != "health.listen" || errs[0].Line != 35 {
+		t.Errorf("health.listen nowhere: %v", errs)
+	}
+}
