@@ -276,3 +276,57 @@ func checkOwnCert(cfg config.Config, b *transport.Bundle) error {
 	}
 	return nil
 }
+
+// isMember reports whether a certificate identity names a member: one of
+// the configured initial members or one the log knows (members add
+// records a member in the log before adding it to Raft).
+func (s *Server) isMember(id string) bool {
+	return s.memberNow(id)
+}
+
+// mayConnect is who the member port admits: a member, or a configured
+// member that was removed (it may only probe, to rejoin; serve refuses
+// it everything else).
+func (s *Server) mayConnect(id string) bool {
+	if s.memberNow(id) {
+		return true
+	}
+	for _, m := range s.cfg.Members {
+		if m.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// memberNow is isMember's answer.
+func (s *Server) memberNow(id string) bool {
+	known := false
+	s.fsm.Read(func(st *fsm.State) { _, known = st.Members[id] })
+	if known {
+		return true
+	}
+	configured := false
+	for _, m := range s.cfg.Members {
+		configured = configured || m.ID == id
+	}
+	if !configured || !s.raftReady.Load() {
+		return configured // before Raft opens, the configuration is all there is
+	}
+	// A configured member the log does not list yet (a new cluster, before
+	// its leader seeded the log) is one while it is in the Raft
+	// configuration, or while this member has none yet (it is joining). A
+	// member removed with `raftha members remove` is in neither, so every
+	// call its certificate makes is refused from then on (serve;
+	// TestRemovedMemberRefused); only the rejoin probe answers it.
+	servers := s.raft.GetConfiguration().Configuration().Servers
+	if len(servers) == 0 {
+		return true
+	}
+	for _, srv := range servers {
+		if string(srv.ID) == id {
+			return true
+		}
+	}
+	return false
+}

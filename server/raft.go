@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/fsm"
 )
 
 func (s *Server) setupRaft() error {
@@ -140,4 +142,79 @@ func (s *Server) nudgeLoop() {
 			}
 		}
 	}
+}
+
+func (s *Server) leaderAddr() (raft.ServerAddress, raft.ServerID) {
+	return s.raft.LeaderWithID()
+}
+
+// futureErr is f.Error(), unless the member stops first. raft never
+// answers a future it had queued but not yet taken when it shut down (its
+// ShutdownCh is set only once taken), so a bare f.Error() can wait
+// forever: Kill hung in closeAll's wait for the leader loop, blocked in an
+// apply this way. A future cut off like this may still have been applied:
+// the error wraps errLeadershipLost (outcome unknown, never retried).
+func (s *Server) futureErr(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-s.ctx.Done():
+		return fmt.Errorf("%w: the member stopped while raft was applying", errLeadershipLost)
+	}
+}
+
+// proposeTimeout bounds one Raft apply.
+const proposeTimeout = 10 * time.Second
+
+func (s *Server) applyLocal(data []byte) (fsm.Result, error) {
+	start := time.Now()
+	f := s.raft.Apply(data, proposeTimeout)
+	err := s.futureErr(f)
+	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return fsm.Result{}, raftErr(err)
+	}
+	s.nudge()
+	res, _ := f.Response().(fsm.Result)
+	return res, nil
+}
+
+// raftErr gives the error of a raft future on the leader its sentinel.
+// Refusals that took no effect wrap ErrNotLeader, so a call with retry is
+// sent again: not the leader, and a leadership transfer under way (raft
+// refuses every apply and configuration change until it ends; the CI
+// failure of stop 19, "transfer of db to n2 failed: leadership transfer in
+// progress", was an operator's transfer refused while the leader handed
+// leadership to an idle node). A leadership lost while applying wraps
+// errLeadershipLost: the entry may still commit, so it is never re-sent.
+func raftErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %v (leadership is moving to another member)", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return fmt.Errorf("%w: %v", errLeadershipLost, err)
+	}
+	return err
+}
+
+// commitLocal applies c on this member, which must be the raft leader.
+func (s *Server) commitLocal(c fsm.Command) (uint64, error) {
+	data, err := fsm.Encode(c)
+	if err != nil {
+		return 0, err
+	}
+	return s.applyCommand(data)
+}
+
+func (s *Server) header(by string) fsm.Header {
+	if by == "" {
+		by = s.cfg.NodeID
+	}
+	return fsm.Header{At: time.Now().UTC().Round(time.Millisecond), By: by}
 }
