@@ -549,6 +549,7 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 			// A stop with no stop_timeout of its own fits the self-fence.
 			StopDeadline:  s.cfg.Fencing.StopDeadline.D(),
 			ResolveVolume: resolveEBSVolume,
+			Heartbeat:     s.cfg.Timing.Heartbeat.D(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)

@@ -83,6 +83,24 @@ type Params struct {
 	// StopTimeout bounds each Stop (default: min(timeout, the cluster's
 	// fencing.stop_deadline)).
 	StopTimeout string `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
+	// LockDevice is a small partition (at least 1 MiB) beside the data
+	// partition that holds the group's disk lock: an epoch-stamped block
+	// Start reads and writes with direct I/O before it mounts, and the
+	// agent re-reads every heartbeat while the group runs here (lock.go).
+	// Empty: no disk lock.
+	LockDevice string `yaml:"lock_device" json:"lock_device,omitempty"`
+	// LockIOTimeout bounds each read and write of the lock block (default
+	// 2s); a read that does not return counts as a failed read.
+	LockIOTimeout string `yaml:"lock_io_timeout" json:"lock_io_timeout,omitempty"`
+	// LockLostAfter is how long the holder tolerates failed, hung or
+	// invalid reads of the lock block before it gives the group up as if
+	// superseded (default 10s).
+	LockLostAfter string `yaml:"lock_lost_after" json:"lock_lost_after,omitempty"`
+	// LockSettle is how long Start waits after writing its epoch before
+	// the final read (default 2 heartbeats + lock_io_timeout: long
+	// enough for a holder to see the write and for a stale writer's
+	// overwrite to show).
+	LockSettle string `yaml:"lock_settle" json:"lock_settle,omitempty"`
 }
 
 var volumeIDRe = regexp.MustCompile(`^vol-[0-9a-f]{8,17}$`)
@@ -127,6 +145,7 @@ func (p *Params) Validate() error {
 	if err := p.checkKillTimeout(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, p.validateLock()...)
 	return errors.Join(errs...)
 }
 
@@ -167,6 +186,7 @@ var Type = resources.Type{
 		if r.log == nil {
 			r.log = hclog.NewNullLogger()
 		}
+		r.lock = newDiskLock(p, env, r.log)
 		return r, nil
 	},
 }
@@ -185,6 +205,7 @@ type Resource struct {
 	timeout     time.Duration
 	stopTimeout time.Duration // stop_timeout, or min(timeout, stop_deadline)
 	killTimeout time.Duration
+	lock        *diskLock // nil without lock_device
 
 	mu sync.Mutex // serialises Start and Stop
 
@@ -247,6 +268,11 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 		return err
 	}
 	if top != nil && dev.matches(*top) {
+		if r.lock != nil {
+			if err := r.lock.acquire(ctx, dev, tok); err != nil {
+				return err
+			}
+		}
 		r.log.Debug("already mounted", "device", dev.Configured, "mount_point", mp, "epoch", tok.Epoch)
 		return nil
 	}
@@ -259,6 +285,12 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	}
 	if err := waitReleased(ctx, dev, releaseWait); err != nil {
 		return fmt.Errorf("refusing to mount: %w", err)
+	}
+	// The disk lock before fsck: e2fsck -p writes too (journal replay).
+	if r.lock != nil {
+		if err := r.lock.acquire(ctx, dev, tok); err != nil {
+			return err
+		}
 	}
 
 	if err := r.prepareMountPoint(); err != nil {

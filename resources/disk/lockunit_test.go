@@ -1,0 +1,116 @@
+package disk
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftha/raftha/resources"
+)
+
+func TestLockBlockRoundTrip(t *testing.T) {
+	rec := lockRecord{Epoch: 42, Written: time.Unix(0, 1700000000123456789), SlotOffset: lockSlotOffset, SlotSize: 512, SlotCnt: 8,
+		Cluster: "c1", Group: strings.Repeat("g", 63), Owner: strings.Repeat("n", 63)}
+	b := rec.encode()
+	if len(b) != lockBlockSize {
+		t.Fatalf("block is %d bytes", len(b))
+	}
+	got, zero, err := decodeLock(b)
+	if err != nil || zero || got.Epoch != 42 || got.Group != rec.Group || got.Owner != rec.Owner || got.Cluster != "c1" ||
+		!got.Written.Equal(rec.Written) || got.SlotSize != 512 || got.SlotCnt != 8 {
+		t.Fatalf("decode: %+v zero=%v err=%v", got, zero, err)
+	}
+	if _, zero, err := decodeLock(make([]byte, lockBlockSize)); !zero || err != nil {
+		t.Fatalf("all zeros: zero=%v err=%v", zero, err)
+	}
+	for _, off := range []int{0, 8, 12, 20, 130, 3000, lockCRCOffset} {
+		c := append([]byte(nil), b...)
+		c[off] ^= 1
+		if _, _, err := decodeLock(c); !errors.Is(err, ErrLockCorrupt) {
+			t.Errorf("byte %d flipped: %v; want ErrLockCorrupt", off, err)
+		}
+	}
+	// A version-1 write carries a later format's slot fields over.
+	l := &diskLock{node: "node-a"}
+	if m := l.mine(tok(), got); m.SlotSize != 512 || m.SlotCnt != 8 || m.SlotOffset != lockSlotOffset {
+		t.Fatalf("slot fields not carried over: %+v", m)
+	}
+}
+
+func TestLockJudge(t *testing.T) {
+	l := &diskLock{path: "/dev/lock", node: "node-a"}
+	tk := tok() // g1, epoch 7
+	for _, c := range []struct {
+		rec  lockRecord
+		want error
+	}{
+		{lockRecord{Group: "g1", Owner: "node-b", Epoch: 6}, nil},
+		{lockRecord{Group: "g1", Owner: "node-a", Epoch: 7}, nil},
+		{lockRecord{Group: "g1", Owner: "node-b", Epoch: 8}, ErrSuperseded},
+		{lockRecord{Group: "g1", Owner: "node-b", Epoch: 7}, ErrLockConflict},
+		{lockRecord{Group: "g2", Owner: "node-a", Epoch: 1}, ErrLockConflict},
+	} {
+		if err := l.judge(c.rec, tk); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Errorf("%s: %v; want %v", c.rec, err, c.want)
+		}
+	}
+}
+
+// While holding, a lock read that hangs is bounded by lock_io_timeout and
+// tolerated until lock_lost_after, then ends the hold (ErrLockLost).
+func TestLockHungReadWhileHoldingEndsInLockLost(t *testing.T) {
+	p := Params{Device: "/dev/data", MountPoint: "/mnt/x", LockDevice: "/dev/lock", LockIOTimeout: "50ms", LockLostAfter: "300ms"}
+	res, err := Type.Build(&p, testEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.(*Resource)
+	release := make(chan struct{})
+	defer close(release)
+	r.lock.read = func(string) ([]byte, error) { <-release; return nil, errors.New("released") }
+	r.lock.held, r.lock.lastGood = 7, time.Now()
+	c := ctx(t)
+	var lost error
+	began := time.Now()
+	for i := 0; i < 40 && lost == nil; i++ {
+		t0 := time.Now()
+		lost = r.CheckFence(c, tok())
+		if took := time.Since(t0); took > time.Second {
+			t.Fatalf("CheckFence took %s with lock_io_timeout 50ms", took)
+		}
+		if lost == nil && time.Since(began) > 400*time.Millisecond {
+			t.Fatalf("still holding %s after the reads began to hang (lock_lost_after 300ms)", time.Since(began))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !errors.Is(lost, ErrLockLost) || !errors.Is(lost, ErrLockIO) {
+		t.Fatalf("CheckFence with a hung device: %v; want ErrLockLost wrapping ErrLockIO", lost)
+	}
+	if since := time.Since(began); since < 250*time.Millisecond {
+		t.Fatalf("gave up after %s, before lock_lost_after 300ms", since)
+	}
+}
+
+func TestLockParamsValidate(t *testing.T) {
+	base := Params{Device: "/dev/nvme1n1p2", MountPoint: "/srv/data"}
+	for _, c := range []struct {
+		p    func(*Params)
+		want string
+	}{
+		{func(p *Params) { p.LockDevice = "/dev/nvme1n1p1" }, ""},
+		{func(p *Params) { p.LockDevice = "nvme1n1p1" }, "lock_device: expected an absolute path"},
+		{func(p *Params) { p.LockDevice = "/dev/nvme1n1p2" }, "lock_device: must be its own small partition"},
+		{func(p *Params) { p.LockIOTimeout = "1s" }, "need lock_device"},
+		{func(p *Params) { p.LockDevice = "/dev/x1"; p.LockLostAfter = "soon" }, "lock_lost_after: expected a positive duration"},
+		{func(p *Params) { p.LockDevice = "/dev/x1"; p.LockIOTimeout = "20s" }, "lock_io_timeout 20s is longer than lock_lost_after 10s"},
+	} {
+		p := base
+		c.p(&p)
+		err := p.Validate()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%+v: %v; want %q", p, err, c.want)
+		}
+	}
+	var _ resources.FenceChecker = (*Resource)(nil)
+}
