@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/groupfile"
 	"github.com/raftha/raftha/resources"
 )
 
@@ -113,4 +114,31 @@ func TestLockParamsValidate(t *testing.T) {
 		}
 	}
 	var _ resources.FenceChecker = (*Resource)(nil)
+}
+
+// The lock keys' errors carry the group file's line, like every key's.
+func TestLockKeysInAGroupFile(t *testing.T) {
+	reg := resources.NewRegistry()
+	if err := reg.Register(Type); err != nil {
+		t.Fatal(err)
+	}
+	src := "groups:\n  - name: g\n    nodes: [n1]\n    resources:\n      - name: data\n        type: disk\n        device: /dev/nvme1n1p2\n        mount_point: /srv/data\n        lock_device: nvme1n1p1\n        lock_io_timeout: 30s\n"
+	_, _, errs := groupfile.Parse([]byte(src), reg)
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+		if e.Line != 5 {
+			t.Errorf("error at line %d, want 5 (the resource): %v", e.Line, e)
+		}
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{"lock_device: expected an absolute path", "lock_io_timeout 30s is longer than lock_lost_after 10s"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("errors %q lack %q", all, want)
+		}
+	}
+	src = strings.Replace(strings.Replace(src, "lock_device: nvme1n1p1", "lock_device: /dev/nvme1n1p1", 1), "30s", "1s", 1)
+	if _, _, errs := groupfile.Parse([]byte(src), reg); len(errs) > 0 {
+		t.Fatalf("valid lock keys refused: %v", errs)
+	}
 }
