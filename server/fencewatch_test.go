@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 )
@@ -56,17 +55,7 @@ func fencedCluster(t *testing.T, dir string) (*testCluster, *hardActions) {
 		Build: func(_ any, env resources.Env) (resources.Resource, error) { return &fencedResource{dir: dir}, nil }}); err != nil {
 		t.Fatal(err)
 	}
-	c := newTestCluster(t, "n1", "n2", "w1")
-	h := &hardActions{at: map[string]time.Time{}, dir: dir}
-	c.configure(func(m *testMember) {
-		m.cfg.Fencing.StopDeadline = config.Duration(500 * time.Millisecond)
-		m.cfg.Fencing.SelfFenceAction = config.SelfFenceExit
-		m.opts.Exit = h.exitFor(m.cfg.NodeID)
-		m.opts.Registry = reg
-	})
-	c.startAll()
-	c.leader()
-	c.waitHealthy()
+	c, h := faultCluster(t, dir, 500*time.Millisecond, func(m *testMember) { m.opts.Registry = reg })
 	c.apply(t, "groups:\n  - name: db\n    nodes: [n1, n2]\n    resources:\n      - name: data\n        type: fenced\n")
 	c.waitOnline("db", "n1")
 	return c, h

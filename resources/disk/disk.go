@@ -18,8 +18,9 @@
 // live copy of the mount that raftha's unmount does not remove (on hosts
 // where / is not a shared mount), and Stop fails, naming that process,
 // rather than report a filesystem that can still be written as stopped.
-// Writes from other hosts are kept out by the cluster's fencing, not by
-// this resource.
+// Writes from other hosts are kept out by the cluster's fencing; with
+// lock_device, the disk lock (lock.go) also makes a stale owner refuse to
+// mount, and gives the group up while a newer owner's epoch is on disk.
 package disk
 
 import (

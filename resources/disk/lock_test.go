@@ -10,7 +10,6 @@ import (
 	"errors"
 	"os"
 	osexec "os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,27 +26,9 @@ type lockFixture struct {
 func newLockFixture(t *testing.T) *lockFixture {
 	t.Helper()
 	needTools(t, "losetup", "sfdisk", "partx", "mkfs.ext4", "e2fsck")
-	dir, err := os.MkdirTemp("", "raftha-disklock-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// dev is the whole loop device: cleanup detaches it and unmounts
-	// everything under dir.
-	f := &fixture{dir: dir, img: filepath.Join(dir, "disk.img"), mnt: filepath.Join(dir, "mnt"), other: filepath.Join(dir, "other")}
-	t.Cleanup(func() { f.cleanup(t) })
-	if err := os.WriteFile(f.img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(f.img, 64<<20); err != nil {
-		t.Fatal(err)
-	}
+	f := newLoop(t, "raftha-disklock-test-", "--partscan")
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := osexec.CommandContext(c, "losetup", "--find", "--show", "--partscan", f.img).CombinedOutput()
-	if err != nil {
-		t.Skipf("loop devices are not usable here (losetup --find --show --partscan: %v: %s); skipping", err, out)
-	}
-	f.dev = strings.TrimSpace(string(out))
 	sf := osexec.CommandContext(c, "sfdisk", "--quiet", f.dev)
 	sf.Stdin = strings.NewReader("label: gpt\nsize=2MiB, name=raftha-lock\nname=data\n")
 	if out, err := sf.CombinedOutput(); err != nil {
