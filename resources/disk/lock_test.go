@@ -264,3 +264,39 @@ func TestDiskLockHungReadAtStart(t *testing.T) {
 		t.Fatalf("mounted although the lock could not be read: %q", got)
 	}
 }
+
+// raftha disk lock show/init: ReadLock and InitLock.
+func TestDiskLockAdmin(t *testing.T) {
+	f := newLockFixture(t)
+	if info, err := ReadLock(f.lock, 0); err != nil || !info.Fresh {
+		t.Fatalf("ReadLock of a fresh lock: %+v, %v", info, err)
+	}
+	f.writeLock(t, nodeB(9))
+	if info, err := ReadLock(f.lock, 0); err != nil || info.Fresh || info.Owner != "node-b" || info.Epoch != 9 || info.Group != "g1" {
+		t.Fatalf("ReadLock: %+v, %v", info, err)
+	}
+	if err := InitLock(f.lock, 0, false); !errors.Is(err, ErrLockHeld) {
+		t.Fatalf("InitLock of a held lock without force: %v; want ErrLockHeld", err)
+	}
+	b := nodeB(9).encode()
+	b[300] ^= 1
+	if err := writeBlockDirect(f.lock, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadLock(f.lock, 0); !errors.Is(err, ErrLockCorrupt) {
+		t.Fatalf("ReadLock of a corrupt block: %v", err)
+	}
+	if err := InitLock(f.lock, 0, false); err != nil {
+		t.Fatalf("InitLock of a corrupt block: %v", err)
+	}
+	if _, zero := f.readLock(t); !zero {
+		t.Fatal("not zero after InitLock")
+	}
+	f.writeLock(t, nodeB(9))
+	if err := InitLock(f.lock, 0, true); err != nil {
+		t.Fatalf("InitLock with force: %v", err)
+	}
+	if _, zero := f.readLock(t); !zero {
+		t.Fatal("not zero after InitLock with force")
+	}
+}
