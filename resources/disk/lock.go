@@ -21,7 +21,8 @@ import (
 // back, waits lock_settle and reads it once more before it mounts. While
 // the group runs here the agent re-reads it every heartbeat (CheckFence):
 // a higher epoch there means a newer owner has the disk, and the group is
-// given up at once. See the package's DESIGN notes in README ("disk lock").
+// given up at once. See README ("The disk lock") and server/DESIGN.md
+// ("Disk lock").
 
 // Defaults of the lock keys.
 const (
@@ -200,7 +201,7 @@ func (l *diskLock) acquire(ctx context.Context, dataDev blockDevice, tok resourc
 	}
 	prev, zero, err := decodeLock(raw)
 	if err != nil {
-		return fmt.Errorf("refusing to mount: lock_device %s: %w; if it really is this group's lock partition and no node has the file system mounted, zero its first 4 KiB (dd if=/dev/zero of=%s bs=4096 count=1 oflag=direct) to initialize it", l.path, err, l.path)
+		return fmt.Errorf("refusing to mount: lock_device %s: %w; if it really is this group's lock partition and no node has the file system mounted, initialize it with `raftha disk lock init %s`", l.path, err, l.path)
 	}
 	if !zero {
 		if err := l.judge(prev, tok); err != nil {
