@@ -170,7 +170,7 @@ func (l *diskLock) mine(tok resources.Token, prev lockRecord) lockRecord {
 }
 
 // writeVerified writes rec and reads it back; the read must match byte
-// for byte.
+// for byte (a newer owner's record that raced in is reported as such).
 func (l *diskLock) writeVerified(ctx context.Context, rec lockRecord) ([]byte, error) {
 	want := rec.encode()
 	if err := l.bounded(ctx, "write of lock block on", func() error { return l.write(l.path, want) }); err != nil {
@@ -181,6 +181,11 @@ func (l *diskLock) writeVerified(ctx context.Context, rec lockRecord) ([]byte, e
 		return nil, err
 	}
 	if !bytes.Equal(got, want) {
+		if other, zero, err := decodeLock(got); err == nil && !zero {
+			if err := l.judge(other, resources.Token{Group: rec.Group, Epoch: rec.Epoch}); errors.Is(err, ErrSuperseded) {
+				return nil, err
+			}
+		}
 		return nil, fmt.Errorf("%w: lock_device %s: the block read back differs from the one just written", ErrLockIO, l.path)
 	}
 	return want, nil

@@ -142,3 +142,15 @@ func TestLockKeysInAGroupFile(t *testing.T) {
 		t.Fatalf("valid lock keys refused: %v", errs)
 	}
 }
+
+// A newer owner's write that lands between ours and the read-back is
+// reported as superseded, not as an I/O error.
+func TestLockReadBackShowsNewerOwner(t *testing.T) {
+	var mem []byte
+	l := &diskLock{path: "/dev/lock", node: "node-a", ioTimeout: time.Second,
+		write: func(string, []byte) error { mem = nodeB(9).encode(); return nil }, // "node-b" wrote right after us
+		read:  func(string) ([]byte, error) { return mem, nil }}
+	if _, err := l.writeVerified(ctx(t), l.mine(tok(), lockRecord{})); !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("read-back of a newer owner's block: %v; want ErrSuperseded", err)
+	}
+}
