@@ -45,6 +45,7 @@ Start here:
 			tokenCommand(),
 			configCommand(),
 			timingCommand(),
+			diskCommand(),
 			iamCommand(),
 			demoCommand(),
 			demoAppCommand(),

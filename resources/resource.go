@@ -77,6 +77,9 @@ type Env struct {
 	// resolver. nil means volume ids cannot be resolved (disk's volume_id
 	// then fails with an error saying so).
 	ResolveVolume func(volumeID string) (string, error)
+	// Heartbeat is the cluster's timing.heartbeat: how often the agent
+	// calls a FenceChecker while it holds the group (0: unknown).
+	Heartbeat time.Duration
 }
 
 // StopTimeouter is implemented by the parameters of a resource type that

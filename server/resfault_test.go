@@ -152,14 +152,17 @@ func (h *hardActions) when(node string) (time.Time, bool) {
 }
 
 // faultCluster is n1, n2, w1 in lease-only mode with self_fence_action
-// exit caught by h.
-func faultCluster(t *testing.T, dir string, stopDeadline time.Duration) (*testCluster, *hardActions) {
+// exit caught by h; more changes each member's configuration before start.
+func faultCluster(t *testing.T, dir string, stopDeadline time.Duration, more ...func(m *testMember)) (*testCluster, *hardActions) {
 	c := newTestCluster(t, "n1", "n2", "w1")
 	h := &hardActions{at: map[string]time.Time{}, dir: dir}
 	c.configure(func(m *testMember) {
 		m.cfg.Fencing.StopDeadline = config.Duration(stopDeadline)
 		m.cfg.Fencing.SelfFenceAction = config.SelfFenceExit
 		m.opts.Exit = h.exitFor(m.cfg.NodeID)
+		for _, fn := range more {
+			fn(m)
+		}
 	})
 	c.startAll()
 	c.leader()

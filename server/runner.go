@@ -359,6 +359,10 @@ type worker struct {
 	fenceSeen  time.Time
 	fenceTries int
 	fenceNext  time.Time
+
+	// fenceWatchNext: when the FenceCheckers are due again (fencewatch.go;
+	// worker goroutine only).
+	fenceWatchNext time.Time
 }
 
 func (w *worker) poke() {
@@ -457,8 +461,11 @@ func (w *worker) reconcile(ctx context.Context) {
 		return
 	}
 	if inst != nil && inst.started > 0 && !s.lease.valid(w.name, inst.epoch) {
-		w.selfFence(ctx, inst)
+		w.selfFence(ctx, inst, "lease expired")
 		return
+	}
+	if inst != nil && inst.started > 0 && w.fenceWatch(ctx, inst) {
+		return // superseded on shared storage (fencewatch.go)
 	}
 	if !mine {
 		return
@@ -550,6 +557,7 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 			// A stop with no stop_timeout of its own fits the self-fence.
 			StopDeadline:  s.cfg.Fencing.StopDeadline.D(),
 			ResolveVolume: resolveEBSVolume,
+			Heartbeat:     s.cfg.Timing.Heartbeat.D(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)

@@ -190,11 +190,14 @@ func (w *worker) ensureStopped(ctx context.Context, g *fsm.Group) error {
 	return errors.Join(errs...)
 }
 
-// selfFence stops a group whose lease ran out: this node can no longer
-// prove it owns it, so it must assume someone else may. The stop has
-// fencing.stop_deadline; the guard takes the hard action if the
-// resources are still up by then, whatever this goroutine is doing.
-func (w *worker) selfFence(ctx context.Context, inst *instance) {
+// selfFence stops a group whose lease ran out (cause "lease expired"), or
+// that a resource's fence check found superseded (fencewatch.go): this
+// node can no longer prove it owns it, so it must assume someone else
+// may. The stop has fencing.stop_deadline; the guard takes the hard
+// action if the resources are still up by then (or a stop failed that
+// long ago), whatever this goroutine is doing. It returns the stop's
+// error.
+func (w *worker) selfFence(ctx context.Context, inst *instance, cause string) error {
 	s := w.r.s
 	deadline := s.cfg.Fencing.StopDeadline.D()
 	w.mu.Lock()
@@ -203,22 +206,23 @@ func (w *worker) selfFence(ctx context.Context, inst *instance) {
 	w.mu.Unlock()
 	if first {
 		s.metrics.selfFences.Inc()
-		w.log.Warn("lease expired: self-fencing, stopping resources in reverse order", "epoch", inst.epoch, "stop_deadline", deadline)
+		w.log.Warn(cause+": self-fencing, stopping resources in reverse order", "epoch", inst.epoch, "stop_deadline", deadline)
 	}
 	sctx, cancel := context.WithTimeout(ctx, deadline)
-	err := w.stopLocal(sctx, "lease expired")
+	err := w.stopLocal(sctx, cause)
 	cancel()
 	if err != nil && !first {
-		return // retried every heartbeat; the first attempt was recorded
+		return err // retried every heartbeat; the first attempt was recorded
 	}
-	reason := "lease expired; resources stopped"
+	reason := cause + "; resources stopped"
 	if err != nil {
-		reason = fmt.Sprintf("lease expired; stopping resources failed (retrying; hard action %s if they are not stopped within fencing.stop_deadline %s): %v", s.cfg.Fencing.SelfFenceAction, deadline, err)
+		reason = fmt.Sprintf("%s; stopping resources failed (retrying; hard action %s if they are not stopped within fencing.stop_deadline %s): %v", cause, s.cfg.Fencing.SelfFenceAction, deadline, err)
 	}
 	w.log.Warn("self-fenced", "epoch", inst.epoch, "result", reason)
 	// The leader is likely unreachable right now (that is why the lease
 	// ran out): keep trying to record the event until it lands.
 	s.recordEventually(&fsm.Note{Header: s.header(""), Kind: fsm.KindSelfFenced, Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
+	return err
 }
 
 // syncRecord makes the run record match what may run here: the instance's

@@ -18,18 +18,16 @@
 // live copy of the mount that raftha's unmount does not remove (on hosts
 // where / is not a shared mount), and Stop fails, naming that process,
 // rather than report a filesystem that can still be written as stopped.
-// Writes from other hosts are kept out by the cluster's fencing, not by
-// this resource.
+// Writes from other hosts are kept out by the cluster's fencing; with
+// lock_device, the disk lock (lock.go) also makes a stale owner refuse to
+// mount, and gives the group up while a newer owner's epoch is on disk.
 package disk
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -86,6 +84,24 @@ type Params struct {
 	// StopTimeout bounds each Stop (default: min(timeout, the cluster's
 	// fencing.stop_deadline)).
 	StopTimeout string `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
+	// LockDevice is a small partition (at least 1 MiB) beside the data
+	// partition that holds the group's disk lock: an epoch-stamped block
+	// Start reads and writes with direct I/O before it mounts, and the
+	// agent re-reads every heartbeat while the group runs here (lock.go).
+	// Empty: no disk lock.
+	LockDevice string `yaml:"lock_device" json:"lock_device,omitempty"`
+	// LockIOTimeout bounds each read and write of the lock block (default
+	// 2s); a read that does not return counts as a failed read.
+	LockIOTimeout string `yaml:"lock_io_timeout" json:"lock_io_timeout,omitempty"`
+	// LockLostAfter is how long the holder tolerates failed, hung or
+	// invalid reads of the lock block before it gives the group up as if
+	// superseded (default 10s).
+	LockLostAfter string `yaml:"lock_lost_after" json:"lock_lost_after,omitempty"`
+	// LockSettle is how long Start waits after writing its epoch before
+	// the final read (default 2 heartbeats + lock_io_timeout: long
+	// enough for a holder to see the write and for a stale writer's
+	// overwrite to show).
+	LockSettle string `yaml:"lock_settle" json:"lock_settle,omitempty"`
 }
 
 var volumeIDRe = regexp.MustCompile(`^vol-[0-9a-f]{8,17}$`)
@@ -130,6 +146,7 @@ func (p *Params) Validate() error {
 	if err := p.checkKillTimeout(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, p.validateLock()...)
 	return errors.Join(errs...)
 }
 
@@ -138,81 +155,6 @@ func (p *Params) fstype() string {
 		return "ext4"
 	}
 	return p.FSType
-}
-
-// Mount options that only mount(8) and fstab understand.
-var userspaceOptions = map[string]bool{
-	"auto": true, "noauto": true, "nofail": true, "_netdev": true, "loop": true,
-	"user": true, "nouser": true, "users": true, "owner": true, "group": true,
-	"bind": true, "rbind": true, "remount": true, "move": true,
-}
-
-// parseOptions splits a mount -o string into mount(2) flags and the
-// filesystem-specific data string.
-func parseOptions(opts string) (uintptr, string, error) {
-	var flags uintptr
-	var data []string
-	if strings.ContainsAny(opts, " \t\n") {
-		return 0, "", fmt.Errorf("%q contains whitespace (separate options with commas)", opts)
-	}
-	for _, o := range strings.Split(opts, ",") {
-		switch o {
-		case "", "defaults", "rw", "async":
-			if o == "rw" {
-				flags &^= unix.MS_RDONLY
-			}
-			if o == "async" {
-				flags &^= unix.MS_SYNCHRONOUS
-			}
-		case "ro":
-			flags |= unix.MS_RDONLY
-		case "noatime":
-			flags |= unix.MS_NOATIME
-		case "atime":
-			flags &^= unix.MS_NOATIME
-		case "nodiratime":
-			flags |= unix.MS_NODIRATIME
-		case "diratime":
-			flags &^= unix.MS_NODIRATIME
-		case "relatime":
-			flags |= unix.MS_RELATIME
-		case "norelatime":
-			flags &^= unix.MS_RELATIME
-		case "strictatime":
-			flags |= unix.MS_STRICTATIME
-			flags &^= unix.MS_NOATIME | unix.MS_RELATIME
-		case "lazytime":
-			flags |= unix.MS_LAZYTIME
-		case "nolazytime":
-			flags &^= unix.MS_LAZYTIME
-		case "nodev":
-			flags |= unix.MS_NODEV
-		case "dev":
-			flags &^= unix.MS_NODEV
-		case "nosuid":
-			flags |= unix.MS_NOSUID
-		case "suid":
-			flags &^= unix.MS_NOSUID
-		case "noexec":
-			flags |= unix.MS_NOEXEC
-		case "exec":
-			flags &^= unix.MS_NOEXEC
-		case "sync":
-			flags |= unix.MS_SYNCHRONOUS
-		case "dirsync":
-			flags |= unix.MS_DIRSYNC
-		case "silent":
-			flags |= unix.MS_SILENT
-		case "loud":
-			flags &^= unix.MS_SILENT
-		default:
-			if userspaceOptions[o] || strings.HasPrefix(o, "x-") || strings.HasPrefix(o, "comment=") {
-				return 0, "", fmt.Errorf("%q is a mount(8)/fstab option, not a kernel mount option", o)
-			}
-			data = append(data, o)
-		}
-	}
-	return flags, strings.Join(data, ","), nil
 }
 
 // Type is the disk resource type for a resources.Registry.
@@ -245,6 +187,7 @@ var Type = resources.Type{
 		if r.log == nil {
 			r.log = hclog.NewNullLogger()
 		}
+		r.lock = newDiskLock(p, env, r.log)
 		return r, nil
 	},
 }
@@ -263,6 +206,7 @@ type Resource struct {
 	timeout     time.Duration
 	stopTimeout time.Duration // stop_timeout, or min(timeout, stop_deadline)
 	killTimeout time.Duration
+	lock        *diskLock // nil without lock_device
 
 	mu sync.Mutex // serialises Start and Stop
 
@@ -325,6 +269,11 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 		return err
 	}
 	if top != nil && dev.matches(*top) {
+		if r.lock != nil {
+			if err := r.lock.acquire(ctx, dev, tok); err != nil {
+				return err
+			}
+		}
 		r.log.Debug("already mounted", "device", dev.Configured, "mount_point", mp, "epoch", tok.Epoch)
 		return nil
 	}
@@ -337,6 +286,12 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	}
 	if err := waitReleased(ctx, dev, releaseWait); err != nil {
 		return fmt.Errorf("refusing to mount: %w", err)
+	}
+	// The disk lock before fsck: e2fsck -p writes too (journal replay).
+	if r.lock != nil {
+		if err := r.lock.acquire(ctx, dev, tok); err != nil {
+			return err
+		}
 	}
 
 	if err := r.prepareMountPoint(); err != nil {
@@ -456,304 +411,6 @@ func fsckMeaning(code int) string {
 		return "system should be rebooted"
 	}
 	return "failed"
-}
-
-// Stop implements resources.Resource.
-func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, r.stopTimeout)
-	defer cancel()
-
-	dev, devErr := r.device()
-	if devErr != nil {
-		if r.p.Device == "" {
-			// Without a path we cannot tell whether mount_point is ours.
-			mounts, err := readMountinfo()
-			if err == nil && topMountAt(mounts, r.mountPointPath()) == nil {
-				return nil
-			}
-			return fmt.Errorf("cannot tell whether %s holds our volume: %w", r.mountPoint, devErr)
-		}
-		// The node may be gone (volume detached): match mounts by path.
-		r.log.Warn("cannot resolve device; matching mounts by path", "device", r.p.Device, "error", devErr)
-		dev = blockDevice{Configured: r.p.Device}
-	}
-	mp := r.mountPointPath()
-	// Bounded: a few stacked mounts of our device at most.
-	for i := 0; ; i++ {
-		if i == 8 {
-			return fmt.Errorf("%s is still mounted on %s after repeated unmounts", dev, mp)
-		}
-		mounts, err := readMountinfo()
-		if err != nil {
-			return err
-		}
-		top := topMountAt(mounts, mp)
-		if top == nil || !dev.matches(*top) {
-			if top != nil && i == 0 {
-				r.log.Warn("mount_point holds another filesystem; leaving it alone", "mount_point", mp, "source", top.Source)
-			}
-			if where := mountsOf(mounts, dev); len(where) > 0 {
-				return fmt.Errorf("device %s is still mounted at %s on this host (not by this resource); it is not safe to hand it over",
-					dev, strings.Join(where, ", "))
-			}
-			break
-		}
-		r.log.Info("unmounting", "device", dev.Configured, "mount_point", mp, "group", tok.Group, "epoch", tok.Epoch)
-		if err := r.syncfs(ctx, mp); err != nil {
-			return err
-		}
-		if err := r.unmount(ctx, mp, mounts); err != nil {
-			return err
-		}
-	}
-	// Gone from our mount namespace; make sure the filesystem is really
-	// shut down and not still mounted in another namespace's copy.
-	if dev.Path == "" {
-		return nil
-	}
-	if err := waitReleased(ctx, dev, releaseWait); err != nil {
-		return fmt.Errorf("unmounted from %s, but %w; processes there can still write to it", mp, err)
-	}
-	return nil
-}
-
-// releaseWait bounds how long Start and Stop wait for a device to be
-// released by a short-lived holder.
-const releaseWait = 3 * time.Second
-
-// waitReleased waits, for at most max (and ctx), until nothing on this
-// host claims dev exclusively. A process that unshared its mount namespace
-// while the filesystem was mounted (`ip -n`, `unshare -m`, a container, a
-// systemd unit with PrivateTmp= when / is not a shared mount) holds a copy
-// of the mount that an unmount in raftha's namespace does not remove; the
-// filesystem stays live until that namespace goes.
-func waitReleased(ctx context.Context, dev blockDevice, max time.Duration) error {
-	deadline := time.NewTimer(max)
-	defer deadline.Stop()
-	for {
-		busy, err := exclusiveBusy(dev.Path)
-		if err != nil {
-			return err
-		}
-		if !busy {
-			return nil
-		}
-		t := time.NewTimer(50 * time.Millisecond)
-		select {
-		case <-t.C:
-			continue
-		case <-ctx.Done():
-		case <-deadline.C:
-		}
-		t.Stop()
-		if busy, err := exclusiveBusy(dev.Path); err == nil && !busy {
-			return nil
-		}
-		if where := foreignMounts(dev); len(where) > 0 {
-			return fmt.Errorf("device %s is still mounted in other mount namespaces: %s", dev, strings.Join(where, "; "))
-		}
-		return fmt.Errorf("device %s is in use on this host (claimed exclusively: RAID, LVM, swap, or an open O_EXCL)", dev)
-	}
-}
-
-func (r *Resource) syncfs(ctx context.Context, mp string) error {
-	err := bounded(ctx, func() error {
-		fd, err := unix.Open(mp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		return unix.Syncfs(fd)
-	})
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", mp, err)
-	}
-	return nil
-}
-
-// unmount unmounts mp once, retrying EBUSY briefly and killing holders
-// when force_unmount is set.
-func (r *Resource) unmount(ctx context.Context, mp string, mounts []mountEntry) error {
-	err := r.umountRetry(ctx, mp)
-	if !errors.Is(err, unix.EBUSY) {
-		return err
-	}
-	holders := findHolders(mp)
-	if !r.p.ForceUnmount {
-		return fmt.Errorf("umount %s: device or resource busy (EBUSY); in use by %s%s; set force_unmount: true to kill them on stop (raftha never lazy-unmounts)",
-			mp, describeHolders(holders), submountHint(mounts, mp))
-	}
-	logf := func(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...), "mount_point", mp) }
-	killed, kerr := killHolders(ctx, mp, r.killTimeout, logf)
-	err = r.umountRetry(ctx, mp)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, unix.EBUSY) {
-		return errors.Join(fmt.Errorf("umount %s: still busy (EBUSY) after killing %s; now in use by %s%s",
-			mp, describeHolders(killed), describeHolders(findHolders(mp)), submountHint(mounts, mp)), kerr)
-	}
-	return errors.Join(err, kerr)
-}
-
-func submountHint(mounts []mountEntry, mp string) string {
-	if sub := submountsOf(mounts, mp); len(sub) > 0 {
-		return "; mounts below it: " + strings.Join(sub, ", ")
-	}
-	return ""
-}
-
-// umountRetry calls umount2(mp, 0), retrying EBUSY for about a second.
-func (r *Resource) umountRetry(ctx context.Context, mp string) error {
-	var err error
-	for attempt := 0; attempt < 6; attempt++ {
-		if attempt > 0 {
-			t := time.NewTimer(200 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return fmt.Errorf("umount %s: %w (last error: %v)", mp, ctx.Err(), err)
-			case <-t.C:
-			}
-		}
-		err = bounded(ctx, func() error { return unix.Unmount(mp, 0) })
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, unix.EINVAL):
-			// Not a mount point any more (raced with someone else).
-			mounts, merr := readMountinfo()
-			if merr == nil && topMountAt(mounts, mp) == nil {
-				return nil
-			}
-		case errors.Is(err, unix.EBUSY):
-			continue
-		default:
-			return fmt.Errorf("umount %s: %w", mp, err)
-		}
-	}
-	return fmt.Errorf("umount %s: %w", mp, err)
-}
-
-// Check implements resources.Resource.
-func (r *Resource) Check(ctx context.Context, tok resources.Token) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	dev, _, mp, top, err := r.observe()
-	if err != nil {
-		return err
-	}
-	if top == nil {
-		return fmt.Errorf("%s is not mounted", mp)
-	}
-	if !dev.matches(*top) {
-		return fmt.Errorf("%s holds %s (%d:%d), not %s", mp, top.Source, top.Major, top.Minor, dev)
-	}
-	if r.flags&unix.MS_RDONLY == 0 && top.readOnly() {
-		return fmt.Errorf("%s is mounted read-only (remounted after filesystem errors?)", mp)
-	}
-	if !r.p.Probe {
-		return nil
-	}
-	return r.probe(ctx, mp, tok)
-}
-
-// probe writes, fsyncs, reads back (bypassing the page cache where the
-// filesystem allows) and removes .raftha-probe-<node>. A probe stuck in
-// the kernel is not stacked: later checks fail until it returns.
-func (r *Resource) probe(ctx context.Context, mp string, tok resources.Token) error {
-	r.probeMu.Lock()
-	if r.probeBusy {
-		r.probeMu.Unlock()
-		return fmt.Errorf("probe of %s: an earlier probe is still blocked in I/O", mp)
-	}
-	r.probeBusy = true
-	r.probeMu.Unlock()
-
-	node := r.env.NodeID
-	if node == "" {
-		node = tok.Node
-	}
-	name := filepath.Join(mp, ".raftha-probe-"+sanitize(node))
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	payload := []byte(fmt.Sprintf("raftha probe group=%s node=%s epoch=%d time=%s nonce=%s\n",
-		tok.Group, node, tok.Epoch, time.Now().UTC().Format(time.RFC3339Nano), hex.EncodeToString(rnd[:])))
-
-	done := make(chan error, 1)
-	go func() {
-		err := probeFile(name, payload)
-		r.probeMu.Lock()
-		r.probeBusy = false
-		r.probeMu.Unlock()
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("probe of %s: %w", mp, err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("probe of %s did not finish in time: %w", mp, ctx.Err())
-	}
-}
-
-func probeFile(name string, payload []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(payload); err != nil {
-		f.Close()
-		os.Remove(name)
-		return fmt.Errorf("write: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(name)
-		return fmt.Errorf("fsync: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(name)
-		return err
-	}
-	f, err = os.Open(name)
-	if err != nil {
-		os.Remove(name)
-		return err
-	}
-	// Drop the cached pages so the read goes to the device.
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-	got, err := io.ReadAll(io.LimitReader(f, int64(len(payload))+1))
-	f.Close()
-	if err != nil {
-		os.Remove(name)
-		return fmt.Errorf("read back: %w", err)
-	}
-	if !bytes.Equal(got, payload) {
-		os.Remove(name)
-		return fmt.Errorf("read back %d bytes that differ from the %d written", len(got), len(payload))
-	}
-	if err := os.Remove(name); err != nil {
-		return fmt.Errorf("remove: %w", err)
-	}
-	return nil
-}
-
-func sanitize(s string) string {
-	if s == "" {
-		return "node"
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }
 
 // bounded runs fn (a syscall that cannot be interrupted) on its own

@@ -1,0 +1,216 @@
+package disk
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The lock block is the first 4096 bytes of lock_device (format version
+// 1, little-endian):
+//
+//	offset size field
+//	     0    8 magic "RAFTHALK"
+//	     8    4 format version (1)
+//	    12    4 block size (4096)
+//	    16    8 epoch: the owner's fencing token from the Raft log
+//	    24    8 write time, Unix nanoseconds (informational)
+//	    32    4 slot area offset in bytes (4096; reserved, see below)
+//	    36    4 slot size in bytes (0 in version 1: no slots yet)
+//	    40    4 slot count (0 in version 1)
+//	    44    4 reserved (0)
+//	    48   64 cluster id, NUL-padded (empty: raftha has none yet)
+//	   112   64 group name, NUL-padded
+//	   176   64 owner node id, NUL-padded
+//	   240 3852 reserved (0)
+//	  4092    4 CRC32C (Castagnoli) of bytes 0..4091
+//
+// Bytes from 4096 to lockMinDeviceSize are reserved for per-node slots
+// (disk heartbeat, poison pill): a later version describes them with the
+// slot fields, which a version-1 writer carries over unchanged, and never
+// moves block 0, so adding slots is no format break. An all-zero block is
+// a fresh lock device.
+const (
+	lockBlockSize     = 4096
+	lockMagic         = "RAFTHALK"
+	lockVersion       = 1
+	lockSlotOffset    = lockBlockSize
+	lockMinDeviceSize = 1 << 20
+	lockNameLen       = 64
+	lockCRCOffset     = lockBlockSize - 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Errors of the lock block; each is wrapped with the device's name.
+var (
+	// ErrSuperseded: the lock block holds a higher epoch than this node's:
+	// a newer owner has taken the disk. Start refuses to mount, and a
+	// holder that reads it gives the group up at once.
+	ErrSuperseded = errors.New("superseded: the disk lock holds a higher epoch")
+	// ErrLockConflict: the lock block names another group, or another
+	// node at this node's own epoch.
+	ErrLockConflict = errors.New("the disk lock belongs to another holder")
+	// ErrLockCorrupt: the block is neither all zeros nor a valid lock
+	// block (bad magic, version or CRC32C).
+	ErrLockCorrupt = errors.New("the disk lock block is corrupt")
+	// ErrLockIO: a read or write of the lock block failed or did not
+	// return within lock_io_timeout.
+	ErrLockIO = errors.New("disk lock I/O failed")
+	// ErrLockLost: while holding, the lock block could not be read (or
+	// was not valid) for longer than lock_lost_after.
+	ErrLockLost = errors.New("disk lock lost")
+)
+
+// lockRecord is the decoded lock block.
+type lockRecord struct {
+	Epoch                         uint64
+	Written                       time.Time
+	SlotOffset, SlotSize, SlotCnt uint32
+	Cluster, Group, Owner         string
+}
+
+func (r lockRecord) String() string {
+	return fmt.Sprintf("group %s owner %s epoch %d written %s", r.Group, r.Owner, r.Epoch, r.Written.UTC().Format(time.RFC3339Nano))
+}
+
+// encode returns the block for r, CRC included.
+func (r lockRecord) encode() []byte {
+	b := make([]byte, lockBlockSize)
+	copy(b[0:8], lockMagic)
+	le := binary.LittleEndian
+	le.PutUint32(b[8:], lockVersion)
+	le.PutUint32(b[12:], lockBlockSize)
+	le.PutUint64(b[16:], r.Epoch)
+	le.PutUint64(b[24:], uint64(r.Written.UnixNano()))
+	le.PutUint32(b[32:], r.SlotOffset)
+	le.PutUint32(b[36:], r.SlotSize)
+	le.PutUint32(b[40:], r.SlotCnt)
+	copy(b[48:48+lockNameLen], r.Cluster)
+	copy(b[112:112+lockNameLen], r.Group)
+	copy(b[176:176+lockNameLen], r.Owner)
+	le.PutUint32(b[lockCRCOffset:], crc32.Checksum(b[:lockCRCOffset], castagnoli))
+	return b
+}
+
+// decodeLock parses a block. zero reports an all-zero (fresh) block; any
+// other block that is not a valid version-1 lock block is ErrLockCorrupt.
+func decodeLock(b []byte) (rec lockRecord, zero bool, err error) {
+	if len(b) != lockBlockSize {
+		return rec, false, fmt.Errorf("%w: %d bytes, want %d", ErrLockCorrupt, len(b), lockBlockSize)
+	}
+	if allZero(b) {
+		return rec, true, nil
+	}
+	le := binary.LittleEndian
+	switch {
+	case string(b[0:8]) != lockMagic:
+		return rec, false, fmt.Errorf("%w: bad magic %q (not a raftha lock device?)", ErrLockCorrupt, b[0:8])
+	case le.Uint32(b[8:]) != lockVersion:
+		return rec, false, fmt.Errorf("%w: format version %d, this raftha reads version %d", ErrLockCorrupt, le.Uint32(b[8:]), lockVersion)
+	case le.Uint32(b[12:]) != lockBlockSize:
+		return rec, false, fmt.Errorf("%w: block size %d, want %d", ErrLockCorrupt, le.Uint32(b[12:]), lockBlockSize)
+	}
+	if got, want := crc32.Checksum(b[:lockCRCOffset], castagnoli), le.Uint32(b[lockCRCOffset:]); got != want {
+		return rec, false, fmt.Errorf("%w: CRC32C %08x, stored %08x", ErrLockCorrupt, got, want)
+	}
+	rec = lockRecord{
+		Epoch:      le.Uint64(b[16:]),
+		Written:    time.Unix(0, int64(le.Uint64(b[24:]))),
+		SlotOffset: le.Uint32(b[32:]),
+		SlotSize:   le.Uint32(b[36:]),
+		SlotCnt:    le.Uint32(b[40:]),
+		Cluster:    cstring(b[48 : 48+lockNameLen]),
+		Group:      cstring(b[112 : 112+lockNameLen]),
+		Owner:      cstring(b[176 : 176+lockNameLen]),
+	}
+	return rec, false, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func cstring(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// alignedBlock returns a lockBlockSize buffer aligned for O_DIRECT (Go's
+// heap does not move objects).
+func alignedBlock() []byte {
+	b := make([]byte, 2*lockBlockSize)
+	off := int(uintptr(unsafe.Pointer(&b[0])) & (lockBlockSize - 1))
+	if off != 0 {
+		off = lockBlockSize - off
+	}
+	return b[off : off+lockBlockSize : off+lockBlockSize]
+}
+
+// readBlockDirect reads block 0 of path with O_DIRECT, past the page
+// cache: what another host wrote is what it sees.
+func readBlockDirect(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	buf := alignedBlock()
+	n, err := unix.Pread(fd, buf, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	if n != lockBlockSize {
+		return nil, fmt.Errorf("short read: %d of %d bytes", n, lockBlockSize)
+	}
+	return append([]byte(nil), buf...), nil
+}
+
+// writeBlockDirect writes block 0 of path with O_DIRECT|O_DSYNC and
+// fdatasync: on return the block is on the device, not in a cache.
+func writeBlockDirect(path string, b []byte) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_DIRECT|unix.O_DSYNC|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	buf := alignedBlock()
+	copy(buf, b)
+	n, err := unix.Pwrite(fd, buf, 0)
+	if err == nil && n != lockBlockSize {
+		err = fmt.Errorf("short write: %d of %d bytes", n, lockBlockSize)
+	}
+	if err == nil {
+		if err = unix.Fdatasync(fd); err != nil {
+			err = fmt.Errorf("fdatasync: %w", err)
+		}
+	} else {
+		err = fmt.Errorf("write: %w", err)
+	}
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	return err
+}
+
+// deviceSize is the size of the block device at path.
+func deviceSize(path string) (int64, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	return unix.Seek(fd, 0, 2)
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/raftha/raftha/resources"
+)
+
+// fenceWatch runs the fence checks of a running instance (resources that
+// implement resources.FenceChecker, such as a disk resource with
+// lock_device), at most once a heartbeat; the runner pokes every worker
+// each heartbeat. It needs no leader confirmation, so it works while this
+// node is cut off from the leader, and it runs under the lease like any
+// other call (a holder's check may rewrite its own lock block). A check
+// that fails means storage outside raftha shows a newer owner: the group
+// is given up at once through the self-fence path, without waiting for
+// the lease to run out; the guard takes the hard action if the stop fails
+// for fencing.stop_deadline. The epoch is then given up (reportFailed):
+// the group is never started here again at it. It reports whether it
+// self-fenced.
+func (w *worker) fenceWatch(ctx context.Context, inst *instance) bool {
+	s := w.r.s
+	now := time.Now()
+	if now.Before(w.fenceWatchNext) {
+		return false
+	}
+	w.fenceWatchNext = now.Add(s.cfg.Timing.Heartbeat.D())
+	for i := 0; i < inst.started && i < len(inst.res); i++ {
+		b := inst.res[i]
+		fc, ok := b.r.(resources.FenceChecker)
+		if !ok {
+			continue
+		}
+		lctx, cancel := s.lease.bound(ctx, w.name, inst.epoch)
+		err := fc.CheckFence(lctx, w.token(inst.epoch, b.name))
+		cancel()
+		if err == nil {
+			continue
+		}
+		w.log.Error("fence check failed: another owner has the group's storage; giving the group up now", "resource", b.name, "epoch", inst.epoch, "error", err)
+		cause := fmt.Sprintf("superseded: fence check of %s (%s) failed: %v", b.name, b.typ, err)
+		stopErr := w.selfFence(ctx, inst, cause)
+		if w.gaveUp == nil {
+			reason := cause
+			if stopErr != nil {
+				reason += "; stopping failed: " + stopErr.Error()
+			}
+			w.reportFailed(ctx, inst.epoch, reason, stopErr != nil)
+		}
+		return true
+	}
+	return false
+}
