@@ -21,7 +21,8 @@ var errTestSuperseded = errors.New("test: storage shows a higher epoch")
 
 // fencedResource marks dir/on.NODE while it runs. Its fence check fails
 // while dir/superseded.NODE exists; its stop fails while
-// dir/fail-stop.NODE exists.
+// dir/fail-stop.NODE exists; it hangs until its context ends while
+// dir/hang-stop.NODE exists.
 type fencedResource struct{ dir string }
 
 func (r *fencedResource) Start(ctx context.Context, tok resources.Token) error {
@@ -31,6 +32,10 @@ func (r *fencedResource) Start(ctx context.Context, tok resources.Token) error {
 func (r *fencedResource) Stop(ctx context.Context, tok resources.Token) error {
 	if exists(filepath.Join(r.dir, "fail-stop."+tok.Node)) {
 		return errors.New("test: stop fails")
+	}
+	if exists(filepath.Join(r.dir, "hang-stop."+tok.Node)) {
+		<-ctx.Done() // an unmount stuck on a dead device
+		return ctx.Err()
 	}
 	if err := os.Remove(filepath.Join(r.dir, "on."+tok.Node)); err != nil && !os.IsNotExist(err) {
 		return err
@@ -110,5 +115,26 @@ func TestFenceCheckSupersededStopFailureTakesHardAction(t *testing.T) {
 	}
 	if !strings.Contains(c.member("n1").logs.String(), "superseded: fence check of data (fenced) failed") {
 		t.Fatal("n1's log does not show the superseded self-fence")
+	}
+}
+
+// TestFenceCheckSupersededHungStopTakesHardActionWithinStopDeadline: the
+// stop hangs (an unmount stuck on the device) instead of failing: the
+// hard action must still come within fencing.stop_deadline of the
+// superseded check, not stop_deadline (the stop's own bound) plus another
+// stop_deadline counted from the failed stop, while a newer owner already
+// has the disk.
+func TestFenceCheckSupersededHungStopTakesHardActionWithinStopDeadline(t *testing.T) {
+	dir := t.TempDir()
+	c, h := fencedCluster(t, dir)
+	cfg := c.member("n1").cfg
+	touch(t, filepath.Join(dir, "hang-stop.n1"))
+	began := time.Now()
+	touch(t, filepath.Join(dir, "superseded.n1"))
+	limit := cfg.Fencing.StopDeadline.D() + 3*cfg.Timing.Heartbeat.D()
+	waitFor(t, 4*limit, "n1's hard action", func() bool { _, ok := h.when("n1"); return ok })
+	at, _ := h.when("n1")
+	if at.Sub(began) > limit {
+		t.Fatalf("hard action %s after the storage showed a newer owner; want within stop_deadline + 3 heartbeats (%s)", at.Sub(began), limit)
 	}
 }
