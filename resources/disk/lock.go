@@ -66,6 +66,7 @@ type diskLock struct {
 	ioTimeout time.Duration
 	lostAfter time.Duration
 	settle    time.Duration
+	heartbeat time.Duration // how often the holder loop re-reads (lockhold.go)
 	// read and write are the raw block I/O (tests replace them to make a
 	// device hang); each call is bounded by ioTimeout.
 	read  func(path string) ([]byte, error)
@@ -75,6 +76,13 @@ type diskLock struct {
 	busy     bool      // an I/O is still blocked in the kernel
 	lastGood time.Time // last read that showed our own record
 	held     uint64    // epoch acquired by Start (0: none)
+
+	// The holder loop (lockhold.go): cancel and done while it runs; its
+	// final verdict; checkMu serializes it with CheckFence.
+	holdCancel context.CancelFunc
+	holdDone   chan struct{}
+	holdErr    error
+	checkMu    sync.Mutex
 }
 
 func newDiskLock(p *Params, env resources.Env, log hclog.Logger) *diskLock {
@@ -96,6 +104,7 @@ func newDiskLock(p *Params, env resources.Env, log hclog.Logger) *diskLock {
 	if hb <= 0 {
 		hb = time.Second
 	}
+	l.heartbeat = hb
 	l.settle = resources.DurationOr(p.LockSettle, 2*hb+l.ioTimeout)
 	return l
 }
@@ -197,6 +206,7 @@ func (l *diskLock) acquire(ctx context.Context, dataDev blockDevice, tok resourc
 	if l.node == "" {
 		return fmt.Errorf("lock_device %s: this agent passed no node id", l.path)
 	}
+	l.stopHolding()
 	if err := l.checkDevice(dataDev); err != nil {
 		return err
 	}
@@ -236,6 +246,7 @@ func (l *diskLock) acquire(ctx context.Context, dataDev blockDevice, tok resourc
 			l.mu.Lock()
 			l.held, l.lastGood = tok.Epoch, time.Now()
 			l.mu.Unlock()
+			l.startHolding(tok)
 			return nil
 		}
 		rec, zero, err := decodeLock(got)
@@ -339,5 +350,5 @@ func (r *Resource) CheckFence(ctx context.Context, tok resources.Token) error {
 	if r.lock == nil {
 		return nil
 	}
-	return r.lock.check(ctx, tok)
+	return r.lock.checkSerial(ctx, tok)
 }
