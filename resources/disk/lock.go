@@ -111,8 +111,12 @@ func newDiskLock(p *Params, env resources.Env, log hclog.Logger) *diskLock {
 
 // bounded runs one block I/O with lock_io_timeout (and ctx). A call that
 // hangs is left to finish on its own; until it does, every later call
-// fails at once rather than pile up goroutines on a dead device.
+// fails at once rather than pile up goroutines on a dead device. Nothing
+// is started once ctx has ended (Start's context ends with the lease).
 func (l *diskLock) bounded(ctx context.Context, what string, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %s %s: %w", ErrLockIO, what, l.path, err)
+	}
 	l.mu.Lock()
 	if l.busy {
 		l.mu.Unlock()
@@ -150,7 +154,10 @@ func (l *diskLock) readRaw(ctx context.Context) ([]byte, error) {
 		b, err = l.read(l.path)
 		return err
 	})
-	return b, err
+	if err != nil {
+		return nil, err // b may still be written by a read that timed out
+	}
+	return b, nil
 }
 
 // judge compares a valid record with what tok may hold: nil when tok's

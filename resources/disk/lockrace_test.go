@@ -5,6 +5,7 @@ package disk
 // depend on the agent calling CheckFence on time.
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -61,5 +62,27 @@ func TestDiskLockHolderReassertsWithoutCheckFence(t *testing.T) {
 	}
 	if rec, _ := f.readLock(t); rec.Owner != "node-a" || rec.Epoch != 7 {
 		t.Fatalf("lock after the stale acquire: %s", rec)
+	}
+}
+
+// TestLockNoIOAfterContextEnded: Start's context is bounded by the lease.
+// A node paused between its read and its write resumes with that context
+// already ended; it must not write its (stale) record at all, rather
+// than write it and only then report the context's end.
+func TestLockNoIOAfterContextEnded(t *testing.T) {
+	var writes atomic.Int32
+	l := &diskLock{path: "/dev/lock", node: "node-a", ioTimeout: time.Second,
+		write: func(string, []byte) error { writes.Add(1); return nil },
+		read:  func(string) ([]byte, error) { return make([]byte, lockBlockSize), nil }}
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := 0; i < 20; i++ {
+		if _, err := l.writeVerified(c, l.mine(tok(), lockRecord{})); err == nil {
+			t.Fatal("writeVerified with an ended context succeeded")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := writes.Load(); n != 0 {
+		t.Fatalf("%d writes of the lock block were issued after the (lease) context had ended", n)
 	}
 }
