@@ -357,5 +357,5 @@ func (r *Resource) CheckFence(ctx context.Context, tok resources.Token) error {
 	if r.lock == nil {
 		return nil
 	}
-	return r.lock.checkSerial(ctx, tok)
+	return r.lock.checkSerial(ctx, tok, false)
 }

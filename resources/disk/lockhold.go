@@ -51,7 +51,7 @@ func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resourc
 			return
 		case <-t.C:
 		}
-		err := l.checkSerial(ctx, tok)
+		err := l.checkSerial(ctx, tok, true)
 		if ctx.Err() != nil {
 			return
 		}
@@ -66,8 +66,17 @@ func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resourc
 }
 
 // checkSerial is check, one at a time (the holder loop and CheckFence).
-func (l *diskLock) checkSerial(ctx context.Context, tok resources.Token) error {
-	l.checkMu.Lock()
+// With wait false (CheckFence, on the agent's worker) it does not queue
+// behind a check of the loop that is under way: it returns the loop's
+// verdict so far, so the worker is not held up to twice as long.
+func (l *diskLock) checkSerial(ctx context.Context, tok resources.Token, wait bool) error {
+	if wait {
+		l.checkMu.Lock()
+	} else if !l.checkMu.TryLock() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.holdErr
+	}
 	defer l.checkMu.Unlock()
 	l.mu.Lock()
 	final := l.holdErr
