@@ -16,10 +16,10 @@ import (
 // other call (a holder's check may rewrite its own lock block). A check
 // that fails means storage outside raftha shows a newer owner: the group
 // is given up at once through the self-fence path, without waiting for
-// the lease to run out; the guard takes the hard action if the stop fails
-// for fencing.stop_deadline. The epoch is then given up (reportFailed):
-// the group is never started here again at it. It reports whether it
-// self-fenced.
+// the lease to run out; the guard takes the hard action if the resources
+// are not stopped within fencing.stop_deadline of the failed check. The
+// epoch is then given up (reportFailed): the group is never started here
+// again at it. It reports whether it self-fenced.
 func (w *worker) fenceWatch(ctx context.Context, inst *instance) bool {
 	s := w.r.s
 	now := time.Now()
@@ -41,6 +41,15 @@ func (w *worker) fenceWatch(ctx context.Context, inst *instance) bool {
 		}
 		w.log.Error("fence check failed: another owner has the group's storage; giving the group up now", "resource", b.name, "epoch", inst.epoch, "error", err)
 		cause := fmt.Sprintf("superseded: fence check of %s (%s) failed: %v", b.name, b.typ, err)
+		// A newer owner may already use the storage: the hard action is
+		// due stop_deadline from now even if the stop hangs rather than
+		// fails (the guard counts from here, not from a failed stop).
+		w.mu.Lock()
+		if inst.supersededAt.IsZero() {
+			inst.supersededAt = time.Now()
+		}
+		w.mu.Unlock()
+		w.r.kickGuard()
 		stopErr := w.selfFence(ctx, inst, cause)
 		if w.gaveUp == nil {
 			reason := cause

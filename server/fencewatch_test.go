@@ -21,7 +21,8 @@ var errTestSuperseded = errors.New("test: storage shows a higher epoch")
 
 // fencedResource marks dir/on.NODE while it runs. Its fence check fails
 // while dir/superseded.NODE exists; its stop fails while
-// dir/fail-stop.NODE exists.
+// dir/fail-stop.NODE exists; it hangs until its context ends while
+// dir/hang-stop.NODE exists.
 type fencedResource struct{ dir string }
 
 func (r *fencedResource) Start(ctx context.Context, tok resources.Token) error {
@@ -31,6 +32,10 @@ func (r *fencedResource) Start(ctx context.Context, tok resources.Token) error {
 func (r *fencedResource) Stop(ctx context.Context, tok resources.Token) error {
 	if exists(filepath.Join(r.dir, "fail-stop."+tok.Node)) {
 		return errors.New("test: stop fails")
+	}
+	if exists(filepath.Join(r.dir, "hang-stop."+tok.Node)) {
+		<-ctx.Done() // an unmount stuck on a dead device
+		return ctx.Err()
 	}
 	if err := os.Remove(filepath.Join(r.dir, "on."+tok.Node)); err != nil && !os.IsNotExist(err) {
 		return err
@@ -96,10 +101,27 @@ func TestFenceCheckSupersededStopsGroupAtOnce(t *testing.T) {
 // stop fails: n1 takes its hard action within fencing.stop_deadline of
 // the failed stop, while its lease is still good.
 func TestFenceCheckSupersededStopFailureTakesHardAction(t *testing.T) {
+	supersededHardAction(t, "fail-stop.n1")
+}
+
+// TestFenceCheckSupersededHungStopTakesHardActionWithinStopDeadline: the
+// stop hangs (an unmount stuck on the device) instead of failing: the
+// hard action must still come within fencing.stop_deadline of the
+// superseded check, not stop_deadline (the stop's own bound) plus another
+// stop_deadline counted from the failed stop, while a newer owner already
+// has the disk.
+func TestFenceCheckSupersededHungStopTakesHardActionWithinStopDeadline(t *testing.T) {
+	supersededHardAction(t, "hang-stop.n1")
+}
+
+// supersededHardAction: n1's stop misbehaves (stopFile), then its storage
+// shows a newer owner; n1 must take its hard action within stop_deadline
+// + 3 heartbeats, while its lease is still good.
+func supersededHardAction(t *testing.T, stopFile string) {
 	dir := t.TempDir()
 	c, h := fencedCluster(t, dir)
 	cfg := c.member("n1").cfg
-	touch(t, filepath.Join(dir, "fail-stop.n1"))
+	touch(t, filepath.Join(dir, stopFile))
 	began := time.Now()
 	touch(t, filepath.Join(dir, "superseded.n1"))
 	limit := cfg.Fencing.StopDeadline.D() + 3*cfg.Timing.Heartbeat.D()

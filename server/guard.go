@@ -76,8 +76,8 @@ func (r *runner) guardPass(now time.Time) time.Duration {
 			}
 			due = base.Add(stopDeadline)
 		}
-		if !inst.stopFailedAt.IsZero() {
-			if d := inst.stopFailedAt.Add(stopDeadline); due.IsZero() || d.Before(due) {
+		for _, at := range []time.Time{inst.stopFailedAt, inst.supersededAt} {
+			if d := at.Add(stopDeadline); !at.IsZero() && (due.IsZero() || d.Before(due)) {
 				due = d
 			}
 		}
@@ -85,7 +85,7 @@ func (r *runner) guardPass(now time.Time) time.Duration {
 		if fire {
 			inst.hardDone = true
 		}
-		epoch, stopFailed, left := inst.epoch, !inst.stopFailedAt.IsZero(), inst.validUntil.Sub(now)
+		epoch, stopFailed, left := inst.epoch, !inst.stopFailedAt.IsZero() || !inst.supersededAt.IsZero(), inst.validUntil.Sub(now)
 		w.mu.Unlock()
 		switch {
 		case fire:

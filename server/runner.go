@@ -314,6 +314,10 @@ type instance struct {
 	lastStop     time.Time
 	stopErr      error
 	stopFailedAt time.Time
+	// supersededAt: when a fence check found the group superseded
+	// (fencewatch.go); the guard takes the hard action stop_deadline
+	// later if the resources are still up, whatever the lease says.
+	supersededAt time.Time
 	// selfFenced: the lease ran out and the self-fence was recorded;
 	// hardDone: the guard took the hard action for it.
 	selfFenced, hardDone bool

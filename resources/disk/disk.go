@@ -415,8 +415,12 @@ func fsckMeaning(code int) string {
 
 // bounded runs fn (a syscall that cannot be interrupted) on its own
 // goroutine and waits for it or ctx. If ctx ends first the goroutine is
-// left to finish on its own.
+// left to finish on its own. fn is not started at all when ctx has
+// already ended (a mount must not be issued after the lease ran out).
 func bounded(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
 	select {

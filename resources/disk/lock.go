@@ -66,6 +66,7 @@ type diskLock struct {
 	ioTimeout time.Duration
 	lostAfter time.Duration
 	settle    time.Duration
+	heartbeat time.Duration // how often the holder loop re-reads (lockhold.go)
 	// read and write are the raw block I/O (tests replace them to make a
 	// device hang); each call is bounded by ioTimeout.
 	read  func(path string) ([]byte, error)
@@ -75,6 +76,13 @@ type diskLock struct {
 	busy     bool      // an I/O is still blocked in the kernel
 	lastGood time.Time // last read that showed our own record
 	held     uint64    // epoch acquired by Start (0: none)
+
+	// The holder loop (lockhold.go): cancel and done while it runs; its
+	// final verdict; checkMu serializes it with CheckFence.
+	holdCancel context.CancelFunc
+	holdDone   chan struct{}
+	holdErr    error
+	checkMu    sync.Mutex
 }
 
 func newDiskLock(p *Params, env resources.Env, log hclog.Logger) *diskLock {
@@ -96,14 +104,19 @@ func newDiskLock(p *Params, env resources.Env, log hclog.Logger) *diskLock {
 	if hb <= 0 {
 		hb = time.Second
 	}
+	l.heartbeat = hb
 	l.settle = resources.DurationOr(p.LockSettle, 2*hb+l.ioTimeout)
 	return l
 }
 
 // bounded runs one block I/O with lock_io_timeout (and ctx). A call that
 // hangs is left to finish on its own; until it does, every later call
-// fails at once rather than pile up goroutines on a dead device.
+// fails at once rather than pile up goroutines on a dead device. Nothing
+// is started once ctx has ended (Start's context ends with the lease).
 func (l *diskLock) bounded(ctx context.Context, what string, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %s %s: %w", ErrLockIO, what, l.path, err)
+	}
 	l.mu.Lock()
 	if l.busy {
 		l.mu.Unlock()
@@ -141,7 +154,10 @@ func (l *diskLock) readRaw(ctx context.Context) ([]byte, error) {
 		b, err = l.read(l.path)
 		return err
 	})
-	return b, err
+	if err != nil {
+		return nil, err // b may still be written by a read that timed out
+	}
+	return b, nil
 }
 
 // judge compares a valid record with what tok may hold: nil when tok's
@@ -197,6 +213,7 @@ func (l *diskLock) acquire(ctx context.Context, dataDev blockDevice, tok resourc
 	if l.node == "" {
 		return fmt.Errorf("lock_device %s: this agent passed no node id", l.path)
 	}
+	l.stopHolding()
 	if err := l.checkDevice(dataDev); err != nil {
 		return err
 	}
@@ -236,6 +253,7 @@ func (l *diskLock) acquire(ctx context.Context, dataDev blockDevice, tok resourc
 			l.mu.Lock()
 			l.held, l.lastGood = tok.Epoch, time.Now()
 			l.mu.Unlock()
+			l.startHolding(tok)
 			return nil
 		}
 		rec, zero, err := decodeLock(got)
@@ -339,5 +357,5 @@ func (r *Resource) CheckFence(ctx context.Context, tok resources.Token) error {
 	if r.lock == nil {
 		return nil
 	}
-	return r.lock.check(ctx, tok)
+	return r.lock.checkSerial(ctx, tok, false)
 }

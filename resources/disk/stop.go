@@ -18,6 +18,9 @@ func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
 	defer r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, r.stopTimeout)
 	defer cancel()
+	if r.lock != nil {
+		r.lock.stopHolding() // no re-assertion once the group stops here
+	}
 
 	dev, devErr := r.device()
 	if devErr != nil {

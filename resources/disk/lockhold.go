@@ -1,0 +1,88 @@
+package disk
+
+import (
+	"context"
+	"time"
+
+	"github.com/raftha/raftha/resources"
+)
+
+// The holder's re-assertion must not depend on the agent: its runner
+// calls CheckFence from the group's worker, which does not run while the
+// worker starts the group's next resources, restarts them or waits for a
+// monitor call. A stale acquirer's lock_settle (2 heartbeats +
+// lock_io_timeout) is only long enough if the holder re-reads, and puts
+// its epoch back over a lower one, every heartbeat whatever the agent is
+// doing. So from a successful acquire until Stop, a goroutine of the lock
+// runs the same check every heartbeat; CheckFence returns its final
+// verdict (superseded, conflict, lost) and runs a check of its own too.
+
+// startHolding (re)starts the holder loop for tok after an acquire.
+func (l *diskLock) startHolding(tok resources.Token) {
+	l.stopHolding()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	l.mu.Lock()
+	l.holdCancel, l.holdDone, l.holdErr = cancel, done, nil
+	l.mu.Unlock()
+	go l.holdLoop(ctx, done, tok)
+}
+
+// stopHolding ends the holder loop (Stop, or before a new acquire) and
+// waits for it: after it returns the loop writes nothing more.
+func (l *diskLock) stopHolding() {
+	l.mu.Lock()
+	cancel, done := l.holdCancel, l.holdDone
+	l.holdCancel, l.holdDone = nil, nil
+	l.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done // bounded: each check's I/O is bounded by lock_io_timeout
+	}
+}
+
+func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resources.Token) {
+	defer close(done)
+	t := time.NewTicker(l.heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := l.checkSerial(ctx, tok, true)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			l.log.Error("the disk lock is no longer this node's; the agent gives the group up at its next fence check", "lock_device", l.path, "error", err)
+			l.mu.Lock()
+			l.holdErr = err
+			l.mu.Unlock()
+			return // final: nothing more is written
+		}
+	}
+}
+
+// checkSerial is check, one at a time (the holder loop and CheckFence).
+// With wait false (CheckFence, on the agent's worker) it does not queue
+// behind a check of the loop that is under way: it returns the loop's
+// verdict so far, so the worker is not held up to twice as long.
+func (l *diskLock) checkSerial(ctx context.Context, tok resources.Token, wait bool) error {
+	if wait {
+		l.checkMu.Lock()
+	} else if !l.checkMu.TryLock() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.holdErr
+	}
+	defer l.checkMu.Unlock()
+	l.mu.Lock()
+	final := l.holdErr
+	l.mu.Unlock()
+	if final != nil {
+		return final
+	}
+	return l.check(ctx, tok)
+}
