@@ -140,6 +140,12 @@ func runDemo(c *cli.Context) error {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return err
 	}
+	// An operate token for the dashboard, so that the URL printed below
+	// signs in (members keep only its SHA-256).
+	token, tokenSum, err := api.NewToken()
+	if err != nil {
+		return err
+	}
 	for _, m := range members {
 		m.cfgFile = filepath.Join(dir, m.id+".yaml")
 		cfg := fmt.Sprintf(`# raftha demo member %[1]s (generated)
@@ -165,7 +171,11 @@ fencing:
   self_fence_action: none
   # No watchdog device here; lease-only nodes must say so explicitly.
   watchdog: none
-`, m.id, m.role, m.raft, m.api, memberYAML.String())
+access:
+  # The demo dashboard's token (raftha token create makes one).
+  tokens:
+    - {name: demo, role: operate, sha256: %[6]s}
+`, m.id, m.role, m.raft, m.api, memberYAML.String(), tokenSum)
 		if err := os.WriteFile(m.cfgFile, []byte(cfg), 0o600); err != nil {
 			return err
 		}
@@ -272,9 +282,12 @@ Try it from another terminal:
   raftha status
   raftha ownership transfer web --to %s
   curl http://127.0.0.1:%d/
+Dashboard, signed in with the demo's operate token (the browser will warn
+about the demo's own CA, %s):
+  https://127.0.0.1:%d/ui/#token=%s
 Files: configs %s/*.yaml, groups %s, logs %s/logs/
 `, api, filepath.Join(tlsDir, "ca.pem"), filepath.Join(tlsDir, "operator.pem"), filepath.Join(tlsDir, "operator-key.pem"),
-		otherNode(owner.Status.Owner), appPort, dir, groupFile, dir)
+		otherNode(owner.Status.Owner), appPort, filepath.Join(tlsDir, "ca.pem"), api, token, dir, groupFile, dir)
 
 	if c.Bool("failover") {
 		if err := demoFailover(ctx, out, members, owner, appPort); err != nil {

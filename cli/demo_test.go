@@ -3,12 +3,19 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/api"
 )
 
 // TestDemoOnce runs `raftha demo --once` in process: three members on
@@ -95,4 +102,77 @@ func runDemoOnce(t *testing.T) string {
 		t.Fatalf("demo --once did not return within 3 minutes")
 	}
 	return out.String()
+}
+
+// lockedBuf is a bytes.Buffer that the demo writes to while the test reads.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestDemoDashboardURLSignsIn: the dashboard URL the demo prints carries
+// a token that the running members accept with the operate role (the
+// dashboard's Move needs it), over the demo's own CA.
+func TestDemoDashboardURLSignsIn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-member cluster")
+	}
+	out := &lockedBuf{}
+	app := NewApp()
+	app.Writer, app.ErrWriter = out, out
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.RunContext(ctx, []string{"raftha", "demo"}) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Error("the demo did not stop within a minute of its context ending")
+		}
+	}()
+	urlRE := regexp.MustCompile(`own CA, (\S+)\):\n\s+(https://127\.0\.0\.1:[0-9]+)/ui/#token=(rha_\S+)`)
+	var m []string
+	deadline := time.Now().Add(2 * time.Minute)
+	for m == nil && time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("the demo ended: %v\n%s", err, out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		m = urlRE.FindStringSubmatch(out.String())
+	}
+	if m == nil {
+		t.Fatalf("no dashboard URL with a token in the demo's output:\n%s", out.String())
+	}
+	caPEM, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	req, _ := http.NewRequest("GET", m[2]+"/v1/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+m[3])
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var who api.Caller
+	if err := json.NewDecoder(resp.Body).Decode(&who); err != nil || resp.StatusCode != http.StatusOK || who.Role != api.RoleOperate {
+		t.Fatalf("whoami with the printed token: %d %+v %v, want role operate", resp.StatusCode, who, err)
+	}
 }
