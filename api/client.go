@@ -94,6 +94,37 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 	return resp.StatusCode, nil
 }
 
+// Raw is GET path as bytes, whatever its content type (the Prometheus
+// metrics, a profile): for a support bundle. A non-2xx answer is an
+// *Error, as for the typed calls.
+func (c *Client) Raw(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the raftha API at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		e := &Error{}
+		if json.Unmarshal(data, e) != nil || e.Message == "" {
+			e = &Error{Message: fmt.Sprintf("GET %s: HTTP %d", path, resp.StatusCode)}
+		}
+		e.Status = resp.StatusCode
+		return nil, e
+	}
+	return data, nil
+}
+
 func (c *Client) get(ctx context.Context, path string, out any) error {
 	_, err := c.do(ctx, http.MethodGet, path, "", nil, out)
 	return err

@@ -46,6 +46,7 @@ Start here:
 			configCommand(),
 			timingCommand(),
 			diskCommand(),
+			debugCommand(),
 			iamCommand(),
 			demoCommand(),
 			demoAppCommand(),
