@@ -51,6 +51,8 @@ Start here:
 			demoCommand(),
 			demoAppCommand(),
 			versionCommand(),
+			completionCommand(),
+			manCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}
