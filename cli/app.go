@@ -16,7 +16,7 @@ import (
 
 // NewApp builds the raftha command line application.
 func NewApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "raftha",
 		Usage:   "HA cluster manager for EC2: failover groups owned through a Raft log",
 		Version: api.Version,
@@ -56,6 +56,37 @@ Start here:
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}
+	app.Action = unknownCommand(func(c *cli.Context) error { return cli.ShowAppHelp(c) })
+	for _, cmd := range app.Commands {
+		refuseUnknownSubcommands(cmd)
+	}
+	return app
+}
+
+// unknownCommand is the action of a command that only groups others: a
+// word that names none of them is a usage error (exit 2), not a help
+// topic (urfave/cli's default answers "No help topic" with exit 3).
+func unknownCommand(help cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.NArg() > 0 {
+			return usagef("unknown command %q: see %s --help", c.Args().First(), c.Command.HelpName)
+		}
+		return help(c)
+	}
+}
+
+// refuseUnknownSubcommands gives every command that groups others, at any
+// depth, the unknownCommand action.
+func refuseUnknownSubcommands(cmd *cli.Command) {
+	if len(cmd.Subcommands) == 0 {
+		return
+	}
+	if cmd.Action == nil {
+		cmd.Action = unknownCommand(cli.ShowSubcommandHelp)
+	}
+	for _, sub := range cmd.Subcommands {
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 // Main runs the application with args and returns the process exit code:
@@ -69,7 +100,9 @@ func Main(args []string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "raftha: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "Required flag") || strings.HasPrefix(err.Error(), "flag provided but not defined") {
+	// urfave/cli reports flag mistakes as plain errors (no type to match),
+	// so their text is the only way to tell them from a failed operation.
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "Required flag") || strings.HasPrefix(err.Error(), "flag provided but not defined") || strings.HasPrefix(err.Error(), "invalid value") {
 		return 2
 	}
 	var ec cli.ExitCoder

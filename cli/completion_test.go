@@ -72,3 +72,25 @@ func TestManPage(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageErrorsExit2: a command, a subcommand or a flag value that does
+// not parse is a usage error: exit 2, one line on stderr naming it.
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"statsu"}, `unknown command "statsu": see raftha --help`},
+		{[]string{"group", "lsit"}, `unknown command "lsit": see raftha group --help`},
+		{[]string{"tls", "cert", "bogus"}, `unknown command "bogus"`},
+		{[]string{"tls", "ca", "create", "--dir", t.TempDir(), "--validity", "90d"}, `invalid value "90d"`},
+	} {
+		out, errs, code := runMain(t, tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Errorf("raftha %s: exit %d, stderr %q, stdout %d bytes; want exit 2 and one line with %q", strings.Join(tc.args, " "), code, errs, len(out), tc.want)
+		}
+	}
+	if out, _, code := runMain(t, "group"); code != 0 || !strings.Contains(out, "apply") {
+		t.Errorf("raftha group (no subcommand): exit %d, want its help", code)
+	}
+}
