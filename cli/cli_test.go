@@ -295,6 +295,18 @@ func TestInterspersed(t *testing.T) {
 			[]string{"raftha", "--help", "members", "remove", "n3", "--api", "https://10.0.1.10:7401"},
 			[]string{"raftha", "--help", "members", "remove", "--api", "https://10.0.1.10:7401", "n3"},
 		},
+		{ // a command's flags before the command path move after it
+			[]string{"raftha", "--api", "https://10.0.1.10:7401", "ownership", "transfer", "db", "--to", "n2"},
+			[]string{"raftha", "ownership", "transfer", "--api", "https://10.0.1.10:7401", "--to", "n2", "db"},
+		},
+		{ // with =, and a value that is also a command name
+			[]string{"raftha", "--api=https://x:1", "--token", "group", "group", "list"},
+			[]string{"raftha", "group", "list", "--api=https://x:1", "--token", "group"},
+		},
+		{ // between the words of the path
+			[]string{"raftha", "group", "--api", "https://x:1", "list", "--json"},
+			[]string{"raftha", "group", "list", "--api", "https://x:1", "--json"},
+		},
 		{
 			[]string{"raftha"},
 			[]string{"raftha"},

@@ -94,3 +94,17 @@ func TestUsageErrorsExit2(t *testing.T) {
 		t.Errorf("raftha group (no subcommand): exit %d, want its help", code)
 	}
 }
+
+// TestClientFlagsBeforeTheCommand: `raftha --api URL status` reaches the
+// status command with its --api (it fails on the unreachable address, not
+// on an undefined flag).
+func TestClientFlagsBeforeTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, code := runMain(t, "tls", "ca", "create", "--dir", dir); code != 0 {
+		t.Fatal("tls ca create failed")
+	}
+	_, errs, code := runMain(t, "--api", "https://127.0.0.1:1", "--ca-cert", filepath.Join(dir, "ca.pem"), "--token", "rha_x", "status")
+	if code != 1 || !strings.Contains(errs, "127.0.0.1:1") || strings.Contains(errs, "not defined") {
+		t.Fatalf("raftha --api ... status: exit %d, %q; want the status command's failure to reach 127.0.0.1:1", code, errs)
+	}
+}
