@@ -182,7 +182,7 @@ func (c *Config) Validate() yamlstrict.ErrorList {
 		add("advertise", "must name an address peers can reach, not %q", c.Advertise)
 	}
 	if c.API == "" {
-		add("api", "required: host:port for the HTTPS API, e.g. 10.0.1.10:7443")
+		add("api", "required: host:port for the HTTPS API, e.g. 10.0.1.10:7401")
 	} else if _, problem := checkConfigHostPort(c.API); problem != "" {
 		add("api", "%s", problem)
 	}

@@ -120,7 +120,11 @@ func (l *lease) fail(err error) {
 	l.lastErr = err
 	l.mu.Unlock()
 	if changed {
-		l.s.logLimit.Log(l.s.logger, hclog.Warn, "heartbeat", "heartbeat to leader failed; lease not renewed", "error", err, "lease_left", l.remaining().Round(time.Millisecond))
+		left := "none yet" // never renewed: time.Until of the zero time is nonsense
+		if l.everRenewed() {
+			left = max(l.remaining(), 0).Round(time.Millisecond).String()
+		}
+		l.s.logLimit.Log(l.s.logger, hclog.Warn, "heartbeat", "heartbeat to leader failed; lease not renewed", "error", err, "lease_left", left)
 	}
 }
 
