@@ -31,10 +31,18 @@ func (s *Server) logView() (st *fsm.State, unconfirmed uint64, last time.Time) {
 	if err != nil {
 		return st, 0, time.Time{}
 	}
-	if lastIdx > st.Index && lastIdx-st.Index > maxLogViewEntries {
-		lastIdx = st.Index + maxLogViewEntries // a consistent prefix, never a gap
+	// The FSM's index is its last command's; the entries after it up to
+	// the latest snapshot (Barriers: readiness, nudge) may be compacted
+	// away, and hold no command the snapshot lacks. So the replay starts
+	// at the log's first entry when that is later.
+	start := st.Index + 1
+	if first, err := s.store.FirstIndex(); err == nil && first > start {
+		start = first
 	}
-	for i := st.Index + 1; i <= lastIdx; i++ {
+	if lastIdx >= start && lastIdx-start >= maxLogViewEntries {
+		lastIdx = start + maxLogViewEntries - 1 // a consistent prefix, never a gap
+	}
+	for i := start; i <= lastIdx; i++ {
 		var l raft.Log
 		if err := s.store.GetLog(i, &l); err != nil {
 			break // compacted or closed: show what was read
