@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/internal/benchtable"
 )
 
 // lossy drops pct percent of the packets that member id receives from
@@ -275,6 +277,12 @@ func TestLossyNetworkTable(t *testing.T) {
 			continue
 		}
 		fmt.Fprintf(&b, "%-6s %8.1f %19d %12d %15d %15d\n", fmt.Sprintf("%.0f%%", r.pct), r.s.held.Minutes(), r.s.moves, r.s.selfFences, r.s.leaderChgs, r.s.stops)
+		benchtable.Print(benchtable.Row{
+			Figure:  fmt.Sprintf("lossy network %.0f%% for %s: spurious failovers / self-fences", r.pct, hold),
+			Value:   fmt.Sprintf("%d / %d", r.s.moves, r.s.selfFences),
+			Goal:    "0 / 0 at 5 and 10%",
+			Command: "make bench (TestLossyNetworkTable, root)",
+		})
 	}
 	fmt.Print(b.String())
 	t.Log(b.String())
