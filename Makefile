@@ -37,6 +37,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run ./internal/tools/notice -check
 
 ## unit: a test that fails is run once more alone and, if it passes then,
 ## printed as FLAKY (see scripts/gotest-rerun); races, panics and
