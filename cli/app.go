@@ -75,7 +75,54 @@ Client flags (--api, --ca-cert, --client-cert, --client-key, --token) and
 		refuseUnknownSubcommands(cmd)
 		quietUsageErrors(cmd)
 	}
+	addHelpCommands(app)
 	return app
+}
+
+// exitNoHelpTopic is the status urfave/cli's help command exits with for
+// a topic that names no command.
+const exitNoHelpTopic = 3
+
+// addHelpCommands gives the app and every command that groups others its
+// own copy of urfave/cli's help command, whose unknown topic (`raftha
+// help statsu`, `raftha group help lsit`) is a usage error, exit 2, like
+// an unknown command, instead of exit 3.
+func addHelpCommands(app *cli.App) {
+	probe := &cli.App{Name: app.Name, Writer: io.Discard, ErrWriter: io.Discard}
+	probe.Setup()
+	std := probe.Command("help")
+	if std == nil {
+		return
+	}
+	help := func(parent string) *cli.Command {
+		h := *std
+		h.Action = func(c *cli.Context) error {
+			err := std.Action(c)
+			var ec cli.ExitCoder
+			if errors.As(err, &ec) && ec.ExitCode() == exitNoHelpTopic {
+				return usagef("unknown command %q: see %s --help", c.Args().First(), parent)
+			}
+			return err
+		}
+		return &h
+	}
+	app.Commands = append(app.Commands, help(app.Name))
+	// urfave/cli adds --help to the app only along with its own help
+	// command.
+	app.Flags = append(app.Flags, cli.HelpFlag)
+	var walk func(cmd *cli.Command, path string)
+	walk = func(cmd *cli.Command, path string) {
+		if len(cmd.Subcommands) == 0 {
+			return
+		}
+		for _, sub := range cmd.Subcommands {
+			walk(sub, path+" "+sub.Name)
+		}
+		cmd.Subcommands = append(cmd.Subcommands, help(path))
+	}
+	for _, cmd := range app.Commands {
+		walk(cmd, app.Name+" "+cmd.Name)
+	}
 }
 
 // onUsageError turns a flag that does not parse (unknown, missing its
