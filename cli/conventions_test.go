@@ -240,6 +240,12 @@ func TestJSONLocalCommands(t *testing.T) {
 	groups := writeFile(t, e.dir, "groups.yaml", goodGroups)
 	m = decodeJSON(t, "group apply --dry-run", run("group", "apply", "-f", groups, "--dry-run"))
 	hasFields(t, "group apply --dry-run", m, "file", "valid", "groups")
+	badFile := writeFile(t, e.dir, "bad-groups.yaml", badGroups)
+	out, errs, code = runMain(t, "group", "apply", "-f", badFile, "--dry-run", "--json")
+	m = decodeJSON(t, "group apply --json of an invalid file", out)
+	if code != 1 || m["valid"] != false || len(m["errors"].([]any)) == 0 {
+		t.Errorf("group apply --json of an invalid file: exit %d, %v (%s); want exit 1, valid false and the errors", code, m, errs)
+	}
 
 	dev := filepath.Join(e.dir, "lock.img")
 	if err := os.WriteFile(dev, make([]byte, 1<<20), 0o600); err != nil {

@@ -54,7 +54,7 @@ Example file:
 					}
 					specs, _, errs := groupfile.Parse(data, builtin.Registry())
 					if len(errs) > 0 {
-						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, errs.WithFile(file))
+						return invalidGroupFile(c, file, errs)
 					}
 					if c.Bool("dry-run") {
 						res := dryRunResult{File: file, Valid: true}
@@ -72,7 +72,7 @@ Example file:
 					res, err := cl.ApplyGroups(ctx, data)
 					var ae *api.Error
 					if errors.As(err, &ae) && len(ae.Errors) > 0 {
-						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, yamlstrict.ErrorList(ae.Errors).WithFile(file))
+						return invalidGroupFile(c, file, yamlstrict.ErrorList(ae.Errors))
 					}
 					if err != nil {
 						return err
@@ -154,6 +154,18 @@ waits until it is offline. It stays offline (nothing places it) until
 			},
 		},
 	}
+}
+
+// invalidGroupFile is the error of group apply for a file with errs;
+// with --json it first prints them as a dryRunResult with Valid false.
+func invalidGroupFile(c *cli.Context, file string, errs yamlstrict.ErrorList) error {
+	if c.Bool("json") {
+		if err := writeJSONOut(c, dryRunResult{File: file, Errors: errs}); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s is invalid; nothing was applied: %d problem(s)", file, len(errs))
+	}
+	return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, errs.WithFile(file))
 }
 
 // exitInProgress is the exit status of `raftha ownership transfer` when the

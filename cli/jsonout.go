@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/resources/disk"
 )
 
@@ -65,12 +66,15 @@ type filesResult struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
-// dryRunResult is `raftha group apply --dry-run --json`.
+// dryRunResult is `raftha group apply --dry-run --json`, and `group
+// apply --json` of an invalid file (Valid false, Errors).
 type dryRunResult struct {
 	File  string `json:"file"`
 	Valid bool   `json:"valid"`
 	// Groups are the groups in the file, in file order (none applied).
-	Groups []string `json:"groups"`
+	Groups []string `json:"groups,omitempty"`
+	// Errors are the file's problems, each with its line.
+	Errors []*yamlstrict.FieldError `json:"errors,omitempty"`
 }
 
 // tokenResult is `raftha token create --json`.
