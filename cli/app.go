@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -31,7 +30,21 @@ Start here:
    raftha config check /etc/raftha/raftha.yaml
    raftha agent --config /etc/raftha/raftha.yaml
    raftha status
-   raftha ownership transfer db --to node2`,
+   raftha ownership transfer db --to node2
+
+Exit status (every command):
+   0  success
+   1  the operation failed (unreachable API, refused change, invalid file)
+   2  usage error: unknown command or flag, missing argument, bad flag value;
+      one line on stderr, no help
+   Some commands add their own (status: 4 STALE view; ownership transfer:
+   3 still in progress); their --help says so.
+
+Client flags (--api, --ca-cert, --client-cert, --client-key, --token) and
+--json may come before or after the command path:
+   raftha --api https://10.0.1.10:7401 status --json
+   raftha status --api https://10.0.1.10:7401 --json
+--json prints the result as one JSON document on stdout.`,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			agentCommand(),
@@ -55,12 +68,122 @@ Start here:
 			manCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
+		OnUsageError:   onUsageError,
 	}
 	app.Action = unknownCommand(func(c *cli.Context) error { return cli.ShowAppHelp(c) })
 	for _, cmd := range app.Commands {
 		refuseUnknownSubcommands(cmd)
+		quietUsageErrors(cmd)
 	}
+	addHelpCommands(app)
 	return app
+}
+
+// exitNoHelpTopic is the status urfave/cli's help command exits with for
+// a topic that names no command.
+const exitNoHelpTopic = 3
+
+// addHelpCommands gives the app and every command that groups others its
+// own copy of urfave/cli's help command, whose unknown topic (`raftha
+// help statsu`, `raftha group help lsit`) is a usage error, exit 2, like
+// an unknown command, instead of exit 3.
+func addHelpCommands(app *cli.App) {
+	probe := &cli.App{Name: app.Name, Writer: io.Discard, ErrWriter: io.Discard}
+	probe.Setup()
+	std := probe.Command("help")
+	if std == nil {
+		return
+	}
+	help := func(parent string) *cli.Command {
+		h := *std
+		h.Action = func(c *cli.Context) error {
+			err := std.Action(c)
+			var ec cli.ExitCoder
+			if errors.As(err, &ec) && ec.ExitCode() == exitNoHelpTopic {
+				return usagef("unknown command %q: see %s --help", c.Args().First(), parent)
+			}
+			return err
+		}
+		return &h
+	}
+	app.Commands = append(app.Commands, help(app.Name))
+	// urfave/cli adds --help to the app only along with its own help
+	// command.
+	app.Flags = append(app.Flags, cli.HelpFlag)
+	var walk func(cmd *cli.Command, path string)
+	walk = func(cmd *cli.Command, path string) {
+		if len(cmd.Subcommands) == 0 {
+			return
+		}
+		for _, sub := range cmd.Subcommands {
+			walk(sub, path+" "+sub.Name)
+		}
+		cmd.Subcommands = append(cmd.Subcommands, help(path))
+	}
+	for _, cmd := range app.Commands {
+		walk(cmd, app.Name+" "+cmd.Name)
+	}
+}
+
+// onUsageError turns a flag that does not parse (unknown, missing its
+// value, a bad value) into a usageError, printed as one line by Main,
+// instead of urfave/cli's "Incorrect Usage" and the whole help on stdout.
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return usageError{msg: err.Error()}
+}
+
+// quietUsageErrors gives cmd and its subcommands, at any depth,
+// onUsageError, and checks their required flags itself: urfave/cli prints
+// the whole help on stdout for a missing required flag, and its error has
+// no type to tell it from a failed operation.
+func quietUsageErrors(cmd *cli.Command) {
+	cmd.OnUsageError = onUsageError
+	var required []string
+	for _, f := range cmd.Flags {
+		if name, ok := takeRequired(f); ok {
+			required = append(required, name)
+		}
+	}
+	if len(required) > 0 {
+		before := cmd.Before
+		cmd.Before = func(c *cli.Context) error {
+			for _, name := range required {
+				if !c.IsSet(name) {
+					return usagef("%s: required flag --%s not set", c.Command.HelpName, name)
+				}
+			}
+			if before != nil {
+				return before(c)
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Subcommands {
+		quietUsageErrors(sub)
+	}
+}
+
+// takeRequired clears the Required mark of f, when it has one, and
+// returns f's name.
+func takeRequired(f cli.Flag) (string, bool) {
+	var req *bool
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		req = &f.Required
+	case *cli.StringSliceFlag:
+		req = &f.Required
+	case *cli.DurationFlag:
+		req = &f.Required
+	case *cli.IntFlag:
+		req = &f.Required
+	case *cli.BoolFlag:
+		req = &f.Required
+	}
+	if req == nil || !*req {
+		return "", false
+	}
+	*req = false
+	return f.Names()[0], true
 }
 
 // unknownCommand is the action of a command that only groups others: a
@@ -100,17 +223,21 @@ func Main(args []string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "raftha: %v\n", err)
 	var ue usageError
-	// urfave/cli reports flag mistakes as plain errors (no type to match),
-	// so their text is the only way to tell them from a failed operation.
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "Required flag") || strings.HasPrefix(err.Error(), "flag provided but not defined") || strings.HasPrefix(err.Error(), "invalid value") {
-		return 2
+	if errors.As(err, &ue) {
+		return exitUsage
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) && ec.ExitCode() != 0 {
 		return ec.ExitCode()
 	}
-	return 1
+	return exitFailed
 }
+
+// The exit statuses every command shares (see the app's Description).
+const (
+	exitFailed = 1 // the operation failed
+	exitUsage  = 2 // the command line is wrong
+)
 
 // usageError marks a mistake in the command line itself.
 type usageError struct{ msg string }
@@ -122,11 +249,15 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "version",
-		Usage: "print the raftha version",
+		Name:      "version",
+		Usage:     "print the raftha version",
+		ArgsUsage: " ",
+		Flags:     []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "raftha %s\n", api.Version)
-			return nil
+			if c.NArg() != 0 {
+				return usagef("version takes no arguments")
+			}
+			return emit(c, versionResult{Version: api.Version}, func(w io.Writer) { fmt.Fprintf(w, "raftha %s\n", api.Version) })
 		},
 	}
 }

@@ -326,10 +326,10 @@ func TestInterspersed(t *testing.T) {
 func TestTransferFlagAfterGroup(t *testing.T) {
 	clearClientEnv(t)
 	_, errs, code := runMain(t, "ownership", "transfer", "db", "--to", "n2")
-	if code == 0 || strings.Contains(errs, "Required flag") || !strings.Contains(errs, "--ca-cert") {
+	if code == 0 || strings.Contains(errs, "required flag") || !strings.Contains(errs, "--ca-cert") {
 		t.Errorf("exit %d, stderr %q; want the missing --ca-cert error, not a missing --to", code, errs)
 	}
-	if _, errs, code := runMain(t, "ownership", "transfer", "db"); code != 2 || !strings.Contains(errs, `"to"`) {
+	if _, errs, code := runMain(t, "ownership", "transfer", "db"); code != 2 || !strings.Contains(errs, "required flag --to") {
 		t.Errorf("without --to: exit %d, stderr %q; want exit 2 naming the flag", code, errs)
 	}
 }

@@ -16,7 +16,8 @@ import (
 // DefaultAPI is the API address clients use when --api is not given.
 const DefaultAPI = "https://127.0.0.1:7401"
 
-// clientFlags are shared by every command that talks to the API.
+// clientFlags are shared by every command that talks to the API (with
+// --json: each prints its result).
 func clientFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "api", Value: DefaultAPI, EnvVars: []string{"RAFTHA_API"}, Usage: "`URL` of any member's API (followers forward to the leader)"},
@@ -24,6 +25,7 @@ func clientFlags() []cli.Flag {
 		&cli.StringFlag{Name: "client-cert", EnvVars: []string{"RAFTHA_CLIENT_CERT"}, Usage: "client certificate `FILE` (signed by the cluster CA)"},
 		&cli.StringFlag{Name: "client-key", EnvVars: []string{"RAFTHA_CLIENT_KEY"}, Usage: "client key `FILE`"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"RAFTHA_TOKEN"}, Usage: "bearer `TOKEN` (instead of a client certificate; see raftha token create)"},
+		jsonFlag(),
 	}
 }
 

@@ -34,8 +34,7 @@ whose configuration differs (it then holds no lease and runs no group).`,
 						if err != nil {
 							return err
 						}
-						printSettings(stdout(c), v)
-						return nil
+						return emit(c, v, func(w io.Writer) { printSettings(w, v) })
 					}),
 				},
 				{
@@ -70,8 +69,7 @@ the cluster's settings, then restart the members one at a time.`,
 						if err != nil {
 							return err
 						}
-						printSettings(stdout(c), v)
-						return nil
+						return emit(c, v, func(w io.Writer) { printSettings(w, v) })
 					}),
 				},
 			},

@@ -1,12 +1,35 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/config/yamlstrict"
 )
+
+// configCheckResult is `raftha config check --json`: the summary of a
+// valid file, or every problem of an invalid one (OK false, exit 1).
+type configCheckResult struct {
+	File            string                   `json:"file"`
+	OK              bool                     `json:"ok"`
+	Role            string                   `json:"role,omitempty"`
+	NodeID          string                   `json:"node_id,omitempty"`
+	Members         int                      `json:"members,omitempty"`
+	Heartbeat       api.Duration             `json:"heartbeat,omitempty"`
+	Lease           api.Duration             `json:"lease,omitempty"`
+	FailoverTimeout api.Duration             `json:"failover_timeout,omitempty"`
+	Fencing         string                   `json:"fencing,omitempty"`
+	Warnings        []string                 `json:"warnings,omitempty"`
+	Errors          []*yamlstrict.FieldError `json:"errors,omitempty"`
+}
+
+// errInvalidConfig: config check --json printed the problems of the file.
+var errInvalidConfig = errors.New("invalid configuration")
 
 func configCommand() *cli.Command {
 	return &cli.Command{
@@ -20,24 +43,36 @@ func configCommand() *cli.Command {
 bad durations or addresses, missing keys are errors naming FILE:LINE), the
 timing relations (lease >= 3 x heartbeat, failover_timeout > lease, and
 with lease-only failover_timeout >= lease + heartbeat), and the fencing
-settings. Prints warnings (for example a two-voter cluster that cannot fail
-over) and exits non-zero on any error.`,
+settings. Every problem is listed in one pass. Prints warnings (for example
+a two-voter cluster that cannot fail over) and exits 1 on any error; with
+--json the problems are in "errors" on stdout.`,
+			Flags: []cli.Flag{jsonFlag()},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {
 					return usagef("config check takes one FILE")
 				}
 				file := c.Args().First()
 				cfg, err := config.LoadConfigFile(file)
+				var list yamlstrict.ErrorList
+				if err != nil && c.Bool("json") && errors.As(err, &list) {
+					if werr := writeJSONOut(c, configCheckResult{File: file, Errors: list}); werr != nil {
+						return werr
+					}
+					return fmt.Errorf("%s: %w: %d problem(s)", file, errInvalidConfig, len(list))
+				}
 				if err != nil {
 					return err
 				}
-				w := stdout(c)
-				for _, warn := range cfg.Warnings() {
-					fmt.Fprintf(w, "warning: %s\n", warn)
-				}
-				fmt.Fprintf(w, "%s: OK: %s %s, %d members, heartbeat %s, lease %s, failover_timeout %s, fencing %s\n",
-					file, cfg.Role, cfg.NodeID, len(cfg.Members), cfg.Timing.Heartbeat, cfg.Timing.Lease, cfg.Timing.FailoverTimeout, cfg.Fencing.Mode)
-				return nil
+				res := configCheckResult{File: file, OK: true, Role: string(cfg.Role), NodeID: cfg.NodeID, Members: len(cfg.Members),
+					Heartbeat: api.Duration(cfg.Timing.Heartbeat), Lease: api.Duration(cfg.Timing.Lease),
+					FailoverTimeout: api.Duration(cfg.Timing.FailoverTimeout), Fencing: string(cfg.Fencing.Mode), Warnings: cfg.Warnings()}
+				return emit(c, res, func(w io.Writer) {
+					for _, warn := range res.Warnings {
+						fmt.Fprintf(w, "warning: %s\n", warn)
+					}
+					fmt.Fprintf(w, "%s: OK: %s %s, %d members, heartbeat %s, lease %s, failover_timeout %s, fencing %s\n",
+						file, cfg.Role, cfg.NodeID, len(cfg.Members), cfg.Timing.Heartbeat, cfg.Timing.Lease, cfg.Timing.FailoverTimeout, cfg.Fencing.Mode)
+				})
 			},
 		}},
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,12 +70,13 @@ leader. Each call is bounded by --timeout.
 				if err := b.write(out); err != nil {
 					return err
 				}
-				if len(b.errs) > 0 {
-					fmt.Fprintf(stdout(c), "wrote %s: %d files; %d item(s) could not be collected, listed in errors.txt\n", out, len(b.files), len(b.errs))
-				} else {
-					fmt.Fprintf(stdout(c), "wrote %s: %d files\n", out, len(b.files))
-				}
-				return nil
+				return emit(c, filesResult{Files: []string{out}, Errors: b.errs}, func(w io.Writer) {
+					if len(b.errs) > 0 {
+						fmt.Fprintf(w, "wrote %s: %d files; %d item(s) could not be collected, listed in errors.txt\n", out, len(b.files), len(b.errs))
+					} else {
+						fmt.Fprintf(w, "wrote %s: %d files\n", out, len(b.files))
+					}
+				})
 			},
 		}},
 	}

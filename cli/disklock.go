@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -23,7 +24,7 @@ func diskCommand() *cli.Command {
 				Name:      "show",
 				Usage:     "print the owner and epoch in the lock block (direct I/O, read-only)",
 				ArgsUsage: "LOCK_DEVICE",
-				Flags:     []cli.Flag{timeout},
+				Flags:     []cli.Flag{timeout, jsonFlag()},
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usagef("disk lock show takes one LOCK_DEVICE")
@@ -33,14 +34,14 @@ func diskCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					w := stdout(c)
-					if info.Fresh {
-						fmt.Fprintf(w, "%s: fresh (all zeros): no owner yet; the next start writes its epoch\n", dev)
-						return nil
-					}
-					fmt.Fprintf(w, "%s: group %s, owner %s, epoch %d, written %s, %d slots\n", dev, info.Group, info.Owner, info.Epoch,
-						info.Written.UTC().Format(time.RFC3339Nano), info.SlotCount)
-					return nil
+					return emit(c, lockResultOf(dev, info), func(w io.Writer) {
+						if info.Fresh {
+							fmt.Fprintf(w, "%s: fresh (all zeros): no owner yet; the next start writes its epoch\n", dev)
+							return
+						}
+						fmt.Fprintf(w, "%s: group %s, owner %s, epoch %d, written %s, %d slots\n", dev, info.Group, info.Owner, info.Epoch,
+							info.Written.UTC().Format(time.RFC3339Nano), info.SlotCount)
+					})
 				},
 			}, {
 				Name:      "init",
@@ -51,7 +52,7 @@ back. A block that holds a valid lock is refused without --force: zeroing a
 held lock lets an owner with a lower epoch mount again, so only do it when
 no node has the file system mounted (e.g. after an operator wrote a bad
 epoch, or to reuse the partition).`,
-				Flags: []cli.Flag{timeout, &cli.BoolFlag{Name: "force", Usage: "zero a block that holds a valid lock"}},
+				Flags: []cli.Flag{timeout, &cli.BoolFlag{Name: "force", Usage: "zero a block that holds a valid lock"}, jsonFlag()},
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usagef("disk lock init takes one LOCK_DEVICE")
@@ -60,8 +61,7 @@ epoch, or to reuse the partition).`,
 					if err := disk.InitLock(dev, c.Duration("io-timeout"), c.Bool("force")); err != nil {
 						return err
 					}
-					fmt.Fprintf(stdout(c), "%s: lock block zeroed (fresh)\n", dev)
-					return nil
+					return emit(c, lockResult{Device: dev, Fresh: true}, func(w io.Writer) { fmt.Fprintf(w, "%s: lock block zeroed (fresh)\n", dev) })
 				},
 			}},
 		}},

@@ -52,12 +52,16 @@ Example file:
 					if err != nil {
 						return err
 					}
-					if _, _, errs := groupfile.Parse(data, builtin.Registry()); len(errs) > 0 {
-						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, errs.WithFile(file))
+					specs, _, errs := groupfile.Parse(data, builtin.Registry())
+					if len(errs) > 0 {
+						return invalidGroupFile(c, file, errs)
 					}
 					if c.Bool("dry-run") {
-						fmt.Fprintf(stdout(c), "%s: valid (not applied: --dry-run)\n", file)
-						return nil
+						res := dryRunResult{File: file, Valid: true}
+						for _, s := range specs {
+							res.Groups = append(res.Groups, s.Name)
+						}
+						return emit(c, res, func(w io.Writer) { fmt.Fprintf(w, "%s: valid (not applied: --dry-run)\n", file) })
 					}
 					cl, err := newClient(c)
 					if err != nil {
@@ -68,19 +72,20 @@ Example file:
 					res, err := cl.ApplyGroups(ctx, data)
 					var ae *api.Error
 					if errors.As(err, &ae) && len(ae.Errors) > 0 {
-						return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, yamlstrict.ErrorList(ae.Errors).WithFile(file))
+						return invalidGroupFile(c, file, yamlstrict.ErrorList(ae.Errors))
 					}
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(stdout(c), "applied %d group(s): %s\n", len(res.Applied), strings.Join(res.Applied, ", "))
-					return nil
+					return emit(c, res, func(w io.Writer) {
+						fmt.Fprintf(w, "applied %d group(s): %s\n", len(res.Applied), strings.Join(res.Applied, ", "))
+					})
 				},
 			},
 			{
 				Name:  "list",
 				Usage: "list groups with owner, epoch and state",
-				Flags: append(append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}), watchFlags()...),
+				Flags: append(clientFlags(), watchFlags()...),
 				Action: viewAction("group list", 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error {
 					gs, err := cl.Groups(ctx)
 					if err != nil {
@@ -113,8 +118,9 @@ waits until it is offline. It stays offline (nothing places it) until
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(stdout(c), "group %s is %s (suspended; start it with `raftha group start %s`)\n", g.Name, g.State, g.Name)
-					return nil
+					return emit(c, g, func(w io.Writer) {
+						fmt.Fprintf(w, "group %s is %s (suspended; start it with `raftha group start %s`)\n", g.Name, g.State, g.Name)
+					})
 				}),
 			},
 			{
@@ -126,8 +132,9 @@ waits until it is offline. It stays offline (nothing places it) until
 					if err := cl.Resume(ctx, c.Args().First()); err != nil {
 						return err
 					}
-					fmt.Fprintf(stdout(c), "group %s resumed; the leader places it on the first healthy node of its list\n", c.Args().First())
-					return nil
+					return emit(c, groupActionResult{Group: c.Args().First(), Action: "started"}, func(w io.Writer) {
+						fmt.Fprintf(w, "group %s resumed; the leader places it on the first healthy node of its list\n", c.Args().First())
+					})
 				}),
 			},
 			fenceOverrideCommand(),
@@ -140,12 +147,25 @@ waits until it is offline. It stays offline (nothing places it) until
 					if err := cl.DeleteGroup(ctx, c.Args().First()); err != nil {
 						return err
 					}
-					fmt.Fprintf(stdout(c), "deleted group %s\n", c.Args().First())
-					return nil
+					return emit(c, groupActionResult{Group: c.Args().First(), Action: "deleted"}, func(w io.Writer) {
+						fmt.Fprintf(w, "deleted group %s\n", c.Args().First())
+					})
 				}),
 			},
 		},
 	}
+}
+
+// invalidGroupFile is the error of group apply for a file with errs;
+// with --json it first prints them as a dryRunResult with Valid false.
+func invalidGroupFile(c *cli.Context, file string, errs yamlstrict.ErrorList) error {
+	if c.Bool("json") {
+		if err := writeJSONOut(c, dryRunResult{File: file, Errors: errs}); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s is invalid; nothing was applied: %d problem(s)", file, len(errs))
+	}
+	return fmt.Errorf("%s is invalid; nothing was applied:\n%w", file, errs.WithFile(file))
 }
 
 // exitInProgress is the exit status of `raftha ownership transfer` when the
@@ -198,8 +218,9 @@ Exit status:
 					if err != nil {
 						return fmt.Errorf("transfer of %s to %s failed: %w", group, c.String("to"), err)
 					}
-					fmt.Fprintf(stdout(c), "group %s is online on %s at epoch %d (took %s)\n", g.Name, g.Owner, g.Epoch, time.Since(start).Round(time.Millisecond))
-					return nil
+					return emit(c, g, func(w io.Writer) {
+						fmt.Fprintf(w, "group %s is online on %s at epoch %d (took %s)\n", g.Name, g.Owner, g.Epoch, time.Since(start).Round(time.Millisecond))
+					})
 				},
 			},
 		},
@@ -229,8 +250,10 @@ failed so that automatic recovery may use them again.`
 			if err := call(ctx, c.Args().First()); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout(c), "group %s %sed\n", c.Args().First(), strings.TrimSuffix(name, "e"))
-			return nil
+			done := strings.TrimSuffix(name, "e") + "ed"
+			return emit(c, groupActionResult{Group: c.Args().First(), Action: done}, func(w io.Writer) {
+				fmt.Fprintf(w, "group %s %s\n", c.Args().First(), done)
+			})
 		}),
 	}
 }
@@ -255,8 +278,9 @@ identity and REASON are recorded in the log; 'raftha why GROUP' shows them.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout(c), "group %s: fence overridden; it is %s on %s at epoch %d (risk accepted: %s)\n", g.Name, g.State, dash(g.Owner), g.Epoch, risk)
-			return nil
+			return emit(c, g, func(w io.Writer) {
+				fmt.Fprintf(w, "group %s: fence overridden; it is %s on %s at epoch %d (risk accepted: %s)\n", g.Name, g.State, dash(g.Owner), g.Epoch, risk)
+			})
 		}),
 	}
 }

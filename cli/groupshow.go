@@ -24,7 +24,7 @@ func groupShowCommand() *cli.Command {
 settings and monitor), its status (owner, epoch, state, reason, suspended,
 nodes where it failed) and its last ownership changes (the tail of
 'raftha why GROUP').`,
-		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+		Flags: clientFlags(),
 		Action: apiAction(1, usagef("group show takes one GROUP name"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
 			d, err := cl.Group(ctx, c.Args().First())
 			if err != nil {

@@ -42,6 +42,7 @@ permission. It fails when there is nothing to grant.
 			&cli.StringFlag{Name: "cluster", Usage: "cluster `NAME`: scope instance actions to instances tagged raftha-cluster=NAME when some instance id is unknown"},
 			&cli.StringFlag{Name: "region", Usage: "AWS `REGION` for the ARNs (default: *)"},
 			&cli.StringFlag{Name: "account", Usage: "AWS `ACCOUNT` id for the ARNs (default: *)"},
+			&cli.BoolFlag{Name: "json", Usage: "accepted for symmetry: the policy is always JSON"},
 		},
 		Action: func(c *cli.Context) error {
 			file := c.String("groups")

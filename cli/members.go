@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -13,12 +13,6 @@ import (
 	"github.com/raftha/raftha/fsm"
 )
 
-func writeJSONOut(c *cli.Context, v any) error {
-	enc := json.NewEncoder(stdout(c))
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func membersCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "members",
@@ -27,7 +21,7 @@ func membersCommand() *cli.Command {
 			{
 				Name:  "list",
 				Usage: "list members with role, state and health",
-				Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+				Flags: clientFlags(),
 				Action: apiAction(-1, nil, 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
 					ms, err := cl.Members(ctx)
 					if err != nil {
@@ -63,8 +57,7 @@ already stores a configuration.`,
 					if err := cl.AddMember(ctx, a); err != nil {
 						return err
 					}
-					fmt.Fprintf(stdout(c), "added %s %s at %s\n", a.Role, a.ID, a.Address)
-					return nil
+					return emit(c, a, func(w io.Writer) { fmt.Fprintf(w, "added %s %s at %s\n", a.Role, a.ID, a.Address) })
 				}),
 			},
 			{
@@ -76,8 +69,7 @@ already stores a configuration.`,
 					if err := cl.RemoveMember(ctx, c.Args().First()); err != nil {
 						return err
 					}
-					fmt.Fprintf(stdout(c), "removed %s\n", c.Args().First())
-					return nil
+					return emit(c, memberRemovedResult{Removed: c.Args().First()}, func(w io.Writer) { fmt.Fprintf(w, "removed %s\n", c.Args().First()) })
 				}),
 			},
 			standbyCommand(true),  // standby.go

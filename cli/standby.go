@@ -48,15 +48,16 @@ else moves back by itself; move a group with raftha ownership transfer.`
 			if err != nil {
 				return err
 			}
-			switch {
-			case !r.Standby:
-				fmt.Fprintf(stdout(c), "%s is no longer on standby: groups may be placed on it again\n", r.Member)
-			case len(r.Moving) == 0:
-				fmt.Fprintf(stdout(c), "%s is on standby: it owns no running group; nothing new is placed on it\n", r.Member)
-			default:
-				fmt.Fprintf(stdout(c), "%s is on standby: the leader moves %s away by planned moves (follow with `raftha status`)\n", r.Member, strings.Join(r.Moving, ", "))
-			}
-			return nil
+			return emit(c, r, func(w io.Writer) {
+				switch {
+				case !r.Standby:
+					fmt.Fprintf(w, "%s is no longer on standby: groups may be placed on it again\n", r.Member)
+				case len(r.Moving) == 0:
+					fmt.Fprintf(w, "%s is on standby: it owns no running group; nothing new is placed on it\n", r.Member)
+				default:
+					fmt.Fprintf(w, "%s is on standby: the leader moves %s away by planned moves (follow with `raftha status`)\n", r.Member, strings.Join(r.Moving, ", "))
+				}
+			})
 		}),
 	}
 }

@@ -37,7 +37,6 @@ Exit status:
   1  the API could not be asked
   4  the view is STALE: no leader answered`,
 		Flags: append(append(clientFlags(),
-			&cli.BoolFlag{Name: "json", Usage: "print the full status as JSON"},
 			&cli.IntFlag{Name: "events", Value: 10, Usage: "how many recent events to show (0 for none)"},
 			&cli.BoolFlag{Name: "local", Usage: "show the asked member's own view (never forwarded) and exit 0 even when it is stale"},
 		), watchFlags()...),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 )
 
@@ -22,45 +23,123 @@ func timingCommand() *cli.Command {
 owner's crash to its groups running on another node, typical and worst case,
 for an owner that is a Raft follower and one that is also the leader, and
 when a cut-off owner stops acting by itself.`,
-			Flags: []cli.Flag{&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "member configuration `FILE`"}},
+			Flags: []cli.Flag{&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "member configuration `FILE`"}, jsonFlag()},
 			Action: func(c *cli.Context) error {
+				if c.NArg() != 0 {
+					return usagef("timing explain takes no arguments (the file is --config FILE)")
+				}
 				cfg, err := config.LoadConfigFile(c.String("config"))
 				if err != nil {
 					return err
 				}
 				b := config.TimingBudget(*cfg)
+				res := timingResultOf(cfg, b)
+				if c.Bool("json") {
+					return writeJSONOut(c, res)
+				}
 				w := stdout(c)
 				fmt.Fprintf(w, "timing: heartbeat %s, lease %s, failover_timeout %s; fencing %s\n", cfg.Timing.Heartbeat, cfg.Timing.Lease, cfg.Timing.FailoverTimeout, cfg.Fencing.Mode)
 				fmt.Fprintf(w, "raft (derived): heartbeat timeout %s, election timeout %s, leader lease %s\n\n", b.RaftHeartbeatTimeout, b.RaftElectionTimeout, b.RaftLeaderLease)
 				printSteps(w, "Owner crash, owner is a Raft follower", b.OwnerFollower)
 				fmt.Fprintln(w)
 				printSteps(w, "When the crashed owner was also the Raft leader, these replace the detect step", b.OwnerLeaderExtra)
-				ft, fw, fb := config.Total(b.OwnerFollower)
-				lt, lw, _ := config.Total(b.OwnerLeaderExtra)
-				// The new leader's wait replaces the detect step.
-				lt -= b.OwnerFollower[0].Typical
-				lw -= b.OwnerFollower[0].Worst
 				fmt.Fprintln(w)
-				fmt.Fprintf(w, "Total, owner follower: typical %s, worst %s%s\n", ft.Round(time.Millisecond), fw.Round(time.Millisecond), unbounded(fb))
-				fmt.Fprintf(w, "Total, owner leader:   typical %s, worst %s%s\n", (ft + lt).Round(time.Millisecond), (fw + lw).Round(time.Millisecond), unbounded(fb))
+				ft, fl := res.TotalOwnerFollower, res.TotalOwnerLeader
+				fmt.Fprintf(w, "Total, owner follower: typical %s, worst %s%s\n", ft.Typical.D().Round(time.Millisecond), ft.Worst.D().Round(time.Millisecond), unbounded(ft.Bounded))
+				fmt.Fprintf(w, "Total, owner leader:   typical %s, worst %s%s\n", fl.Typical.D().Round(time.Millisecond), fl.Worst.D().Round(time.Millisecond), unbounded(fl.Bounded))
 				fmt.Fprintf(w, "A cut-off owner stops acting within %s of its last successful heartbeat (lease + stop_deadline + self-fence grace), then takes self_fence_action %s if its resources did not stop.\n", b.SelfFence, cfg.Fencing.SelfFenceAction)
 				fmt.Fprintf(w, "An owner cut from the leader but not from every member (a node-link partition) keeps its lease: a heartbeat unanswered after %s is also sent through the other members, and the lease holds while 2 x heartbeat + that relayed round trip < lease: %s left for the round trip.\n", cfg.Timing.Heartbeat, b.RelayMargin)
 				fmt.Fprintln(w, "\nLease-only wait, term by term:")
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				var sum time.Duration
 				for _, t := range b.LeaseOnlyWait {
-					sum += t.D
 					fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Term, t.D, t.Why)
 				}
-				fmt.Fprintf(tw, "  = lease-only wait\t%s\n", sum)
+				fmt.Fprintf(tw, "  = lease-only wait\t%s\n", res.LeaseOnlyWait.D())
 				tw.Flush()
-				for _, warn := range append(cfg.Warnings(), b.Warnings...) {
+				for _, warn := range res.Warnings {
 					fmt.Fprintf(w, "warning: %s\n", warn)
 				}
 				return nil
 			},
 		}},
 	}
+}
+
+// timingResult is `raftha timing explain --json`: the budget of
+// config.TimingBudget with the totals the text prints.
+type timingResult struct {
+	Heartbeat            api.Duration `json:"heartbeat"`
+	Lease                api.Duration `json:"lease"`
+	FailoverTimeout      api.Duration `json:"failover_timeout"`
+	Fencing              string       `json:"fencing"`
+	SelfFenceAction      string       `json:"self_fence_action"`
+	RaftHeartbeatTimeout api.Duration `json:"raft_heartbeat_timeout"`
+	RaftElectionTimeout  api.Duration `json:"raft_election_timeout"`
+	RaftLeaderLease      api.Duration `json:"raft_leader_lease"`
+	OwnerFollower        []stepResult `json:"owner_follower"`
+	// OwnerLeaderExtra replace the detect step when the owner was leader.
+	OwnerLeaderExtra   []stepResult `json:"owner_leader_extra"`
+	TotalOwnerFollower totalResult  `json:"total_owner_follower"`
+	TotalOwnerLeader   totalResult  `json:"total_owner_leader"`
+	SelfFence          api.Duration `json:"self_fence"`
+	RelayMargin        api.Duration `json:"relay_margin"`
+	LeaseOnlyWaitTerms []termResult `json:"lease_only_wait_terms"`
+	LeaseOnlyWait      api.Duration `json:"lease_only_wait"`
+	Warnings           []string     `json:"warnings,omitempty"`
+}
+
+// stepResult is one config.BudgetStep; Worst is "0s" when only the
+// resources' start times bound it.
+type stepResult struct {
+	Step    string       `json:"step"`
+	Typical api.Duration `json:"typical"`
+	Worst   api.Duration `json:"worst"`
+	Note    string       `json:"note"`
+}
+
+// totalResult is a sum of steps; Bounded is false when resource start
+// times come on top of Worst.
+type totalResult struct {
+	Typical api.Duration `json:"typical"`
+	Worst   api.Duration `json:"worst"`
+	Bounded bool         `json:"bounded"`
+}
+
+// termResult is one config.WaitTerm.
+type termResult struct {
+	Term string       `json:"term"`
+	D    api.Duration `json:"duration"`
+	Why  string       `json:"why"`
+}
+
+func timingResultOf(cfg *config.Config, b config.Budget) timingResult {
+	steps := func(in []config.BudgetStep) []stepResult {
+		out := make([]stepResult, len(in))
+		for i, s := range in {
+			out[i] = stepResult{s.Step, api.Duration(s.Typical), api.Duration(s.Worst), s.Note}
+		}
+		return out
+	}
+	ft, fw, fb := config.Total(b.OwnerFollower)
+	lt, lw, _ := config.Total(b.OwnerLeaderExtra)
+	// The new leader's wait replaces the detect step.
+	lt -= b.OwnerFollower[0].Typical
+	lw -= b.OwnerFollower[0].Worst
+	r := timingResult{
+		Heartbeat: api.Duration(cfg.Timing.Heartbeat), Lease: api.Duration(cfg.Timing.Lease), FailoverTimeout: api.Duration(cfg.Timing.FailoverTimeout),
+		Fencing: string(cfg.Fencing.Mode), SelfFenceAction: string(cfg.Fencing.SelfFenceAction),
+		RaftHeartbeatTimeout: api.Duration(b.RaftHeartbeatTimeout), RaftElectionTimeout: api.Duration(b.RaftElectionTimeout), RaftLeaderLease: api.Duration(b.RaftLeaderLease),
+		OwnerFollower: steps(b.OwnerFollower), OwnerLeaderExtra: steps(b.OwnerLeaderExtra),
+		TotalOwnerFollower: totalResult{api.Duration(ft), api.Duration(fw), fb},
+		TotalOwnerLeader:   totalResult{api.Duration(ft + lt), api.Duration(fw + lw), fb},
+		SelfFence:          api.Duration(b.SelfFence), RelayMargin: api.Duration(b.RelayMargin),
+		Warnings: append(cfg.Warnings(), b.Warnings...),
+	}
+	for _, t := range b.LeaseOnlyWait {
+		r.LeaseOnlyWaitTerms = append(r.LeaseOnlyWaitTerms, termResult{t.Term, api.Duration(t.D), t.Why})
+		r.LeaseOnlyWait += api.Duration(t.D)
+	}
+	return r
 }
 
 func printSteps(w interface{ Write([]byte) (int, error) }, title string, steps []config.BudgetStep) {

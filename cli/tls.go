@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 
@@ -40,14 +41,15 @@ Keep ca-key.pem off the members once the certificates exist.`,
 						&cli.StringFlag{Name: "dir", Required: true, Usage: "output `DIR`"},
 						&cli.StringFlag{Name: "name", Usage: "CA common `NAME` (default \"raftha cluster CA\")"},
 						&cli.DurationFlag{Name: "validity", Usage: "validity (default 10 years)"},
+						jsonFlag(),
 					},
 					Action: func(c *cli.Context) error {
 						dir := c.String("dir")
 						if err := transport.CreateCA(dir, c.String("name"), c.Duration("validity")); err != nil {
 							return err
 						}
-						fmt.Fprintf(stdout(c), "wrote %s and %s\n", filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem"))
-						return nil
+						res := filesResult{Files: []string{filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")}}
+						return emit(c, res, func(w io.Writer) { fmt.Fprintf(w, "wrote %s and %s\n", res.Files[0], res.Files[1]) })
 					},
 				}},
 			},
@@ -80,6 +82,7 @@ written into it (URI SAN raftha://member/ID or raftha://operator/NAME).
 						&cli.StringSliceFlag{Name: "ip", Usage: "IP address SAN (repeatable)"},
 						&cli.StringSliceFlag{Name: "dns", Usage: "DNS name SAN (repeatable)"},
 						&cli.DurationFlag{Name: "validity", Usage: "validity (default 825 days)"},
+						jsonFlag(),
 					},
 					Action: func(c *cli.Context) error {
 						req := transport.CertRequest{DNSNames: c.StringSlice("dns"), Validity: c.Duration("validity")}
@@ -104,8 +107,8 @@ written into it (URI SAN raftha://member/ID or raftha://operator/NAME).
 						if err := transport.CreateCert(dir, req); err != nil {
 							return err
 						}
-						fmt.Fprintf(stdout(c), "wrote %s and %s\n", filepath.Join(dir, req.Name+".pem"), filepath.Join(dir, req.Name+"-key.pem"))
-						return nil
+						res := filesResult{Files: []string{filepath.Join(dir, req.Name+".pem"), filepath.Join(dir, req.Name+"-key.pem")}}
+						return emit(c, res, func(w io.Writer) { fmt.Fprintf(w, "wrote %s and %s\n", res.Files[0], res.Files[1]) })
 					},
 				}, certShowCommand()},
 			},

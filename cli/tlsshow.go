@@ -24,6 +24,7 @@ func certShowCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "print a certificate's subject, SANs, issuer, validity and kind (member or operator)",
 		ArgsUsage: "FILE",
+		Flags:     []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("tls cert show takes one certificate FILE")
@@ -37,11 +38,19 @@ func certShowCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
+			now := time.Now()
+			if c.Bool("json") {
+				out := make([]certResult, len(certs))
+				for i, cert := range certs {
+					out[i] = certInfo(cert, now)
+				}
+				return writeJSONOut(c, out)
+			}
 			for i, cert := range certs {
 				if i > 0 {
 					fmt.Fprintln(stdout(c))
 				}
-				showCert(stdout(c), cert, time.Now())
+				showCert(stdout(c), cert, now)
 			}
 			return nil
 		},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,6 +23,7 @@ never store the token itself. Restart the agents to load it. Use it with
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "name", Required: true, Usage: "token `NAME` (shown as token:NAME in the event history)"},
 				&cli.StringFlag{Name: "role", Value: string(api.RoleRead), Usage: "`ROLE`: " + string(api.RoleRead) + " or " + string(api.RoleOperate)},
+				jsonFlag(),
 			},
 			Action: func(c *cli.Context) error {
 				role := api.Role(c.String("role"))
@@ -32,8 +34,10 @@ never store the token itself. Restart the agents to load it. Use it with
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout(c), "token: %s\n\nAdd to every member's configuration:\naccess:\n  tokens:\n    - name: %s\n      role: %s\n      sha256: %s\n", tok, c.String("name"), role, sum)
-				return nil
+				res := tokenResult{Name: c.String("name"), Role: role, Token: tok, SHA256: sum}
+				return emit(c, res, func(w io.Writer) {
+					fmt.Fprintf(w, "token: %s\n\nAdd to every member's configuration:\naccess:\n  tokens:\n    - name: %s\n      role: %s\n      sha256: %s\n", tok, res.Name, role, sum)
+				})
 			},
 		}},
 	}

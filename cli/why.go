@@ -21,7 +21,7 @@ shutdown, node-lost, failure, stop-failed, placement, auto-retry, standby), the 
 used and how long it took, how many times the new owner retried a failed
 start (start_retries), how long the old owner took to stop, and how long
 until the group was online. The history is bounded (the latest 1000 events).`,
-		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+		Flags: clientFlags(),
 		Action: apiAction(1, usagef("why takes one GROUP name, e.g. `raftha why db`"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
 			changes, err := cl.Why(ctx, c.Args().First())
 			if err != nil {

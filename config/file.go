@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -59,12 +60,12 @@ func ParseConfig(data []byte) (*Config, yamlstrict.ErrorList) {
 // against baseDir when it is not empty.
 func parseConfig(data []byte, baseDir string) (*Config, yamlstrict.ErrorList) {
 	c := &Config{}
-	root, errs := yamlstrict.Decode(data, c)
-	if len(errs) > 0 {
-		// Validation of a half-decoded file would report the same
-		// mistakes again as missing or out-of-range settings.
-		errs.SortByLine()
-		return nil, errs
+	root, decodeErrs := yamlstrict.Decode(data, c)
+	if root == nil || hasLimitError(decodeErrs) {
+		// Nothing (or not all) of the file was read: there is nothing to
+		// validate.
+		decodeErrs.SortByLine()
+		return nil, decodeErrs
 	}
 	if baseDir != "" {
 		for _, p := range []*string{&c.DataDir, &c.TLS.CA, &c.TLS.Cert, &c.TLS.Key} {
@@ -72,13 +73,87 @@ func parseConfig(data []byte, baseDir string) (*Config, yamlstrict.ErrorList) {
 		}
 	}
 	c.SetDefaults()
-	errs = c.Validate()
+	// Validate what did decode too, so that one pass reports every
+	// problem; a setting that did not decode is left out of it (it would
+	// come back as missing or out of range).
+	errs := append(decodeErrs, withoutUndecoded(c.Validate(), decodeErrs)...)
 	if len(errs) == 0 {
 		return c, nil
 	}
 	fillLines(root, errs)
 	errs.SortByLine()
 	return nil, errs
+}
+
+// hasLimitError reports whether errs holds a decoder limit (the document
+// was too large or too complex, or decoding was cancelled).
+func hasLimitError(errs yamlstrict.ErrorList) bool {
+	for _, e := range errs {
+		if e.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// settingInputs are, for the settings a Validate check names, the other
+// settings the check reads: when one of those did not decode, the check
+// judged a default or a zero value and its verdict is left out.
+var settingInputs = map[string][]string{
+	"timing.heartbeat":         {"timing.lease", "timing.failover_timeout", "fencing.mode"},
+	"timing.lease":             {"timing.heartbeat", "timing.failover_timeout"},
+	"timing.failover_timeout":  {"timing.heartbeat", "timing.lease", "fencing.mode"},
+	"aws.instance_id":          {"fencing.mode", "role"},
+	"advertise":                {"bind"},
+	"members":                  {"node_id", "role", "bind", "advertise"},
+	"fencing.watchdog":         {"fencing.mode", "timing", "fencing"},
+	"fencing.watchdog_timeout": {"fencing.watchdog", "timing", "fencing"},
+}
+
+// withoutUndecoded is the problems of vals that are not about a setting
+// in decodeErrs: the same setting, one inside it or around it, or one its
+// check reads (settingInputs).
+func withoutUndecoded(vals, decodeErrs yamlstrict.ErrorList) yamlstrict.ErrorList {
+	if len(decodeErrs) == 0 {
+		return vals
+	}
+	var out yamlstrict.ErrorList
+	for _, v := range vals {
+		keep := true
+		for _, d := range decodeErrs {
+			if d.Path == "" || samePathTree(v.Path, d.Path) || readsSetting(v.Path, d.Path) {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// samePathTree reports whether a and b are the same setting or one is
+// inside the other ("tls" and "tls.key", "members" and "members[1].id").
+func samePathTree(a, b string) bool {
+	inside := func(x, y string) bool {
+		return strings.HasPrefix(x, y) && (len(x) == len(y) || x[len(y)] == '.' || x[len(y)] == '[')
+	}
+	return inside(a, b) || inside(b, a)
+}
+
+// readsSetting reports whether the check that names path reads the
+// setting input (settingInputs; members[N]... counts as members).
+func readsSetting(path, input string) bool {
+	if i := strings.IndexAny(path, "[."); i > 0 && strings.HasPrefix(path, "members") {
+		path = path[:i]
+	}
+	for _, in := range settingInputs[path] {
+		if samePathTree(in, input) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveConfigPath joins a relative p to dir; empty and absolute paths are

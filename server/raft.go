@@ -41,7 +41,7 @@ func (s *Server) setupRaft() error {
 	if err != nil {
 		return err
 	}
-	rlog := s.logger.Named("raft")
+	rlog := newRaftLogger(s.logger.Named("raft")) // raftlog.go
 	files, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "raft"), 3, rlog)
 	if err != nil {
 		return fmt.Errorf("snapshot store in %s: %w", dir, err)
