@@ -22,13 +22,22 @@ build:
 
 ## release: static, stripped binaries for linux/amd64 and linux/arm64
 ## (Graviton) in dist/, each checked by internal/tools/elfcheck (machine,
-## no dynamic loader, stripped, version). No qemu-user here to run arm64.
+## no dynamic loader, stripped, version; no qemu-user here to run arm64),
+## then for each: a tarball, a .deb and an .rpm (nfpm), and SHA256SUMS
+## (scripts/release-packages; docs/packaging.md).
 release:
 	@mkdir -p dist
 	@for arch in amd64 arm64; do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(BUILDFLAGS) -o dist/raftha-linux-$$arch ./cmd/raftha && \
 	  $(GO) run ./internal/tools/elfcheck dist/raftha-linux-$$arch $$arch $(VERSION) || exit 1; \
 	done
+	@GO=$(GO) scripts/release-packages $(VERSION)
+
+## check-packages: inspect the release packages, install the amd64 .deb
+## here (root), run it, purge it (scripts/check-packages).
+.PHONY: check-packages
+check-packages:
+	scripts/check-packages
 
 ## test: formatting, vet and every unit and in-process test, with the race detector.
 test: lint unit
