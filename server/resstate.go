@@ -157,7 +157,7 @@ func (t *resTracker) resources(node string, epoch uint64, spec []fsm.ResourceSpe
 		st := api.ResourceStatus{Name: rs.Name, Type: rs.Type, Node: node, State: api.ResourceStopped}
 		if r, ok := t.res[rs.Name]; ok && t.epoch == epoch {
 			st.State, st.LastCheckResult, st.ConsecutiveFailures, st.Restarts = r.state, r.result, r.fails, r.restarts
-			st.LastError, st.LastStart, st.LastStop = r.lastErr, api.Duration(r.startDur), api.Duration(r.stopDur)
+			st.LastError, st.LastStart, st.LastStop = r.lastErr, api.Duration(r.startDur.Round(time.Millisecond)), api.Duration(r.stopDur.Round(time.Millisecond))
 			st.LastCheck, st.LastErrorAt = timePtr(r.lastCheck), timePtr(r.lastErrAt)
 		}
 		out = append(out, st)
