@@ -23,6 +23,8 @@ func printResourceRows(tw io.Writer, g api.GroupStatus) {
 		var parts []string
 		if c := checkText(r); c != "-" {
 			parts = append(parts, "check "+c)
+		} else if r.State == api.ResourceRunning && r.LastStart > 0 {
+			parts = append(parts, "not checked yet; started in "+durText(r.LastStart))
 		}
 		if r.ConsecutiveFailures > 0 {
 			parts = append(parts, plural(r.ConsecutiveFailures, "failure")+" in a row")
