@@ -111,6 +111,11 @@ type GroupStatus struct {
 	Since time.Time `json:"since"`
 	// Resources lists the resources in start order as "name (type)".
 	Resources []string `json:"resources"`
+	// ResourceStatus is each resource as the owner runs it at Epoch, in
+	// start order (see ResourceStatus); empty when the owner has not
+	// reported since it got the group at Epoch (or the view is stale and
+	// the answering member is not the owner).
+	ResourceStatus []ResourceStatus `json:"resource_status,omitempty"`
 	// Suspended is true while monitoring and automatic actions are paused.
 	Suspended bool `json:"suspended,omitempty"`
 	// FailedOn lists the nodes where the group failed since an operator

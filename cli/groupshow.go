@@ -80,6 +80,8 @@ func printGroupDetail(w io.Writer, d *api.GroupDetail) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	printResourceStatus(w, g) // resstatus.go
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Recent ownership changes (last %d; all of them: raftha why %s):\n", api.MaxGroupChanges, g.Name)
 	if len(d.Changes) == 0 {
 		fmt.Fprintln(w, "  (none: never placed)")

@@ -125,6 +125,7 @@ func printStatus(w io.Writer, st *api.Status, events int) {
 	var suspended []string
 	for _, g := range st.Groups {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", g.Name, dash(g.Owner), g.Epoch, groupState(g), strings.Join(g.Nodes, ","), dash(g.Reason))
+		printResourceRows(tw, g) // resstatus.go
 		if g.Suspended {
 			suspended = append(suspended, g.Name)
 		}

@@ -43,6 +43,8 @@ type leaderState struct {
 
 	fb fenceBack // running reports and checks for takeovers back
 
+	res resStore // owners' resource summaries, for status (resstate.go)
+
 	failedAll map[string]failedAll // groups failed everywhere (autoretry.go), under mu
 }
 

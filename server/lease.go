@@ -149,6 +149,7 @@ func (l *lease) beat(hb time.Duration) {
 	cs := s.cfg.ClusterSettings()
 	args.Settings = &cs
 	s.heartbeatRunning(&args)
+	s.heartbeatResources(&args) // resstate.go: status only
 	sent := time.Now()
 	// The answer must arrive while it is still useful: within the lease.
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())

@@ -34,6 +34,9 @@ type metrics struct {
 	// legacyPeers counts member-port connections admitted with a legacy
 	// member certificate, by peer.
 	legacyPeers *prometheus.CounterVec
+	// resFails and resRestarts count failed checks and monitor restarts
+	// by group and resource (resstate.go).
+	resFails, resRestarts *prometheus.CounterVec
 }
 
 // newMetrics registers the metrics on reg, or on a private registry (with
@@ -68,6 +71,9 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.legacyPeers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_legacy_member_cert_connections_total", Help: "Member-port connections admitted with a legacy member certificate (no raftha://member/ID name; tls.allow_legacy_member_certs), by peer: re-issue these certificates."}, []string{"peer"})
 	f(m.legacyPeers)
+	m.resFails, m.resRestarts = newResourceMetrics() // resstate.go
+	f(m.resFails)
+	f(m.resRestarts)
 	f(&stateCollector{s: s})
 	f(&permissionCollector{s: s})
 	f(&certCollector{b: s.bundle})

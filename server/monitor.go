@@ -46,7 +46,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 			return
 		}
 		cctx, cancel := context.WithTimeout(lctx, b.mon.Timeout)
-		err := b.r.Check(cctx, w.token(inst.epoch, b.name))
+		err := w.checkTracked(cctx, inst.epoch, *b) // resstate.go
 		cancel()
 		lcancel()
 		result := "ok"
@@ -69,6 +69,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 		b.failures = 0
 		if b.restarts < b.mon.RestartsBeforeFailover {
 			b.restarts++
+			w.restartTracked(inst.epoch, b.name)
 			reason := fmt.Sprintf("check of %s failed %d times (%v); restart %d of %d on %s", b.name, b.mon.FailuresBeforeRestart, err, b.restarts, b.mon.RestartsBeforeFailover, s.cfg.NodeID)
 			w.log.Warn("restarting resource", "resource", b.name, "restart", b.restarts, "of", b.mon.RestartsBeforeFailover)
 			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: fsm.KindResourceRestart, Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
@@ -93,7 +94,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 func (w *worker) restartFrom(ctx context.Context, g *fsm.Group, inst *instance, i int) {
 	for j := inst.started - 1; j >= i; j-- {
 		b := inst.res[j]
-		if err := b.r.Stop(ctx, w.token(inst.epoch, b.name)); err != nil {
+		if err := w.stopTracked(ctx, inst.epoch, b); err != nil {
 			reason := fmt.Sprintf("restart of %s: stop of %s failed: %v", inst.res[i].name, b.name, err)
 			w.log.Error("restart failed; stopping the group", "resource", b.name, "error", err)
 			_ = w.stopLocal(ctx, "restart failed")

@@ -180,6 +180,9 @@ func (s *Server) heartbeatLocal(ctx context.Context, a rpcwire.HeartbeatArgs) (m
 	if err := s.checkMemberSettings(ls, a.Node, a.Settings); err != nil {
 		return nil, err
 	}
+	// Status only (resstate.go): it never fails and takes no lock of
+	// the lease path.
+	ls.res.report(a.Node, a.Resources)
 	ls.contactMu.Lock() // see takeover: contact and the log read together
 	defer ls.contactMu.Unlock()
 	ls.seen(a.Node)

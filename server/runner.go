@@ -367,6 +367,10 @@ type worker struct {
 	// fenceWatchNext: when the FenceCheckers are due again (fencewatch.go;
 	// worker goroutine only).
 	fenceWatchNext time.Time
+
+	// res is what the resources did at the current epoch, for status
+	// (resstate.go).
+	res resTracker
 }
 
 func (w *worker) poke() {

@@ -120,6 +120,7 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *api.Status {
 		g := st.Groups[name]
 		gs := groupStatusOf(g)
 		retryStatus(&gs, st, g, ls)
+		s.attachResources(&gs, g, ls) // resstate.go
 		v.Groups = append(v.Groups, gs)
 	}
 	if n := len(st.Events); n > maxStatusEvents {

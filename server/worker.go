@@ -72,7 +72,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		w.mu.Unlock()
 		w.r.kickGuard() // the guard watches it from now on
 		w.log.Info("starting resource", "resource", b.name, "type", b.typ, "epoch", epoch)
-		err := b.r.Start(lctx, w.token(epoch, b.name))
+		err := w.startTracked(lctx, epoch, b) // resstate.go
 		if err != nil && errors.Is(context.Cause(lctx), ErrLeaseLost) {
 			err = fmt.Errorf("%w (%v)", ErrLeaseLost, err)
 		}
@@ -139,7 +139,7 @@ func (w *worker) stopLocal(ctx context.Context, why string) error {
 	var errs []error
 	for i := inst.started - 1; i >= 0; i-- {
 		b := inst.res[i]
-		if err := b.r.Stop(ctx, w.token(inst.epoch, b.name)); err != nil {
+		if err := w.stopTracked(ctx, inst.epoch, b); err != nil {
 			w.log.Error("resource failed to stop", "resource", b.name, "epoch", inst.epoch, "error", err)
 			errs = append(errs, fmt.Errorf("stop of %s failed: %w", b.name, err))
 		}

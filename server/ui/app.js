@@ -283,7 +283,7 @@
         r.candidates = key;
       }
       renderMove(g.name);
-      order.push(r.tr);
+      order.push(r.tr, ...resourceRows(r, g));
     }
     for (const name of [...state.rows.keys()]) {
       if (!seen.has(name)) state.rows.delete(name);
@@ -293,6 +293,50 @@
     if (cur.length !== order.length || cur.some((tr, i) => tr !== order[i])) body.replaceChildren(...order);
     $("groups-empty").hidden = groups.length > 0;
     updateMoveControls();
+  }
+
+  // resourceRows returns the row under group g's row (r) that lists its
+  // resources as the owner reported them (g.resource_status): state, last
+  // check, failures in a row, restarts, start and stop durations, last
+  // error. No rows when the owner has not reported.
+  function resourceRows(r, g) {
+    const list = g.resource_status || [];
+    if (!list.length) return [];
+    if (!r.resTr) {
+      r.resTr = el("tr", "resrow");
+      r.resTr.dataset.groupResources = g.name;
+      r.resCell = el("td", "resstatus");
+      r.resTr.append(r.resCell);
+    }
+    r.resCell.colSpan = r.tr.children.length;
+    const head = el("tr");
+    for (const h of ["resource", "state", "last check", "fails", "restarts", "start", "stop", "last error"]) head.append(el("th", null, h));
+    const rows = list.map((x) => {
+      const tr = el("tr");
+      tr.dataset.resource = x.name;
+      const check = x.last_check ? x.last_check_result + " " + fmtClock(new Date(x.last_check)) : "–";
+      const err = el("td", "rerr", x.last_error || "–");
+      if (x.last_error_at) err.title = "at " + x.last_error_at;
+      tr.append(
+        el("td", "rname", x.name + " (" + x.type + ") on " + x.node),
+        td(pill(x.state, "rstate"), "rstate"),
+        el("td", "rcheck", check),
+        el("td", "rfails num", x.consecutive_failures || 0),
+        el("td", "rrestarts num", x.restarts || 0),
+        el("td", "rstart num", x.last_start || "–"),
+        el("td", "rstop num", x.last_stop || "–"),
+        err,
+      );
+      return tr;
+    });
+    const t = el("table", "restable");
+    const thead = el("thead");
+    thead.append(head);
+    const body = el("tbody");
+    body.append(...rows);
+    t.append(thead, body);
+    r.resCell.replaceChildren(t);
+    return [r.resTr];
   }
 
   function renderMove(name) {

@@ -3,6 +3,7 @@ package rpcwire
 import (
 	"time"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -40,6 +41,20 @@ type HeartbeatArgs struct {
 	// epoch it runs (0: unknown). A group not listed runs nothing there.
 	// Nil from a witness.
 	Running map[string]uint64
+	// Resources maps groups the sender owns in its log view to what each
+	// of their resources does there (bounded; errors cut short), for the
+	// leader's status view only: the leader never lets it affect the
+	// lease. Nil from a witness and from members that do not send it.
+	Resources map[string]GroupResources
+}
+
+// GroupResources is one group's resources as its owner runs them at
+// Epoch, in start order.
+type GroupResources struct {
+	// Epoch is the epoch the owner runs the group at.
+	Epoch uint64
+	// Resources are the group's resources, in start order.
+	Resources []api.ResourceStatus
 }
 
 // HeartbeatReply confirms, linearizably, which groups the member owns and
