@@ -20,11 +20,15 @@
 // must exit with status 0, or the one exit=N names. A cluster block runs
 // against one `raftha demo --dir DIR` the generator starts on loopback
 // (first use) and stops at the end, in document order, with the demo's
-// RAFTHA_API and certificates set.
+// RAFTHA_API and certificates set, and DEMO_DIR its directory (configs,
+// logs).
 //
-// A cluster or volatile block differs from run to run. Its paths, ports
-// and tokens are written masked (/tmp/rhdemo, 127.0.0.1:NNNNN,
-// rha_xxxx...), and -check compares its shape (see Shape): the set of its
+// Before each cluster block the generator waits until no group of the
+// demo is starting, stopping or fencing.
+//
+// A cluster or volatile block differs from run to run. Its paths, ports,
+// tokens, SHA-256 sums and the build version are written masked
+// (/tmp/rhdemo, 127.0.0.1:NNNNN, rha_xxxx..., version="VERSION"), and -check compares its shape (see Shape): the set of its
 // lines with timestamps, durations, numbers, member names and Raft roles
 // taken out, less the lines ignore=REGEX matches. Every other block must
 // match byte for byte.

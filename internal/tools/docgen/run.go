@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -96,6 +97,9 @@ func (r *Runner) output(b *Block) ([]string, error) {
 			return nil, err
 		}
 		env = append(env, r.env...)
+		if err := r.settle(env); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
@@ -161,6 +165,59 @@ func (r *Runner) baseEnv() []string {
 	return append(env, "TZ=UTC", "LC_ALL=C", "PATH="+r.pathDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
+// transient are the group states a cluster block does not start in: a
+// command run while a move is under way would print that moment.
+var transient = map[string]bool{"starting": true, "stopping": true, "fencing": true}
+
+// settle waits (bounded by cmdTimeout) until no group of the demo is
+// starting, stopping or fencing, so that a block shows the state its
+// previous block led to rather than a moment of a move.
+func (r *Runner) settle(env []string) error {
+	deadline := time.Now().Add(cmdTimeout)
+	for {
+		c := exec.Command(filepath.Join(r.pathDir, "raftha"), "group", "list", "--json")
+		c.Dir, c.Env = r.Root, env
+		out, err := c.Output()
+		if err == nil && !anyTransient(out) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: groups still moving after %v: %s", ErrDemo, cmdTimeout, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// anyTransient reports whether a JSON document has a "state" in transient.
+func anyTransient(doc []byte) bool {
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return true
+	}
+	var walk func(any) bool
+	walk = func(v any) bool {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, x := range t {
+				if s, ok := x.(string); ok && k == "state" && transient[s] {
+					return true
+				}
+				if walk(x) {
+					return true
+				}
+			}
+		case []any:
+			for _, x := range t {
+				if walk(x) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
+}
+
 // demo is a `raftha demo --dir DIR` the cluster blocks talk to.
 type demo struct {
 	cmd  *exec.Cmd
@@ -214,7 +271,7 @@ func (r *Runner) startDemo() error {
 	}()
 	select {
 	case env := <-found:
-		r.env = env
+		r.env = append(env, "DEMO_DIR="+dir)
 		return nil
 	case <-d.done:
 		return fmt.Errorf("%w: it exited (see %s/logs)", ErrDemo, dir)

@@ -1,34 +1,47 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 )
 
 // Masks written into the docs for volatile blocks: values that differ on
-// every run and mean nothing to a reader. Digits become N and hex digits
-// x, so table columns keep their width.
+// every run (or every commit) and mean nothing to a reader. Digits of a
+// port become N and hex digits of a token or SHA-256 x, so table columns
+// keep their width; the build's version reads VERSION.
 var (
 	demoDirRE = regexp.MustCompile(`/tmp/raftha-demo-[0-9]+`)
 	portRE    = regexp.MustCompile(`127\.0\.0\.1:[0-9]{2,5}`)
 	tokenRE   = regexp.MustCompile(`rha_[0-9a-f]{16,}`)
+	sha256RE  = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+	versionRE = regexp.MustCompile(`\bversion="[^"]*"`)
 )
 
-// DemoDir is what the generator's demo directory reads as in the docs.
-const DemoDir = "/tmp/rhdemo"
+// DemoDir is what the generator's demo directory reads as in the docs,
+// and InstalledBin the binary's path (the demo's app runs it).
+const (
+	DemoDir      = "/tmp/rhdemo"
+	InstalledBin = "/usr/local/bin/raftha"
+)
 
 func (r *Runner) mask(s string) string {
 	if r.demo != nil {
 		s = strings.ReplaceAll(s, r.demo.dir, DemoDir)
 	}
+	if bin, err := filepath.Abs(filepath.Join(r.Root, r.Bin)); err == nil {
+		s = strings.ReplaceAll(s, bin, InstalledBin)
+	}
 	s = demoDirRE.ReplaceAllString(s, "/tmp/raftha-demo-NNNN")
 	s = portRE.ReplaceAllStringFunc(s, func(m string) string {
 		return "127.0.0.1:" + strings.Repeat("N", len(m)-len("127.0.0.1:"))
 	})
-	return tokenRE.ReplaceAllStringFunc(s, func(m string) string {
+	s = tokenRE.ReplaceAllStringFunc(s, func(m string) string {
 		return "rha_" + strings.Repeat("x", len(m)-len("rha_"))
 	})
+	s = sha256RE.ReplaceAllString(s, strings.Repeat("x", 64))
+	return versionRE.ReplaceAllString(s, `version="VERSION"`)
 }
 
 // The shape of a line keeps its words and drops what varies between runs
