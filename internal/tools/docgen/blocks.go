@@ -22,6 +22,9 @@ const (
 	// KindIllustrative: a block written by hand on purpose (a log from a
 	// real EC2, say); the generator leaves it alone. Its reason is required.
 	KindIllustrative Kind = "illustrative"
+	// KindKeys: the Markdown table below must have one row per key of a
+	// definition (see KeyTypes); written by hand, checked by the tool.
+	KindKeys Kind = "keys"
 )
 
 // headingsEnd closes a headings list (a list is not fenced).
@@ -37,7 +40,7 @@ var (
 	ErrNoHeadingsEnd = errors.New("headings list is never closed with " + headingsEnd)
 )
 
-var markerRE = regexp.MustCompile(`^<!--\s*(output|include|headings|illustrative)\b([^:]*):\s*(.*?)\s*-->\s*$`)
+var markerRE = regexp.MustCompile(`^<!--\s*(output|include|headings|illustrative|keys)\b([^:]*):\s*(.*?)\s*-->\s*$`)
 
 // Block is one generated (or illustrative) region of a Markdown file.
 type Block struct {
@@ -96,6 +99,20 @@ func Parse(name, text string) (*Doc, error) {
 		}
 		if err := b.options(m[2]); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, i+1, err)
+		}
+		if b.Kind == KindKeys {
+			j := i + 1
+			for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
+				j++
+			}
+			k := j
+			for k < len(lines) && strings.HasPrefix(lines[k], "|") {
+				k++
+			}
+			b.Start, b.End = j, k
+			d.Blocks = append(d.Blocks, b)
+			i = k - 1
+			continue
 		}
 		if b.Kind == KindHeadings {
 			j := i + 1

@@ -160,3 +160,50 @@ func TestShapeIgnoresRunNoiseNotFormat(t *testing.T) {
 		t.Fatalf("nanoseconds instead of a duration string not caught: ok=%v new=%q", ok, y)
 	}
 }
+
+// TestKeysTableMustMatchDefinition: a reference table that misses a
+// setting the parser decodes, or documents one it does not, is reported
+// with its line; the real member table passes.
+func TestKeysTableMustMatchDefinition(t *testing.T) {
+	leaves, containers := Keys(KeyTypes["member"])
+	for _, k := range []string{"fencing.mode", "members[].id", "access.tokens[].sha256", "log_format"} {
+		if !leaves[k] {
+			t.Errorf("member keys lack %q", k)
+		}
+	}
+	if !containers["members"] || leaves["members"] {
+		t.Errorf("members should be a container: leaves=%v containers=%v", leaves["members"], containers["members"])
+	}
+
+	text := "# x\n\n<!-- keys: go -->\n| key | default |\n|---|---|\n| `handler` | — |\n| `stop_after` | 1s |\n\nafter\n"
+	root := repo(t, map[string]string{"doc.md": text})
+	n, out, err := run(t, root, true)
+	if err != nil || n != 2 ||
+		!strings.Contains(out, "doc.md:3: the go table has no row for `stop_timeout`") ||
+		!strings.Contains(out, "doc.md:7: the go table has a row for `stop_after`, which gohandler.Params does not define") {
+		t.Fatalf("n=%d err=%v\n%s", n, err, out)
+	}
+	if _, err := Parse("d.md", "<!-- keys: nosuch -->\n| `a` |\n"); err != nil {
+		t.Fatal(err)
+	}
+	root = repo(t, map[string]string{"doc.md": "<!-- keys: nosuch -->\n| `a` |\n"})
+	if _, _, err := run(t, root, true); !errors.Is(err, ErrUnknownKeyType) {
+		t.Fatalf("unknown definition: err=%v", err)
+	}
+	// The repository's own member reference.
+	data, err := os.ReadFile("../../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Parse("docs/configuration.md", string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range d.Blocks {
+		if b.Kind == KindKeys {
+			if msgs, err := CheckKeys(d, b); err != nil || len(msgs) > 0 {
+				t.Errorf("docs/configuration.md: %v %v", err, msgs)
+			}
+		}
+	}
+}

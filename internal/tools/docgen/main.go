@@ -14,6 +14,14 @@
 //	<!-- illustrative: a failover on a real EC2, not reproducible here -->
 //
 // Each of output, include and illustrative is followed by a fenced block.
+// A keys marker is followed by a hand-written Markdown table whose first
+// column names keys (`fencing.mode`): the tool checks, in both modes, that
+// it has one row per key the named definition decodes (KeyTypes) and no
+// row for a key that does not exist:
+//
+//	<!-- keys: member -->
+//	<!-- keys: aws.ebs -->
+//
 // An output block is "$ CMD" and what /bin/sh -c CMD printed (stdout and
 // stderr, in order), run in the repository root in UTC, with "raftha" on
 // PATH being -bin and no RAFTHA_* variables from the caller. The command
@@ -72,7 +80,7 @@ func main() {
 		os.Exit(1)
 	}
 	if n > 0 {
-		fmt.Fprintf(os.Stderr, "docgen: %d block(s) differ from the tool's output; run `make docs` and commit the result\n", n)
+		fmt.Fprintf(os.Stderr, "docgen: %d problem(s): a block that differs from the tool's output is fixed by `make docs`; a reference table that misses a key, by editing it\n", n)
 		os.Exit(1)
 	}
 }
@@ -109,6 +117,17 @@ func Process(g Generator, root string, files []string, check bool, w io.Writer) 
 		for _, b := range d.Blocks {
 			if b.Kind == KindIllustrative {
 				illustrative++
+				continue
+			}
+			if b.Kind == KindKeys {
+				msgs, err := CheckKeys(d, b)
+				if err != nil {
+					return differ, fmt.Errorf("%s:%d: %w", name, b.Line, err)
+				}
+				for _, m := range msgs {
+					differ++
+					fmt.Fprintf(w, "%s:%s\n", name, m)
+				}
 				continue
 			}
 			got, err := g.Generate(name, b)
