@@ -57,6 +57,10 @@ type Block struct {
 	// Volatile: the output differs from run to run (times, ports, which
 	// member leads); the check compares its shape (see shape.go).
 	Volatile bool
+	// Scratch: run the command in a scratch directory (one per run,
+	// shared by the blocks that ask for it, in document order) instead of
+	// the repository root, for commands that write files.
+	Scratch bool
 	// Ignore drops lines whose shape matches it from the shape comparison.
 	Ignore *regexp.Regexp
 	// Start and End are the 0-based line indexes of the generated content:
@@ -141,7 +145,8 @@ func Parse(name, text string) (*Doc, error) {
 	return d, nil
 }
 
-// options reads "exit=N cluster volatile ignore=REGEX" (before the colon).
+// options reads "exit=N cluster volatile scratch ignore=REGEX" (before
+// the colon).
 func (b *Block) options(s string) error {
 	for _, f := range strings.Fields(s) {
 		k, v, _ := strings.Cut(f, "=")
@@ -156,6 +161,8 @@ func (b *Block) options(s string) error {
 			b.Cluster, b.Volatile = true, true
 		case b.Kind == KindOutput && k == "volatile" && v == "":
 			b.Volatile = true
+		case b.Kind == KindOutput && k == "scratch" && v == "":
+			b.Scratch = true
 		case b.Kind == KindOutput && k == "ignore":
 			re, err := regexp.Compile(v)
 			if err != nil {

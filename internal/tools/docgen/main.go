@@ -9,6 +9,7 @@
 //	<!-- output exit=1: raftha config check bad.yaml -->
 //	<!-- output cluster: raftha why web --json -->
 //	<!-- output volatile ignore=^T: raftha demo --once -->
+//	<!-- output scratch volatile: raftha tls ca create --dir tls -->
 //	<!-- include: examples/scenarios/route-table.yaml -->
 //	<!-- headings: server/DESIGN.md --> ... <!-- end headings -->
 //	<!-- illustrative: a failover on a real EC2, not reproducible here -->
@@ -25,7 +26,9 @@
 // An output block is "$ CMD" and what /bin/sh -c CMD printed (stdout and
 // stderr, in order), run in the repository root in UTC, with "raftha" on
 // PATH being -bin and no RAFTHA_* variables from the caller. The command
-// must exit with status 0, or the one exit=N names. A cluster block runs
+// must exit with status 0, or the one exit=N names. A scratch block runs
+// in a scratch directory instead (one per run, removed at the end), for
+// commands that write files. A cluster block runs
 // against one `raftha demo --dir DIR` the generator starts on loopback
 // (first use) and stops at the end, in document order, with the demo's
 // RAFTHA_API and certificates set, and DEMO_DIR its directory (configs,

@@ -38,6 +38,7 @@ type Runner struct {
 	Bin string
 
 	pathDir string   // holds the raftha symlink, first on PATH
+	scratch string   // the scratch blocks' working directory
 	demo    *demo    // started by the first cluster block
 	env     []string // the demo's RAFTHA_* variables
 }
@@ -48,9 +49,11 @@ func (r *Runner) Close() {
 		r.demo.stop()
 		r.demo = nil
 	}
-	if r.pathDir != "" {
-		os.RemoveAll(r.pathDir)
-		r.pathDir = ""
+	for _, d := range []*string{&r.pathDir, &r.scratch} {
+		if *d != "" {
+			os.RemoveAll(*d)
+			*d = ""
+		}
 	}
 }
 
@@ -103,11 +106,20 @@ func (r *Runner) output(b *Block) ([]string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
+	var err error
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", b.Arg)
 	c.Dir, c.Env = r.Root, env
+	if b.Scratch {
+		if r.scratch == "" {
+			if r.scratch, err = os.MkdirTemp("", "docgen-scratch-"); err != nil {
+				return nil, err
+			}
+		}
+		c.Dir = r.scratch
+	}
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
-	err := c.Run()
+	err = c.Run()
 	code := 0
 	var ee *exec.ExitError
 	switch {
