@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/raftha/raftha/api.Version=$(VERSION)
 PKGS    := ./api/... ./cloud/... ./resources/ebsdev/... ./resources/builtin/... ./config/... ./groupfile/... ./history/... ./iampolicy/... ./fsm/... ./transport/... ./internal/... ./resources ./resources/aws/... ./resources/exec/... ./resources/ip/... ./resources/systemd/... ./server/... ./cli/... ./cmd/... ./examples/...
 SOLO    := ./resources/disk/...
 
-.PHONY: all build release test lint unit integration bench demo soak clean
+.PHONY: all build release test lint unit integration bench demo soak clean docs docs-check
 
 all: build
 
@@ -91,6 +91,15 @@ fuzz-parsers-api:
 LOSS_HOLD ?= 2m
 bench: build
 	GO=$(GO) LOSS_HOLD=$(LOSS_HOLD) scripts/bench
+
+## docs: regenerate every output block of README.md and docs/*.md from the
+## tool itself (internal/tools/docgen; markers like <!-- output: CMD -->).
+## docs-check: the same into memory; fails, naming FILE:LINE, when a block
+## differs from a fresh run (a hand edit, or output that changed).
+docs: build
+	$(GO) run ./internal/tools/docgen
+docs-check: build
+	$(GO) run ./internal/tools/docgen -check
 
 ## demo: a local 3-member cluster on loopback (Ctrl-C to stop).
 demo: build
