@@ -100,7 +100,7 @@ type TLSConfig struct {
 	// raftha://member/ID name; identity by common name only), logging a
 	// warning and counting each (raftha_legacy_member_cert_connections_total).
 	// Off by default: an operator certificate with a member's common name
-	// is then no member. See README, "Migrating certificates".
+	// is then no member. See docs/security.md, "Migrating certificates".
 	AllowLegacyMemberCerts bool `yaml:"allow_legacy_member_certs,omitempty"`
 }
 

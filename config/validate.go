@@ -472,7 +472,7 @@ func (c *Config) Warnings() []string {
 		w = append(w, "only 1 member has role node: failover groups have nowhere to fail over to")
 	}
 	if c.TLS.AllowLegacyMemberCerts {
-		w = append(w, "tls.allow_legacy_member_certs is on: member certificates issued before certificate kinds are admitted to the member port by common name, so an operator certificate with a member's name would be too; re-issue them with `raftha tls cert create --member ID`, roll the members, and turn it off (README, Migrating certificates)")
+		w = append(w, "tls.allow_legacy_member_certs is on: member certificates issued before certificate kinds are admitted to the member port by common name, so an operator certificate with a member's name would be too; re-issue them with `raftha tls cert create --member ID`, roll the members, and turn it off (docs/security.md, Migrating certificates)")
 	}
 	if len(c.Access.Operators) == 0 {
 		w = append(w, "access.operators is empty: every operator certificate from the cluster CA may change the cluster; list the operator certificate names to make the others read-only")

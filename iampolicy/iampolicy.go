@@ -227,7 +227,7 @@ func ForNode(groups []fsm.GroupSpec, fencingMode config.FencingMode, scope Scope
 		}
 		add("RafthaRouteTableVirtualIP", []string{"ec2:CreateRoute", "ec2:ReplaceRoute"}, res...)
 		// The owner's primary ENI is found at run time: the group file
-		// names no ENI, so this stays network-interface/* (see README).
+		// names no ENI, so this stays network-interface/* (see docs/deploying.md, IAM policy).
 		add("RafthaSourceDestCheck", []string{"ec2:ModifyNetworkInterfaceAttribute"}, scope.arn("ec2", "network-interface/*"))
 		describe["ec2:DescribeRouteTables"] = true
 		describe["ec2:DescribeNetworkInterfaces"] = true

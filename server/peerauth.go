@@ -272,7 +272,7 @@ func checkOwnCert(cfg config.Config, b *transport.Bundle) error {
 	case id.Kind == transport.KindOperator:
 		return fmt.Errorf("%w: %s is an operator certificate; %s", ErrNotMemberCert, cfg.TLS.Cert, fix)
 	case id.Kind == transport.KindLegacy && !cfg.TLS.AllowLegacyMemberCerts:
-		return fmt.Errorf("%w: %s has no member identity (issued before certificate kinds); %s, or set tls.allow_legacy_member_certs while migrating (README, Migrating certificates)", ErrNotMemberCert, cfg.TLS.Cert, fix)
+		return fmt.Errorf("%w: %s has no member identity (issued before certificate kinds); %s, or set tls.allow_legacy_member_certs while migrating (docs/security.md, Migrating certificates)", ErrNotMemberCert, cfg.TLS.Cert, fix)
 	}
 	return nil
 }

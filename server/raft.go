@@ -108,7 +108,7 @@ func (s *Server) raftRecovery() string {
 	id := s.cfg.NodeID
 	return fmt.Sprintf("this member's Raft data cannot be trusted; to recover: stop the agent, move its data_dir %s aside, "+
 		"run `raftha members remove %s` against a healthy member, start this one with `raftha agent --rejoin`, "+
-		"then `raftha members add --id %s --address HOST:PORT` (README: \"A damaged raft.db\")", s.cfg.DataDir, id, id)
+		"then `raftha members add --id %s --address HOST:PORT` (docs/deploying.md: \"A damaged raft.db\")", s.cfg.DataDir, id, id)
 }
 
 func hclogLevel(s string) hclog.Level {

@@ -8,8 +8,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Limits of one decode (documented in the README, "Configuration
-// files"). A document past one is refused with a FieldError that names
+// Limits of one decode (documented in docs/configuration.md,
+// "Limits"). A document past one is refused with a FieldError that names
 // the limit and wraps ErrTooLarge or ErrTooComplex.
 const (
 	// MaxInputBytes bounds the length of a document.

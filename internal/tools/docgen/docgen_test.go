@@ -207,3 +207,32 @@ func TestKeysTableMustMatchDefinition(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateKeepsVolatileBlockOfSameShape: make docs leaves a volatile
+// block alone when only its numbers changed, so that the tree stays clean,
+// and rewrites it when its shape changed.
+func TestUpdateKeepsVolatileBlockOfSameShape(t *testing.T) {
+	text := "<!-- output volatile: raftha took 12ms -->\n```\n$ raftha took 12ms\nraftha says: took 99ms\nto stderr\n```\n"
+	root := repo(t, map[string]string{"doc.md": text})
+	if _, out, err := run(t, root, false); err != nil || strings.Contains(out, "rewrote") {
+		t.Fatalf("same shape rewritten: err=%v\n%s", err, out)
+	}
+	data, _ := os.ReadFile(filepath.Join(root, "doc.md"))
+	if string(data) != text {
+		t.Fatalf("file changed:\n%s", data)
+	}
+	changed := strings.Replace(text, "raftha says: took", "raftha said: took", 1)
+	if err := os.WriteFile(filepath.Join(root, "doc.md"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, out, _ := run(t, root, true); n != 1 || !strings.Contains(out, `only in the docs:  "raftha said: took D"`) {
+		t.Fatalf("check of a changed shape: n=%d\n%s", n, out)
+	}
+	if _, out, err := run(t, root, false); err != nil || !strings.Contains(out, "rewrote doc.md") {
+		t.Fatalf("changed shape not rewritten: err=%v\n%s", err, out)
+	}
+	data, _ = os.ReadFile(filepath.Join(root, "doc.md"))
+	if !strings.Contains(string(data), "raftha says: took 12ms") {
+		t.Fatalf("rewrite:\n%s", data)
+	}
+}

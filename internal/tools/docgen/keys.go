@@ -91,7 +91,7 @@ var firstCellKey = regexp.MustCompile("^\\|\\s*`([^`]+)`")
 func CheckKeys(d *Doc, b *Block) ([]string, error) {
 	t, ok := KeyTypes[b.Arg]
 	if !ok {
-		return nil, fmt.Errorf("%w %q (one of %s)", ErrUnknownKeyType, b.Arg, strings.Join(keyTypeNames(), ", "))
+		return nil, fmt.Errorf("%w %q (one of %s)", ErrUnknownKeyType, b.Arg, strings.Join(sortedKeys(KeyTypes), ", "))
 	}
 	leaves, containers := Keys(t)
 	rows := map[string]int{}
@@ -104,12 +104,12 @@ func CheckKeys(d *Doc, b *Block) ([]string, error) {
 		return nil, ErrNoTable
 	}
 	var msgs []string
-	for _, k := range sorted(leaves) {
+	for _, k := range sortedKeys(leaves) {
 		if _, ok := rows[k]; !ok {
 			msgs = append(msgs, fmt.Sprintf("%d: the %s table has no row for `%s`, which %s defines", b.Line, b.Arg, k, t))
 		}
 	}
-	for _, k := range sortedRows(rows) {
+	for _, k := range sortedKeys(rows) {
 		if !leaves[k] && !containers[k] {
 			msgs = append(msgs, fmt.Sprintf("%d: the %s table has a row for `%s`, which %s does not define", rows[k], b.Arg, k, t))
 		}
@@ -117,26 +117,9 @@ func CheckKeys(d *Doc, b *Block) ([]string, error) {
 	return msgs, nil
 }
 
-func keyTypeNames() []string {
-	var n []string
-	for k := range KeyTypes {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
-
-func sorted(m map[string]bool) []string {
-	var s []string
-	for k := range m {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
-
-func sortedRows(m map[string]int) []string {
-	var s []string
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	s := make([]string, 0, len(m))
 	for k := range m {
 		s = append(s, k)
 	}

@@ -103,7 +103,7 @@ func DefaultFiles(root string) []string {
 // Process regenerates the blocks of files (relative to root). With check
 // it writes nothing and reports each differing block to w as FILE:LINE,
 // returning how many differ; otherwise it rewrites the files that
-// changed. Errors (a bad marker, a command that fails) stop it.
+// changed (a volatile block only when its shape changed). Errors (a bad marker, a command that fails) stop it.
 func Process(g Generator, root string, files []string, check bool, w io.Writer) (int, error) {
 	differ, illustrative := 0, 0
 	for _, name := range files {
@@ -136,6 +136,14 @@ func Process(g Generator, root string, files []string, check bool, w io.Writer) 
 			got, err := g.Generate(name, b)
 			if err != nil {
 				return differ, fmt.Errorf("%s:%d: %w", name, b.Line, err)
+			}
+			if b.Volatile && !check {
+				// Keep a volatile block whose shape still matches: a
+				// rewrite would only change times and numbers, and
+				// `make docs` would never leave the tree clean.
+				if ok, _, _ := SameShape(d.Content(b), got, b.Ignore); ok {
+					continue
+				}
 			}
 			repl[b] = got
 			if check {
