@@ -148,6 +148,16 @@ func TestResourceStatusClusterWide(t *testing.T) {
 		t.Errorf("raftha_resource_check_failures_total{db,app} on n1 = %v, want >= 2", n)
 	}
 
+	// The owner's own view (never forwarded; stale unless it leads) has
+	// its resources too, from its runner.
+	own, err := c.member("n1").srv.LocalStatus(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.Groups) != 1 || len(own.Groups[0].ResourceStatus) != 2 || own.Groups[0].ResourceStatus[1].Restarts != 1 {
+		t.Fatalf("n1's own view of db: %+v", own.Groups)
+	}
+
 	// n1 dies: on n2 the view shows n2's resources, nothing of n1's.
 	c.kill("n1")
 	g2 := c.waitOnline("db", "n2")
