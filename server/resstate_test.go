@@ -140,6 +140,23 @@ func TestResourceStatusClusterWide(t *testing.T) {
 	if g := c.group("db"); g.Status.Owner != "n1" || g.Status.Epoch != g1.Status.Epoch {
 		t.Fatalf("group moved: %+v", g.Status)
 	}
+	m := c.member("n1").srv.metrics
+	if n := resCounter(t, m, "raftha_resource_restarts_total", "web"); n != 1 {
+		t.Errorf("raftha_resource_restarts_total{db,web} on n1 = %v, want 1", n)
+	}
+	if n := resCounter(t, m, "raftha_resource_check_failures_total", "app"); n < 2 {
+		t.Errorf("raftha_resource_check_failures_total{db,app} on n1 = %v, want >= 2", n)
+	}
+
+	// The owner's own view (never forwarded; stale unless it leads) has
+	// its resources too, from its runner.
+	own, err := c.member("n1").srv.LocalStatus(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.Groups) != 1 || len(own.Groups[0].ResourceStatus) != 2 || own.Groups[0].ResourceStatus[1].Restarts != 1 {
+		t.Fatalf("n1's own view of db: %+v", own.Groups)
+	}
 
 	// n1 dies: on n2 the view shows n2's resources, nothing of n1's.
 	c.kill("n1")
@@ -154,6 +171,31 @@ func TestResourceStatusClusterWide(t *testing.T) {
 			t.Fatalf("after failover, %s: %+v (want n2's, fresh: no restart, no error)", r.Name, r)
 		}
 	}
+}
+
+// resCounter is the value of the counter name for group db and resource
+// res in m's registry (0 when absent).
+func resCounter(t *testing.T, m *metrics, name, res string) float64 {
+	t.Helper()
+	mfs, err := m.gatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, c := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range c.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["group"] == "db" && l["resource"] == res {
+				return c.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // TestResStoreKeepsOwnerAndEpoch: the leader's memory answers only for
