@@ -120,6 +120,10 @@ type fcluster struct {
 	resFaults bool     // the resource-fault group and config (netns_resfaults_test.go)
 	agentEnv  []string // extra environment of every agent
 	sideLog   string   // the sidecar's log on the shared disk (resFaults)
+	diskMB    int      // size of the shared disk (default 64 MiB)
+	// extraYAML, when set, returns resources appended to the group db
+	// (netns_postgres_test.go: the PostgreSQL recipe's resources).
+	extraYAML func() string
 	// finishSettle bounds finish's wait for db to settle (default 45s); a
 	// scenario that already waited in vain shortens it.
 	finishSettle time.Duration
@@ -182,7 +186,11 @@ func newFCluster(t *testing.T, ids []string, seed int64, res *runResult, opts ..
 	c.appLife = filepath.Join(c.dir, "app.life")
 	if diskRegistered() {
 		c.withDisk = true
-		c.diskDev = c.tb.loopDisk(64)
+		size := 64
+		if c.diskMB > 0 {
+			size = c.diskMB
+		}
+		c.diskDev = c.tb.loopDisk(size)
 		c.tb.record("mount %s", c.mountPoint)
 	}
 
@@ -674,6 +682,9 @@ func (c *fcluster) groupYAML(nodes []string) string {
 `, "exec '"+self+"'", c.appLog, c.appLife, strings.Join(addrs, ","), fiAppPort)
 	if c.resFaults {
 		b.WriteString(c.ctlYAML(self))
+	}
+	if c.extraYAML != nil {
+		b.WriteString(c.extraYAML())
 	}
 	return b.String()
 }
