@@ -42,6 +42,11 @@ func TestCleanShutdownLogsNoError(t *testing.T) {
 		if !strings.Contains(logs, "member stopped") {
 			t.Errorf("%s: no 'member stopped' line", m.id)
 		}
+		// A duration computed from a zero time (time.Until(time.Time{}))
+		// prints as -2562047h47m16.854775808s.
+		if strings.Contains(logs, "2562047h") {
+			t.Errorf("%s logged a nonsense duration (from a zero time)", m.id)
+		}
 		if lines := errorLine.FindAllString(logs, -1); len(lines) > 0 {
 			t.Errorf("%s logged %d ERROR line(s) on a clean shutdown, e.g.:\n%s", m.id, len(lines), strings.Join(lines[:min(len(lines), 5)], "\n"))
 		}

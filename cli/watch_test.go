@@ -38,7 +38,7 @@ func TestWatchStopsOnCtrlC(t *testing.T) {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{{
 			Name:  "view",
-			Flags: append(append(clientFlags(), &cli.BoolFlag{Name: "json"}), watchFlags()...),
+			Flags: append(clientFlags(), watchFlags()...),
 			Action: viewAction("view", 5*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client, w io.Writer) error {
 				frames++
 				fmt.Fprintf(w, "frame %d\n", frames)
