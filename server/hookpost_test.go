@@ -99,8 +99,10 @@ func TestHookPostSendsTheEvent(t *testing.T) {
 		assigned, ok2 = ep.find(func(e api.HookEvent) bool { return e.Kind == fsm.KindAssigned })
 		return ok1 && ok2
 	})
-	b, _ := json.Marshal(online.ev)
-	t.Logf("online POST body: %s", b)
+	for _, p := range []hookPost{assigned, online} {
+		b, _ := json.Marshal(p.ev)
+		t.Logf("%s POST body: %s", p.ev.Kind, b)
+	}
 	if e := online.ev; e.Hook != "pager" || e.Group != "db" || e.Node != "n1" || e.Epoch != e1 || e.Seq == 0 ||
 		e.Time.Before(before.Add(-time.Second)) || e.Time.After(time.Now()) {
 		t.Errorf("online POST %+v: want hook pager, group db, node n1, epoch %d, a seq and a time of the run", e, e1)
@@ -126,6 +128,11 @@ func TestHookPostSendsTheEvent(t *testing.T) {
 		got := counterValues(t, n1.srv.metrics.gatherer, "raftha_hook_runs_total", "hook", "result")
 		return got["pager/ok"] == 1 && got["pager/failed"] == 1
 	})
+	for _, l := range strings.Split(c.scrape(t, n1), "\n") {
+		if strings.HasPrefix(l, "raftha_hook_") {
+			t.Logf("n1 /metrics: %s", l)
+		}
+	}
 	logs := n1.logs.String()
 	found := false
 	for _, l := range strings.Split(logs, "\n") {
