@@ -69,16 +69,7 @@ hooks:
     groups: ["bad name"]
     timeout: 10m
 `
-	dir := t.TempDir()
-	path := filepath.Join(dir, "raftha.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := LoadConfigFile(path)
-	if err == nil {
-		t.Fatal("accepted")
-	}
-	got := err.Error()
+	path, got := loadConfigErrors(t, src)
 	p := path + ":"
 	want := p + `35: health.listen: must differ from api (10.0.1.10:7443): the health listener is a plain-HTTP port of its own` + "\n" +
 		p + `38: hooks[0].command: required: the program and its arguments as a list, e.g. [/usr/local/bin/notify, --to, ops]; for a shell line write [/bin/sh, -c, "..."] (or url: for an HTTP POST)` + "\n" +
@@ -160,16 +151,7 @@ func TestHookURLConfigErrors(t *testing.T) {
     bearer_token_file: token.txt
     events: [online]
 `
-	dir := t.TempDir()
-	path := filepath.Join(dir, "raftha.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := LoadConfigFile(path)
-	if err == nil {
-		t.Fatal("accepted")
-	}
-	got := err.Error()
+	path, got := loadConfigErrors(t, src)
 	p := path + ":"
 	want := p + `36: hooks[0].url: must be an http:// or https:// URL, got scheme "ftp" in "ftp://example.com/x"` + "\n" +
 		p + `39: hooks[1].url: must not carry credentials ("https://ops:xxxxx@example.com/x"): they would be logged with the URL; put a token in bearer_token_file` + "\n" +
@@ -185,4 +167,19 @@ func TestHookURLConfigErrors(t *testing.T) {
 	if strings.Contains(got, "s3cret") {
 		t.Errorf("the URL's password is in the errors: %s", got)
 	}
+}
+
+// loadConfigErrors writes src to a file, loads it and returns the file's
+// path and the errors, failing when it is accepted.
+func loadConfigErrors(t *testing.T, src string) (path, errs string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "raftha.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfigFile(path)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	return path, err.Error()
 }

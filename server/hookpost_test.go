@@ -134,14 +134,7 @@ func TestHookPostSendsTheEvent(t *testing.T) {
 		}
 	}
 	logs := n1.logs.String()
-	found := false
-	for _, l := range strings.Split(logs, "\n") {
-		if strings.Contains(l, "hook failed") {
-			t.Logf("n1 log: %s", l)
-			found = found || (strings.Contains(l, "answered 500 Internal Server Error") && strings.Contains(l, ts.URL))
-		}
-	}
-	if !found || !strings.Contains(logs, "pager busy") {
+	if !logHas(t, n1, "hook failed", "answered 500 Internal Server Error", ts.URL) || !strings.Contains(logs, "pager busy") {
 		t.Errorf("n1's log does not show the failed POST with its status and answer")
 	}
 	for _, secret := range []string{token, "notify/x7", "key=q9"} {
@@ -208,14 +201,7 @@ func TestHookPostHangingEndpointIsAbandoned(t *testing.T) {
 	mu.Lock()
 	t.Logf("endpoint: %d POSTs arrived, %d abandoned by their client", arrived, abandoned)
 	mu.Unlock()
-	found := false
-	for _, l := range strings.Split(c.member("n1").logs.String(), "\n") {
-		if strings.Contains(l, "hook failed") && strings.Contains(l, "POST abandoned after its timeout 6s") {
-			found = true
-			t.Logf("n1 log: %s", l)
-		}
-	}
-	if !found {
+	if !logHas(t, c.member("n1"), "hook failed", "POST abandoned after its timeout 6s") {
 		t.Errorf("n1's log does not say the POST was abandoned at its timeout")
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,24 +16,51 @@ import (
 	"github.com/raftha/raftha/fsm"
 )
 
-// apiStatusAs reads GET /v1/status through the API with token.
-func apiStatusAs(t *testing.T, client *http.Client, base, token string) api.Status {
+// uiCluster starts n1, n2 and w1 with two API tokens, token:ui-operator
+// (operate) and token:ui-reader (read), and a browser; group db (a marker
+// group on n1, n2) is online on n1, as g.
+func uiCluster(t *testing.T) (c *testCluster, browser context.Context, opToken, rdToken string, g fsm.Group) {
+	opToken, rdToken = randomToken(t), randomToken(t)
+	c = newTestCluster(t, "n1", "n2", "w1")
+	c.configure(func(m *testMember) {
+		m.cfg.Access = config.AccessConfig{Tokens: []config.TokenConfig{
+			{Name: "ui-operator", Role: api.RoleOperate, SHA256: sha256Hex(opToken)},
+			{Name: "ui-reader", Role: api.RoleRead, SHA256: sha256Hex(rdToken)},
+		}}
+	})
+	browser = newBrowser(t) // before the cluster: a missing browser skips early
+	c.startAll()
+	c.waitHealthy()
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return c, browser, opToken, rdToken, c.waitOnline("db", "n1")
+}
+
+// apiGetAs reads GET base+path through the API with token, as JSON.
+func apiGetAs[T any](t *testing.T, client *http.Client, base, path, token string) T {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/v1/status", nil)
+	var out T
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("GET /v1/status: %v", err)
+		t.Fatalf("GET %s: %v", path, err)
 	}
 	defer resp.Body.Close()
-	var st api.Status
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
-		t.Fatalf("GET /v1/status: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		t.Fatalf("GET %s: %d", path, resp.StatusCode)
 	}
-	return st
+	return out
+}
+
+// apiStatusAs reads GET /v1/status with token.
+func apiStatusAs(t *testing.T, client *http.Client, base, token string) api.Status {
+	t.Helper()
+	return apiGetAs[api.Status](t, client, base, "/v1/status", token)
 }
 
 // uiHistoryRows is how many events a group's history shows (ops.js
@@ -42,21 +70,7 @@ const uiHistoryRows = 25
 // apiGroupEventsAs reads GET /v1/events?group=GROUP with token.
 func apiGroupEventsAs(t *testing.T, client *http.Client, base, token, group string) []fsm.Event {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/v1/events?group="+group, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("GET /v1/events: %v", err)
-	}
-	defer resp.Body.Close()
-	var evs []fsm.Event
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&evs) != nil {
-		t.Fatalf("GET /v1/events?group=%s: %d", group, resp.StatusCode)
-	}
-	return evs
+	return apiGetAs[[]fsm.Event](t, client, base, "/v1/events?group="+group, token)
 }
 
 // statusGroup and statusMember pick one group and one member of st.
@@ -85,22 +99,7 @@ func statusMember(st api.Status, id string) api.MemberStatus {
 // a read token, every action is disabled and the page's own calls show
 // the server's 403. Screenshots: dashboard-actions*.png.
 func TestUIDashboardActions(t *testing.T) {
-	opToken, rdToken := randomToken(t), randomToken(t)
-	c := newTestCluster(t, "n1", "n2", "w1")
-	c.configure(func(m *testMember) {
-		m.cfg.Access = config.AccessConfig{Tokens: []config.TokenConfig{
-			{Name: "ui-operator", Role: api.RoleOperate, SHA256: sha256Hex(opToken)},
-			{Name: "ui-reader", Role: api.RoleRead, SHA256: sha256Hex(rdToken)},
-		}}
-	})
-	browser := newBrowser(t) // before the cluster: a missing browser skips early
-	c.startAll()
-	l := c.leader()
-	c.waitHealthy()
-	if _, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	c.waitOnline("db", "n1")
+	c, browser, opToken, rdToken, _ := uiCluster(t)
 	// A node's API: a witness that is not the leader forwards no change
 	// (it answers 403 saying so, which the page shows).
 	base := "https://" + c.member("n2").cfg.API

@@ -21,7 +21,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/raftha/raftha/api"
-	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -111,23 +110,8 @@ func TestUIRoutes(t *testing.T) {
 // then signs in with a read token and checks that Move is disabled and that
 // the server's 403 reaches the page.
 func TestUIDashboardBrowser(t *testing.T) {
-	opToken, rdToken := randomToken(t), randomToken(t)
-	c := newTestCluster(t, "n1", "n2", "w1")
-	c.configure(func(m *testMember) {
-		m.cfg.Access = config.AccessConfig{Tokens: []config.TokenConfig{
-			{Name: "ui-operator", Role: api.RoleOperate, SHA256: sha256Hex(opToken)},
-			{Name: "ui-reader", Role: api.RoleRead, SHA256: sha256Hex(rdToken)},
-		}}
-	})
-	browser := newBrowser(t) // before the cluster: a missing browser skips early
-	c.startAll()
+	c, browser, opToken, rdToken, g1 := uiCluster(t)
 	l := c.leader()
-	c.waitHealthy()
-	work := t.TempDir()
-	if _, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(work, "n1", "n2")), "test"); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	g1 := c.waitOnline("db", "n1")
 	base := "https://" + l.cfg.API
 
 	// The dashboard's files need no credentials; the API does.
