@@ -1,8 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,19 +25,29 @@ type HealthConfig struct {
 }
 
 // HookConfig is one hook: a command this member runs, without a shell
-// unless the command names one, when an event of Events concerns it.
+// unless the command names one, or an HTTP POST it makes (URL), when an
+// event of Events concerns it. Exactly one of Command and URL is set.
 type HookConfig struct {
 	// Name identifies the hook in logs and metrics.
 	Name string `yaml:"name"`
 	// Command is the argv (Command[0] is the program, an absolute path or
 	// one found in PATH). For a shell line, write [/bin/sh, -c, "..."].
-	Command []string `yaml:"command"`
+	Command []string `yaml:"command,omitempty"`
+	// URL, instead of Command, is an http:// or https:// address the
+	// member POSTs the event to as JSON (api.HookEvent). Any 2xx answer is
+	// success; redirects are not followed.
+	URL string `yaml:"url,omitempty"`
+	// BearerTokenFile, with URL only, names a file whose content (trimmed
+	// of surrounding white space) is sent as "Authorization: Bearer ...".
+	// It is read at each POST, so it may be rotated in place; it is never
+	// logged.
+	BearerTokenFile string `yaml:"bearer_token_file,omitempty"`
 	// Events are the event kinds that run it (HookEvents).
 	Events []fsm.EventKind `yaml:"events"`
 	// Groups, when not empty, limits the hook to these groups.
 	Groups []string `yaml:"groups,omitempty"`
 	// Timeout bounds one run (default DefaultHookTimeout): at the timeout
-	// the hook's process group is killed.
+	// the hook's process group is killed, or its POST abandoned.
 	Timeout Duration `yaml:"timeout,omitempty"`
 }
 
@@ -122,8 +137,21 @@ func (c *Config) validateHooks() yamlstrict.ErrorList {
 		default:
 			names[h.Name] = i
 		}
-		if len(h.Command) == 0 || h.Command[0] == "" {
-			add(p+".command", "required: the program and its arguments as a list, e.g. [/usr/local/bin/notify, --to, ops]; for a shell line write [/bin/sh, -c, \"...\"]")
+		switch {
+		case h.URL != "" && len(h.Command) > 0:
+			add(p+".url", "a hook is either a command or a url, not both: split it into two hooks")
+		case h.URL != "":
+			if problem := checkHookURL(h.URL); problem != "" {
+				add(p+".url", "%s", problem)
+			}
+		case len(h.Command) == 0 || h.Command[0] == "":
+			add(p+".command", "required: the program and its arguments as a list, e.g. [/usr/local/bin/notify, --to, ops]; for a shell line write [/bin/sh, -c, \"...\"] (or url: for an HTTP POST)")
+		}
+		switch {
+		case h.BearerTokenFile != "" && h.URL == "":
+			add(p+".bearer_token_file", "only with url: a command hook gets no Authorization header")
+		case h.BearerTokenFile != "" && !filepath.IsAbs(h.BearerTokenFile):
+			add(p+".bearer_token_file", "must be an absolute path, got %q", h.BearerTokenFile)
 		}
 		if len(h.Events) == 0 {
 			add(p+".events", "required: one or more of %s", strings.Join(known, ", "))
@@ -143,6 +171,47 @@ func (c *Config) validateHooks() yamlstrict.ErrorList {
 		}
 	}
 	return errs
+}
+
+// checkHookURL says what is wrong with a hook's url, or "".
+func checkHookURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("must be an http:// or https:// URL: %v", errors.Unwrap(err))
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("must be an http:// or https:// URL, got scheme %q in %q", u.Scheme, u.Redacted())
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Sprintf("must name a host, got %q", u.Redacted())
+	case u.User != nil:
+		return fmt.Sprintf("must not carry credentials (%q): they would be logged with the URL; put a token in bearer_token_file", u.Redacted())
+	case u.Fragment != "":
+		return fmt.Sprintf("must have no #fragment (it is never sent), got %q", u.Redacted())
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("port must be 1-65535, got %q", port)
+		}
+	}
+	return ""
+}
+
+// hookWarnings warns of a bearer token sent in clear text (plain http to
+// a host other than loopback).
+func (c *Config) hookWarnings() []string {
+	var w []string
+	for i, h := range c.Hooks {
+		u, err := url.Parse(h.URL)
+		if h.URL == "" || h.BearerTokenFile == "" || err != nil || u.Scheme != "http" {
+			continue
+		}
+		if ip, err := netip.ParseAddr(u.Hostname()); (err == nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+			continue
+		}
+		w = append(w, fmt.Sprintf("hooks[%d] (%s) sends its bearer token over plain http to %s: use https", i, h.Name, u.Host))
+	}
+	return w
 }
 
 // hookEventHint suggests the event kind meant by a common other word.

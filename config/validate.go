@@ -485,5 +485,6 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	w = append(w, c.healthWarnings()...)
+	w = append(w, c.hookWarnings()...)
 	return w
 }

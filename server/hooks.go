@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -19,8 +20,9 @@ import (
 	"github.com/raftha/raftha/internal/ratelog"
 )
 
-// Hooks (the `hooks` member setting): commands this member runs when an
-// ownership or failure event concerns it (hookSubject). They never sit on
+// Hooks (the `hooks` member setting): commands this member runs, or HTTP
+// POSTs it makes (hookpost.go), when an ownership or failure event
+// concerns it (hookSubject). They never sit on
 // the safety path: events are only queued (hookQueueSize, a full queue
 // drops the run, counted and logged), and one goroutine of their own runs
 // the queue in order, each run bounded by its timeout, at which its whole
@@ -72,12 +74,15 @@ type hookRunner struct {
 	seq uint64
 	// runHook runs one job (tests replace it).
 	runHook func(context.Context, hookJob) (string, error)
+	// client makes the POSTs of URL hooks (hookpost.go).
+	client *http.Client
 }
 
 // newHookRunner registers the hook metrics; nothing runs until start.
 func newHookRunner(s *Server) (*hookRunner, error) {
 	h := &hookRunner{s: s, hooks: s.cfg.Hooks, queue: make(chan hookJob, hookQueueSize)}
-	h.runHook = h.runCommand
+	h.runHook = h.runJob
+	h.client = newHookHTTPClient()
 	h.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_hook_runs_total", Help: "Hook runs on this member, by hook and result (ok, failed, timeout)."}, []string{"hook", "result"})
 	h.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_hook_dropped_total", Help: "Hook runs dropped because the hook queue was full, by hook."}, []string{"hook"})
 	for _, c := range []prometheus.Collector{h.runs, h.dropped} {
@@ -95,6 +100,7 @@ func (h *hookRunner) start() {
 		return
 	}
 	h.from = h.s.raft.LastIndex()
+	h.checkTokenFiles()
 	h.s.goFn(h.watch)
 	h.s.goFn(h.work)
 }
@@ -205,6 +211,7 @@ func (h *hookRunner) work() {
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, func() { time.AfterFunc(hookStopGrace, cancel) })
 	defer stop()
+	defer h.client.CloseIdleConnections()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -254,6 +261,14 @@ func (h *hookRunner) hookEnv(j hookJob) []string {
 	)
 }
 
+// runJob runs one job: a POST for a URL hook, else the command.
+func (h *hookRunner) runJob(base context.Context, j hookJob) (string, error) {
+	if j.hook.URL != "" {
+		return h.runPost(base, j)
+	}
+	return h.runCommand(base, j)
+}
+
 // runCommand runs the hook's command in a process group of its own, killing
 // the group at the hook's timeout (the error then wraps
 // context.DeadlineExceeded), and when the command returns, so that the
@@ -283,10 +298,17 @@ func (h *hookRunner) runCommand(base context.Context, j hookJob) (string, error)
 	return out.String(), err
 }
 
-// hookTimeoutError is a hook killed at its timeout.
-type hookTimeoutError struct{ after time.Duration }
+// hookTimeoutError is a hook killed (or, post, its POST abandoned) at its
+// timeout.
+type hookTimeoutError struct {
+	after time.Duration
+	post  bool
+}
 
 func (e *hookTimeoutError) Error() string {
+	if e.post {
+		return "POST abandoned after its timeout " + e.after.String()
+	}
 	return "killed (with its process group) after its timeout " + e.after.String()
 }
 

@@ -185,14 +185,7 @@ func TestHookThatHangsIsKilledAndDoesNotDelayFailover(t *testing.T) {
 	waitFor(t, 3*time.Second, fmt.Sprintf("process group %d of the timed-out hook gone", first), func() bool {
 		return errors.Is(syscall.Kill(-first, 0), syscall.ESRCH)
 	})
-	found := false
-	for _, l := range strings.Split(c.member("n2").logs.String(), "\n") {
-		if strings.Contains(l, "hook failed") && strings.Contains(l, "killed (with its process group) after its timeout 15s") {
-			found = true
-			t.Logf("n2 log: %s", l)
-		}
-	}
-	if !found {
+	if !logHas(t, c.member("n2"), "hook failed", "killed (with its process group) after its timeout 15s") {
 		t.Errorf("n2's log does not say the hook was killed at its timeout")
 	}
 }
@@ -230,6 +223,24 @@ func TestHookQueueFullDropsAndCounts(t *testing.T) {
 	if j := <-h.queue; j.ev.Epoch != 1 || j.hook.Name != "a" {
 		t.Errorf("first queued run %+v", j)
 	}
+}
+
+// logHas reports whether a line of m's log holds every one of parts,
+// logging the lines that do.
+func logHas(t *testing.T, m *testMember, parts ...string) bool {
+	t.Helper()
+	found := false
+	for _, l := range strings.Split(m.logs.String(), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(l, p)
+		}
+		if all {
+			found = true
+			t.Logf("%s log: %s", m.cfg.NodeID, l)
+		}
+	}
+	return found
 }
 
 // counterValues reads the counter name from g, by its label values

@@ -21,7 +21,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/raftha/raftha/api"
-	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -66,6 +65,7 @@ func TestUIRoutes(t *testing.T) {
 	for _, tc := range []struct{ path, ctype, body string }{
 		{"/ui/", "text/html", "raftha dashboard"},
 		{"/ui/app.js", "javascript", "/v1/status"},
+		{"/ui/ops.js", "javascript", "/v1/events?group="},
 		{"/ui/style.css", "text/css", "--bg"},
 	} {
 		resp, body := get("GET", tc.path)
@@ -110,23 +110,8 @@ func TestUIRoutes(t *testing.T) {
 // then signs in with a read token and checks that Move is disabled and that
 // the server's 403 reaches the page.
 func TestUIDashboardBrowser(t *testing.T) {
-	opToken, rdToken := randomToken(t), randomToken(t)
-	c := newTestCluster(t, "n1", "n2", "w1")
-	c.configure(func(m *testMember) {
-		m.cfg.Access = config.AccessConfig{Tokens: []config.TokenConfig{
-			{Name: "ui-operator", Role: api.RoleOperate, SHA256: sha256Hex(opToken)},
-			{Name: "ui-reader", Role: api.RoleRead, SHA256: sha256Hex(rdToken)},
-		}}
-	})
-	browser := newBrowser(t) // before the cluster: a missing browser skips early
-	c.startAll()
+	c, browser, opToken, rdToken, g1 := uiCluster(t)
 	l := c.leader()
-	c.waitHealthy()
-	work := t.TempDir()
-	if _, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(work, "n1", "n2")), "test"); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	g1 := c.waitOnline("db", "n1")
 	base := "https://" + l.cfg.API
 
 	// The dashboard's files need no credentials; the API does.
@@ -140,7 +125,7 @@ func TestUIDashboardBrowser(t *testing.T) {
 
 	// Operate token: sign in through the fragment, then move db to n2.
 	page := pageT{t: t, ctx: browser}
-	page.do("open the dashboard", chromedp.Navigate(base+"/ui/#token="+opToken))
+	page.navigate("open the dashboard", base+"/ui/#token="+opToken)
 	page.waitFor("group db online on n1", `(() => {
 		const r = document.querySelector('tr[data-group="db"]');
 		return !!r && r.querySelector('.owner').textContent === 'n1' && r.querySelector('.state').dataset.state === 'online';
@@ -193,7 +178,7 @@ func TestUIDashboardBrowser(t *testing.T) {
 	page.screenshot("dashboard.png")
 
 	// Read token: Move is disabled, and the server refuses a move anyway.
-	page.do("reopen with the read token", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/ui/#token="+rdToken))
+	page.navigate("reopen with the read token", base+"/ui/#token="+rdToken)
 	page.waitFor("role read and db on n2", `document.getElementById('role').textContent === 'read' &&
 		document.getElementById('identity').textContent === 'token:ui-reader' &&
 		document.querySelector('tr[data-group="db"] .owner')?.textContent === 'n2'`)
@@ -229,7 +214,7 @@ func TestUIDashboardBrowser(t *testing.T) {
 	page.screenshot("dashboard-read.png")
 
 	// A token the cluster does not know: back to the token prompt, saying why.
-	page.do("open with an unknown token", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/ui/#token=rha_unknown"))
+	page.navigate("open with an unknown token", base+"/ui/#token=rha_unknown")
 	page.waitFor("the token prompt with the refusal", `!document.getElementById('login').hidden &&
 		document.getElementById('main').hidden && document.getElementById('login-msg').textContent.includes('refused') &&
 		sessionStorage.getItem('raftha.token') === null`)
@@ -372,6 +357,28 @@ func (p pageT) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v\npage text:\n%s", what, err, p.text())
+	}
+}
+
+// navigate opens url afresh (through about:blank, so that a new fragment
+// reloads the page). A failed load is tried again, twice: Chromium fails
+// a load under way with ERR_NETWORK_CHANGED when any interface of the
+// machine changes (other tests create network namespaces).
+func (p pageT) navigate(what, url string) {
+	p.t.Helper()
+	var err error
+	for try := 1; try <= 3; try++ {
+		ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+		err = chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(url))
+		cancel()
+		if err == nil || p.ctx.Err() != nil {
+			break
+		}
+		p.t.Logf("%s: try %d: %v", what, try, err)
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
 		p.t.Fatalf("%s: %v\npage text:\n%s", what, err, p.text())
 	}
 }

@@ -1,6 +1,8 @@
 // raftha dashboard: polls GET /v1/status, shows members, groups and events,
-// and moves groups with POST /v1/groups/{name}/transfer. Every API call
-// carries the bearer token kept in sessionStorage. No dependencies.
+// and moves groups with POST /v1/groups/{name}/transfer. ops.js adds the
+// other group actions, each group's history and the members' health and
+// standby. Every API call carries the bearer token kept in sessionStorage.
+// No dependencies.
 "use strict";
 
 (function () {
@@ -21,7 +23,7 @@
     lastOK: null, // Date of the last good status
     last: null, // last good status
     rows: new Map(), // group name -> row elements
-    moves: new Map(), // group name -> {phase: moving|ok|error, text}
+    moves: new Map(), // group name -> last action {phase: moving|ok|error, text}
   };
 
   const $ = (id) => document.getElementById(id);
@@ -184,30 +186,7 @@
   }
 
   function renderMembers(members) {
-    const body = $("members").tBodies[0];
-    const rows = members.map((m) => {
-      const tr = el("tr");
-      const known = m.state && m.state !== "unknown";
-      tr.dataset.member = m.id;
-      tr.append(
-        el("td", "id", m.id),
-        el("td", "mrole", m.role || "–"),
-        td(pill(m.state, "mstate")),
-        // A stale view has no leader's health data: state "unknown".
-        known ? el("td", "healthy " + (m.healthy ? "yes" : "no"), m.healthy ? "yes" : "no") : el("td", "dim", "–"),
-        el("td", "voter", m.voter ? "yes" : "no"),
-        el("td", "num", m.state === "leader" || !known ? "–" : fmtMS(m.last_contact_ms)),
-        el("td", "dim", m.api ? m.address + "  api " + m.api : m.address),
-      );
-      return tr;
-    });
-    body.replaceChildren(...rows);
-  }
-
-  function td(child, cls) {
-    const c = el("td", cls);
-    c.append(child);
-    return c;
+    ops.renderMembers(members, $("members").tBodies[0]);
   }
 
   function groupRow(name) {
@@ -234,9 +213,25 @@
     ctl.append(r.select, r.button);
     r.move.append(ctl, r.result);
     r.tr.append(r.name, r.owner, r.epoch, r.state, r.nodes, r.resources, r.reason, r.suspended, r.move);
+    // Below the row, the group's sections (r.detail, one div each): its
+    // history (ops.js). The row shows while one of them is not hidden
+    // (syncDetail); add a group's other sections here.
+    r.detailTr = el("tr", "group-detail");
+    r.detailTr.dataset.groupDetail = name;
+    r.detail = el("td");
+    r.detail.colSpan = $("groups").tHead.rows[0].cells.length;
+    r.detailTr.append(r.detail);
+    ops.groupControls(name, r);
+    syncDetail(r);
     r.candidates = null;
     state.rows.set(name, r);
     return r;
+  }
+
+  // syncDetail shows group row r's detail row while one of its sections
+  // is shown.
+  function syncDetail(r) {
+    r.detailTr.hidden = ![...r.detail.children].some((c) => !c.hidden);
   }
 
   function renderGroups(groups) {
@@ -282,8 +277,9 @@
         r.select.value = cands.includes(keep) ? keep : "";
         r.candidates = key;
       }
+      ops.renderGroup(r, g);
       renderMove(g.name);
-      order.push(r.tr, ...resourceRows(r, g));
+      order.push(r.tr, ...resourceRows(r, g), r.detailTr);
     }
     for (const name of [...state.rows.keys()]) {
       if (!seen.has(name)) state.rows.delete(name);
@@ -357,36 +353,39 @@
       r.button.title = read
         ? (state.identity || "this token") + " has role read: moving a group needs role operate"
         : "";
+      ops.updateGroupControls(name, r, moving);
     }
+    ops.updateMemberControls();
   }
 
   function renderEvents(events) {
     const body = $("events").tBodies[0];
     const rows = [];
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i];
-      const tr = el("tr");
-      tr.dataset.seq = e.seq;
-      const at = new Date(e.at);
-      const t = el("td", "num time", fmtWhen(at));
-      t.title = e.at;
-      const detail = [];
-      if (e.from || e.to) detail.push((e.from || "–") + " → " + (e.to || "–"));
-      if (e.cause) detail.push(e.cause);
-      if (e.reason) detail.push(e.reason);
-      tr.append(
-        t,
-        el("td", "num dim", e.seq),
-        el("td", "kind kind-" + (e.kind || "").replace(/[^a-z0-9_-]/gi, ""), e.kind),
-        el("td", null, e.group || ""),
-        el("td", null, e.node || ""),
-        el("td", "num", e.epoch || ""),
-        el("td", "detail", detail.join(" · ")),
-        el("td", "by", e.by || ""),
-      );
-      rows.push(tr);
-    }
+    for (let i = events.length - 1; i >= 0; i--) rows.push(eventRow(events[i], true));
     body.replaceChildren(...rows);
+  }
+
+  // eventRow is one event as a table row: time, #, kind, group (when
+  // withGroup), node, epoch, detail, by.
+  function eventRow(e, withGroup) {
+    const tr = el("tr");
+    tr.dataset.seq = e.seq;
+    const at = new Date(e.at);
+    const t = el("td", "num time", fmtWhen(at));
+    t.title = e.at;
+    const detail = [];
+    if (e.from || e.to) detail.push((e.from || "–") + " → " + (e.to || "–"));
+    if (e.cause) detail.push(e.cause);
+    if (e.reason) detail.push(e.reason);
+    tr.append(t, el("td", "num dim", e.seq), el("td", "kind kind-" + (e.kind || "").replace(/[^a-z0-9_-]/gi, ""), e.kind));
+    if (withGroup) tr.append(el("td", null, e.group || ""));
+    tr.append(
+      el("td", null, e.node || ""),
+      el("td", "num", e.epoch || ""),
+      el("td", "detail", detail.join(" · ")),
+      el("td", "by", e.by || ""),
+    );
+    return tr;
   }
 
   // --- moving a group ----------------------------------------------------
@@ -464,6 +463,7 @@
     state.lastOK = null;
     state.last = null;
     state.moves.clear();
+    ops.reset();
     renderWho();
     $("stale-banner").hidden = true;
     $("error-banner").hidden = true;
@@ -496,9 +496,14 @@
     start();
   });
 
+  const ops = window.rafthaOps({ api, el, state, setText, pill, fmtWhen, fmtMS, eventRow, renderMove, updateMoveControls, syncDetail, signOut });
+
   // For tests and the browser console: the same code paths the page uses.
   window.rafthaUI = {
     move,
+    act: ops.act, // act(group, "suspend" | "resume" | "stop" | "start")
+    standby: ops.setStandby, // standby(member, true | false)
+    toggleHistory: ops.toggleHistory,
     status: () => state.last,
     whoami: () => ({ identity: state.identity, role: state.role }),
   };
