@@ -47,6 +47,8 @@ Start here:
 			timingCommand(),
 			diskCommand(),
 			debugCommand(),
+			snapshotCommand(), // snapshot.go
+			recoverCommand(),  // snapshot.go
 			iamCommand(),
 			demoCommand(),
 			demoAppCommand(),

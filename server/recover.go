@@ -49,6 +49,10 @@ type RecoverOptions struct {
 	// this member is always kept. The new configuration has exactly
 	// these voters.
 	Keep []string
+	// Lost lists the voters the operator declares lost for good; when
+	// not nil it must be exactly the voters the recovery drops, or
+	// nothing is changed (ErrRecoverRefused).
+	Lost []string
 	// EpochFloor, when not 0, is an epoch every epoch granted after the
 	// recovery must exceed (the highest epoch known to have been used:
 	// `raftha disk lock show`, the last status).
@@ -140,6 +144,12 @@ func RecoverCluster(cfg config.Config, opt RecoverOptions) (RecoverResult, error
 		res.Before = append(res.Before, string(s.ID)+"="+string(s.Address))
 		if !slices.Contains(keep, string(s.ID)) {
 			res.Removed = append(res.Removed, string(s.ID))
+		}
+	}
+	if opt.Lost != nil {
+		a, b := slices.Sorted(slices.Values(opt.Lost)), slices.Sorted(slices.Values(res.Removed))
+		if !slices.Equal(slices.Compact(a), b) {
+			return res, fmt.Errorf("%w: the recovery would drop %v, but the members declared lost are %v; nothing was changed", ErrRecoverRefused, b, a)
 		}
 	}
 	res.LostOwned = map[string]string{}

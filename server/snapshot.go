@@ -121,6 +121,13 @@ func (s *Server) RestoreSnapshot(ctx context.Context, file []byte, epochFloor ui
 	return api.RestoreResult{Snapshot: h, Index: index + 1, Groups: st.GroupNames(), Replaced: active}, nil
 }
 
+// IsMonotonic implements raft.MonotonicLogStore: the checksummed log
+// never holds a hole (verifyAll refuses one at start). So raft deletes
+// every entry below a restored snapshot (raft.Restore on the leader, an
+// installed snapshot on a follower) instead of leaving them below the
+// hole it burns, which the next start would take for damage.
+func (s *summedLogStore) IsMonotonic() bool { return true }
+
 // restoreFuture runs fn (a blocking raft call) as a raft.Future, so that
 // futureErr bounds it by the member's life.
 type restoreFuture func() error
