@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/internal/durable"
 	"github.com/raftha/raftha/server"
 )
 
@@ -43,7 +43,7 @@ every group's parameters.`,
 					return err
 				}
 				file := c.Args().First()
-				if err := writeFileAtomic(file, buf.Bytes()); err != nil {
+				if err := durable.WriteFile(file, buf.Bytes(), 0o600); err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout(c), "saved %s: index %d, term %d, %d groups, %d members, %d bytes, sha256 %s, taken by %s at %s\n",
@@ -106,42 +106,6 @@ func listOrNone(l []string) string {
 		return "(none)"
 	}
 	return strings.Join(l, ", ")
-}
-
-// writeFileAtomic writes data to file through a temporary file in the
-// same directory, fsynced, renamed over file, and the directory fsynced:
-// file is either the old one or the whole new one.
-func writeFileAtomic(file string, data []byte) error {
-	dir := filepath.Dir(file)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename: already gone
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // recoverCommand is `raftha recover`: the offline lost-quorum recovery of

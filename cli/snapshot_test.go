@@ -45,7 +45,7 @@ func TestSnapshotAndRecoverCommands(t *testing.T) {
 	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v; want 0600", fi.Mode())
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp*")); len(left) > 0 {
 		t.Fatalf("temporary files left: %v", left)
 	}
 
