@@ -60,6 +60,8 @@ Client flags (--api, --ca-cert, --client-cert, --client-key, --token) and
 			timingCommand(),
 			diskCommand(),
 			debugCommand(),
+			snapshotCommand(), // snapshot.go
+			recoverCommand(),  // snapshot.go
 			iamCommand(),
 			demoCommand(),
 			demoAppCommand(),

@@ -101,6 +101,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/members", s.handleAddMember)
 	mux.HandleFunc("DELETE /v1/members/{id}", s.handleRemoveMember)
 	s.standbyRoutes(mux)
+	s.snapshotRoutes(mux) // snapshot.go
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/cluster/settings", s.handleGetSettings)
 	mux.HandleFunc("POST /v1/cluster/settings", s.handleSetSettings)
