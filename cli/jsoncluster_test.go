@@ -46,6 +46,9 @@ func TestJSONClusterCommands(t *testing.T) {
 		t.Errorf("cluster settings set --json: lease %v, want \"600ms\"", m["lease"])
 	}
 
+	m = object("snapshot", "save", filepath.Join(c.dir, "backup.snap"))
+	hasFields(t, "snapshot save", m, "file", "index", "term", "sha256", "groups")
+
 	file := filepath.Join(c.dir, "groups.yaml")
 	m = object("group", "apply", "-f", file)
 	if apps, _ := m["applied"].([]any); len(apps) != 3 {

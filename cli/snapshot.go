@@ -46,9 +46,10 @@ every group's parameters.`,
 				if err := durable.WriteFile(file, buf.Bytes(), 0o600); err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout(c), "saved %s: index %d, term %d, %d groups, %d members, %d bytes, sha256 %s, taken by %s at %s\n",
-					file, h.Index, h.Term, h.Groups, h.Members, h.Size, h.SHA256, h.Member, h.Created.Format(time.RFC3339))
-				return nil
+				return emit(c, snapshotSaved{File: file, SnapshotHeader: *h}, func(w io.Writer) {
+					fmt.Fprintf(w, "saved %s: index %d, term %d, %d groups, %d members, %d bytes, sha256 %s, taken by %s at %s\n",
+						file, h.Index, h.Term, h.Groups, h.Members, h.Size, h.SHA256, h.Member, h.Created.Format(time.RFC3339))
+				})
 			}),
 		}, {
 			Name:      "restore",
@@ -79,13 +80,13 @@ that wrote the snapshot could plausibly have granted since.`,
 				if err != nil {
 					return fmt.Errorf("%s: %w", file, err)
 				}
-				w := stdout(c)
-				fmt.Fprintf(w, "restored %s (index %d, taken by %s at %s) at index %d: groups %s\n", file, r.Snapshot.Index, r.Snapshot.Member,
-					r.Snapshot.Created.Format(time.RFC3339), r.Index, listOrNone(r.Groups))
-				if len(r.Replaced) > 0 {
-					fmt.Fprintf(w, "placed again at new epochs (above %d): %s (follow with `raftha status`)\n", r.Index, strings.Join(r.Replaced, ", "))
-				}
-				return nil
+				return emit(c, r, func(w io.Writer) {
+					fmt.Fprintf(w, "restored %s (index %d, taken by %s at %s) at index %d: groups %s\n", file, r.Snapshot.Index, r.Snapshot.Member,
+						r.Snapshot.Created.Format(time.RFC3339), r.Index, listOrNone(r.Groups))
+					if len(r.Replaced) > 0 {
+						fmt.Fprintf(w, "placed again at new epochs (above %d): %s (follow with `raftha status`)\n", r.Index, strings.Join(r.Replaced, ", "))
+					}
+				})
 			}),
 		}},
 	}
@@ -139,6 +140,7 @@ lost member is taken over by the new leader the usual way, fenced first
 			&cli.StringSliceFlag{Name: "keep", Usage: "another surviving member `ID` to keep as a voter (repeat); this member is always kept"},
 			&cli.StringSliceFlag{Name: "lost", Usage: "a voter `ID` lost for good (repeat); required: must be exactly the voters dropped", Required: true},
 			&cli.Uint64Flag{Name: "epoch-floor", Usage: "an epoch every later epoch must exceed (the highest one known to be in use)"},
+			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
@@ -153,6 +155,9 @@ lost member is taken over by the new leader the usual way, fenced first
 			if err != nil {
 				return err
 			}
+			if c.Bool("json") {
+				return writeJSONOut(c, res)
+			}
 			w := stdout(c)
 			fmt.Fprintf(w, "recovered %s (data_dir %s)\n", cfg.NodeID, cfg.DataDir)
 			fmt.Fprintf(w, "voters before: %s\n", listOrNone(res.Before))
@@ -165,4 +170,11 @@ lost member is taken over by the new leader the usual way, fenced first
 			return nil
 		},
 	}
+}
+
+// snapshotSaved is `raftha snapshot save --json`: the file written and
+// the snapshot's header.
+type snapshotSaved struct {
+	File string `json:"file"`
+	api.SnapshotHeader
 }

@@ -64,17 +64,18 @@ type RecoverOptions struct {
 // RecoverResult says what RecoverCluster did.
 type RecoverResult struct {
 	// LastIndex is the last Raft index this member held.
-	LastIndex uint64
+	LastIndex uint64 `json:"last_index"`
 	// Index is the index of the recovery snapshot: every later epoch is
 	// greater.
-	Index uint64
+	Index uint64 `json:"index"`
 	// Before and After are the voters ("id=address"), before and after.
-	Before, After []string
+	Before []string `json:"voters_before"`
+	After  []string `json:"voters_after"`
 	// Removed are the voters dropped.
-	Removed []string
+	Removed []string `json:"removed"`
 	// LostOwned maps each group whose owner was dropped to that owner:
 	// the new leader takes them over with a fence.
-	LostOwned map[string]string
+	LostOwned map[string]string `json:"lost_owned,omitempty"`
 }
 
 // RecoverCluster rewrites the Raft configuration in cfg's data_dir to
