@@ -189,6 +189,12 @@
     ops.renderMembers(members, $("members").tBodies[0]);
   }
 
+  function td(child, cls) {
+    const c = el("td", cls);
+    c.append(child);
+    return c;
+  }
+
   function groupRow(name) {
     let r = state.rows.get(name);
     if (r) return r;
