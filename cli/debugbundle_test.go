@@ -116,4 +116,3 @@ func TestRedactConfigHookURL(t *testing.T) {
 		t.Errorf("redacted config lost the url's host:\n%s", out)
 	}
 }
-
