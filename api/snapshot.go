@@ -155,8 +155,9 @@ type RestoreResult struct {
 	// Groups lists the restored groups.
 	Groups []string `json:"groups"`
 	// Replaced lists the restored groups that were active in the snapshot
-	// (starting, online, stopping, fencing): they are restored offline,
-	// their epoch kept, and placed again at a new epoch.
+	// (or owed a fence): restored offline and suspended, without owner,
+	// their epoch kept; `raftha group start` places each again at a new
+	// epoch.
 	Replaced []string `json:"replaced,omitempty"`
 }
 

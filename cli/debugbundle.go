@@ -213,8 +213,14 @@ func safeName(s string) string {
 // secretKey matches YAML keys whose values are secrets or hashes of them.
 var secretKey = regexp.MustCompile(`(?i)^(\s*-?\s*)(sha256|token|secret|password|secret_access_key|session_token)(\s*:\s*)\S.*$`)
 
-// redactConfig replaces the values of secret keys with <redacted>, line by
-// line (flow mappings too: {name: x, sha256: ...}).
+// hookURL matches a hook's url: a webhook's path and query are often a
+// secret themselves (chat and pager webhooks); only the scheme and host
+// are kept.
+var hookURL = regexp.MustCompile(`(?i)(\burl\s*:\s*["']?)([a-z][a-z0-9+.-]*://[^/?#\s"',}]+)[^\s"',}]*`)
+
+// redactConfig replaces the values of secret keys with <redacted>, and the
+// path and query of a hook's url, line by line (flow mappings too:
+// {name: x, sha256: ...}).
 func redactConfig(data []byte) []byte {
 	inline := regexp.MustCompile(`(?i)\b(sha256|token|secret|password)(\s*:\s*)[^,}\s]+`)
 	var out bytes.Buffer
@@ -222,7 +228,9 @@ func redactConfig(data []byte) []byte {
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if secretKey.MatchString(line) {
+		if hookURL.MatchString(line) {
+			line = hookURL.ReplaceAllString(line, "${1}${2}/<redacted>")
+		} else if secretKey.MatchString(line) {
 			line = secretKey.ReplaceAllString(line, "${1}${2}${3}<redacted>")
 		} else {
 			line = inline.ReplaceAllString(line, "${1}${2}<redacted>")

@@ -101,3 +101,18 @@ func TestDebugBundle(t *testing.T) {
 	}
 	t.Logf("without quorum, errors.txt:\n%s", files["errors.txt"])
 }
+
+// TestRedactConfigHookURL: a hook's url keeps its scheme and host only; a
+// webhook's path and query are often the secret.
+func TestRedactConfigHookURL(t *testing.T) {
+	in := "hooks:\n  - name: chat\n    url: https://hooks.example.com/services/T0/B1/XYZsecret?token=abc\n    events: [takeover]\n  - {name: p, url: \"http://10.0.0.1:8080/x/y\"}\n"
+	out := string(redactConfig([]byte(in)))
+	for _, secret := range []string{"XYZsecret", "token=abc", "x/y"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("redacted config still holds %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "url: https://hooks.example.com/<redacted>") {
+		t.Errorf("redacted config lost the url's host:\n%s", out)
+	}
+}

@@ -62,8 +62,10 @@ settings. The Raft membership is the running cluster's, not the snapshot's.
 
 Every group of the running cluster must be stopped first (raftha group stop
 NAME), so that nothing runs while the state is replaced; otherwise the
-restore is refused. A group that was active in the snapshot comes back
-offline at its saved epoch and the leader places it again at a new epoch.
+restore is refused. Every group comes back stopped (offline, suspended) at
+its saved epoch; raftha group start NAME places it again at a new epoch. The
+members (and their instance ids, which fences name) stay the running
+cluster's.
 
 Epochs never go backwards: the restore is written at the highest of the
 snapshot's index, the cluster's last index and --epoch-floor, plus
@@ -84,7 +86,7 @@ that wrote the snapshot could plausibly have granted since.`,
 					fmt.Fprintf(w, "restored %s (index %d, taken by %s at %s) at index %d: groups %s\n", file, r.Snapshot.Index, r.Snapshot.Member,
 						r.Snapshot.Created.Format(time.RFC3339), r.Index, listOrNone(r.Groups))
 					if len(r.Replaced) > 0 {
-						fmt.Fprintf(w, "placed again at new epochs (above %d): %s (follow with `raftha status`)\n", r.Index, strings.Join(r.Replaced, ", "))
+						fmt.Fprintf(w, "restored stopped (offline, suspended): %s; start each with `raftha group start NAME`: it is placed at a new epoch above %d\n", strings.Join(r.Replaced, ", "), r.Index)
 					}
 				})
 			}),
@@ -132,9 +134,12 @@ What it does: hashicorp/raft's RecoverCluster (the log and state are kept;
 the membership becomes this member plus --keep), then the recovery snapshot
 is moved to the last index plus 1000000 (or --epoch-floor plus 1000000):
 the lost members may have granted epochs beyond this member's log, and an
-epoch must never go backwards. Owners are not changed: a group owned by a
-lost member is taken over by the new leader the usual way, fenced first
-(fencing.mode aws-stop stops the lost instance; lease-only waits the lease).`,
+epoch must never go backwards. Every group that is active or owes a fence
+gets that new epoch, so its owner acts for it only above anything the lost
+members granted. Owners are not changed: a group owned by a lost member is
+taken over by the new leader the usual way, fenced first (fencing.mode
+aws-stop stops the lost instance; lease-only waits the lease). Never run it
+on both sides of a split: each side would form its own cluster.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "this member's configuration `FILE` (YAML)", Required: true, EnvVars: []string{"RAFTHA_CONFIG"}},
 			&cli.StringSliceFlag{Name: "keep", Usage: "another surviving member `ID` to keep as a voter (repeat); this member is always kept"},
@@ -163,6 +168,9 @@ lost member is taken over by the new leader the usual way, fenced first
 			fmt.Fprintf(w, "voters before: %s\n", listOrNone(res.Before))
 			fmt.Fprintf(w, "voters now:    %s\n", listOrNone(res.After))
 			fmt.Fprintf(w, "last index %d; every epoch from now on is above %d\n", res.LastIndex, res.Index)
+			if len(res.Regranted) > 0 {
+				fmt.Fprintf(w, "groups given the new epoch %d (their owners act only at it): %s\n", res.Index, strings.Join(res.Regranted, ", "))
+			}
 			for _, g := range slices.Sorted(maps.Keys(res.LostOwned)) {
 				fmt.Fprintf(w, "group %s is owned by lost member %s: the new leader takes it over with a fence\n", g, res.LostOwned[g])
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,14 @@ func TestSnapshotAndRecoverCommands(t *testing.T) {
 	t.Logf("$ raftha snapshot restore %s\n%s%s", file, out, errs)
 	if code != 0 {
 		t.Fatalf("restore: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "restored stopped (offline, suspended)") {
+		t.Fatalf("restore output does not say the groups are restored stopped:\n%s", out)
+	}
+	for _, g := range []string{"cache", "db", "web"} {
+		if out, errs, code := c.cli(follower, "group", "start", g); code != 0 {
+			t.Fatalf("group start %s: exit %d: %s%s", g, code, out, errs)
+		}
 	}
 	c.wait(30*time.Second, "the restored groups online again", func() bool {
 		l := c.leader()

@@ -145,6 +145,18 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 	if st.Groups == nil {
 		st.Groups = map[string]*Group{}
 	}
+	// A null member or group would panic every later View (Clone): a
+	// restored file is checked before the whole cluster installs it.
+	for id, m := range st.Members {
+		if m == nil {
+			return nil, fmt.Errorf("fsm: decode snapshot: member %q is null", id)
+		}
+	}
+	for name, g := range st.Groups {
+		if g == nil {
+			return nil, fmt.Errorf("fsm: decode snapshot: group %q is null", name)
+		}
+	}
 	return st, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,10 +36,13 @@ import (
 // written at max(last index, epochFloor) + api.RestoreEpochGap (a hole
 // in the log, as raft's own Restore leaves): every epoch granted after
 // the recovery exceeds what the lost members could plausibly have
-// granted, and any epoch --epoch-floor names. Owners are not touched: a
-// group owned by a lost member stays its until the leader, which no
-// longer hears from it, takes it over the usual way, fencing it first
-// (safety argument, clause 4).
+// granted, and any epoch --epoch-floor names. Owners are not changed,
+// but every group that is active or owes a fence gets that new epoch
+// (fsm.RegrantForRecovery): a survivor that ran a group before the lost
+// majority took it over at a higher epoch acts for it again only above
+// that epoch. A group owned by a lost member stays its until the leader,
+// which no longer hears from it, takes it over the usual way, fencing it
+// first (safety argument, clause 4).
 
 // ErrRecoverRefused is wrapped by every refusal of RecoverCluster.
 var ErrRecoverRefused = errors.New("recovery refused")
@@ -76,6 +80,10 @@ type RecoverResult struct {
 	// LostOwned maps each group whose owner was dropped to that owner:
 	// the new leader takes them over with a fence.
 	LostOwned map[string]string `json:"lost_owned,omitempty"`
+	// Regranted are the groups given the epoch Index because they were
+	// active or owed a fence (fsm.RegrantForRecovery): their owners act
+	// for them again only at Index.
+	Regranted []string `json:"regranted,omitempty"`
 }
 
 // RecoverCluster rewrites the Raft configuration in cfg's data_dir to
@@ -147,6 +155,9 @@ func RecoverCluster(cfg config.Config, opt RecoverOptions) (RecoverResult, error
 			res.Removed = append(res.Removed, string(s.ID))
 		}
 	}
+	if opt.EpochFloor > math.MaxUint64/2 {
+		return res, fmt.Errorf("%w: epoch floor %d is beyond any index a cluster reaches", ErrRecoverRefused, opt.EpochFloor)
+	}
 	if opt.Lost != nil {
 		a, b := slices.Sorted(slices.Values(opt.Lost)), slices.Sorted(slices.Values(res.Removed))
 		if !slices.Equal(slices.Compact(a), b) {
@@ -168,10 +179,16 @@ func RecoverCluster(cfg config.Config, opt RecoverOptions) (RecoverResult, error
 	if err := raft.RecoverCluster(rc, fsm.New(), logs, store, snaps, trans, conf); err != nil {
 		return res, fmt.Errorf("raft recovery: %w", err)
 	}
-	res.Index = max(res.LastIndex, opt.EpochFloor, maxEpoch(st)) + api.RestoreEpochGap
-	if err := raiseSnapshotIndex(snaps, trans, res.Index); err != nil {
+	base := max(res.LastIndex, opt.EpochFloor, maxEpoch(st))
+	if base > math.MaxUint64/2 {
+		return res, fmt.Errorf("%w: epoch floor %d is beyond any index a cluster reaches", ErrRecoverRefused, base)
+	}
+	res.Index = base + api.RestoreEpochGap
+	regranted, err := raiseSnapshotIndex(snaps, trans, res.Index)
+	if err != nil {
 		return res, err
 	}
+	res.Regranted = regranted
 	return res, nil
 }
 
@@ -221,32 +238,33 @@ func replayStored(logs raft.LogStore, snaps raft.SnapshotStore) (*fsm.State, raf
 // index, with the state's Index set to it, so that the next entry, and
 // every epoch, is above index. The log is empty after RecoverCluster: the
 // gap is a hole, as raft's Restore leaves one.
-func raiseSnapshotIndex(snaps raft.SnapshotStore, trans raft.Transport, index uint64) error {
+func raiseSnapshotIndex(snaps raft.SnapshotStore, trans raft.Transport, index uint64) ([]string, error) {
 	list, err := snaps.List()
 	if err != nil || len(list) == 0 {
-		return fmt.Errorf("no recovery snapshot to raise: %v", err)
+		return nil, fmt.Errorf("no recovery snapshot to raise: %v", err)
 	}
 	meta, rc, err := snaps.Open(list[0].ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	payload, err := io.ReadAll(rc)
 	_ = rc.Close()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := fsm.ReadSnapshot(bytes.NewReader(payload))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st.Index = index
+	regranted := fsm.RegrantForRecovery(st, index, time.Now().UTC().Round(time.Millisecond))
 	sink, err := snaps.Create(meta.Version, index, meta.Term, meta.Configuration, meta.ConfigurationIndex, trans)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := fsm.WriteSnapshot(sink, st); err != nil {
 		_ = sink.Cancel()
-		return err
+		return nil, err
 	}
-	return sink.Close()
+	return regranted, sink.Close()
 }

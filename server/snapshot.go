@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -106,8 +107,12 @@ func (s *Server) RestoreSnapshot(ctx context.Context, file []byte, epochFloor ui
 	if err := restoreAllowed(s.fsm.View()); err != nil {
 		return api.RestoreResult{}, err
 	}
-	index := max(h.Index, st.Index, s.raft.LastIndex(), epochFloor, maxEpoch(st)) + api.RestoreEpochGap
-	active := fsm.PrepareRestore(st, index, time.Now().UTC().Round(time.Millisecond), by)
+	base := max(h.Index, st.Index, s.raft.LastIndex(), epochFloor, maxEpoch(st))
+	if base > math.MaxUint64/2 {
+		return api.RestoreResult{}, fmt.Errorf("%w: epoch floor or snapshot index %d is beyond any index a cluster reaches", fsm.ErrInvalid, base)
+	}
+	index := base + api.RestoreEpochGap
+	active := fsm.PrepareRestore(st, s.fsm.View(), index, time.Now().UTC().Round(time.Millisecond), by)
 	var buf bytes.Buffer
 	if err := fsm.WriteSnapshot(&buf, st); err != nil {
 		return api.RestoreResult{}, err

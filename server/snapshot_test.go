@@ -111,6 +111,14 @@ func TestSnapshotRestoreKeepsEpochsMonotonic(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("restore: %+v", res)
+	// A restore brings every group back stopped (suspended, offline):
+	// nothing starts until an operator starts it.
+	if g := c.group("db"); g.Status.State != fsm.StateOffline || !g.Status.Suspended {
+		t.Fatalf("db right after restore: %+v; want offline and suspended", g.Status)
+	}
+	if err := alice.Resume(ctxT(t, 30*time.Second), "db"); err != nil {
+		t.Fatal(err)
+	}
 	g := c.waitOnline("db", "")
 	if g.Status.Epoch <= e2 || g.Status.Epoch <= res.Index || g.Status.Suspended {
 		t.Fatalf("db after restore: %+v; want placed again at an epoch above %d (the cluster had granted %d)", g.Status, res.Index, e2)
@@ -170,6 +178,12 @@ func TestSnapshotRestoreIntoFreshCluster(t *testing.T) {
 	}
 	if ev := restoredEvent(t, st, "db"); ev.Epoch != saved.Status.Epoch || ev.From != "n1" {
 		t.Fatalf("restored event %+v; want the saved epoch %d on n1", ev, saved.Status.Epoch)
+	}
+	if !st.Groups["db"].Status.Suspended {
+		t.Fatalf("db after restore: %+v; want suspended until an operator starts it", st.Groups["db"].Status)
+	}
+	if err := alice.Resume(ctxT(t, 30*time.Second), "db"); err != nil {
+		t.Fatal(err)
 	}
 	g := b.waitOnline("db", "n1")
 	if g.Status.Epoch <= h.Index+api.RestoreEpochGap || g.Status.Epoch <= res.Index {
