@@ -1,0 +1,157 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/aws/motoserver"
+)
+
+// awsCalls counts AWS API calls by operation, as the SDK's middleware
+// sees them (each retry counts).
+type awsCalls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (a *awsCalls) observe(_, op string, _ error, _ time.Duration) {
+	a.mu.Lock()
+	a.n[op]++
+	a.mu.Unlock()
+}
+
+// get returns the count of op.
+func (a *awsCalls) get(op string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n[op]
+}
+
+// reset zeroes every count and returns what they were.
+func (a *awsCalls) reset() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.n
+	a.n = map[string]int{}
+	return old
+}
+
+// countingFences makes the cluster's fencer count its EC2 calls.
+func countingFences(t testing.TB, moto *motoserver.Server, hv *hypervisor) *awsCalls {
+	t.Helper()
+	calls := &awsCalls{n: map[string]int{}}
+	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: moto.Endpoint, Observe: calls.observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	min, max := hv.inner.MinDelay, hv.inner.MaxDelay
+	hv.inner = awsres.NewFencer(cfg)
+	hv.inner.MinDelay, hv.inner.MaxDelay = min, max
+	return calls
+}
+
+// takeoverOfMany kills the owner of k groups (all on it, the other node
+// leading) and returns how long until every group is online on the other
+// node. The killed node is started again (its instance first).
+func takeoverOfMany(t testing.TB, c *testCluster, moto *motoserver.Server, k int) (time.Duration, string) {
+	t.Helper()
+	c.waitAllOnline(2*time.Minute, k, "")
+	owner := c.group("g0000").Status.Owner
+	other := "n1"
+	if owner == "n1" {
+		other = "n2"
+	}
+	c.waitAllOnline(time.Minute, k, owner)
+	c.moveLeadership(other)
+	c.waitHealthy()
+	start := time.Now()
+	c.kill(owner)
+	c.waitAllOnline(2*time.Minute, k, other)
+	took := time.Since(start)
+	moto.StartInstance(t, c.member(owner).cfg.AWS.InstanceID)
+	c.start(owner)
+	c.waitHealthy()
+	return took, owner
+}
+
+// TestTakeoverOfManyGroupsStopsTheOwnerOnce: the owner of 20 groups
+// crashes; the winner fences its instance once for the takeover round
+// (one StopInstances), not once per group, and every group comes online
+// on the winner.
+func TestTakeoverOfManyGroupsStopsTheOwnerOnce(t *testing.T) {
+	const k = 20
+	c, moto, hv := awsCluster(t, "n1", "n2", "w1")
+	calls := countingFences(t, moto, hv)
+	keepLogs(t, c)
+	c.configure(func(m *testMember) { m.cfg.Timing = defaultTiming() })
+	c.startAll()
+	c.leader()
+	c.waitHealthy()
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 30*time.Second), []byte(manyGroups(t.TempDir(), k, "n1")), "test"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitAllOnline(time.Minute, k, "n1")
+	calls.reset()
+	took, _ := takeoverOfMany(t, c, moto, k)
+	got := calls.reset()
+	t.Logf("owner of %d groups killed → all online on n2 in %s; fencer's EC2 calls: %v", k, took.Round(time.Millisecond), got)
+	if got["StopInstances"] != 1 {
+		t.Fatalf("StopInstances called %d times for one takeover of %d groups, want 1 (calls: %v)", got["StopInstances"], k, got)
+	}
+}
+
+// BenchmarkFailoverGroups compares the takeover of an owner holding 1
+// group with one holding 100 (RAFTHA_BENCH_MANY overrides it), with
+// aws-stop fencing against moto and the default timing profile: the time
+// from the owner's crash until every group is online on the other node,
+// and the fencer's StopInstances and DescribeInstances calls per
+// takeover. Goal: 100 groups within 1.2x of 1 group, one StopInstances.
+// RAFTHA_BENCH_RUNS sets the runs per case (default 3).
+func BenchmarkFailoverGroups(b *testing.B) {
+	runs := 3
+	if v, err := strconv.Atoi(os.Getenv("RAFTHA_BENCH_RUNS")); err == nil && v > 0 {
+		runs = v
+	}
+	many := 100
+	if v, err := strconv.Atoi(os.Getenv("RAFTHA_BENCH_MANY")); err == nil && v > 0 {
+		many = v
+	}
+	medians := map[int]time.Duration{}
+	for _, k := range []int{1, many} {
+		c, moto, hv := awsCluster(b, "n1", "n2", "w1")
+		calls := countingFences(b, moto, hv)
+		keepLogs(b, c)
+		c.configure(func(m *testMember) { m.cfg.Timing = defaultTiming() })
+		c.startAll()
+		c.leader()
+		c.waitHealthy()
+		if _, err := c.leader().srv.ApplyGroups(ctxT(b, time.Minute), []byte(manyGroups(b.TempDir(), k, "n1")), "bench"); err != nil {
+			b.Fatal(err)
+		}
+		var ds []time.Duration
+		stops, describes := 0, 0
+		for i := 0; i < runs; i++ {
+			calls.reset()
+			d, _ := takeoverOfMany(b, c, moto, k)
+			got := calls.reset()
+			ds = append(ds, d)
+			stops, describes = max(stops, got["StopInstances"]), max(describes, got["DescribeInstances"])
+		}
+		medians[k] = median(ds)
+		figure(b, fmt.Sprintf("failover of an owner of %d groups", k), medians[k], 20*time.Second,
+			fmt.Sprintf("(median of %d; max per takeover: %d StopInstances, %d DescribeInstances)", runs, stops, describes))
+		c.killAll()
+	}
+	ratio := float64(medians[many]) / float64(medians[1])
+	verdict := "ok"
+	if ratio > 1.2 {
+		verdict = "OVER GOAL"
+	}
+	fmt.Printf("scale %-44s %10.2fx goal <= 1.2x     %s\n", fmt.Sprintf("failover %d groups / 1 group", many), ratio, verdict)
+}
