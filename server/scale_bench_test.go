@@ -57,18 +57,26 @@ func (c *testCluster) onlineCount(owner string) int {
 		return 0
 	}
 	n := 0
-	for _, g := range l.srv.State().Groups {
-		if g.Status.State == fsm.StateOnline && (owner == "" || g.Status.Owner == owner) {
-			n++
+	l.srv.fsm.Read(func(st *fsm.State) { // no copy: polled often
+		for _, g := range st.Groups {
+			if g.Status.State == fsm.StateOnline && (owner == "" || g.Status.Owner == owner) {
+				n++
+			}
 		}
-	}
+	})
 	return n
 }
 
 // waitAllOnline waits until want groups are online (on owner, if given).
 func (c *testCluster) waitAllOnline(d time.Duration, want int, owner string) {
 	c.t.Helper()
-	waitFor(c.t, d, fmt.Sprintf("%d groups online on %q", want, owner), func() bool { return c.onlineCount(owner) >= want })
+	deadline := time.Now().Add(d)
+	for c.onlineCount(owner) < want {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out after %s waiting for %d groups online on %q (%d are)", d, want, owner, c.onlineCount(owner))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // defaultTiming is the default timing profile. The scale figures use it:
