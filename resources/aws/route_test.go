@@ -299,6 +299,10 @@ func TestRouteFailoverAndDriftRepair(t *testing.T) {
 	if !f.sourceDestCheck(t, f.eni[1]) {
 		t.Fatal("moto: source/dest check did not turn on")
 	}
+	// Checks read the instance through the member's shared read, which
+	// may be up to SharedReadTTL old: drift is seen within a check
+	// interval plus that.
+	time.Sleep(awsres.SharedReadTTL)
 	if err := rb.Check(ctx, ec2Tok("b", 2)); err != nil {
 		t.Fatalf("check B after source/dest check drift: %v", err)
 	}
