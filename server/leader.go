@@ -315,8 +315,17 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 		}
 	}
 	st := s.fsm.View()
-	var takeovers sync.WaitGroup
-	slots := make(chan struct{}, maxParallelTakeovers)
+	var inFlight sync.WaitGroup
+	slots := make(chan struct{}, maxParallelCommits)
+	concurrently := func(fn func()) {
+		inFlight.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer inFlight.Done()
+			defer func() { <-slots }()
+			fn()
+		}()
+	}
 	for _, name := range st.GroupNames() {
 		g := st.Groups[name]
 		gs := g.Status
@@ -333,13 +342,7 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 			// Concurrently: raft commits the pass's takeovers in one
 			// batch, so the winner fences a lost owner once for all
 			// its groups (fenceround.go), not once per commit.
-			takeovers.Add(1)
-			slots <- struct{}{}
-			go func() {
-				defer takeovers.Done()
-				defer func() { <-slots }()
-				s.takeover(ctx, ls, st, g)
-			}()
+			concurrently(func() { s.takeover(ctx, ls, st, g) })
 		case gs.State == fsm.StateFailed:
 			s.recover(ctx, ls, st, g)
 		case gs.State == fsm.StateOnline && (ls.isLeaving(gs.Owner) || !g.HasNode(gs.Owner)):
@@ -352,13 +355,14 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 			s.failback(ctx, ls, st, g)
 		}
 	}
-	takeovers.Wait()
+	inFlight.Wait()
 	s.handOverLeadership(ls, st)
 }
 
-// maxParallelTakeovers bounds the takeovers one leader pass commits at
-// once (raft's default MaxAppendEntries: one batch).
-const maxParallelTakeovers = 64
+// maxParallelCommits bounds the takeovers one leader pass commits at
+// once. Takeovers past it commit after a slot frees, which may be after
+// the winner's fence began: they then cost one more fence round.
+const maxParallelCommits = 256
 
 // evacuate starts a planned move of a group away from its owner (leaving,
 // or removed from the group's nodes).

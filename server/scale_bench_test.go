@@ -219,7 +219,7 @@ func BenchmarkScale(b *testing.B) {
 		return w.srv.fsm.AppliedIndex() >= l.srv.fsm.AppliedIndex() && len(w.srv.State().Groups) == n
 	})
 	how := "log"
-	if strings.Contains(w.logs.String(), "snapshot") {
+	if strings.Contains(w.logs.String(), "Installed remote snapshot") {
 		how = "snapshot"
 	}
 	figure(b, "empty member catches up (add until applied)", time.Since(t0), 5*time.Second, "(from the "+how+")")
