@@ -80,12 +80,10 @@ func takeoverOfMany(t testing.TB, c *testCluster, moto *motoserver.Server, k int
 	return took, owner
 }
 
-// TestTakeoverOfManyGroupsStopsTheOwnerOnce: the owner of 20 groups
-// crashes; the winner fences its instance once for the takeover round
-// (one StopInstances), not once per group, and every group comes online
-// on the winner.
-func TestTakeoverOfManyGroupsStopsTheOwnerOnce(t *testing.T) {
-	const k = 20
+// ownerOfMany starts a cluster with aws-stop fencing against moto (the
+// fencer's EC2 calls counted; default timing) where n1 owns k groups.
+func ownerOfMany(t testing.TB, k int) (*testCluster, *motoserver.Server, *awsCalls) {
+	t.Helper()
 	c, moto, hv := awsCluster(t, "n1", "n2", "w1")
 	calls := countingFences(t, moto, hv)
 	keepLogs(t, c)
@@ -93,11 +91,21 @@ func TestTakeoverOfManyGroupsStopsTheOwnerOnce(t *testing.T) {
 	c.startAll()
 	c.leader()
 	c.waitHealthy()
-	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 30*time.Second), []byte(manyGroups(t.TempDir(), k, "n1")), "test"); err != nil {
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, time.Minute), []byte(manyGroups(t.TempDir(), k, "n1")), "test"); err != nil {
 		t.Fatal(err)
 	}
-	c.waitAllOnline(time.Minute, k, "n1")
+	c.waitAllOnline(2*time.Minute, k, "n1")
 	calls.reset()
+	return c, moto, calls
+}
+
+// TestTakeoverOfManyGroupsStopsTheOwnerOnce: the owner of 20 groups
+// crashes; the winner fences its instance once for the takeover round
+// (one StopInstances), not once per group, and every group comes online
+// on the winner.
+func TestTakeoverOfManyGroupsStopsTheOwnerOnce(t *testing.T) {
+	const k = 20
+	c, moto, calls := ownerOfMany(t, k)
 	took, _ := takeoverOfMany(t, c, moto, k)
 	got := calls.reset()
 	t.Logf("owner of %d groups killed → all online on n2 in %s; fencer's EC2 calls: %v", k, took.Round(time.Millisecond), got)
@@ -124,16 +132,7 @@ func BenchmarkFailoverGroups(b *testing.B) {
 	}
 	medians := map[int]time.Duration{}
 	for _, k := range []int{1, many} {
-		c, moto, hv := awsCluster(b, "n1", "n2", "w1")
-		calls := countingFences(b, moto, hv)
-		keepLogs(b, c)
-		c.configure(func(m *testMember) { m.cfg.Timing = defaultTiming() })
-		c.startAll()
-		c.leader()
-		c.waitHealthy()
-		if _, err := c.leader().srv.ApplyGroups(ctxT(b, time.Minute), []byte(manyGroups(b.TempDir(), k, "n1")), "bench"); err != nil {
-			b.Fatal(err)
-		}
+		c, moto, calls := ownerOfMany(b, k)
 		var ds []time.Duration
 		stops, describes := 0, 0
 		for i := 0; i < runs; i++ {
