@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,40 +12,11 @@ import (
 	"github.com/raftha/raftha/resources/aws/motoserver"
 )
 
-// awsCalls counts AWS API calls by operation, as the SDK's middleware
-// sees them (each retry counts).
-type awsCalls struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (a *awsCalls) observe(_, op string, _ error, _ time.Duration) {
-	a.mu.Lock()
-	a.n[op]++
-	a.mu.Unlock()
-}
-
-// get returns the count of op.
-func (a *awsCalls) get(op string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.n[op]
-}
-
-// reset zeroes every count and returns what they were.
-func (a *awsCalls) reset() map[string]int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	old := a.n
-	a.n = map[string]int{}
-	return old
-}
-
 // countingFences makes the cluster's fencer count its EC2 calls.
-func countingFences(t testing.TB, moto *motoserver.Server, hv *hypervisor) *awsCalls {
+func countingFences(t testing.TB, moto *motoserver.Server, hv *hypervisor) *motoserver.Calls {
 	t.Helper()
-	calls := &awsCalls{n: map[string]int{}}
-	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: moto.Endpoint, Observe: calls.observe})
+	calls := &motoserver.Calls{}
+	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: moto.Endpoint, Observe: calls.Observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +52,7 @@ func takeoverOfMany(t testing.TB, c *testCluster, moto *motoserver.Server, k int
 
 // ownerOfMany starts a cluster with aws-stop fencing against moto (the
 // fencer's EC2 calls counted; default timing) where n1 owns k groups.
-func ownerOfMany(t testing.TB, k int) (*testCluster, *motoserver.Server, *awsCalls) {
+func ownerOfMany(t testing.TB, k int) (*testCluster, *motoserver.Server, *motoserver.Calls) {
 	t.Helper()
 	c, moto, hv := awsCluster(t, "n1", "n2", "w1")
 	calls := countingFences(t, moto, hv)
@@ -95,7 +65,7 @@ func ownerOfMany(t testing.TB, k int) (*testCluster, *motoserver.Server, *awsCal
 		t.Fatal(err)
 	}
 	c.waitAllOnline(2*time.Minute, k, "n1")
-	calls.reset()
+	calls.Take()
 	return c, moto, calls
 }
 
@@ -107,7 +77,7 @@ func TestTakeoverOfManyGroupsStopsTheOwnerOnce(t *testing.T) {
 	const k = 20
 	c, moto, calls := ownerOfMany(t, k)
 	took, _ := takeoverOfMany(t, c, moto, k)
-	got := calls.reset()
+	got := calls.Take()
 	t.Logf("owner of %d groups killed → all online on n2 in %s; fencer's EC2 calls: %v", k, took.Round(time.Millisecond), got)
 	if got["StopInstances"] != 1 {
 		t.Fatalf("StopInstances called %d times for one takeover of %d groups, want 1 (calls: %v)", got["StopInstances"], k, got)
@@ -136,9 +106,9 @@ func BenchmarkFailoverGroups(b *testing.B) {
 		var ds []time.Duration
 		stops, describes := 0, 0
 		for i := 0; i < runs; i++ {
-			calls.reset()
+			calls.Take()
 			d, _ := takeoverOfMany(b, c, moto, k)
-			got := calls.reset()
+			got := calls.Take()
 			ds = append(ds, d)
 			stops, describes = max(stops, got["StopInstances"]), max(describes, got["DescribeInstances"])
 		}

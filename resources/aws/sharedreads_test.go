@@ -16,34 +16,14 @@ import (
 	"github.com/raftha/raftha/resources/aws/motoserver"
 )
 
-// opCounter counts AWS calls per operation (retries included).
-type opCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *opCounter) observe(_, op string, _ error, _ time.Duration) {
-	c.mu.Lock()
-	c.n[op]++
-	c.mu.Unlock()
-}
-
-func (c *opCounter) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.n
-	c.n = map[string]int{}
-	return out
-}
-
 // manyAWSResources builds and starts, on one member over moto, routes
 // aws.route resources (one destination each, in one route table) and eips
 // aws.eip resources, every EC2 call counted by calls.
-func manyAWSResources(t testing.TB, routes, eips int) ([]resources.Resource, *opCounter) {
+func manyAWSResources(t testing.TB, routes, eips int) ([]resources.Resource, *motoserver.Calls) {
 	f := newEC2Fixture(t)
 	ctx := ec2Ctx(t)
-	calls := &opCounter{n: map[string]int{}}
-	cfg, err := awsres.LoadConfig(ctx, awsres.Settings{Region: motoserver.Region, Endpoint: f.m.Endpoint, Observe: calls.observe})
+	calls := &motoserver.Calls{}
+	cfg, err := awsres.LoadConfig(ctx, awsres.Settings{Region: motoserver.Region, Endpoint: f.m.Endpoint, Observe: calls.Observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +65,7 @@ func TestChecksOfManyResourcesShareTheirReads(t *testing.T) {
 	res, calls := manyAWSResources(t, routes, eips)
 	ctx := ec2Ctx(t)
 	time.Sleep(awsres.SharedReadTTL) // what Start read is stale by now
-	calls.take()
+	calls.Take()
 
 	// round checks every resource, concurrently as the workers do.
 	round := func() map[string]int {
@@ -107,7 +87,7 @@ func TestChecksOfManyResourcesShareTheirReads(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		return calls.take()
+		return calls.Take()
 	}
 	first := round()
 	t.Logf("%d route and %d eip checks: EC2 calls %v", routes, eips, first)
@@ -148,7 +128,7 @@ func BenchmarkAWSCallsPerIdleMinute(b *testing.B) {
 	const interval = 10 * time.Second
 	res, calls := manyAWSResources(b, 100, 10)
 	time.Sleep(awsres.SharedReadTTL)
-	calls.take()
+	calls.Take()
 	ctx, cancel := context.WithTimeout(context.Background(), idle)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -174,7 +154,7 @@ func BenchmarkAWSCallsPerIdleMinute(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	got := calls.take()
+	got := calls.Take()
 	failed.Range(func(k, v any) bool { b.Errorf("check %v: %v", k, v); return true })
 	total := 0
 	for _, n := range got {
