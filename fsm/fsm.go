@@ -15,6 +15,13 @@ type FSM struct {
 	mu      sync.RWMutex
 	st      *State
 	changed chan struct{}
+
+	// shared is the copy Shared hands out, made for the state of
+	// sharedOf (the changed channel of that state: every change
+	// replaces it).
+	sharedMu sync.Mutex
+	shared   *State
+	sharedOf chan struct{}
 }
 
 // New returns an FSM over an empty state.
@@ -82,6 +89,21 @@ func (f *FSM) View() *State {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.st.Clone()
+}
+
+// Shared returns a deep copy of the current state that is shared with
+// every other caller until the state changes: callers must not modify it.
+// Readers that look at the state after every change (one worker per
+// group) use it, so a change costs one copy, not one per group.
+func (f *FSM) Shared() *State {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	f.sharedMu.Lock()
+	defer f.sharedMu.Unlock()
+	if f.shared == nil || f.sharedOf != f.changed {
+		f.shared, f.sharedOf = f.st.Clone(), f.changed
+	}
+	return f.shared
 }
 
 // Read runs fn with the live state under the read lock. fn must not keep

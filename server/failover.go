@@ -75,9 +75,10 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 	// confirm that renews the owner's lease either happened before (and
 	// the silence counts from it) or reads the log after the takeover
 	// (and renews nothing). Otherwise a renewal landing between the two
-	// would outlive the wait the decision records.
-	ls.contactMu.Lock()
-	defer ls.contactMu.Unlock()
+	// would outlive the wait the decision records. Renewals take the
+	// write lock; takeovers of one pass share the read lock.
+	ls.contactMu.RLock()
+	defer ls.contactMu.RUnlock()
 	if g.Status.Owner != "" && !ls.lost(owner) {
 		return // heard from since the leader loop looked
 	}

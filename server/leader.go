@@ -18,9 +18,10 @@ import (
 // each member (monotonic), and since when it leads.
 type leaderState struct {
 	// contactMu orders lease renewals (heartbeats, confirms: contact
-	// recorded and the log read) against takeover decisions (silence
-	// measured and the takeover committed). See takeover.
-	contactMu sync.Mutex
+	// recorded and the log read; write lock) against takeover decisions
+	// (silence measured and the takeover committed; read lock, so that
+	// the takeovers of one pass commit together). See takeover.
+	contactMu sync.RWMutex
 	s         *Server
 	since     time.Time // monotonic; leadership became ready
 	// prevLeader is the leader before this one as this member knew it
@@ -316,6 +317,17 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 		}
 	}
 	st := s.fsm.View()
+	var inFlight sync.WaitGroup
+	slots := make(chan struct{}, maxParallelCommits)
+	concurrently := func(fn func()) {
+		inFlight.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer inFlight.Done()
+			defer func() { <-slots }()
+			fn()
+		}()
+	}
 	for _, name := range st.GroupNames() {
 		g := st.Groups[name]
 		gs := g.Status
@@ -329,7 +341,10 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 		case gs.State == fsm.StateOffline:
 			s.place(ctx, ls, st, g)
 		case gs.Active() && gs.Owner != "" && ls.lost(gs.Owner):
-			s.takeover(ctx, ls, st, g)
+			// Concurrently: raft commits the pass's takeovers in one
+			// batch, so the winner fences a lost owner once for all
+			// its groups (fenceround.go), not once per commit.
+			concurrently(func() { s.takeover(ctx, ls, st, g) })
 		case gs.State == fsm.StateFailed:
 			s.recover(ctx, ls, st, g)
 		case gs.State == fsm.StateOnline && (ls.isLeaving(gs.Owner) || !g.HasNode(gs.Owner)):
@@ -342,8 +357,14 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 			s.failback(ctx, ls, st, g)
 		}
 	}
+	inFlight.Wait()
 	s.handOverLeadership(ls, st)
 }
+
+// maxParallelCommits bounds the takeovers one leader pass commits at
+// once. Takeovers past it commit after a slot frees, which may be after
+// the winner's fence began: they then cost one more fence round.
+const maxParallelCommits = 256
 
 // evacuate starts a planned move of a group away from its owner (leaving,
 // or removed from the group's nodes).

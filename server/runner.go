@@ -95,7 +95,7 @@ func (r *runner) run() {
 	running := map[*worker]bool{}
 	for {
 		ch := r.s.fsm.Changed()
-		st := r.s.fsm.View()
+		st := r.s.fsm.Shared()
 		r.mu.Lock()
 		if r.ctx.Err() != nil { // shutdown: no new goroutines after its Wait began
 			r.mu.Unlock()
@@ -399,7 +399,7 @@ func (w *worker) token(epoch uint64, res string) resources.Token {
 func (w *worker) reconcile(ctx context.Context) {
 	s := w.r.s
 	me := s.cfg.NodeID
-	st := s.fsm.View()
+	st := s.fsm.Shared() // read-only: one copy per change for all workers
 	g, ok := st.Groups[w.name]
 	w.mu.Lock()
 	inst := w.inst

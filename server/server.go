@@ -174,6 +174,10 @@ type Server struct {
 	healthAddr atomic.Pointer[string]
 	hooks      *hookRunner
 
+	// fences shares one fence of a lost owner's instance per takeover
+	// round between its groups (fenceround.go).
+	fences fenceRounds
+
 	lease    *lease
 	runner   *runner
 	fencer   Fencer

@@ -68,9 +68,9 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		for _, id := range instances {
 			t := target
 			t.InstanceID = id
-			fctx, cancel := context.WithTimeout(ctx, s.cfg.Fencing.StopTimeout.D()+2*s.cfg.AWS.CallTimeout.D())
-			proof, err := s.fenceNode(fctx, t)
-			cancel()
+			// One fence per instance and takeover round, shared by the
+			// groups it covers (fenceround.go): still after this takeover.
+			proof, err := s.fenceShared(ctx, t, gs.Epoch, s.cfg.Fencing.StopTimeout.D()+2*s.cfg.AWS.CallTimeout.D())
 			if err != nil {
 				errs = append(errs, err)
 			} else if proof != "" {

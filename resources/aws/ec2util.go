@@ -39,6 +39,8 @@ type ec2Base struct {
 
 	mu    sync.Mutex
 	owner *ownerInfo // cached primary ENI (it cannot change for an instance)
+
+	reads *sharedReads // the member's reads shared by Check (sharedreads.go)
 }
 
 func newEC2Base(kind string, env resources.Env) (*ec2Base, error) {
@@ -46,6 +48,7 @@ func newEC2Base(kind string, env resources.Env) (*ec2Base, error) {
 		return nil, fmt.Errorf("%s: this member has no AWS configuration: set aws.region (and aws.instance_id) in its configuration", kind)
 	}
 	b := &ec2Base{kind: kind, client: ec2.NewFromConfig(*ConfigOf(env)), env: env, log: env.Logger, timeout: env.CallTimeout}
+	b.reads = readsOf(ConfigOf(env), b.client)
 	if b.log == nil {
 		b.log = hclog.NewNullLogger()
 	}
@@ -110,6 +113,22 @@ type ownerInfo struct {
 	// SourceDestCheck is the primary ENI's source/destination check
 	// (nil when EC2 did not say).
 	SourceDestCheck *bool
+}
+
+// ownerShared describes this node's instance as ownerOf without its
+// cache does, through the member's shared reads: every resource's Check
+// shares one DescribeInstances per SharedReadTTL.
+func (b *ec2Base) ownerShared(ctx context.Context) (ownerInfo, error) {
+	if err := b.needInstance(); err != nil {
+		return ownerInfo{}, err
+	}
+	v, err := b.reads.get(ctx, instanceKey(b.env.InstanceID), func(ctx context.Context) (any, error) {
+		return b.ownerOf(ctx, false)
+	})
+	if err != nil {
+		return ownerInfo{}, err
+	}
+	return v.(ownerInfo), nil
 }
 
 // ownerOf describes this node's instance. With cached, a previous answer

@@ -194,6 +194,7 @@ func (e *EIP) Stop(ctx context.Context, tok resources.Token) error {
 	}
 	cctx, cancel := e.call(ctx)
 	_, err = e.client.DisassociateAddress(cctx, &ec2.DisassociateAddressInput{AssociationId: a.AssociationId})
+	e.reads.forget(addressesKey) // the shared read may be stale now
 	cancel()
 	if err != nil {
 		if apiErrorCode(err) == "InvalidAssociationID.NotFound" {
@@ -208,13 +209,15 @@ func (e *EIP) Stop(ctx context.Context, tok resources.Token) error {
 
 // Check implements resources.Resource: the address must be associated
 // with this node; if it is not, it is reassociated (a warning is logged)
-// and Check fails only when that fails.
+// and Check fails only when that fails. It reads the address from the
+// member's shared read (one DescribeAddresses for the checks of every
+// aws.eip within SharedReadTTL, sharedreads.go).
 func (e *EIP) Check(ctx context.Context, tok resources.Token) error {
 	t, err := e.target(ctx)
 	if err != nil {
 		return err
 	}
-	a, err := e.describe(ctx)
+	a, err := e.describeShared(ctx)
 	if err != nil {
 		return err
 	}
@@ -242,6 +245,7 @@ func (e *EIP) associate(ctx context.Context, t eipTarget) (string, error) {
 	}
 	cctx, cancel := e.call(ctx)
 	out, err := e.client.AssociateAddress(cctx, in)
+	e.reads.forget(addressesKey) // the shared read may be stale now
 	cancel()
 	if err != nil {
 		return "", e.apiError("AssociateAddress", e.p.AllocationID+" -> "+t.String(), err)
@@ -262,6 +266,21 @@ func (e *EIP) describe(ctx context.Context) (types.Address, error) {
 		}
 	}
 	return types.Address{}, fmt.Errorf("%s: DescribeAddresses %s: address not found", e.kind, e.p.AllocationID)
+}
+
+// describeShared is describe through the member's shared read of all
+// its addresses; an address that read lacks is asked for directly.
+func (e *EIP) describeShared(ctx context.Context) (types.Address, error) {
+	all, err := e.reads.addresses(ctx, e.timeout, e.apiError)
+	if err != nil {
+		return types.Address{}, err
+	}
+	for _, a := range all {
+		if deref(a.AllocationId) == e.p.AllocationID {
+			return a, nil
+		}
+	}
+	return e.describe(ctx)
 }
 
 // verify reads the address back until it is associated with t.

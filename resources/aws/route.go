@@ -114,7 +114,7 @@ func (r *Route) Start(ctx context.Context, tok resources.Token) error {
 	if err := r.sourceDestCheckOff(ctx, tok, o, false); err != nil {
 		return err
 	}
-	tables, err := r.tables(ctx, o)
+	tables, err := r.tables(ctx, o, false)
 	if err != nil {
 		return err
 	}
@@ -152,15 +152,19 @@ func (r *Route) Stop(ctx context.Context, tok resources.Token) error {
 // destination must target the owner's ENI and the ENI's source/dest
 // check must be off. Drift is repaired (and logged as a warning); Check
 // fails only when the repair fails.
+//
+// Its reads are the member's shared ones (sharedreads.go): one
+// DescribeInstances and one DescribeRouteTables per VPC for the checks of
+// every route resource within SharedReadTTL.
 func (r *Route) Check(ctx context.Context, tok resources.Token) error {
-	o, err := r.ownerOf(ctx, false)
+	o, err := r.ownerShared(ctx)
 	if err != nil {
 		return err
 	}
 	if err := r.sourceDestCheckOff(ctx, tok, o, true); err != nil {
 		return err
 	}
-	tables, err := r.tables(ctx, o)
+	tables, err := r.tables(ctx, o, true)
 	if err != nil {
 		return err
 	}
@@ -202,6 +206,7 @@ func (r *Route) sourceDestCheckOff(ctx context.Context, tok resources.Token, o o
 		SourceDestCheck:    &types.AttributeBooleanValue{Value: aws.Bool(false)},
 	})
 	cancel()
+	r.reads.forget(instanceKey(o.Instance)) // the shared read may be stale now
 	if err != nil {
 		return r.apiError("ModifyNetworkInterfaceAttribute", o.ENI+" (source/dest check off)", err)
 	}
@@ -215,7 +220,9 @@ func (r *Route) sourceDestCheckOff(ctx context.Context, tok resources.Token, o o
 
 // tables returns the route tables to steer: the listed ones, or those of
 // the VPC that hold a route for the destination (plus those found before).
-func (r *Route) tables(ctx context.Context, o ownerInfo) ([]types.RouteTable, error) {
+// With shared (Check), they come from the member's shared read of the
+// VPC's tables when it holds them all.
+func (r *Route) tables(ctx context.Context, o ownerInfo, shared bool) ([]types.RouteTable, error) {
 	in := &ec2.DescribeRouteTablesInput{}
 	what := strings.Join(r.p.RouteTables, ",")
 	vpc := r.p.VPCID
@@ -232,8 +239,14 @@ func (r *Route) tables(ctx context.Context, o ownerInfo) ([]types.RouteTable, er
 		what = "in " + vpc
 	}
 	var all []types.RouteTable
+	if shared {
+		var err error
+		if all, err = r.sharedTables(ctx, vpc, o.VPC); err != nil {
+			return nil, err
+		}
+	}
 	pg := ec2.NewDescribeRouteTablesPaginator(r.client, in)
-	for pg.HasMorePages() {
+	for all == nil && pg.HasMorePages() {
 		cctx, cancel := r.call(ctx)
 		out, err := pg.NextPage(cctx)
 		cancel()
@@ -266,10 +279,38 @@ func (r *Route) tables(ctx context.Context, o ownerInfo) ([]types.RouteTable, er
 	return sel, nil
 }
 
+// sharedTables returns the tables tables() reads, from the member's
+// shared read of the VPC's tables: those of vpc (no route_tables) or the
+// listed ones, looked up in ownerVPC. It returns nil (read them directly)
+// when that read cannot hold them: a listed table not in ownerVPC.
+func (r *Route) sharedTables(ctx context.Context, vpc, ownerVPC string) ([]types.RouteTable, error) {
+	if len(r.p.RouteTables) == 0 {
+		return r.reads.vpcTables(ctx, vpc, r.timeout, r.apiError)
+	}
+	if ownerVPC == "" {
+		return nil, nil
+	}
+	all, err := r.reads.vpcTables(ctx, ownerVPC, r.timeout, r.apiError)
+	if err != nil {
+		return nil, err
+	}
+	var sel []types.RouteTable
+	for _, id := range r.p.RouteTables {
+		i := slices.IndexFunc(all, func(t types.RouteTable) bool { return deref(t.RouteTableId) == id })
+		if i < 0 {
+			return nil, nil
+		}
+		sel = append(sel, all[i])
+	}
+	return sel, nil
+}
+
 // point makes table's route for the destination target eni: ReplaceRoute
 // when the route exists, CreateRoute when not (each falls back on the
 // other if the route appeared or vanished in between).
 func (r *Route) point(ctx context.Context, table string, exists bool, eni string) error {
+	// Whatever the outcome, the shared reads of route tables may be stale.
+	defer r.reads.forgetPrefix(vpcTablesKey(""))
 	replace := func() error {
 		cctx, cancel := r.call(ctx)
 		defer cancel()

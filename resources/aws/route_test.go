@@ -47,7 +47,7 @@ func ec2Ctx(t testing.TB) context.Context {
 	return ctx
 }
 
-func newEC2Fixture(t *testing.T) *ec2Fixture {
+func newEC2Fixture(t testing.TB) *ec2Fixture {
 	t.Helper()
 	f := &ec2Fixture{m: motoserver.Start(t)}
 	f.cfg = f.m.Config(t)
@@ -157,7 +157,7 @@ func (l *ec2LogBuf) String() string {
 	return l.b.String()
 }
 
-func (f *ec2Fixture) env(t *testing.T, instance string, logs *ec2LogBuf) resources.Env {
+func (f *ec2Fixture) env(t testing.TB, instance string, logs *ec2LogBuf) resources.Env {
 	t.Helper()
 	cfg := f.cfg
 	return resources.Env{
@@ -172,7 +172,7 @@ func (f *ec2Fixture) env(t *testing.T, instance string, logs *ec2LogBuf) resourc
 
 // build decodes the YAML params strictly (as the group file loader does)
 // into typ's params, validates them and builds the resource.
-func ec2Build(t *testing.T, typ resources.Type, params string, env resources.Env) (resources.Resource, error) {
+func ec2Build(t testing.TB, typ resources.Type, params string, env resources.Env) (resources.Resource, error) {
 	t.Helper()
 	p := typ.NewParams()
 	dec := yaml.NewDecoder(strings.NewReader(params))
@@ -188,7 +188,7 @@ func ec2Build(t *testing.T, typ resources.Type, params string, env resources.Env
 	return typ.Build(p, env)
 }
 
-func ec2MustBuild(t *testing.T, typ resources.Type, params string, env resources.Env) resources.Resource {
+func ec2MustBuild(t testing.TB, typ resources.Type, params string, env resources.Env) resources.Resource {
 	t.Helper()
 	r, err := ec2Build(t, typ, params, env)
 	if err != nil {
@@ -299,6 +299,10 @@ func TestRouteFailoverAndDriftRepair(t *testing.T) {
 	if !f.sourceDestCheck(t, f.eni[1]) {
 		t.Fatal("moto: source/dest check did not turn on")
 	}
+	// Checks read the instance through the member's shared read, which
+	// may be up to SharedReadTTL old: drift is seen within a check
+	// interval plus that.
+	time.Sleep(awsres.SharedReadTTL)
 	if err := rb.Check(ctx, ec2Tok("b", 2)); err != nil {
 		t.Fatalf("check B after source/dest check drift: %v", err)
 	}
