@@ -14,6 +14,7 @@ import (
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/internal/benchtable"
 )
 
 // scaleGroups is how many groups BenchmarkScale applies
@@ -99,6 +100,7 @@ func figure(b *testing.B, what string, got time.Duration, goal time.Duration, ex
 		verdict = "OVER GOAL"
 	}
 	fmt.Printf("scale %-44s %10s  goal <= %-8s %s %s\n", what, got.Round(time.Millisecond), goal, verdict, extra)
+	benchtable.Print(benchtable.Row{Figure: "scale: " + what, Value: got.Round(time.Millisecond).String(), Goal: "<= " + goal.String(), Command: "make bench (BenchmarkScale, ./server)"})
 	b.ReportMetric(got.Seconds(), strings.ReplaceAll(what, " ", "_")+"-s")
 }
 

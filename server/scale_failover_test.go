@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftha/raftha/internal/benchtable"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
 )
@@ -123,4 +124,5 @@ func BenchmarkFailoverGroups(b *testing.B) {
 		verdict = "OVER GOAL"
 	}
 	fmt.Printf("scale %-44s %10.2fx goal <= 1.2x     %s\n", fmt.Sprintf("failover %d groups / 1 group", many), ratio, verdict)
+	benchtable.Print(benchtable.Row{Figure: fmt.Sprintf("failover %d groups / 1 group (aws-stop, moto)", many), Value: fmt.Sprintf("%.2fx (%s vs %s)", ratio, medians[many].Round(time.Millisecond), medians[1].Round(time.Millisecond)), Goal: "<= 1.2x", Command: "make bench (BenchmarkFailoverGroups, ./server)"})
 }

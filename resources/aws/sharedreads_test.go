@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/raftha/raftha/internal/benchtable"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
@@ -168,4 +169,5 @@ func BenchmarkAWSCallsPerIdleMinute(b *testing.B) {
 	}
 	fmt.Printf("scale %-44s %10.0f  goal <= %-8.0f %s (%v; 110 resources checked every %s)\n", "AWS calls per idle minute, 100 groups", perMinute, budget, verdict, got, interval)
 	b.ReportMetric(perMinute, "calls/min")
+	benchtable.Print(benchtable.Row{Figure: "AWS calls per idle minute, 100 groups (110 resources)", Value: fmt.Sprintf("%.0f", perMinute), Goal: fmt.Sprintf("<= %.0f, not growing with groups", budget), Command: "make bench (BenchmarkAWSCallsPerIdleMinute, ./resources/aws)"})
 }
