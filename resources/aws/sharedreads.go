@@ -60,9 +60,15 @@ func readsOf(cfg *aws.Config, client *ec2.Client) *sharedReads {
 	return r
 }
 
+// sharedFetchTimeout bounds a shared read. It runs detached from the
+// context of the caller that started it: that caller's monitor timeout or
+// lease must not end the read for the other groups waiting on it (each
+// waits only as long as its own context allows).
+const sharedFetchTimeout = 30 * time.Second
+
 // get returns the read under key: a fresh enough one, the one in flight,
-// or a new one made with fetch (bounded by ctx of the caller that makes
-// it).
+// or a new one made with fetch. The read's age counts from when it
+// started.
 func (s *sharedReads) get(ctx context.Context, key string, fetch func(context.Context) (any, error)) (any, error) {
 	s.mu.Lock()
 	e := s.entries[key]
@@ -79,12 +85,17 @@ func (s *sharedReads) get(ctx context.Context, key string, fetch func(context.Co
 		e = &sharedRead{done: make(chan struct{})}
 		s.entries[key] = e
 		s.mu.Unlock()
-		e.val, e.err = fetch(ctx)
-		e.at = time.Now()
-		close(e.done)
-		return e.val, e.err
+		go func(e *sharedRead) {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedFetchTimeout)
+			defer cancel()
+			at := time.Now()
+			val, err := fetch(fctx)
+			e.val, e.err, e.at = val, err, at
+			close(e.done)
+		}(e)
+	} else {
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	select {
 	case <-e.done:
 		return e.val, e.err
