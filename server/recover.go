@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +14,6 @@ import (
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
@@ -155,7 +153,8 @@ func RecoverCluster(cfg config.Config, opt RecoverOptions) (RecoverResult, error
 			res.Removed = append(res.Removed, string(s.ID))
 		}
 	}
-	if opt.EpochFloor > math.MaxUint64/2 {
+	index, ok := gapIndex(max(res.LastIndex, opt.EpochFloor, maxEpoch(st)))
+	if !ok {
 		return res, fmt.Errorf("%w: epoch floor %d is beyond any index a cluster reaches", ErrRecoverRefused, opt.EpochFloor)
 	}
 	if opt.Lost != nil {
@@ -179,11 +178,7 @@ func RecoverCluster(cfg config.Config, opt RecoverOptions) (RecoverResult, error
 	if err := raft.RecoverCluster(rc, fsm.New(), logs, store, snaps, trans, conf); err != nil {
 		return res, fmt.Errorf("raft recovery: %w", err)
 	}
-	base := max(res.LastIndex, opt.EpochFloor, maxEpoch(st))
-	if base > math.MaxUint64/2 {
-		return res, fmt.Errorf("%w: epoch floor %d is beyond any index a cluster reaches", ErrRecoverRefused, base)
-	}
-	res.Index = base + api.RestoreEpochGap
+	res.Index = index
 	regranted, err := raiseSnapshotIndex(snaps, trans, res.Index)
 	if err != nil {
 		return res, err

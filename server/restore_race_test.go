@@ -5,16 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 )
 
-// restoreAfterCheck is RestoreSnapshot's body after restoreAllowed: the
-// check already passed (before a concurrent resume). It must stay in step
-// with RestoreSnapshot.
+// restoreAfterCheck is RestoreSnapshot after restoreAllowed: the check
+// already passed (before a concurrent resume).
 func restoreAfterCheck(t *testing.T, s *Server, file []byte) uint64 {
 	h, payload, err := api.DecodeSnapshot(bytes.NewReader(file))
 	if err != nil {
@@ -24,17 +21,11 @@ func restoreAfterCheck(t *testing.T, s *Server, file []byte) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	index := max(h.Index, st.Index, s.raft.LastIndex(), maxEpoch(st)) + api.RestoreEpochGap
-	fsm.PrepareRestore(st, s.fsm.View(), index, time.Now().UTC(), "test")
-	var buf bytes.Buffer
-	if err := fsm.WriteSnapshot(&buf, st); err != nil {
+	res, err := s.installRestore(h, st, 0, "test")
+	if err != nil {
 		t.Fatal(err)
 	}
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: index, Term: h.Term, Size: int64(buf.Len())}
-	if err := s.raft.Restore(meta, &buf, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	return index
+	return res.Index
 }
 
 // TestRestoreRaceWithResume (from an adversarial review): the restore's

@@ -107,11 +107,17 @@ func (s *Server) RestoreSnapshot(ctx context.Context, file []byte, epochFloor ui
 	if err := restoreAllowed(s.fsm.View()); err != nil {
 		return api.RestoreResult{}, err
 	}
-	base := max(h.Index, st.Index, s.raft.LastIndex(), epochFloor, maxEpoch(st))
-	if base > math.MaxUint64/2 {
-		return api.RestoreResult{}, fmt.Errorf("%w: epoch floor or snapshot index %d is beyond any index a cluster reaches", fsm.ErrInvalid, base)
+	return s.installRestore(h, st, epochFloor, by)
+}
+
+// installRestore is RestoreSnapshot after its checks: st (read from the
+// file whose header is h) becomes the cluster state through raft's
+// Restore, at an index above everything known (gapIndex).
+func (s *Server) installRestore(h api.SnapshotHeader, st *fsm.State, epochFloor uint64, by string) (api.RestoreResult, error) {
+	index, ok := gapIndex(max(h.Index, st.Index, s.raft.LastIndex(), epochFloor, maxEpoch(st)))
+	if !ok {
+		return api.RestoreResult{}, fmt.Errorf("%w: epoch floor or snapshot index is beyond any index a cluster reaches", fsm.ErrInvalid)
 	}
-	index := base + api.RestoreEpochGap
 	active := fsm.PrepareRestore(st, s.fsm.View(), index, time.Now().UTC().Round(time.Millisecond), by)
 	var buf bytes.Buffer
 	if err := fsm.WriteSnapshot(&buf, st); err != nil {
@@ -124,6 +130,16 @@ func (s *Server) RestoreSnapshot(ctx context.Context, file []byte, epochFloor ui
 	}
 	s.nudge()
 	return api.RestoreResult{Snapshot: h, Index: index + 1, Groups: st.GroupNames(), Replaced: active}, nil
+}
+
+// gapIndex is base + api.RestoreEpochGap, the index a restore or a
+// lost-quorum recovery moves the log to; ok is false when base is so large
+// that the sum could wrap (an absurd --epoch-floor).
+func gapIndex(base uint64) (uint64, bool) {
+	if base > math.MaxUint64/2 {
+		return 0, false
+	}
+	return base + api.RestoreEpochGap, true
 }
 
 // IsMonotonic implements raft.MonotonicLogStore: the checksummed log
