@@ -50,7 +50,8 @@ permission. It fails when there is nothing to grant.
 			if err != nil {
 				return err
 			}
-			specs, _, errs := groupfile.Parse(data, builtin.Registry())
+			reg := builtin.Registry()
+			specs, _, errs := groupfile.Parse(data, reg)
 			if len(errs) > 0 {
 				return fmt.Errorf("%s is invalid:\n%w", file, errs.WithFile(file))
 			}
@@ -81,7 +82,7 @@ permission. It fails when there is nothing to grant.
 			if mode != config.FencingAWSStop && mode != config.FencingLeaseOnly {
 				return usagef("--fencing %q: must be aws-stop or lease-only", mode)
 			}
-			pol, err := iampolicy.ForNode(specs, mode, iampolicy.Scope{Region: region, Account: c.String("account"), Instances: instances, Cluster: c.String("cluster")})
+			pol, err := iampolicy.ForNode(reg, specs, mode, iampolicy.Scope{Region: region, Account: c.String("account"), Instances: instances, Cluster: c.String("cluster")})
 			if errors.Is(err, iampolicy.ErrUnscoped) {
 				return fmt.Errorf("%w (--instance NODE=ID or --config FILE per node, or --cluster NAME)", err)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/resources/builtin"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden from the current ForNode")
@@ -109,5 +110,5 @@ func mustRead(t *testing.T, path string) string {
 
 // goldenForNode is ForNode as the golden inputs use it.
 func goldenForNode(specs []fsm.GroupSpec, mode config.FencingMode, scope Scope) (Policy, error) {
-	return ForNode(specs, mode, scope)
+	return ForNode(builtin.Registry(), specs, mode, scope)
 }

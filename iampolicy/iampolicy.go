@@ -10,6 +10,8 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/resources"
+	awsres "github.com/raftha/raftha/resources/aws"
 )
 
 // ClusterTagKey is the tag the operator puts on every node's instance
@@ -26,6 +28,10 @@ var (
 	// ids of some nodes are unknown and no cluster name was given for the
 	// tag condition.
 	ErrUnscoped = errors.New("cannot scope the instance actions")
+	// ErrBadStatement means a resource type (or the fencer) declared a
+	// malformed statement (resources.IAMDeclarer), or no registry was
+	// given.
+	ErrBadStatement = errors.New("bad IAM statement declaration")
 )
 
 // Statement is one statement of an IAM policy document.
@@ -136,142 +142,46 @@ func (p Scope) instances(nodes []string) (instanceScope, error) {
 }
 
 // ForNode returns the least-privilege policy a node needs for the
-// given groups and fencing mode. Witnesses need no AWS permission at all.
+// given groups and fencing mode: the statements of the fencer (aws-stop:
+// the EC2 fencer's, resources/aws.FenceIAMStatements) and those each
+// resource declares through its parameters (resources.IAMDeclarer). reg
+// is the registry the groups were parsed with; it decodes each resource's
+// parameters, and its registration order orders the statements: the
+// fencer's first, then each type's in the order the types were
+// registered, statements joined by Sid, and the statements on "*" last.
+// Witnesses need no AWS permission at all.
 // Describe* calls cannot be scoped to resources in IAM, so they use "*".
-// Instance actions (StopInstances, and the instance side of
-// AssociateAddress and Attach/DetachVolume) are scoped to the nodes'
-// instance ARNs when scope knows every node's instance id, else to
-// instances tagged raftha-cluster=scope.Cluster; with neither it returns
-// an error wrapping ErrUnscoped. When nothing needs a permission it
-// returns an error wrapping ErrNoStatement.
-func ForNode(groups []fsm.GroupSpec, fencingMode config.FencingMode, scope Scope) (Policy, error) {
-	pol := Policy{Version: "2012-10-17"}
-	describe := map[string]bool{}
-	add := func(sid string, actions []string, resources ...string) {
-		sort.Strings(resources)
-		pol.Statement = append(pol.Statement, Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources})
+// Instance actions (statements with NodeInstances: StopInstances, and the
+// instance side of AssociateAddress and Attach/DetachVolume) are scoped
+// to the nodes' instance ARNs when scope knows every node's instance id,
+// else to instances tagged raftha-cluster=scope.Cluster; with neither it
+// returns an error wrapping ErrUnscoped. When nothing needs a permission
+// it returns an error wrapping ErrNoStatement; a malformed declaration is
+// an error wrapping ErrBadStatement.
+func ForNode(reg *resources.Registry, groups []fsm.GroupSpec, fencingMode config.FencingMode, scope Scope) (Policy, error) {
+	if reg == nil {
+		return Policy{}, fmt.Errorf("%w: no resource type registry", ErrBadStatement)
 	}
-	nodeSet := map[string]bool{}
-	for _, g := range groups {
-		for _, n := range g.Nodes {
-			nodeSet[n] = true
-		}
-	}
-	var nodes []string
-	for n := range nodeSet {
-		nodes = append(nodes, n)
-	}
-	sort.Strings(nodes)
-	var inst *instanceScope
-	var instErr error
-	addInstances := func(sid string, actions []string) {
-		if inst == nil && instErr == nil {
-			var s instanceScope
-			s, instErr = scope.instances(nodes)
-			inst = &s
-		}
-		if instErr != nil {
-			return
-		}
-		add(sid, actions, inst.resources...)
-		pol.Statement[len(pol.Statement)-1].Condition = inst.condition
-	}
+	var j joiner
 	if fencingMode == config.FencingAWSStop {
-		addInstances("RafthaFenceLostOwner", []string{"ec2:StopInstances"})
-		describe["ec2:DescribeInstances"] = true // the stopped-waiter
+		if err := j.add(awsres.FenceIAMStatements()); err != nil {
+			return Policy{}, fmt.Errorf("fencing: %w", err)
+		}
 	}
-	routeTables, eips, zones, volumes := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
-	var anyRoute, disassociate, deleteRecords bool
-	for _, g := range groups {
-		for _, r := range g.Resources {
-			var p map[string]any
-			_ = json.Unmarshal(r.Params, &p)
-			str := func(k string) string { s, _ := p[k].(string); return s }
-			switch r.Type {
-			case "aws.route":
-				anyRoute = true
-				if list, ok := p["route_tables"].([]any); ok && len(list) > 0 {
-					for _, t := range list {
-						if s, ok := t.(string); ok {
-							routeTables[s] = true
-						}
-					}
-				} else {
-					routeTables["*"] = true
-				}
-			case "aws.eip":
-				eips[str("allocation_id")] = true
-				if b, _ := p["disassociate_on_stop"].(bool); b {
-					disassociate = true
-				}
-			case "aws.dns":
-				zones[trimZone(str("hosted_zone_id"))] = true
-				if b, _ := p["delete_on_stop"].(bool); b {
-					deleteRecords = true
-				}
-			case "aws.ebs":
-				describe["ec2:DescribeVolumes"] = true
-				if b, _ := p["multi_attach"].(bool); !b { // multi_attach only verifies
-					volumes[str("volume_id")] = true
-				}
-			}
-			if strings.HasPrefix(r.Type, "aws.") {
-				describe["ec2:DescribeInstances"] = true // the owner's ENI, VPC and addresses
+	declared, err := declarations(reg, groups)
+	if err != nil {
+		return Policy{}, err
+	}
+	for _, t := range reg.Types() {
+		for _, d := range declared[t.Name] {
+			if err := j.add(d.statements); err != nil {
+				return Policy{}, fmt.Errorf("group %s resource %s: %w", d.group, d.resource, err)
 			}
 		}
 	}
-	if anyRoute {
-		var res []string
-		for t := range routeTables {
-			res = append(res, scope.arn("ec2", "route-table/"+t))
-		}
-		add("RafthaRouteTableVirtualIP", []string{"ec2:CreateRoute", "ec2:ReplaceRoute"}, res...)
-		// The owner's primary ENI is found at run time: the group file
-		// names no ENI, so this stays network-interface/* (see docs/deploying.md, IAM policy).
-		add("RafthaSourceDestCheck", []string{"ec2:ModifyNetworkInterfaceAttribute"}, scope.arn("ec2", "network-interface/*"))
-		describe["ec2:DescribeRouteTables"] = true
-		describe["ec2:DescribeNetworkInterfaces"] = true
-	}
-	if len(eips) > 0 {
-		var res []string
-		for a := range eips {
-			res = append(res, scope.arn("ec2", "elastic-ip/"+a))
-		}
-		actions := []string{"ec2:AssociateAddress"}
-		if disassociate {
-			actions = append(actions, "ec2:DisassociateAddress")
-		}
-		add("RafthaElasticIP", actions, append(res, scope.arn("ec2", "network-interface/*"))...)
-		addInstances("RafthaElasticIPInstance", []string{"ec2:AssociateAddress"})
-		describe["ec2:DescribeAddresses"] = true
-	}
-	if len(zones) > 0 {
-		var res []string
-		for z := range zones {
-			res = append(res, scope.arn("route53", "hostedzone/"+z))
-		}
-		add("RafthaRoute53Record", []string{"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"}, res...)
-		add("RafthaRoute53Change", []string{"route53:GetChange"}, scope.arn("route53", "change/*"))
-		_ = deleteRecords // deleting uses ChangeResourceRecordSets too
-	}
-	if len(volumes) > 0 {
-		var res []string
-		for v := range volumes {
-			res = append(res, scope.arn("ec2", "volume/"+v))
-		}
-		add("RafthaEBSAttach", []string{"ec2:AttachVolume", "ec2:DetachVolume"}, res...)
-		addInstances("RafthaEBSAttachInstance", []string{"ec2:AttachVolume", "ec2:DetachVolume"})
-	}
-	if instErr != nil {
-		return Policy{}, instErr
-	}
-	var d []string
-	for a := range describe {
-		d = append(d, a)
-	}
-	if len(d) > 0 {
-		sort.Strings(d)
-		add("RafthaDescribe", d, "*")
+	pol, err := j.policy(scope, groupNodes(groups))
+	if err != nil {
+		return Policy{}, err
 	}
 	if len(pol.Statement) == 0 {
 		return Policy{}, fmt.Errorf("%w: fencing mode %s and no aws.* resource in the groups; attach no policy", ErrNoStatement, fencingMode)
@@ -279,10 +189,142 @@ func ForNode(groups []fsm.GroupSpec, fencingMode config.FencingMode, scope Scope
 	return pol, nil
 }
 
-func trimZone(z string) string {
-	const p = "/hostedzone/"
-	if len(z) > len(p) && z[:len(p)] == p {
-		return z[len(p):]
+// declaration is what one resource of the groups declares.
+type declaration struct {
+	group, resource string
+	statements      []resources.IAMStatement
+}
+
+// declarations returns, by type name, what the resources of groups
+// declare, in the groups' order.
+func declarations(reg *resources.Registry, groups []fsm.GroupSpec) (map[string][]declaration, error) {
+	out := map[string][]declaration{}
+	for _, g := range groups {
+		for _, r := range g.Resources {
+			t, err := reg.Lookup(r.Type)
+			if err != nil {
+				return nil, fmt.Errorf("group %s resource %s: %w", g.Name, r.Name, err)
+			}
+			p := t.NewParams()
+			if len(r.Params) > 0 {
+				if err := json.Unmarshal(r.Params, p); err != nil {
+					return nil, fmt.Errorf("group %s resource %s: params: %w", g.Name, r.Name, err)
+				}
+			}
+			if d, ok := p.(resources.IAMDeclarer); ok {
+				out[r.Type] = append(out[r.Type], declaration{group: g.Name, resource: r.Name, statements: d.IAMStatements()})
+			}
+		}
 	}
-	return z
+	return out, nil
+}
+
+// groupNodes returns the nodes the groups name, sorted.
+func groupNodes(groups []fsm.GroupSpec) []string {
+	set := map[string]bool{}
+	for _, g := range groups {
+		for _, n := range g.Nodes {
+			set[n] = true
+		}
+	}
+	nodes := make([]string, 0, len(set))
+	for n := range set {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	return nodes
+}
+
+// joined is the statements of one Sid, joined.
+type joined struct {
+	sid           string
+	actions       map[string]bool
+	resources     map[resources.IAMResource]bool
+	nodeInstances bool
+}
+
+// joiner joins declared statements by Sid, in the order each Sid first
+// appears.
+type joiner struct {
+	order []*joined
+	bySid map[string]*joined
+}
+
+func (j *joiner) add(sts []resources.IAMStatement) error {
+	if j.bySid == nil {
+		j.bySid = map[string]*joined{}
+	}
+	for _, st := range sts {
+		switch {
+		case st.Sid == "":
+			return fmt.Errorf("%w: a statement has no Sid", ErrBadStatement)
+		case len(st.Actions) == 0:
+			return fmt.Errorf("%w: statement %s has no action", ErrBadStatement, st.Sid)
+		case st.NodeInstances == (len(st.Resources) > 0):
+			return fmt.Errorf("%w: statement %s needs either resources or NodeInstances, not both", ErrBadStatement, st.Sid)
+		}
+		s := j.bySid[st.Sid]
+		if s == nil {
+			s = &joined{sid: st.Sid, actions: map[string]bool{}, resources: map[resources.IAMResource]bool{}, nodeInstances: st.NodeInstances}
+			j.bySid[st.Sid] = s
+			j.order = append(j.order, s)
+		}
+		if s.nodeInstances != st.NodeInstances {
+			return fmt.Errorf("%w: statement %s is declared both on the nodes' instances and on resources", ErrBadStatement, st.Sid)
+		}
+		for _, a := range st.Actions {
+			s.actions[a] = true
+		}
+		for _, r := range st.Resources {
+			s.resources[r] = true
+		}
+	}
+	return nil
+}
+
+// policy renders the joined statements; those on "*" go last.
+func (j *joiner) policy(scope Scope, nodes []string) (Policy, error) {
+	pol := Policy{Version: "2012-10-17"}
+	var inst *instanceScope
+	var unscoped []Statement
+	for _, s := range j.order {
+		st := Statement{Sid: s.sid, Effect: "Allow", Action: sortedKeys(s.actions)}
+		anyResource := false
+		if s.nodeInstances {
+			if inst == nil {
+				is, err := scope.instances(nodes)
+				if err != nil {
+					return Policy{}, err
+				}
+				inst = &is
+			}
+			st.Resource, st.Condition = append([]string(nil), inst.resources...), inst.condition
+		} else {
+			for r := range s.resources {
+				if r == resources.IAMAny() {
+					anyResource = true
+					st.Resource = append(st.Resource, "*")
+					continue
+				}
+				st.Resource = append(st.Resource, scope.arn(r.Service, r.Resource))
+			}
+			sort.Strings(st.Resource)
+		}
+		if anyResource {
+			unscoped = append(unscoped, st)
+			continue
+		}
+		pol.Statement = append(pol.Statement, st)
+	}
+	pol.Statement = append(pol.Statement, unscoped...)
+	return pol, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

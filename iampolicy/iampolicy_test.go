@@ -37,7 +37,7 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	pol, err := ForNode(specs, config.FencingAWSStop, Scope{Region: "ap-northeast-1", Account: "123456789012", Cluster: "prod"})
+	pol, err := ForNode(builtin.Registry(), specs, config.FencingAWSStop, Scope{Region: "ap-northeast-1", Account: "123456789012", Cluster: "prod"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +80,14 @@ func TestForNodeScopesToTheGroupFile(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if p, err := ForNode(specs, config.FencingLeaseOnly, Scope{}); !errors.Is(err, ErrNoStatement) || len(p.Statement) != 0 {
+	if p, err := ForNode(builtin.Registry(), specs, config.FencingLeaseOnly, Scope{}); !errors.Is(err, ErrNoStatement) || len(p.Statement) != 0 {
 		t.Errorf("lease-only floating IP needs no AWS permission: want ErrNoStatement, got %v, %+v", err, p.Statement)
 	}
 }
 
 func mustForNode(t *testing.T, specs []fsm.GroupSpec, mode config.FencingMode, scope Scope) Policy {
 	t.Helper()
-	p, err := ForNode(specs, mode, scope)
+	p, err := ForNode(builtin.Registry(), specs, mode, scope)
 	if err != nil {
 		t.Fatal(err)
 	}

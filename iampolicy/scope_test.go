@@ -95,7 +95,7 @@ func TestForNodeScopesInstanceActions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			pol, err := ForNode(specs, config.FencingAWSStop, tc.scope)
+			pol, err := ForNode(builtin.Registry(), specs, config.FencingAWSStop, tc.scope)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func TestForNodePartitions(t *testing.T) {
 			if got := Partition(tc.region); got != tc.partition {
 				t.Fatalf("Partition(%q) = %q, want %q", tc.region, got, tc.partition)
 			}
-			pol, err := ForNode(specs, config.FencingAWSStop, Scope{Region: tc.region, Account: "123456789012", Instances: map[string]string{"n1": "i-0aaaaaaaaaaaaaaa1", "n2": "i-0bbbbbbbbbbbbbbb2"}})
+			pol, err := ForNode(builtin.Registry(), specs, config.FencingAWSStop, Scope{Region: tc.region, Account: "123456789012", Instances: map[string]string{"n1": "i-0aaaaaaaaaaaaaaa1", "n2": "i-0bbbbbbbbbbbbbbb2"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,16 +178,16 @@ func TestForNodePartitions(t *testing.T) {
 
 func TestForNodeRefusesEmptyAndUnscoped(t *testing.T) {
 	floating := parseGroups(t, "groups:\n  - name: f\n    nodes: [n1]\n    resources:\n      - name: ip\n        type: ip\n        address: 198.18.5.10/24\n        interface: eth0\n")
-	if p, err := ForNode(floating, config.FencingLeaseOnly, Scope{Cluster: "prod"}); !errors.Is(err, ErrNoStatement) || p.Statement != nil {
+	if p, err := ForNode(builtin.Registry(), floating, config.FencingLeaseOnly, Scope{Cluster: "prod"}); !errors.Is(err, ErrNoStatement) || p.Statement != nil {
 		t.Errorf("lease-only, no aws.*: got %v, %+v; want ErrNoStatement and no policy", err, p)
 	}
-	if p, err := ForNode(nil, config.FencingLeaseOnly, Scope{}); !errors.Is(err, ErrNoStatement) || p.Statement != nil {
+	if p, err := ForNode(builtin.Registry(), nil, config.FencingLeaseOnly, Scope{}); !errors.Is(err, ErrNoStatement) || p.Statement != nil {
 		t.Errorf("no groups: got %v, %+v; want ErrNoStatement", err, p)
 	}
 	// aws-stop fencing with neither instance ids nor a cluster name: no
 	// policy that would let a node stop any instance of the account.
 	specs := parseGroups(t, eipEBSGroups)
-	_, err := ForNode(specs, config.FencingAWSStop, Scope{Region: "ap-northeast-1", Instances: map[string]string{"n1": "i-0aaaaaaaaaaaaaaa1"}})
+	_, err := ForNode(builtin.Registry(), specs, config.FencingAWSStop, Scope{Region: "ap-northeast-1", Instances: map[string]string{"n1": "i-0aaaaaaaaaaaaaaa1"}})
 	if !errors.Is(err, ErrUnscoped) {
 		t.Fatalf("got %v, want ErrUnscoped", err)
 	}

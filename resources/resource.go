@@ -118,6 +118,7 @@ var ErrUnknownType = errors.New("unknown resource type")
 type Registry struct {
 	mu    sync.RWMutex
 	types map[string]Type
+	order []string // names in registration order
 }
 
 // NewRegistry returns an empty registry.
@@ -137,6 +138,7 @@ func (r *Registry) Register(t Type) error {
 		return fmt.Errorf("resources: type %q is already registered", t.Name)
 	}
 	r.types[t.Name] = t
+	r.order = append(r.order, t.Name)
 	return nil
 }
 
@@ -149,6 +151,18 @@ func (r *Registry) Lookup(name string) (Type, error) {
 		return Type{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownType, name, r.namesLocked())
 	}
 	return t, nil
+}
+
+// Types returns the registered types in the order they were registered
+// (iampolicy lists the types' statements in that order).
+func (r *Registry) Types() []Type {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Type, 0, len(r.order))
+	for _, n := range r.order {
+		out = append(out, r.types[n])
+	}
+	return out
 }
 
 // Names lists the registered type names, sorted.

@@ -77,3 +77,20 @@ func TestStopTimeoutOr(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryTypesInRegistrationOrder: Types lists the types in the order
+// they were registered (not sorted, unlike Names); a refused registration
+// is not listed.
+func TestRegistryTypesInRegistrationOrder(t *testing.T) {
+	r := NewRegistry()
+	for _, n := range []string{"zeta", "alpha", "mid", "alpha"} {
+		_ = r.Register(Type{Name: n, NewParams: func() any { return &struct{}{} }, Build: func(any, Env) (Resource, error) { return nopResource{}, nil }})
+	}
+	var got []string
+	for _, typ := range r.Types() {
+		got = append(got, typ.Name)
+	}
+	if strings.Join(got, ",") != "zeta,alpha,mid" {
+		t.Fatalf("Types() = %v, want zeta, alpha, mid", got)
+	}
+}
