@@ -80,6 +80,10 @@ type Env struct {
 	// Heartbeat is the cluster's timing.heartbeat: how often the agent
 	// calls a FenceChecker while it holds the group (0: unknown).
 	Heartbeat time.Duration
+	// Handlers is the server's Go callbacks and lease, for the `go` type
+	// (gohandler); nil outside a server, where `go` resources fail to
+	// build.
+	Handlers HandlerHost
 }
 
 // StopTimeouter is implemented by the parameters of a resource type that

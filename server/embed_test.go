@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/groupfile"
@@ -427,7 +425,7 @@ func TestHandlerGroupFiles(t *testing.T) {
 	if srv.Registry() == nil {
 		t.Fatal("no registry")
 	}
-	_, err = srv.buildHandler(fsm.ResourceSpec{Name: "w", Type: "go", Params: json.RawMessage(`{"handler":"zzz"}`)}, hclog.NewNullLogger())
+	_, err = buildGo(srv, `{"handler":"zzz"}`)
 	if err == nil || err.Error() != `no handler named "zzz" registered; registered: a, b` {
 		t.Fatalf("missing handler: %v", err)
 	}

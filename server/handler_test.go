@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftha/raftha/config"
-	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
+	"github.com/raftha/raftha/resources/gohandler"
 )
 
 // The `go` resource on its own (moved from embed_test.go, which holds the
@@ -21,7 +21,7 @@ import (
 
 // unitHandler builds a handler resource on a server that has only a lease
 // (no Raft, no runner), for the resource's own behaviour.
-func unitHandler(t *testing.T, fn OwnerFunc, stopTimeout string) (*Server, *handlerResource) {
+func unitHandler(t *testing.T, fn OwnerFunc, stopTimeout string) (*Server, handlerRes) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -32,11 +32,27 @@ func unitHandler(t *testing.T, fn OwnerFunc, stopTimeout string) (*Server, *hand
 	if stopTimeout != "" {
 		params = `{"handler":"h","stop_timeout":"` + stopTimeout + `"}`
 	}
-	res, err := s.buildHandler(fsm.ResourceSpec{Name: "w", Type: "go", Params: json.RawMessage(params)}, hclog.NewNullLogger())
+	res, err := buildGo(s, params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, res.(*handlerResource)
+	return s, res.(handlerRes)
+}
+
+// handlerRes is what a `go` resource is: a Resource and a Killer.
+type handlerRes interface {
+	resources.Resource
+	resources.Killer
+}
+
+// buildGo builds a `go` resource with params the way the runner does:
+// through the registry's type, with the server's handlerHost in the Env.
+func buildGo(s *Server, params string) (resources.Resource, error) {
+	p := gohandler.Type.NewParams()
+	if err := json.Unmarshal([]byte(params), p); err != nil {
+		return nil, err
+	}
+	return gohandler.Type.Build(p, resources.Env{Logger: hclog.NewNullLogger(), Handlers: handlerHost{s}})
 }
 
 // TestHandlerResourceLifecycle covers the resource alone: no start without
@@ -138,8 +154,9 @@ func TestHandlerResourceLifecycle(t *testing.T) {
 	ctx = <-calls
 	r.Kill()
 	<-ctx.Done()
-	if !errors.Is(context.Cause(ctx), errMemberKilled) {
-		t.Fatalf("kill cause %v", context.Cause(ctx))
+	// (gohandler's own test checks the cause is "member killed".)
+	if c := context.Cause(ctx); errors.Is(c, ErrHandlerStopped) || errors.Is(c, ErrLeaseLost) {
+		t.Fatalf("kill cause %v", c)
 	}
 	_ = r.Stop(bg, tok)
 }

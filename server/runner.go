@@ -13,7 +13,6 @@ import (
 
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
-	"github.com/raftha/raftha/resources/gohandler"
 )
 
 // runner runs this node's share of the groups. Each group has a worker
@@ -535,16 +534,6 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 	s := w.r.s
 	inst := &instance{epoch: epoch, spec: spec, born: time.Now()}
 	for _, rs := range spec {
-		// Embedding: a `go` resource runs an OwnerFunc of this server, so
-		// it is built from the server (handlers, lease), not from an Env.
-		if rs.Type == gohandler.TypeName {
-			res, err := s.buildHandler(rs, w.log.Named(rs.Name))
-			if err != nil {
-				return nil, fmt.Errorf("resource %s: %w", rs.Name, err)
-			}
-			inst.res = append(inst.res, built{name: rs.Name, typ: rs.Type, r: res, mon: rs.Monitor})
-			continue
-		}
 		t, err := s.registry.Lookup(rs.Type)
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)
@@ -566,6 +555,7 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 			StopDeadline:  s.cfg.Fencing.StopDeadline.D(),
 			ResolveVolume: resolveEBSVolume,
 			Heartbeat:     s.cfg.Timing.Heartbeat.D(),
+			Handlers:      handlerHost{s}, // the `go` type's OwnerFuncs and lease
 		})
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)

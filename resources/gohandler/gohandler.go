@@ -1,4 +1,4 @@
-// Package gohandler declares the `go` resource type (its name, group-file parameters and their validation); server builds its resources, which run an embedding service's Go callback under the server's lease.
+// Package gohandler owns the `go` resource type: its name, group-file parameters and their validation, and the resource that runs an embedding service's Go callback under the server's lease (both from resources.Env.Handlers).
 package gohandler
 
 import (
@@ -59,13 +59,18 @@ func (p *Params) EffectiveStopTimeout() time.Duration {
 
 // Type is the `go` resource type. builtin.Registry includes it (and
 // server.New adds it to Options.Registry) so that group files using it
-// validate everywhere, including `raftha group apply --dry-run`. Its Build
-// always fails: a handler needs the server (its handlers and its lease), so
-// the server's runner builds `go` resources instead.
+// validate everywhere, including `raftha group apply --dry-run`. Build
+// needs the server's callbacks and lease in env.Handlers, which a server
+// fills for every Build; without them (the raftha agent command has no
+// callbacks) it fails.
 var Type = resources.Type{
 	Name:      TypeName,
 	NewParams: func() any { return &Params{} },
 	Build: func(params any, env resources.Env) (resources.Resource, error) {
-		return nil, errNoEmbeddedServer
+		p, ok := params.(*Params)
+		if !ok {
+			return nil, fmt.Errorf("go: params are %T, want *gohandler.Params", params)
+		}
+		return build(p, env)
 	},
 }
