@@ -73,10 +73,12 @@ type Env struct {
 	// StopDeadline). 0 means unknown: the type's timeout alone bounds it.
 	StopDeadline time.Duration
 	// ResolveVolume maps an EBS volume id to the local block device it is
-	// attached as (e.g. /dev/nvme1n1): the agent passes ebsdev's
-	// resolver. nil means volume ids cannot be resolved (disk's volume_id
-	// then fails with an error saying so).
-	ResolveVolume func(volumeID string) (string, error)
+	// attached as (e.g. /dev/nvme1n1); requested is the device name the
+	// volume was attached with (e.g. /dev/xvdf), the fallback off Nitro,
+	// or "". The agent passes ebsdev.DevicePath. nil means volume ids
+	// cannot be resolved (disk's volume_id then fails with an error saying
+	// so; aws.ebs uses ebsdev.DevicePath).
+	ResolveVolume func(volumeID, requested string) (string, error)
 	// Heartbeat is the cluster's timing.heartbeat: how often the agent
 	// calls a FenceChecker while it holds the group (0: unknown).
 	Heartbeat time.Duration

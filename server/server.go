@@ -120,10 +120,10 @@ type Options struct {
 }
 
 // resolveEBSVolume is the resources.Env.ResolveVolume the agent passes:
-// disk's volume_id names an EBS volume, whose device it finds the way
-// aws.ebs does (Nitro NVMe serials, then the requested name).
-func resolveEBSVolume(volumeID string) (string, error) {
-	return ebsdev.DevicePath(volumeID, "")
+// disk's volume_id and aws.ebs name an EBS volume, whose device it finds
+// by its Nitro NVMe serial, then by the requested name.
+func resolveEBSVolume(volumeID, requested string) (string, error) {
+	return ebsdev.DevicePath(volumeID, requested)
 }
 
 // DefaultRegistry returns a new registry with the resource types that need

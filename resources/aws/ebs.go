@@ -362,7 +362,11 @@ func (r *EBSResource) poll(ctx context.Context, limit time.Duration, done func(*
 // not visible (yet, or off EC2) is only logged: the disk resource waits for
 // it with WaitDevicePath.
 func (r *EBSResource) logDevice(tok resources.Token, msg string) {
-	p, err := ebsdev.DevicePath(r.p.VolumeID, r.p.Device)
+	resolve := r.env.ResolveVolume
+	if resolve == nil {
+		resolve = ebsdev.DevicePath
+	}
+	p, err := resolve(r.p.VolumeID, r.p.Device)
 	if err != nil {
 		r.log.Warn(msg+"; host device not visible yet", "volume", r.p.VolumeID, "instance", r.env.InstanceID, "epoch", tok.Epoch, "error", err)
 		return

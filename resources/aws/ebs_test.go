@@ -100,25 +100,27 @@ func TestEBSAttachFailoverStop(t *testing.T) {
 	vol := f.volume(t, false)
 
 	// The host side: a by-id link for the volume, as udev makes on Nitro.
+	// The resource resolves it through Env.ResolveVolume, as the agent
+	// passes it (ebsdev), here looking in a temporary by-id directory.
 	dir := t.TempDir()
-	old := ebsdev.ByIDDir
-	ebsdev.ByIDDir = filepath.Join(dir, "by-id")
-	t.Cleanup(func() { ebsdev.ByIDDir = old })
-	if err := os.MkdirAll(ebsdev.ByIDDir, 0o755); err != nil {
+	host := ebsdev.Finder{ByIDDir: filepath.Join(dir, "by-id")}
+	if err := os.MkdirAll(host.ByIDDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "nvme1n1"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	link := filepath.Join(ebsdev.ByIDDir, "nvme-Amazon_Elastic_Block_Store_"+strings.Replace(vol, "-", "", 1))
+	link := filepath.Join(host.ByIDDir, "nvme-Amazon_Elastic_Block_Store_"+strings.Replace(vol, "-", "", 1))
 	if err := os.Symlink("../nvme1n1", link); err != nil {
 		t.Fatal(err)
 	}
 
 	var rec detachRecorder
 	params := fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\n", vol)
-	ra := dnsebsMustBuild(t, awsres.EBSType, params, rec.env(f, t, a))
-	rb := dnsebsMustBuild(t, awsres.EBSType, params, rec.env(f, t, b))
+	envA, envB := rec.env(f, t, a), rec.env(f, t, b)
+	envA.ResolveVolume, envB.ResolveVolume = host.DevicePath, host.DevicePath
+	ra := dnsebsMustBuild(t, awsres.EBSType, params, envA)
+	rb := dnsebsMustBuild(t, awsres.EBSType, params, envB)
 	ctx := dnsebsCtx(t)
 
 	if err := ra.Check(ctx, ebsTok("a", 1)); err == nil || !strings.Contains(err.Error(), "not attached") {

@@ -46,7 +46,7 @@ import (
 
 // unwiredResolveVolume stands in for resources.Env.ResolveVolume when the
 // agent passed none: volume_id cannot be used.
-func unwiredResolveVolume(volumeID string) (string, error) {
+func unwiredResolveVolume(volumeID, _ string) (string, error) {
 	return "", fmt.Errorf("volume_id %s: aws.ebs device resolution is not wired into the disk resource (use device: instead)", volumeID)
 }
 
@@ -225,7 +225,7 @@ func (r *Resource) device() (blockDevice, error) {
 		if resolve == nil {
 			resolve = unwiredResolveVolume
 		}
-		p, err := resolve(r.p.VolumeID)
+		p, err := resolve(r.p.VolumeID, "")
 		if err != nil {
 			return blockDevice{}, fmt.Errorf("resolve volume_id: %w", err)
 		}

@@ -455,7 +455,7 @@ func TestProbe(t *testing.T) {
 func TestVolumeID(t *testing.T) {
 	f := newFixture(t)
 	env := testEnv()
-	env.ResolveVolume = func(id string) (string, error) {
+	env.ResolveVolume = func(id, _ string) (string, error) {
 		if id != "vol-0123456789abcdef0" {
 			return "", errors.New("unknown volume " + id)
 		}
