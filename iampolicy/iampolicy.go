@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -227,12 +229,7 @@ func groupNodes(groups []fsm.GroupSpec) []string {
 			set[n] = true
 		}
 	}
-	nodes := make([]string, 0, len(set))
-	for n := range set {
-		nodes = append(nodes, n)
-	}
-	sort.Strings(nodes)
-	return nodes
+	return slices.Sorted(maps.Keys(set))
 }
 
 // joined is the statements of one Sid, joined.
@@ -288,7 +285,7 @@ func (j *joiner) policy(scope Scope, nodes []string) (Policy, error) {
 	var inst *instanceScope
 	var unscoped []Statement
 	for _, s := range j.order {
-		st := Statement{Sid: s.sid, Effect: "Allow", Action: sortedKeys(s.actions)}
+		st := Statement{Sid: s.sid, Effect: "Allow", Action: slices.Sorted(maps.Keys(s.actions))}
 		anyResource := false
 		if s.nodeInstances {
 			if inst == nil {
@@ -318,13 +315,4 @@ func (j *joiner) policy(scope Scope, nodes []string) (Policy, error) {
 	}
 	pol.Statement = append(pol.Statement, unscoped...)
 	return pol, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
