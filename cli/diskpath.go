@@ -75,8 +75,19 @@ func stepResults(in []config.BudgetStep) []stepResult {
 	return out
 }
 
-// printDiskPath prints the disk path of one lock_device.
-func printDiskPath(w io.Writer, cs fsm.ClusterSettings, d groupfile.DiskLock, p config.DiskPath) {
+// confirmedAfter is how long after an owner's last contact its takeover
+// is typically confirmed: the detect, commit and confirm steps of b.
+func confirmedAfter(b config.Budget) time.Duration {
+	var d time.Duration
+	for _, s := range b.OwnerFollower[:min(3, len(b.OwnerFollower))] {
+		d += s.Typical
+	}
+	return d
+}
+
+// printDiskPath prints the disk path of one lock_device; confirmed is
+// confirmedAfter of the member's budget.
+func printDiskPath(w io.Writer, cs fsm.ClusterSettings, d groupfile.DiskLock, p config.DiskPath, confirmed time.Duration) {
 	l := d.Layout
 	fmt.Fprintf(w, "\nDisk path of group %s, resource %s: lock_device %s\n", d.Group, d.Resource, l.LockDevice)
 	settleWhy := "set"
@@ -98,4 +109,8 @@ func printDiskPath(w io.Writer, cs fsm.ClusterSettings, d groupfile.DiskLock, p 
 	t, worst, _ = config.Total(p.Pill)
 	fmt.Fprintf(w, "  = pill acknowledged: typical %s + the loser's stop, worst %s after the takeover is confirmed\n", t.Round(time.Millisecond), worst)
 	fmt.Fprintf(w, "Worst case (a paused or disk-cut-off loser cannot acknowledge): the lease-only wait, %s after the loser's last contact. The winner proceeds at whichever comes first.\n", p.LeaseOnlyWait)
+	if ack := confirmed + t; ack < p.LeaseOnlyWait {
+		fmt.Fprintf(w, "From the loser's last contact: takeover confirmed after about %s, pill acknowledged after about %s + the loser's stop; a loser whose stop takes less than %s acknowledges before the lease-only wait ends.\n",
+			confirmed.Round(time.Millisecond), ack.Round(time.Millisecond), (p.LeaseOnlyWait - ack).Round(time.Millisecond))
+	}
 }

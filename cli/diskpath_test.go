@@ -93,6 +93,8 @@ func TestTimingExplainDiskPath(t *testing.T) {
 			"= disk lock taken: typical 1.104s, worst 3.1s",
 			"= pill acknowledged: typical 302ms + the loser's stop, worst 7.6s after the takeover is confirmed",
 			"the lease-only wait, 6.9s after the loser's last contact",
+			// detect 2s + 150ms, commit 20ms, confirm 20ms; + the pill's 302ms.
+			"takeover confirmed after about 2.19s, pill acknowledged after about 2.492s + the loser's stop; a loser whose stop takes less than 4.408s acknowledges before the lease-only wait ends",
 			"within heartbeat + lock_io_timeout = 800ms",
 			"gives the group up lock_lost_after 10s after its last good read; one cut off from the leader stops acting 6.6s after",
 		} {

@@ -73,7 +73,7 @@ lease-only wait.`,
 				fmt.Fprintf(tw, "  = lease-only wait\t%s\n", res.LeaseOnlyWait.D())
 				tw.Flush()
 				for _, d := range locks {
-					printDiskPath(w, cfg.ClusterSettings(), d, config.DiskPathOf(cfg.ClusterSettings(), d.Layout))
+					printDiskPath(w, cfg.ClusterSettings(), d, config.DiskPathOf(cfg.ClusterSettings(), d.Layout), confirmedAfter(b))
 				}
 				for _, warn := range res.Warnings {
 					fmt.Fprintf(w, "warning: %s\n", warn)
