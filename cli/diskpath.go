@@ -22,8 +22,8 @@ func groupsFlag() cli.Flag {
 }
 
 // checkGroupLocks parses a group file strictly and checks its disk locks
-// against cs: problems are an error naming FILE:LINE; warnings come back
-// as "FILE:LINE: PATH: MSG" lines.
+// against cs, every problem in one pass: problems are an error naming
+// FILE:LINE; warnings come back as "FILE:LINE: PATH: MSG" lines.
 func checkGroupLocks(file string, cs fsm.ClusterSettings) ([]groupfile.DiskLock, []string, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -31,18 +31,16 @@ func checkGroupLocks(file string, cs fsm.ClusterSettings) ([]groupfile.DiskLock,
 	}
 	reg := builtin.Registry()
 	specs, root, errs := groupfile.Parse(data, reg)
-	if len(errs) == 0 {
-		var warns yamlstrict.ErrorList
-		errs, warns = groupfile.CheckDiskLocks(root, specs, reg, cs)
-		if len(errs) == 0 {
-			var out []string
-			for _, w := range warns {
-				out = append(out, yamlstrict.ErrorList{w}.WithFile(file).Error())
-			}
-			return groupfile.DiskLocks(specs, reg), out, nil
-		}
+	lerrs, warns := groupfile.CheckDiskLocks(root, specs, reg, cs)
+	if errs = append(errs, lerrs...); len(errs) > 0 {
+		errs.SortByLine()
+		return nil, nil, fmt.Errorf("%s is invalid: %d problem(s):\n%w", file, len(errs), errs.WithFile(file))
 	}
-	return nil, nil, fmt.Errorf("%s: %d problem(s) with these timings:\n%w", file, len(errs), errs.WithFile(file))
+	var out []string
+	for _, w := range warns {
+		out = append(out, yamlstrict.ErrorList{w}.WithFile(file).Error())
+	}
+	return groupfile.DiskLocks(specs, reg), out, nil
 }
 
 // diskPathResult is one disk lock in `raftha timing explain --json`.

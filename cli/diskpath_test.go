@@ -205,3 +205,14 @@ func TestConfigCheckDiskLockLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigCheckDiskLocksOnePass: a parse problem (a shared lock_device)
+// does not hide a timing problem (lock_settle) of the same file.
+func TestConfigCheckDiskLocksOnePass(t *testing.T) {
+	member := writeFile(t, t.TempDir(), "m.yaml", validMember)
+	g := "../docs/examples/bad-disklock.yaml"
+	_, errs, code := runMain(t, "config", "check", member, "--groups", g)
+	if code != 1 || !strings.Contains(errs, g+":11: groups[0].resources[0].lock_settle: ") || !strings.Contains(errs, g+":19: groups[1].resources[0].lock_device: ") {
+		t.Errorf("exit %d, stderr %q; want both problems with their lines", code, errs)
+	}
+}
