@@ -134,13 +134,6 @@ type termResult struct {
 }
 
 func timingResultOf(cfg *config.Config, b config.Budget) timingResult {
-	steps := func(in []config.BudgetStep) []stepResult {
-		out := make([]stepResult, len(in))
-		for i, s := range in {
-			out[i] = stepResult{s.Step, api.Duration(s.Typical), api.Duration(s.Worst), s.Note}
-		}
-		return out
-	}
 	ft, fw, fb := config.Total(b.OwnerFollower)
 	lt, lw, _ := config.Total(b.OwnerLeaderExtra)
 	// The new leader's wait replaces the detect step.
@@ -150,7 +143,7 @@ func timingResultOf(cfg *config.Config, b config.Budget) timingResult {
 		Heartbeat: api.Duration(cfg.Timing.Heartbeat), Lease: api.Duration(cfg.Timing.Lease), FailoverTimeout: api.Duration(cfg.Timing.FailoverTimeout),
 		Fencing: string(cfg.Fencing.Mode), SelfFenceAction: string(cfg.Fencing.SelfFenceAction),
 		RaftHeartbeatTimeout: api.Duration(b.RaftHeartbeatTimeout), RaftElectionTimeout: api.Duration(b.RaftElectionTimeout), RaftLeaderLease: api.Duration(b.RaftLeaderLease),
-		OwnerFollower: steps(b.OwnerFollower), OwnerLeaderExtra: steps(b.OwnerLeaderExtra),
+		OwnerFollower: stepResults(b.OwnerFollower), OwnerLeaderExtra: stepResults(b.OwnerLeaderExtra),
 		TotalOwnerFollower: totalResult{api.Duration(ft), api.Duration(fw), fb},
 		TotalOwnerLeader:   totalResult{api.Duration(ft + lt), api.Duration(fw + lw), fb},
 		SelfFence:          api.Duration(b.SelfFence), RelayMargin: api.Duration(b.RelayMargin),

@@ -22,29 +22,36 @@ type DiskLock struct {
 	Layout resources.DiskLockLayout
 }
 
-// DiskLocks lists the resources of specs whose parameters keep a disk
-// lock (resources.DiskLocker), in file order.
-func DiskLocks(specs []fsm.GroupSpec, reg *resources.Registry) []DiskLock {
-	var out []DiskLock
+// eachParams calls fn with the decoded parameters of every resource of
+// specs whose type is known and whose parameters decode (Parse reported
+// the others), with its path in the file, in file order.
+func eachParams(specs []fsm.GroupSpec, reg *resources.Registry, fn func(path string, g fsm.GroupSpec, r fsm.ResourceSpec, p any)) {
 	for i, g := range specs {
 		for j, r := range g.Resources {
 			t, err := reg.Lookup(r.Type)
 			if err != nil {
-				continue // Parse reported it
+				continue
 			}
 			p := t.NewParams()
 			if len(r.Params) > 0 && json.Unmarshal(r.Params, p) != nil {
 				continue
 			}
-			dl, ok := p.(resources.DiskLocker)
-			if !ok {
-				continue
-			}
-			if l, ok := dl.DiskLockLayout(); ok {
-				out = append(out, DiskLock{Group: g.Name, Resource: r.Name, Path: fmt.Sprintf("groups[%d].resources[%d]", i, j), Layout: l})
-			}
+			fn(fmt.Sprintf("groups[%d].resources[%d]", i, j), g, r, p)
 		}
 	}
+}
+
+// DiskLocks lists the resources of specs whose parameters keep a disk
+// lock (resources.DiskLocker), in file order.
+func DiskLocks(specs []fsm.GroupSpec, reg *resources.Registry) []DiskLock {
+	var out []DiskLock
+	eachParams(specs, reg, func(path string, g fsm.GroupSpec, r fsm.ResourceSpec, p any) {
+		if dl, ok := p.(resources.DiskLocker); ok {
+			if l, ok := dl.DiskLockLayout(); ok {
+				out = append(out, DiskLock{Group: g.Name, Resource: r.Name, Path: path, Layout: l})
+			}
+		}
+	})
 	return out
 }
 
@@ -52,25 +59,15 @@ func DiskLocks(specs []fsm.GroupSpec, reg *resources.Registry) []DiskLock {
 // to the path of the first resource that names it.
 func dataDevices(specs []fsm.GroupSpec, reg *resources.Registry) map[string]string {
 	out := map[string]string{}
-	for i, g := range specs {
-		for j, r := range g.Resources {
-			t, err := reg.Lookup(r.Type)
-			if err != nil {
-				continue
-			}
-			p := t.NewParams()
-			if len(r.Params) > 0 && json.Unmarshal(r.Params, p) != nil {
-				continue
-			}
-			if dl, ok := p.(resources.DiskLocker); ok {
-				if l, _ := dl.DiskLockLayout(); l.DataDevice != "" {
-					if _, seen := out[l.DataDevice]; !seen {
-						out[l.DataDevice] = fmt.Sprintf("groups[%d].resources[%d]", i, j)
-					}
+	eachParams(specs, reg, func(path string, _ fsm.GroupSpec, _ fsm.ResourceSpec, p any) {
+		if dl, ok := p.(resources.DiskLocker); ok {
+			if l, _ := dl.DiskLockLayout(); l.DataDevice != "" {
+				if _, seen := out[l.DataDevice]; !seen {
+					out[l.DataDevice] = path
 				}
 			}
 		}
-	}
+	})
 	return out
 }
 
