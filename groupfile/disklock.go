@@ -123,3 +123,58 @@ func lineOfKey(root *yaml.Node, path, key string) int {
 	}
 	return yamlstrict.LineOf(root, path)
 }
+
+// CheckLockDevicesAgainst refuses a group file whose disk resources share
+// a device with the groups already applied (applied: the cluster's groups;
+// those the file redefines are left out, the file replaces them): a
+// lock_device that an applied group uses as its lock_device or data
+// device, or a data device that an applied group uses as its lock_device.
+// Parse already checks the file against itself.
+func CheckLockDevicesAgainst(root *yaml.Node, specs, applied []fsm.GroupSpec, reg *resources.Registry) yamlstrict.ErrorList {
+	inFile := map[string]bool{}
+	for _, g := range specs {
+		inFile[g.Name] = true
+	}
+	var others []fsm.GroupSpec
+	for _, g := range applied {
+		if !inFile[g.Name] {
+			others = append(others, g)
+		}
+	}
+	lockOf, dataOf := map[string]string{}, map[string]string{}
+	eachParams(others, reg, func(_ string, g fsm.GroupSpec, r fsm.ResourceSpec, p any) {
+		if dl, ok := p.(resources.DiskLocker); ok {
+			l, locked := dl.DiskLockLayout()
+			who := fmt.Sprintf("group %s (resource %s), already applied", g.Name, r.Name)
+			if locked {
+				lockOf[l.LockDevice] = who
+			}
+			if l.DataDevice != "" {
+				dataOf[l.DataDevice] = who
+			}
+		}
+	})
+	var errs yamlstrict.ErrorList
+	add := func(key, msg string) {
+		errs = append(errs, &yamlstrict.FieldError{Line: yamlstrict.LineOf(root, key), Path: key, Msg: msg})
+	}
+	eachParams(specs, reg, func(path string, _ fsm.GroupSpec, _ fsm.ResourceSpec, p any) {
+		dl, ok := p.(resources.DiskLocker)
+		if !ok {
+			return
+		}
+		l, locked := dl.DiskLockLayout()
+		if locked {
+			if who, ok := lockOf[l.LockDevice]; ok {
+				add(path+".lock_device", fmt.Sprintf("lock_device %s is the lock_device of %s: each disk lock needs its own lock partition", l.LockDevice, who))
+			} else if who, ok := dataOf[l.LockDevice]; ok {
+				add(path+".lock_device", fmt.Sprintf("lock_device %s is the data device of %s: the lock block would overwrite its file system", l.LockDevice, who))
+			}
+		}
+		if who, ok := lockOf[l.DataDevice]; ok && l.DataDevice != "" {
+			add(path+".device", fmt.Sprintf("device %s is the lock_device of %s: mounting it would destroy that group's disk lock", l.DataDevice, who))
+		}
+	})
+	errs.SortByLine()
+	return errs
+}

@@ -52,3 +52,44 @@ func TestParseRefusesSharedLockDevice(t *testing.T) {
 		t.Fatalf("CheckDiskLocks = %v, %v; want one lock_settle error at line 18", cerrs, warns)
 	}
 }
+
+// TestCheckLockDevicesAgainstApplied: a file that reuses the lock or data
+// partition of a group already in the cluster is refused at its line; a
+// group the file redefines is not compared with its old self.
+func TestCheckLockDevicesAgainstApplied(t *testing.T) {
+	reg := builtin.Registry()
+	applied, _, errs := Parse([]byte(strings.Replace(twoLocks, "lock_device: /dev/nvme1n1p1/", "lock_device: /dev/nvme2n1p1", 1)), reg)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	file := `groups:
+  - name: db
+    nodes: [n1, n2]
+    resources:
+      - name: data
+        type: disk
+        device: /dev/nvme1n1p2
+        mount_point: /srv/db
+        lock_device: /dev/nvme1n1p1
+  - name: app
+    nodes: [n1, n2]
+    resources:
+      - name: files
+        type: disk
+        device: /dev/nvme2n1p1
+        mount_point: /srv/app
+        lock_device: /dev/nvme2n1p2
+`
+	specs, root, errs := Parse([]byte(file), reg)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	got := CheckLockDevicesAgainst(root, specs, applied, reg)
+	// db is redefined by the file (no clash with its old self); app's
+	// device is web's lock_device, and app's lock_device is web's data.
+	if len(got) != 2 ||
+		got[0].Line != 15 || got[0].Path != "groups[1].resources[0].device" || !strings.Contains(got[0].Msg, "is the lock_device of group web (resource www), already applied") ||
+		got[1].Line != 17 || got[1].Path != "groups[1].resources[0].lock_device" || !strings.Contains(got[1].Msg, "is the data device of group web (resource www), already applied") {
+		t.Fatalf("CheckLockDevicesAgainst = %v", got)
+	}
+}
