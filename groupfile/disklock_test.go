@@ -62,24 +62,10 @@ func TestCheckLockDevicesAgainstApplied(t *testing.T) {
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
-	file := `groups:
-  - name: db
-    nodes: [n1, n2]
-    resources:
-      - name: data
-        type: disk
-        device: /dev/nvme1n1p2
-        mount_point: /srv/db
-        lock_device: /dev/nvme1n1p1
-  - name: app
-    nodes: [n1, n2]
-    resources:
-      - name: files
-        type: disk
-        device: /dev/nvme2n1p1
-        mount_point: /srv/app
-        lock_device: /dev/nvme2n1p2
-`
+	// db as applied; app (new) on web's partitions the other way round.
+	file := strings.NewReplacer("name: web", "name: app", "name: www", "name: files",
+		"/dev/nvme2n1p2", "/dev/nvme2n1p1", "lock_device: /dev/nvme1n1p1/", "lock_device: /dev/nvme2n1p2",
+		"        lock_settle: 1s\n", "").Replace(twoLocks)
 	specs, root, errs := Parse([]byte(file), reg)
 	if len(errs) != 0 {
 		t.Fatal(errs)
