@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/groupfile"
 )
 
 func timingCommand() *cli.Command {
@@ -22,8 +23,12 @@ func timingCommand() *cli.Command {
 			Description: `Validates the configuration like 'config check', then prints the steps from an
 owner's crash to its groups running on another node, typical and worst case,
 for an owner that is a Raft follower and one that is also the leader, and
-when a cut-off owner stops acting by itself.`,
-			Flags: []cli.Flag{&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "member configuration `FILE`"}, jsonFlag()},
+when a cut-off owner stops acting by itself. With --groups FILE (a group
+file, as for 'group apply -f'), it also checks and lays out the disk path of
+each disk resource with lock_device: taking the lock, how soon a holder
+sees a newer owner, and in lease-only mode the poison pill against the
+lease-only wait.`,
+			Flags: []cli.Flag{&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "member configuration `FILE`"}, groupsFlag(), jsonFlag()},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 0 {
 					return usagef("timing explain takes no arguments (the file is --config FILE)")
@@ -34,6 +39,17 @@ when a cut-off owner stops acting by itself.`,
 				}
 				b := config.TimingBudget(*cfg)
 				res := timingResultOf(cfg, b)
+				var locks []groupfile.DiskLock
+				if f := c.String("groups"); f != "" {
+					var warns []string
+					if locks, warns, err = checkGroupLocks(f, cfg.ClusterSettings()); err != nil {
+						return err
+					}
+					res.Warnings = append(res.Warnings, warns...)
+				}
+				for _, d := range locks {
+					res.DiskPaths = append(res.DiskPaths, diskPathResultOf(d, config.DiskPathOf(cfg.ClusterSettings(), d.Layout)))
+				}
 				if c.Bool("json") {
 					return writeJSONOut(c, res)
 				}
@@ -56,6 +72,9 @@ when a cut-off owner stops acting by itself.`,
 				}
 				fmt.Fprintf(tw, "  = lease-only wait\t%s\n", res.LeaseOnlyWait.D())
 				tw.Flush()
+				for _, d := range locks {
+					printDiskPath(w, cfg.ClusterSettings(), d, config.DiskPathOf(cfg.ClusterSettings(), d.Layout), confirmedAfter(b))
+				}
 				for _, warn := range res.Warnings {
 					fmt.Fprintf(w, "warning: %s\n", warn)
 				}
@@ -86,6 +105,8 @@ type timingResult struct {
 	LeaseOnlyWaitTerms []termResult `json:"lease_only_wait_terms"`
 	LeaseOnlyWait      api.Duration `json:"lease_only_wait"`
 	Warnings           []string     `json:"warnings,omitempty"`
+	// DiskPaths are the disk locks of --groups FILE.
+	DiskPaths []diskPathResult `json:"disk_paths,omitempty"`
 }
 
 // stepResult is one config.BudgetStep; Worst is "0s" when only the
@@ -113,13 +134,6 @@ type termResult struct {
 }
 
 func timingResultOf(cfg *config.Config, b config.Budget) timingResult {
-	steps := func(in []config.BudgetStep) []stepResult {
-		out := make([]stepResult, len(in))
-		for i, s := range in {
-			out[i] = stepResult{s.Step, api.Duration(s.Typical), api.Duration(s.Worst), s.Note}
-		}
-		return out
-	}
 	ft, fw, fb := config.Total(b.OwnerFollower)
 	lt, lw, _ := config.Total(b.OwnerLeaderExtra)
 	// The new leader's wait replaces the detect step.
@@ -129,7 +143,7 @@ func timingResultOf(cfg *config.Config, b config.Budget) timingResult {
 		Heartbeat: api.Duration(cfg.Timing.Heartbeat), Lease: api.Duration(cfg.Timing.Lease), FailoverTimeout: api.Duration(cfg.Timing.FailoverTimeout),
 		Fencing: string(cfg.Fencing.Mode), SelfFenceAction: string(cfg.Fencing.SelfFenceAction),
 		RaftHeartbeatTimeout: api.Duration(b.RaftHeartbeatTimeout), RaftElectionTimeout: api.Duration(b.RaftElectionTimeout), RaftLeaderLease: api.Duration(b.RaftLeaderLease),
-		OwnerFollower: steps(b.OwnerFollower), OwnerLeaderExtra: steps(b.OwnerLeaderExtra),
+		OwnerFollower: stepResults(b.OwnerFollower), OwnerLeaderExtra: stepResults(b.OwnerLeaderExtra),
 		TotalOwnerFollower: totalResult{api.Duration(ft), api.Duration(fw), fb},
 		TotalOwnerLeader:   totalResult{api.Duration(ft + lt), api.Duration(fw + lw), fb},
 		SelfFence:          api.Duration(b.SelfFence), RelayMargin: api.Duration(b.RelayMargin),

@@ -140,6 +140,7 @@ func ParseContext(ctx context.Context, data []byte, reg *resources.Registry) ([]
 		}
 		specs = append(specs, spec)
 	}
+	errs = append(errs, checkLockDevices(root, specs, reg)...)
 	errs.SortByLine()
 	return specs, root, errs
 }

@@ -1,7 +1,6 @@
 package groupfile
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -21,25 +20,14 @@ import (
 // parameters do not implement resources.StopTimeouter are not checked.
 func CheckStopTimeouts(root *yaml.Node, specs []fsm.GroupSpec, reg *resources.Registry, deadline time.Duration) yamlstrict.ErrorList {
 	var errs yamlstrict.ErrorList
-	for i, g := range specs {
-		for j, r := range g.Resources {
-			t, err := reg.Lookup(r.Type)
-			if err != nil {
-				continue // Parse reported it
-			}
-			p := t.NewParams()
-			if len(r.Params) > 0 && json.Unmarshal(r.Params, p) != nil {
-				continue
-			}
-			st, ok := p.(resources.StopTimeouter)
-			if !ok || st.ExplicitStopTimeout() <= deadline {
-				continue
-			}
-			path := fmt.Sprintf("groups[%d].resources[%d]", i, j)
-			errs = append(errs, &yamlstrict.FieldError{Line: yamlstrict.LineOf(root, path), Path: path, Msg: fmt.Sprintf(
-				"resource %s (%s): stop_timeout %s is longer than the cluster's fencing.stop_deadline %s: a self-fencing owner could not stop it in time; lower stop_timeout to at most %s (or remove it: the stop is then bounded by min(timeout, stop_deadline)), or raise the stop_deadline with `raftha cluster settings set --stop-deadline`",
-				r.Name, r.Type, st.ExplicitStopTimeout(), deadline, deadline)})
+	eachParams(specs, reg, func(path string, _ fsm.GroupSpec, r fsm.ResourceSpec, p any) {
+		st, ok := p.(resources.StopTimeouter)
+		if !ok || st.ExplicitStopTimeout() <= deadline {
+			return
 		}
-	}
+		errs = append(errs, &yamlstrict.FieldError{Line: yamlstrict.LineOf(root, path), Path: path, Msg: fmt.Sprintf(
+			"resource %s (%s): stop_timeout %s is longer than the cluster's fencing.stop_deadline %s: a self-fencing owner could not stop it in time; lower stop_timeout to at most %s (or remove it: the stop is then bounded by min(timeout, stop_deadline)), or raise the stop_deadline with `raftha cluster settings set --stop-deadline`",
+			r.Name, r.Type, st.ExplicitStopTimeout(), deadline, deadline)})
+	})
 	return errs
 }
