@@ -119,3 +119,44 @@ func TestCheckStopTimeoutsPerType(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupApplyRefusesDiskLockLayout: the agent checks a group file's
+// disk locks against the cluster's settings and the groups already
+// applied, as `config check --groups` does: a lock_settle shorter than
+// 2 heartbeats + lock_io_timeout, and a lock_device another applied group
+// already uses, are refused with their line.
+func TestGroupApplyRefusesDiskLockLayout(t *testing.T) {
+	c := newTestCluster(t, "n1")
+	c.startAll()
+	l := c.leader()
+	group := func(name, lock, settle string) []byte {
+		s := `groups:
+  - name: ` + name + `
+    nodes: [n1]
+    resources:
+      - name: data
+        type: disk
+        device: /dev/raftha-test-` + name + `
+        mount_point: /srv/raftha-test-` + name + `
+        lock_device: ` + lock + "\n"
+		if settle != "" {
+			s += "        lock_settle: " + settle + "\n"
+		}
+		return []byte(s)
+	}
+	_, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), group("db", "/dev/raftha-test-lock", "10ms"), "test")
+	var el yamlstrict.ErrorList
+	if !errors.As(err, &el) || len(el) != 1 || !strings.Contains(el[0].Path, "lock_settle") {
+		t.Fatalf("apply with lock_settle 10ms: %v, want one error naming lock_settle", err)
+	}
+	if _, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), group("db", "/dev/raftha-test-lock", ""), "test"); err != nil {
+		t.Fatalf("apply of db with the default lock_settle: %v", err)
+	}
+	_, err = l.srv.ApplyGroups(ctxT(t, 10*time.Second), group("web", "/dev/raftha-test-lock", ""), "test")
+	if !errors.As(err, &el) || len(el) != 1 || !strings.Contains(el[0].Msg, "raftha-test-lock") {
+		t.Fatalf("apply of web on db's lock_device: %v, want one error naming the device", err)
+	}
+	if _, ok := l.srv.State().Groups["web"]; ok {
+		t.Fatal("group web applied on another group's lock_device")
+	}
+}

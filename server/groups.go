@@ -51,6 +51,18 @@ func (s *Server) ApplyGroups(ctx context.Context, data []byte, by string) ([]str
 	if serrs := groupfile.CheckStopTimeouts(root, specs, s.registry, s.settingsOf(st).StopDeadline); len(serrs) > 0 {
 		return nil, serrs
 	}
+	// The disk locks against the cluster's timings (warnings are config
+	// check's to print) and against the groups already applied.
+	if lerrs, _ := groupfile.CheckDiskLocks(root, specs, s.registry, s.settingsOf(st)); len(lerrs) > 0 {
+		return nil, lerrs
+	}
+	applied := make([]fsm.GroupSpec, 0, len(st.Groups))
+	for _, g := range st.Groups {
+		applied = append(applied, g.Spec)
+	}
+	if derrs := groupfile.CheckLockDevicesAgainst(root, specs, applied, s.registry); len(derrs) > 0 {
+		return nil, derrs
+	}
 	_, err := s.operatorCommit(ctx, &fsm.ApplyGroups{Header: s.header(by), Groups: specs})
 	if err != nil {
 		return nil, err
