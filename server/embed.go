@@ -302,13 +302,7 @@ func (r *handlerResource) watch(run *handlerRun) {
 // expiry returns when this member's lease for group at epoch runs out, or
 // false when the lease does not cover that group at that epoch.
 func (l *lease) expiry(group string, epoch uint64) (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.owned[group]
-	if !ok || e.epoch != epoch {
-		return time.Time{}, false
-	}
-	return e.until, true
+	return l.t.Expiry(group, epoch)
 }
 
 // Stop implements resources.Resource: it cancels the OwnerFunc's context
