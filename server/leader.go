@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/clock"
 	"github.com/raftha/raftha/server/internal/decide"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
@@ -139,7 +140,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		prev, prevAt = s.lease.lastAnswer()
 	}
 	t := s.cfg.Timing
-	contacts := decide.NewContacts(decide.System{}, s.cfg.NodeID, decide.Timing{Heartbeat: t.Heartbeat.D(), Lease: t.Lease.D(), FailoverTimeout: t.FailoverTimeout.D()}, prev, prevAt, s.leaving.Load)
+	contacts := decide.NewContacts(clock.System{}, s.cfg.NodeID, decide.Timing{Heartbeat: t.Heartbeat.D(), Lease: t.Lease.D(), FailoverTimeout: t.FailoverTimeout.D()}, prev, prevAt, s.leaving.Load)
 	ls := &leaderState{s: s, c: contacts, readyIndex: s.raft.AppliedIndex(), noted: map[string]bool{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
 	s.leaderMu.Lock()
 	s.leaderState = ls

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/raftha/raftha/server/internal/clock"
 	ilease "github.com/raftha/raftha/server/internal/lease"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
@@ -23,7 +24,7 @@ type lease struct {
 }
 
 func newLease(s *Server) *lease {
-	return &lease{s: s, t: ilease.New(ilease.System{}, s.cfg.Timing.Lease.D())}
+	return &lease{s: s, t: ilease.New(clock.System{}, s.cfg.Timing.Lease.D())}
 }
 
 // valid reports whether the lease covers group at epoch now.

@@ -1,6 +1,6 @@
 // Package decide owns the leader's decisions: from the applied state, when
 // the leader last heard from each member and the time on an injected
-// clock, which group moves where, for which cause, and what fence wait the
+// clock (internal/clock), which group moves where, for which cause, and what fence wait the
 // takeover records. It performs no I/O; the leader loop commits what it
 // decides.
 package decide
@@ -9,21 +9,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/raftha/raftha/server/internal/clock"
 )
-
-// Clock is where the decisions read the time. The agent uses System;
-// tests use a fake clock that only moves when told.
-type Clock interface {
-	// Now returns the current time. System's carries a monotonic
-	// reading, so every duration measured here is monotonic.
-	Now() time.Time
-}
-
-// System is the real clock (time.Now).
-type System struct{}
-
-// Now returns time.Now().
-func (System) Now() time.Time { return time.Now() }
 
 // Timing is the part of the member's timing the decisions use.
 type Timing struct {
@@ -40,7 +28,7 @@ type Timing struct {
 // which members are leaving and which were last reached through a relay.
 // It is safe for concurrent use.
 type Contacts struct {
-	clock Clock
+	clock clock.Clock
 	self  string
 	t     Timing
 	// selfLeaving reports whether this member itself is leaving.
@@ -60,15 +48,15 @@ type Contacts struct {
 }
 
 // NewContacts returns the detector of a leader (member self) that became
-// ready now. prevLeader and prevLeaderAt are the previous leader and when
+// ready now, read against clk (clock.System in the agent). prevLeader and prevLeaderAt are the previous leader and when
 // it last answered this member's heartbeat ("" and zero when unknown, or
 // when it was this member); selfLeaving says whether this member is
 // leaving (nil: never).
-func NewContacts(clock Clock, self string, t Timing, prevLeader string, prevLeaderAt time.Time, selfLeaving func() bool) *Contacts {
+func NewContacts(clk clock.Clock, self string, t Timing, prevLeader string, prevLeaderAt time.Time, selfLeaving func() bool) *Contacts {
 	if selfLeaving == nil {
 		selfLeaving = func() bool { return false }
 	}
-	c := &Contacts{clock: clock, self: self, t: t, selfLeaving: selfLeaving, since: clock.Now(),
+	c := &Contacts{clock: clk, self: self, t: t, selfLeaving: selfLeaving, since: clk.Now(),
 		lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, leaving: map[string]bool{}, relayed: map[string]time.Time{}}
 	if prevLeader != self {
 		c.prevLeader, c.prevLeaderAt = prevLeader, prevLeaderAt
@@ -136,14 +124,20 @@ func (c *Contacts) ReachedDirectly(node string) bool {
 	return !ok || c.clock.Now().Sub(t) >= c.t.FailoverTimeout
 }
 
+// last returns when node was last heard from, if ever.
+func (c *Contacts) last(node string) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.lastSeen[node]
+	return t, ok
+}
+
 // Heard reports whether this leader has heard from node at all.
 func (c *Contacts) Heard(node string) bool {
 	if node == c.self {
 		return true
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.lastSeen[node]
+	_, ok := c.last(node)
 	return ok
 }
 
@@ -152,9 +146,7 @@ func (c *Contacts) Healthy(node string) bool {
 	if node == c.self {
 		return true
 	}
-	c.mu.Lock()
-	t, ok := c.lastSeen[node]
-	c.mu.Unlock()
+	t, ok := c.last(node)
 	return ok && c.clock.Now().Sub(t) < c.t.FailoverTimeout
 }
 
@@ -180,9 +172,7 @@ func (c *Contacts) LastContact(node string) time.Duration {
 	if node == c.self {
 		return 0
 	}
-	c.mu.Lock()
-	t, ok := c.lastSeen[node]
-	c.mu.Unlock()
+	t, ok := c.last(node)
 	if !ok {
 		t = c.since
 	}
@@ -191,9 +181,7 @@ func (c *Contacts) LastContact(node string) time.Duration {
 
 // DescribeContact says when the leader last heard from node, for messages.
 func (c *Contacts) DescribeContact(node string) string {
-	c.mu.Lock()
-	t, ok := c.lastSeen[node]
-	c.mu.Unlock()
+	t, ok := c.last(node)
 	if !ok {
 		return fmt.Sprintf("not heard from since this leader took over %s ago", c.Led().Round(time.Millisecond))
 	}
@@ -216,10 +204,7 @@ func (c *Contacts) Lost(node string) bool {
 	if node == c.self {
 		return false
 	}
-	c.mu.Lock()
-	_, heard := c.lastSeen[node]
-	c.mu.Unlock()
-	if !heard {
+	if _, heard := c.last(node); !heard {
 		// Never heard by this leader: a live owner heartbeats within a
 		// heartbeat of learning the new leader, and whatever lease it
 		// held has run out after one lease (clause: a new leader waits at

@@ -2,31 +2,13 @@ package decide
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/clock"
 )
-
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 var (
 	t0      = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) // the leader became ready
@@ -54,7 +36,7 @@ type world struct {
 
 func (w world) input(t *testing.T) Input {
 	t.Helper()
-	clock := &fakeClock{t: t0}
+	clk := clock.NewFake(t0)
 	self := "w1"
 	if w.selfNode {
 		self = "n1"
@@ -63,7 +45,7 @@ func (w world) input(t *testing.T) Input {
 	if w.prev != "" {
 		prevAt = t0.Add(w.prevAt)
 	}
-	c := NewContacts(clock, self, timing, w.prev, prevAt, nil)
+	c := NewContacts(clk, self, timing, w.prev, prevAt, nil)
 	st := fsm.NewState()
 	for _, id := range []string{"n1", "n2", "n3"} {
 		st.Members[id] = &fsm.Member{ID: id, Role: fsm.RoleNode}
@@ -84,7 +66,7 @@ func (w world) input(t *testing.T) Input {
 		// the last contact, then silence.
 		for at := w.upFrom[id]; ; at += timing.Heartbeat {
 			at = min(at, last)
-			clock.set(t0.Add(at))
+			clk.Set(t0.Add(at))
 			c.Seen(id)
 			if at == last {
 				break
@@ -94,7 +76,7 @@ func (w world) input(t *testing.T) Input {
 	for _, id := range w.leaving {
 		c.SetLeaving(id, true)
 	}
-	clock.set(t0.Add(w.now))
+	clk.Set(t0.Add(w.now))
 	cs := awsCS
 	if w.leaseOn {
 		cs = leaseCS

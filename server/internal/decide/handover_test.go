@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/clock"
 )
 
 // TestHandOverTable: who the leader hands leadership to (clause 6: a
@@ -62,13 +63,13 @@ func TestHandOverTable(t *testing.T) {
 // heartbeat bars a leadership transfer for failover_timeout, and the
 // leader's own leaving flag is read from the member.
 func TestContactsRuns(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clk := clock.NewFake(t0)
 	leaving := false
-	c := NewContacts(clock, "n1", timing, "n1", t0, func() bool { return leaving })
+	c := NewContacts(clk, "n1", timing, "n1", t0, func() bool { return leaving })
 	if c.PrevLeaderGone("n1") {
 		t.Fatal("this member as the previous leader is never gone")
 	}
-	at := func(d time.Duration) { clock.set(t0.Add(d)) }
+	at := func(d time.Duration) { clk.Set(t0.Add(d)) }
 	if got := c.DescribeContact("n2"); got != "not heard from since this leader took over 0s ago" {
 		t.Fatalf("describe before contact: %q", got)
 	}

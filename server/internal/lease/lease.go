@@ -6,27 +6,15 @@ package lease
 import (
 	"sync"
 	"time"
+
+	"github.com/raftha/raftha/server/internal/clock"
 )
-
-// Clock is where the lease reads the time. The agent uses System; tests
-// use a fake clock that only moves when told.
-type Clock interface {
-	// Now returns the current time. System's carries a monotonic
-	// reading, so every comparison the lease makes is monotonic.
-	Now() time.Time
-}
-
-// System is the real clock (time.Now).
-type System struct{}
-
-// Now returns time.Now().
-func (System) Now() time.Time { return time.Now() }
 
 // Table is one member's lease: the groups (and epochs) the leader
 // confirmed, each valid until the send time of the confirmation that
 // covered it plus the lease. It is safe for concurrent use.
 type Table struct {
-	clock  Clock
+	clock  clock.Clock
 	length time.Duration
 
 	mu        sync.Mutex
@@ -44,9 +32,10 @@ type entry struct {
 	until time.Time
 }
 
-// New returns an empty lease of length (timing.lease) read against clock.
-func New(clock Clock, length time.Duration) *Table {
-	return &Table{clock: clock, length: length, owned: map[string]entry{}, renewedCh: make(chan struct{})}
+// New returns an empty lease of length (timing.lease) read against c
+// (clock.System in the agent).
+func New(c clock.Clock, length time.Duration) *Table {
+	return &Table{clock: c, length: length, owned: map[string]entry{}, renewedCh: make(chan struct{})}
 }
 
 // Length is the lease's length (timing.lease).

@@ -2,39 +2,22 @@ package lease
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/server/internal/clock"
 )
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 const length = 1500 * time.Millisecond
+
+var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // TestLeaseValidityTable is the lease's decision table (safety clause 3):
 // a lease is valid until exactly lease after the SEND time of the
 // confirmation that covered the group at that epoch, and not one instant
 // longer, whenever the answer arrived.
 func TestLeaseValidityTable(t *testing.T) {
-	t0 := newFakeClock().Now()
+	t0 := start
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	type step struct {
 		answered time.Duration // the clock when the answer is recorded
@@ -63,17 +46,17 @@ func TestLeaseValidityTable(t *testing.T) {
 		{"renewal at a new epoch replaces the old", []step{{sent: time.Second, answered: time.Second, epoch: 7}, {sent: 500 * time.Millisecond, answered: 1100 * time.Millisecond, owned: map[string]uint64{"g": 8}}}, 1200 * time.Millisecond, 7, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newFakeClock()
+			c := clock.NewFake(start)
 			l := New(c, length)
 			for _, s := range tc.steps {
-				c.set(at(s.answered))
+				c.Set(at(s.answered))
 				if s.owned != nil {
 					l.Renew(at(s.sent), s.owned, "n0")
 				} else {
 					l.Confirmed(at(s.sent), "g", s.epoch)
 				}
 			}
-			c.set(at(tc.check))
+			c.Set(at(tc.check))
 			if got := l.Valid("g", tc.epoch); got != tc.want {
 				t.Fatalf("Valid(g, %d) at +%s = %v, want %v", tc.epoch, tc.check, got, tc.want)
 			}
@@ -89,7 +72,7 @@ func TestLeaseValidityTable(t *testing.T) {
 // lease's remaining time counts from the send time, and the runner's next
 // wake-up is the earliest live expiry.
 func TestLeaseAnswerAndExpiryTimes(t *testing.T) {
-	c := newFakeClock()
+	c := clock.NewFake(start)
 	t0 := c.Now()
 	l := New(c, length)
 	if id, when := l.LastAnswer(); id != "" || !when.IsZero() || l.EverRenewed() {
@@ -99,7 +82,7 @@ func TestLeaseAnswerAndExpiryTimes(t *testing.T) {
 		t.Fatalf("nothing owned: next expiry in %s, want 1h0m0.001s", d)
 	}
 	renewed := l.Renewed()
-	c.set(t0.Add(300 * time.Millisecond))
+	c.Set(t0.Add(300 * time.Millisecond))
 	l.Renew(t0, map[string]uint64{"a": 1, "b": 2}, "n2")
 	select {
 	case <-renewed:
@@ -112,16 +95,16 @@ func TestLeaseAnswerAndExpiryTimes(t *testing.T) {
 	if r := l.Remaining(); r != length-300*time.Millisecond {
 		t.Fatalf("remaining %s, want lease - (answer - send) = %s", r, length-300*time.Millisecond)
 	}
-	c.set(t0.Add(time.Second))
+	c.Set(t0.Add(time.Second))
 	l.Confirmed(t0.Add(time.Second), "b", 2) // b now runs out later than a
 	if d := l.UntilNextExpiry(); d != length-time.Second+time.Millisecond {
 		t.Fatalf("next expiry in %s, want a's: %s", d, length-time.Second+time.Millisecond)
 	}
-	c.set(t0.Add(length)) // a has run out: only b's expiry counts
+	c.Set(t0.Add(length)) // a has run out: only b's expiry counts
 	if d := l.UntilNextExpiry(); d != time.Second+time.Millisecond {
 		t.Fatalf("next expiry in %s after a ran out, want b's: %s", d, time.Second+time.Millisecond)
 	}
-	c.set(t0.Add(time.Second + length - 5*time.Millisecond))
+	c.Set(t0.Add(time.Second + length - 5*time.Millisecond))
 	if d := l.UntilNextExpiry(); d != 10*time.Millisecond {
 		t.Fatalf("next expiry in %s, want the 10ms floor", d)
 	}
@@ -133,7 +116,7 @@ func TestLeaseAnswerAndExpiryTimes(t *testing.T) {
 // TestLeaseFailLogsOncePerOutage: Fail reports only the first failure
 // after a renewal.
 func TestLeaseFailLogsOncePerOutage(t *testing.T) {
-	l := New(newFakeClock(), length)
+	l := New(clock.NewFake(start), length)
 	errX := errors.New("x")
 	if !l.Fail(errX) || l.Fail(errX) {
 		t.Fatal("want first Fail true, second false")
