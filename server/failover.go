@@ -12,12 +12,6 @@ import (
 	"github.com/raftha/raftha/server/internal/decide"
 )
 
-// winner picks the first node of the group's list that may take it over
-// (decide.Winner).
-func (ls *leaderState) winner(st *fsm.State, g *fsm.Group, exclude ...string) string {
-	return decide.Winner(st, ls.c, g, exclude...)
-}
-
 // takeover moves a group away from a lost owner: it commits the decision
 // (new epoch, state fencing, the node to fence) and the winner fences the
 // loser before it starts anything.

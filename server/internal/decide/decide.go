@@ -75,9 +75,11 @@ const (
 	// Note records an event of kind Kind, once per group epoch.
 	Note Action = "note"
 	// NoNodeLeft: a failed group has no node left; the leader retries it
-	// automatically when due (retry_failed_after) or records a no-node
-	// event.
+	// automatically when due (AutoRetry) or records a no-node event.
 	NoNodeLeft Action = "no-node-left"
+	// Retry commits fsm.RetryFailed: FailedOn is forgotten and the group
+	// goes to To at a new epoch.
+	Retry Action = "retry"
 )
 
 // Decision is the leader's decision for one group in one pass.
@@ -243,6 +245,39 @@ func Recover(in Input, g *fsm.Group) Decision {
 	d.Action, d.To, d.Cause = Assign, w, fsm.CauseFailure
 	d.Reason = gs.Reason + LastResort(st, w)
 	return d
+}
+
+// AutoRetry places again a group that failed on every node where it could
+// run (NoNodeLeft), once its retry_failed_after has passed since the
+// leader first saw it so (failedSince, called only for a group that may
+// be retried: it starts the leader's count). It never applies to a group
+// whose stop failed (only a fenced takeover moves that one), to a
+// suspended one, or with retry_failed_after 0. The group goes to the
+// first healthy node of its list (Winner).
+func AutoRetry(in Input, g *fsm.Group, failedSince func() time.Time) Decision {
+	gs := g.Status
+	d := Decision{Rule: RuleRecover}
+	if !Retryable(g) {
+		return d
+	}
+	if in.Contacts.Now().Sub(failedSince()) < g.Spec.RetryFailedAfter {
+		d.Action = Wait
+		return d
+	}
+	w := Winner(in.State, in.Contacts, g)
+	if w == "" {
+		return d
+	}
+	d.Action, d.To, d.Cause = Retry, w, fsm.CauseAutoRetry
+	d.Reason = fmt.Sprintf("failed on %v, retried automatically after retry_failed_after %s (last failure: %s)", gs.FailedOn, g.Spec.RetryFailedAfter, gs.Reason)
+	return d
+}
+
+// Retryable reports whether g is failed in a way AutoRetry may undo: not
+// stop-failed, not suspended, with retry_failed_after set.
+func Retryable(g *fsm.Group) bool {
+	gs := g.Status
+	return gs.State == fsm.StateFailed && !gs.StopFailed && !gs.Suspended && g.Spec.RetryFailedAfter > 0
 }
 
 // Evacuate starts a planned move of a group away from its owner, leaving

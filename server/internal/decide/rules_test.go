@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +108,59 @@ func TestContactsRuns(t *testing.T) {
 	leaving = true
 	if !c.Leaving("n1") || c.Lost("n1") || !c.Healthy("n1") || c.LastContact("n1") != 0 {
 		t.Fatal("self: leaving from the member's flag, never lost, always healthy")
+	}
+}
+
+// TestAutoRetryTable: a group failed everywhere is placed again only
+// retry_failed_after after the leader first saw it so (cause auto-retry),
+// never when its stop failed, when suspended, or with the retry off.
+func TestAutoRetryTable(t *testing.T) {
+	const after = 30 * time.Second
+	nodes := []string{"n1", "n2"}
+	failed := func(mut func(*fsm.Group)) *fsm.Group {
+		g := group(nodes, fsm.GroupStatus{Owner: "n1", State: fsm.StateFailed, FailedOn: nodes, Reason: "check failed"})
+		g.Spec.RetryFailedAfter = after
+		if mut != nil {
+			mut(g)
+		}
+		return g
+	}
+	for _, tc := range []struct {
+		name  string
+		w     world
+		since time.Duration // when the leader first saw it failed everywhere
+		g     *fsm.Group
+		want  Decision
+	}{
+		{"due exactly retry_failed_after later", world{now: 40 * time.Second}, 10 * time.Second, failed(nil),
+			Decision{Rule: RuleRecover, Action: Retry, To: "n1", Cause: fsm.CauseAutoRetry}},
+		{"not yet due", world{now: 40 * time.Second}, 10*time.Second + 1, failed(nil),
+			Decision{Rule: RuleRecover, Action: Wait}},
+		{"due, first node lost: the next one", world{now: 40 * time.Second, last: map[string]time.Duration{"n1": time.Second}}, 0, failed(nil),
+			Decision{Rule: RuleRecover, Action: Retry, To: "n2", Cause: fsm.CauseAutoRetry}},
+		{"due, no healthy node", world{now: 40 * time.Second, last: map[string]time.Duration{"n1": time.Second, "n2": time.Second}}, 0, failed(nil),
+			Decision{Rule: RuleRecover}},
+		{"stop-failed: never retried", world{now: 40 * time.Second}, 0, failed(func(g *fsm.Group) { g.Status.StopFailed = true }),
+			Decision{Rule: RuleRecover}},
+		{"suspended: never retried", world{now: 40 * time.Second}, 0, failed(func(g *fsm.Group) { g.Status.Suspended = true }),
+			Decision{Rule: RuleRecover}},
+		{"retry_failed_after 0: never retried", world{now: 40 * time.Second}, 0, failed(func(g *fsm.Group) { g.Spec.RetryFailedAfter = 0 }),
+			Decision{Rule: RuleRecover}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.w.input(t)
+			asked := false
+			got := AutoRetry(in, tc.g, func() time.Time { asked = true; return t0.Add(tc.since) })
+			if got.Action == Retry && !strings.Contains(got.Reason, "retried automatically after retry_failed_after 30s (last failure: check failed)") {
+				t.Fatalf("reason %q", got.Reason)
+			}
+			got.Reason = ""
+			if got != tc.want {
+				t.Fatalf("decision\n got %+v\nwant %+v", got, tc.want)
+			}
+			if asked != Retryable(tc.g) {
+				t.Fatalf("failedSince asked %v for a group retryable %v: the leader's count must start only for a retryable group", asked, Retryable(tc.g))
+			}
+		})
 	}
 }
