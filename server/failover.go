@@ -39,7 +39,7 @@ func (s *Server) act(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm
 		ls.noteOnce(ctx, g, d.Kind, d.Reason)
 		return
 	case decide.TakeBack:
-		s.takeBack(ctx, ls, g)
+		s.takeBack(ctx, ls, st, g)
 		return
 	case decide.NoNodeLeft:
 		if s.autoRetry(ctx, ls, st, g) {

@@ -80,6 +80,10 @@ const (
 	// Retry commits fsm.RetryFailed: FailedOn is forgotten and the group
 	// goes to To at a new epoch.
 	Retry Action = "retry"
+	// Check records the fence-target check event (fsm.KindFenceTargetCheck
+	// about node To): a heartbeat of To that applied it was built after
+	// the decision (TakeBackProof).
+	Check Action = "check"
 )
 
 // Decision is the leader's decision for one group in one pass.
@@ -100,6 +104,9 @@ type Decision struct {
 	FenceWait time.Duration
 	// FenceSilence is how long the lost owner had been silent.
 	FenceSilence time.Duration
+	// TargetIdle is set on a takeover back to the fence target, which
+	// proved it runs nothing of the group.
+	TargetIdle bool
 	// Kind is a Note's event kind.
 	Kind fsm.EventKind
 	// Reason says why, for the log entry and the event.
@@ -215,6 +222,52 @@ func Takeover(in Input, g *fsm.Group) Decision {
 	d.Action, d.To, d.Cause, d.Fence = Assign, w, fsm.CauseNodeLost, true
 	d.FenceWait, d.FenceSilence = FenceWait(in.Settings, silence), silence
 	d.Reason = reason + LastResort(st, w)
+	return d
+}
+
+// Report is the last heartbeat report of a node, on the leader: when it
+// came, the log index its view had applied, and the groups it runs (by
+// epoch; 0: cannot vouch).
+type Report struct {
+	// At is when the leader received it.
+	At time.Time
+	// Applied is the sender's applied log index when it built it.
+	Applied uint64
+	// Running lists the groups built, running or not yet checked there.
+	Running map[string]uint64
+}
+
+// TakeBackProof decides for a fencing group whose winner is lost when the
+// only node that could take it over is the node being fenced (Takeover's
+// TakeBack). That node may take it back once it proves it runs nothing
+// for the group: the leader records a check event (Check; check is 0
+// until then, else the log index that includes it), then waits for a
+// report from the node built after that index (rep, ok) that lists
+// nothing running for the group. Only then a fenced Assign to it with
+// TargetIdle (cause fence-target-idle). A target whose stop failed proves
+// nothing by its word: noted, never taken back.
+func TakeBackProof(in Input, g *fsm.Group, check uint64, rep Report, ok bool) Decision {
+	gs := g.Status
+	node, name := gs.FenceNode, g.Spec.Name
+	d := Decision{Rule: RuleTakeover, To: node}
+	switch {
+	case gs.FenceStopFailed:
+		d.Action, d.Kind = Note, fsm.KindNoNode
+		d.Reason = fmt.Sprintf("%s is lost while fencing %s, whose stop of group %s failed; no other healthy node can take over, and %s's word proves nothing: fence it by hand and run `raftha group fence-override %s --accept-risk REASON`", gs.Owner, node, name, node, name)
+	case check == 0:
+		d.Action = Check
+		d.Reason = fmt.Sprintf("%s is lost while fencing %s and no other healthy node can take group %s over; waiting for %s to prove, by a heartbeat sent after this event, that it runs nothing for the group", gs.Owner, node, name, node)
+	case !ok || rep.Applied < check:
+		d.Action = Wait // no report built after the check yet
+	default:
+		if e, running := rep.Running[name]; running {
+			d.Action, d.Kind = Note, fsm.KindFenceTargetBusy
+			d.Reason = fmt.Sprintf("%s, the node being fenced, reports group %s built, running or not yet checked there (epoch %d); it cannot take it back until it reports nothing", node, name, e)
+			return d
+		}
+		d.Action, d.Cause, d.Fence, d.TargetIdle = Assign, fsm.CauseFenceTargetIdle, true, true
+		d.Reason = fmt.Sprintf("%s, the winner, is lost while fencing %s; %s proved by a heartbeat (log index %d >= check %d, %s ago) that it runs nothing for %s", gs.Owner, node, node, rep.Applied, check, in.Contacts.Now().Sub(rep.At).Round(time.Millisecond), name)
+	}
 	return d
 }
 

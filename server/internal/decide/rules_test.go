@@ -164,3 +164,50 @@ func TestAutoRetryTable(t *testing.T) {
 		})
 	}
 }
+
+// TestTakeBackProofTable: a fencing group whose winner is lost goes back
+// to its fence target only after a report built after the check event
+// (applied index at or past it) shows nothing of the group running there
+// (clause 4, fenceback); a target whose stop failed never by its word.
+func TestTakeBackProofTable(t *testing.T) {
+	fencing := func(stopFailed bool) *fsm.Group {
+		return group([]string{"n1", "n2"}, fsm.GroupStatus{Owner: "n2", State: fsm.StateFencing, FenceNode: "n1", FenceStopFailed: stopFailed})
+	}
+	idle := Report{At: t0.Add(9 * time.Second), Applied: 50, Running: map[string]uint64{"other": 3}}
+	for _, tc := range []struct {
+		name   string
+		g      *fsm.Group
+		check  uint64
+		rep    Report
+		ok     bool
+		want   Decision
+		reason string
+	}{
+		{"first: record the check event", fencing(false), 0, idle, true,
+			Decision{Rule: RuleTakeover, Action: Check, To: "n1"}, "waiting for n1 to prove, by a heartbeat sent after this event"},
+		{"no report yet", fencing(false), 50, Report{}, false,
+			Decision{Rule: RuleTakeover, Action: Wait, To: "n1"}, ""},
+		{"report built before the check", fencing(false), 51, idle, true,
+			Decision{Rule: RuleTakeover, Action: Wait, To: "n1"}, ""},
+		{"report at the check, group running there", fencing(false), 50, Report{Applied: 50, Running: map[string]uint64{"db": 7}}, true,
+			Decision{Rule: RuleTakeover, Action: Note, To: "n1", Kind: fsm.KindFenceTargetBusy}, "reports group db built, running or not yet checked there (epoch 7)"},
+		{"report at the check, cannot vouch (epoch 0)", fencing(false), 50, Report{Applied: 50, Running: map[string]uint64{"db": 0}}, true,
+			Decision{Rule: RuleTakeover, Action: Note, To: "n1", Kind: fsm.KindFenceTargetBusy}, ""},
+		{"report at the check, nothing running: taken back", fencing(false), 50, idle, true,
+			Decision{Rule: RuleTakeover, Action: Assign, To: "n1", Cause: fsm.CauseFenceTargetIdle, Fence: true, TargetIdle: true}, "(log index 50 >= check 50, 1s ago)"},
+		{"target's stop failed: never by its word", fencing(true), 50, idle, true,
+			Decision{Rule: RuleTakeover, Action: Note, To: "n1", Kind: fsm.KindNoNode}, "fence-override db --accept-risk"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := TakeBackProof(world{now: 10 * time.Second}.input(t), tc.g, tc.check, tc.rep, tc.ok)
+			reason := got.Reason
+			got.Reason = ""
+			if got != tc.want {
+				t.Fatalf("decision\n got %+v\nwant %+v\n(reason %q)", got, tc.want, reason)
+			}
+			if !strings.Contains(reason, tc.reason) {
+				t.Fatalf("reason %q does not say %q", reason, tc.reason)
+			}
+		})
+	}
+}
