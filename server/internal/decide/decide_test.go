@@ -202,15 +202,7 @@ func TestLeaderDecisionTable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.w.input(t)
-			got := Next(in, tc.g)
-			reason := got.Reason
-			got.Reason = ""
-			if got != tc.want {
-				t.Fatalf("decision\n got %+v\nwant %+v\n(reason %q)", got, tc.want, reason)
-			}
-			if !strings.Contains(reason, tc.reason) {
-				t.Fatalf("reason %q does not say %q", reason, tc.reason)
-			}
+			got := checkDecision(t, Next(in, tc.g), tc.want, tc.reason)
 			if got.Rule == RuleTakeover {
 				// The leader decides a takeover again under its contact
 				// lock: on the same view, the same decision.
@@ -222,4 +214,19 @@ func TestLeaderDecisionTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkDecision fails t unless got is want (Reason aside) and got's reason
+// contains reason; it returns got without its reason.
+func checkDecision(t *testing.T, got, want Decision, reason string) Decision {
+	t.Helper()
+	r := got.Reason
+	got.Reason = ""
+	if got != want {
+		t.Fatalf("decision\n got %+v\nwant %+v\n(reason %q)", got, want, r)
+	}
+	if !strings.Contains(r, reason) {
+		t.Fatalf("reason %q does not say %q", r, reason)
+	}
+	return got
 }
