@@ -112,9 +112,8 @@ func (l *lease) watch(ctx context.Context, cancel context.CancelCauseFunc, group
 	defer t.Stop()
 	for {
 		renewed := l.renewed()
-		until, ok := l.expiry(group, epoch)
-		left := time.Until(until)
-		if !ok || left <= 0 {
+		left := l.t.Left(group, epoch) // <= 0: not covered, or over
+		if left <= 0 {
 			if ctx.Err() != nil {
 				return false
 			}
@@ -137,7 +136,7 @@ func (l *lease) watch(ctx context.Context, cancel context.CancelCauseFunc, group
 // own timeout lies inside it.
 func (l *lease) bound(parent context.Context, group string, epoch uint64) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
-	if until, ok := l.expiry(group, epoch); !ok || !time.Now().Before(until) {
+	if !l.t.Valid(group, epoch) {
 		cancel(ErrLeaseLost) // already over: the caller sees it at once
 		return ctx, func() { cancel(context.Canceled) }
 	}
