@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/decide"
 )
 
 // failedAll is when this leader first saw a group failed with no node
@@ -29,7 +30,7 @@ func (ls *leaderState) failedEverywhere(g *fsm.Group) time.Time {
 	}
 	f, ok := ls.failedAll[g.Spec.Name]
 	if !ok || f.epoch != g.Status.Epoch {
-		f = failedAll{epoch: g.Status.Epoch, since: time.Now()}
+		f = failedAll{epoch: g.Status.Epoch, since: ls.c.Now()}
 		ls.failedAll[g.Spec.Name] = f
 	}
 	return f.since
@@ -41,7 +42,7 @@ func (ls *leaderState) failedEverywhere(g *fsm.Group) time.Time {
 // its retry_failed_after is 0.
 func (ls *leaderState) nextRetry(g *fsm.Group) *time.Time {
 	gs := g.Status
-	if gs.State != fsm.StateFailed || gs.StopFailed || gs.Suspended || g.Spec.RetryFailedAfter <= 0 {
+	if !decide.Retryable(g) {
 		return nil
 	}
 	ls.mu.Lock()
@@ -62,34 +63,23 @@ func (ls *leaderState) retryPlan(g *fsm.Group) string {
 	return "it stays stopped until an operator moves or resumes it"
 }
 
-// autoRetry places again a group that failed on every node where it could
-// run, once its retry_failed_after has passed since this leader saw it so:
-// FailedOn is forgotten and the group goes to the first healthy node of
-// its list at a new epoch (fsm.RetryFailed). It never applies to a group
-// whose stop failed (recover moves that one only by a fenced takeover) or
-// to a suspended one (the leader loop takes no automatic action for it).
-// It reports whether the group was placed.
+// autoRetry commits decide.AutoRetry's decision: a group failed on every
+// node where it could run goes, once its retry_failed_after has passed
+// since this leader saw it so, to the first healthy node of its list at a
+// new epoch (fsm.RetryFailed). It reports whether the group was placed.
 func (s *Server) autoRetry(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) bool {
 	gs := g.Status
-	if gs.State != fsm.StateFailed || gs.StopFailed || gs.Suspended || g.Spec.RetryFailedAfter <= 0 {
+	d := decide.AutoRetry(ls.input(st), g, func() time.Time { return ls.failedEverywhere(g) })
+	if d.Action != decide.Retry {
 		return false
 	}
-	since := ls.failedEverywhere(g)
-	if time.Since(since) < g.Spec.RetryFailedAfter {
-		return false
-	}
-	w := ls.winner(st, g)
-	if w == "" {
-		return false
-	}
-	reason := fmt.Sprintf("failed on %v, retried automatically after retry_failed_after %s (last failure: %s)", gs.FailedOn, g.Spec.RetryFailedAfter, gs.Reason)
-	epoch, err := s.commit(ctx, &fsm.RetryFailed{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Reason: reason})
+	epoch, err := s.commit(ctx, &fsm.RetryFailed{Header: s.header("leader"), Group: g.Spec.Name, To: d.To, ExpectEpoch: gs.Epoch, Reason: d.Reason})
 	if err != nil {
-		s.logLimit.Log(s.logger, hclog.Warn, "auto-retry/"+g.Spec.Name, "automatic retry of a failed group refused", "group", g.Spec.Name, "to", w, "error", err)
+		s.logLimit.Log(s.logger, hclog.Warn, "auto-retry/"+g.Spec.Name, "automatic retry of a failed group refused", "group", g.Spec.Name, "to", d.To, "error", err)
 		return false
 	}
 	s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseAutoRetry)).Inc()
-	s.logger.Warn("group failed everywhere: retrying it automatically", "group", g.Spec.Name, "failed_on", gs.FailedOn, "to", w, "epoch", epoch, "retry_failed_after", g.Spec.RetryFailedAfter)
+	s.logger.Warn("group failed everywhere: retrying it automatically", "group", g.Spec.Name, "failed_on", gs.FailedOn, "to", d.To, "epoch", epoch, "retry_failed_after", g.Spec.RetryFailedAfter)
 	return true
 }
 

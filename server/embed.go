@@ -199,11 +199,5 @@ func (s *Server) LeaseValid(group string, epoch uint64) bool {
 // expiry returns when this member's lease for group at epoch runs out, or
 // false when the lease does not cover that group at that epoch.
 func (l *lease) expiry(group string, epoch uint64) (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.owned[group]
-	if !ok || e.epoch != epoch {
-		return time.Time{}, false
-	}
-	return e.until, true
+	return l.t.Expiry(group, epoch)
 }

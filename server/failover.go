@@ -3,74 +3,19 @@ package server
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
-	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/decide"
 )
-
-// lost reports whether the leader has not heard from node for
-// failover_timeout, or, for a node this leader has never heard from, for
-// a lease and a heartbeat since it became ready. The previous leader is
-// also lost once failover_timeout has passed since its last answer to
-// this member's heartbeat (as for any owner, counted from the last
-// contact), and this leader has led for two heartbeats (time for a live
-// one to find it): an owner that also led is then taken over as soon as
-// one that followed, not an election plus a lease later.
-//
-// lost only decides when a takeover starts. Its safety never rests on it:
-// aws-stop fences the owner first, and the lease-only wait is counted
-// from this leader's readiness (lastContact), not from the last answer.
-func (ls *leaderState) lost(node string) bool {
-	if node == ls.s.cfg.NodeID {
-		return false
-	}
-	ls.mu.Lock()
-	_, heard := ls.lastSeen[node]
-	ls.mu.Unlock()
-	if !heard {
-		// Never heard by this leader: a live owner heartbeats within a
-		// heartbeat of learning the new leader, and whatever lease it
-		// held has run out after one lease (clause: a new leader waits at
-		// least one lease). lastContact still counts from readiness only,
-		// so lease-only waits stay conservative.
-		t := ls.s.cfg.Timing
-		if ls.prevLeaderGone(node) {
-			return true
-		}
-		return time.Since(ls.since) >= t.Lease.D()+t.Heartbeat.D()
-	}
-	return ls.lastContact(node) >= ls.s.cfg.Timing.FailoverTimeout.D()
-}
-
-// prevLeaderGone reports whether node is the previous leader, silent for
-// failover_timeout since its last answer to this member, with this leader
-// ready for two heartbeats.
-func (ls *leaderState) prevLeaderGone(node string) bool {
-	t := ls.s.cfg.Timing
-	return node == ls.prevLeader && !ls.prevLeaderAt.IsZero() &&
-		time.Since(ls.since) >= 2*t.Heartbeat.D() && time.Since(ls.prevLeaderAt) >= t.FailoverTimeout.D()
-}
-
-// winner picks the first node of the group's list that may take it over:
-// one that is not on standby, else (availability over maintenance) one
-// that is (standby.go).
-func (ls *leaderState) winner(st *fsm.State, g *fsm.Group, exclude ...string) string {
-	if w := ls.pick(st, g, false, exclude...); w != "" {
-		return w
-	}
-	return ls.pick(st, g, true, exclude...)
-}
 
 // takeover moves a group away from a lost owner: it commits the decision
 // (new epoch, state fencing, the node to fence) and the winner fences the
 // loser before it starts anything.
-func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
-	owner := g.Status.Owner
+func (s *Server) takeover(ctx context.Context, ls *leaderState, in decide.Input, g *fsm.Group) {
 	// Measure the silence and commit under contactMu: a heartbeat or
 	// confirm that renews the owner's lease either happened before (and
 	// the silence counts from it) or reads the log after the takeover
@@ -79,138 +24,121 @@ func (s *Server) takeover(ctx context.Context, ls *leaderState, st *fsm.State, g
 	// write lock; takeovers of one pass share the read lock.
 	ls.contactMu.RLock()
 	defer ls.contactMu.RUnlock()
-	if g.Status.Owner != "" && !ls.lost(owner) {
-		return // heard from since the leader loop looked
-	}
-	silence := ls.lastContact(owner)
-	fenceNode := ""
-	if g.Status.State == fsm.StateFencing {
-		fenceNode = g.Status.FenceNode // it cannot fence itself
-	}
-	w := ls.winner(st, g, owner, fenceNode)
-	if w == "" && fenceNode != "" && st.Eligible(g, fenceNode) == nil && ls.healthy(fenceNode) && !ls.isLeaving(fenceNode) {
-		s.takeBack(ctx, ls, g)
-		return
-	}
-	if w == "" {
-		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("%s lost (not heard from for %s) and no other healthy node of %v can take the group over", owner, silence.Round(time.Millisecond), g.Spec.Nodes))
-		return
-	}
-	wait := s.takeoverWait(st, silence)
-	reason := fmt.Sprintf("%s not heard from for %s (failover_timeout %s)", owner, silence.Round(time.Millisecond), s.cfg.Timing.FailoverTimeout)
-	if !ls.heard(owner) {
-		reason = fmt.Sprintf("%s not heard from since this leader took over %s ago (a new leader waits lease + heartbeat)", owner, silence.Round(time.Millisecond))
-		if ls.prevLeaderGone(owner) {
-			reason = fmt.Sprintf("%s, the previous leader, last answered %s ago (failover_timeout %s); not heard from since this leader took over %s ago", owner, time.Since(ls.prevLeaderAt).Round(time.Millisecond), s.cfg.Timing.FailoverTimeout, silence.Round(time.Millisecond))
-		}
-	}
-	reason += lastResort(st, w)
-	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: g.Status.Epoch, Fence: true, FenceWait: wait, FenceSilence: silence, Cause: fsm.CauseNodeLost, Reason: reason})
-	if err != nil {
-		s.logLimit.Log(s.logger, hclog.Warn, "takeover/"+g.Spec.Name, "takeover refused", "group", g.Spec.Name, "from", owner, "to", w, "error", err)
-		return
-	}
-	s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseNodeLost)).Inc()
-	s.logger.Warn("owner lost: takeover decided; the winner fences it first", "group", g.Spec.Name, "lost", owner, "winner", w, "epoch", epoch, "silence", silence.Round(time.Millisecond), "fence_wait", wait)
+	s.act(ctx, ls, in.State, g, decide.Takeover(in, g))
 }
 
-// recover moves a failed group to the next healthy node where it has not
-// failed yet. A group whose resources could not be stopped is moved only by
-// a fenced takeover. With no node left it stays stopped, with an event.
-func (s *Server) recover(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
-	gs := g.Status
-	if gs.StopFailed {
-		w := ls.winner(st, g, gs.Owner)
-		if w == "" {
-			ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s could not be stopped on %s and no other healthy node can fence it and take over; it stays there, stopped as far as raftha could", g.Spec.Name, gs.Owner))
-			return
-		}
-		wait := s.takeoverWait(st, 0)
-		if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Fence: true, FenceWait: wait, Cause: fsm.CauseStopFailed, Reason: gs.Reason + lastResort(st, w)}); err != nil {
-			s.logLimit.Log(s.logger, hclog.Warn, "recover/"+g.Spec.Name, "fenced recovery refused", "group", g.Spec.Name, "error", err)
-			return
-		}
-		s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseStopFailed)).Inc()
+// act carries out one decision of the leader (decide.Next): it commits
+// the move, records the note, or hands over to the paths that keep state
+// of their own (fence-back, automatic retry).
+func (s *Server) act(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group, d decide.Decision) {
+	gs, name := g.Status, g.Spec.Name
+	switch d.Action {
+	case decide.None, decide.Wait:
 		return
-	}
-	w := ls.winner(st, g, gs.FailedOn...)
-	if w == "" {
+	case decide.Note:
+		ls.noteOnce(ctx, g, d.Kind, d.Reason)
+		return
+	case decide.TakeBack:
+		s.takeBack(ctx, ls, st, g)
+		return
+	case decide.NoNodeLeft:
 		if s.autoRetry(ctx, ls, st, g) {
 			return
 		}
-		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s failed on %v and no other healthy node of %v is left; %s (last failure: %s)", g.Spec.Name, gs.FailedOn, g.Spec.Nodes, ls.retryPlan(g), gs.Reason))
+		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s failed on %v and no other healthy node of %v is left; %s (last failure: %s)", name, gs.FailedOn, g.Spec.Nodes, ls.retryPlan(g), gs.Reason))
 		return
 	}
-	if _, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: w, ExpectEpoch: gs.Epoch, Cause: fsm.CauseFailure, Reason: gs.Reason + lastResort(st, w)}); err != nil {
-		s.logLimit.Log(s.logger, hclog.Warn, "recover/"+g.Spec.Name, "recovery refused", "group", g.Spec.Name, "to", w, "error", err)
+	var c fsm.Command
+	switch d.Action {
+	case decide.Assign:
+		c = &fsm.Assign{Header: s.header("leader"), Group: name, To: d.To, ExpectEpoch: gs.Epoch, Fence: d.Fence, FenceWait: d.FenceWait, FenceSilence: d.FenceSilence, Cause: d.Cause, Reason: d.Reason}
+	case decide.Transfer:
+		c = &fsm.BeginTransfer{Header: s.header("leader"), Group: name, To: d.To, ExpectEpoch: gs.Epoch, Cause: d.Cause}
+	case decide.StandbyMove:
+		c = &fsm.StandbyMove{Header: s.header("leader"), Group: name, To: d.To, ExpectEpoch: gs.Epoch}
+	default:
+		s.logger.Error("unknown leader decision; nothing committed", "group", name, "action", d.Action)
 		return
 	}
-	s.metrics.failovers.WithLabelValues(g.Spec.Name, string(fsm.CauseFailure)).Inc()
-	s.logger.Warn("group failed; moving it to the next node", "group", g.Spec.Name, "failed_on", gs.FailedOn, "to", w)
+	epoch, err := s.commit(ctx, c)
+	s.logDecision(g, d, epoch, err)
 }
 
-// failback moves a failback group home once its first node has been
-// healthy for a while (two failover timeouts, to ride out flapping).
-func (s *Server) failback(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
-	home := g.Spec.Nodes[0]
-	if g.Status.Owner == home || st.Eligible(g, home) != nil || !ls.healthy(home) || ls.isLeaving(home) || st.OnStandby(home) {
+// logDecision logs a committed (or refused) decision and counts failovers.
+func (s *Server) logDecision(g *fsm.Group, d decide.Decision, epoch uint64, err error) {
+	gs, name := g.Status, g.Spec.Name
+	if err != nil {
+		switch d.Rule {
+		case decide.RulePlace:
+			s.logLimit.Log(s.logger, hclog.Warn, "place/"+name, "placement refused", "group", name, "node", d.To, "error", err)
+		case decide.RuleTakeover:
+			s.logLimit.Log(s.logger, hclog.Warn, "takeover/"+name, "takeover refused", "group", name, "from", gs.Owner, "to", d.To, "error", err)
+		case decide.RuleRecover:
+			if d.Fence {
+				s.logLimit.Log(s.logger, hclog.Warn, "recover/"+name, "fenced recovery refused", "group", name, "error", err)
+			} else {
+				s.logLimit.Log(s.logger, hclog.Warn, "recover/"+name, "recovery refused", "group", name, "to", d.To, "error", err)
+			}
+		case decide.RuleEvacuate:
+			s.logger.Warn("could not move group off a leaving member", "group", name, "from", gs.Owner, "error", err)
+		case decide.RuleStandby:
+			s.logLimit.Log(s.logger, hclog.Warn, "standby/"+name, "standby move refused", "group", name, "from", gs.Owner, "to", d.To, "error", err)
+		case decide.RuleFailback:
+			s.logLimit.Log(s.logger, hclog.Warn, "failback/"+name, "failback refused", "group", name, "to", d.To, "error", err)
+		}
 		return
 	}
-	if ls.healthyFor(home) < 2*s.cfg.Timing.FailoverTimeout.D() {
-		return
+	switch d.Cause {
+	case fsm.CauseNodeLost, fsm.CauseStopFailed, fsm.CauseFailure:
+		s.metrics.failovers.WithLabelValues(name, string(d.Cause)).Inc()
 	}
-	if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: home, ExpectEpoch: g.Status.Epoch, Cause: fsm.CauseFailback}); err != nil {
-		s.logLimit.Log(s.logger, hclog.Warn, "failback/"+g.Spec.Name, "failback refused", "group", g.Spec.Name, "to", home, "error", err)
-		return
+	switch d.Rule {
+	case decide.RulePlace:
+		s.logger.Info("group placed", "group", name, "node", d.To, "epoch", epoch)
+	case decide.RuleTakeover:
+		s.logger.Warn("owner lost: takeover decided; the winner fences it first", "group", name, "lost", gs.Owner, "winner", d.To, "epoch", epoch, "silence", d.FenceSilence.Round(time.Millisecond), "fence_wait", d.FenceWait)
+	case decide.RuleRecover:
+		if !d.Fence {
+			s.logger.Warn("group failed; moving it to the next node", "group", name, "failed_on", gs.FailedOn, "to", d.To)
+		}
+	case decide.RuleEvacuate:
+		s.logger.Info("moving group off a leaving member", "group", name, "from", gs.Owner, "to", d.To)
+	case decide.RuleStandby:
+		s.logger.Info("moving group off a standby node", "group", name, "from", gs.Owner, "to", d.To)
+	case decide.RuleFailback:
+		s.logger.Info("failback: moving group to its first node", "group", name, "to", d.To)
 	}
-	s.logger.Info("failback: moving group to its first node", "group", g.Spec.Name, "to", home)
 }
 
 // handOverLeadership moves leadership off members where it costs
-// failover time. A witness may lead (raft cannot stop a voter from
-// winning) but only orchestrates, so it hands leadership to a node. A node
-// that leads and owns groups hands it to a healthy node that owns none:
-// if an owner also leads, losing it costs an election on top of the
-// failover. The recipient owns nothing, so it never hands back.
+// failover time: a witness hands it to a node, an owner that leads to a
+// node that owns nothing (decide.HandOver says to whom and when).
 func (s *Server) handOverLeadership(ls *leaderState, st *fsm.State) {
-	if time.Since(ls.since) < s.cfg.Timing.FailoverTimeout.D() || time.Since(ls.lastHandover) < 2*s.cfg.Timing.FailoverTimeout.D() {
-		return
-	}
-	owners := map[string]bool{}
-	for _, g := range st.Groups {
-		if g.Status.Active() {
-			owners[g.Status.Owner] = true
+	addr := map[string]raft.ServerAddress{}
+	id := decide.HandOver(st, ls.c, s.cfg.Role, ls.lastHandover, func() ([]decide.Voter, bool) {
+		f := s.raft.GetConfiguration()
+		if f.Error() != nil {
+			return nil, false
 		}
-	}
-	if s.cfg.Role == config.RoleNode && !owners[s.cfg.NodeID] {
-		return
-	}
-	f := s.raft.GetConfiguration()
-	if f.Error() != nil {
-		return
-	}
-	// A copy: the slice is raft's, shared with every other reader of the
-	// configuration (removeMemberLocal raced with this sort under -race).
-	servers := append([]raft.Server(nil), f.Configuration().Servers...)
-	sort.SliceStable(servers, func(i, j int) bool { return !owners[string(servers[i].ID)] && owners[string(servers[j].ID)] })
-	for _, srv := range servers {
-		id := string(srv.ID)
-		m, ok := st.Members[id]
-		if id == s.cfg.NodeID || srv.Suffrage != raft.Voter || !ok || m.Role != fsm.RoleNode || m.Standby != nil || !ls.healthy(id) || !ls.reachedDirectly(id) || ls.isLeaving(id) {
-			continue
+		servers := f.Configuration().Servers
+		out := make([]decide.Voter, len(servers))
+		for i, srv := range servers {
+			out[i] = decide.Voter{ID: string(srv.ID), Voter: srv.Suffrage == raft.Voter}
+			addr[string(srv.ID)] = srv.Address
 		}
-		if s.cfg.Role == config.RoleNode && owners[id] {
-			return // every other node owns something too: stay
-		}
-		ls.lastHandover = time.Now()
-		s.logger.Info("handing leadership to a node that owns no group", "to", id, "from_role", s.cfg.Role)
-		go func() {
-			if err := s.raft.LeadershipTransferToServer(srv.ID, srv.Address).Error(); err != nil {
-				s.logger.Warn("leadership handover failed", "to", id, "error", err)
-			}
-		}()
+		return out, true
+	})
+	if id == "" {
 		return
 	}
+	ls.lastHandover = ls.c.Now()
+	s.logger.Info("handing leadership to a node that owns no group", "to", id, "from_role", s.cfg.Role)
+	to := addr[id]
+	go func() {
+		if err := s.raft.LeadershipTransferToServer(raft.ServerID(id), to).Error(); err != nil {
+			s.logger.Warn("leadership handover failed", "to", id, "error", err)
+		}
+	}()
 }
 
 // noteOnce records an event once per group epoch and kind.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/decide"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
@@ -103,48 +104,36 @@ func (f *fenceBack) setCheck(group string, epoch, index uint64) {
 	f.checks[group] = [2]uint64{epoch, index}
 }
 
-// takeBack handles a fencing group whose winner is lost when the only
-// node that could take it over is the node being fenced. That node may
-// take it back once it proves it runs nothing for the group: the leader
-// records a check event, then waits for a heartbeat from the node whose
-// log view includes that event (so it was built after the decision) and
-// that lists nothing running for the group. Only then it commits the
+// takeBack carries out decide.TakeBackProof for a fencing group whose
+// winner is lost and whose fence target is the only node left: it records
+// the check event (and the index that includes it), notes, or commits the
 // takeover back (Assign.TargetIdle).
-func (s *Server) takeBack(ctx context.Context, ls *leaderState, g *fsm.Group) {
+func (s *Server) takeBack(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
 	gs := g.Status
 	node, name := gs.FenceNode, g.Spec.Name
-	if gs.FenceStopFailed {
-		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("%s is lost while fencing %s, whose stop of group %s failed; no other healthy node can take over, and %s's word proves nothing: fence it by hand and run `raftha group fence-override %s --accept-risk REASON`", gs.Owner, node, name, node, name))
-		return
-	}
 	check := ls.fb.check(name, gs.Epoch)
-	if check == 0 {
-		reason := fmt.Sprintf("%s is lost while fencing %s and no other healthy node can take group %s over; waiting for %s to prove, by a heartbeat sent after this event, that it runs nothing for the group", gs.Owner, node, name, node)
-		if _, err := s.commit(ctx, &fsm.Note{Header: s.header("leader"), Kind: fsm.KindFenceTargetCheck, Group: name, Node: node, Epoch: gs.Epoch, Reason: reason}); err != nil {
+	rep, ok := ls.fb.last(node) // after the check: a report that applied it was built after it
+	d := decide.TakeBackProof(ls.input(st), g, check, decide.Report{At: rep.at, Applied: rep.applied, Running: rep.running}, ok)
+	switch d.Action {
+	case decide.Note:
+		ls.noteOnce(ctx, g, d.Kind, d.Reason)
+	case decide.Check:
+		if _, err := s.commit(ctx, &fsm.Note{Header: s.header("leader"), Kind: fsm.KindFenceTargetCheck, Group: name, Node: node, Epoch: gs.Epoch, Reason: d.Reason}); err != nil {
 			s.logger.Warn("could not record the fence target check", "group", name, "error", err)
 			return
 		}
 		// Every entry up to here includes the check event: a report that
 		// applied this index was built after the decision.
 		ls.fb.setCheck(name, gs.Epoch, s.fsm.AppliedIndex())
-		return
+	case decide.Assign:
+		epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: name, To: node, ExpectEpoch: gs.Epoch, Fence: d.Fence, TargetIdle: d.TargetIdle, Cause: d.Cause, Reason: d.Reason})
+		if err != nil {
+			s.logger.Warn("takeover back to the fence target refused", "group", name, "to", node, "error", err)
+			return
+		}
+		s.metrics.failovers.WithLabelValues(name, string(d.Cause)).Inc()
+		s.logger.Warn("takeover back to the idle fence target", "group", name, "to", node, "epoch", epoch)
 	}
-	rep, ok := ls.fb.last(node)
-	if !ok || rep.applied < check {
-		return // no report built after the check yet
-	}
-	if e, running := rep.running[name]; running {
-		ls.noteOnce(ctx, g, fsm.KindFenceTargetBusy, fmt.Sprintf("%s, the node being fenced, reports group %s built, running or not yet checked there (epoch %d); it cannot take it back until it reports nothing", node, name, e))
-		return
-	}
-	reason := fmt.Sprintf("%s, the winner, is lost while fencing %s; %s proved by a heartbeat (log index %d >= check %d, %s ago) that it runs nothing for %s", gs.Owner, node, node, rep.applied, check, time.Since(rep.at).Round(time.Millisecond), name)
-	epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: name, To: node, ExpectEpoch: gs.Epoch, Fence: true, TargetIdle: true, Cause: fsm.CauseFenceTargetIdle, Reason: reason})
-	if err != nil {
-		s.logger.Warn("takeover back to the fence target refused", "group", name, "to", node, "error", err)
-		return
-	}
-	s.metrics.failovers.WithLabelValues(name, string(fsm.CauseFenceTargetIdle)).Inc()
-	s.logger.Warn("takeover back to the idle fence target", "group", name, "to", node, "epoch", epoch)
 }
 
 // FenceOverride is an operator accepting, in the log, the risk that the

@@ -2,41 +2,33 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/clock"
+	"github.com/raftha/raftha/server/internal/decide"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // leaderState is what only the ready leader knows: when it last heard from
-// each member (monotonic), and since when it leads.
+// each member (the failure detector, decide.Contacts), and since when it
+// leads.
 type leaderState struct {
 	// contactMu orders lease renewals (heartbeats, confirms: contact
 	// recorded and the log read; write lock) against takeover decisions
 	// (silence measured and the takeover committed; read lock, so that
 	// the takeovers of one pass commit together). See takeover.
-	contactMu sync.RWMutex
-	s         *Server
-	since     time.Time // monotonic; leadership became ready
-	// prevLeader is the leader before this one as this member knew it
-	// (the last to answer its heartbeat), and prevLeaderAt when that
-	// answer came; see lost.
-	prevLeader   string
-	prevLeaderAt time.Time
-	readyIndex   uint64 // every entry up to here was applied at readiness
+	contactMu  sync.RWMutex
+	s          *Server
+	c          *decide.Contacts // when each member was last heard from; its clock
+	readyIndex uint64           // every entry up to here was applied at readiness
 
-	mu       sync.Mutex
-	lastSeen map[string]time.Time
-	upSince  map[string]time.Time // start of the current run of contact
-	noted    map[string]bool
-	leaving  map[string]bool
-	relayed  map[string]time.Time // last heartbeat that came through a relay
+	mu    sync.Mutex
+	noted map[string]bool
 
 	lastHandover time.Time                        // witness only
 	pending      map[string]rpcwire.HeartbeatArgs // member updates to register
@@ -49,75 +41,21 @@ type leaderState struct {
 	failedAll map[string]failedAll // groups failed everywhere (autoretry.go), under mu
 }
 
-func (ls *leaderState) setLeaving(node string, v bool) {
-	ls.mu.Lock()
-	ls.leaving[node] = v
-	ls.mu.Unlock()
-}
+// The failure detector's questions, asked of decide.Contacts.
 
-// setRelayed records whether node's latest heartbeat came through a
-// relay (the direct path to it is down).
-func (ls *leaderState) setRelayed(node string, v bool) {
-	ls.mu.Lock()
-	if v {
-		ls.relayed[node] = time.Now()
-	}
-	ls.mu.Unlock()
+func (ls *leaderState) setLeaving(node string, v bool)       { ls.c.SetLeaving(node, v) }
+func (ls *leaderState) setRelayed(node string, v bool)       { ls.c.SetRelayed(node, v) }
+func (ls *leaderState) reachedDirectly(node string) bool     { return ls.c.ReachedDirectly(node) }
+func (ls *leaderState) isLeaving(node string) bool           { return ls.c.Leaving(node) }
+func (ls *leaderState) seen(node string)                     { ls.c.Seen(node) }
+func (ls *leaderState) heard(node string) bool               { return ls.c.Heard(node) }
+func (ls *leaderState) healthyFor(node string) time.Duration { return ls.c.HealthyFor(node) }
+func (ls *leaderState) lastContact(node string) time.Duration {
+	return ls.c.LastContact(node)
 }
-
-// reachedDirectly reports whether node's heartbeats came on the direct
-// path for the last failover_timeout: only then may it receive
-// leadership (a transfer needs the direct path).
-func (ls *leaderState) reachedDirectly(node string) bool {
-	ls.mu.Lock()
-	t, ok := ls.relayed[node]
-	ls.mu.Unlock()
-	return !ok || time.Since(t) >= ls.s.cfg.Timing.FailoverTimeout.D()
-}
-
-func (ls *leaderState) isLeaving(node string) bool {
-	if node == ls.s.cfg.NodeID {
-		return ls.s.leaving.Load()
-	}
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return ls.leaving[node]
-}
-
-func (ls *leaderState) seen(node string) {
-	now := time.Now()
-	ls.mu.Lock()
-	if t, ok := ls.lastSeen[node]; !ok || now.Sub(t) >= ls.s.cfg.Timing.FailoverTimeout.D() {
-		ls.upSince[node] = now
-	}
-	ls.lastSeen[node] = now
-	ls.mu.Unlock()
-}
-
-// heard reports whether this leader has heard from node at all.
-func (ls *leaderState) heard(node string) bool {
-	if node == ls.s.cfg.NodeID {
-		return true
-	}
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	_, ok := ls.lastSeen[node]
-	return ok
-}
-
-// healthyFor is how long node has been in contact without a gap.
-func (ls *leaderState) healthyFor(node string) time.Duration {
-	if !ls.healthy(node) {
-		return 0
-	}
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	t, ok := ls.upSince[node]
-	if !ok {
-		return 0
-	}
-	return time.Since(t)
-}
+func (ls *leaderState) describeContact(node string) string { return ls.c.DescribeContact(node) }
+func (ls *leaderState) healthy(node string) bool           { return ls.c.Healthy(node) }
+func (ls *leaderState) lost(node string) bool              { return ls.c.Lost(node) }
 
 func (ls *leaderState) register(a rpcwire.HeartbeatArgs) {
 	ls.mu.Lock()
@@ -125,43 +63,9 @@ func (ls *leaderState) register(a rpcwire.HeartbeatArgs) {
 	ls.mu.Unlock()
 }
 
-// lastContact returns how long ago the leader heard from node. A new
-// leader counts every member as heard from when it became ready, so it
-// waits at least failover_timeout (> lease) before it can declare anyone
-// lost: the safety argument's "a new leader waits at least one lease".
-func (ls *leaderState) lastContact(node string) time.Duration {
-	if node == ls.s.cfg.NodeID {
-		return 0
-	}
-	ls.mu.Lock()
-	t, ok := ls.lastSeen[node]
-	ls.mu.Unlock()
-	if !ok {
-		t = ls.since
-	}
-	return time.Since(t)
-}
-
-// describeContact says when the leader last heard from node, for messages.
-func (ls *leaderState) describeContact(node string) string {
-	ls.mu.Lock()
-	t, ok := ls.lastSeen[node]
-	ls.mu.Unlock()
-	if !ok {
-		return fmt.Sprintf("not heard from since this leader took over %s ago", time.Since(ls.since).Round(time.Millisecond))
-	}
-	return fmt.Sprintf("last heard from %s ago", time.Since(t).Round(time.Millisecond))
-}
-
-// healthy reports whether node was heard from within failover_timeout.
-func (ls *leaderState) healthy(node string) bool {
-	if node == ls.s.cfg.NodeID {
-		return true
-	}
-	ls.mu.Lock()
-	t, ok := ls.lastSeen[node]
-	ls.mu.Unlock()
-	return ok && time.Since(t) < ls.s.cfg.Timing.FailoverTimeout.D()
+// input is what a pass of the leader decides from (decide.Input).
+func (ls *leaderState) input(st *fsm.State) decide.Input {
+	return decide.Input{State: st, Contacts: ls.c, Settings: ls.s.settingsOf(st)}
 }
 
 func (s *Server) leader() *leaderState {
@@ -230,12 +134,14 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	// index can stay below the commit index. Nothing else is proposed
 	// before readiness (Propose, Transfer and membership calls wait for
 	// it), so raft's applied index here is fully applied to the FSM.
-	ls := &leaderState{s: s, since: time.Now(), readyIndex: s.raft.AppliedIndex(), lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, noted: map[string]bool{}, leaving: map[string]bool{}, relayed: map[string]time.Time{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
+	var prev string
+	var prevAt time.Time
 	if s.lease != nil {
-		if id, at := s.lease.lastAnswer(); id != s.cfg.NodeID {
-			ls.prevLeader, ls.prevLeaderAt = id, at
-		}
+		prev, prevAt = s.lease.lastAnswer()
 	}
+	t := s.cfg.Timing
+	contacts := decide.NewContacts(clock.System{}, s.cfg.NodeID, decide.Timing{Heartbeat: t.Heartbeat.D(), Lease: t.Lease.D(), FailoverTimeout: t.FailoverTimeout.D()}, prev, prevAt, s.leaving.Load)
+	ls := &leaderState{s: s, c: contacts, readyIndex: s.raft.AppliedIndex(), noted: map[string]bool{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
 	s.leaderMu.Lock()
 	s.leaderState = ls
 	s.leaderMu.Unlock()
@@ -328,33 +234,16 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 			fn()
 		}()
 	}
+	in := ls.input(st)
 	for _, name := range st.GroupNames() {
 		g := st.Groups[name]
-		gs := g.Status
-		switch {
-		case gs.Suspended:
-			// maintenance: no automatic action at all; an owner whose
-			// lease runs out still fences itself.
-			if gs.Active() && gs.Owner != "" && ls.lost(gs.Owner) {
-				ls.noteOnce(ctx, g, fsm.KindTakeoverSkipped, fmt.Sprintf("%s lost but group %s is suspended: no takeover until `raftha group resume %s`", gs.Owner, g.Spec.Name, g.Spec.Name))
-			}
-		case gs.State == fsm.StateOffline:
-			s.place(ctx, ls, st, g)
-		case gs.Active() && gs.Owner != "" && ls.lost(gs.Owner):
+		if d := decide.Next(in, g); d.Rule == decide.RuleTakeover {
 			// Concurrently: raft commits the pass's takeovers in one
 			// batch, so the winner fences a lost owner once for all
 			// its groups (fenceround.go), not once per commit.
-			concurrently(func() { s.takeover(ctx, ls, st, g) })
-		case gs.State == fsm.StateFailed:
-			s.recover(ctx, ls, st, g)
-		case gs.State == fsm.StateOnline && (ls.isLeaving(gs.Owner) || !g.HasNode(gs.Owner)):
-			// leaving, or no longer in the group's nodes (re-applied
-			// without it): a planned move to an eligible node.
-			s.evacuate(ctx, ls, st, g)
-		case gs.State == fsm.StateOnline && st.OnStandby(gs.Owner):
-			s.standbyEvacuate(ctx, ls, st, g) // standby.go
-		case gs.State == fsm.StateOnline && g.Spec.Failback:
-			s.failback(ctx, ls, st, g)
+			concurrently(func() { s.takeover(ctx, ls, in, g) })
+		} else {
+			s.act(ctx, ls, st, g, d)
 		}
 	}
 	inFlight.Wait()
@@ -366,47 +255,6 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 // the winner's fence began: they then cost one more fence round.
 const maxParallelCommits = 256
 
-// evacuate starts a planned move of a group away from its owner (leaving,
-// or removed from the group's nodes).
-func (s *Server) evacuate(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
-	// A node on standby only when no other can take it (winner).
-	if n := ls.winner(st, g, g.Status.Owner); n != "" {
-		cause := fsm.CauseShutdown
-		if !g.HasNode(g.Status.Owner) {
-			cause = fsm.CauseNodesChanged
-		}
-		if _, err := s.commit(ctx, &fsm.BeginTransfer{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: cause}); err != nil {
-			s.logger.Warn("could not move group off a leaving member", "group", g.Spec.Name, "from", g.Status.Owner, "error", err)
-		} else {
-			s.logger.Info("moving group off a leaving member", "group", g.Spec.Name, "from", g.Status.Owner, "to", n)
-		}
-		return
-	}
-}
-
-// place assigns an offline group to the first healthy node of its list.
-func (s *Server) place(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
-	for _, n := range g.Spec.Nodes {
-		if st.Eligible(g, n) != nil || ls.isLeaving(n) || st.OnStandby(n) {
-			continue
-		}
-		if !ls.healthy(n) {
-			if !ls.heard(n) && !ls.lost(n) {
-				return // a new leader has not heard from it yet: wait, it is preferred
-			}
-			continue
-		}
-		epoch, err := s.commit(ctx, &fsm.Assign{Header: s.header("leader"), Group: g.Spec.Name, To: n, ExpectEpoch: g.Status.Epoch, Cause: fsm.CausePlacement, Reason: "first healthy node of " + joinNodes(g.Spec.Nodes)})
-		if err != nil {
-			s.logLimit.Log(s.logger, hclog.Warn, "place/"+g.Spec.Name, "placement refused", "group", g.Spec.Name, "node", n, "error", err)
-			return
-		}
-		s.logger.Info("group placed", "group", g.Spec.Name, "node", n, "epoch", epoch)
-		return
-	}
-	noteStandbyBlocksPlacement(ctx, ls, st, g) // standby.go
-}
-
 // healthyNodes lists the members the leader heard from recently.
 func (ls *leaderState) healthyNodes(st *fsm.State) []string {
 	var out []string
@@ -417,15 +265,4 @@ func (ls *leaderState) healthyNodes(st *fsm.State) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func joinNodes(n []string) string {
-	out := "["
-	for i, x := range n {
-		if i > 0 {
-			out += " "
-		}
-		out += x
-	}
-	return out + "]"
 }

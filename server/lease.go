@@ -2,11 +2,12 @@ package server
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/raftha/raftha/server/internal/clock"
+	ilease "github.com/raftha/raftha/server/internal/lease"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
@@ -14,112 +15,46 @@ import (
 // confirmation by the leader of the groups this member owns; a successful
 // one renews the lease from the moment the heartbeat was sent (never from
 // when the answer arrived), so the lease cannot outlive what the leader
-// confirmed. All times are monotonic (time.Now carries a monotonic
-// reading and time.Since/Until use it).
+// confirmed. The arithmetic (what is valid until when) is the clock-injected
+// ilease.Table; this type sends the heartbeats and watches the expiry. All
+// times are monotonic (time.Now carries a monotonic reading).
 type lease struct {
 	s *Server
-
-	mu        sync.Mutex
-	until     time.Time             // last full renewal's expiry
-	owned     map[string]leaseEntry // group → epoch and expiry confirmed
-	lastOK    time.Time
-	lastErr   error
-	leaderID  string
-	renewedCh chan struct{}
-}
-
-// leaseEntry is one group's confirmed ownership.
-type leaseEntry struct {
-	epoch uint64
-	until time.Time
+	t *ilease.Table
 }
 
 func newLease(s *Server) *lease {
-	return &lease{s: s, owned: map[string]leaseEntry{}, renewedCh: make(chan struct{})}
+	return &lease{s: s, t: ilease.New(clock.System{}, s.cfg.Timing.Lease.D())}
 }
 
 // valid reports whether the lease covers group at epoch now.
-func (l *lease) valid(group string, epoch uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.owned[group]
-	return ok && e.epoch == epoch && time.Now().Before(e.until)
-}
+func (l *lease) valid(group string, epoch uint64) bool { return l.t.Valid(group, epoch) }
 
 // confirmed records a single-group confirmation sent at sent.
 func (l *lease) confirmed(sent time.Time, group string, epoch uint64) {
-	until := sent.Add(l.s.cfg.Timing.Lease.D())
-	l.mu.Lock()
-	if e, ok := l.owned[group]; !ok || e.epoch != epoch || e.until.Before(until) {
-		l.owned[group] = leaseEntry{epoch: epoch, until: until}
-	}
-	l.mu.Unlock()
+	l.t.Confirmed(sent, group, epoch)
 }
 
 // untilNextExpiry is how long until the earliest group lease runs out
 // (at least 10ms; an hour when nothing is owned).
-func (l *lease) untilNextExpiry() time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	next := time.Hour
-	for _, e := range l.owned {
-		// An entry that already ran out stays until the next renewal;
-		// it is no reason to wake again (the runner would spin).
-		if d := time.Until(e.until); d > 0 && d < next {
-			next = d
-		}
-	}
-	return max(next+time.Millisecond, 10*time.Millisecond)
-}
+func (l *lease) untilNextExpiry() time.Duration { return l.t.UntilNextExpiry() }
 
 // remaining returns how long the lease has left (<= 0 when expired).
-func (l *lease) remaining() time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return time.Until(l.until)
-}
+func (l *lease) remaining() time.Duration { return l.t.Remaining() }
 
 // lastAnswer returns the leader that last answered a heartbeat of this
 // member, and when the answer came (zero before any).
-func (l *lease) lastAnswer() (string, time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.leaderID, l.lastOK
-}
+func (l *lease) lastAnswer() (string, time.Time) { return l.t.LastAnswer() }
 
-// renewed returns a channel closed at the next renewal or expiry change.
-func (l *lease) renewed() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.renewedCh
-}
+// renewed returns a channel closed at the next renewal.
+func (l *lease) renewed() <-chan struct{} { return l.t.Renewed() }
 
 func (l *lease) renew(sent time.Time, owned map[string]uint64, leader string) {
-	l.mu.Lock()
-	l.until = sent.Add(l.s.cfg.Timing.Lease.D())
-	next := make(map[string]leaseEntry, len(owned))
-	for g, e := range owned {
-		next[g] = leaseEntry{epoch: e, until: l.until}
-		if old, ok := l.owned[g]; ok && old.epoch == e && old.until.After(l.until) {
-			next[g] = old
-		}
-	}
-	l.owned = next
-	l.lastOK = time.Now()
-	l.lastErr = nil
-	l.leaderID = leader
-	ch := l.renewedCh
-	l.renewedCh = make(chan struct{})
-	l.mu.Unlock()
-	close(ch)
+	l.t.Renew(sent, owned, leader)
 }
 
 func (l *lease) fail(err error) {
-	l.mu.Lock()
-	changed := l.lastErr == nil
-	l.lastErr = err
-	l.mu.Unlock()
-	if changed {
+	if l.t.Fail(err) {
 		left := "none yet" // never renewed: time.Until of the zero time is nonsense
 		if l.everRenewed() {
 			left = max(l.remaining(), 0).Round(time.Millisecond).String()
@@ -177,9 +112,8 @@ func (l *lease) watch(ctx context.Context, cancel context.CancelCauseFunc, group
 	defer t.Stop()
 	for {
 		renewed := l.renewed()
-		until, ok := l.expiry(group, epoch)
-		left := time.Until(until)
-		if !ok || left <= 0 {
+		left := l.t.Left(group, epoch) // <= 0: not covered, or over
+		if left <= 0 {
 			if ctx.Err() != nil {
 				return false
 			}
@@ -202,7 +136,7 @@ func (l *lease) watch(ctx context.Context, cancel context.CancelCauseFunc, group
 // own timeout lies inside it.
 func (l *lease) bound(parent context.Context, group string, epoch uint64) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
-	if until, ok := l.expiry(group, epoch); !ok || !time.Now().Before(until) {
+	if !l.t.Valid(group, epoch) {
 		cancel(ErrLeaseLost) // already over: the caller sees it at once
 		return ctx, func() { cancel(context.Canceled) }
 	}

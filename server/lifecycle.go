@@ -89,11 +89,7 @@ func (s *Server) watchReady() {
 }
 
 // everRenewed reports whether a heartbeat ever renewed the lease.
-func (l *lease) everRenewed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !l.lastOK.IsZero()
-}
+func (l *lease) everRenewed() bool { return l.t.EverRenewed() }
 
 // stopsUnderWay reports whether a stop of a group began here and has not
 // ended or failed yet: shutdown waits for it past failover_timeout, since

@@ -61,19 +61,6 @@ func (s *Server) settingsOf(st *fsm.State) fsm.ClusterSettings {
 	return s.cfg.ClusterSettings()
 }
 
-// takeoverWait is the FenceWait of a fenced takeover decided silence
-// after the lost owner was last heard from, computed from the cluster's
-// settings in the log (never from this leader's own configuration: a
-// witness configured aws-stop must not decide a lease-only takeover
-// without waiting).
-func (s *Server) takeoverWait(st *fsm.State, silence time.Duration) time.Duration {
-	cs := s.settingsOf(st)
-	if cs.FencingMode != fsm.FencingLeaseOnly {
-		return 0
-	}
-	return max(0, config.LeaseOnlyWaitOf(cs)-silence)
-}
-
 // seedSettings records this leader's settings when the log has none yet.
 func (s *Server) seedSettings() {
 	if s.fsm.View().Settings != nil {

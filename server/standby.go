@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/raftha/raftha/api"
@@ -76,69 +73,6 @@ func (s *Server) handleStandby(standby bool) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, res)
 	}
-}
-
-// pick is the first node of g's list, not in exclude, that may own g, is
-// healthy and not leaving; a node on standby only when standbyOK.
-func (ls *leaderState) pick(st *fsm.State, g *fsm.Group, standbyOK bool, exclude ...string) string {
-	for _, n := range g.Spec.Nodes {
-		if slices.Contains(exclude, n) || (!standbyOK && st.OnStandby(n)) {
-			continue
-		}
-		if st.Eligible(g, n) == nil && ls.healthy(n) && !ls.isLeaving(n) {
-			return n
-		}
-	}
-	return ""
-}
-
-// lastResort is what a takeover's or recovery's reason adds when its
-// winner is on standby.
-func lastResort(st *fsm.State, winner string) string {
-	if !st.OnStandby(winner) {
-		return ""
-	}
-	return fmt.Sprintf("; %s is on standby but no other node can take the group: availability over maintenance", winner)
-}
-
-// standbyEvacuate starts the planned move of an online group off its
-// standby owner, to the first fit node of its list that is not on standby
-// and where it has not failed (moving it back there would only fail and
-// return it to the standby node). With none, the group stays, noted once
-// per epoch.
-func (s *Server) standbyEvacuate(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
-	gs := g.Status
-	to := ls.pick(st, g, false, append([]string{gs.Owner}, gs.FailedOn...)...)
-	if to == "" {
-		ls.noteOnce(ctx, g, fsm.KindStandbyStays, fmt.Sprintf("%s is on standby but no other healthy node of %s that is not on standby can take group %s; it stays online on %s", gs.Owner, joinNodes(g.Spec.Nodes), g.Spec.Name, gs.Owner))
-		return
-	}
-	if _, err := s.commit(ctx, &fsm.StandbyMove{Header: s.header("leader"), Group: g.Spec.Name, To: to, ExpectEpoch: gs.Epoch}); err != nil {
-		s.logLimit.Log(s.logger, hclog.Warn, "standby/"+g.Spec.Name, "standby move refused", "group", g.Spec.Name, "from", gs.Owner, "to", to, "error", err)
-		return
-	}
-	s.logger.Info("moving group off a standby node", "group", g.Spec.Name, "from", gs.Owner, "to", to)
-}
-
-// noteStandbyBlocksPlacement notes, once, that an offline group was not
-// placed while some of its nodes are on standby (place found no other).
-func noteStandbyBlocksPlacement(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm.Group) {
-	var standby []string
-	for _, n := range g.Spec.Nodes {
-		if st.OnStandby(n) {
-			standby = append(standby, n)
-		}
-	}
-	if len(standby) > 0 {
-		ls.noteOnce(ctx, g, fsm.KindNoNode, fmt.Sprintf("group %s stays offline: no healthy node of %s may take it and %s on standby (`raftha members unstandby NODE`)", g.Spec.Name, joinNodes(g.Spec.Nodes), strings.Join(standby, ", ")+" "+isAre(len(standby))))
-	}
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
 }
 
 var descStandby = prometheus.NewDesc("raftha_member_standby", "1 while a node is on standby (`raftha members standby`: it votes, owns nothing new), as this member's log has it.", []string{"member"}, nil)
