@@ -42,8 +42,9 @@ type FailoverSplit struct {
 	// Other is the rest of Overhead (run records, the winner's own
 	// bookkeeping between steps).
 	Other Duration `json:"other,omitempty"`
-	// ClockSkew is set when a figure came out negative (the leader's and
-	// the winner's clocks differ) and was counted as 0.
+	// ClockSkew is set when Total, Overhead or Decision came out
+	// negative (the leader's and the winner's clocks differ) and was
+	// counted as 0.
 	ClockSkew bool `json:"clock_skew,omitempty"`
 }
 

@@ -18,6 +18,10 @@ func split(tk, fe, on *fsm.Event) *api.FailoverSplit {
 		return nil
 	}
 	sp := &api.FailoverSplit{}
+	// A negative Total, Overhead or Decision compares two members'
+	// clocks that differ; a negative figure of one member's clock is an
+	// overlap (its log applied the Fenced before the commit call
+	// returned) or the 1 ms rounding of Header.At: both count as 0.
 	nonneg := func(d time.Duration) api.Duration {
 		if d < 0 {
 			sp.ClockSkew = true
@@ -25,30 +29,31 @@ func split(tk, fe, on *fsm.Event) *api.FailoverSplit {
 		}
 		return api.Duration(d)
 	}
+	atLeast0 := func(d time.Duration) api.Duration { return api.Duration(max(d, 0)) }
 	if tk.Timing != nil {
 		sp.Detection = api.Duration(tk.Timing.Silence)
 	}
 	total := on.At.Sub(tk.At)
 	fence := fenceTook(fe)
 	start := on.Timing.Start
-	sp.Total, sp.Fence, sp.Start = nonneg(total), nonneg(fence), nonneg(start)
+	sp.Total, sp.Fence, sp.Start = nonneg(total), atLeast0(fence), atLeast0(start)
 	overhead := sp.Total.D() - sp.Fence.D() - sp.Start.D()
 	sp.Overhead = nonneg(overhead)
 	known := time.Duration(0)
 	if ft := fe.Timing; ft != nil {
 		sp.Decision = nonneg(fe.At.Add(-ft.SeenBefore).Sub(tk.At))
-		sp.FenceConfirm = nonneg(ft.Confirm)
+		sp.FenceConfirm = atLeast0(ft.Confirm)
 		known += sp.Decision.D() + sp.FenceConfirm.D()
 	}
 	ot := on.Timing
-	sp.FenceCommit, sp.StartConfirm = nonneg(ot.FenceCommit), nonneg(ot.Confirm)
+	sp.FenceCommit, sp.StartConfirm = atLeast0(ot.FenceCommit), atLeast0(ot.Confirm)
 	known += sp.FenceCommit.D() + sp.StartConfirm.D()
 	if ot.BeganBefore > 0 {
 		began := on.At.Add(-ot.BeganBefore)
-		sp.Wake = nonneg(began.Sub(fe.At) - ot.FenceCommit)
+		sp.Wake = atLeast0(began.Sub(fe.At) - ot.FenceCommit)
 		known += sp.Wake.D()
 	}
-	sp.Other = nonneg(sp.Overhead.D() - known)
+	sp.Other = atLeast0(sp.Overhead.D() - known)
 	return sp
 }
 

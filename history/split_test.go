@@ -41,6 +41,12 @@ func TestWhySplitsTakeoverTime(t *testing.T) {
 			Detection: d(2010), Total: d(500), Fence: d(500), Start: d(100), Overhead: 0,
 			FenceConfirm: d(10), FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), ClockSkew: true,
 		}},
+		{"winner's log applied the Fenced before its commit returned", []fsm.Event{takeover, fenced, with(online, func(e *fsm.Event) {
+			e.Timing = &fsm.Timing{FenceCommit: ms(20), BeganBefore: ms(190), Confirm: ms(5), Start: ms(100)}
+		})}, &api.FailoverSplit{
+			Detection: d(2010), Total: d(800), Fence: d(500), Start: d(100), Overhead: d(200),
+			Decision: d(40), FenceConfirm: d(10), FenceCommit: d(20), StartConfirm: d(5), Other: d(125),
+		}},
 		{"no timing on the online report", []fsm.Event{takeover, fenced, with(online, func(e *fsm.Event) { e.Timing = nil })}, nil},
 		{"not fenced (operator override)", []fsm.Event{takeover, {Kind: fsm.KindFenceOverride, Group: "db", Epoch: 10, At: at(700)}, online}, nil},
 		{"never online", []fsm.Event{takeover, fenced}, nil},

@@ -364,6 +364,10 @@ type worker struct {
 	fenceTries int
 	fenceNext  time.Time
 
+	// stepTimes: what the current change's steps took (overhead.go;
+	// worker goroutine only).
+	stepTimes stepTimes
+
 	// fenceWatchNext: when the FenceCheckers are due again (fencewatch.go;
 	// worker goroutine only).
 	fenceWatchNext time.Time
@@ -499,7 +503,7 @@ func (w *worker) reconcile(ctx context.Context) {
 			return
 		}
 		if gs.State == fsm.StateStarting {
-			w.report(ctx, gs.Epoch, fsm.StateOnline, "")
+			w.reportOnline(ctx, gs.Epoch)
 		}
 		if !gs.Suspended {
 			w.monitor(ctx, g, inst)

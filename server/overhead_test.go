@@ -1,0 +1,89 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/history"
+)
+
+// takeoverSplit is the split `raftha why` gives for group's takeover at
+// epoch, from the leader's log (nil when it has none).
+func (c *testCluster) takeoverSplit(group string, epoch uint64) *api.FailoverSplit {
+	c.t.Helper()
+	for _, ch := range history.Why(c.leader().srv.State(), group) {
+		if ch.Epoch == epoch && ch.Cause == fsm.CauseNodeLost {
+			return ch.Split
+		}
+	}
+	c.t.Fatalf("no node-lost takeover of %s at epoch %d in the history", group, epoch)
+	return nil
+}
+
+// TestWhySplitRecordedOnRealTakeover: real agents (aws-stop against
+// moto, default timing); the owner of a group whose start takes 300 ms is
+// killed. The takeover's split is recorded and adds up: detection is
+// about failover_timeout, start covers the 300 ms start, fence + start +
+// overhead = total, the overhead's parts sum to it, and detection + total
+// matches the kill-to-online time the test saw.
+func TestWhySplitRecordedOnRealTakeover(t *testing.T) {
+	c, _, _ := awsCluster(t, "n1", "n2", "w1")
+	c.configure(func(m *testMember) { m.cfg.Timing = defaultTiming() })
+	c.startAll()
+	c.leader()
+	c.waitHealthy()
+	dir := t.TempDir()
+	group := fmt.Sprintf(`groups:
+  - name: db
+    nodes: [n1, n2]
+    resources:
+      - name: app
+        type: exec
+        start: sleep 0.3; touch %s/$RAFTHA_NODE
+        stop: rm -f %s/$RAFTHA_NODE
+`, dir, dir)
+	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(group), "test"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitOnline("db", "n1")
+	c.moveLeadership("n2")
+	c.waitHealthy()
+	killed := time.Now()
+	c.kill("n1")
+	g := c.waitOnline("db", "n2")
+	seen := time.Since(killed)
+	sp := c.takeoverSplit("db", g.Status.Epoch)
+	if sp == nil {
+		t.Fatalf("takeover at epoch %d has no split; events: %s", g.Status.Epoch, kinds(c.events("db")))
+	}
+	t.Logf("kill → online seen by the test %s; split: %s", seen.Round(time.Millisecond), sp)
+	ms := func(d api.Duration) time.Duration { return d.D() }
+	ft := defaultTiming().FailoverTimeout.D()
+	const slack = 5 * time.Millisecond // Header.At is rounded to 1 ms
+	switch {
+	case sp.ClockSkew:
+		t.Fatal("one clock, yet a figure came out negative")
+	case ms(sp.Detection) < ft || ms(sp.Detection) > ft+time.Second:
+		t.Fatalf("detection %s, want failover_timeout %s plus at most the leader loop's period", sp.Detection, ft)
+	case ms(sp.Start) < 300*time.Millisecond || ms(sp.Start) > 2*time.Second:
+		t.Fatalf("start %s, want the 300 ms of the exec start (and not much more)", sp.Start)
+	case sp.Fence <= 0 || sp.Decision <= 0 || sp.FenceCommit <= 0 || sp.Wake < 0:
+		t.Fatalf("a part of the split is missing: %+v", *sp)
+	}
+	if d := ms(sp.Total) - ms(sp.Fence) - ms(sp.Start) - ms(sp.Overhead); d < -slack || d > slack {
+		t.Fatalf("total %s != fence %s + start %s + overhead %s", sp.Total, sp.Fence, sp.Start, sp.Overhead)
+	}
+	parts := ms(sp.Decision) + ms(sp.FenceConfirm) + ms(sp.FenceCommit) + ms(sp.Wake) + ms(sp.StartConfirm) + ms(sp.Other)
+	if d := parts - ms(sp.Overhead); d < -slack || d > slack {
+		t.Fatalf("the parts of the overhead sum to %s, overhead %s", parts, sp.Overhead)
+	}
+	// The silence counts from the last contact, up to a heartbeat before
+	// the kill; the test polls every 20 ms.
+	hb := defaultTiming().Heartbeat.D()
+	if sum := ms(sp.Detection) + ms(sp.Total); sum < seen-200*time.Millisecond || sum > seen+hb+200*time.Millisecond {
+		t.Fatalf("detection + total = %s, but the test saw %s from kill to online", sum, seen)
+	}
+}
