@@ -39,8 +39,11 @@ type FailoverSplit struct {
 	// StartConfirm is the winner's leader confirmations before each
 	// resource start.
 	StartConfirm Duration `json:"start_confirm,omitempty"`
-	// Other is the rest of Overhead (run records, the winner's own
-	// bookkeeping between steps).
+	// Record is the winner's durable write of its run record before the
+	// first start.
+	Record Duration `json:"record,omitempty"`
+	// Other is the rest of Overhead (the winner's own bookkeeping
+	// between steps).
 	Other Duration `json:"other,omitempty"`
 	// ClockSkew is set when Total, Overhead or Decision came out
 	// negative (the leader's and the winner's clocks differ) and was
@@ -63,9 +66,9 @@ func (s FailoverSplit) String() string {
 		d    Duration
 	}{
 		{"decision", s.Decision}, {"fence confirm", s.FenceConfirm}, {"fence commit", s.FenceCommit},
-		{"wake", s.Wake}, {"start confirm", s.StartConfirm}, {"other", s.Other},
+		{"wake", s.Wake}, {"start confirm", s.StartConfirm}, {"run record", s.Record}, {"other", s.Other},
 	} {
-		if p.d > 0 {
+		if p.d.D().Round(time.Millisecond) > 0 {
 			parts = append(parts, p.name+" "+ms(p.d))
 		}
 	}

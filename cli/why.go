@@ -26,7 +26,7 @@ when the leader declared it lost), then from that decision to online =
 fence + resource start + overhead (raftha's own time), and the parts of
 the overhead: decision (the takeover reaching the winner), fence confirm,
 fence commit, wake (the winner resuming after its fence was recorded),
-start confirm, other. The history is bounded (the latest 1000 events).`,
+start confirm, run record, other. The history is bounded (the latest 1000 events).`,
 		Flags: clientFlags(),
 		Action: apiAction(1, usagef("why takes one GROUP name, e.g. `raftha why db`"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
 			changes, err := cl.Why(ctx, c.Args().First())

@@ -34,4 +34,7 @@ type Timing struct {
 	// Start (online Report) is the time spent in the resources' Start
 	// calls at this epoch (every attempt).
 	Start time.Duration `json:"start,omitempty"`
+	// Record (online Report) is the time spent writing the run record
+	// (durably) before the first start.
+	Record time.Duration `json:"record,omitempty"`
 }

@@ -46,8 +46,8 @@ func split(tk, fe, on *fsm.Event) *api.FailoverSplit {
 		known += sp.Decision.D() + sp.FenceConfirm.D()
 	}
 	ot := on.Timing
-	sp.FenceCommit, sp.StartConfirm = atLeast0(ot.FenceCommit), atLeast0(ot.Confirm)
-	known += sp.FenceCommit.D() + sp.StartConfirm.D()
+	sp.FenceCommit, sp.StartConfirm, sp.Record = atLeast0(ot.FenceCommit), atLeast0(ot.Confirm), atLeast0(ot.Record)
+	known += sp.FenceCommit.D() + sp.StartConfirm.D() + sp.Record.D()
 	if ot.BeganBefore > 0 {
 		began := on.At.Add(-ot.BeganBefore)
 		sp.Wake = atLeast0(began.Sub(fe.At) - ot.FenceCommit)

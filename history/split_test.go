@@ -21,7 +21,7 @@ func TestWhySplitsTakeoverTime(t *testing.T) {
 	fenced := fsm.Event{Kind: fsm.KindFenced, Group: "db", Node: "n2", From: "n1", Epoch: 10, Cause: fsm.Cause(fsm.FencingAWSStop), Reason: "480ms; i-1 verified", At: at(600),
 		Timing: &fsm.Timing{SeenBefore: ms(560), Confirm: ms(10), Fence: ms(500)}}
 	online := fsm.Event{Kind: fsm.KindOnline, Group: "db", Node: "n2", Epoch: 10, At: at(800),
-		Timing: &fsm.Timing{FenceCommit: ms(20), BeganBefore: ms(150), Confirm: ms(5), Start: ms(100)}}
+		Timing: &fsm.Timing{FenceCommit: ms(20), BeganBefore: ms(150), Confirm: ms(5), Start: ms(100), Record: ms(15)}}
 	with := func(e fsm.Event, f func(*fsm.Event)) fsm.Event { f(&e); return e }
 	for _, tc := range []struct {
 		name   string
@@ -31,15 +31,15 @@ func TestWhySplitsTakeoverTime(t *testing.T) {
 		{"every part recorded", []fsm.Event{takeover, fenced, online}, &api.FailoverSplit{
 			Detection: d(2010), Total: d(800), Fence: d(500), Start: d(100), Overhead: d(200),
 			// decision: seen at 600-560 = 40; wake: began at 650, 600 + 20 commit
-			Decision: d(40), FenceConfirm: d(10), FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), Other: d(95),
+			Decision: d(40), FenceConfirm: d(10), FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), Record: d(15), Other: d(80),
 		}},
 		{"fence timing from an older winner: Took", []fsm.Event{takeover, with(fenced, func(e *fsm.Event) { e.Timing = nil }), online}, &api.FailoverSplit{
 			Detection: d(2010), Total: d(800), Fence: d(480), Start: d(100), Overhead: d(220),
-			FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), Other: d(165),
+			FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), Record: d(15), Other: d(150),
 		}},
 		{"leader's clock ahead of the winner's", []fsm.Event{with(takeover, func(e *fsm.Event) { e.At = at(300) }), fenced, online}, &api.FailoverSplit{
 			Detection: d(2010), Total: d(500), Fence: d(500), Start: d(100), Overhead: 0,
-			FenceConfirm: d(10), FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), ClockSkew: true,
+			FenceConfirm: d(10), FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), Record: d(15), ClockSkew: true,
 		}},
 		{"winner's log applied the Fenced before its commit returned", []fsm.Event{takeover, fenced, with(online, func(e *fsm.Event) {
 			e.Timing = &fsm.Timing{FenceCommit: ms(20), BeganBefore: ms(190), Confirm: ms(5), Start: ms(100)}
@@ -75,8 +75,8 @@ func TestWhySplitsTakeoverTime(t *testing.T) {
 // TestSplitString: the one-line form names every measured part.
 func TestSplitString(t *testing.T) {
 	ms := func(n int) api.Duration { return api.Duration(time.Duration(n) * time.Millisecond) }
-	s := api.FailoverSplit{Detection: ms(2010), Total: ms(800), Fence: ms(500), Start: ms(100), Overhead: ms(200), Decision: ms(40), FenceConfirm: ms(10), FenceCommit: ms(20), Wake: ms(30), StartConfirm: ms(5), Other: ms(95)}.String()
-	want := "detection 2.01s, then 800ms = fence 500ms + start 100ms + overhead 200ms (decision 40ms, fence confirm 10ms, fence commit 20ms, wake 30ms, start confirm 5ms, other 95ms)"
+	s := api.FailoverSplit{Detection: ms(2010), Total: ms(800), Fence: ms(500), Start: ms(100), Overhead: ms(200), Decision: ms(40), FenceConfirm: ms(10), FenceCommit: ms(20), Wake: ms(30), StartConfirm: ms(5), Record: ms(15), Other: ms(80)}.String()
+	want := "detection 2.01s, then 800ms = fence 500ms + start 100ms + overhead 200ms (decision 40ms, fence confirm 10ms, fence commit 20ms, wake 30ms, start confirm 5ms, run record 15ms, other 80ms)"
 	if s != want {
 		t.Fatalf("got  %q\nwant %q", s, want)
 	}

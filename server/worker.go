@@ -55,7 +55,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 			return
 		}
 		if !inst.recorded {
-			if err := w.syncRecord(); err != nil {
+			if err := timed(&steps.record, w.syncRecord); err != nil {
 				w.log.Error("cannot record what is about to start; starting nothing", "epoch", epoch, "error", err)
 				w.stopLocal(ctx, "run record not written")
 				w.reportFailed(ctx, epoch, err.Error(), false)
