@@ -22,16 +22,18 @@ func split(tk, fe, on *fsm.Event) *api.FailoverSplit {
 	// clocks that differ; a negative figure of one member's clock is an
 	// overlap (its log applied the Fenced before the commit call
 	// returned) or the 1 ms rounding of Header.At: both count as 0.
+	// Every figure is rounded to 1 ms, as Header.At is, before the sums,
+	// so that the parts add up exactly.
 	nonneg := func(d time.Duration) api.Duration {
 		if d < 0 {
 			sp.ClockSkew = true
 			return 0
 		}
-		return api.Duration(d)
+		return api.Duration(d.Round(time.Millisecond))
 	}
-	atLeast0 := func(d time.Duration) api.Duration { return api.Duration(max(d, 0)) }
+	atLeast0 := func(d time.Duration) api.Duration { return api.Duration(max(d, 0).Round(time.Millisecond)) }
 	if tk.Timing != nil {
-		sp.Detection = api.Duration(tk.Timing.Silence)
+		sp.Detection = atLeast0(tk.Timing.Silence)
 	}
 	total := on.At.Sub(tk.At)
 	fence := fenceTook(fe)

@@ -47,6 +47,16 @@ func TestWhySplitsTakeoverTime(t *testing.T) {
 			Detection: d(2010), Total: d(800), Fence: d(500), Start: d(100), Overhead: d(200),
 			Decision: d(40), FenceConfirm: d(10), FenceCommit: d(20), StartConfirm: d(5), Other: d(125),
 		}},
+		{"sub-millisecond figures rounded before the sums", []fsm.Event{takeover,
+			with(fenced, func(e *fsm.Event) {
+				e.Timing = &fsm.Timing{SeenBefore: ms(560), Confirm: ms(10), Fence: 500*time.Millisecond + 400*time.Microsecond}
+			}),
+			with(online, func(e *fsm.Event) {
+				e.Timing = &fsm.Timing{FenceCommit: ms(20), BeganBefore: ms(150), Confirm: 5*time.Millisecond + 600*time.Microsecond, Start: 99*time.Millisecond + 600*time.Microsecond}
+			})}, &api.FailoverSplit{
+			Detection: d(2010), Total: d(800), Fence: d(500), Start: d(100), Overhead: d(200),
+			Decision: d(40), FenceConfirm: d(10), FenceCommit: d(20), Wake: d(30), StartConfirm: d(6), Other: d(94),
+		}},
 		{"no timing on the online report", []fsm.Event{takeover, fenced, with(online, func(e *fsm.Event) { e.Timing = nil })}, nil},
 		{"not fenced (operator override)", []fsm.Event{takeover, {Kind: fsm.KindFenceOverride, Group: "db", Epoch: 10, At: at(700)}, online}, nil},
 		{"never online", []fsm.Event{takeover, fenced}, nil},
