@@ -69,24 +69,7 @@ func BenchmarkFailover(b *testing.B) {
 }
 
 func benchFailover(b *testing.B, timing config.TimingConfig, ownerLeads bool, runs int) ([]time.Duration, []api.FailoverSplit) {
-	c, moto, _ := awsCluster(b, "n1", "n2", "w1")
-	c.configure(func(m *testMember) { m.cfg.Timing = timing })
-	c.startAll()
-	c.leader()
-	c.waitHealthy()
-	dir := b.TempDir()
-	group := fmt.Sprintf(`groups:
-  - name: db
-    nodes: [n1, n2]
-    resources:
-      - name: app
-        type: exec
-        start: touch %s/$RAFTHA_NODE
-        stop: rm -f %s/$RAFTHA_NODE
-`, dir, dir)
-	if _, err := c.leader().srv.ApplyGroups(ctxT(b, 10*time.Second), []byte(group), "bench"); err != nil {
-		b.Fatal(err)
-	}
+	c, moto := touchCluster(b, timing, "")
 	var out []time.Duration
 	var splits []api.FailoverSplit
 	for i := 0; i < runs; i++ {

@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/history"
 	"github.com/raftha/raftha/internal/benchtable"
+	"github.com/raftha/raftha/resources/aws/motoserver"
 )
 
 // takeoverSplit is the split `raftha why` gives for group's takeover at
@@ -24,15 +26,13 @@ func (c *testCluster) takeoverSplit(group string, epoch uint64) *api.FailoverSpl
 	return nil
 }
 
-// TestWhySplitRecordedOnRealTakeover: real agents (aws-stop against
-// moto, default timing); the owner of a group whose start takes 300 ms is
-// killed. The takeover's split is recorded and adds up: detection is
-// about failover_timeout, start covers the 300 ms start, fence + start +
-// overhead = total, the overhead's parts sum to it, and detection + total
-// matches the kill-to-online time the test saw.
-func TestWhySplitRecordedOnRealTakeover(t *testing.T) {
-	c, _, _ := awsCluster(t, "n1", "n2", "w1")
-	c.configure(func(m *testMember) { m.cfg.Timing = defaultTiming() })
+// touchCluster starts n1, n2 and w1 with timing and aws-stop fencing
+// against moto, and applies group db (nodes n1, n2) whose exec resource
+// starts with `pre` and then touches a file.
+func touchCluster(t testing.TB, timing config.TimingConfig, pre string) (*testCluster, *motoserver.Server) {
+	t.Helper()
+	c, moto, _ := awsCluster(t, "n1", "n2", "w1")
+	c.configure(func(m *testMember) { m.cfg.Timing = timing })
 	c.startAll()
 	c.leader()
 	c.waitHealthy()
@@ -43,12 +43,23 @@ func TestWhySplitRecordedOnRealTakeover(t *testing.T) {
     resources:
       - name: app
         type: exec
-        start: sleep 0.3; touch %s/$RAFTHA_NODE
-        stop: rm -f %s/$RAFTHA_NODE
-`, dir, dir)
+        start: %[1]stouch %[2]s/$RAFTHA_NODE
+        stop: rm -f %[2]s/$RAFTHA_NODE
+`, pre, dir)
 	if _, err := c.leader().srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(group), "test"); err != nil {
 		t.Fatal(err)
 	}
+	return c, moto
+}
+
+// TestWhySplitRecordedOnRealTakeover: real agents (aws-stop against
+// moto, default timing); the owner of a group whose start takes 300 ms is
+// killed. The takeover's split is recorded and adds up: detection is
+// about failover_timeout, start covers the 300 ms start, fence + start +
+// overhead = total, the overhead's parts sum to it, and detection + total
+// matches the kill-to-online time the test saw.
+func TestWhySplitRecordedOnRealTakeover(t *testing.T) {
+	c, _ := touchCluster(t, defaultTiming(), "sleep 0.3; ")
 	c.waitOnline("db", "n1")
 	c.moveLeadership("n2")
 	c.waitHealthy()
