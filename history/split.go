@@ -19,9 +19,8 @@ func split(tk, fe, on *fsm.Event) *api.FailoverSplit {
 	}
 	sp := &api.FailoverSplit{}
 	// A negative Total, Overhead or Decision compares two members'
-	// clocks that differ; a negative figure of one member's clock is an
-	// overlap (its log applied the Fenced before the commit call
-	// returned) or the 1 ms rounding of Header.At: both count as 0.
+	// clocks that differ; a negative figure of one member's clock (Wake,
+	// Other) comes from the 1 ms rounding of Header.At: both count as 0.
 	// Every figure is rounded to 1 ms, as Header.At is, before the sums,
 	// so that the parts add up exactly.
 	nonneg := func(d time.Duration) api.Duration {
