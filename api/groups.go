@@ -104,6 +104,10 @@ type OwnershipChange struct {
 	// Outcome is what happened at this epoch in the end (online, failed:
 	// reason, superseded).
 	Outcome string `json:"outcome,omitempty"`
+	// Split splits the time of a takeover that came online (detection,
+	// fence, start, overhead); nil for other changes or when the members
+	// recorded no timing.
+	Split *FailoverSplit `json:"split,omitempty"`
 }
 
 // String formats one change for a terminal.

@@ -20,7 +20,13 @@ from which node to which, the new epoch, the cause (planned, failback,
 shutdown, node-lost, failure, stop-failed, placement, auto-retry, standby), the fence
 used and how long it took, how many times the new owner retried a failed
 start (start_retries), how long the old owner took to stop, and how long
-until the group was online. The history is bounded (the latest 1000 events).`,
+until the group was online. Under a takeover from a lost owner that came
+online, a "split:" line splits its time: detection (the owner's silence
+when the leader declared it lost), then from that decision to online =
+fence + resource start + overhead (raftha's own time), and the parts of
+the overhead: decision (the takeover reaching the winner), fence confirm,
+fence commit, wake (the winner resuming after its fence was recorded),
+start confirm, run record, other. The history is bounded (the latest 1000 events).`,
 		Flags: clientFlags(),
 		Action: apiAction(1, usagef("why takes one GROUP name, e.g. `raftha why db`"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
 			changes, err := cl.Why(ctx, c.Args().First())
@@ -35,6 +41,9 @@ until the group was online. The history is bounded (the latest 1000 events).`,
 			}
 			for _, ch := range changes {
 				fmt.Fprintln(stdout(c), ch.String())
+				if ch.Split != nil {
+					fmt.Fprintln(stdout(c), "    split: "+ch.Split.String())
+				}
 			}
 			return nil
 		}),

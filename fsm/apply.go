@@ -324,7 +324,11 @@ func (s *State) assignAny(index uint64, c *Assign) Result {
 		st.FenceStopFailed = false
 	}
 	st.Owner, st.Epoch, st.Target, st.Reason, st.Since, st.StopFailed = c.To, index, "", c.Reason, c.At, false
-	s.event(index, c.Header, Event{Kind: kind, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason})
+	ev := Event{Kind: kind, Group: c.Group, From: from, To: c.To, Epoch: index, Cause: c.Cause, Reason: c.Reason}
+	if c.Fence && c.FenceSilence > 0 {
+		ev.Timing = &Timing{Silence: c.FenceSilence}
+	}
+	s.event(index, c.Header, ev)
 	return Result{Epoch: index}
 }
 
@@ -346,7 +350,7 @@ func (s *State) report(index uint64, c *Report) Result {
 		if st.State == StateOnline {
 			return Result{Epoch: st.Epoch}
 		}
-		ev.Kind = KindOnline
+		ev.Kind, ev.Timing = KindOnline, c.Timing
 		st.State, st.Reason = StateOnline, c.Reason
 	case StateFailed:
 		if st.State == StateFencing {
@@ -447,7 +451,7 @@ func (s *State) fenced(index uint64, c *Fenced) Result {
 	if c.Verified != "" {
 		reason = strings.TrimPrefix(reason+"; "+c.Verified, "; ")
 	}
-	s.event(index, c.Header, Event{Kind: KindFenced, Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: Cause(c.Method), Reason: reason})
+	s.event(index, c.Header, Event{Kind: KindFenced, Group: c.Group, Node: c.Node, From: st.FenceNode, Epoch: st.Epoch, Cause: Cause(c.Method), Reason: reason, Timing: c.Timing})
 	st.State, st.FenceNode, st.FenceInstance, st.FenceInstances, st.FenceWait, st.FenceSilence, st.Since, st.Reason = StateStarting, "", "", nil, 0, 0, c.At, "fenced "+string(c.Method)
 	st.FenceStopFailed = false
 	return Result{Epoch: st.Epoch}

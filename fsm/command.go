@@ -172,6 +172,9 @@ type Report struct {
 	// StopFailed marks a failed report whose resources could not be
 	// stopped: the group then needs a fenced takeover.
 	StopFailed bool `json:"stop_failed,omitempty"`
+	// Timing (online) is what starting the group took on the owner; it
+	// goes to the online event.
+	Timing *Timing `json:"timing,omitempty"`
 }
 
 // SetSuspended pauses (or resumes) monitoring and automatic actions for a
@@ -228,6 +231,9 @@ type Fenced struct {
 	// id in the group's InstancesToFence must be among them (one the node
 	// reported while the winner was fencing makes it fence again).
 	Instances []string `json:"instances,omitempty"`
+	// Timing is what the fence took on the winner; it goes to the
+	// fenced event.
+	Timing *Timing `json:"timing,omitempty"`
 }
 
 // Note records an event (fence failure, self-fence, ...). When Group and

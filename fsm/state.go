@@ -236,6 +236,9 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// By is the command's Header.By.
 	By string `json:"by,omitempty"`
+	// Timing is how long the steps took (takeover, fenced, online; see
+	// Timing); nil when nothing was measured.
+	Timing *Timing `json:"timing,omitempty"`
 }
 
 // ClusterSettings are the fencing settings the lease-only wait depends

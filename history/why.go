@@ -40,7 +40,8 @@ func Why(st *fsm.State, group string) []api.OwnershipChange {
 				}
 			}
 			stopping = nil
-			for _, f := range evs[i+1:] {
+			var fenced, online *fsm.Event
+			for j, f := range evs[i+1:] {
 				if f.Epoch != e.Epoch && (f.Kind == fsm.KindAssigned || f.Kind == fsm.KindTakeover) {
 					c.Outcome = "superseded at epoch " + fmt.Sprint(f.Epoch)
 					break
@@ -54,6 +55,7 @@ func Why(st *fsm.State, group string) []api.OwnershipChange {
 				case fsm.KindStartRetry:
 					c.StartRetries++
 				case fsm.KindFenced:
+					fenced = &evs[i+1+j]
 					took, verified, _ := strings.Cut(f.Reason, "; ")
 					c.Fence, c.FenceTook, c.FenceVerified = string(f.Cause), took, verified
 				case fsm.KindFenceOverride:
@@ -62,12 +64,16 @@ func Why(st *fsm.State, group string) []api.OwnershipChange {
 						c.Fence = "operator-override"
 					}
 				case fsm.KindOnline:
+					online = &evs[i+1+j]
 					c.Online, c.OnlineAfter, c.Outcome = true, api.Duration(f.At.Sub(e.At)), "online"
 				case fsm.KindFailed:
 					if c.Outcome == "" || c.Outcome == "online" {
 						c.Outcome = "failed: " + f.Reason
 					}
 				}
+			}
+			if e.Kind == fsm.KindTakeover {
+				c.Split = split(&evs[i], fenced, online)
 			}
 			out = append(out, c)
 		}

@@ -363,6 +363,10 @@ type worker struct {
 	fenceTries int
 	fenceNext  time.Time
 
+	// stepTimes: what the current change's steps took (overhead.go;
+	// worker goroutine only).
+	stepTimes stepTimes
+
 	// fenceWatchNext: when the FenceCheckers are due again (fencewatch.go;
 	// worker goroutine only).
 	fenceWatchNext time.Time
@@ -498,7 +502,7 @@ func (w *worker) reconcile(ctx context.Context) {
 			return
 		}
 		if gs.State == fsm.StateStarting {
-			w.report(ctx, gs.Epoch, fsm.StateOnline, "")
+			w.reportOnline(ctx, gs.Epoch)
 		}
 		if !gs.Suspended {
 			w.monitor(ctx, g, inst)

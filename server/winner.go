@@ -26,7 +26,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	if time.Now().Before(w.fenceNext) {
 		return
 	}
-	if err := s.confirm(ctx, w.name, gs.Epoch); err != nil {
+	if err := timed(&w.steps(gs.Epoch).fenceConfirm, func() error { return s.confirm(ctx, w.name, gs.Epoch) }); err != nil {
 		s.logLimit.Log(w.log, hclog.Info, "confirm-fence/"+w.name, "cannot confirm the takeover yet; not fencing", "epoch", gs.Epoch, "error", err)
 		return
 	}
@@ -62,6 +62,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		}
 		method = fsm.FencingLeaseOnly
 	default:
+		w.fenceBegins(gs.Epoch, start)
 		w.log.Warn("fencing the previous owner before takeover", "fence_node", target.ID, "instance", target.InstanceID, "epoch", gs.Epoch)
 		var errs []error
 		var proofs []string
@@ -106,7 +107,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch)
 	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	if _, err := s.commit(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String(), Verified: verified, Instances: fenced}); err != nil {
+	if err := w.commitFenced(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String(), Verified: verified, Instances: fenced}, took); err != nil {
 		w.log.Warn("could not record the fence; will fence again", "error", err)
 	}
 }

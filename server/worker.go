@@ -27,6 +27,10 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	if inst == nil && w.retryWaiting(epoch) {
 		return // a failed start was stopped; its retry is not due yet
 	}
+	steps := w.steps(epoch)
+	if steps.began.IsZero() {
+		steps.began = time.Now()
+	}
 	if inst == nil || inst.epoch != epoch {
 		var err error
 		inst, err = w.build(g.Spec.Resources, epoch)
@@ -41,7 +45,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	}
 	for i := inst.started; i < len(inst.res); i++ {
 		b := inst.res[i]
-		if err := s.confirm(ctx, w.name, epoch); err != nil {
+		if err := timed(&steps.startConfirm, func() error { return s.confirm(ctx, w.name, epoch) }); err != nil {
 			if errors.Is(err, ErrNotOwner) {
 				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
 				w.stopLocal(ctx, "ownership not confirmed")
@@ -51,7 +55,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 			return
 		}
 		if !inst.recorded {
-			if err := w.syncRecord(); err != nil {
+			if err := timed(&steps.record, w.syncRecord); err != nil {
 				w.log.Error("cannot record what is about to start; starting nothing", "epoch", epoch, "error", err)
 				w.stopLocal(ctx, "run record not written")
 				w.reportFailed(ctx, epoch, err.Error(), false)
@@ -72,7 +76,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		w.mu.Unlock()
 		w.r.kickGuard() // the guard watches it from now on
 		w.log.Info("starting resource", "resource", b.name, "type", b.typ, "epoch", epoch)
-		err := w.startTracked(lctx, epoch, b) // resstate.go
+		err := timed(&steps.start, func() error { return w.startTracked(lctx, epoch, b) }) // resstate.go
 		if err != nil && errors.Is(context.Cause(lctx), ErrLeaseLost) {
 			err = fmt.Errorf("%w (%v)", ErrLeaseLost, err)
 		}
@@ -97,7 +101,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		s.metrics.takeoverToOn.Observe(time.Since(w.fenceSeen).Seconds())
 	}
 	w.log.Info("group online", "epoch", epoch)
-	w.report(ctx, epoch, fsm.StateOnline, "")
+	w.reportOnline(ctx, epoch)
 }
 
 // stopLocal stops what may run here in reverse order. When every stop
