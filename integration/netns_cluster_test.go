@@ -132,6 +132,11 @@ type fcluster struct {
 	appLog       string // the application's log: on the shared disk
 	appLife      string // its life notes (not on the shared disk)
 
+	// diskLock partitions the shared disk (netns_disklock_test.go):
+	// lockDev, its lock partition, is the disk resource's lock_device.
+	diskLock bool
+	lockDev  string
+
 	prober *prober
 
 	// collectOnly records violations and failures without failing the
@@ -190,7 +195,7 @@ func newFCluster(t *testing.T, ids []string, seed int64, res *runResult, opts ..
 		if c.diskMB > 0 {
 			size = c.diskMB
 		}
-		c.diskDev = c.tb.loopDisk(size)
+		c.diskDev, c.lockDev = c.tb.loopDisk(size, c.diskLock)
 		c.tb.record("mount %s", c.mountPoint)
 	}
 
@@ -651,6 +656,9 @@ func (c *fcluster) groupYAML(nodes []string) string {
         kill_timeout: 500ms
         timeout: 20s
 `, c.diskDev, c.mountPoint, !c.resFaults)
+		if c.lockDev != "" {
+			fmt.Fprintf(&b, "        lock_device: %s\n", c.lockDev)
+		}
 	}
 	fmt.Fprintf(&b, `      - name: vip
         type: aws.route
