@@ -109,7 +109,47 @@ func TestFaultDiskLockLeaseOnly(t *testing.T) {
 var (
 	lockTakeRE = regexp.MustCompile(`taking the disk lock: .*\bepoch=(\d+)`)
 	mountingRE = regexp.MustCompile(`: mounting: .*\bepoch=(\d+)`)
+	logTimeRE  = regexp.MustCompile(`^\s*(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) `)
 )
+
+// notePhases notes, from the winner's agent log, where its takeover at
+// epoch spent its time: the wait for the lost owner (the lease-only
+// wait; less once a poison pill is acknowledged) and the disk lock's
+// take (write, lock_settle, read) and fsck before the mount.
+func (c *fcluster) notePhases(m *nsMember, epoch uint64) {
+	atEpoch := regexp.MustCompile(`\bepoch=` + strconv.FormatUint(epoch, 10) + `\b`)
+	var waitAt, startAt, takeAt, mountAt time.Time
+	for _, line := range strings.Split(c.logSince(m), "\n") {
+		sm := logTimeRE.FindStringSubmatch(line)
+		if sm == nil {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, sm[1])
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "lease-only fencing: waiting") && startAt.IsZero():
+			waitAt = at
+		case !atEpoch.MatchString(line):
+		case startAt.IsZero() && strings.Contains(line, "starting resource:") && strings.Contains(line, "resource=shared "):
+			startAt = at
+		case takeAt.IsZero() && strings.Contains(line, "taking the disk lock:"):
+			takeAt = at
+		case mountAt.IsZero() && strings.Contains(line, ": mounting:"):
+			mountAt = at
+		}
+	}
+	wait := "none logged"
+	if !waitAt.IsZero() && !startAt.IsZero() {
+		wait = startAt.Sub(waitAt).String()
+	}
+	lock := "not seen"
+	if !takeAt.IsZero() && !mountAt.IsZero() {
+		lock = mountAt.Sub(takeAt).String()
+	}
+	c.note("winner %s at epoch %d: waited %s for the lost owner before its start; disk lock taken and fsck done in %s before the mount", m.id, epoch, wait, lock)
+}
 
 // waitLockTake waits until m's agent logs that it takes the disk lock at
 // an epoch above after, polling often: the caller pauses m inside the
@@ -154,6 +194,7 @@ func diskLockPausedInStart(c *fcluster) {
 	g2, ok := c.waitOnline(40*time.Second, "db online on "+first.id, func(x groupView) bool { return x.Owner == first.id && x.Epoch > ep })
 	if ok {
 		c.measure(t0, g2, "pause+cut of the new owner in its start → app on "+first.id)
+		c.notePhases(first, g2.Epoch)
 	}
 	c.sleepRand(0, time.Second)
 	c.resume(stale)
@@ -203,6 +244,7 @@ func diskLockPartitionedAlive(c *fcluster) {
 	g2, ok := c.waitOnline(40*time.Second, "db online on "+other.id, func(x groupView) bool { return x.Owner == other.id && x.Epoch > g.Epoch })
 	if ok {
 		c.measure(t0, g2, "partition (lease-only, disk lock) → app on "+other.id)
+		c.notePhases(other, g2.Epoch)
 	}
 	c.sleepRand(0, time.Second)
 	c.heal(owner)
