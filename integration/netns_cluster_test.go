@@ -588,9 +588,17 @@ type whyView struct {
 	Outcome string `json:"outcome"`
 }
 
+// why reads `raftha why db --json`, from the leader first: a member
+// just healed from a partition answers from its own log, which may not
+// have caught up yet (seen: the history ending at the epoch before the
+// takeover while the group was online at the next).
 func (c *fcluster) why() ([]whyView, error) {
 	var err error = fmt.Errorf("no member to ask")
-	for _, m := range c.reachable() {
+	ms := c.reachable()
+	if st, e := c.status(); e == nil && st.Leader != "" {
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].id == st.Leader && ms[j].id != st.Leader })
+	}
+	for _, m := range ms {
 		out, e := c.cli(m, 5*time.Second, "why", "db", "--json")
 		if e != nil {
 			err = e

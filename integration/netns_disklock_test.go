@@ -112,6 +112,16 @@ var (
 	logTimeRE  = regexp.MustCompile(`^\s*(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) `)
 )
 
+// logTime is the time an agent log line begins with.
+func logTime(line string) (time.Time, bool) {
+	sm := logTimeRE.FindStringSubmatch(line)
+	if sm == nil {
+		return time.Time{}, false
+	}
+	at, err := time.Parse(time.RFC3339Nano, sm[1])
+	return at, err == nil
+}
+
 // notePhases notes, from the winner's agent log, where its takeover at
 // epoch spent its time: the wait for the lost owner (the lease-only
 // wait; less once a poison pill is acknowledged) and the disk lock's
@@ -120,12 +130,8 @@ func (c *fcluster) notePhases(m *nsMember, epoch uint64) {
 	atEpoch := regexp.MustCompile(`\bepoch=` + strconv.FormatUint(epoch, 10) + `\b`)
 	var waitAt, startAt, takeAt, mountAt time.Time
 	for _, line := range strings.Split(c.logSince(m), "\n") {
-		sm := logTimeRE.FindStringSubmatch(line)
-		if sm == nil {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, sm[1])
-		if err != nil {
+		at, ok := logTime(line)
+		if !ok {
 			continue
 		}
 		switch {
@@ -234,23 +240,7 @@ func diskLockPausedInStart(c *fcluster) {
 }
 
 func diskLockPartitionedAlive(c *fcluster) {
-	owner, g := c.setup(false)
-	other := c.otherNode(owner)
-	target := []string{"DROP", "REJECT"}[c.rng.Intn(2)]
-	c.sleepRand(200*time.Millisecond, 1500*time.Millisecond)
-	t0 := monoNow()
-	c.partition(owner, target)
-	c.note("fault: partitioned %s from its peers (%s)", owner.id, target)
-	g2, ok := c.waitOnline(40*time.Second, "db online on "+other.id, func(x groupView) bool { return x.Owner == other.id && x.Epoch > g.Epoch })
-	if ok {
-		c.measure(t0, g2, "partition (lease-only, disk lock) → app on "+other.id)
-		c.notePhases(other, g2.Epoch)
-	}
-	c.sleepRand(0, time.Second)
-	c.heal(owner)
-	c.finish(other.id)
-	c.checkSelfFenced(owner, g.Epoch, t0)
-	if ok {
+	if g2, ok := c.ownerCutOff("partition (lease-only, disk lock)", c.notePhases); ok {
 		c.checkLockBlock(g2)
 	}
 }
