@@ -123,20 +123,25 @@ func logTime(line string) (time.Time, bool) {
 }
 
 // notePhases notes, from the winner's agent log, where its takeover at
-// epoch spent its time: the wait for the lost owner (the lease-only
-// wait; less once a poison pill is acknowledged) and the disk lock's
-// take (write, lock_settle, read) and fsck before the mount.
+// epoch spent its time: the wait for the lost owner (from its first
+// lease-only wait line to its start: the lease-only wait, or less once a
+// poison pill is acknowledged) and the disk lock's take (write,
+// lock_settle, read) and fsck before the mount; and its poison pill
+// lines, if any.
 func (c *fcluster) notePhases(m *nsMember, epoch uint64) {
 	atEpoch := regexp.MustCompile(`\bepoch=` + strconv.FormatUint(epoch, 10) + `\b`)
 	var waitAt, startAt, takeAt, mountAt time.Time
+	var pill []string // the poison pill's lines, where the build has it
 	for _, line := range strings.Split(c.logSince(m), "\n") {
 		at, ok := logTime(line)
 		if !ok {
 			continue
 		}
 		switch {
-		case strings.Contains(line, "lease-only fencing: waiting") && startAt.IsZero():
+		case strings.Contains(line, "lease-only fencing: waiting") && waitAt.IsZero():
 			waitAt = at
+		case strings.Contains(line, "poison pill") && startAt.IsZero():
+			pill = append(pill, line[strings.Index(line, "]")+1:])
 		case !atEpoch.MatchString(line):
 		case startAt.IsZero() && strings.Contains(line, "starting resource:") && strings.Contains(line, "resource=shared "):
 			startAt = at
@@ -155,6 +160,9 @@ func (c *fcluster) notePhases(m *nsMember, epoch uint64) {
 		lock = mountAt.Sub(takeAt).String()
 	}
 	c.note("winner %s at epoch %d: waited %s for the lost owner before its start; disk lock taken and fsck done in %s before the mount", m.id, epoch, wait, lock)
+	for _, l := range pill {
+		c.note("winner %s: %s", m.id, strings.TrimSpace(l))
+	}
 }
 
 // waitLockTake waits until m's agent logs that it takes the disk lock at
