@@ -15,8 +15,10 @@
 // planned moves under load; and, in netns_res*_test.go, resource faults:
 // a start that fails after its side effect or hangs, a stop that fails on
 // a busy ext4 mount or hangs, an agent killed mid-start or restarted from
-// a snapshot, each in aws-stop and lease-only fencing) checked for mutual
-// exclusion on the disk,
+// a snapshot, each in aws-stop and lease-only fencing; and, in
+// netns_disklock_test.go, lease-only fencing with the disk lock on a
+// partitioned shared disk: a new owner paused and cut off in its start,
+// an owner cut off alive) checked for mutual exclusion on the disk,
 // fencing before takeover, AWS state, and acknowledged history. It needs
 // root and skips otherwise; `make integration` runs one run per scenario,
 // `make soak RUNS=N` N of them (RAFTHA_FAULT_RUNS). RAFTHA_FAULT_SEED

@@ -88,3 +88,25 @@ func TestProberRecovery(t *testing.T) {
 		t.Fatalf("answeredBy = %v", by)
 	}
 }
+
+// TestMountRefusalKinds: the agent log lines checkMountRefusals judges,
+// as the agents write them (from runs of the fault suite).
+func TestMountRefusalKinds(t *testing.T) {
+	cases := []struct {
+		line string
+		want refusalKind
+	}{
+		{`[ERROR] raftha.runner: resource failed to start; stopping the group, that resource included: group=db member=n1 resource=shared epoch=30 error="refusing to mount: device /dev/loop0 (7:0) is still mounted in other mount namespaces: pid 10773 (raftha) in mnt:[4026532392] at /tmp/x/shared"`, refusalBad},
+		{`[ERROR] raftha.runner: resource failed to start; stopping the group, that resource included: group=db member=n1 resource=shared epoch=30 error="e2fsck -p /dev/loop0p2 exited with status 4 (errors left uncorrected; run fsck manually); refusing to mount: \"…\""`, refusalBad},
+		{`[ERROR] raftha.runner: resource failed to start; stopping the group, that resource included: group=db member=n1 resource=shared epoch=30 error="refusing to mount: disk lock I/O failed: write of lock block on /dev/loop0p1 did not return within lock_io_timeout 2s"`, refusalStale},
+		{`[ERROR] raftha.runner: resource failed to start; stopping the group, that resource included: group=db member=n1 resource=shared epoch=30 error="refusing to mount: superseded: the disk lock holds a higher epoch: lock_device /dev/loop0p1 holds epoch 35 (group db owner n2 epoch 35 written 2026-11-29T22:11:50Z), this node's epoch is 30: a newer owner has the disk"`, refusalStale},
+		{`[ERROR] raftha.runner: resource failed to start; stopping the group, that resource included: group=db member=n1 resource=shared epoch=30 error="refusing to mount: lock_device /dev/loop0p1: settling: context canceled"`, refusalStale},
+		{`[ERROR] raftha.runner: resource failed to stop: group=db member=n1 resource=shared epoch=30 error="unmounted from /tmp/x/shared, but device /dev/loop0p2 (259:1) is still mounted in other mount namespaces: pid 10773 (raftha) in mnt:[4026532392] at /tmp/x/shared"`, refusalNone},
+		{`[INFO]  raftha.runner.shared: mounting: group=db member=n2 device=/dev/loop0p2 epoch=35`, refusalNone},
+	}
+	for i, tc := range cases {
+		if got := mountRefusal(tc.line); got != tc.want {
+			t.Errorf("case %d: mountRefusal = %d, want %d: %s", i, got, tc.want, tc.line)
+		}
+	}
+}

@@ -200,7 +200,9 @@ func (c *fcluster) checkStartAfterRelease(bs []block) {
 // device was still mounted elsewhere means a node went for the disk while
 // another still had it. Here the kernel's claim on the loop device (one
 // kernel for every member) stopped it; EBS Multi-Attach hosts have no such
-// claim between them, so it counts as a violation.
+// claim between them, so it counts as a violation. So does any other
+// refusal to mount (fsck), except the disk lock keeping a stale owner off
+// (mountRefusal).
 func (c *fcluster) checkMountRefusals() {
 	for _, m := range c.nodes() {
 		data, err := os.ReadFile(m.logFile)
@@ -208,15 +210,53 @@ func (c *fcluster) checkMountRefusals() {
 			continue
 		}
 		for _, line := range strings.Split(string(data), "\n") {
-			if strings.Contains(line, "refusing to mount") || strings.Contains(line, "still mounted in other mount namespaces") {
-				if len(line) > 400 {
-					line = line[:400] + "…"
-				}
-				c.violation("%s tried to mount the shared disk while another member had it mounted: %s", m.id, strings.TrimSpace(line))
-				break
+			kind := mountRefusal(line)
+			if kind == refusalNone {
+				continue
 			}
+			if len(line) > 400 {
+				line = line[:400] + "…"
+			}
+			if kind == refusalStale {
+				c.note("%s, a stale owner, was kept off the disk: %s", m.id, strings.TrimSpace(line))
+				continue
+			}
+			c.violation("%s tried to mount the shared disk while another member had it mounted: %s", m.id, strings.TrimSpace(line))
+			break
 		}
 	}
+}
+
+// refusalKind is what an agent log line says about going for the disk.
+type refusalKind int
+
+const (
+	refusalNone  refusalKind = iota
+	refusalStale             // the disk lock refused a stale owner: the lock's job
+	refusalBad               // the node went for a disk another member still had (or fsck found damage)
+)
+
+// mountRefusal classifies one agent log line. A start that found the
+// device claimed by another mount namespace, or any other refusal to
+// mount (fsck), is bad. A start that the disk lock refused (a higher
+// epoch on it, or lock I/O that failed, timed out or came after the
+// lease-bound context ended: a paused stale owner sees all of these) is
+// a stale owner kept off, on a Multi-Attach volume too: what lock_device
+// is for. A stop that found the device mounted elsewhere after it had
+// nothing to unmount is no attempt to mount.
+func mountRefusal(line string) refusalKind {
+	refused := strings.Contains(line, "refusing to mount")
+	switch {
+	case refused && strings.Contains(line, "refusing to mount: device "):
+		return refusalBad
+	case refused && (strings.Contains(line, "lock_device") || strings.Contains(line, "disk lock")):
+		return refusalStale
+	case refused:
+		return refusalBad
+	case strings.Contains(line, "still mounted in other mount namespaces") && !strings.Contains(line, "unmounted from "):
+		return refusalBad
+	}
+	return refusalNone
 }
 
 // readDiskLog reads the application log from the shared disk, mounting

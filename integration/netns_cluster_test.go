@@ -132,6 +132,11 @@ type fcluster struct {
 	appLog       string // the application's log: on the shared disk
 	appLife      string // its life notes (not on the shared disk)
 
+	// diskLock partitions the shared disk (netns_disklock_test.go):
+	// lockDev, its lock partition, is the disk resource's lock_device.
+	diskLock bool
+	lockDev  string
+
 	prober *prober
 
 	// collectOnly records violations and failures without failing the
@@ -190,7 +195,7 @@ func newFCluster(t *testing.T, ids []string, seed int64, res *runResult, opts ..
 		if c.diskMB > 0 {
 			size = c.diskMB
 		}
-		c.diskDev = c.tb.loopDisk(size)
+		c.diskDev, c.lockDev = c.tb.loopDisk(size, c.diskLock)
 		c.tb.record("mount %s", c.mountPoint)
 	}
 
@@ -583,9 +588,17 @@ type whyView struct {
 	Outcome string `json:"outcome"`
 }
 
+// why reads `raftha why db --json`, from the leader first: a member
+// just healed from a partition answers from its own log, which may not
+// have caught up yet (seen: the history ending at the epoch before the
+// takeover while the group was online at the next).
 func (c *fcluster) why() ([]whyView, error) {
 	var err error = fmt.Errorf("no member to ask")
-	for _, m := range c.reachable() {
+	ms := c.reachable()
+	if st, e := c.status(); e == nil && st.Leader != "" {
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].id == st.Leader && ms[j].id != st.Leader })
+	}
+	for _, m := range ms {
 		out, e := c.cli(m, 5*time.Second, "why", "db", "--json")
 		if e != nil {
 			err = e
@@ -651,6 +664,9 @@ func (c *fcluster) groupYAML(nodes []string) string {
         kill_timeout: 500ms
         timeout: 20s
 `, c.diskDev, c.mountPoint, !c.resFaults)
+		if c.lockDev != "" {
+			fmt.Fprintf(&b, "        lock_device: %s\n", c.lockDev)
+		}
 	}
 	fmt.Fprintf(&b, `      - name: vip
         type: aws.route

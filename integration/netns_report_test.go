@@ -140,14 +140,33 @@ func runFaultScenarioModes(t *testing.T, name, info string, ids []string, modes 
 		}
 		modes = keep
 	}
-	runs := (faultRuns() + len(modes) - 1) / max(len(modes), 1)
+	var vs []faultVariant
 	for _, mode := range modes {
-		row := name + "/" + mode
-		scenarioInfo[row] = info
 		o := append(append([]func(*fcluster){}, opts...), func(c *fcluster) { c.fencing = mode })
-		t.Run(mode, func(t *testing.T) {
+		vs = append(vs, faultVariant{name: mode, info: info, opts: o, body: body})
+	}
+	runFaultVariants(t, name, ids, vs)
+}
+
+// faultVariant is one variant of a scenario: its own subtest and row.
+type faultVariant struct {
+	name, info string
+	opts       []func(*fcluster)
+	body       func(c *fcluster)
+}
+
+// runFaultVariants runs each variant as subtests VARIANT/run1, …: the
+// RAFTHA_FAULT_RUNS runs are shared among the variants, at least one
+// each. Each variant is its own row in the table (name/VARIANT).
+func runFaultVariants(t *testing.T, name string, ids []string, vs []faultVariant) {
+	fiRequireRoot(t)
+	runs := (faultRuns() + len(vs) - 1) / max(len(vs), 1)
+	for _, v := range vs {
+		row := name + "/" + v.name
+		scenarioInfo[row] = v.info
+		t.Run(v.name, func(t *testing.T) {
 			for i := 1; i <= runs; i++ {
-				runFaultRun(t, row, i, runs, ids, o, body)
+				runFaultRun(t, row, i, runs, ids, v.opts, v.body)
 			}
 		})
 	}

@@ -124,21 +124,36 @@ func TestFaultOwnerKilled(t *testing.T) {
 // fences it and the other node takes over.
 func TestFaultOwnerPartitioned(t *testing.T) {
 	runFaultScenario(t, "owner-partitioned", "owner cut from peers (still reaches AWS) → app on the other node", twoNodes, func(c *fcluster) {
-		owner, g := c.setup(false)
-		other := c.otherNode(owner)
-		target := []string{"DROP", "REJECT"}[c.rng.Intn(2)]
-		c.sleepRand(200*time.Millisecond, 1500*time.Millisecond)
-		t0 := monoNow()
-		c.partition(owner, target)
-		c.note("fault: partitioned %s from its peers (%s)", owner.id, target)
-		if g2, ok := c.waitOnline(30*time.Second, "db online on "+other.id, func(x groupView) bool { return x.Owner == other.id && x.Epoch > g.Epoch }); ok {
-			c.measure(t0, g2, "partition → app on "+other.id)
-		}
-		c.sleepRand(0, time.Second)
-		c.heal(owner)
-		c.finish(other.id)
-		c.checkSelfFenced(owner, g.Epoch, t0)
+		c.ownerCutOff("partition", nil)
 	})
+}
+
+// ownerCutOff cuts the owner (not the leader) off from its peers (DROP or
+// REJECT, by the RNG) while it keeps running, measures the failover to
+// the other node (what names the fault), calls then (when set) with the
+// other node and the group online there, heals, finishes and checks that
+// the owner fenced itself. It returns the group online on the other node.
+func (c *fcluster) ownerCutOff(what string, then func(other *nsMember, epoch uint64)) (groupView, bool) {
+	c.t.Helper()
+	owner, g := c.setup(false)
+	other := c.otherNode(owner)
+	target := []string{"DROP", "REJECT"}[c.rng.Intn(2)]
+	c.sleepRand(200*time.Millisecond, 1500*time.Millisecond)
+	t0 := monoNow()
+	c.partition(owner, target)
+	c.note("fault: partitioned %s from its peers (%s)", owner.id, target)
+	g2, ok := c.waitOnline(30*time.Second, "db online on "+other.id, func(x groupView) bool { return x.Owner == other.id && x.Epoch > g.Epoch })
+	if ok {
+		c.measure(t0, g2, what+" → app on "+other.id)
+		if then != nil {
+			then(other, g2.Epoch)
+		}
+	}
+	c.sleepRand(0, time.Second)
+	c.heal(owner)
+	c.finish(other.id)
+	c.checkSelfFenced(owner, g.Epoch, t0)
+	return g2, ok
 }
 
 // TestFaultLeaderPartitioned: three nodes; the leader (the owner or not,

@@ -268,7 +268,13 @@ func (tb *testbed) heal(id string) error {
 // loopDisk makes an ext4 filesystem on a loop device backed by a file in
 // the run's directory: the shared disk (EBS Multi-Attach stand-in). Every
 // member sees the device; each mounts it in its own mount namespace.
-func (tb *testbed) loopDisk(sizeMB int) string {
+//
+// With withLock the image gets a GPT partition table first, as docs/
+// scenarios.md lays out a Multi-Attach volume: partition 1 a small lock
+// partition (all zeros: a fresh disk lock), partition 2 the file system.
+// It returns the file system's device and, withLock, the lock
+// partition's ("" without).
+func (tb *testbed) loopDisk(sizeMB int, withLock bool) (data, lock string) {
 	tb.t.Helper()
 	img := filepath.Join(tb.dir, "shared.img")
 	f, err := os.Create(img)
@@ -279,16 +285,25 @@ func (tb *testbed) loopDisk(sizeMB int) string {
 		tb.t.Fatal(err)
 	}
 	f.Close()
-	out, err := cmdOut(30*time.Second, "losetup", "-f", "--show", img)
+	args := []string{"-f", "--show", img}
+	if withLock {
+		partitionImage(tb.t, img)
+		args = append([]string{"-P"}, args...)
+	}
+	out, err := cmdOut(30*time.Second, "losetup", args...)
 	if err != nil {
 		tb.t.Fatal(err)
 	}
 	dev := strings.TrimSpace(out)
 	tb.record("loop %s %s", dev, img)
-	if _, err := cmdOut(60*time.Second, "mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", dev); err != nil {
+	data = dev
+	if withLock {
+		data, lock = waitPartitions(tb.t, dev)
+	}
+	if _, err := cmdOut(60*time.Second, "mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", data); err != nil {
 		tb.t.Fatal(err)
 	}
-	return dev
+	return data, lock
 }
 
 // mountedAt reports whether something is mounted on path in the test's
