@@ -69,16 +69,16 @@ func (ls *leaderState) input(st *fsm.State) decide.Input {
 }
 
 // newContacts is the failure detector of a leader that is ready now:
-// readiness on clk, and the previous leader as the last answer to this
-// member's heartbeat names it.
+// readiness on clk, then the previous leader as the last answer to this
+// member's heartbeat names it (decide.NewContacts reads it after
+// readiness, so an answer that came before readiness always counts).
 func (s *Server) newContacts(clk clock.Clock) *decide.Contacts {
-	var prev string
-	var prevAt time.Time
+	var lastAnswer func() (string, time.Time)
 	if s.lease != nil {
-		prev, prevAt = s.lease.lastAnswer()
+		lastAnswer = s.lease.lastAnswer
 	}
 	t := s.cfg.Timing
-	return decide.NewContacts(clk, s.cfg.NodeID, decide.Timing{Heartbeat: t.Heartbeat.D(), Lease: t.Lease.D(), FailoverTimeout: t.FailoverTimeout.D()}, prev, prevAt, s.leaving.Load)
+	return decide.NewContacts(clk, s.cfg.NodeID, decide.Timing{Heartbeat: t.Heartbeat.D(), Lease: t.Lease.D(), FailoverTimeout: t.FailoverTimeout.D()}, lastAnswer, s.leaving.Load)
 }
 
 func (s *Server) leader() *leaderState {
