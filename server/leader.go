@@ -68,6 +68,19 @@ func (ls *leaderState) input(st *fsm.State) decide.Input {
 	return decide.Input{State: st, Contacts: ls.c, Settings: ls.s.settingsOf(st)}
 }
 
+// newContacts is the failure detector of a leader that is ready now:
+// readiness on clk, then the previous leader as the last answer to this
+// member's heartbeat names it (decide.NewContacts reads it after
+// readiness, so an answer that came before readiness always counts).
+func (s *Server) newContacts(clk clock.Clock) *decide.Contacts {
+	var lastAnswer func() (string, time.Time)
+	if s.lease != nil {
+		lastAnswer = s.lease.lastAnswer
+	}
+	t := s.cfg.Timing
+	return decide.NewContacts(clk, s.cfg.NodeID, decide.Timing{Heartbeat: t.Heartbeat.D(), Lease: t.Lease.D(), FailoverTimeout: t.FailoverTimeout.D()}, lastAnswer, s.leaving.Load)
+}
+
 func (s *Server) leader() *leaderState {
 	s.leaderMu.Lock()
 	defer s.leaderMu.Unlock()
@@ -134,14 +147,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	// index can stay below the commit index. Nothing else is proposed
 	// before readiness (Propose, Transfer and membership calls wait for
 	// it), so raft's applied index here is fully applied to the FSM.
-	var prev string
-	var prevAt time.Time
-	if s.lease != nil {
-		prev, prevAt = s.lease.lastAnswer()
-	}
-	t := s.cfg.Timing
-	contacts := decide.NewContacts(clock.System{}, s.cfg.NodeID, decide.Timing{Heartbeat: t.Heartbeat.D(), Lease: t.Lease.D(), FailoverTimeout: t.FailoverTimeout.D()}, prev, prevAt, s.leaving.Load)
-	ls := &leaderState{s: s, c: contacts, readyIndex: s.raft.AppliedIndex(), noted: map[string]bool{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
+	ls := &leaderState{s: s, c: s.newContacts(clock.System{}), readyIndex: s.raft.AppliedIndex(), noted: map[string]bool{}, pending: map[string]rpcwire.HeartbeatArgs{}, refused: map[string]string{}}
 	s.leaderMu.Lock()
 	s.leaderState = ls
 	s.leaderMu.Unlock()

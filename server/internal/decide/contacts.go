@@ -48,18 +48,25 @@ type Contacts struct {
 }
 
 // NewContacts returns the detector of a leader (member self) that became
-// ready now, read against clk (clock.System in the agent). prevLeader and prevLeaderAt are the previous leader and when
-// it last answered this member's heartbeat ("" and zero when unknown, or
-// when it was this member); selfLeaving says whether this member is
-// leaving (nil: never).
-func NewContacts(clk clock.Clock, self string, t Timing, prevLeader string, prevLeaderAt time.Time, selfLeaving func() bool) *Contacts {
+// ready now, read against clk (clock.System in the agent). lastAnswer
+// returns the leader that last answered this member's heartbeat and when
+// ("" and zero when unknown; nil: none); it is called after readiness is
+// taken, so that every answer that came before readiness counts, and it is
+// not the previous leader when it names this member. selfLeaving says
+// whether this member is leaving (nil: never).
+func NewContacts(clk clock.Clock, self string, t Timing, lastAnswer func() (string, time.Time), selfLeaving func() bool) *Contacts {
 	if selfLeaving == nil {
 		selfLeaving = func() bool { return false }
 	}
 	c := &Contacts{clock: clk, self: self, t: t, selfLeaving: selfLeaving, since: clk.Now(),
 		lastSeen: map[string]time.Time{}, upSince: map[string]time.Time{}, leaving: map[string]bool{}, relayed: map[string]time.Time{}}
-	if prevLeader != self {
-		c.prevLeader, c.prevLeaderAt = prevLeader, prevLeaderAt
+	// Readiness first, then the last answer (as the leader always did): an
+	// answer that lands in between is seen, never missed, so the previous
+	// leader is never declared lost earlier than failover_timeout after it.
+	if lastAnswer != nil {
+		if prev, at := lastAnswer(); prev != self {
+			c.prevLeader, c.prevLeaderAt = prev, at
+		}
 	}
 	return c
 }

@@ -45,7 +45,7 @@ func (w world) input(t *testing.T) Input {
 	if w.prev != "" {
 		prevAt = t0.Add(w.prevAt)
 	}
-	c := NewContacts(clk, self, timing, w.prev, prevAt, nil)
+	c := NewContacts(clk, self, timing, func() (string, time.Time) { return w.prev, prevAt }, nil)
 	st := fsm.NewState()
 	for _, id := range []string{"n1", "n2", "n3"} {
 		st.Members[id] = &fsm.Member{ID: id, Role: fsm.RoleNode}

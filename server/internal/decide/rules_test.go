@@ -66,7 +66,7 @@ func TestHandOverTable(t *testing.T) {
 func TestContactsRuns(t *testing.T) {
 	clk := clock.NewFake(t0)
 	leaving := false
-	c := NewContacts(clk, "n1", timing, "n1", t0, func() bool { return leaving })
+	c := NewContacts(clk, "n1", timing, func() (string, time.Time) { return "n1", t0 }, func() bool { return leaving })
 	if c.PrevLeaderGone("n1") {
 		t.Fatal("this member as the previous leader is never gone")
 	}
