@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -149,60 +148,16 @@ func cstring(b []byte) string {
 	return string(b)
 }
 
-// alignedBlock returns a lockBlockSize buffer aligned for O_DIRECT (Go's
-// heap does not move objects).
-func alignedBlock() []byte {
-	b := make([]byte, 2*lockBlockSize)
-	off := int(uintptr(unsafe.Pointer(&b[0])) & (lockBlockSize - 1))
-	if off != 0 {
-		off = lockBlockSize - off
-	}
-	return b[off : off+lockBlockSize : off+lockBlockSize]
-}
-
 // readBlockDirect reads block 0 of path with O_DIRECT, past the page
 // cache: what another host wrote is what it sees.
 func readBlockDirect(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	buf := alignedBlock()
-	n, err := unix.Pread(fd, buf, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
-	}
-	if n != lockBlockSize {
-		return nil, fmt.Errorf("short read: %d of %d bytes", n, lockBlockSize)
-	}
-	return append([]byte(nil), buf...), nil
+	return readDirectAt(path, 0, lockBlockSize)
 }
 
 // writeBlockDirect writes block 0 of path with O_DIRECT|O_DSYNC and
 // fdatasync: on return the block is on the device, not in a cache.
 func writeBlockDirect(path string, b []byte) error {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_DIRECT|unix.O_DSYNC|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	buf := alignedBlock()
-	copy(buf, b)
-	n, err := unix.Pwrite(fd, buf, 0)
-	if err == nil && n != lockBlockSize {
-		err = fmt.Errorf("short write: %d of %d bytes", n, lockBlockSize)
-	}
-	if err == nil {
-		if err = unix.Fdatasync(fd); err != nil {
-			err = fmt.Errorf("fdatasync: %w", err)
-		}
-	} else {
-		err = fmt.Errorf("write: %w", err)
-	}
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
-		err = fmt.Errorf("close: %w", cerr)
-	}
-	return err
+	return writeDirectAt(path, 0, b)
 }
 
 // deviceSize is the size of the block device at path.
