@@ -183,10 +183,13 @@ func TestPillRefusesStaleStart(t *testing.T) {
 		t.Fatalf("a poisoned node mounted the disk: %q", got)
 	}
 	// A pill for an older epoch does not stop a newer owner.
-	t8 := tok()
-	t8.Epoch = 9
-	if err := r.Start(ctx(t), t8); err != nil {
+	t9 := tok()
+	t9.Epoch = 9
+	if err := r.Start(ctx(t), t9); err != nil {
 		t.Fatalf("Start at epoch 9 with a pill for epoch 8: %v", err)
+	}
+	if err := r.Stop(ctx(t), t9); err != nil { // ends the holder loop
+		t.Fatal(err)
 	}
 }
 
