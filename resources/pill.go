@@ -38,8 +38,9 @@ type PillBox interface {
 	// PillAcked reports the acknowledgement of p found in p.Target's own
 	// slot (same group, same epoch), if any.
 	PillAcked(ctx context.Context, p Pill) (ack Pill, ok bool, err error)
-	// AckPill acknowledges a pill for tok.Group addressed to this node
-	// (tok.Node) found in its mailbox, and returns it. The agent calls it
+	// AckPill acknowledges a pill for tok.Group at an epoch above
+	// tok.Epoch addressed to this node found in its mailbox, and returns
+	// it. The agent calls it
 	// only when nothing of the group runs or is starting on this node,
 	// from the group's worker, so no start can follow at a lower epoch.
 	AckPill(ctx context.Context, tok Token) (p Pill, ok bool, err error)

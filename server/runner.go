@@ -371,6 +371,10 @@ type worker struct {
 	// res is what the resources did at the current epoch, for status
 	// (resstate.go).
 	res resTracker
+
+	// pill: the poison pill of a takeover, both sides (pill.go; worker
+	// goroutine only).
+	pill pillState
 }
 
 func (w *worker) poke() {
@@ -475,6 +479,7 @@ func (w *worker) reconcile(ctx context.Context) {
 	if inst != nil && inst.started > 0 && w.fenceWatch(ctx, inst) {
 		return // superseded on shared storage (fencewatch.go)
 	}
+	w.ackPills(ctx, g) // pill.go: only while nothing of the group runs here
 	if !mine {
 		return
 	}

@@ -50,16 +50,16 @@ func (r *Resource) PillAcked(ctx context.Context, p resources.Pill) (resources.P
 	return resources.Pill{Target: rec.Node, From: p.From, Group: rec.Ack.Group, Epoch: rec.Ack.Epoch, Instance: rec.Ack.Instance, At: rec.Ack.At}, true, nil
 }
 
-// AckPill implements resources.PillBox: a pill for tok.Group addressed to
-// this node in its mailbox is acknowledged in its own slot (once per
-// epoch; later heartbeat writes keep the acknowledgement).
+// AckPill implements resources.PillBox: a pill for tok.Group above
+// tok.Epoch addressed to this node in its mailbox is acknowledged in its
+// own slot (once per epoch; later heartbeat writes keep it).
 func (r *Resource) AckPill(ctx context.Context, tok resources.Token) (resources.Pill, bool, error) {
 	if r.SlotDevice() == "" {
 		return resources.Pill{}, false, nil
 	}
 	n := r.lock.slots
 	p, ok, err := n.mailbox(ctx)
-	if err != nil || !ok || p.Group != tok.Group {
+	if err != nil || !ok || p.Group != tok.Group || p.Epoch <= tok.Epoch {
 		return resources.Pill{}, false, err
 	}
 	n.mu.Lock()
