@@ -318,4 +318,3 @@ func TestPoisonPillNoAckWhenStopFails(t *testing.T) {
 		t.Fatal("n1 acknowledged the pill although its stop failed")
 	}
 }
-
