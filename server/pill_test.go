@@ -171,6 +171,20 @@ func fenceWaitOf(t *testing.T, c *testCluster, within time.Duration) time.Durati
 	return d
 }
 
+// pillLog logs what the members' logs say about the pill.
+func pillLog(t *testing.T, c *testCluster) {
+	for _, m := range c.members {
+		if m.logs == nil {
+			continue
+		}
+		for _, l := range strings.Split(m.logs.String(), "\n") {
+			if strings.Contains(l, "pill") {
+				t.Log(l)
+			}
+		}
+	}
+}
+
 // fencedEvent returns the fenced event of db by n2 and the wait it took.
 func fencedEvent(t *testing.T, c *testCluster) (fsm.Event, time.Duration) {
 	t.Helper()
@@ -285,6 +299,7 @@ func TestPoisonPillPausedLoserWinnerWaitsFullWait(t *testing.T) {
 	})
 	e, took := fencedEvent(t, c)
 	t.Logf("fence took %s (the takeover's lease-only wait %s): %s", took, fenceWait, e.Reason)
+	pillLog(t, c)
 	if strings.Contains(e.Reason, "pill") || took < fenceWait {
 		t.Fatalf("fence %q took %s; without an acknowledgement it must wait the full %s", e.Reason, took, fenceWait)
 	}
@@ -308,6 +323,7 @@ func TestPoisonPillNoAckWhenStopFails(t *testing.T) {
 	})
 	e, took := fencedEvent(t, c)
 	t.Logf("fence took %s (the takeover's lease-only wait %s): %s", took, fenceWait, e.Reason)
+	pillLog(t, c)
 	if strings.Contains(e.Reason, "pill") || took < fenceWait {
 		t.Fatalf("fence %q took %s; after a failed stop it must wait the full %s", e.Reason, took, fenceWait)
 	}

@@ -66,7 +66,7 @@ type memDevice struct {
 func newMemDevice() *memDevice { return &memDevice{b: make([]byte, slotAreaOffset+slotAreaSize)} }
 
 func (d *memDevice) node(id string) *slotNode {
-	n := &slotNode{path: "/dev/mem", node: id, index: -1, ioTimeout: time.Second, peers: map[string]resources.PeerBeat{}}
+	n := &slotNode{path: "/dev/mem", node: id, index: -1, turn: make(chan struct{}, 1), ioTimeout: time.Second, peers: map[string]resources.PeerBeat{}}
 	n.read = func(_ string, off int64, size int) ([]byte, error) {
 		d.mu.Lock()
 		defer d.mu.Unlock()

@@ -35,6 +35,10 @@ var (
 type slotNode struct {
 	path, node string
 	gate       ioGate
+	// turn lets one I/O at a time through to the gate: the agent's
+	// heartbeat, the holder and the worker share the device, and a second
+	// caller waits its turn (at most lock_io_timeout) rather than fail.
+	turn chan struct{}
 	// read and write are the raw I/O (tests replace them).
 	read  func(path string, off int64, n int) ([]byte, error)
 	write func(path string, off int64, b []byte) error
@@ -61,7 +65,7 @@ func slotNodeFor(path, node string, ioTimeout time.Duration) *slotNode {
 	k := [2]string{path, node}
 	n := slotNodes.m[k]
 	if n == nil {
-		n = &slotNode{path: path, node: node, index: -1, read: readDirectAt, write: writeDirectAt, peers: map[string]resources.PeerBeat{}}
+		n = &slotNode{path: path, node: node, index: -1, turn: make(chan struct{}, 1), read: readDirectAt, write: writeDirectAt, peers: map[string]resources.PeerBeat{}}
 		slotNodes.m[k] = n
 	}
 	n.mu.Lock()
@@ -70,16 +74,28 @@ func slotNodeFor(path, node string, ioTimeout time.Duration) *slotNode {
 	return n
 }
 
-func (n *slotNode) timeout() time.Duration {
+// io runs one bounded I/O (ioGate.run) once it is this caller's turn.
+func (n *slotNode) io(ctx context.Context, what string, fn func() error) error {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ioTimeout
+	timeout := n.ioTimeout
+	n.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case n.turn <- struct{}{}:
+	case <-t.C:
+		return fmt.Errorf("%w: %s: the device was busy with other slot I/O for lock_io_timeout %s", ErrLockIO, what, timeout)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %s: %w", ErrLockIO, what, ctx.Err())
+	}
+	defer func() { <-n.turn }()
+	return n.gate.run(ctx, timeout, what, fn)
 }
 
 // readArea reads the whole slot area (one bounded O_DIRECT read).
 func (n *slotNode) readArea(ctx context.Context) ([]byte, error) {
 	var b []byte
-	err := n.gate.run(ctx, n.timeout(), "read of the slot area on "+n.path, func() (err error) {
+	err := n.io(ctx, "read of the slot area on "+n.path, func() (err error) {
 		b, err = n.read(n.path, slotAreaOffset, slotAreaSize)
 		return err
 	})
@@ -92,11 +108,11 @@ func (n *slotNode) readArea(ctx context.Context) ([]byte, error) {
 // writeVerified writes one block at off and reads it back.
 func (n *slotNode) writeVerified(ctx context.Context, what string, off int64, want []byte) error {
 	what = fmt.Sprintf("%s on %s", what, n.path)
-	if err := n.gate.run(ctx, n.timeout(), "write of "+what, func() error { return n.write(n.path, off, want) }); err != nil {
+	if err := n.io(ctx, "write of "+what, func() error { return n.write(n.path, off, want) }); err != nil {
 		return err
 	}
 	var got []byte
-	if err := n.gate.run(ctx, n.timeout(), "read back of "+what, func() (err error) {
+	if err := n.io(ctx, "read back of "+what, func() (err error) {
 		got, err = n.read(n.path, off, lockBlockSize)
 		return err
 	}); err != nil {
