@@ -334,3 +334,32 @@ func TestPoisonPillNoAckWhenStopFails(t *testing.T) {
 		t.Fatal("n1 acknowledged the pill although its stop failed")
 	}
 }
+
+// TestDiskHeartbeatSeesPeerAcrossPartition: both candidates write their
+// slots every heartbeat whether or not they run the group; once n1 is cut
+// off from the others, n2 still sees n1's disk heartbeat counter change
+// (the second path: node link down, disk heartbeat alive).
+func TestDiskHeartbeatSeesPeerAcrossPartition(t *testing.T) {
+	c, _, d, _, _ := pillCluster(t)
+	hb := c.member("n2").cfg.Timing.Heartbeat.D()
+	peer := func(member, node string) (resources.PeerBeat, bool) {
+		for _, b := range c.member(member).srv.DiskHeartbeats() {
+			if b.Device != d.lock || b.Error != "" {
+				continue
+			}
+			for _, p := range b.Peers {
+				if p.Node == node {
+					return p, true
+				}
+			}
+		}
+		return resources.PeerBeat{}, false
+	}
+	waitFor(t, 50*hb, "n2 seeing n1's disk heartbeat change", func() bool { p, ok := peer("n2", "n1"); return ok && !p.Changed.IsZero() })
+	waitFor(t, 50*hb, "n1 seeing n2's disk heartbeat change", func() bool { p, ok := peer("n1", "n2"); return ok && !p.Changed.IsZero() })
+	c.partition("n1")
+	cut := time.Now()
+	waitFor(t, 50*hb, "n2 seeing n1's disk heartbeat change after the partition", func() bool { p, ok := peer("n2", "n1"); return ok && p.Changed.After(cut) })
+	p, _ := peer("n2", "n1")
+	t.Logf("n2 sees n1 in slot %d, counter %d, changed %s after the partition", p.Slot, p.Counter, p.Changed.Sub(cut).Round(time.Millisecond))
+}

@@ -34,6 +34,8 @@ type runner struct {
 
 	guardKick chan struct{} // wakes the guard (guard.go)
 
+	slots diskSlots // the disk heartbeat (diskslots.go)
+
 	// handoverErrs are the stops that failed while this member was
 	// leaving (Shutdown), under mu: shutdown returns them even when a
 	// later retry succeeded or the log has moved on.
