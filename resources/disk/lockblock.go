@@ -20,9 +20,9 @@ import (
 //	    12    4 block size (4096)
 //	    16    8 epoch: the owner's fencing token from the Raft log
 //	    24    8 write time, Unix nanoseconds (informational)
-//	    32    4 slot area offset in bytes (4096; reserved, see below)
-//	    36    4 slot size in bytes (0 in version 1: no slots yet)
-//	    40    4 slot count (0 in version 1)
+//	    32    4 slot area offset in bytes (4096, see below)
+//	    36    4 slot size in bytes (8192; 0 written by older raftha)
+//	    40    4 slot count (64; 0 written by older raftha)
 //	    44    4 reserved (0)
 //	    48   64 cluster id, NUL-padded (empty: raftha has none yet)
 //	   112   64 group name, NUL-padded
@@ -30,11 +30,13 @@ import (
 //	   240 3852 reserved (0)
 //	  4092    4 CRC32C (Castagnoli) of bytes 0..4091
 //
-// Bytes from 4096 to lockMinDeviceSize are reserved for per-node slots
-// (disk heartbeat, poison pill): a later version describes them with the
-// slot fields, which a version-1 writer carries over unchanged, and never
-// moves block 0, so adding slots is no format break. An all-zero block is
-// a fresh lock device.
+// Bytes from 4096 hold the per-node slot area (disk heartbeat, poison
+// pill and its acknowledgement; layout in slotblock.go, 528 KiB, inside
+// lockMinDeviceSize). Block 0 is unchanged by it: a writer carries the
+// slot fields over, and fills them in (4096, 8192, 64) only where they
+// are zero; the slot I/O uses the fixed geometry of slot format 1, so a
+// block 0 written by an older raftha (zero slot fields) is no format
+// break. An all-zero block is a fresh lock device.
 const (
 	lockBlockSize     = 4096
 	lockMagic         = "RAFTHALK"
