@@ -112,6 +112,9 @@ func (l *diskLock) checkSlot(ctx context.Context, tok resources.Token) error {
 		return err
 	}
 	l.mu.Lock()
+	if l.slotGood.IsZero() { // the grace starts with the first attempt
+		l.slotGood = time.Now()
+	}
 	since := time.Since(l.slotGood)
 	l.mu.Unlock()
 	if since >= l.lostAfter {
