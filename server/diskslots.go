@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/resources"
 )
 
@@ -21,30 +22,12 @@ import (
 // peer whose counter keeps changing is alive on the disk even when its
 // network link is down. It decides nothing.
 
-// DiskHeartbeat is this member's last disk heartbeat on one slot device.
-type DiskHeartbeat struct {
-	// Group is the group whose resource holds the device.
-	Group string `json:"group"`
-	// Device is the slot device (lock_device).
-	Device string `json:"device"`
-	// Slot is this node's slot index (-1: none) and Counter its
-	// heartbeat counter after the write.
-	Slot    int    `json:"slot"`
-	Counter uint64 `json:"counter"`
-	// At is when the heartbeat ran; Error what failed ("" when fine).
-	At    time.Time `json:"at"`
-	Error string    `json:"error,omitempty"`
-	// Peers are the other nodes' slots, with when their counters last
-	// changed as seen from here.
-	Peers []resources.PeerBeat `json:"peers,omitempty"`
-}
-
 // diskSlots is the runner's disk heartbeat state.
 type diskSlots struct {
 	mu    sync.Mutex
 	specs map[string]string                      // group -> spec built
 	res   map[string][]resources.DiskHeartbeater // group -> its slot resources
-	last  map[string]DiskHeartbeat               // device -> last heartbeat
+	last  map[string]api.DiskHeartbeat           // device -> last heartbeat
 }
 
 // beatDisks writes the disk heartbeat every heartbeat until the member
@@ -79,7 +62,7 @@ func (r *runner) beatDisksOnce(ctx context.Context) {
 	d := &r.slots
 	d.mu.Lock()
 	if d.specs == nil {
-		d.specs, d.res, d.last = map[string]string{}, map[string][]resources.DiskHeartbeater{}, map[string]DiskHeartbeat{}
+		d.specs, d.res, d.last = map[string]string{}, map[string][]resources.DiskHeartbeater{}, map[string]api.DiskHeartbeat{}
 	}
 	for g := range d.specs {
 		if !slices.Contains(names, g) {
@@ -113,7 +96,14 @@ func (r *runner) beatDisksOnce(ctx context.Context) {
 			bctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D()+pillIOBudget)
 			view, err := b.DiskHeartbeat(bctx)
 			cancel()
-			beat := DiskHeartbeat{Group: name, Device: dev, Slot: view.Slot, Counter: view.Counter, At: time.Now(), Peers: view.Peers}
+			beat := api.DiskHeartbeat{Group: name, Device: dev, Slot: view.Slot, Counter: view.Counter, At: time.Now()}
+			for _, p := range view.Peers {
+				dp := api.DiskPeer{Node: p.Node, Slot: p.Slot, Counter: p.Counter}
+				if !p.Changed.IsZero() {
+					dp.Changed = &p.Changed
+				}
+				beat.Peers = append(beat.Peers, dp)
+			}
 			if err != nil {
 				beat.Error = err.Error()
 				s.logLimit.Log(r.log, hclog.Warn, "disk-heartbeat/"+dev, "disk heartbeat failed", "group", name, "lock_device", dev, "error", err)
@@ -134,14 +124,14 @@ func (r *runner) beatDisksOnce(ctx context.Context) {
 
 // DiskHeartbeats returns this member's last disk heartbeat on each slot
 // device, by device; empty on a witness or without lock devices.
-func (s *Server) DiskHeartbeats() []DiskHeartbeat {
+func (s *Server) DiskHeartbeats() []api.DiskHeartbeat {
 	if s.runner == nil {
 		return nil
 	}
 	d := &s.runner.slots
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]DiskHeartbeat, 0, len(d.last))
+	out := make([]api.DiskHeartbeat, 0, len(d.last))
 	for _, b := range d.last {
 		out = append(out, b)
 	}

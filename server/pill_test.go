@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
@@ -342,7 +343,7 @@ func TestPoisonPillNoAckWhenStopFails(t *testing.T) {
 func TestDiskHeartbeatSeesPeerAcrossPartition(t *testing.T) {
 	c, _, d, _, _ := pillCluster(t)
 	hb := c.member("n2").cfg.Timing.Heartbeat.D()
-	peer := func(member, node string) (resources.PeerBeat, bool) {
+	peer := func(member, node string) (api.DiskPeer, bool) {
 		for _, b := range c.member(member).srv.DiskHeartbeats() {
 			if b.Device != d.lock || b.Error != "" {
 				continue
@@ -353,13 +354,21 @@ func TestDiskHeartbeatSeesPeerAcrossPartition(t *testing.T) {
 				}
 			}
 		}
-		return resources.PeerBeat{}, false
+		return api.DiskPeer{}, false
 	}
-	waitFor(t, 50*hb, "n2 seeing n1's disk heartbeat change", func() bool { p, ok := peer("n2", "n1"); return ok && !p.Changed.IsZero() })
-	waitFor(t, 50*hb, "n1 seeing n2's disk heartbeat change", func() bool { p, ok := peer("n1", "n2"); return ok && !p.Changed.IsZero() })
+	waitFor(t, 50*hb, "n2 seeing n1's disk heartbeat change", func() bool { p, ok := peer("n2", "n1"); return ok && p.Changed != nil })
+	waitFor(t, 50*hb, "n1 seeing n2's disk heartbeat change", func() bool { p, ok := peer("n1", "n2"); return ok && p.Changed != nil })
 	c.partition("n1")
 	cut := time.Now()
-	waitFor(t, 50*hb, "n2 seeing n1's disk heartbeat change after the partition", func() bool { p, ok := peer("n2", "n1"); return ok && p.Changed.After(cut) })
+	waitFor(t, 50*hb, "n2 seeing n1's disk heartbeat change after the partition", func() bool { p, ok := peer("n2", "n1"); return ok && p.Changed != nil && p.Changed.After(cut) })
 	p, _ := peer("n2", "n1")
 	t.Logf("n2 sees n1 in slot %d, counter %d, changed %s after the partition", p.Slot, p.Counter, p.Changed.Sub(cut).Round(time.Millisecond))
+	// The cut-off member's own status view shows its disk heartbeat.
+	v, err := c.member("n1").srv.Status(ctxT(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.DiskHeartbeats) != 1 || v.DiskHeartbeats[0].Device != d.lock || len(v.DiskHeartbeats[0].Peers) != 1 || v.DiskHeartbeats[0].Peers[0].Node != "n2" {
+		t.Fatalf("n1's status view: disk heartbeats %+v; want one on %s with peer n2", v.DiskHeartbeats, d.lock)
+	}
 }
