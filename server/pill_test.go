@@ -289,6 +289,14 @@ func TestPoisonPillPausedLoserWinnerWaitsFullWait(t *testing.T) {
 	// The paused host's mount is on its own host; here the members share
 	// one, so it goes for n2 to be able to mount once fenced.
 	waitFor(t, 10*time.Second, "test unmount", func() bool { return unix.Unmount(d.mnt, 0) == nil })
+	waitFullFence(t, c, wait, "without an acknowledgement")
+}
+
+// waitFullFence waits for n2's fence of db and fails the test unless it
+// waited the takeover's whole lease-only wait, with no pill (why says
+// why it must).
+func waitFullFence(t *testing.T, c *testCluster, wait time.Duration, why string) {
+	t.Helper()
 	fenceWait := fenceWaitOf(t, c, 30*time.Second)
 	waitFor(t, 3*wait+20*time.Second, "n2's fence", func() bool {
 		for _, e := range c.events("db") {
@@ -302,7 +310,7 @@ func TestPoisonPillPausedLoserWinnerWaitsFullWait(t *testing.T) {
 	t.Logf("fence took %s (the takeover's lease-only wait %s): %s", took, fenceWait, e.Reason)
 	pillLog(t, c)
 	if strings.Contains(e.Reason, "pill") || took < fenceWait {
-		t.Fatalf("fence %q took %s; without an acknowledgement it must wait the full %s", e.Reason, took, fenceWait)
+		t.Fatalf("fence %q took %s; %s it must wait the full %s", e.Reason, took, why, fenceWait)
 	}
 }
 
@@ -313,21 +321,7 @@ func TestPoisonPillNoAckWhenStopFails(t *testing.T) {
 	c, h, d, dir, wait := pillCluster(t)
 	touch(t, filepath.Join(dir, "fail-stop.n1"))
 	c.partition("n1")
-	fenceWait := fenceWaitOf(t, c, 30*time.Second)
-	waitFor(t, 3*wait+20*time.Second, "n2's fence", func() bool {
-		for _, e := range c.events("db") {
-			if e.Kind == fsm.KindFenced && e.Node == "n2" {
-				return true
-			}
-		}
-		return false
-	})
-	e, took := fencedEvent(t, c)
-	t.Logf("fence took %s (the takeover's lease-only wait %s): %s", took, fenceWait, e.Reason)
-	pillLog(t, c)
-	if strings.Contains(e.Reason, "pill") || took < fenceWait {
-		t.Fatalf("fence %q took %s; after a failed stop it must wait the full %s", e.Reason, took, fenceWait)
-	}
+	waitFullFence(t, c, wait, "after a failed stop")
 	if _, ok := h.when("n1"); !ok {
 		t.Fatal("n1 did not take its hard action after its stop failed")
 	}
