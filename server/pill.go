@@ -119,7 +119,8 @@ const pillIOBudget = 10 * time.Second
 
 // ackPills is the loser's side, at most once a heartbeat: when nothing of
 // the group runs or is starting here, a pill for it in this node's
-// mailbox is acknowledged. "Nothing runs": no instance, or one of which
+// mailbox is acknowledged (g is nil when the applied log has no such
+// group: the slot devices of the last spec seen are used). "Nothing runs": no instance, or one of which
 // nothing was started, that is not left over from an earlier run of the
 // agent; the first-sight cleanup did not fail; no stop failed (given up
 // stop-failed). It runs on the worker goroutine, the only one that starts
@@ -127,24 +128,34 @@ const pillIOBudget = 10 * time.Second
 // leader to confirm an epoch, which is below the pill's no more.
 func (w *worker) ackPills(ctx context.Context, g *fsm.Group) {
 	s := w.r.s
+	w.mu.Lock()
+	inst := w.inst
+	idle := (inst == nil || (inst.started == 0 && !inst.leftover)) && w.cleaned && !w.cleanFailed && !w.abandoned
+	w.mu.Unlock()
+	if inst != nil && w.pill.specKey == "" {
+		// Remember the slot devices of what may run here: an agent that
+		// restarted cut off has not applied the log (g is nil) but knows
+		// its run record's resources.
+		w.pillBoxes(inst.spec)
+	}
 	now := time.Now()
 	if now.Before(w.pill.ackNext) {
 		return
 	}
 	w.pill.ackNext = now.Add(s.cfg.Timing.Heartbeat.D())
-	w.mu.Lock()
-	inst := w.inst
-	idle := (inst == nil || (inst.started == 0 && !inst.leftover)) && w.cleaned && !w.cleanFailed && !w.abandoned
-	w.mu.Unlock()
 	if !idle || (w.gaveUp != nil && w.gaveUp.StopFailed) {
 		return
 	}
 	// A pill at or below an epoch the log gives this node is stale.
 	var floor uint64
-	if g.Status.Owner == s.cfg.NodeID && g.Status.Active() {
-		floor = g.Status.Epoch
+	boxes := w.pill.boxes
+	if g != nil {
+		if g.Status.Owner == s.cfg.NodeID && g.Status.Active() {
+			floor = g.Status.Epoch
+		}
+		boxes = w.pillBoxes(g.Spec.Resources)
 	}
-	for _, b := range w.pillBoxes(g.Spec.Resources) {
+	for _, b := range boxes {
 		actx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D()+pillIOBudget)
 		p, ok, err := b.AckPill(actx, w.token(floor, ""))
 		cancel()

@@ -366,3 +366,28 @@ func TestDiskHeartbeatSeesPeerAcrossPartition(t *testing.T) {
 		t.Fatalf("n1's status view: disk heartbeats %+v; want one on %s with peer n2", v.DiskHeartbeats, d.lock)
 	}
 }
+
+// TestPoisonPillAckAfterAgentRestart: n1 is cut off and its agent dies
+// with the group running (nothing stopped); it comes back still cut off.
+// It stops what its run record names first, and only then acknowledges
+// the pill; n2 starts on the acknowledgement, after n1's stop.
+func TestPoisonPillAckAfterAgentRestart(t *testing.T) {
+	c, _, _, dir, _ := pillCluster(t)
+	cut := time.Now()
+	c.partition("n1")
+	c.kill("n1")
+	c.start("n1")
+	c.partition("n1")
+	fenceWait := fenceWaitOf(t, c, 30*time.Second)
+	c.waitOnline("db", "n2")
+	e, took := fencedEvent(t, c)
+	t.Logf("fence took %s (the takeover's lease-only wait %s): %s", took, fenceWait, e.Reason)
+	if !strings.Contains(e.Reason, "pill acknowledged by n1") || took >= fenceWait {
+		t.Fatalf("fence %q took %s; the restarted n1 should have acknowledged before the lease-only wait %s", e.Reason, took, fenceWait)
+	}
+	stopped, ok1 := orderOf(dir, "stop", "n1", cut)
+	started, ok2 := orderOf(dir, "start", "n2", cut)
+	if !ok1 || !ok2 || !stopped.Before(started) {
+		t.Fatalf("n1 stopped at %v (%v), n2 started at %v (%v): the restarted loser must stop first", stopped, ok1, started, ok2)
+	}
+}

@@ -411,6 +411,7 @@ func (w *worker) reconcile(ctx context.Context) {
 	inst := w.inst
 	w.mu.Unlock()
 
+	w.ackPills(ctx, g) // pill.go: only while nothing of the group runs here
 	// What an earlier run of the agent left goes first, whatever the log
 	// says: nothing here knows what state it is in.
 	if inst != nil && inst.leftover {
@@ -481,7 +482,6 @@ func (w *worker) reconcile(ctx context.Context) {
 	if inst != nil && inst.started > 0 && w.fenceWatch(ctx, inst) {
 		return // superseded on shared storage (fencewatch.go)
 	}
-	w.ackPills(ctx, g) // pill.go: only while nothing of the group runs here
 	if !mine {
 		return
 	}
