@@ -77,9 +77,18 @@ func newPillDisk(t *testing.T) *pillDisk {
 	d.dev = sh("", "losetup", "--find", "--show", "--partscan", img)
 	sh("label: gpt\nsize=2MiB, name=raftha-lock\nname=data\n", "sfdisk", "--quiet", d.dev)
 	sh("", "partx", "--add", d.dev)
-	d.lock, d.data = d.dev+"p1", d.dev+"p2"
-	waitFor(t, 10*time.Second, "partition nodes", func() bool { return exists(d.lock) && exists(d.data) })
-	sh("", "mkfs.ext4", "-q", "-F", d.data)
+	waitFor(t, 10*time.Second, "partition nodes", func() bool { return exists(d.dev+"p1") && exists(d.dev+"p2") })
+	sh("", "mkfs.ext4", "-q", "-F", d.dev+"p2")
+	// The members use symlinks in dir, as with /dev/disk/by-id names: a
+	// killed member's disk lock goroutine (a crash in a real process)
+	// outlives this test, and must not reach the next test's loop device
+	// once this one is detached and its number reused.
+	d.lock, d.data = filepath.Join(dir, "lock"), filepath.Join(dir, "data")
+	for link, target := range map[string]string{d.lock: d.dev + "p1", d.data: d.dev + "p2"} {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return d
 }
 
