@@ -28,6 +28,8 @@ type Pill struct {
 // into the loser's mailbox, and a loser that has stopped the group
 // acknowledges it in its own slot. An acknowledgement is a statement about
 // the whole group on that node: nothing of it runs or is starting there.
+// The agent builds a resource for this (and for DiskHeartbeater) only when
+// its type's parameters have a method SlotDevice() string naming a device.
 type PillBox interface {
 	// SlotDevice names the device holding the slots ("" when the
 	// resource has none: every other method then does nothing).

@@ -186,6 +186,9 @@ func (s *Server) buildSlotResources(group string, spec []fsm.ResourceSpec, log h
 		if len(rs.Params) > 0 && json.Unmarshal(rs.Params, p) != nil {
 			continue
 		}
+		if sp, ok := p.(interface{ SlotDevice() string }); !ok || sp.SlotDevice() == "" {
+			continue // only types whose parameters name a slot device are built
+		}
 		res, err := t.Build(p, resources.Env{Logger: log.Named(rs.Name), NodeID: s.cfg.NodeID, InstanceID: s.instance,
 			CallTimeout: s.cfg.AWS.CallTimeout.D(), StopDeadline: s.cfg.Fencing.StopDeadline.D(), Heartbeat: s.cfg.Timing.Heartbeat.D()})
 		if err != nil {

@@ -13,6 +13,10 @@ import (
 // (resources.PillBox, resources.DiskHeartbeater). Without lock_device
 // there are no slots: every method does nothing.
 
+// SlotDevice is the lock device that holds the slot area ("" without
+// one): the agent builds only resources whose parameters name one.
+func (p *Params) SlotDevice() string { return p.LockDevice }
+
 // SlotDevice implements resources.PillBox and resources.DiskHeartbeater:
 // the lock device, or "" without one.
 func (r *Resource) SlotDevice() string {
