@@ -331,6 +331,9 @@ func (l *diskLock) checkDevice(dataDev blockDevice) error {
 // lower epoch is a stale writer: our record is written back over it. A
 // failed, hung, corrupt or zero read is tolerated until lock_lost_after
 // has passed since the last good read, then the hold ends (ErrLockLost).
+// Then this node's slot is read (checkSlot): a pill for the group above
+// our epoch ends the hold at once (ErrPoisoned), and a slot that cannot
+// be read for lock_lost_after ends it too (ErrLockLost).
 func (l *diskLock) check(ctx context.Context, tok resources.Token) error {
 	l.mu.Lock()
 	held, lastGood := l.held, l.lastGood
