@@ -131,6 +131,20 @@ func TestSlotProbingAndPeers(t *testing.T) {
 	if rec, ok, _ := b.ackOf(c, "node-a", "g1", 5); !ok || rec.Index != va.Slot {
 		t.Fatalf("node-a's acknowledgement after a restart: ok=%v %+v", ok, rec)
 	}
+	// A corrupt mailbox holds no pill; a pill for another node neither.
+	ia := a2.index
+	d.mu.Lock()
+	copy(d.b[mailOffset(ia):], []byte("garbage"))
+	d.mu.Unlock()
+	if p, ok, err := a2.mailbox(c); ok || err != nil {
+		t.Fatalf("corrupt mailbox: %+v ok=%v err=%v; want no pill, no error", p, ok, err)
+	}
+	d.mu.Lock()
+	copy(d.b[mailOffset(ia):], pillRecord{Index: ia, Epoch: 9, Target: "node-x", From: "node-b", Group: "g1"}.encode())
+	d.mu.Unlock()
+	if _, ok, _ := a2.mailbox(c); ok {
+		t.Fatal("a pill addressed to node-x was taken for node-a's")
+	}
 	// A full area: a new node gets no slot (liveness only).
 	d.mu.Lock()
 	for i := 0; i < slotCount; i++ {

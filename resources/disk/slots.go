@@ -274,11 +274,11 @@ func (n *slotNode) mailbox(ctx context.Context) (pillRecord, bool, error) {
 	var best pillRecord
 	var found bool
 	for _, rec := range mine {
+		// A mailbox that does not decode holds no pill: a pill torn by a
+		// write under way is read whole a heartbeat later, and garbage
+		// left on the partition must not make the holder give up.
 		p, zero, err := decodePill(areaMail(area, rec.Index), rec.Index)
-		if err != nil {
-			return pillRecord{}, false, fmt.Errorf("mailbox of %s on %s: %w", n.node, n.path, err)
-		}
-		if !zero && p.Target == n.node && (!found || p.Epoch > best.Epoch) {
+		if err == nil && !zero && p.Target == n.node && (!found || p.Epoch > best.Epoch) {
 			best, found = p, true
 		}
 	}
