@@ -55,6 +55,9 @@ type Status struct {
 	Groups []GroupStatus `json:"groups"`
 	// Events holds the most recent events (up to 30), oldest first.
 	Events []fsm.Event `json:"events,omitempty"`
+	// DiskHeartbeats are the answering member's own disk heartbeats,
+	// one per slot device (none on a witness or without lock_device).
+	DiskHeartbeats []DiskHeartbeat `json:"disk_heartbeats,omitempty"`
 }
 
 // MemberStatus is one member in Status.

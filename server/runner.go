@@ -33,6 +33,8 @@ type runner struct {
 
 	guardKick chan struct{} // wakes the guard (guard.go)
 
+	slots diskSlots // the disk heartbeat (diskslots.go)
+
 	// handoverErrs are the stops that failed while this member was
 	// leaving (Shutdown), under mu: shutdown returns them even when a
 	// later retry succeeded or the log has moved on.
@@ -374,6 +376,10 @@ type worker struct {
 	// res is what the resources did at the current epoch, for status
 	// (resstate.go).
 	res resTracker
+
+	// pill: the poison pill of a takeover, both sides (pill.go; worker
+	// goroutine only).
+	pill pillState
 }
 
 func (w *worker) poke() {
@@ -408,6 +414,7 @@ func (w *worker) reconcile(ctx context.Context) {
 	inst := w.inst
 	w.mu.Unlock()
 
+	w.ackPills(ctx, g) // pill.go: only while nothing of the group runs here
 	// What an earlier run of the agent left goes first, whatever the log
 	// says: nothing here knows what state it is in.
 	if inst != nil && inst.leftover {

@@ -373,6 +373,7 @@ func (s *Server) Start() (err error) {
 	if s.runner != nil {
 		s.goFn(s.runner.guard)
 		s.goFn(s.runner.run)
+		s.goFn(s.runner.beatDisks) // diskslots.go
 	}
 	s.goFn(s.preflight) // advisory: never blocks start
 	s.logger.Info("member started", "role", s.cfg.Role, "raft", s.RaftAddr(), "api", s.APIAddr())

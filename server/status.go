@@ -123,6 +123,7 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *api.Status {
 		s.attachResources(&gs, g, ls) // resstate.go
 		v.Groups = append(v.Groups, gs)
 	}
+	v.DiskHeartbeats = s.DiskHeartbeats() // diskslots.go: this member's own
 	if n := len(st.Events); n > maxStatusEvents {
 		v.Events = st.Events[n-maxStatusEvents:]
 	} else {

@@ -46,6 +46,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	var method fsm.FencingMode
 	var verified string
 	var fenced []string
+	var poll bool
 	switch s.cfg.Fencing.Mode {
 	case config.FencingLeaseOnly:
 		// The longer of the decision's wait and this node's own: a
@@ -55,10 +56,17 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		// what had passed when the leader decided, and waits the longer.
 		own := max(0, s.cfg.LeaseOnlyWait()-gs.FenceSilence)
 		if left := max(gs.FenceWait, own) - time.Since(w.fenceSeen); left > 0 {
-			w.log.Info("lease-only fencing: waiting for the lost owner's lease and self-fence to run out", "fence_node", gs.FenceNode, "left", left.Round(time.Millisecond))
-			w.fenceNext = time.Now().Add(left)
-			time.AfterFunc(left, w.poke)
-			return
+			// Or until the lost owner acknowledges a poison pill
+			// (pill.go), polled every heartbeat.
+			if verified, poll = w.pillAck(ctx, g); verified == "" {
+				s.logLimit.Log(w.log, hclog.Info, "lease-only-wait/"+w.name, "lease-only fencing: waiting for the lost owner's lease and self-fence to run out", "fence_node", gs.FenceNode, "left", left.Round(time.Millisecond))
+				if poll {
+					left = min(left, s.cfg.Timing.Heartbeat.D())
+				}
+				w.fenceNext = time.Now().Add(left)
+				time.AfterFunc(left, w.poke)
+				return
+			}
 		}
 		method = fsm.FencingLeaseOnly
 	default:

@@ -72,10 +72,15 @@ type diskLock struct {
 	read  func(path string) ([]byte, error)
 	write func(path string, b []byte) error
 
+	gate     ioGate
 	mu       sync.Mutex
-	busy     bool      // an I/O is still blocked in the kernel
 	lastGood time.Time // last read that showed our own record
+	slotGood time.Time // last good read of this node's slot (pill.go)
 	held     uint64    // epoch acquired by Start (0: none)
+
+	// slots is this node's side of the slot area (slots.go; nil without
+	// a node id).
+	slots *slotNode
 
 	// The holder loop (lockhold.go): cancel and done while it runs; its
 	// final verdict; checkMu serializes it with CheckFence.
@@ -105,45 +110,59 @@ func newDiskLock(p *Params, env resources.Env, log hclog.Logger) *diskLock {
 		hb = time.Second
 	}
 	l.heartbeat = hb
+	if env.NodeID != "" {
+		l.slots = slotNodeFor(l.path, env.NodeID, l.ioTimeout)
+	}
 	l.settle = resources.DurationOr(p.LockSettle, 2*hb+l.ioTimeout)
 	return l
 }
 
-// bounded runs one block I/O with lock_io_timeout (and ctx). A call that
-// hangs is left to finish on its own; until it does, every later call
-// fails at once rather than pile up goroutines on a dead device. Nothing
-// is started once ctx has ended (Start's context ends with the lease).
+// bounded runs one block I/O of the lock block (ioGate.run).
 func (l *diskLock) bounded(ctx context.Context, what string, fn func() error) error {
+	return l.gate.run(ctx, l.ioTimeout, what+" "+l.path, fn)
+}
+
+// ioGate bounds the block I/O of one user of a device: each call runs
+// with a timeout (and ctx). A call that hangs is left to finish on its
+// own; until it does, every later call fails at once rather than pile up
+// goroutines on a dead device. Nothing is started once ctx has ended
+// (Start's context ends with the lease).
+type ioGate struct {
+	mu   sync.Mutex
+	busy bool // an I/O is still blocked in the kernel
+}
+
+func (g *ioGate) run(ctx context.Context, timeout time.Duration, what string, fn func() error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %s %s: %w", ErrLockIO, what, l.path, err)
+		return fmt.Errorf("%w: %s: %w", ErrLockIO, what, err)
 	}
-	l.mu.Lock()
-	if l.busy {
-		l.mu.Unlock()
-		return fmt.Errorf("%w: %s %s: an earlier I/O on it is still blocked", ErrLockIO, what, l.path)
+	g.mu.Lock()
+	if g.busy {
+		g.mu.Unlock()
+		return fmt.Errorf("%w: %s: an earlier I/O on it is still blocked", ErrLockIO, what)
 	}
-	l.busy = true
-	l.mu.Unlock()
+	g.busy = true
+	g.mu.Unlock()
 	done := make(chan error, 1)
 	go func() {
 		err := fn()
-		l.mu.Lock()
-		l.busy = false
-		l.mu.Unlock()
+		g.mu.Lock()
+		g.busy = false
+		g.mu.Unlock()
 		done <- err
 	}()
-	t := time.NewTimer(l.ioTimeout)
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("%w: %s %s: %w", ErrLockIO, what, l.path, err)
+			return fmt.Errorf("%w: %s: %w", ErrLockIO, what, err)
 		}
 		return nil
 	case <-t.C:
-		return fmt.Errorf("%w: %s %s did not return within lock_io_timeout %s", ErrLockIO, what, l.path, l.ioTimeout)
+		return fmt.Errorf("%w: %s did not return within lock_io_timeout %s", ErrLockIO, what, timeout)
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %s %s: %w", ErrLockIO, what, l.path, ctx.Err())
+		return fmt.Errorf("%w: %s: %w", ErrLockIO, what, ctx.Err())
 	}
 }
 
@@ -179,10 +198,15 @@ func (l *diskLock) judge(rec lockRecord, tok resources.Token) error {
 }
 
 // mine is the record this node writes for tok, carrying over the slot
-// area fields of prev (a later format's slots survive a version-1 write).
+// area fields of prev (a later format's slots survive a version-1 write);
+// a block without them gets this format's slot area (slotblock.go).
 func (l *diskLock) mine(tok resources.Token, prev lockRecord) lockRecord {
-	return lockRecord{Epoch: tok.Epoch, Written: time.Now(), Group: tok.Group, Owner: l.node,
+	rec := lockRecord{Epoch: tok.Epoch, Written: time.Now(), Group: tok.Group, Owner: l.node,
 		SlotOffset: max(prev.SlotOffset, lockSlotOffset), SlotSize: prev.SlotSize, SlotCnt: prev.SlotCnt}
+	if rec.SlotSize == 0 && rec.SlotCnt == 0 { // describe the slot area (slotblock.go)
+		rec.SlotSize, rec.SlotCnt = slotSize, slotCount
+	}
+	return rec
 }
 
 // writeVerified writes rec and reads it back; the read must match byte
@@ -230,6 +254,9 @@ func (l *diskLock) acquire(ctx context.Context, dataDev blockDevice, tok resourc
 			return fmt.Errorf("refusing to mount: %w", err)
 		}
 	}
+	if err := l.pillCheck(ctx, tok); err != nil {
+		return fmt.Errorf("refusing to mount: %w", err)
+	}
 	l.log.Info("taking the disk lock", "lock_device", l.path, "group", tok.Group, "epoch", tok.Epoch, "previous", prevString(prev, zero))
 	for round := 1; ; round++ {
 		want, err := l.writeVerified(ctx, l.mine(tok, prev))
@@ -251,7 +278,7 @@ func (l *diskLock) acquire(ctx context.Context, dataDev blockDevice, tok resourc
 		}
 		if bytes.Equal(got, want) {
 			l.mu.Lock()
-			l.held, l.lastGood = tok.Epoch, time.Now()
+			l.held, l.lastGood, l.slotGood = tok.Epoch, time.Now(), time.Now()
 			l.mu.Unlock()
 			l.startHolding(tok)
 			return nil
@@ -304,6 +331,9 @@ func (l *diskLock) checkDevice(dataDev blockDevice) error {
 // lower epoch is a stale writer: our record is written back over it. A
 // failed, hung, corrupt or zero read is tolerated until lock_lost_after
 // has passed since the last good read, then the hold ends (ErrLockLost).
+// Then this node's slot is read (checkSlot): a pill for the group above
+// our epoch ends the hold at once (ErrPoisoned), and a slot that cannot
+// be read for lock_lost_after ends it too (ErrLockLost).
 func (l *diskLock) check(ctx context.Context, tok resources.Token) error {
 	l.mu.Lock()
 	held, lastGood := l.held, l.lastGood
@@ -312,20 +342,21 @@ func (l *diskLock) check(ctx context.Context, tok resources.Token) error {
 		return nil // never acquired here: Start did not get that far
 	}
 	err := l.checkOnce(ctx, tok)
-	if err == nil {
+	switch {
+	case err == nil:
 		l.mu.Lock()
 		l.lastGood = time.Now()
 		l.mu.Unlock()
-		return nil
-	}
-	if errors.Is(err, ErrSuperseded) || errors.Is(err, ErrLockConflict) {
+	case errors.Is(err, ErrSuperseded) || errors.Is(err, ErrLockConflict):
 		return err
-	}
-	if since := time.Since(lastGood); since >= l.lostAfter {
+	case time.Since(lastGood) >= l.lostAfter:
+		since := time.Since(lastGood)
 		return fmt.Errorf("%w: lock_device %s: no good read for %s (lock_lost_after %s): %w", ErrLockLost, l.path, since.Round(time.Millisecond), l.lostAfter, err)
+	default:
+		l.log.Warn("cannot confirm the disk lock; giving up the group if this lasts lock_lost_after", "lock_device", l.path, "since_last_good", time.Since(lastGood).Round(time.Millisecond), "lock_lost_after", l.lostAfter, "error", err)
 	}
-	l.log.Warn("cannot confirm the disk lock; giving up the group if this lasts lock_lost_after", "lock_device", l.path, "since_last_good", time.Since(lastGood).Round(time.Millisecond), "lock_lost_after", l.lostAfter, "error", err)
-	return nil
+	// This node's slot: a poison pill, or a slot lost (pill.go).
+	return l.checkSlot(ctx, tok)
 }
 
 func (l *diskLock) checkOnce(ctx context.Context, tok resources.Token) error {

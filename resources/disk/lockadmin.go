@@ -20,7 +20,8 @@ type LockInfo struct {
 	Epoch uint64
 	// Written is when the holder wrote the block (its clock).
 	Written time.Time
-	// SlotCount is the number of per-node slots (0 in format version 1).
+	// SlotCount is the number of per-node slots block 0 describes (64; 0
+	// when an older raftha wrote it).
 	SlotCount uint32
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,9 +20,9 @@ import (
 //	    12    4 block size (4096)
 //	    16    8 epoch: the owner's fencing token from the Raft log
 //	    24    8 write time, Unix nanoseconds (informational)
-//	    32    4 slot area offset in bytes (4096; reserved, see below)
-//	    36    4 slot size in bytes (0 in version 1: no slots yet)
-//	    40    4 slot count (0 in version 1)
+//	    32    4 slot area offset in bytes (4096, see below)
+//	    36    4 slot size in bytes (8192; 0 written by older raftha)
+//	    40    4 slot count (64; 0 written by older raftha)
 //	    44    4 reserved (0)
 //	    48   64 cluster id, NUL-padded (empty: raftha has none yet)
 //	   112   64 group name, NUL-padded
@@ -31,11 +30,13 @@ import (
 //	   240 3852 reserved (0)
 //	  4092    4 CRC32C (Castagnoli) of bytes 0..4091
 //
-// Bytes from 4096 to lockMinDeviceSize are reserved for per-node slots
-// (disk heartbeat, poison pill): a later version describes them with the
-// slot fields, which a version-1 writer carries over unchanged, and never
-// moves block 0, so adding slots is no format break. An all-zero block is
-// a fresh lock device.
+// Bytes from 4096 hold the per-node slot area (disk heartbeat, poison
+// pill and its acknowledgement; layout in slotblock.go, 528 KiB, inside
+// lockMinDeviceSize). Block 0 is unchanged by it: a writer carries the
+// slot fields over, and fills them in (4096, 8192, 64) only where they
+// are zero; the slot I/O uses the fixed geometry of slot format 1, so a
+// block 0 written by an older raftha (zero slot fields) is no format
+// break. An all-zero block is a fresh lock device.
 const (
 	lockBlockSize     = 4096
 	lockMagic         = "RAFTHALK"
@@ -149,60 +150,16 @@ func cstring(b []byte) string {
 	return string(b)
 }
 
-// alignedBlock returns a lockBlockSize buffer aligned for O_DIRECT (Go's
-// heap does not move objects).
-func alignedBlock() []byte {
-	b := make([]byte, 2*lockBlockSize)
-	off := int(uintptr(unsafe.Pointer(&b[0])) & (lockBlockSize - 1))
-	if off != 0 {
-		off = lockBlockSize - off
-	}
-	return b[off : off+lockBlockSize : off+lockBlockSize]
-}
-
 // readBlockDirect reads block 0 of path with O_DIRECT, past the page
 // cache: what another host wrote is what it sees.
 func readBlockDirect(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	buf := alignedBlock()
-	n, err := unix.Pread(fd, buf, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
-	}
-	if n != lockBlockSize {
-		return nil, fmt.Errorf("short read: %d of %d bytes", n, lockBlockSize)
-	}
-	return append([]byte(nil), buf...), nil
+	return readDirectAt(path, 0, lockBlockSize)
 }
 
 // writeBlockDirect writes block 0 of path with O_DIRECT|O_DSYNC and
 // fdatasync: on return the block is on the device, not in a cache.
 func writeBlockDirect(path string, b []byte) error {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_DIRECT|unix.O_DSYNC|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	buf := alignedBlock()
-	copy(buf, b)
-	n, err := unix.Pwrite(fd, buf, 0)
-	if err == nil && n != lockBlockSize {
-		err = fmt.Errorf("short write: %d of %d bytes", n, lockBlockSize)
-	}
-	if err == nil {
-		if err = unix.Fdatasync(fd); err != nil {
-			err = fmt.Errorf("fdatasync: %w", err)
-		}
-	} else {
-		err = fmt.Errorf("write: %w", err)
-	}
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
-		err = fmt.Errorf("close: %w", cerr)
-	}
-	return err
+	return writeDirectAt(path, 0, b)
 }
 
 // deviceSize is the size of the block device at path.

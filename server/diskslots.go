@@ -1,0 +1,140 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/resources"
+)
+
+// The disk heartbeat (issue #13): every heartbeat, while the agent runs,
+// a node writes its own slot on the slot device of each group it is a
+// candidate for (a disk with lock_device), whether or not it runs the
+// group, and reads its peers' slots. It is what lets a winner find the
+// loser's mailbox (pill.go), and it is a second path between nodes: a
+// peer whose counter keeps changing is alive on the disk even when its
+// network link is down. It decides nothing.
+
+// diskSlots is the runner's disk heartbeat state.
+type diskSlots struct {
+	mu    sync.Mutex
+	specs map[string]string                      // group -> spec built
+	res   map[string][]resources.DiskHeartbeater // group -> its slot resources
+	last  map[string]api.DiskHeartbeat           // device -> last heartbeat
+}
+
+// beatDisks writes the disk heartbeat every heartbeat until the member
+// stops.
+func (r *runner) beatDisks() {
+	s := r.s
+	t := time.NewTicker(s.cfg.Timing.Heartbeat.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.beatDisksOnce(r.ctx)
+	}
+}
+
+// beatDisksOnce is one round over the groups this node is a candidate
+// for; each device once. Every call is bounded by the device's
+// lock_io_timeout per I/O.
+func (r *runner) beatDisksOnce(ctx context.Context) {
+	s := r.s
+	st := s.fsm.Shared()
+	names := make([]string, 0, len(st.Groups))
+	for name, g := range st.Groups {
+		if slices.Contains(g.Spec.Nodes, s.cfg.NodeID) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	d := &r.slots
+	d.mu.Lock()
+	if d.specs == nil {
+		d.specs, d.res, d.last = map[string]string{}, map[string][]resources.DiskHeartbeater{}, map[string]api.DiskHeartbeat{}
+	}
+	for g := range d.specs {
+		if !slices.Contains(names, g) {
+			delete(d.specs, g)
+			delete(d.res, g)
+		}
+	}
+	d.mu.Unlock()
+	done := map[string]bool{}
+	for _, name := range names {
+		spec := st.Groups[name].Spec.Resources
+		key, _ := json.Marshal(spec)
+		d.mu.Lock()
+		if d.specs[name] != string(key) {
+			var hb []resources.DiskHeartbeater
+			for _, res := range s.buildSlotResources(name, spec, r.log.Named(name)) {
+				if b, ok := res.(resources.DiskHeartbeater); ok {
+					hb = append(hb, b)
+				}
+			}
+			d.specs[name], d.res[name] = string(key), hb
+		}
+		list := d.res[name]
+		d.mu.Unlock()
+		for _, b := range list {
+			dev := b.SlotDevice()
+			if done[dev] {
+				continue
+			}
+			done[dev] = true
+			bctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D()+pillIOBudget)
+			view, err := b.DiskHeartbeat(bctx)
+			cancel()
+			beat := api.DiskHeartbeat{Group: name, Device: dev, Slot: view.Slot, Counter: view.Counter, At: time.Now()}
+			for _, p := range view.Peers {
+				dp := api.DiskPeer{Node: p.Node, Slot: p.Slot, Counter: p.Counter}
+				if !p.Changed.IsZero() {
+					dp.Changed = &p.Changed
+				}
+				beat.Peers = append(beat.Peers, dp)
+			}
+			if err != nil {
+				beat.Error = err.Error()
+				s.logLimit.Log(r.log, hclog.Warn, "disk-heartbeat/"+dev, "disk heartbeat failed", "group", name, "lock_device", dev, "error", err)
+			}
+			d.mu.Lock()
+			d.last[dev] = beat
+			d.mu.Unlock()
+		}
+	}
+	d.mu.Lock()
+	for dev := range d.last {
+		if !done[dev] {
+			delete(d.last, dev)
+		}
+	}
+	d.mu.Unlock()
+}
+
+// DiskHeartbeats returns this member's last disk heartbeat on each slot
+// device, by device; empty on a witness or without lock devices.
+func (s *Server) DiskHeartbeats() []api.DiskHeartbeat {
+	if s.runner == nil {
+		return nil
+	}
+	d := &s.runner.slots
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]api.DiskHeartbeat, 0, len(d.last))
+	for _, b := range d.last {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	return out
+}
