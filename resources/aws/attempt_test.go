@@ -1,0 +1,188 @@
+package aws_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	awsres "github.com/raftha/raftha/resources/aws"
+	"github.com/raftha/raftha/resources/aws/motoserver"
+)
+
+// apiFault is what the fault proxy does with one request.
+type apiFault int
+
+const (
+	passThrough apiFault = iota // forward to moto_server
+	hang                        // hold the request until the client gives up
+	unavailable                 // 503 Unavailable, as EC2 answers when degraded
+	throttled                   // 400 ThrottlingException
+)
+
+// faultProxy stands between the SDK and moto_server on 127.0.0.1 and
+// applies decide's fault to each request (n counts requests from 0). It
+// records when each request arrived.
+type faultProxy struct {
+	url   string
+	mu    sync.Mutex
+	start time.Time
+	times []time.Duration // arrival of each request, since start
+}
+
+func newFaultProxy(t *testing.T, moto string, decide func(n int, since time.Duration) apiFault) *faultProxy {
+	t.Helper()
+	target, err := url.Parse(moto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p := &faultProxy{start: time.Now()}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		p.mu.Lock()
+		n, since := len(p.times), time.Since(p.start)
+		p.times = append(p.times, since)
+		p.mu.Unlock()
+		switch decide(n, since) {
+		case hang:
+			// A black hole: nothing comes back until the client gives up
+			// (bounded, so that the server always shuts down).
+			tm := time.NewTimer(30 * time.Second)
+			defer tm.Stop()
+			select {
+			case <-r.Context().Done():
+			case <-tm.C:
+			}
+			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+		case unavailable:
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>Unavailable</Code><Message>Service Unavailable</Message></Error></Errors><RequestID>t-503</RequestID></Response>`)
+		case throttled:
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>ThrottlingException</Code><Message>Rate exceeded</Message></Error></Errors><RequestID>t-throttle</RequestID></Response>`)
+		default:
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			rp.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p.url = srv.URL
+	return p
+}
+
+// arrivals returns when each request arrived, since the proxy started.
+func (p *faultProxy) arrivals() []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Duration(nil), p.times...)
+}
+
+// fencerVia is a Fencer of the production configuration (LoadConfig's
+// defaults) whose calls go through the proxy, with a whole-call deadline
+// of callTimeout.
+func fencerVia(t *testing.T, endpoint string, callTimeout time.Duration) *awsres.Fencer {
+	t.Helper()
+	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := awsres.NewFencer(cfg)
+	f.CallTimeout = callTimeout
+	return f
+}
+
+// TestFenceAbandonsHungAttempt: the first request of the fence goes into
+// a black hole (the connection takes it and never answers). The attempt
+// is abandoned after its own deadline and retried on a fresh connection,
+// so the fence succeeds well before the call's 10 s deadline instead of
+// failing at it.
+func TestFenceAbandonsHungAttempt(t *testing.T) {
+	m := motoserver.Start(t)
+	ids := m.RunNodeInstances(t, "n1")
+	p := newFaultProxy(t, m.Endpoint, func(n int, _ time.Duration) apiFault {
+		if n == 0 {
+			return hang
+		}
+		return passThrough
+	})
+	f := fencerVia(t, p.url, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := f.Fence(ctx, awsres.Target{InstanceID: ids[0], NodeID: "n1"})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("fence with one hung attempt failed after %s: %v", took.Round(time.Millisecond), err)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("fence took %s: the hung attempt was waited out (call deadline 10s)", took.Round(time.Millisecond))
+	}
+	if st := m.State(t, ids[0]); st != "stopped" {
+		t.Fatalf("after the fence the instance is %s", st)
+	}
+	t.Logf("fence with a hung first attempt took %s (%d requests)", took.Round(time.Millisecond), len(p.arrivals()))
+}
+
+// TestFenceRetriesPromptlyWhenAPIRecovers: EC2 answers every request with
+// 503 (or ThrottlingException) for 3 s, then serves again. The fence's
+// retries never sleep long, so it finishes soon after the API is back,
+// not a long backoff later.
+func TestFenceRetriesPromptlyWhenAPIRecovers(t *testing.T) {
+	m := motoserver.Start(t)
+	for _, tc := range []struct {
+		name  string
+		fault apiFault
+	}{{"503", unavailable}, {"throttle", throttled}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ids := m.RunNodeInstances(t, "n1")
+			const window = 3 * time.Second
+			p := newFaultProxy(t, m.Endpoint, func(_ int, since time.Duration) apiFault {
+				if since < window {
+					return tc.fault
+				}
+				return passThrough
+			})
+			f := fencerVia(t, p.url, 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			_, err := f.Fence(ctx, awsres.Target{InstanceID: ids[0], NodeID: "n1"})
+			arr := p.arrivals()
+			if err != nil {
+				t.Fatalf("fence failed (requests at %v): %v", arr, err)
+			}
+			var gap time.Duration
+			for i := 1; i < len(arr); i++ {
+				gap = max(gap, arr[i]-arr[i-1])
+			}
+			// The first request after the window is the one that gets
+			// through: how long after the API came back was it sent?
+			late := time.Duration(-1)
+			for _, a := range arr {
+				if a >= window {
+					late = a - window
+					break
+				}
+			}
+			t.Logf("%d requests, longest gap %s, first request %s after the API came back", len(arr), gap.Round(time.Millisecond), late.Round(time.Millisecond))
+			if gap > 1100*time.Millisecond || late > 1100*time.Millisecond {
+				t.Fatalf("retries slept too long: longest gap between requests %s, first request %s after the API was back (requests at %v)", gap.Round(time.Millisecond), late.Round(time.Millisecond), arr)
+			}
+		})
+	}
+}
