@@ -79,7 +79,7 @@ func (f *Fencer) tuning() fenceTuning {
 		return v
 	}
 	return fenceTuning{
-		callTimeout: or(f.CallTimeout, 10*time.Second),
+		callTimeout:    or(f.CallTimeout, 10*time.Second),
 		stopTimeout:    or(f.StopTimeout, 5*time.Minute),
 		attemptTimeout: or(f.AttemptTimeout, DefaultAttemptTimeout),
 		minDelay:       or(f.MinDelay, 250*time.Millisecond),
