@@ -25,6 +25,7 @@ const (
 	hang                        // hold the request until the client gives up
 	unavailable                 // 503 Unavailable, as EC2 answers when degraded
 	throttled                   // 400 ThrottlingException
+	slow                        // forward after 1.4 s: slow, but alive
 )
 
 // faultProxy stands between the SDK and moto_server on 127.0.0.1 and
@@ -75,6 +76,15 @@ func newFaultProxy(t *testing.T, moto string, decide func(n int, since time.Dura
 			w.Header().Set("Content-Type", "text/xml")
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>ThrottlingException</Code><Message>Rate exceeded</Message></Error></Errors><RequestID>t-throttle</RequestID></Response>`)
+		case slow:
+			tm := time.NewTimer(1400 * time.Millisecond)
+			defer tm.Stop()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tm.C:
+			}
+			fallthrough
 		default:
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			r.ContentLength = int64(len(body))
@@ -185,4 +195,24 @@ func TestFenceRetriesPromptlyWhenAPIRecovers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFenceServedBySlowAPI: every answer takes 1.4 s, longer than the
+// first attempt's deadline (1 s). The deadline doubles after an abandoned
+// attempt, so a slow but alive API still serves the fence.
+func TestFenceServedBySlowAPI(t *testing.T) {
+	m := motoserver.Start(t)
+	ids := m.RunNodeInstances(t, "n1")
+	p := newFaultProxy(t, m.Endpoint, func(int, time.Duration) apiFault { return slow })
+	f := fencerVia(t, p.url, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := f.Fence(ctx, awsres.Target{InstanceID: ids[0], NodeID: "n1"}); err != nil {
+		t.Fatalf("fence against a slow API failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	if st := m.State(t, ids[0]); st != "stopped" {
+		t.Fatalf("after the fence the instance is %s", st)
+	}
+	t.Logf("fence against an API answering in 1.4s took %s (%d requests)", time.Since(start).Round(time.Millisecond), len(p.arrivals()))
 }
