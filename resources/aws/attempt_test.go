@@ -3,6 +3,7 @@ package aws_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/raftha/raftha/cloud"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
 )
@@ -108,6 +112,7 @@ func (p *faultProxy) arrivals() []time.Duration {
 // of callTimeout.
 func fencerVia(t *testing.T, endpoint string, callTimeout time.Duration) *awsres.Fencer {
 	t.Helper()
+	motoserver.Env(t)
 	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: endpoint})
 	if err != nil {
 		t.Fatal(err)
@@ -215,4 +220,51 @@ func TestFenceServedBySlowAPI(t *testing.T) {
 		t.Fatalf("after the fence the instance is %s", st)
 	}
 	t.Logf("fence against an API answering in 1.4s took %s (%d requests)", time.Since(start).Round(time.Millisecond), len(p.arrivals()))
+}
+
+// TestFenceErrorSaysWhetherEC2Answered: a fence that failed because EC2
+// did not serve it (503 until the call's deadline) wraps
+// cloud.ErrUnavailable, so the winner tries again soon; a fence EC2
+// refused (an unknown instance) does not, and keeps the doubling backoff.
+func TestFenceErrorSaysWhetherEC2Answered(t *testing.T) {
+	m := motoserver.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	down := newFaultProxy(t, m.Endpoint, func(int, time.Duration) apiFault { return unavailable })
+	_, err := fencerVia(t, down.url, 1500*time.Millisecond).Fence(ctx, awsres.Target{InstanceID: "i-0123456789abcdef0", NodeID: "n1"})
+	if !errors.Is(err, awsres.ErrFenceFailed) || !errors.Is(err, cloud.ErrUnavailable) {
+		t.Fatalf("fence while EC2 answers 503: %v; want ErrFenceFailed and cloud.ErrUnavailable", err)
+	}
+	up := newFaultProxy(t, m.Endpoint, func(int, time.Duration) apiFault { return passThrough })
+	_, err = fencerVia(t, up.url, 10*time.Second).Fence(ctx, awsres.Target{InstanceID: "i-0000000000000dead", NodeID: "n1"})
+	if !errors.Is(err, awsres.ErrFenceFailed) || errors.Is(err, cloud.ErrUnavailable) {
+		t.Fatalf("fence of an unknown instance: %v; want ErrFenceFailed without cloud.ErrUnavailable", err)
+	}
+}
+
+// TestAttemptTimeoutSetting: with Settings.AttemptTimeout every client of
+// the configuration abandons a hung attempt and retries it, well before
+// the call's deadline.
+func TestAttemptTimeoutSetting(t *testing.T) {
+	m := motoserver.Start(t)
+	ids := m.RunNodeInstances(t, "n1")
+	p := newFaultProxy(t, m.Endpoint, func(n int, _ time.Duration) apiFault {
+		if n == 0 {
+			return hang
+		}
+		return passThrough
+	})
+	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: p.url, AttemptTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}); err != nil {
+		t.Fatalf("DescribeInstances with a hung first attempt: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("DescribeInstances took %s: the hung attempt was waited out", took.Round(time.Millisecond))
+	}
 }
