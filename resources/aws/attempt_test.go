@@ -100,6 +100,22 @@ func newFaultProxy(t *testing.T, moto string, decide func(n int, since time.Dura
 	return p
 }
 
+// hangFirstSetup starts moto with one instance of node n1 behind a proxy
+// that holds the first request until the client gives up and forwards
+// the others.
+func hangFirstSetup(t *testing.T) (*motoserver.Server, []string, *faultProxy) {
+	t.Helper()
+	m := motoserver.Start(t)
+	ids := m.RunNodeInstances(t, "n1")
+	p := newFaultProxy(t, m.Endpoint, func(n int, _ time.Duration) apiFault {
+		if n == 0 {
+			return hang
+		}
+		return passThrough
+	})
+	return m, ids, p
+}
+
 // arrivals returns when each request arrived, since the proxy started.
 func (p *faultProxy) arrivals() []time.Duration {
 	p.mu.Lock()
@@ -128,14 +144,7 @@ func fencerVia(t *testing.T, endpoint string, callTimeout time.Duration) *awsres
 // so the fence succeeds well before the call's 10 s deadline instead of
 // failing at it.
 func TestFenceAbandonsHungAttempt(t *testing.T) {
-	m := motoserver.Start(t)
-	ids := m.RunNodeInstances(t, "n1")
-	p := newFaultProxy(t, m.Endpoint, func(n int, _ time.Duration) apiFault {
-		if n == 0 {
-			return hang
-		}
-		return passThrough
-	})
+	m, ids, p := hangFirstSetup(t)
 	f := fencerVia(t, p.url, 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -246,14 +255,7 @@ func TestFenceErrorSaysWhetherEC2Answered(t *testing.T) {
 // the configuration abandons a hung attempt and retries it, well before
 // the call's deadline.
 func TestAttemptTimeoutSetting(t *testing.T) {
-	m := motoserver.Start(t)
-	ids := m.RunNodeInstances(t, "n1")
-	p := newFaultProxy(t, m.Endpoint, func(n int, _ time.Duration) apiFault {
-		if n == 0 {
-			return hang
-		}
-		return passThrough
-	})
+	_, ids, p := hangFirstSetup(t)
 	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: p.url, AttemptTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
