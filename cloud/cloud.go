@@ -23,6 +23,12 @@ import (
 // reports it.
 var ErrFenceFailed = errors.New("fence failed")
 
+// ErrUnavailable is wrapped (with ErrFenceFailed) by a fencing failure
+// that says the cloud's API did not serve the fence (throttling, 5xx,
+// unreachable, deadlines) rather than refused it: the fence may be tried
+// again soon, since the API can answer again at any moment.
+var ErrUnavailable = errors.New("cloud API unavailable")
+
 // Provider opens a member's connection to its cloud, once, when the member
 // starts.
 type Provider interface {

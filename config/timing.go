@@ -117,8 +117,8 @@ func TimingBudget(c Config) Budget {
 			fmt.Sprintf("lease %s + stop_deadline %s + self-fence grace %s + heartbeat margin %s = %s after the last contact", lease, c.Fencing.StopDeadline, selfFenceGrace, hb, wait)})
 	default:
 		b.OwnerFollower = append(b.OwnerFollower,
-			BudgetStep{"fence: EC2 StopInstances (force, skip OS shutdown)", 150 * time.Millisecond, c.AWS.CallTimeout.D(), "aws.call_timeout, retries on throttling/5xx inside it"},
-			BudgetStep{"fence: wait until the instance is stopped", 250 * time.Millisecond, c.Fencing.StopTimeout.D(), "fencing.stop_timeout; a real forced stop often takes 10-60 s on AWS, moto is immediate; a failed fence is retried with backoff (0.5 s doubling to 30 s) and nothing starts meanwhile"},
+			BudgetStep{"fence: EC2 StopInstances (force, skip OS shutdown)", 150 * time.Millisecond, c.AWS.CallTimeout.D(), "aws.call_timeout; a hung attempt is abandoned after 1 s (doubling) and throttling/5xx are retried inside it within 0.5 s"},
+			BudgetStep{"fence: wait until the instance is stopped", 250 * time.Millisecond, c.Fencing.StopTimeout.D(), "fencing.stop_timeout; a real forced stop often takes 10-60 s on AWS, moto is immediate; a failed fence is retried with backoff (0.5 s doubling to 30 s; at most 250 ms when EC2 did not answer) and nothing starts meanwhile"},
 		)
 	}
 	b.OwnerFollower = append(b.OwnerFollower,

@@ -98,6 +98,24 @@ func fenceBackoff(n int) time.Duration {
 	return min(d, 30*time.Second)
 }
 
+// fenceRetryUnavailable is the most a fence waits before it is tried
+// again after a failure of the cloud's API to serve it
+// (cloud.ErrUnavailable): such a try has spent its calls retrying
+// already, and the API may answer again at any moment.
+const fenceRetryUnavailable = 250 * time.Millisecond
+
+// fenceRetryDelay is the delay before a fence that failed with err (its
+// n-th failure in a row) is tried again: fenceBackoff, but at most
+// fenceRetryUnavailable when the API did not serve it. Such a failure is
+// never quick (its calls retried until their deadline), so the tries
+// stay spaced by at least a call's deadline.
+func fenceRetryDelay(n int, err error) time.Duration {
+	if errors.Is(err, cloud.ErrUnavailable) {
+		return min(fenceBackoff(n), fenceRetryUnavailable)
+	}
+	return fenceBackoff(n)
+}
+
 // selfFenceAction takes the configured hard action after a failed or hung
 // self-fence stop. reboot and poweroff write b or o to the sysrq trigger
 // (immediate, no sync: the point is to stop acting now).

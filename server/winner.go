@@ -90,7 +90,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		if err := errors.Join(errs...); err != nil {
 			s.metrics.fences.WithLabelValues(string(config.FencingAWSStop), "failed").Inc()
 			w.fenceTries++
-			backoff := fenceBackoff(w.fenceTries)
+			backoff := fenceRetryDelay(w.fenceTries, err)
 			w.fenceNext = time.Now().Add(backoff)
 			time.AfterFunc(backoff, w.poke)
 			reason := fmt.Sprintf("fencing %s (instance %s) failed (attempt %d, next in %s): %v; the group stays offline until a fence succeeds", target.ID, dash0(target.InstanceID), w.fenceTries, backoff, err)

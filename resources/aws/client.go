@@ -32,6 +32,13 @@ type Settings struct {
 	MaxAttempts int
 	// MaxBackoff caps the delay between retries (default 2s).
 	MaxBackoff time.Duration
+	// AttemptTimeout, when positive, bounds each attempt of every call
+	// (default none: only the call's deadline): a hung attempt is
+	// abandoned and retried at once on a fresh connection, with the
+	// bound doubled after each attempt abandoned in a row. The fencer
+	// always bounds its attempts (Fencer.AttemptTimeout); other calls
+	// may read large answers that a short bound would cut off.
+	AttemptTimeout time.Duration
 	// Observe, when set, is called after every API call (retries
 	// included) with the service, the operation, the error and the time.
 	Observe func(service, operation string, err error, took time.Duration)
@@ -40,7 +47,8 @@ type Settings struct {
 // LoadConfig builds the process's aws.Config. Retries use the SDK's
 // standard retryer (throttling, 5xx and transient network errors, with
 // jittered exponential backoff) with the client-side retry quota turned
-// off, so a burst of failures elsewhere can never starve the fencing path.
+// off, so a burst of failures elsewhere can never starve the fencing path,
+// and each attempt bounded by AttemptTimeout when it is set.
 func LoadConfig(ctx context.Context, s Settings) (aws.Config, error) {
 	if s.MaxAttempts == 0 {
 		s.MaxAttempts = 6
@@ -53,6 +61,7 @@ func LoadConfig(ctx context.Context, s Settings) (aws.Config, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = s.MaxAttempts
 				o.MaxBackoff = s.MaxBackoff
+				o.Backoff = retryAbandonedAtOnce{retry.NewExponentialJitterBackoff(s.MaxBackoff)}
 				o.RateLimiter = ratelimit.None
 			})
 		}),
@@ -66,6 +75,9 @@ func LoadConfig(ctx context.Context, s Settings) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws: load configuration: %w", err)
+	}
+	if s.AttemptTimeout > 0 {
+		cfg.APIOptions = append(cfg.APIOptions, withAttemptDeadline(s.AttemptTimeout))
 	}
 	if s.Observe != nil {
 		observe := s.Observe

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
@@ -23,7 +24,13 @@ type Fencer struct {
 	// StopTimeout bounds the wait for the instance to be stopped
 	// (default 5m: a real force stop can take a minute or more).
 	StopTimeout time.Duration
-	// MinDelay and MaxDelay tune the waiter's polling (default 250ms, 2s;
+	// AttemptTimeout bounds each attempt of a call (default
+	// DefaultAttemptTimeout): a hung attempt is abandoned and retried at
+	// once; a call is retried (throttling, 5xx, network errors) with
+	// delays of at most 500ms until CallTimeout, so a fence never sleeps
+	// long while EC2 is answering again.
+	AttemptTimeout time.Duration
+	// MinDelay and MaxDelay tune the waiter's polling (default 250ms, 1s;
 	// the SDK's defaults of 15s/120s would add seconds to every failover).
 	MinDelay, MaxDelay time.Duration
 }
@@ -61,7 +68,7 @@ type Target struct {
 // fenceTuning is a Fencer's tuning with defaults filled in. It is computed
 // per call and never written back: one Fencer serves concurrent fences.
 type fenceTuning struct {
-	callTimeout, stopTimeout, minDelay, maxDelay time.Duration
+	callTimeout, stopTimeout, attemptTimeout, minDelay, maxDelay time.Duration
 }
 
 func (f *Fencer) tuning() fenceTuning {
@@ -72,11 +79,19 @@ func (f *Fencer) tuning() fenceTuning {
 		return v
 	}
 	return fenceTuning{
-		callTimeout: or(f.CallTimeout, 10*time.Second),
-		stopTimeout: or(f.StopTimeout, 5*time.Minute),
-		minDelay:    or(f.MinDelay, 250*time.Millisecond),
-		maxDelay:    or(f.MaxDelay, 2*time.Second),
+		callTimeout:    or(f.CallTimeout, 10*time.Second),
+		stopTimeout:    or(f.StopTimeout, 5*time.Minute),
+		attemptTimeout: or(f.AttemptTimeout, DefaultAttemptTimeout),
+		minDelay:       or(f.MinDelay, 250*time.Millisecond),
+		maxDelay:       or(f.MaxDelay, time.Second),
 	}
+}
+
+// clientOptions are the fence's per-call client options: its retry
+// policy (fenceRetryer) and attempt deadline.
+func (tu fenceTuning) clientOptions(o *ec2.Options) {
+	o.Retryer = fenceRetryer()
+	o.APIOptions = append(o.APIOptions, withAttemptDeadline(tu.attemptTimeout))
 }
 
 // Fence verifies that t.InstanceID is t's node (tag NodeTagKey = NodeID,
@@ -102,9 +117,9 @@ func (f *Fencer) Fence(ctx context.Context, t Target) (string, error) {
 func (f *Fencer) verify(ctx context.Context, t Target) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, f.tuning().callTimeout)
 	defer cancel()
-	out, err := f.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{t.InstanceID}})
+	out, err := f.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{t.InstanceID}}, f.tuning().clientOptions)
 	if err != nil {
-		return "", fmt.Errorf("%w: DescribeInstances %s (to verify it is node %s's): %s", ErrFenceFailed, t.InstanceID, t.NodeID, describeAPIError(err))
+		return "", fenceAPIError(err, "DescribeInstances %s (to verify it is node %s's)", t.InstanceID, t.NodeID)
 	}
 	var inst *types.Instance
 	for _, r := range out.Reservations {
@@ -152,7 +167,7 @@ func (f *Fencer) stop(ctx context.Context, instanceID string) error {
 		InstanceIds:    []string{instanceID},
 		Force:          aws.Bool(true),
 		SkipOsShutdown: aws.Bool(true),
-	})
+	}, tu.clientOptions)
 	cancel()
 	if err != nil {
 		// EC2 refuses to stop an instance that is already terminated or
@@ -164,11 +179,12 @@ func (f *Fencer) stop(ctx context.Context, instanceID string) error {
 		case serr == nil && st == string(types.InstanceStateNameShuttingDown):
 			// terminating: the waiter below sees it through
 		default:
-			return fmt.Errorf("%w: StopInstances %s: %s", ErrFenceFailed, instanceID, describeAPIError(err))
+			return fenceAPIError(err, "StopInstances %s", instanceID)
 		}
 	}
 	w := ec2.NewInstanceStoppedWaiter(f.client, func(o *ec2.InstanceStoppedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = tu.minDelay, tu.maxDelay
+		o.ClientOptions = append(o.ClientOptions, tu.clientOptions)
 		// stopped and terminated both mean the old owner can no longer act.
 		o.Retryable = func(ctx context.Context, in *ec2.DescribeInstancesInput, out *ec2.DescribeInstancesOutput, err error) (bool, error) {
 			if err != nil {
@@ -192,7 +208,7 @@ func (f *Fencer) stop(ctx context.Context, instanceID string) error {
 		}
 	})
 	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}}, tu.stopTimeout); err != nil {
-		return fmt.Errorf("%w: waiting for %s to stop: %s", ErrFenceFailed, instanceID, describeAPIError(err))
+		return fenceAPIError(err, "waiting for %s to stop", instanceID)
 	}
 	return nil
 }
@@ -201,7 +217,7 @@ func (f *Fencer) stop(ctx context.Context, instanceID string) error {
 func (f *Fencer) State(ctx context.Context, instanceID string) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, f.tuning().callTimeout)
 	defer cancel()
-	out, err := f.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}})
+	out, err := f.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}}, f.tuning().clientOptions)
 	if err != nil {
 		return "", err
 	}
@@ -213,6 +229,31 @@ func (f *Fencer) State(ctx context.Context, instanceID string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("instance %s not found", instanceID)
+}
+
+// fenceAPIError is a fence's failure of an EC2 call (what, formatted
+// with args). A failure that says EC2 was unavailable (throttling, 5xx,
+// network errors, deadlines) also wraps cloud.ErrUnavailable: the fence
+// may be tried again soon.
+func fenceAPIError(err error, what string, args ...any) error {
+	msg := fmt.Sprintf(what, args...)
+	if unavailable(err) {
+		return fmt.Errorf("%w: %w: %s: %s", ErrFenceFailed, cloud.ErrUnavailable, msg, describeAPIError(err))
+	}
+	return fmt.Errorf("%w: %s: %s", ErrFenceFailed, msg, describeAPIError(err))
+}
+
+// unavailable reports whether err says the API did not serve the call
+// (rather than refused it): a deadline, or an error the SDK retries.
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var maxed *retry.MaxAttemptsError
+	if errors.As(err, &maxed) {
+		return true
+	}
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
 func describeAPIError(err error) string {
