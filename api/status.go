@@ -85,6 +85,15 @@ type MemberStatus struct {
 	// Standby is set while the member is on standby (`raftha members
 	// standby`): who put it there and since when; nil otherwise.
 	Standby *StandbyInfo `json:"standby,omitempty"`
+	// DiskHeartbeatMS is how long ago, as the leader knows it, another
+	// node last saw this member's disk heartbeat counter change on a
+	// shared lock device (DiskSeenBy names that node); nil when no node
+	// reported one. A "down" member with a recent disk heartbeat is alive
+	// with its network link cut.
+	DiskHeartbeatMS *int64 `json:"disk_heartbeat_ms,omitempty"`
+	// DiskSeenBy is the node that saw the disk heartbeat DiskHeartbeatMS
+	// refers to.
+	DiskSeenBy string `json:"disk_seen_by,omitempty"`
 }
 
 // GroupStatus is one group in Status.

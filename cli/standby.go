@@ -65,10 +65,16 @@ else moves back by itself; move a group with raftha ownership transfer.`
 // memberState is a member's state for a table: STANDBY while the node is
 // on standby.
 func memberState(m api.MemberStatus) string {
+	st := m.State
 	if m.Standby != nil {
-		return m.State + " (STANDBY)"
+		st += " (STANDBY)"
 	}
-	return m.State
+	// A member the leader cannot hear from but whose disk heartbeat
+	// another node still sees: its network link is down, not the node.
+	if m.DiskHeartbeatMS != nil && !m.Healthy && m.State != "unknown" {
+		st += fmt.Sprintf(" (disk heartbeat %s ago, seen by %s)", (time.Duration(*m.DiskHeartbeatMS) * time.Millisecond).Round(100*time.Millisecond), m.DiskSeenBy)
+	}
+	return st
 }
 
 // printStandby prints one line per member on standby, after the members

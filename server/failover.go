@@ -51,6 +51,9 @@ func (s *Server) act(ctx context.Context, ls *leaderState, st *fsm.State, g *fsm
 	var c fsm.Command
 	switch d.Action {
 	case decide.Assign:
+		if d.Cause == fsm.CauseNodeLost && gs.Owner != "" {
+			d.Reason += ls.disk.lostNote(gs.Owner, s.cfg.Timing.FailoverTimeout.D()) // diskpath.go: text only
+		}
 		c = &fsm.Assign{Header: s.header("leader"), Group: name, To: d.To, ExpectEpoch: gs.Epoch, Fence: d.Fence, FenceWait: d.FenceWait, FenceSilence: d.FenceSilence, Cause: d.Cause, Reason: d.Reason}
 	case decide.Transfer:
 		c = &fsm.BeginTransfer{Header: s.header("leader"), Group: name, To: d.To, ExpectEpoch: gs.Epoch, Cause: d.Cause}

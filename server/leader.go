@@ -38,6 +38,8 @@ type leaderState struct {
 
 	res resStore // owners' resource summaries, for status (resstate.go)
 
+	disk diskSeen // peers' disk heartbeats as the nodes saw them (diskpath.go)
+
 	failedAll map[string]failedAll // groups failed everywhere (autoretry.go), under mu
 }
 

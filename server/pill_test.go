@@ -105,7 +105,8 @@ func pillGroup(d *pillDisk, dir string) string {
         device: %s
         mount_point: %s
         lock_device: %s
-        lock_settle: 100ms
+        lock_io_timeout: 300ms
+        lock_settle: 700ms
         fsck: false
       - name: app
         type: exec

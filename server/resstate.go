@@ -211,6 +211,7 @@ func (r *runner) resourceReport() map[string]rpcwire.GroupResources {
 func (s *Server) heartbeatResources(a *rpcwire.HeartbeatArgs) {
 	if s.runner != nil {
 		a.Resources = s.runner.resourceReport()
+		a.DiskPeers = s.diskPeerAges() // diskpath.go
 	}
 }
 

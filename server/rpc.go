@@ -183,7 +183,8 @@ func (s *Server) heartbeatLocal(ctx context.Context, a rpcwire.HeartbeatArgs) (m
 	// Status only (resstate.go): it never fails and takes no lock of
 	// the lease path.
 	ls.res.report(a.Node, a.Resources)
-	ls.contactMu.Lock() // see takeover: contact and the log read together
+	ls.disk.report(a.Node, a.DiskPeers) // diskpath.go: status and reasons only
+	ls.contactMu.Lock()                 // see takeover: contact and the log read together
 	defer ls.contactMu.Unlock()
 	ls.seen(a.Node)
 	ls.setRelayed(a.Node, a.Relayed)

@@ -105,6 +105,7 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *api.Status {
 			default:
 				ms.State = "down"
 			}
+			ls.disk.attach(&ms) // diskpath.go
 		}
 		v.Members = append(v.Members, ms)
 	}

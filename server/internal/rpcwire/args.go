@@ -46,6 +46,13 @@ type HeartbeatArgs struct {
 	// leader's status view only: the leader never lets it affect the
 	// lease. Nil from a witness and from members that do not send it.
 	Resources map[string]GroupResources
+	// DiskPeers maps each peer node whose disk heartbeat the sender reads
+	// (server/diskslots.go) to how long ago, when the heartbeat was sent,
+	// the sender last saw that peer's counter change: a second path
+	// between nodes, for the leader's status view and takeover reasons
+	// only (never the lease, never a decision). An age, not a time, so
+	// the two members' clocks do not matter. Nil from a witness.
+	DiskPeers map[string]time.Duration
 }
 
 // GroupResources is one group's resources as its owner runs them at
