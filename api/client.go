@@ -59,9 +59,16 @@ const maxAnswer = 16 << 20
 // do sends a request and decodes a 2xx JSON answer into out (if non-nil).
 // It returns the HTTP status and, for any other answer, an *Error.
 func (c *Client) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) (int, error) {
+	code, _, err := c.doHeader(ctx, method, path, contentType, body, out)
+	return code, err
+}
+
+// doHeader is do, also returning the answer's header (nil when there is
+// no answer).
+func (c *Client) doHeader(ctx context.Context, method, path, contentType string, body io.Reader, out any) (int, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -71,12 +78,12 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("cannot reach the raftha API at %s: %w", c.base, err)
+		return 0, nil, fmt.Errorf("cannot reach the raftha API at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if resp.StatusCode/100 != 2 {
 		e := &Error{}
@@ -84,14 +91,14 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 			e = &Error{Message: fmt.Sprintf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))}
 		}
 		e.Status = resp.StatusCode
-		return resp.StatusCode, e
+		return resp.StatusCode, resp.Header, e
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("unexpected answer from %s%s: %w", c.base, path, err)
+			return resp.StatusCode, resp.Header, fmt.Errorf("unexpected answer from %s%s: %w", c.base, path, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header, nil
 }
 
 // Raw is GET path as bytes, whatever its content type (the Prometheus
@@ -251,10 +258,26 @@ func (c *Client) FenceOverride(ctx context.Context, group, acceptRisk string) (*
 // Why is GET /v1/groups/{name}/why: the group's ownership changes, oldest
 // first.
 func (c *Client) Why(ctx context.Context, group string) ([]OwnershipChange, error) {
-	var changes []OwnershipChange
-	err := c.get(ctx, groupPath(group)+"/why", &changes)
+	changes, _, err := c.WhyStale(ctx, group)
 	return changes, err
 }
+
+// WhyStale is Why, also returning why the answer may be behind the
+// cluster ("" when the answering member had applied the leader's log):
+// the HeaderStale of the answer.
+func (c *Client) WhyStale(ctx context.Context, group string) ([]OwnershipChange, string, error) {
+	var changes []OwnershipChange
+	_, h, err := c.doHeader(ctx, http.MethodGet, groupPath(group)+"/why", "", nil, &changes)
+	if err != nil {
+		return nil, "", err
+	}
+	return changes, h.Get(HeaderStale), nil
+}
+
+// HeaderStale is set on a history answer (GET /v1/groups/NAME/why) by a
+// member that could not bring its log up to the leader's first: why the
+// answer may miss the latest changes.
+const HeaderStale = "Raftha-Stale"
 
 // Events is GET /v1/events: the event history, of one group when group is
 // not "".

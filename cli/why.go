@@ -29,9 +29,12 @@ fence commit, wake (the winner resuming after its fence was recorded),
 start confirm, run record, other. The history is bounded (the latest 1000 events).`,
 		Flags: clientFlags(),
 		Action: apiAction(1, usagef("why takes one GROUP name, e.g. `raftha why db`"), 15*time.Second, func(ctx context.Context, c *cli.Context, cl *api.Client) error {
-			changes, err := cl.Why(ctx, c.Args().First())
+			changes, stale, err := cl.WhyStale(ctx, c.Args().First())
 			if err != nil {
 				return err
+			}
+			if stale != "" {
+				fmt.Fprintf(c.App.ErrWriter, "raftha: warning: this history may miss the latest changes: %s\n", stale)
 			}
 			if c.Bool("json") {
 				return writeJSONOut(c, changes)

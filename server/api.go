@@ -262,6 +262,11 @@ func (s *Server) handleSuspend(suspend bool) http.HandlerFunc {
 }
 
 func (s *Server) handleWhy(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if why := s.catchUp(ctx); why != "" {
+		w.Header().Set(api.HeaderStale, why)
+	}
 	st := s.fsm.View()
 	name := r.PathValue("name")
 	if _, ok := st.Groups[name]; !ok {
