@@ -304,7 +304,7 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	}
 	r.log.Info("mounting", "device", dev.Configured, "mount_point", mp, "fstype", r.fstype,
 		"options", r.p.Options, "group", tok.Group, "epoch", tok.Epoch)
-	err = bounded(ctx, func() error { return unix.Mount(dev.Path, mp, r.fstype, r.flags, r.data) })
+	err = bounded(ctx, func() error { return mountSyscall(dev.Path, mp, r.fstype, r.flags, r.data) })
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return fmt.Errorf("mount %s on %s did not return in time (%w); it may still complete, and Stop unmounts it", dev.Configured, mp, err)
@@ -325,6 +325,9 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	}
 	return nil
 }
+
+// mountSyscall is mount(2) (tests slow it down).
+var mountSyscall = unix.Mount
 
 func mountHint(err error) string {
 	switch {
