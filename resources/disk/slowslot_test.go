@@ -1,0 +1,108 @@
+package disk
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestDiskLockHolderReassertsWhileSlotIOIsSlow: the holder's re-assertion
+// of the lock block every heartbeat is what makes a stale acquirer's
+// lock_settle (2 heartbeats + lock_io_timeout) long enough. The slot
+// check (the poison pill) must not stretch that period: here the slot
+// area answers slowly (within lock_io_timeout) and the node's own disk
+// heartbeat competes for it, as on a degraded device. A stale node-b at
+// epoch 5, paused after a read that showed 4, resumes right after one of
+// the holder's lock reads; the holder must put 7 back within node-b's
+// settle, or both nodes mount the file system.
+func TestDiskLockHolderReassertsWhileSlotIOIsSlow(t *testing.T) {
+	f := newLockFixture(t)
+	envA := testEnv()
+	envA.Heartbeat = 100 * time.Millisecond
+	pa := Params{Device: f.data, MountPoint: f.mnt, LockDevice: f.lock, LockIOTimeout: "500ms", LockSettle: "20ms"}
+	ra, err := Type.Build(&pa, envA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ra.(*Resource)
+	n := a.lock.slots
+	var slow atomic.Bool
+	origRead := n.read
+	n.read = func(path string, off int64, size int) ([]byte, error) {
+		if slow.Load() {
+			time.Sleep(450 * time.Millisecond)
+		}
+		return origRead(path, off, size)
+	}
+	// The slot node is the process's (slotNodeFor): the wrapper stays,
+	// and reads at full speed once the test ends.
+	t.Cleanup(func() { slow.Store(false) })
+	var armed atomic.Bool
+	lockRead := make(chan struct{}, 1)
+	a.lock.read = func(path string) ([]byte, error) {
+		b, err := readBlockDirect(path)
+		if armed.Load() {
+			select {
+			case lockRead <- struct{}{}:
+			default:
+			}
+		}
+		return b, err
+	}
+	if err := a.Start(ctx(t), tok()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		slow.Store(false)
+		_ = a.Stop(ctx(t), tok())
+	}()
+
+	// The node's own disk heartbeat, as the agent writes it.
+	hbCtx, hbCancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for hbCtx.Err() == nil {
+			_, _ = n.beat(hbCtx)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	defer func() { hbCancel(); wg.Wait() }()
+	slow.Store(true)
+	time.Sleep(time.Second)
+	armed.Store(true)
+	select {
+	case <-lockRead:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the holder did not read the lock block for 5s")
+	}
+
+	envB := testEnv()
+	envB.NodeID, envB.Heartbeat = "node-b", 100*time.Millisecond
+	pb := Params{Device: f.data, MountPoint: f.mnt, LockDevice: f.lock, LockIOTimeout: "500ms"}
+	b := newDiskLock(&pb, envB, envB.Logger)
+	var reads atomic.Int32
+	b.read = func(path string) ([]byte, error) {
+		if reads.Add(1) == 1 {
+			return nodeB(4).encode(), nil
+		}
+		return readBlockDirect(path)
+	}
+	dev, err := statBlockDevice(f.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := tok()
+	stale.Epoch, stale.Node = 5, "node-b"
+	err = b.acquire(ctx(t), dev, stale)
+	if err == nil {
+		t.Fatalf("stale node-b (epoch 5) acquired the lock over holder node-a (epoch 7) after settling %s: the holder's slot check delayed its re-assertion", b.settle)
+	}
+	if !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("stale acquire: %v; want ErrSuperseded", err)
+	}
+}
