@@ -43,6 +43,12 @@ func (l *diskLock) stopHolding() {
 
 func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resources.Token) {
 	defer close(done)
+	// The slot (poison pill) is read on a loop of its own: slow slot I/O,
+	// or a turn behind the disk heartbeat, must not stretch the period of
+	// the lock block's re-assertion past a stale acquirer's lock_settle.
+	slotDone := make(chan struct{})
+	go l.slotLoop(ctx, slotDone, tok)
+	defer func() { <-slotDone }() // before done is closed
 	t := time.NewTicker(l.heartbeat)
 	defer t.Stop()
 	for {
@@ -58,9 +64,46 @@ func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resourc
 		if err != nil {
 			l.log.Error("the disk lock is no longer this node's; the agent gives the group up at its next fence check", "lock_device", l.path, "error", err)
 			l.mu.Lock()
-			l.holdErr = err
+			if l.holdErr == nil {
+				l.holdErr = err
+			}
 			l.mu.Unlock()
 			return // final: nothing more is written
+		}
+	}
+}
+
+// slotLoop reads this node's slot every heartbeat while the lock is held
+// (checkSlot); a pill, or a slot lost, is the hold's final verdict. It
+// ends with the holder's context, or once a verdict is in.
+func (l *diskLock) slotLoop(ctx context.Context, done chan struct{}, tok resources.Token) {
+	defer close(done)
+	t := time.NewTicker(l.heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		final := l.holdErr
+		l.mu.Unlock()
+		if final != nil {
+			return
+		}
+		err := l.checkSlot(ctx, tok)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			l.log.Error("this node's slot ends the hold; the agent gives the group up at its next fence check", "lock_device", l.path, "error", err)
+			l.mu.Lock()
+			if l.holdErr == nil {
+				l.holdErr = err
+			}
+			l.mu.Unlock()
+			return
 		}
 	}
 }
@@ -84,5 +127,5 @@ func (l *diskLock) checkSerial(ctx context.Context, tok resources.Token, wait bo
 	if final != nil {
 		return final
 	}
-	return l.check(ctx, tok)
+	return l.check(ctx, tok, !wait) // the holder loop reads the slot on slotLoop
 }

@@ -30,13 +30,13 @@ func TestDiskLockHolderReassertsWhileSlotIOIsSlow(t *testing.T) {
 	a := ra.(*Resource)
 	n := a.lock.slots
 	var slow atomic.Bool
-	origRead := n.read
-	n.read = func(path string, off int64, size int) ([]byte, error) {
+	origRead := n.rawRead()
+	n.setRead(func(path string, off int64, size int) ([]byte, error) {
 		if slow.Load() {
 			time.Sleep(450 * time.Millisecond)
 		}
 		return origRead(path, off, size)
-	}
+	})
 	// The slot node is the process's (slotNodeFor): the wrapper stays,
 	// and reads at full speed once the test ends.
 	t.Cleanup(func() { slow.Store(false) })
