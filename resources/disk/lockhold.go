@@ -49,28 +49,8 @@ func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resourc
 	slotDone := make(chan struct{})
 	go l.slotLoop(ctx, slotDone, tok)
 	defer func() { <-slotDone }() // before done is closed
-	t := time.NewTicker(l.heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		err := l.checkSerial(ctx, tok, true)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			l.log.Error("the disk lock is no longer this node's; the agent gives the group up at its next fence check", "lock_device", l.path, "error", err)
-			l.mu.Lock()
-			if l.holdErr == nil {
-				l.holdErr = err
-			}
-			l.mu.Unlock()
-			return // final: nothing more is written
-		}
-	}
+	l.everyHeartbeat(ctx, "the disk lock is no longer this node's; the agent gives the group up at its next fence check",
+		func() error { return l.checkSerial(ctx, tok, true) })
 }
 
 // slotLoop reads this node's slot every heartbeat while the lock is held
@@ -78,6 +58,20 @@ func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resourc
 // ends with the holder's context, or once a verdict is in.
 func (l *diskLock) slotLoop(ctx context.Context, done chan struct{}, tok resources.Token) {
 	defer close(done)
+	l.everyHeartbeat(ctx, "this node's slot ends the hold; the agent gives the group up at its next fence check", func() error {
+		l.mu.Lock()
+		final := l.holdErr
+		l.mu.Unlock()
+		if final != nil {
+			return final // the lock loop's verdict: nothing more to read
+		}
+		return l.checkSlot(ctx, tok)
+	})
+}
+
+// everyHeartbeat runs check every heartbeat until ctx ends or check
+// fails; the first failure recorded is the hold's final verdict.
+func (l *diskLock) everyHeartbeat(ctx context.Context, msg string, check func() error) {
 	t := time.NewTicker(l.heartbeat)
 	defer t.Stop()
 	for {
@@ -86,24 +80,21 @@ func (l *diskLock) slotLoop(ctx context.Context, done chan struct{}, tok resourc
 			return
 		case <-t.C:
 		}
-		l.mu.Lock()
-		final := l.holdErr
-		l.mu.Unlock()
-		if final != nil {
-			return
-		}
-		err := l.checkSlot(ctx, tok)
+		err := check()
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			l.log.Error("this node's slot ends the hold; the agent gives the group up at its next fence check", "lock_device", l.path, "error", err)
 			l.mu.Lock()
-			if l.holdErr == nil {
+			first := l.holdErr == nil
+			if first {
 				l.holdErr = err
 			}
 			l.mu.Unlock()
-			return
+			if first {
+				l.log.Error(msg, "lock_device", l.path, "error", err)
+			}
+			return // final: nothing more is written
 		}
 	}
 }

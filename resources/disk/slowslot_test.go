@@ -2,7 +2,6 @@ package disk
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,14 +19,7 @@ import (
 // settle, or both nodes mount the file system.
 func TestDiskLockHolderReassertsWhileSlotIOIsSlow(t *testing.T) {
 	f := newLockFixture(t)
-	envA := testEnv()
-	envA.Heartbeat = 100 * time.Millisecond
-	pa := Params{Device: f.data, MountPoint: f.mnt, LockDevice: f.lock, LockIOTimeout: "500ms", LockSettle: "20ms"}
-	ra, err := Type.Build(&pa, envA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ra.(*Resource)
+	a := holderA(t, f)
 	n := a.lock.slots
 	var slow atomic.Bool
 	origRead := n.rawRead()
@@ -81,28 +73,5 @@ func TestDiskLockHolderReassertsWhileSlotIOIsSlow(t *testing.T) {
 		t.Fatal("the holder did not read the lock block for 5s")
 	}
 
-	envB := testEnv()
-	envB.NodeID, envB.Heartbeat = "node-b", 100*time.Millisecond
-	pb := Params{Device: f.data, MountPoint: f.mnt, LockDevice: f.lock, LockIOTimeout: "500ms"}
-	b := newDiskLock(&pb, envB, envB.Logger)
-	var reads atomic.Int32
-	b.read = func(path string) ([]byte, error) {
-		if reads.Add(1) == 1 {
-			return nodeB(4).encode(), nil
-		}
-		return readBlockDirect(path)
-	}
-	dev, err := statBlockDevice(f.data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stale := tok()
-	stale.Epoch, stale.Node = 5, "node-b"
-	err = b.acquire(ctx(t), dev, stale)
-	if err == nil {
-		t.Fatalf("stale node-b (epoch 5) acquired the lock over holder node-a (epoch 7) after settling %s: the holder's slot check delayed its re-assertion", b.settle)
-	}
-	if !errors.Is(err, ErrSuperseded) {
-		t.Fatalf("stale acquire: %v; want ErrSuperseded", err)
-	}
+	staleNodeB(t, f, "the holder's slot check delayed its re-assertion")
 }
