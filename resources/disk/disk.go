@@ -209,6 +209,10 @@ type Resource struct {
 	lock        *diskLock // nil without lock_device
 
 	mu sync.Mutex // serialises Start and Stop
+	// mountLeft is closed when a mount(2) that a Start left running (its
+	// context ended first) returns; nil when none. Under mu. Stop waits
+	// for it: until it returns the volume may still be mounted here.
+	mountLeft chan struct{}
 
 	probeMu   sync.Mutex
 	probeBusy bool // a probe is still stuck in the kernel
@@ -264,6 +268,9 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 
+	if err := r.mountReturned(nil); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
 	dev, mounts, mp, top, err := r.observe()
 	if err != nil {
 		return err
@@ -304,7 +311,7 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 	}
 	r.log.Info("mounting", "device", dev.Configured, "mount_point", mp, "fstype", r.fstype,
 		"options", r.p.Options, "group", tok.Group, "epoch", tok.Epoch)
-	err = bounded(ctx, func() error { return unix.Mount(dev.Path, mp, r.fstype, r.flags, r.data) })
+	err = r.mountBounded(ctx, func() error { return mountSyscall(dev.Path, mp, r.fstype, r.flags, r.data) })
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return fmt.Errorf("mount %s on %s did not return in time (%w); it may still complete, and Stop unmounts it", dev.Configured, mp, err)
@@ -324,6 +331,60 @@ func (r *Resource) Start(ctx context.Context, tok resources.Token) error {
 		return fmt.Errorf("%s is mounted on %s read-only although options do not ask for ro (filesystem errors?)", dev.Configured, mp)
 	}
 	return nil
+}
+
+// mountSyscall is mount(2) (tests slow it down).
+var mountSyscall = unix.Mount
+
+// errMountInFlight: a mount(2) issued by an earlier Start has not
+// returned; it may still mount the volume here.
+var errMountInFlight = errors.New("a mount issued by an earlier start has not returned yet; it may still take effect")
+
+// mountBounded is bounded for the mount (r.mu held): when ctx ends first,
+// the call is remembered (mountLeft) so that Stop does not report the
+// volume released while the mount may still take effect.
+func (r *Resource) mountBounded(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		done <- fn()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		r.mountLeft = returned
+		return ctx.Err()
+	}
+}
+
+// mountReturned (r.mu held) waits, up to ctx (nil: not at all), for a
+// mount an earlier Start left running; errMountInFlight if it has not
+// returned.
+func (r *Resource) mountReturned(ctx context.Context) error {
+	if r.mountLeft == nil {
+		return nil
+	}
+	if ctx == nil {
+		select {
+		case <-r.mountLeft:
+			r.mountLeft = nil
+			return nil
+		default:
+			return errMountInFlight
+		}
+	}
+	select {
+	case <-r.mountLeft:
+		r.mountLeft = nil
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%w)", errMountInFlight, ctx.Err())
+	}
 }
 
 func mountHint(err error) string {

@@ -331,10 +331,12 @@ func (l *diskLock) checkDevice(dataDev blockDevice) error {
 // lower epoch is a stale writer: our record is written back over it. A
 // failed, hung, corrupt or zero read is tolerated until lock_lost_after
 // has passed since the last good read, then the hold ends (ErrLockLost).
-// Then this node's slot is read (checkSlot): a pill for the group above
-// our epoch ends the hold at once (ErrPoisoned), and a slot that cannot
-// be read for lock_lost_after ends it too (ErrLockLost).
-func (l *diskLock) check(ctx context.Context, tok resources.Token) error {
+// With slot (CheckFence), this node's slot is read then (checkSlot): a
+// pill for the group above our epoch ends the hold at once (ErrPoisoned),
+// and a slot that cannot be read for lock_lost_after ends it too
+// (ErrLockLost). The holder loop reads the slot on a loop of its own
+// (lockhold.go), so that slot I/O never delays its re-assertion.
+func (l *diskLock) check(ctx context.Context, tok resources.Token, slot bool) error {
 	l.mu.Lock()
 	held, lastGood := l.held, l.lastGood
 	l.mu.Unlock()
@@ -354,6 +356,9 @@ func (l *diskLock) check(ctx context.Context, tok resources.Token) error {
 		return fmt.Errorf("%w: lock_device %s: no good read for %s (lock_lost_after %s): %w", ErrLockLost, l.path, since.Round(time.Millisecond), l.lostAfter, err)
 	default:
 		l.log.Warn("cannot confirm the disk lock; giving up the group if this lasts lock_lost_after", "lock_device", l.path, "since_last_good", time.Since(lastGood).Round(time.Millisecond), "lock_lost_after", l.lostAfter, "error", err)
+	}
+	if !slot {
+		return nil
 	}
 	// This node's slot: a poison pill, or a slot lost (pill.go).
 	return l.checkSlot(ctx, tok)

@@ -43,6 +43,35 @@ func (l *diskLock) stopHolding() {
 
 func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resources.Token) {
 	defer close(done)
+	// The slot (poison pill) is read on a loop of its own: slow slot I/O,
+	// or a turn behind the disk heartbeat, must not stretch the period of
+	// the lock block's re-assertion past a stale acquirer's lock_settle.
+	slotDone := make(chan struct{})
+	go l.slotLoop(ctx, slotDone, tok)
+	defer func() { <-slotDone }() // before done is closed
+	l.everyHeartbeat(ctx, "the disk lock is no longer this node's; the agent gives the group up at its next fence check",
+		func() error { return l.checkSerial(ctx, tok, true) })
+}
+
+// slotLoop reads this node's slot every heartbeat while the lock is held
+// (checkSlot); a pill, or a slot lost, is the hold's final verdict. It
+// ends with the holder's context, or once a verdict is in.
+func (l *diskLock) slotLoop(ctx context.Context, done chan struct{}, tok resources.Token) {
+	defer close(done)
+	l.everyHeartbeat(ctx, "this node's slot ends the hold; the agent gives the group up at its next fence check", func() error {
+		l.mu.Lock()
+		final := l.holdErr
+		l.mu.Unlock()
+		if final != nil {
+			return final // the lock loop's verdict: nothing more to read
+		}
+		return l.checkSlot(ctx, tok)
+	})
+}
+
+// everyHeartbeat runs check every heartbeat until ctx ends or check
+// fails; the first failure recorded is the hold's final verdict.
+func (l *diskLock) everyHeartbeat(ctx context.Context, msg string, check func() error) {
 	t := time.NewTicker(l.heartbeat)
 	defer t.Stop()
 	for {
@@ -51,15 +80,20 @@ func (l *diskLock) holdLoop(ctx context.Context, done chan struct{}, tok resourc
 			return
 		case <-t.C:
 		}
-		err := l.checkSerial(ctx, tok, true)
+		err := check()
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			l.log.Error("the disk lock is no longer this node's; the agent gives the group up at its next fence check", "lock_device", l.path, "error", err)
 			l.mu.Lock()
-			l.holdErr = err
+			first := l.holdErr == nil
+			if first {
+				l.holdErr = err
+			}
 			l.mu.Unlock()
+			if first {
+				l.log.Error(msg, "lock_device", l.path, "error", err)
+			}
 			return // final: nothing more is written
 		}
 	}
@@ -84,5 +118,5 @@ func (l *diskLock) checkSerial(ctx context.Context, tok resources.Token, wait bo
 	if final != nil {
 		return final
 	}
-	return l.check(ctx, tok)
+	return l.check(ctx, tok, !wait) // the holder loop reads the slot on slotLoop
 }

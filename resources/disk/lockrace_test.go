@@ -21,21 +21,37 @@ import (
 // refuses; otherwise both nodes mount the file system.
 func TestDiskLockHolderReassertsWithoutCheckFence(t *testing.T) {
 	f := newLockFixture(t)
-	envA := testEnv()
-	envA.Heartbeat = 100 * time.Millisecond
-	pa := Params{Device: f.data, MountPoint: f.mnt, LockDevice: f.lock, LockIOTimeout: "500ms", LockSettle: "20ms"}
-	ra, err := Type.Build(&pa, envA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ra.(*Resource)
+	a := holderA(t, f)
 	if err := a.Start(ctx(t), tok()); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = a.Stop(ctx(t), tok()) }()
 
-	// node-b's lock on the same partition, with the default settle for a
-	// 100ms heartbeat; its first read returns what it saw before its pause.
+	staleNodeB(t, f, "the holder did not re-assert while its agent was busy")
+	if rec, _ := f.readLock(t); rec.Owner != "node-a" || rec.Epoch != 7 {
+		t.Fatalf("lock after the stale acquire: %s", rec)
+	}
+}
+
+// holderA builds node-a's disk resource (heartbeat 100ms, lock_io_timeout
+// 500ms) on f; not started.
+func holderA(t *testing.T, f *lockFixture) *Resource {
+	t.Helper()
+	env := testEnv()
+	env.Heartbeat = 100 * time.Millisecond
+	p := Params{Device: f.data, MountPoint: f.mnt, LockDevice: f.lock, LockIOTimeout: "500ms", LockSettle: "20ms"}
+	r, err := Type.Build(&p, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.(*Resource)
+}
+
+// staleNodeB is node-b at epoch 5, paused after a read that showed epoch
+// 4, resuming now with the default settle for a 100ms heartbeat: it must
+// find node-a's epoch 7 back (ErrSuperseded) after settling.
+func staleNodeB(t *testing.T, f *lockFixture, why string) {
+	t.Helper()
 	envB := testEnv()
 	envB.NodeID, envB.Heartbeat = "node-b", 100*time.Millisecond
 	pb := Params{Device: f.data, MountPoint: f.mnt, LockDevice: f.lock, LockIOTimeout: "500ms"}
@@ -55,13 +71,10 @@ func TestDiskLockHolderReassertsWithoutCheckFence(t *testing.T) {
 	stale.Epoch, stale.Node = 5, "node-b"
 	err = b.acquire(ctx(t), dev, stale)
 	if err == nil {
-		t.Fatalf("stale node-b (epoch 5) acquired the lock over holder node-a (epoch 7) after settling %s: the holder did not re-assert while its agent was busy", b.settle)
+		t.Fatalf("stale node-b (epoch 5) acquired the lock over holder node-a (epoch 7) after settling %s: %s", b.settle, why)
 	}
 	if !errors.Is(err, ErrSuperseded) {
 		t.Fatalf("stale acquire: %v; want ErrSuperseded", err)
-	}
-	if rec, _ := f.readLock(t); rec.Owner != "node-a" || rec.Epoch != 7 {
-		t.Fatalf("lock after the stale acquire: %s", rec)
 	}
 }
 

@@ -285,14 +285,14 @@ func TestSlotReadLostEndsHold(t *testing.T) {
 	r.lock.stopHolding() // CheckFence only, so the test controls the clock
 	defer r.Stop(ctx(t), tok())
 	n := r.lock.slots
-	real := n.read
-	n.read = func(path string, off int64, size int) ([]byte, error) {
+	real := n.rawRead()
+	n.setRead(func(path string, off int64, size int) ([]byte, error) {
 		if off >= slotAreaOffset {
 			return nil, errors.New("test: slot area unreadable")
 		}
 		return real(path, off, size)
-	}
-	defer func() { n.read = real }()
+	})
+	defer n.setRead(real)
 	if err := r.CheckFence(ctx(t), tok()); err != nil {
 		t.Fatalf("first failed slot read: %v; want tolerated until lock_lost_after", err)
 	}
@@ -301,4 +301,12 @@ func TestSlotReadLostEndsHold(t *testing.T) {
 	if !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "slot") {
 		t.Fatalf("slot unreadable past lock_lost_after: %v; want ErrLockLost about the slot", err)
 	}
+}
+
+// setRead replaces the node's raw read (the node may be shared with I/O
+// still running).
+func (n *slotNode) setRead(fn func(path string, off int64, size int) ([]byte, error)) {
+	n.mu.Lock()
+	n.read = fn
+	n.mu.Unlock()
 }

@@ -39,7 +39,8 @@ type slotNode struct {
 	// heartbeat, the holder and the worker share the device, and a second
 	// caller waits its turn (at most lock_io_timeout) rather than fail.
 	turn chan struct{}
-	// read and write are the raw I/O (tests replace them).
+	// read and write are the raw I/O (tests replace them, under mu:
+	// the node is the process's, and an I/O left running reads them).
 	read  func(path string, off int64, n int) ([]byte, error)
 	write func(path string, off int64, b []byte) error
 
@@ -92,11 +93,23 @@ func (n *slotNode) io(ctx context.Context, what string, fn func() error) error {
 	return n.gate.run(ctx, timeout, what, fn)
 }
 
+func (n *slotNode) rawRead() func(path string, off int64, n int) ([]byte, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.read
+}
+
+func (n *slotNode) rawWrite() func(path string, off int64, b []byte) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.write
+}
+
 // readArea reads the whole slot area (one bounded O_DIRECT read).
 func (n *slotNode) readArea(ctx context.Context) ([]byte, error) {
 	var b []byte
 	err := n.io(ctx, "read of the slot area on "+n.path, func() (err error) {
-		b, err = n.read(n.path, slotAreaOffset, slotAreaSize)
+		b, err = n.rawRead()(n.path, slotAreaOffset, slotAreaSize)
 		return err
 	})
 	if err != nil {
@@ -108,12 +121,12 @@ func (n *slotNode) readArea(ctx context.Context) ([]byte, error) {
 // writeVerified writes one block at off and reads it back.
 func (n *slotNode) writeVerified(ctx context.Context, what string, off int64, want []byte) error {
 	what = fmt.Sprintf("%s on %s", what, n.path)
-	if err := n.io(ctx, "write of "+what, func() error { return n.write(n.path, off, want) }); err != nil {
+	if err := n.io(ctx, "write of "+what, func() error { return n.rawWrite()(n.path, off, want) }); err != nil {
 		return err
 	}
 	var got []byte
 	if err := n.io(ctx, "read back of "+what, func() (err error) {
-		got, err = n.read(n.path, off, lockBlockSize)
+		got, err = n.rawRead()(n.path, off, lockBlockSize)
 		return err
 	}); err != nil {
 		return err

@@ -21,6 +21,12 @@ func (r *Resource) Stop(ctx context.Context, tok resources.Token) error {
 	if r.lock != nil {
 		r.lock.stopHolding() // no re-assertion once the group stops here
 	}
+	// A mount a timed-out Start left running may still take effect: wait
+	// for it (then it is unmounted below) or fail, never report the
+	// volume released before it returned.
+	if err := r.mountReturned(ctx); err != nil {
+		return fmt.Errorf("cannot stop %s yet: %w", r.mountPoint, err)
+	}
 
 	dev, devErr := r.device()
 	if devErr != nil {
