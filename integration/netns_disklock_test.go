@@ -140,7 +140,7 @@ func (c *fcluster) notePhases(m *nsMember, epoch uint64) {
 		switch {
 		case strings.Contains(line, "lease-only fencing: waiting") && waitAt.IsZero():
 			waitAt = at
-		case strings.Contains(line, "poison pill") && startAt.IsZero():
+		case (strings.Contains(line, "poison pill") || strings.Contains(line, "previous owner fenced")) && startAt.IsZero():
 			pill = append(pill, line[strings.Index(line, "]")+1:])
 		case !atEpoch.MatchString(line):
 		case startAt.IsZero() && strings.Contains(line, "starting resource:") && strings.Contains(line, "resource=shared "):

@@ -112,7 +112,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	if method == fsm.FencingLeaseOnly {
 		took = time.Since(w.fenceSeen).Round(time.Millisecond)
 	}
-	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch)
+	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch, "verified", verified)
 	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
 	if err := w.commitFenced(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String(), Verified: verified, Instances: fenced}, took); err != nil {
