@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/internal/memtune"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/builtin"
 	"github.com/raftha/raftha/server"
@@ -47,6 +48,7 @@ Check a file first with: raftha config check FILE`,
 			for _, w := range cfg.Warnings() {
 				fmt.Fprintf(c.App.ErrWriter, "raftha: warning: %s\n", w)
 			}
+			gc := memtune.Tune(cfg.Role, os.Getenv)
 			srv, err := server.New(*cfg, server.Options{Rejoin: c.Bool("rejoin"), Cloud: awsres.Provider{}, Registry: builtin.Registry()})
 			if err != nil {
 				return err
@@ -54,6 +56,9 @@ Check a file first with: raftha config check FILE`,
 			if err := srv.Start(); err != nil {
 				return err
 			}
+			srv.Logger().Debug("memory: garbage collector", "gogc", gc.Percent, "reason", gc.Reason)
+			trim := time.AfterFunc(trimAfter, func() { trimStartupPages(srv) })
+			defer trim.Stop()
 			sig := make(chan os.Signal, 2)
 			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 			defer signal.Stop(sig)
@@ -75,4 +80,19 @@ Check a file first with: raftha config check FILE`,
 			return srv.Shutdown(ctx)
 		},
 	}
+}
+
+// trimAfter is how long after its start the agent unmaps the pages of its
+// executable that only starting touched (memtune.Trim): the members have
+// connected and a leader is elected well within it.
+const trimAfter = 15 * time.Second
+
+// trimStartupPages runs memtune.Trim once and logs what it freed.
+func trimStartupPages(srv *server.Server) {
+	n, err := memtune.Trim()
+	if err != nil {
+		srv.Logger().Warn("memory: could not unmap start-up pages", "err", err)
+		return
+	}
+	srv.Logger().Debug("memory: unmapped start-up pages of the executable", "bytes", n)
 }

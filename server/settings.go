@@ -74,18 +74,30 @@ func (s *Server) seedSettings() {
 	s.logger.Info("cluster settings recorded from this member's configuration", "settings", cs.String())
 }
 
+// logSettings is a copy of the cluster settings in the applied log, read
+// without copying the state (it runs on every heartbeat and lease
+// confirmation); ok is false before they are seeded.
+func (s *Server) logSettings() (cs fsm.ClusterSettings, ok bool) {
+	s.fsm.Read(func(st *fsm.State) {
+		if st.Settings != nil {
+			cs, ok = *st.Settings, true
+		}
+	})
+	return cs, ok
+}
+
 // checkMemberSettings refuses a member whose reported settings differ from
 // the log's (or who reports none), and records an event once per member
 // and difference.
 func (s *Server) checkMemberSettings(ls *leaderState, node string, reported *fsm.ClusterSettings) error {
-	st := s.fsm.View()
-	if st.Settings == nil {
+	cur, ok := s.logSettings()
+	if !ok {
 		return nil // not seeded yet: nothing to compare with
 	}
 	var why string
 	if reported == nil {
 		why = "it reports no fencing settings (an older raftha?)"
-	} else if ds := diffSettings(*reported, *st.Settings); len(ds) > 0 {
+	} else if ds := diffSettings(*reported, cur); len(ds) > 0 {
 		why = describeDiffs(ds)
 	}
 	ls.mu.Lock()
@@ -118,11 +130,11 @@ func (s *Server) checkMemberSettings(ls *leaderState, node string, reported *fsm
 // it is not).
 func (ls *leaderState) refusedSettings(node string) string {
 	if node == ls.s.cfg.NodeID {
-		st := ls.s.fsm.View()
-		if st.Settings == nil {
+		cur, ok := ls.s.logSettings()
+		if !ok {
 			return ""
 		}
-		return describeDiffs(diffSettings(ls.s.cfg.ClusterSettings(), *st.Settings))
+		return describeDiffs(diffSettings(ls.s.cfg.ClusterSettings(), cur))
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
