@@ -118,15 +118,30 @@ func (s *Server) checkMemberSettings(ls *leaderState, node string, reported *fsm
 // it is not).
 func (ls *leaderState) refusedSettings(node string) string {
 	if node == ls.s.cfg.NodeID {
-		st := ls.s.fsm.View()
-		if st.Settings == nil {
+		cs := ls.s.recordedSettings()
+		if cs == nil {
 			return ""
 		}
-		return describeDiffs(diffSettings(ls.s.cfg.ClusterSettings(), *st.Settings))
+		return describeDiffs(diffSettings(ls.s.cfg.ClusterSettings(), *cs))
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	return ls.refused[node]
+}
+
+// recordedSettings copies the cluster settings of the applied log (nil
+// before they are recorded) without copying the rest of the state: it is
+// read on every change and on every confirmation the leader answers
+// itself, and a View copies every group.
+func (s *Server) recordedSettings() *fsm.ClusterSettings {
+	var cs *fsm.ClusterSettings
+	s.fsm.Read(func(st *fsm.State) {
+		if st.Settings != nil {
+			c := *st.Settings
+			cs = &c
+		}
+	})
+	return cs
 }
 
 // watchSettings logs an ERROR, naming each differing key, its value here
@@ -136,8 +151,8 @@ func (s *Server) watchSettings() {
 	last := ""
 	for {
 		ch := s.fsm.Changed()
-		if st := s.fsm.View(); st.Settings != nil {
-			ds := diffSettings(s.cfg.ClusterSettings(), *st.Settings)
+		if cs := s.recordedSettings(); cs != nil {
+			ds := diffSettings(s.cfg.ClusterSettings(), *cs)
 			key := describeDiffs(ds)
 			if key != last {
 				for _, d := range ds {
