@@ -50,6 +50,18 @@ func placements(t *testing.T, m *testMember) (perGroup map[string]int, batches i
 	return perGroup, len(appended)
 }
 
+// startDefaultCluster starts n1, n2 and witness w1 with the default
+// timing profile (the test profile holds no leader on a loaded machine
+// with hundreds of groups) and waits until every member is healthy.
+func startDefaultCluster(t *testing.T) *testCluster {
+	c := newTestCluster(t, "n1", "n2", "w1")
+	c.configure(func(m *testMember) { m.cfg.Timing = defaultTiming() })
+	c.startAll()
+	c.leader()
+	c.waitHealthy()
+	return c
+}
+
 // TestPlaceManyGroupsAtOnce: 200 groups applied at once on real agents
 // all come online, each placed exactly once, never running on two nodes
 // at the same time, and the leader commits their placements together
@@ -57,11 +69,7 @@ func placements(t *testing.T, m *testMember) (perGroup map[string]int, batches i
 // another (BenchmarkScale: 1,000 groups took 30-44 s that way).
 func TestPlaceManyGroupsAtOnce(t *testing.T) {
 	const n = 200
-	c := newTestCluster(t, "n1", "n2", "w1")
-	c.configure(func(m *testMember) { m.cfg.Timing = defaultTiming() })
-	c.startAll()
-	c.leader()
-	c.waitHealthy()
+	c := startDefaultCluster(t)
 	dir := t.TempDir()
 	if _, err := c.leader().srv.ApplyGroups(ctxT(t, time.Minute), []byte(manyGroups(dir, n, "")), "test"); err != nil {
 		t.Fatal(err)
@@ -122,11 +130,7 @@ func TestPlaceManyGroupsAtOnce(t *testing.T) {
 // counts the starts under way beside it), and all come online.
 func TestNodeStartsBoundedNumberOfGroupsAtOnce(t *testing.T) {
 	const n = 60
-	c := newTestCluster(t, "n1", "n2", "w1")
-	c.configure(func(m *testMember) { m.cfg.Timing = defaultTiming() })
-	c.startAll()
-	c.leader()
-	c.waitHealthy()
+	c := startDefaultCluster(t)
 	dir := t.TempDir()
 	var b strings.Builder
 	b.WriteString("groups:\n")
