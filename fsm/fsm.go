@@ -36,24 +36,7 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	c, err := Decode(l.Data)
-	if err != nil {
-		panic(fmt.Sprintf("raftha fsm: cannot apply log entry %d: %v; this member stops rather than diverge (upgrade it)", l.Index, err))
-	}
-	f.mu.Lock()
-	var res Result
-	if c == nil { // unknown but marked ignorable
-		if l.Index > f.st.Index {
-			f.st.Index = l.Index
-		}
-	} else {
-		res = f.st.Apply(l.Index, c)
-	}
-	ch := f.changed
-	f.changed = make(chan struct{})
-	f.mu.Unlock()
-	close(ch)
-	return res
+	return f.ApplyBatch([]*raft.Log{l})[0]
 }
 
 // StoreConfiguration implements raft.ConfigurationStore so that the
@@ -61,9 +44,7 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 // wait on it.
 func (f *FSM) StoreConfiguration(index uint64, _ raft.Configuration) {
 	f.mu.Lock()
-	if index > f.st.Index {
-		f.st.Index = index
-	}
+	f.advance(index)
 	ch := f.changed
 	f.changed = make(chan struct{})
 	f.mu.Unlock()

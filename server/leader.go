@@ -250,6 +250,11 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 			// batch, so the winner fences a lost owner once for all
 			// its groups (fenceround.go), not once per commit.
 			concurrently(func() { s.takeover(ctx, ls, in, g) })
+		} else if d.Rule == decide.RulePlace && d.Action == decide.Assign {
+			// Concurrently too: each placement expects its own group's
+			// epoch, so they are independent, and raft commits them
+			// in batches (one fsync each), not one round trip apiece.
+			concurrently(func() { s.act(ctx, ls, st, g, d) })
 		} else {
 			s.act(ctx, ls, st, g, d)
 		}
@@ -258,8 +263,8 @@ func (s *Server) leaderReconcile(ctx context.Context, ls *leaderState) {
 	s.handOverLeadership(ls, st)
 }
 
-// maxParallelCommits bounds the takeovers one leader pass commits at
-// once. Takeovers past it commit after a slot frees, which may be after
+// maxParallelCommits bounds the takeovers and placements one leader
+// pass commits at once. Takeovers past it commit after a slot frees, which may be after
 // the winner's fence began: they then cost one more fence round.
 const maxParallelCommits = 256
 

@@ -32,6 +32,7 @@ type runner struct {
 	cancel  context.CancelFunc
 
 	guardKick chan struct{} // wakes the guard (guard.go)
+	starts    chan struct{} // slots of the fresh starts under way (startslots.go)
 
 	slots diskSlots // the disk heartbeat (diskslots.go)
 
@@ -57,7 +58,7 @@ func (r *runner) noteHandoverFailure(group string, epoch uint64, reason string) 
 // becomes a leftover instance its worker stops before anything else.
 func newRunner(s *Server) (*runner, error) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	r := &runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel, guardKick: make(chan struct{}, 1)}
+	r := &runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel, guardKick: make(chan struct{}, 1), starts: make(chan struct{}, maxConcurrentStarts)}
 	recs, err := s.readRecords()
 	if err != nil {
 		cancel()

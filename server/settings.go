@@ -148,8 +148,8 @@ func (s *Server) watchSettings() {
 	last := ""
 	for {
 		ch := s.fsm.Changed()
-		if st := s.fsm.View(); st.Settings != nil {
-			ds := diffSettings(s.cfg.ClusterSettings(), *st.Settings)
+		if cs, ok := s.logSettings(); ok {
+			ds := diffSettings(s.cfg.ClusterSettings(), cs)
 			key := describeDiffs(ds)
 			if key != last {
 				for _, d := range ds {

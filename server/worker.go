@@ -31,6 +31,14 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	if steps.began.IsZero() {
 		steps.began = time.Now()
 	}
+	release := func() {}
+	if inst == nil || inst.started == 0 {
+		var ok bool
+		if release, ok = w.r.startSlot(ctx); !ok { // startslots.go; the wait counts in the start's time
+			return
+		}
+		defer release()
+	}
 	if inst == nil || inst.epoch != epoch {
 		var err error
 		inst, err = w.build(g.Spec.Resources, epoch)
@@ -101,6 +109,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		s.metrics.takeoverToOn.Observe(time.Since(w.fenceSeen).Seconds())
 	}
 	w.log.Info("group online", "epoch", epoch)
+	release() // the report needs no slot
 	w.reportOnline(ctx, epoch)
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/rpc"
 	"strings"
 	"sync"
+	"time"
 )
 
 // RPCServer serves node-to-node calls on RPC streams of a Mux. Each stream
@@ -54,18 +55,66 @@ type Pool struct {
 	m       *Mux
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
+	dialing map[string]*poolDial // dials under way, by address
 }
 
-// NewPool returns a client pool dialing through m.
-func NewPool(m *Mux) *Pool { return &Pool{m: m, clients: map[string]*rpc.Client{}} }
+// poolDial is one dial every caller that needs the same address waits for:
+// calls that find no connection share one TLS handshake (or one refusal)
+// rather than each dialling its own and throwing all but one away. With
+// hundreds of groups starting at once, their lease calls did that: a
+// handshake per call, and per call and relay again every heartbeat while
+// a relay refused (the leader's own confirms, relayed through members
+// whose leader it is).
+type poolDial struct {
+	done chan struct{}
+	c    *rpc.Client
+	err  error
+}
 
+// maxPoolDial bounds a shared dial whose first caller set no deadline.
+const maxPoolDial = 30 * time.Second
+
+// NewPool returns a client pool dialing through m.
+func NewPool(m *Mux) *Pool {
+	return &Pool{m: m, clients: map[string]*rpc.Client{}, dialing: map[string]*poolDial{}}
+}
+
+// get returns the pooled client for addr, dialling it if there is none.
+// A dial under way is joined, not repeated. It runs to the first caller's
+// deadline (at most maxPoolDial) even when that caller gives up earlier,
+// so that the others still get it; each caller waits only within its own
+// ctx.
 func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
 	p.mu.Lock()
 	if c, ok := p.clients[addr]; ok {
 		p.mu.Unlock()
 		return c, nil
 	}
+	d, joined := p.dialing[addr]
+	if !joined {
+		d = &poolDial{done: make(chan struct{})}
+		p.dialing[addr] = d
+		dl, ok := ctx.Deadline()
+		if !ok || time.Until(dl) > maxPoolDial {
+			dl = time.Now().Add(maxPoolDial)
+		}
+		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
+		go func() {
+			defer cancel()
+			p.dial(dctx, addr, d)
+		}()
+	}
 	p.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.c, d.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// dial connects to addr for d, pools the client and tells d's waiters.
+func (p *Pool) dial(ctx context.Context, addr string, d *poolDial) {
 	var conn net.Conn
 	var err error
 	if via, ok := strings.CutPrefix(addr, viaPrefix); ok {
@@ -73,18 +122,15 @@ func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
 	} else {
 		conn, err = p.m.DialRPC(ctx, addr)
 	}
-	if err != nil {
-		return nil, err
-	}
-	c := rpc.NewClient(conn)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if old, ok := p.clients[addr]; ok {
-		c.Close()
-		return old, nil
+	delete(p.dialing, addr)
+	if err == nil {
+		d.c = rpc.NewClient(conn)
+		p.clients[addr] = d.c
 	}
-	p.clients[addr] = c
-	return c, nil
+	d.err = err
+	p.mu.Unlock()
+	close(d.done)
 }
 
 func (p *Pool) drop(addr string, c *rpc.Client) {
