@@ -29,9 +29,17 @@ func TestWhyFromLaggingMember(t *testing.T) {
 		}
 		return false
 	})
-	if _, err := leader.srv.Transfer(ctxT(t, 30*time.Second), "db", "n2", "test"); err != nil {
-		t.Fatalf("transfer: %v", err)
-	}
+	// A leader elected by the partition (w1 may have led) refuses the
+	// transfer until it has heard from n2: retry, bounded.
+	var lastErr error
+	waitFor(t, 20*time.Second, "db transferred to n2 on the n1/n2 side", func() bool {
+		_, lastErr = leader.srv.Transfer(ctxT(t, 10*time.Second), "db", "n2", "test")
+		if lastErr != nil {
+			t.Logf("transfer: %v (retrying)", lastErr)
+			time.Sleep(200 * time.Millisecond)
+		}
+		return lastErr == nil
+	})
 	moved := func(changes []api.OwnershipChange) bool {
 		for _, ch := range changes {
 			if ch.To == "n2" {
