@@ -147,3 +147,51 @@ func TestPoolDialOutlivesItsFirstCaller(t *testing.T) {
 		t.Fatalf("second caller: %v (%q), want the shared dial's connection", err, got)
 	}
 }
+
+// TestPoolLaterCallDoesNotWaitOnAHungDial: a call that comes after a
+// shared dial has been under way for a while dials afresh instead of
+// joining it. A lease heartbeat must not fail because an earlier call's
+// dial hangs (a relay or peer that stalled a handshake and recovered):
+// before the shared dial each call made its own, and a heartbeat after
+// the peer recovered got through.
+func TestPoolLaterCallDoesNotWaitOnAHungDial(t *testing.T) {
+	dir := mustCA(t, "")
+	n1 := muxFor(t, dir, "n1", KindMember)
+	w1 := muxFor(t, dir, "w1", KindMember)
+	n2 := echoMux(t, dir, "n2")
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	var asked atomic.Int64
+	w1.SetRelay(func(Identity) (string, string, error) {
+		if asked.Add(1) == 1 { // the first request stalls; the relay then recovers
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return n2.Addr().String(), "n2", nil
+	})
+	p := NewPool(n1)
+	defer p.Close()
+	lease, cancelLease := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelLease()
+	first := make(chan error, 1)
+	go func() {
+		var got string
+		first <- p.CallVia(lease, w1.Addr().String(), "Echo.Who", "hi", &got)
+	}()
+	time.Sleep(time.Second) // the first dial hangs
+	beat, cancelBeat := context.WithTimeout(context.Background(), time.Second)
+	defer cancelBeat()
+	var got string
+	began := time.Now()
+	if err := p.CallVia(beat, w1.Addr().String(), "Echo.Who", "hi", &got); err != nil || got != "n1 says hi" {
+		t.Fatalf("a call after the relay recovered: %v (%q) after %v, want an answer over a dial of its own", err, got, time.Since(began).Round(time.Millisecond))
+	}
+	free()
+	if err := <-first; err != nil {
+		t.Fatalf("first caller, once its dial went through: %v", err)
+	}
+}
