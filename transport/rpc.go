@@ -66,10 +66,19 @@ type Pool struct {
 // a relay refused (the leader's own confirms, relayed through members
 // whose leader it is).
 type poolDial struct {
-	done chan struct{}
-	c    *rpc.Client
-	err  error
+	began time.Time
+	done  chan struct{}
+	c     *rpc.Client
+	err   error
 }
+
+// poolJoinWindow is how long after it began a dial may be joined. Calls
+// that come at once (a burst of starts) share it; a call that comes later
+// dials afresh, as each call did before dials were shared: a dial that
+// has been under way that long may hang (a peer or relay that stalled a
+// handshake and has since recovered), and a lease heartbeat must not fail
+// behind it when a dial of its own would get through.
+const poolJoinWindow = 250 * time.Millisecond
 
 // maxPoolDial bounds a shared dial whose first caller set no deadline.
 const maxPoolDial = 30 * time.Second
@@ -80,10 +89,10 @@ func NewPool(m *Mux) *Pool {
 }
 
 // get returns the pooled client for addr, dialling it if there is none.
-// A dial under way is joined, not repeated. It runs to the first caller's
-// deadline (at most maxPoolDial) even when that caller gives up earlier,
-// so that the others still get it; each caller waits only within its own
-// ctx.
+// A dial that began within poolJoinWindow is joined, not repeated. It
+// runs to the first caller's deadline (at most maxPoolDial) even when that
+// caller gives up earlier, so that the others still get it; each caller
+// waits only within its own ctx.
 func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
 	p.mu.Lock()
 	if c, ok := p.clients[addr]; ok {
@@ -91,8 +100,11 @@ func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
 		return c, nil
 	}
 	d, joined := p.dialing[addr]
+	if joined && time.Since(d.began) > poolJoinWindow {
+		joined = false // d keeps its own waiters; later ones wait for the new dial
+	}
 	if !joined {
-		d = &poolDial{done: make(chan struct{})}
+		d = &poolDial{began: time.Now(), done: make(chan struct{})}
 		p.dialing[addr] = d
 		dl, ok := ctx.Deadline()
 		if !ok || time.Until(dl) > maxPoolDial {
@@ -123,10 +135,17 @@ func (p *Pool) dial(ctx context.Context, addr string, d *poolDial) {
 		conn, err = p.m.DialRPC(ctx, addr)
 	}
 	p.mu.Lock()
-	delete(p.dialing, addr)
+	if p.dialing[addr] == d { // a later dial may have taken its place
+		delete(p.dialing, addr)
+	}
 	if err == nil {
-		d.c = rpc.NewClient(conn)
-		p.clients[addr] = d.c
+		if old, ok := p.clients[addr]; ok { // a later dial got there first
+			conn.Close()
+			d.c = old
+		} else {
+			d.c = rpc.NewClient(conn)
+			p.clients[addr] = d.c
+		}
 	}
 	d.err = err
 	p.mu.Unlock()
