@@ -65,12 +65,8 @@ func TestStartWaitingForASlotHonoursAStop(t *testing.T) {
 		_, err := c.member("n2").srv.StopGroup(ctxT(t, 30*time.Second), "db", "test")
 		stopped <- err
 	}()
-	waitFor(t, 10*time.Second, "stop of db requested", func() bool {
-		l := c.leaderNow()
-		if l == nil {
-			return false
-		}
-		g, ok := l.srv.State().Groups["db"]
+	waitFor(t, 10*time.Second, "stop of db applied on n1", func() bool {
+		g, ok := c.member("n1").srv.State().Groups["db"]
 		return ok && g.Status.State != fsm.StateStarting
 	})
 	free()
