@@ -148,9 +148,9 @@ func TestPoolDialOutlivesItsFirstCaller(t *testing.T) {
 	}
 }
 
-// TestPoolLaterCallDoesNotWaitOnAHungDial: a call that comes after a
-// shared dial has been under way for a while dials afresh instead of
-// joining it. A lease heartbeat must not fail because an earlier call's
+// TestPoolLaterCallDoesNotWaitOnAHungDial: a call that joined a shared
+// dial waits for it only until it has been under way for poolJoinWindow,
+// then dials afresh. A lease heartbeat must not fail because an earlier call's
 // dial hangs (a relay or peer that stalled a handshake and recovered):
 // before the shared dial each call made its own, and a heartbeat after
 // the peer recovered got through.
@@ -182,7 +182,7 @@ func TestPoolLaterCallDoesNotWaitOnAHungDial(t *testing.T) {
 		var got string
 		first <- p.CallVia(lease, w1.Addr().String(), "Echo.Who", "hi", &got)
 	}()
-	time.Sleep(time.Second) // the first dial hangs
+	time.Sleep(100 * time.Millisecond) // the first dial hangs; the next heartbeat comes
 	beat, cancelBeat := context.WithTimeout(context.Background(), time.Second)
 	defer cancelBeat()
 	var got string

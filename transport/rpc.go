@@ -72,12 +72,12 @@ type poolDial struct {
 	err   error
 }
 
-// poolJoinWindow is how long after it began a dial may be joined. Calls
-// that come at once (a burst of starts) share it; a call that comes later
-// dials afresh, as each call did before dials were shared: a dial that
-// has been under way that long may hang (a peer or relay that stalled a
-// handshake and has since recovered), and a lease heartbeat must not fail
-// behind it when a dial of its own would get through.
+// poolJoinWindow bounds how long a caller waits for a dial another call
+// began: calls that come at once (a burst of starts) share it while it is
+// that young; past it a caller dials afresh, as each call did before
+// dials were shared. A dial under way that long may hang (a peer or
+// relay that stalled a handshake and has since recovered), and a lease
+// heartbeat must not fail behind it when a dial of its own gets through.
 const poolJoinWindow = 250 * time.Millisecond
 
 // maxPoolDial bounds a shared dial whose first caller set no deadline.
@@ -89,40 +89,58 @@ func NewPool(m *Mux) *Pool {
 }
 
 // get returns the pooled client for addr, dialling it if there is none.
-// A dial that began within poolJoinWindow is joined, not repeated. It
-// runs to the first caller's deadline (at most maxPoolDial) even when that
-// caller gives up earlier, so that the others still get it; each caller
-// waits only within its own ctx.
+// A dial another call began is joined, not repeated, until it is
+// poolJoinWindow old; the caller then dials on its own (or joins a younger
+// dial). A dial runs to the deadline of the caller that began it (at most
+// maxPoolDial) even when that caller gives up earlier, so that the others
+// still get it; each caller waits only within its own ctx.
 func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
-	p.mu.Lock()
-	if c, ok := p.clients[addr]; ok {
-		p.mu.Unlock()
-		return c, nil
-	}
-	d, joined := p.dialing[addr]
-	if joined && time.Since(d.began) > poolJoinWindow {
-		joined = false // d keeps its own waiters; later ones wait for the new dial
-	}
-	if !joined {
-		d = &poolDial{began: time.Now(), done: make(chan struct{})}
-		p.dialing[addr] = d
-		dl, ok := ctx.Deadline()
-		if !ok || time.Until(dl) > maxPoolDial {
-			dl = time.Now().Add(maxPoolDial)
+	for {
+		p.mu.Lock()
+		if c, ok := p.clients[addr]; ok {
+			p.mu.Unlock()
+			return c, nil
 		}
-		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
-		go func() {
-			defer cancel()
-			p.dial(dctx, addr, d)
-		}()
+		d, joined := p.dialing[addr]
+		if joined && time.Since(d.began) >= poolJoinWindow {
+			joined = false // d keeps its own waiters; later ones wait for the new dial
+		}
+		if !joined {
+			d = p.begin(ctx, addr)
+		}
+		p.mu.Unlock()
+		var stale <-chan time.Time // a joined dial is waited for within the window only
+		stop := func() bool { return false }
+		if joined {
+			t := time.NewTimer(time.Until(d.began.Add(poolJoinWindow)))
+			stale, stop = t.C, t.Stop
+		}
+		select {
+		case <-d.done:
+			stop()
+			return d.c, d.err
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		case <-stale:
+		}
 	}
-	p.mu.Unlock()
-	select {
-	case <-d.done:
-		return d.c, d.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+}
+
+// begin starts a dial of addr for the caller with ctx (p.mu held).
+func (p *Pool) begin(ctx context.Context, addr string) *poolDial {
+	d := &poolDial{began: time.Now(), done: make(chan struct{})}
+	p.dialing[addr] = d
+	dl, ok := ctx.Deadline()
+	if !ok || time.Until(dl) > maxPoolDial {
+		dl = time.Now().Add(maxPoolDial)
 	}
+	dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
+	go func() {
+		defer cancel()
+		p.dial(dctx, addr, d)
+	}()
+	return d
 }
 
 // dial connects to addr for d, pools the client and tells d's waiters.
