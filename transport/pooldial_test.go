@@ -103,21 +103,7 @@ func TestPoolConcurrentCallsShareOneDial(t *testing.T) {
 // the caller that began it gives up: a caller that waits longer still
 // gets the connection.
 func TestPoolDialOutlivesItsFirstCaller(t *testing.T) {
-	dir := mustCA(t, "")
-	n1 := muxFor(t, dir, "n1", KindMember)
-	w1 := muxFor(t, dir, "w1", KindMember)
-	n2 := echoMux(t, dir, "n2")
-	release := make(chan struct{})
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free)
-	w1.SetRelay(func(Identity) (string, string, error) {
-		select {
-		case <-release:
-		case <-time.After(10 * time.Second):
-		}
-		return n2.Addr().String(), "n2", nil
-	})
+	n1, w1, free := stallingRelay(t, func(int64) bool { return true })
 	p := NewPool(n1)
 	defer p.Close()
 	short, cancel := context.WithCancel(context.Background())
@@ -155,24 +141,8 @@ func TestPoolDialOutlivesItsFirstCaller(t *testing.T) {
 // before the shared dial each call made its own, and a heartbeat after
 // the peer recovered got through.
 func TestPoolLaterCallDoesNotWaitOnAHungDial(t *testing.T) {
-	dir := mustCA(t, "")
-	n1 := muxFor(t, dir, "n1", KindMember)
-	w1 := muxFor(t, dir, "w1", KindMember)
-	n2 := echoMux(t, dir, "n2")
-	release := make(chan struct{})
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free)
-	var asked atomic.Int64
-	w1.SetRelay(func(Identity) (string, string, error) {
-		if asked.Add(1) == 1 { // the first request stalls; the relay then recovers
-			select {
-			case <-release:
-			case <-time.After(10 * time.Second):
-			}
-		}
-		return n2.Addr().String(), "n2", nil
-	})
+	// The first request stalls; the relay then recovers.
+	n1, w1, free := stallingRelay(t, func(n int64) bool { return n == 1 })
 	p := NewPool(n1)
 	defer p.Close()
 	lease, cancelLease := context.WithTimeout(context.Background(), 5*time.Second)
@@ -194,4 +164,29 @@ func TestPoolLaterCallDoesNotWaitOnAHungDial(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatalf("first caller, once its dial went through: %v", err)
 	}
+}
+
+// stallingRelay returns member n1 and relay w1, which relays to the echo
+// member n2 once free is called (or after 10 s) when stall says so of its
+// nth request (from 1), and at once otherwise.
+func stallingRelay(t *testing.T, stall func(n int64) bool) (n1, w1 *Mux, free func()) {
+	dir := mustCA(t, "")
+	n1 = muxFor(t, dir, "n1", KindMember)
+	w1 = muxFor(t, dir, "w1", KindMember)
+	n2 := echoMux(t, dir, "n2")
+	release := make(chan struct{})
+	var once sync.Once
+	free = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	var asked atomic.Int64
+	w1.SetRelay(func(Identity) (string, string, error) {
+		if stall(asked.Add(1)) {
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return n2.Addr().String(), "n2", nil
+	})
+	return n1, w1, free
 }
