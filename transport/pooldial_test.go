@@ -190,3 +190,41 @@ func stallingRelay(t *testing.T, stall func(n int64) bool) (n1, w1 *Mux, free fu
 	})
 	return n1, w1, free
 }
+
+// TestPoolCloseEndsItsDials: a dial under way when the pool closes ends
+// with it. It used to run on, detached from its callers, to their
+// deadline (up to maxPoolDial) and pool the connection it got in the
+// closed pool, where nothing would ever close it.
+func TestPoolCloseEndsItsDials(t *testing.T) {
+	n1, w1, free := stallingRelay(t, func(int64) bool { return true })
+	p := NewPool(n1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	called := make(chan error, 1)
+	go func() {
+		var got string
+		called <- p.CallVia(ctx, w1.Addr().String(), "Echo.Who", "hi", &got)
+	}()
+	time.Sleep(100 * time.Millisecond) // the dial waits for the relay
+	p.Close()
+	free() // the relay answers: the dial would now get through
+	if err := <-called; err == nil {
+		t.Fatal("a call whose dial was under way when the pool closed succeeded")
+	}
+	waitDials := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		left, pooled := len(p.dialing), len(p.clients)
+		p.mu.Unlock()
+		if left == 0 {
+			if pooled != 0 {
+				t.Fatalf("%d connections pooled after the pool closed; nothing closes them", pooled)
+			}
+			break
+		}
+		if time.Now().After(waitDials) {
+			t.Fatalf("%d dials still under way 5s after the pool closed", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
