@@ -56,6 +56,9 @@ type Pool struct {
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 	dialing map[string]*poolDial // dials under way, by address
+	closed  bool
+	life    context.Context // ends at Close: the dials, detached from their callers, end with it
+	end     context.CancelFunc
 }
 
 // poolDial is one dial every caller that needs the same address waits for:
@@ -85,7 +88,8 @@ const maxPoolDial = 30 * time.Second
 
 // NewPool returns a client pool dialing through m.
 func NewPool(m *Mux) *Pool {
-	return &Pool{m: m, clients: map[string]*rpc.Client{}, dialing: map[string]*poolDial{}}
+	life, end := context.WithCancel(context.Background())
+	return &Pool{m: m, clients: map[string]*rpc.Client{}, dialing: map[string]*poolDial{}, life: life, end: end}
 }
 
 // get returns the pooled client for addr, dialling it if there is none.
@@ -97,6 +101,10 @@ func NewPool(m *Mux) *Pool {
 func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
 	for {
 		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
 		if c, ok := p.clients[addr]; ok {
 			p.mu.Unlock()
 			return c, nil
@@ -135,7 +143,7 @@ func (p *Pool) begin(ctx context.Context, addr string) *poolDial {
 	if !ok || time.Until(dl) > maxPoolDial {
 		dl = time.Now().Add(maxPoolDial)
 	}
-	dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
+	dctx, cancel := context.WithDeadline(p.life, dl)
 	go func() {
 		defer cancel()
 		p.dial(dctx, addr, d)
@@ -155,6 +163,10 @@ func (p *Pool) dial(ctx context.Context, addr string, d *poolDial) {
 	p.mu.Lock()
 	if p.dialing[addr] == d { // a later dial may have taken its place
 		delete(p.dialing, addr)
+	}
+	if err == nil && p.closed { // nothing would close it
+		conn.Close()
+		err = ErrClosed
 	}
 	if err == nil {
 		if old, ok := p.clients[addr]; ok { // a later dial got there first
@@ -241,10 +253,13 @@ func isConnError(err error) bool {
 	return true
 }
 
-// Close closes every pooled client.
+// Close closes every pooled client and ends the dials under way; calls
+// after it fail with ErrClosed.
 func (p *Pool) Close() {
+	p.end()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	for a, c := range p.clients {
 		c.Close()
 		delete(p.clients, a)
