@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"sync"
+
+	"github.com/raftha/raftha/fsm"
 )
 
 // maxConcurrentStarts bounds the groups a node begins to start at once.
@@ -26,4 +28,18 @@ func (r *runner) startSlot(ctx context.Context) (release func(), ok bool) {
 	case <-ctx.Done():
 		return nil, false
 	}
+}
+
+// stillToStart says whether the log still asks this node to start the
+// group at epoch. A start that waited for a slot looks again once it has
+// one: what it waited with may be stale by then (a stop or a move begun
+// keeps the owner and epoch, so the confirmation before each resource
+// does not tell), and the worker's next pass acts on the log of now.
+func (w *worker) stillToStart(epoch uint64) bool {
+	g, ok := w.r.s.fsm.Shared().Groups[w.name]
+	if !ok {
+		return false
+	}
+	gs := g.Status
+	return gs.Owner == w.r.s.cfg.NodeID && gs.Epoch == epoch && (gs.State == fsm.StateStarting || gs.State == fsm.StateOnline)
 }

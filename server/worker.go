@@ -38,6 +38,10 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 			return
 		}
 		defer release()
+		if !w.stillToStart(epoch) { // the log moved on while it waited
+			w.poke()
+			return
+		}
 	}
 	if inst == nil || inst.epoch != epoch {
 		var err error

@@ -56,6 +56,9 @@ type Pool struct {
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 	dialing map[string]*poolDial // dials under way, by address
+	closed  bool
+	life    context.Context // ends at Close: the dials, detached from their callers, end with it
+	end     context.CancelFunc
 }
 
 // poolDial is one dial every caller that needs the same address waits for:
@@ -66,51 +69,86 @@ type Pool struct {
 // a relay refused (the leader's own confirms, relayed through members
 // whose leader it is).
 type poolDial struct {
-	done chan struct{}
-	c    *rpc.Client
-	err  error
+	began time.Time
+	done  chan struct{}
+	c     *rpc.Client
+	err   error
 }
+
+// poolJoinWindow bounds how long a caller waits for a dial another call
+// began: calls that come at once (a burst of starts) share it while it is
+// that young; past it a caller dials afresh, as each call did before
+// dials were shared. A dial under way that long may hang (a peer or
+// relay that stalled a handshake and has since recovered), and a lease
+// heartbeat must not fail behind it when a dial of its own gets through.
+const poolJoinWindow = 250 * time.Millisecond
 
 // maxPoolDial bounds a shared dial whose first caller set no deadline.
 const maxPoolDial = 30 * time.Second
 
 // NewPool returns a client pool dialing through m.
 func NewPool(m *Mux) *Pool {
-	return &Pool{m: m, clients: map[string]*rpc.Client{}, dialing: map[string]*poolDial{}}
+	life, end := context.WithCancel(context.Background())
+	return &Pool{m: m, clients: map[string]*rpc.Client{}, dialing: map[string]*poolDial{}, life: life, end: end}
 }
 
 // get returns the pooled client for addr, dialling it if there is none.
-// A dial under way is joined, not repeated. It runs to the first caller's
-// deadline (at most maxPoolDial) even when that caller gives up earlier,
-// so that the others still get it; each caller waits only within its own
-// ctx.
+// A dial another call began is joined, not repeated, until it is
+// poolJoinWindow old; the caller then dials on its own (or joins a younger
+// dial). A dial runs to the deadline of the caller that began it (at most
+// maxPoolDial) even when that caller gives up earlier, so that the others
+// still get it; each caller waits only within its own ctx.
 func (p *Pool) get(ctx context.Context, addr string) (*rpc.Client, error) {
-	p.mu.Lock()
-	if c, ok := p.clients[addr]; ok {
-		p.mu.Unlock()
-		return c, nil
-	}
-	d, joined := p.dialing[addr]
-	if !joined {
-		d = &poolDial{done: make(chan struct{})}
-		p.dialing[addr] = d
-		dl, ok := ctx.Deadline()
-		if !ok || time.Until(dl) > maxPoolDial {
-			dl = time.Now().Add(maxPoolDial)
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
 		}
-		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
-		go func() {
-			defer cancel()
-			p.dial(dctx, addr, d)
-		}()
+		if c, ok := p.clients[addr]; ok {
+			p.mu.Unlock()
+			return c, nil
+		}
+		d, joined := p.dialing[addr]
+		if joined && time.Since(d.began) >= poolJoinWindow {
+			joined = false // d keeps its own waiters; later ones wait for the new dial
+		}
+		if !joined {
+			d = p.begin(ctx, addr)
+		}
+		p.mu.Unlock()
+		var stale <-chan time.Time // a joined dial is waited for within the window only
+		stop := func() bool { return false }
+		if joined {
+			t := time.NewTimer(time.Until(d.began.Add(poolJoinWindow)))
+			stale, stop = t.C, t.Stop
+		}
+		select {
+		case <-d.done:
+			stop()
+			return d.c, d.err
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		case <-stale:
+		}
 	}
-	p.mu.Unlock()
-	select {
-	case <-d.done:
-		return d.c, d.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+}
+
+// begin starts a dial of addr for the caller with ctx (p.mu held).
+func (p *Pool) begin(ctx context.Context, addr string) *poolDial {
+	d := &poolDial{began: time.Now(), done: make(chan struct{})}
+	p.dialing[addr] = d
+	dl, ok := ctx.Deadline()
+	if !ok || time.Until(dl) > maxPoolDial {
+		dl = time.Now().Add(maxPoolDial)
 	}
+	dctx, cancel := context.WithDeadline(p.life, dl)
+	go func() {
+		defer cancel()
+		p.dial(dctx, addr, d)
+	}()
+	return d
 }
 
 // dial connects to addr for d, pools the client and tells d's waiters.
@@ -123,10 +161,21 @@ func (p *Pool) dial(ctx context.Context, addr string, d *poolDial) {
 		conn, err = p.m.DialRPC(ctx, addr)
 	}
 	p.mu.Lock()
-	delete(p.dialing, addr)
+	if p.dialing[addr] == d { // a later dial may have taken its place
+		delete(p.dialing, addr)
+	}
+	if err == nil && p.closed { // nothing would close it
+		conn.Close()
+		err = ErrClosed
+	}
 	if err == nil {
-		d.c = rpc.NewClient(conn)
-		p.clients[addr] = d.c
+		if old, ok := p.clients[addr]; ok { // a later dial got there first
+			conn.Close()
+			d.c = old
+		} else {
+			d.c = rpc.NewClient(conn)
+			p.clients[addr] = d.c
+		}
 	}
 	d.err = err
 	p.mu.Unlock()
@@ -204,10 +253,13 @@ func isConnError(err error) bool {
 	return true
 }
 
-// Close closes every pooled client.
+// Close closes every pooled client and ends the dials under way; calls
+// after it fail with ErrClosed.
 func (p *Pool) Close() {
+	p.end()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	for a, c := range p.clients {
 		c.Close()
 		delete(p.clients, a)
