@@ -1,0 +1,57 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFakeTimerFiresOnlyWhenTheClockReachesIt(t *testing.T) {
+	start := time.Unix(1000, 0)
+	f := NewFake(start)
+	tm := f.NewTimer(time.Second)
+	if f.Pending() != 1 {
+		t.Fatalf("pending %d, want 1", f.Pending())
+	}
+	f.Advance(999 * time.Millisecond)
+	select {
+	case <-tm.C():
+		t.Fatal("timer fired before its time")
+	default:
+	}
+	f.Advance(time.Millisecond)
+	select {
+	case at := <-tm.C():
+		if !at.Equal(start.Add(time.Second)) {
+			t.Fatalf("fired with %v, want %v", at, start.Add(time.Second))
+		}
+	default:
+		t.Fatal("timer did not fire at its time")
+	}
+	if tm.Stop() {
+		t.Fatal("Stop of a fired timer reported it pending")
+	}
+	if tm.Reset(time.Second) {
+		t.Fatal("Reset of a fired timer reported it pending")
+	}
+	if !tm.Stop() {
+		t.Fatal("Stop of a re-armed timer reported it not pending")
+	}
+	f.Advance(time.Hour)
+	select {
+	case <-tm.C():
+		t.Fatal("a stopped timer fired")
+	default:
+	}
+	if f.NewTimer(0); f.Pending() != 0 {
+		t.Fatalf("a timer of 0 is still pending: %d", f.Pending())
+	}
+}
+
+func TestSystemTimerFires(t *testing.T) {
+	tm := System{}.NewTimer(time.Millisecond)
+	select {
+	case <-tm.C():
+	case <-time.After(10 * time.Second):
+		t.Fatal("system timer did not fire within 10s")
+	}
+}
