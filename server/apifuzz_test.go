@@ -51,7 +51,7 @@ func FuzzAPIHandlers(f *testing.F) {
 	})
 	c.startAll()
 	c.leader()
-	h := c.member("n1").srv.apiHandler(APILimits{}.withDefaults())
+	h := c.member("n1").srv.apiHandler(APILimits{}.WithDefaults(DefaultAPILimits))
 
 	add := func(method, path int, name, body string, auth int) {
 		f.Add(uint8(method), uint8(path), name, []byte(body), uint8(auth))

@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"sync"
 	"time"
 
@@ -160,20 +157,4 @@ func (s *Server) FenceOverride(ctx context.Context, group, reason, by string) (a
 		return groupStatusOf(g), nil
 	}
 	return api.GroupStatus{}, nil
-}
-
-func (s *Server) handleFenceOverride(w http.ResponseWriter, r *http.Request) {
-	var req api.FenceOverrideRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil || req.AcceptRisk == "" {
-		writeError(w, http.StatusBadRequest, &api.Error{Message: "body must be JSON like {\"accept_risk\": \"n1 is powered off in the console\"}: the reason you accept the risk is required", Code: api.CodeInvalid})
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	g, err := s.FenceOverride(ctx, r.PathValue("name"), req.AcceptRisk, identity(r))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, g)
 }

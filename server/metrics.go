@@ -2,14 +2,12 @@ package server
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/raftha/raftha/fsm"
 )
@@ -80,15 +78,6 @@ func newMetrics(s *Server, reg prometheus.Registerer) (*metrics, error) {
 	f(newOpsCollector(s))
 	f(&standbyCollector{s: s}) // standby.go
 	return m, regErr
-}
-
-func (m *metrics) handler() http.Handler {
-	if m.gatherer == nil {
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "raftha's metrics are registered on the embedding service's registry (Options.Registerer)", http.StatusNotFound)
-		})
-	}
-	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
 }
 
 // observeCloud records one cloud API call (cloud.Request.Observe).

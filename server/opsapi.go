@@ -3,20 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/history"
 )
-
-// opsRoutes adds the day-two read endpoints: one group in detail, and
-// this member's own status view.
-func (s *Server) opsRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/groups/{name}", s.handleGroupDetail)
-	mux.HandleFunc("GET /v1/status/local", s.handleLocalStatus)
-}
 
 // LocalStatus returns this member's own view without asking the leader:
 // the leader's status when this member is the ready leader, else its own
@@ -71,24 +62,4 @@ func (s *Server) GroupDetail(ctx context.Context, name string) (*api.GroupDetail
 		d.Changes = d.Changes[n-api.MaxGroupChanges:]
 	}
 	return d, nil
-}
-
-func (s *Server) handleGroupDetail(w http.ResponseWriter, r *http.Request) {
-	serveRead(w, r, func(ctx context.Context) (*api.GroupDetail, error) { return s.GroupDetail(ctx, r.PathValue("name")) })
-}
-
-func (s *Server) handleLocalStatus(w http.ResponseWriter, r *http.Request) {
-	serveRead(w, r, s.LocalStatus)
-}
-
-// serveRead answers a read with get's result, or its error, within 5s.
-func serveRead[T any](w http.ResponseWriter, r *http.Request, get func(ctx context.Context) (T, error)) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	v, err := get(ctx)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
 }

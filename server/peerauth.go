@@ -16,6 +16,7 @@ import (
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/httpapi"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
 )
@@ -126,26 +127,13 @@ func selfOnly(peer, node, what string) error {
 // anyMember lets every member make a read-only call.
 func anyMember[A any](*Server, string, *A) error { return nil }
 
-// authCaller is an authenticated API caller and the kind of certificate it
-// presented ("" for a token).
-type authCaller struct {
-	api.Caller
-	kind transport.CertKind
-}
-
-// withCaller is ctx carrying the authenticated API caller, for the calls
-// this member forwards to the leader.
-func withCaller(ctx context.Context, c authCaller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
-}
-
 // forwardedCaller is the caller an operator call is forwarded for: the
 // API caller ctx carries (its identity and certificate kind; the leader
 // works out the role), else a Go caller of this member's own process (an
 // embedding service), which this member vouches for (Local).
 func (s *Server) forwardedCaller(ctx context.Context, by string) *rpcwire.Caller {
-	if c, ok := ctx.Value(callerKey{}).(authCaller); ok {
-		return &rpcwire.Caller{Identity: c.Identity, Role: string(c.Role), Kind: string(c.kind)}
+	if c, ok := httpapi.CallerFrom(ctx); ok {
+		return &rpcwire.Caller{Identity: c.Identity, Role: string(c.Role), Kind: string(c.Kind)}
 	}
 	if by == "" {
 		by = s.cfg.NodeID

@@ -30,6 +30,7 @@ import (
 	"github.com/raftha/raftha/resources"
 	"github.com/raftha/raftha/resources/builtin/core"
 	"github.com/raftha/raftha/resources/ebsdev"
+	"github.com/raftha/raftha/server/internal/httpapi"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -108,7 +109,7 @@ type Options struct {
 	// listening on `api` (which may then be empty): the server wraps it
 	// in TLS and closes it on Shutdown or Kill.
 	APIListener net.Listener
-	// APILimits bounds the API's connections and timeouts (apilimits.go);
+	// APILimits bounds the API's connections and timeouts (server/internal/httpapi/limits.go);
 	// zero fields take their defaults.
 	APILimits APILimits
 	// Rejoin marks a member that lost its data_dir and was removed from
@@ -162,17 +163,17 @@ type Server struct {
 	failMu        sync.Mutex
 	failErr       error
 
-	apiLn       net.Listener
+	// The HTTP API role (role_httpapi.go): the API and the health
+	// listener, set by startAPI.
+	httpAPI     *httpapi.API
 	apiOff      bool         // Options.DisableAPI
 	apiListener net.Listener // Options.APIListener
 	apiLimits   APILimits    // Options.APILimits
-	apiSrv      *http.Server
 	apiTLS      *http.Transport
+	healthAddr  atomic.Pointer[string]
 
-	// The health listener (health.go) and the hooks (hooks.go).
-	healthSrv  *http.Server
-	healthAddr atomic.Pointer[string]
-	hooks      *hookRunner
+	// The hooks (hooks.go).
+	hooks *hookRunner
 
 	// fences shares one fence of a lost owner's instance per takeover
 	// round between its groups (fenceround.go).
@@ -518,14 +519,7 @@ func (s *Server) closeAll() {
 		s.cancel()
 	}
 	close(s.doneCh)
-	if s.apiSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = s.apiSrv.Shutdown(ctx)
-		cancel()
-	}
-	if s.apiSrv == nil && s.apiListener != nil {
-		_ = s.apiListener.Close() // Options.APIListener, never served
-	}
+	s.stopAPI()
 	s.stopHealth()
 	if s.raft != nil {
 		s.shutdownRaft()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -203,25 +202,4 @@ func (s *Server) SetClusterSettings(ctx context.Context, req api.SettingsRequest
 		return api.SettingsView{}, err
 	}
 	return settingsView(cs, true), nil
-}
-
-func (s *Server) handleGetSettings(w http.ResponseWriter, _ *http.Request) {
-	st := s.fsm.View()
-	writeJSON(w, http.StatusOK, settingsView(s.settingsOf(st), st.Settings != nil))
-}
-
-func (s *Server) handleSetSettings(w http.ResponseWriter, r *http.Request) {
-	var req api.SettingsRequest
-	if err := decodeStrictJSON(r.Body, &req); err != nil {
-		badJSON(w, `{"fencing_mode": "lease-only", "lease": "1500ms"}`, err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	v, err := s.SetClusterSettings(ctx, req, identity(r))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
 }

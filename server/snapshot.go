@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -40,14 +37,6 @@ import (
 // restoreTimeout bounds raft's Restore (writing and installing the
 // snapshot, then committing a no-op entry).
 const restoreTimeout = time.Minute
-
-// snapshotRoutes adds POST /v1/snapshot (save) and POST
-// /v1/snapshot/restore: both POST, so authorize asks the operate role (a
-// snapshot holds every group's parameters).
-func (s *Server) snapshotRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/snapshot", s.handleSnapshotSave)
-	mux.HandleFunc("POST /v1/snapshot/restore", s.handleSnapshotRestore)
-}
 
 // SaveSnapshot takes a consistent Raft snapshot on this member, the
 // leader, and returns it as a snapshot file (api.EncodeSnapshot).
@@ -196,70 +185,4 @@ func (s *Server) snapshotLeader(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrNoQuorum, raftErr(err))
 	}
 	return nil
-}
-
-// redirectToLeader answers a snapshot call on a follower with a 307 to
-// the leader's API; false when this member is the leader (or cannot say
-// where the leader is, then it answered with the error).
-func (s *Server) redirectToLeader(w http.ResponseWriter, r *http.Request) bool {
-	if s.checkRunning() != nil || s.raft.State() == raft.Leader {
-		return false
-	}
-	_, id := s.leaderAddr()
-	m, ok := s.fsm.View().Members[string(id)]
-	if id == "" || !ok || m.API == "" {
-		fail(w, fmt.Errorf("%w: this member is not the leader and knows no leader's API", ErrNoLeader))
-		return true
-	}
-	u := url.URL{Scheme: "https", Host: m.API, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
-	http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
-	return true
-}
-
-func (s *Server) handleSnapshotSave(w http.ResponseWriter, r *http.Request) {
-	if s.redirectToLeader(w, r) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	file, _, err := s.SaveSnapshot(ctx)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.Itoa(len(file)))
-	_, _ = w.Write(file)
-}
-
-func (s *Server) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) {
-	if s.redirectToLeader(w, r) {
-		return
-	}
-	var floor uint64
-	if v := r.URL.Query().Get("epoch_floor"); v != "" {
-		var err error
-		if floor, err = strconv.ParseUint(v, 10, 64); err != nil {
-			fail(w, fmt.Errorf("%w: epoch_floor %q: %v", fsm.ErrInvalid, v, err))
-			return
-		}
-	}
-	const limit = api.MaxSnapshotSize + 1<<20
-	file, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	if len(file) > limit {
-		fail(w, fmt.Errorf("%w: %w: larger than %d bytes", fsm.ErrInvalid, api.ErrSnapshotInvalid, limit))
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*restoreTimeout)
-	defer cancel()
-	res, err := s.RestoreSnapshot(ctx, file, floor, identity(r))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
 }

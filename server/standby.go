@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,26 +52,6 @@ func (s *Server) SetStandby(ctx context.Context, node string, standby bool, by s
 	}
 	s.logger.Info("member standby changed", "member", node, "standby", standby, "by", by)
 	return r, nil
-}
-
-// standbyRoutes adds POST /v1/members/{id}/standby and /unstandby: writes,
-// so authorize asks the operate role, like every other change.
-func (s *Server) standbyRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/members/{id}/standby", s.handleStandby(true))
-	mux.HandleFunc("POST /v1/members/{id}/unstandby", s.handleStandby(false))
-}
-
-func (s *Server) handleStandby(standby bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		defer cancel()
-		res, err := s.SetStandby(ctx, r.PathValue("id"), standby, identity(r))
-		if err != nil {
-			fail(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
-	}
 }
 
 var descStandby = prometheus.NewDesc("raftha_member_standby", "1 while a node is on standby (`raftha members standby`: it votes, owns nothing new), as this member's log has it.", []string{"member"}, nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -251,20 +250,5 @@ func (s *Server) StopGroup(ctx context.Context, group, by string) (api.GroupStat
 		case <-ctx.Done():
 			return groupStatusOf(g), fmt.Errorf("%w: group %s is %s on %s (%s)", errWaitTimedOut, group, g.Status.State, g.Status.Owner, g.Status.Reason)
 		}
-	}
-}
-
-// writeTransferResult answers POST /v1/groups/{name}/transfer: 200 with the
-// group when it is online on the target; 202 with code in_progress and the
-// group when the move was committed but did not finish in time (it goes
-// on); otherwise the error as fail maps it.
-func writeTransferResult(w http.ResponseWriter, g api.GroupStatus, err error) {
-	switch {
-	case err == nil:
-		writeJSON(w, http.StatusOK, g)
-	case errors.Is(err, ErrInProgress):
-		writeJSON(w, http.StatusAccepted, &api.TransferInProgress{Error: err.Error(), Code: api.CodeInProgress, Group: g})
-	default:
-		fail(w, err)
 	}
 }

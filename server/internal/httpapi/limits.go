@@ -1,4 +1,4 @@
-package server
+package httpapi
 
 import (
 	"bufio"
@@ -19,11 +19,11 @@ import (
 	"github.com/raftha/raftha/internal/ratelog"
 )
 
-// APILimits bounds the HTTPS API's connections and how long each may
+// Limits bounds the HTTPS API's connections and how long each may
 // take, so that no caller (authenticated or not) can hold the API, or the
 // agent's descriptors, with idle or slow connections. A zero field takes
-// its default (DefaultAPILimits).
-type APILimits struct {
+// its default (WithDefaults).
+type Limits struct {
 	// ReadHeaderTimeout bounds the TLS handshake and the reading of a
 	// request's headers, hence also how long a connection that sends
 	// nothing stays open.
@@ -45,22 +45,11 @@ type APILimits struct {
 	MaxConnsPerIP int
 }
 
-// DefaultAPILimits are the limits of a zero APILimits field. MaxConns is
-// further capped at half the process's descriptor limit (RLIMIT_NOFILE),
-// so that the API refuses connections politely before the agent runs out
-// of descriptors.
-var DefaultAPILimits = APILimits{
-	ReadHeaderTimeout: 10 * time.Second,
-	ReadTimeout:       30 * time.Second,
-	WriteTimeout:      30 * time.Second,
-	IdleTimeout:       60 * time.Second,
-	MaxConns:          512,
-	MaxConnsPerIP:     64,
-}
-
-// withDefaults fills l's zero fields from DefaultAPILimits.
-func (l APILimits) withDefaults() APILimits {
-	d := DefaultAPILimits
+// WithDefaults fills l's zero fields from d (server.DefaultAPILimits),
+// d.MaxConns further capped at half the process's descriptor limit
+// (RLIMIT_NOFILE), so that the API refuses connections politely before
+// the agent runs out of descriptors.
+func (l Limits) WithDefaults(d Limits) Limits {
 	if lim, ok := descriptorLimit(); ok && uint64(d.MaxConns) > lim/2 {
 		d.MaxConns = max(int(lim/2), 16)
 	}
@@ -108,7 +97,7 @@ const (
 // descriptors or buffers.
 type limitListener struct {
 	net.Listener
-	lim    APILimits
+	lim    Limits
 	tls    *tls.Config // for the 503 of a refused connection; nil: plain HTTP
 	logger hclog.Logger
 
@@ -122,7 +111,7 @@ type limitListener struct {
 	logs  ratelog.Limiter // by kind of line: the first, then one per limitLogEvery
 }
 
-func newLimitListener(ln net.Listener, lim APILimits, tc *tls.Config, logger hclog.Logger) *limitListener {
+func newLimitListener(ln net.Listener, lim Limits, tc *tls.Config, logger hclog.Logger) *limitListener {
 	return &limitListener{Listener: ln, lim: lim, tls: tc, logger: logger, closed: make(chan struct{}),
 		refusing: make(chan struct{}, maxRefusing), perIP: map[string]int{}, logs: ratelog.Limiter{Every: limitLogEvery}}
 }

@@ -1,4 +1,4 @@
-package server
+package httpapi
 
 import (
 	"fmt"
@@ -25,9 +25,9 @@ const maxCPUProfile = 60 * time.Second
 //
 //	curl --cert ... https://HOST:7401/v1/debug/pprof/profile?seconds=30 > cpu.pprof
 //	go tool pprof -top cpu.pprof
-func (s *Server) pprofRoutes(mux *http.ServeMux) {
+func (a *API) pprofRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/debug/pprof/{name}", func(w http.ResponseWriter, r *http.Request) {
-		c, _ := r.Context().Value(callerKey{}).(authCaller)
+		c, _ := CallerFrom(r.Context())
 		if !c.Role.CanChange() {
 			writeError(w, http.StatusForbidden, &api.Error{Message: fmt.Sprintf("%s has role %s; profiles need role %s", c.Identity, c.Role, api.RoleOperate), Code: api.CodeForbidden})
 			return
@@ -35,7 +35,7 @@ func (s *Server) pprofRoutes(mux *http.ServeMux) {
 		name := r.PathValue("name")
 		debug, _ := strconv.Atoi(r.URL.Query().Get("debug"))
 		if name == "profile" {
-			s.cpuProfile(w, r)
+			a.cpuProfile(w, r)
 			return
 		}
 		p := pprof.Lookup(name)
@@ -54,7 +54,7 @@ func (s *Server) pprofRoutes(mux *http.ServeMux) {
 
 // cpuProfile writes a CPU profile of ?seconds=N. Only one runs at a time
 // in a process (runtime/pprof's rule): a second caller gets 409.
-func (s *Server) cpuProfile(w http.ResponseWriter, r *http.Request) {
+func (a *API) cpuProfile(w http.ResponseWriter, r *http.Request) {
 	d := 10 * time.Second
 	if v := r.URL.Query().Get("seconds"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -75,7 +75,7 @@ func (s *Server) cpuProfile(w http.ResponseWriter, r *http.Request) {
 	case <-t.C:
 	case <-r.Context().Done():
 		t.Stop()
-	case <-s.ctx.Done():
+	case <-a.d.Ctx.Done():
 		t.Stop()
 	}
 	pprof.StopCPUProfile()

@@ -1,4 +1,4 @@
-package server
+package httpapi
 
 import (
 	"embed"
@@ -23,7 +23,7 @@ const uiContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-sr
 // credentials because they serve only static files: every API call the
 // dashboard makes carries the operator's bearer token and is authorized
 // like any other API request.
-func (s *Server) uiRoutes(mux *http.ServeMux) {
+func (a *API) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusFound)
 	})
@@ -35,7 +35,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 func uiHandler() http.Handler {
 	sub, err := fs.Sub(uiFiles, "ui")
 	if err != nil {
-		panic("server: embedded dashboard: " + err.Error()) // the embed directive guarantees ui/
+		panic("httpapi: embedded dashboard: " + err.Error()) // the embed directive guarantees ui/
 	}
 	files := http.StripPrefix("/ui", http.FileServerFS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,4 +1,4 @@
-package server
+package httpapi
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 // lim.WriteTimeout of its first byte. (http.Server's own ReadTimeout and
 // WriteTimeout would also cut off handlers that legitimately wait longer,
 // a transfer or a stop, and cancel their context.)
-func withDeadlines(lim APILimits, next http.Handler) http.Handler {
+func withDeadlines(lim Limits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		if r.Body != nil && r.Body != http.NoBody {
