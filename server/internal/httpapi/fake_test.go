@@ -324,3 +324,32 @@ func TestAPIBearerCaseInsensitive(t *testing.T) {
 		t.Errorf("Basic: %d %s", rec.Code, rec.Body)
 	}
 }
+
+func (f *fakeBackend) Status(context.Context) (*api.Status, error) {
+	if f.leader == "" {
+		return nil, fmt.Errorf("%w: status", errFakeNoLeader)
+	}
+	return &api.Status{Groups: []api.GroupStatus{{Name: "db", Owner: "n1"}}, Members: []api.MemberStatus{{ID: "n1"}}}, nil
+}
+
+// TestStatusReads: /v1/status, /v1/groups and /v1/members answer the
+// status or its part, or the status's error by its code.
+func TestStatusReads(t *testing.T) {
+	b := &fakeBackend{}
+	_, h := newFakeAPI(t, b)
+	for _, path := range []string{"/v1/status", "/v1/groups", "/v1/members"} {
+		if rec := call(h, "GET", path, readToken, ""); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), string(api.CodeNoLeader)) {
+			t.Errorf("GET %s without a leader: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	b.leader = "n1"
+	for path, want := range map[string]string{"/v1/status": `"groups": [`, "/v1/groups": `"name": "db"`, "/v1/members": `"id": "n1"`} {
+		rec := call(h, "GET", path, readToken, "")
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), want) || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("GET %s: %d %s; want %s", path, rec.Code, rec.Body, want)
+		}
+	}
+	if rec := call(h, "GET", "/v1/groups", readToken, ""); strings.HasPrefix(strings.TrimSpace(rec.Body.String()), "{") {
+		t.Errorf("GET /v1/groups answers an object, not the list: %s", rec.Body)
+	}
+}

@@ -86,36 +86,27 @@ func (a *API) handleHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *API) handleStatus(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	st, err := a.d.Backend.Status(ctx)
-	if err != nil {
-		a.Fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	serveRead(a, w, r, a.d.Backend.Status)
 }
 
 func (a *API) handleGroups(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	st, err := a.d.Backend.Status(ctx)
-	if err != nil {
-		a.Fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st.Groups)
+	serveRead(a, w, r, statusPart(a, func(st *api.Status) []api.GroupStatus { return st.Groups }))
 }
 
 func (a *API) handleMembers(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	st, err := a.d.Backend.Status(ctx)
-	if err != nil {
-		a.Fail(w, err)
-		return
+	serveRead(a, w, r, statusPart(a, func(st *api.Status) []api.MemberStatus { return st.Members }))
+}
+
+// statusPart reads the cluster's status and keeps one part of it.
+func statusPart[T any](a *API, part func(*api.Status) T) func(context.Context) (T, error) {
+	return func(ctx context.Context) (T, error) {
+		st, err := a.d.Backend.Status(ctx)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return part(st), nil
 	}
-	writeJSON(w, http.StatusOK, st.Members)
 }
 
 func (a *API) handleEvents(w http.ResponseWriter, r *http.Request) {
