@@ -49,9 +49,8 @@ func (s *Server) HealthAddr() string {
 // startAPI builds the API role and serves the HTTPS API, unless
 // Options.DisableAPI.
 func (s *Server) startAPI() error {
-	var gatherer = s.metrics.gatherer
 	s.httpAPI = httpapi.New(httpapi.Deps{Backend: apiBackend{s}, FSM: s.fsm, NodeID: s.cfg.NodeID, Access: s.cfg.Access,
-		Lease: s.cfg.Timing.Lease, Gatherer: gatherer, Logger: s.logger, Ctx: s.ctx, Go: s.goFn})
+		Lease: s.cfg.Timing.Lease, Gatherer: s.metrics.gatherer, Logger: s.logger, Ctx: s.ctx, Go: s.goFn})
 	if s.apiOff {
 		return nil // Options.DisableAPI
 	}
