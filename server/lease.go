@@ -89,7 +89,7 @@ func (l *lease) beat(hb time.Duration) {
 	// The answer must arrive while it is still useful: within the lease.
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
 	defer cancel()
-	reply, err := s.sendHeartbeat(ctx, args)
+	reply, err := forwardLease(ctx, s, heartbeatCall, args)
 	if err != nil {
 		l.fail(err)
 		return

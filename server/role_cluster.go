@@ -103,15 +103,22 @@ func (h clusterHost) Transfer(ctx context.Context, group, to, by string) (api.Gr
 
 func (h clusterHost) Probe(node string) (rpcwire.ProbeReply, error) { return h.s.probeLocal(node) }
 
-// sendHeartbeat sends this member's heartbeat to the leader (lease.go).
-func (s *Server) sendHeartbeat(ctx context.Context, a rpcwire.HeartbeatArgs) (rpcwire.HeartbeatReply, error) {
-	return s.cluster.Heartbeat(ctx, a)
+// leaseCall is a lease-lane call of the cluster role (relayed when the
+// direct path to the leader fails), as the owner role sends it.
+type leaseCall[A, R any] func(c *cluster.Cluster, ctx context.Context, a A) (R, error)
+
+// heartbeatCall is this member's heartbeat (lease.go).
+var heartbeatCall leaseCall[rpcwire.HeartbeatArgs, rpcwire.HeartbeatReply] = (*cluster.Cluster).Heartbeat
+
+// confirmCall is the leader-confirmed ownership check (worker.go).
+var confirmCall leaseCall[rpcwire.ConfirmArgs, rpcwire.ConfirmReply] = func(c *cluster.Cluster, ctx context.Context, a rpcwire.ConfirmArgs) (rpcwire.ConfirmReply, error) {
+	return rpcwire.ConfirmReply{}, c.Confirm(ctx, a)
 }
 
-// sendConfirm asks the leader whether this node owns group at epoch
-// (worker.go's confirm).
-func (s *Server) sendConfirm(ctx context.Context, group string, epoch uint64) error {
-	return s.cluster.Confirm(ctx, group, epoch)
+// forwardLease sends a lease call through the cluster role (its
+// forwardLease: direct, and through the relays).
+func forwardLease[A, R any](ctx context.Context, s *Server, call leaseCall[A, R], a A) (R, error) {
+	return call(s.cluster, ctx, a)
 }
 
 // commit commits c through the leader (here or by RPC) once, and returns

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // start starts the group's resources in order. Before each one it confirms
@@ -342,7 +343,7 @@ func (s *Server) confirm(ctx context.Context, group string, epoch uint64) error 
 	sent := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
 	defer cancel()
-	err := s.sendConfirm(ctx, group, epoch)
+	_, err := forwardLease(ctx, s, confirmCall, rpcwire.ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch})
 	if err == nil {
 		s.lease.confirmed(sent, group, epoch)
 	}

@@ -64,10 +64,10 @@ var confirmCall = &call[rpcwire.ConfirmArgs, rpcwire.ConfirmReply]{
 	admit: leaseAdmit[rpcwire.ConfirmArgs],
 }
 
-// Confirm asks the leader, linearizably, whether this member owns group
-// at epoch (relayed when the direct path fails).
-func (c *Cluster) Confirm(ctx context.Context, group string, epoch uint64) error {
-	_, err := forwardLease(ctx, c, confirmCall, rpcwire.ConfirmArgs{Group: group, Node: c.cfg.NodeID, Epoch: epoch})
+// Confirm asks the leader, linearizably, whether a.Node (this member)
+// owns a.Group at a.Epoch (relayed when the direct path fails).
+func (c *Cluster) Confirm(ctx context.Context, a rpcwire.ConfirmArgs) error {
+	_, err := forwardLease(ctx, c, confirmCall, a)
 	return err
 }
 
