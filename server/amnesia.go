@@ -30,27 +30,25 @@ import (
 // message says how to rejoin.
 var ErrRejoinRequired = errors.New("refusing to start with an empty data_dir in an existing cluster")
 
-// Probe answers a member that starts with an empty data_dir. Any member
-// answers, leader or not.
-func (e *rpcEndpoint) Probe(a rpcwire.ProbeArgs, r *rpcwire.ProbeReply) error {
-	s := e.s
-	if err := selfOnly(e.peer, a.Node, "a probe"); err != nil {
-		return err
-	}
+// probeLocal answers a member that starts with an empty data_dir (the
+// cluster role's Probe, after it checked the member asks for itself).
+// Any member answers, leader or not.
+func (s *Server) probeLocal(node string) (rpcwire.ProbeReply, error) {
+	var r rpcwire.ProbeReply
 	if !s.raftReady.Load() {
-		return errors.New("raft is not open yet")
+		return r, errors.New("raft is not open yet")
 	}
 	r.LastIndex = s.raft.LastIndex()
 	if f := s.raft.GetConfiguration(); f.Error() == nil {
 		for _, srv := range f.Configuration().Servers {
-			r.InConfig = r.InConfig || (string(srv.ID) == a.Node && srv.Suffrage == raft.Voter)
+			r.InConfig = r.InConfig || (string(srv.ID) == node && srv.Suffrage == raft.Voter)
 		}
 	}
 	s.fsm.Read(func(st *fsm.State) {
-		m, ok := st.Members[a.Node]
+		m, ok := st.Members[node]
 		r.Registered = ok && m.API != ""
 	})
-	return nil
+	return r, nil
 }
 
 // gatedLayer is the Raft stream layer of a member that has not decided
@@ -211,8 +209,8 @@ func (s *Server) probeOthers(others []config.MemberConfig) []peerProbe {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var r rpcwire.ProbeReply
-			if err := s.leasePool.Call(ctx, m.Address, "Raftha.Probe", rpcwire.ProbeArgs{Node: s.cfg.NodeID}, &r); err != nil {
+			r, err := s.cluster.Probe(ctx, m.Address)
+			if err != nil {
 				s.logger.Trace("probe failed", "member", m.ID, "error", err)
 				return
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/cluster"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
 )
@@ -82,29 +83,25 @@ func TestWireCodecThroughRPC(t *testing.T) {
 	}
 }
 
-// TestTookNoEffect: only refusals that took no effect are retried; a
-// leadership lost mid-apply may still commit and is never sent again.
-func TestTookNoEffect(t *testing.T) {
+// TestRaftErrKeepsRetryClass: raft's refusals map onto the sentinels the
+// cluster role's retry decision reads (its TestTookNoEffect): not the
+// leader or a leadership transfer took no effect; a leadership lost
+// mid-apply may still commit.
+func TestRaftErrKeepsRetryClass(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
-		want bool
+		want error
 	}{
-		{ErrNoLeader, true},
-		{fmt.Errorf("%w: leader not ready yet", ErrNotLeader), true},
-		{wireCodec.Decode(wireCodec.Encode(ErrNotLeader)), true},
-		{fmt.Errorf("forward to leader n1: %w", fmt.Errorf("%w 127.0.0.1:1: refused", transport.ErrDial)), true},
-		{errLeadershipLost, false},
-		{wireCodec.Decode(wireCodec.Encode(errLeadershipLost)), false},
-		{fmt.Errorf("%w: stale", fsm.ErrStaleEpoch), false},
-		{errors.New("call Raftha.Transfer on x: connection lost"), false},
-		{context.DeadlineExceeded, false},
-		{raftErr(raft.ErrLeadershipTransferInProgress), true},
-		{raftErr(raft.ErrNotLeader), true},
-		{raftErr(raft.ErrLeadershipLost), false},
+		{raftErr(raft.ErrLeadershipTransferInProgress), ErrNotLeader},
+		{raftErr(raft.ErrNotLeader), ErrNotLeader},
+		{raftErr(raft.ErrLeadershipLost), errLeadershipLost},
 	} {
-		if got := tookNoEffect(tc.err); got != tc.want {
-			t.Errorf("tookNoEffect(%v) = %v, want %v", tc.err, got, tc.want)
+		if !errors.Is(tc.err, tc.want) {
+			t.Errorf("%v does not wrap %v", tc.err, tc.want)
 		}
+	}
+	if errors.Is(raftErr(raft.ErrNotLeader), errLeadershipLost) {
+		t.Error("not-the-leader became leadership-lost: it would never be retried")
 	}
 }
 
@@ -121,7 +118,7 @@ func TestForwardReachesLeader(t *testing.T) {
 		t.Fatalf("remove of an unknown member via follower %s: %v (%T), want fsm.ErrNoMember from the leader", f.cfg.NodeID, err, err)
 	}
 	var reply rpcwire.Reply[struct{}]
-	if err := l.srv.pool.Call(ctxT(t, 5*time.Second), f.srv.RaftAddr(), removeMemberCall.method, rpcwire.MemberArgs{ID: "nosuch", By: "test", Caller: &rpcwire.Caller{Identity: "test", Role: "operate"}}, &reply); err != nil {
+	if err := l.srv.pool.Call(ctxT(t, 5*time.Second), f.srv.RaftAddr(), string(cluster.MethodRemoveMember), rpcwire.MemberArgs{ID: "nosuch", By: "test", Caller: &rpcwire.Caller{Identity: "test", Role: "operate"}}, &reply); err != nil {
 		t.Fatal(err)
 	}
 	if err := wireCodec.Decode(reply.Err); !errors.Is(err, ErrNotLeader) {

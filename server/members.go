@@ -26,30 +26,7 @@ func (s *Server) AddMember(ctx context.Context, req api.MemberRequest, by string
 	if err := validateMemberArgs(a); err != nil {
 		return err
 	}
-	_, err := forward(ctx, s, addMemberCall, a)
-	return err
-}
-
-// addMemberCall adds a member through the leader.
-var addMemberCall = &leaderCall[rpcwire.MemberArgs, struct{}]{
-	method: "Raftha.AddMember",
-	retry:  true,
-	local: func(s *Server, ctx context.Context, a rpcwire.MemberArgs) (struct{}, error) {
-		return struct{}{}, s.addMemberLocal(ctx, a)
-	},
-	authorize: authorizeMemberChange,
-}
-
-// authorizeMemberChange checks a forwarded membership change's API caller
-// and records it as the author.
-func authorizeMemberChange(s *Server, peer string, a *rpcwire.MemberArgs) (err error) {
-	a.By, err = s.operatorOf(peer, a.Caller)
-	return err
-}
-
-// AddMember runs a forwarded AddMember on the leader.
-func (e *rpcEndpoint) AddMember(a rpcwire.MemberArgs, r *rpcwire.Reply[struct{}]) error {
-	return serve(e, addMemberCall, a, r)
+	return s.cluster.AddMember(ctx, a)
 }
 
 func (s *Server) addMemberLocal(ctx context.Context, a rpcwire.MemberArgs) error {
@@ -82,24 +59,7 @@ func (s *Server) RemoveMember(ctx context.Context, id, by string) error {
 	if err := s.checkRunning(); err != nil {
 		return err
 	}
-	_, err := forward(ctx, s, removeMemberCall, rpcwire.MemberArgs{ID: id, By: by, Caller: s.forwardedCaller(ctx, by)})
-	return err
-}
-
-// removeMemberCall removes a member through the leader (rpcwire.MemberArgs.ID and
-// By only).
-var removeMemberCall = &leaderCall[rpcwire.MemberArgs, struct{}]{
-	method: "Raftha.RemoveMember",
-	retry:  true,
-	local: func(s *Server, ctx context.Context, a rpcwire.MemberArgs) (struct{}, error) {
-		return struct{}{}, s.removeMemberLocal(ctx, a.ID, a.By)
-	},
-	authorize: authorizeMemberChange,
-}
-
-// RemoveMember runs a forwarded RemoveMember on the leader.
-func (e *rpcEndpoint) RemoveMember(a rpcwire.MemberArgs, r *rpcwire.Reply[struct{}]) error {
-	return serve(e, removeMemberCall, a, r)
+	return s.cluster.RemoveMember(ctx, rpcwire.MemberArgs{ID: id, By: by, Caller: s.forwardedCaller(ctx, by)})
 }
 
 func (s *Server) removeMemberLocal(ctx context.Context, id, by string) error {

@@ -30,6 +30,8 @@ import (
 	"github.com/raftha/raftha/resources"
 	"github.com/raftha/raftha/resources/builtin/core"
 	"github.com/raftha/raftha/resources/ebsdev"
+	"github.com/raftha/raftha/server/internal/cluster"
+	"github.com/raftha/raftha/server/internal/errs"
 	"github.com/raftha/raftha/server/internal/httpapi"
 	"github.com/raftha/raftha/transport"
 )
@@ -38,16 +40,16 @@ import (
 var (
 	// ErrNoLeader means no leader is known: the cluster has no quorum or
 	// an election is under way.
-	ErrNoLeader = errors.New("no leader (the cluster has no quorum or is electing one)")
+	ErrNoLeader = errs.ErrNoLeader
 	// ErrNotLeader means a leader-only call reached a follower.
-	ErrNotLeader = errors.New("not the leader")
+	ErrNotLeader = errs.ErrNotLeader
 	// ErrNoQuorum means the leader could not confirm its leadership with a
 	// majority.
-	ErrNoQuorum = errors.New("no quorum: the leader cannot reach a majority of members")
+	ErrNoQuorum = errs.ErrNoQuorum
 	// ErrNotOwner means this node does not own the group at that epoch.
-	ErrNotOwner = errors.New("not the owner at this epoch")
+	ErrNotOwner = errs.ErrNotOwner
 	// ErrRefused means a request was understood and refused (see message).
-	ErrRefused = errors.New("refused")
+	ErrRefused = errs.ErrRefused
 	// ErrNotStarted means a call needs a started Server: Start has not
 	// been called, or has not returned yet.
 	ErrNotStarted = errors.New("server not started")
@@ -149,8 +151,11 @@ type Server struct {
 	notify chan bool
 
 	// leasePool carries the traffic an owner's lease depends on; pool
-	// carries operator calls and forwarded commands (lane, forward.go).
+	// carries operator calls and forwarded commands (cluster.Lane).
 	leasePool *transport.Pool
+
+	// The cluster role (role_cluster.go): member RPC, forwarding, relays.
+	cluster *cluster.Cluster
 
 	// No amnesia (amnesia.go): the gate of a member that started with an
 	// empty data_dir, whether raft is set, and why the server stopped.
@@ -271,7 +276,7 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 	if err := checkCloud(cfg, opts); err != nil {
 		return nil, err
 	}
-	if err := checkOwnCert(cfg, b); err != nil {
+	if err := cluster.CheckOwnCert(cfg, b); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, registry: reg, bundle: b, fsm: fsm.New(), fencer: opts.Fencer, cloud: opts.Cloud, exitFn: opts.Exit, rejoin: opts.Rejoin,
@@ -325,14 +330,15 @@ func (s *Server) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	s.mux.SetAuthorizer(s.admitPeer)
-	s.mux.SetPeerResolver(s.memberAt)
-	s.mux.SetRelay(s.relayTarget)
-	raftAddr := s.mux.Addr().String()
-	s.raftAddr.Store(&raftAddr)
 	s.pool = transport.NewPool(s.mux)
 	s.leasePool = transport.NewPool(s.mux)
-	s.rpcSrv, err = transport.NewRPCServer("Raftha", func(peer string) any { return &rpcEndpoint{s: s, peer: peer} })
+	s.cluster = s.newClusterRole()
+	s.mux.SetAuthorizer(s.cluster.AdmitPeer)
+	s.mux.SetPeerResolver(s.cluster.MemberAt)
+	s.mux.SetRelay(s.cluster.RelayTarget)
+	raftAddr := s.mux.Addr().String()
+	s.raftAddr.Store(&raftAddr)
+	s.rpcSrv, err = transport.NewRPCServer(cluster.Service, s.cluster.Endpoint)
 	if err != nil {
 		return err
 	}

@@ -10,13 +10,14 @@ import (
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/errs"
 )
 
 // ErrSettingsMismatch is wrapped when a member's configured fencing
 // settings differ from the cluster's (the ones in the log): the leader
 // refuses its heartbeats and confirmations, so it never holds a lease or a
 // group.
-var ErrSettingsMismatch = errors.New("member settings differ from the cluster's")
+var ErrSettingsMismatch = errs.ErrSettingsMismatch
 
 // settingDiff is one configuration key whose value differs.
 type settingDiff struct {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
-	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // maxStatusEvents is how many recent events Status carries.
@@ -19,7 +18,7 @@ func (s *Server) Status(ctx context.Context) (*api.Status, error) {
 	if err := s.checkRunning(); err != nil {
 		return nil, err
 	}
-	st, err := forward(ctx, s, statusCall, rpcwire.StatusArgs{})
+	st, err := s.cluster.Status(ctx)
 	switch {
 	case err == nil:
 		return st, nil
@@ -29,21 +28,6 @@ func (s *Server) Status(ctx context.Context) (*api.Status, error) {
 		return s.localStatus("no leader: the cluster has no quorum or is electing one"), nil
 	}
 	return s.localStatus("leader " + s.LeaderID() + " did not answer: " + err.Error()), nil
-}
-
-// statusCall reads the cluster status from the leader, once: a member
-// that cannot get it answers with its own view, marked stale.
-var statusCall = &leaderCall[rpcwire.StatusArgs, *api.Status]{
-	method: "Raftha.Status",
-	local: func(s *Server, ctx context.Context, _ rpcwire.StatusArgs) (*api.Status, error) {
-		return s.statusLocal(ctx)
-	},
-	authorize: anyMember[rpcwire.StatusArgs],
-}
-
-// Status serves the leader's status to a follower.
-func (e *rpcEndpoint) Status(a rpcwire.StatusArgs, r *rpcwire.Reply[*api.Status]) error {
-	return serve(e, statusCall, a, r)
 }
 
 func (s *Server) statusLocal(ctx context.Context) (*api.Status, error) {

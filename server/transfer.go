@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/errs"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
@@ -35,68 +36,23 @@ func (s *Server) Transfer(ctx context.Context, group, to, by string) (api.GroupS
 	if err := s.checkRunning(); err != nil {
 		return api.GroupStatus{}, err
 	}
-	return forward(ctx, s, transferCall, rpcwire.TransferArgs{Group: group, To: to, By: by, Caller: s.forwardedCaller(ctx, by)})
+	return s.cluster.Transfer(ctx, rpcwire.TransferArgs{Group: group, To: to, By: by, Caller: s.forwardedCaller(ctx, by)})
 }
-
-// transferCall is a planned move through the leader. A forwarded attempt
-// carries the caller's remaining deadline, and waits for the leader's
-// answer a little longer than that (transferAnswerGrace), so that a move
-// the leader committed is never reported as a plain timeout of the call.
-var transferCall = &leaderCall[rpcwire.TransferArgs, api.GroupStatus]{
-	method: "Raftha.Transfer",
-	retry:  true,
-	lost:   "whether the move began is unknown; see raftha status",
-	local: func(s *Server, ctx context.Context, a rpcwire.TransferArgs) (api.GroupStatus, error) {
-		return s.transferLocal(ctx, a.Group, a.To, a.By)
-	},
-	authorize: func(s *Server, peer string, a *rpcwire.TransferArgs) (err error) {
-		a.By, err = s.operatorOf(peer, a.Caller)
-		return err
-	},
-	send: func(ctx context.Context, a rpcwire.TransferArgs) (context.Context, context.CancelFunc, rpcwire.TransferArgs, error) {
-		a.Timeout = api.DefaultTransferTimeout
-		if d, ok := ctx.Deadline(); ok {
-			if a.Timeout = time.Until(d); a.Timeout <= 0 {
-				return nil, nil, a, errDeadlinePassed(a.Group)
-			}
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Timeout+transferAnswerGrace)
-		return cctx, cancel, a, nil
-	},
-	admit: func(s *Server, a rpcwire.TransferArgs) (context.Context, context.CancelFunc, error) {
-		if a.Timeout <= 0 { // a passed deadline is never replaced by a default
-			return nil, nil, errDeadlinePassed(a.Group)
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, min(a.Timeout, 30*time.Minute))
-		return ctx, cancel, nil
-	},
-}
-
-// Transfer runs a forwarded planned move on the leader.
-func (e *rpcEndpoint) Transfer(a rpcwire.TransferArgs, r *rpcwire.Reply[api.GroupStatus]) error {
-	return serve(e, transferCall, a, r)
-}
-
-// transferAnswerGrace is how much longer than the leader's deadline a
-// forwarding member waits for the leader's answer.
-const transferAnswerGrace = 5 * time.Second
 
 // ErrInProgress means a planned move was committed (the group has a new
 // epoch and is moving to the target) but did not finish before the
 // caller's deadline. The move goes on; it is not an error of the move.
-var ErrInProgress = errors.New("the move was committed and is still in progress")
+var ErrInProgress = errs.ErrInProgress
 
 // ErrMoveFailed means a planned move was committed (the group got a new
 // epoch for the target) but the group did not come online there: it
 // failed, went to another node, or the move was abandoned. It wraps
 // ErrRefused; Status says where the group is.
-var ErrMoveFailed = fmt.Errorf("%w: the move was committed but did not end online on the target", ErrRefused)
+var ErrMoveFailed = errs.ErrMoveFailed
 
 // errDeadlinePassed refuses a transfer whose deadline has passed before
 // anything was committed.
-func errDeadlinePassed(group string) error {
-	return fmt.Errorf("%w: the deadline passed before the move of group %s began; nothing was committed", context.DeadlineExceeded, group)
-}
+func errDeadlinePassed(group string) error { return errs.DeadlinePassed(group) }
 
 func timeoutOf(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {

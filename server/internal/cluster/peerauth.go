@@ -1,4 +1,4 @@
-package server
+package cluster
 
 // The member port binds every request to the caller's TLS identity (see
 // DESIGN.md, "Who may do what on the member port"): the mux admits only
@@ -8,51 +8,43 @@ package server
 // an operator's call for.
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
-	"github.com/raftha/raftha/server/internal/httpapi"
+	"github.com/raftha/raftha/server/internal/errs"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
 )
 
-// ErrForbidden means the caller's identity does not allow the call: a
-// member asking for another member, a member proposing what only the
-// leader may originate, or an operator call without a caller whose role
-// may change the cluster. Nothing was applied.
-var ErrForbidden = errors.New("forbidden")
-
-// admitPeer is the member port's authorizer: a member certificate of a
+// AdmitPeer is the member port's authorizer: a member certificate of a
 // member of this cluster; a legacy certificate (no kind) of a member only
 // while tls.allow_legacy_member_certs is set, loudly.
-func (s *Server) admitPeer(id transport.Identity) bool {
+func (c *Cluster) AdmitPeer(id transport.Identity) bool {
 	switch id.Kind {
 	case transport.KindMember:
-		return s.mayConnect(id.Name)
+		return c.mayConnect(id.Name)
 	case transport.KindLegacy:
-		if !s.cfg.TLS.AllowLegacyMemberCerts || !s.mayConnect(id.Name) {
+		if !c.cfg.TLS.AllowLegacyMemberCerts || !c.mayConnect(id.Name) {
 			return false
 		}
-		s.logger.Warn("admitted a legacy member certificate (it has no raftha://member/ID name): re-issue it with `raftha tls cert create --member ID`, roll the member, then turn tls.allow_legacy_member_certs off", "peer", id.Name)
-		s.metrics.legacyPeers.WithLabelValues(id.Name).Inc()
+		c.log.Warn("admitted a legacy member certificate (it has no raftha://member/ID name): re-issue it with `raftha tls cert create --member ID`, roll the member, then turn tls.allow_legacy_member_certs off", "peer", id.Name)
+		c.legacy.WithLabelValues(id.Name).Inc()
 		return true
 	}
 	return false
 }
 
-// memberAt is the member id addr belongs to, for the dialer's check: the
+// MemberAt is the member id addr belongs to, for the dialer's check: the
 // log's members first (a removed member's address may be reused), then
 // the configured ones; "" when none. Two log members with one address
 // (refused since, see checkAddressFree) resolve to the configured one,
 // else to the smaller id: never a random one.
-func (s *Server) memberAt(addr string) string {
+func (c *Cluster) MemberAt(addr string) string {
 	var ids []string
-	s.fsm.Read(func(st *fsm.State) {
+	c.fsm.Read(func(st *fsm.State) {
 		for _, m := range st.Members {
 			if m.Address == addr {
 				ids = append(ids, m.ID)
@@ -60,7 +52,7 @@ func (s *Server) memberAt(addr string) string {
 		}
 	})
 	configured := ""
-	for _, m := range s.cfg.Members {
+	for _, m := range c.cfg.Members {
 		if m.Address == addr {
 			configured = m.ID
 			break
@@ -78,13 +70,13 @@ func (s *Server) memberAt(addr string) string {
 	return configured
 }
 
-// checkAddressFree refuses to record addr for member id when another
-// member of the log has it: the dialer's check (memberAt) would then
+// CheckAddressFree refuses to record addr for member id when another
+// member of the log has it: the dialer's check (MemberAt) would then
 // refuse one of them, and a member could take another's address to cut
 // it off.
-func (s *Server) checkAddressFree(id, addr string) error {
+func (c *Cluster) CheckAddressFree(id, addr string) error {
 	var other string
-	s.fsm.Read(func(st *fsm.State) {
+	c.fsm.Read(func(st *fsm.State) {
 		for _, m := range st.Members {
 			if m.ID != id && addr != "" && m.Address == addr {
 				other = m.ID
@@ -92,15 +84,15 @@ func (s *Server) checkAddressFree(id, addr string) error {
 		}
 	})
 	if other != "" {
-		return fmt.Errorf("%w: address %s belongs to member %s", ErrRefused, addr, other)
+		return fmt.Errorf("%w: address %s belongs to member %s", errs.ErrRefused, addr, other)
 	}
 	return nil
 }
 
 // memberRole is id's role, from the log or the configuration.
-func (s *Server) memberRole(id string) (fsm.Role, bool) {
+func (c *Cluster) memberRole(id string) (fsm.Role, bool) {
 	var role fsm.Role
-	s.fsm.Read(func(st *fsm.State) {
+	c.fsm.Read(func(st *fsm.State) {
 		if m, ok := st.Members[id]; ok {
 			role = m.Role
 		}
@@ -108,7 +100,7 @@ func (s *Server) memberRole(id string) (fsm.Role, bool) {
 	if role != "" {
 		return role, true
 	}
-	for _, m := range s.cfg.Members {
+	for _, m := range c.cfg.Members {
 		if m.ID == id {
 			return fsm.Role(m.Role), true
 		}
@@ -119,27 +111,13 @@ func (s *Server) memberRole(id string) (fsm.Role, bool) {
 // selfOnly refuses a member asking for another member.
 func selfOnly(peer, node, what string) error {
 	if peer == "" || node != peer {
-		return fmt.Errorf("%w: member %s may not send %s for member %q", ErrForbidden, peer, what, node)
+		return fmt.Errorf("%w: member %s may not send %s for member %q", errs.ErrForbidden, peer, what, node)
 	}
 	return nil
 }
 
 // anyMember lets every member make a read-only call.
-func anyMember[A any](*Server, string, *A) error { return nil }
-
-// forwardedCaller is the caller an operator call is forwarded for: the
-// API caller ctx carries (its identity and certificate kind; the leader
-// works out the role), else a Go caller of this member's own process (an
-// embedding service), which this member vouches for (Local).
-func (s *Server) forwardedCaller(ctx context.Context, by string) *rpcwire.Caller {
-	if c, ok := httpapi.CallerFrom(ctx); ok {
-		return &rpcwire.Caller{Identity: c.Identity, Role: string(c.Role), Kind: string(c.Kind)}
-	}
-	if by == "" {
-		by = s.cfg.NodeID
-	}
-	return &rpcwire.Caller{Identity: by, Role: string(api.RoleOperate), Local: true}
-}
+func anyMember[A any](*Cluster, string, *A) error { return nil }
 
 // operatorOf checks, on the leader, the API caller a member forwarded an
 // operator call for, and returns the identity to record. Only a node
@@ -149,20 +127,20 @@ func (s *Server) forwardedCaller(ctx context.Context, by string) *rpcwire.Caller
 // witness key cannot vouch for a forged operator. The role is this
 // leader's for the caller (roleOf), never the one the member sent; a Go
 // call of the forwarding node's own process (Local) is the node's.
-func (s *Server) operatorOf(peer string, c *rpcwire.Caller) (string, error) {
-	if r, _ := s.memberRole(peer); r != fsm.RoleNode {
-		return "", fmt.Errorf("%w: member %s is a %s; a witness does not forward changes: send them to a node's API or the leader's", ErrForbidden, peer, r)
+func (c *Cluster) operatorOf(peer string, caller *rpcwire.Caller) (string, error) {
+	if r, _ := c.memberRole(peer); r != fsm.RoleNode {
+		return "", fmt.Errorf("%w: member %s is a %s; a witness does not forward changes: send them to a node's API or the leader's", errs.ErrForbidden, peer, r)
 	}
-	if c == nil || c.Identity == "" {
-		return "", fmt.Errorf("%w: member %s forwarded an operator call without its API caller", ErrForbidden, peer)
+	if caller == nil || caller.Identity == "" {
+		return "", fmt.Errorf("%w: member %s forwarded an operator call without its API caller", errs.ErrForbidden, peer)
 	}
-	if c.Local {
-		return c.Identity, nil
+	if caller.Local {
+		return caller.Identity, nil
 	}
-	if role := s.roleOf(c.Identity, transport.CertKind(c.Kind)); !role.CanChange() {
-		return "", fmt.Errorf("%w: %s (via member %s) has role %q on the leader; changing the cluster needs role %s", ErrForbidden, c.Identity, peer, role, api.RoleOperate)
+	if role := c.host.RoleOf(caller.Identity, transport.CertKind(caller.Kind)); !role.CanChange() {
+		return "", fmt.Errorf("%w: %s (via member %s) has role %q on the leader; changing the cluster needs role %s", errs.ErrForbidden, caller.Identity, peer, role, api.RoleOperate)
 	}
-	return c.Identity, nil
+	return caller.Identity, nil
 }
 
 // memberNotes are the event kinds a member records about itself.
@@ -182,7 +160,7 @@ var memberNotes = map[fsm.EventKind]bool{
 //     change the cluster, recorded as its author;
 //   - anything else (Assign, member changes, placement, settings seeds,
 //     the leader's notes): only the leader originates it, never a peer.
-func (s *Server) authorizeProposal(peer string, a *rpcwire.ProposeArgs) error {
+func (c *Cluster) authorizeProposal(peer string, a *rpcwire.ProposeArgs) error {
 	cmd, err := fsm.Decode(a.Cmd)
 	if err != nil {
 		return fmt.Errorf("refusing undecodable command: %w", err)
@@ -191,48 +169,48 @@ func (s *Server) authorizeProposal(peer string, a *rpcwire.ProposeArgs) error {
 		if err := selfOnly(peer, node, what); err != nil {
 			return err
 		}
-		if r, _ := s.memberRole(peer); r != fsm.RoleNode {
-			return fmt.Errorf("%w: member %s has role %q; only a node may send %s", ErrForbidden, peer, r, what)
+		if r, _ := c.memberRole(peer); r != fsm.RoleNode {
+			return fmt.Errorf("%w: member %s has role %q; only a node may send %s", errs.ErrForbidden, peer, r, what)
 		}
 		return nil
 	}
 	operator := func(h *fsm.Header) error {
-		by, err := s.operatorOf(peer, a.Caller)
+		by, err := c.operatorOf(peer, a.Caller)
 		h.By = by
 		return err
 	}
-	switch c := cmd.(type) {
+	switch cmd := cmd.(type) {
 	case *fsm.Report:
-		err = owner(c.Node, "a report")
-		c.By = peer
+		err = owner(cmd.Node, "a report")
+		cmd.By = peer
 	case *fsm.Fenced:
-		err = owner(c.Node, "a fence")
-		c.By = peer
+		err = owner(cmd.Node, "a fence")
+		cmd.By = peer
 	case *fsm.Note:
-		err = owner(c.Node, "a note")
-		if err == nil && !memberNotes[c.Kind] {
-			err = fmt.Errorf("%w: only the leader records %s events", ErrForbidden, c.Kind)
+		err = owner(cmd.Node, "a note")
+		if err == nil && !memberNotes[cmd.Kind] {
+			err = fmt.Errorf("%w: only the leader records %s events", errs.ErrForbidden, cmd.Kind)
 		}
-		c.By = peer
+		cmd.By = peer
 	case *fsm.ApplyGroups:
-		err = operator(&c.Header)
+		err = operator(&cmd.Header)
 	case *fsm.DeleteGroup:
-		err = operator(&c.Header)
+		err = operator(&cmd.Header)
 	case *fsm.SetSuspended:
-		err = operator(&c.Header)
+		err = operator(&cmd.Header)
 	case *fsm.SetStandby:
-		err = operator(&c.Header)
+		err = operator(&cmd.Header)
 	case *fsm.FenceOverride:
-		err = operator(&c.Header)
+		err = operator(&cmd.Header)
 	case *fsm.BeginTransfer:
-		err = operator(&c.Header)
+		err = operator(&cmd.Header)
 	case *fsm.SetClusterSettings:
-		if c.Seed {
-			return fmt.Errorf("%w: only the leader seeds the cluster settings", ErrForbidden)
+		if cmd.Seed {
+			return fmt.Errorf("%w: only the leader seeds the cluster settings", errs.ErrForbidden)
 		}
-		err = operator(&c.Header)
+		err = operator(&cmd.Header)
 	default:
-		return fmt.Errorf("%w: only the leader originates %T; member %s may not propose it", ErrForbidden, cmd, peer)
+		return fmt.Errorf("%w: only the leader originates %T; member %s may not propose it", errs.ErrForbidden, cmd, peer)
 	}
 	if err != nil {
 		return err
@@ -241,45 +219,41 @@ func (s *Server) authorizeProposal(peer string, a *rpcwire.ProposeArgs) error {
 	return err
 }
 
-// ErrNotMemberCert means tls.cert is not this member's member
-// certificate: the other members would refuse it on the member port.
-var ErrNotMemberCert = errors.New("tls.cert is not this member's member certificate")
-
-// checkOwnCert refuses to start with a certificate the other members
+// CheckOwnCert refuses to start with a certificate the other members
 // would refuse: an operator's, another member's, or a legacy one while
 // tls.allow_legacy_member_certs is off.
-func checkOwnCert(cfg config.Config, b *transport.Bundle) error {
+func CheckOwnCert(cfg config.Config, b *transport.Bundle) error {
 	id, err := transport.CertIdentityOf(b.Certificate.Leaf)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrNotMemberCert, cfg.TLS.Cert, err)
+		return fmt.Errorf("%w: %s: %w", errs.ErrNotMemberCert, cfg.TLS.Cert, err)
 	}
 	fix := fmt.Sprintf("issue one with `raftha tls cert create --dir DIR --member %s`", cfg.NodeID)
 	switch {
 	case id.Name != cfg.NodeID:
-		return fmt.Errorf("%w: %s names %s, not node_id %s; %s", ErrNotMemberCert, cfg.TLS.Cert, id, cfg.NodeID, fix)
+		return fmt.Errorf("%w: %s names %s, not node_id %s; %s", errs.ErrNotMemberCert, cfg.TLS.Cert, id, cfg.NodeID, fix)
 	case id.Kind == transport.KindOperator:
-		return fmt.Errorf("%w: %s is an operator certificate; %s", ErrNotMemberCert, cfg.TLS.Cert, fix)
+		return fmt.Errorf("%w: %s is an operator certificate; %s", errs.ErrNotMemberCert, cfg.TLS.Cert, fix)
 	case id.Kind == transport.KindLegacy && !cfg.TLS.AllowLegacyMemberCerts:
-		return fmt.Errorf("%w: %s has no member identity (issued before certificate kinds); %s, or set tls.allow_legacy_member_certs while migrating (docs/security.md, Migrating certificates)", ErrNotMemberCert, cfg.TLS.Cert, fix)
+		return fmt.Errorf("%w: %s has no member identity (issued before certificate kinds); %s, or set tls.allow_legacy_member_certs while migrating (docs/security.md, Migrating certificates)", errs.ErrNotMemberCert, cfg.TLS.Cert, fix)
 	}
 	return nil
 }
 
-// isMember reports whether a certificate identity names a member: one of
+// IsMember reports whether a certificate identity names a member: one of
 // the configured initial members or one the log knows (members add
 // records a member in the log before adding it to Raft).
-func (s *Server) isMember(id string) bool {
-	return s.memberNow(id)
+func (c *Cluster) IsMember(id string) bool {
+	return c.memberNow(id)
 }
 
 // mayConnect is who the member port admits: a member, or a configured
 // member that was removed (it may only probe, to rejoin; serve refuses
 // it everything else).
-func (s *Server) mayConnect(id string) bool {
-	if s.memberNow(id) {
+func (c *Cluster) mayConnect(id string) bool {
+	if c.memberNow(id) {
 		return true
 	}
-	for _, m := range s.cfg.Members {
+	for _, m := range c.cfg.Members {
 		if m.ID == id {
 			return true
 		}
@@ -287,19 +261,23 @@ func (s *Server) mayConnect(id string) bool {
 	return false
 }
 
-// memberNow is isMember's answer.
-func (s *Server) memberNow(id string) bool {
+// memberNow is IsMember's answer.
+func (c *Cluster) memberNow(id string) bool {
 	known := false
-	s.fsm.Read(func(st *fsm.State) { _, known = st.Members[id] })
+	c.fsm.Read(func(st *fsm.State) { _, known = st.Members[id] })
 	if known {
 		return true
 	}
 	configured := false
-	for _, m := range s.cfg.Members {
+	for _, m := range c.cfg.Members {
 		configured = configured || m.ID == id
 	}
-	if !configured || !s.raftReady.Load() {
-		return configured // before Raft opens, the configuration is all there is
+	if !configured {
+		return false
+	}
+	servers, open := c.host.Servers()
+	if !open {
+		return true // before Raft opens, the configuration is all there is
 	}
 	// A configured member the log does not list yet (a new cluster, before
 	// its leader seeded the log) is one while it is in the Raft
@@ -307,7 +285,6 @@ func (s *Server) memberNow(id string) bool {
 	// member removed with `raftha members remove` is in neither, so every
 	// call its certificate makes is refused from then on (serve;
 	// TestRemovedMemberRefused); only the rejoin probe answers it.
-	servers := s.raft.GetConfiguration().Configuration().Servers
 	if len(servers) == 0 {
 		return true
 	}

@@ -1,4 +1,4 @@
-package server
+package cluster
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/server/internal/errs"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
 )
@@ -54,35 +55,36 @@ import (
 
 // relayAfter is how long a lease call waits for the direct path before it
 // is also sent through the relays.
-func (s *Server) relayAfter() time.Duration { return s.cfg.Timing.Heartbeat.D() }
+func (c *Cluster) relayAfter() time.Duration { return c.cfg.Timing.Heartbeat.D() }
 
-// relayTarget is this member's relay policy (transport.Mux.SetRelay): it
+// RelayTarget is this member's relay policy (transport.Mux.SetRelay): it
 // relays a member's stream to its own Raft leader, and nothing else.
-func (s *Server) relayTarget(peer transport.Identity) (addr, id string, err error) {
-	if !s.raftReady.Load() {
+func (c *Cluster) RelayTarget(peer transport.Identity) (addr, id string, err error) {
+	if _, open := c.host.Servers(); !open {
 		return "", "", errors.New("not started yet")
 	}
-	if !s.isMember(peer.Name) {
+	if !c.IsMember(peer.Name) {
 		return "", "", fmt.Errorf("%s is not a member of this cluster", peer.Name)
 	}
-	a, i := s.leaderAddr()
+	a, i := c.host.Leader()
 	switch {
 	case i == "":
 		return "", "", errors.New("no leader known here either")
-	case string(i) == peer.Name:
+	case i == peer.Name:
 		return "", "", fmt.Errorf("%s is the leader", peer.Name)
 	}
-	return string(a), string(i), nil
+	return a, i, nil
 }
 
-// relays returns the raft addresses of the voters a lease call may be
+// Relays returns the raft addresses of the voters a lease call may be
 // relayed through: every other voter, the one this member takes for the
 // leader included (it may have stopped leading: then it relays to the
 // new leader, which this member may not reach directly).
-func (s *Server) relays() []string {
+func (c *Cluster) Relays() []string {
 	var out []string
-	for _, srv := range s.raft.GetConfiguration().Configuration().Servers {
-		if srv.Suffrage != raft.Voter || string(srv.ID) == s.cfg.NodeID {
+	servers, _ := c.host.Servers()
+	for _, srv := range servers {
+		if srv.Suffrage != raft.Voter || string(srv.ID) == c.cfg.NodeID {
 			continue
 		}
 		out = append(out, string(srv.Address))
@@ -100,7 +102,7 @@ func (s *Server) relays() []string {
 // that ended, a blip that passed). Every attempt carries the same
 // arguments and the caller renews from the beat's start, which precedes
 // each of them, so a later attempt never extends the lease further.
-func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], a A) (R, error) {
+func forwardLease[A, R any](ctx context.Context, c *Cluster, call *call[A, R], a A) (R, error) {
 	type result struct {
 		res R
 		err error
@@ -114,7 +116,7 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 	defer close(done)
 	dl, ok := ctx.Deadline()
 	if !ok {
-		dl = time.Now().Add(s.cfg.Timing.Lease.D())
+		dl = time.Now().Add(c.cfg.Timing.Lease.D())
 	}
 	callCtx, cancelCalls := context.WithDeadline(context.WithoutCancel(ctx), dl)
 	defer func() { go func() { <-callCtx.Done(); cancelCalls() }() }()
@@ -123,8 +125,8 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 	// of voters.
 	results := make(chan result)
 	ra := a
-	if c.relayed != nil {
-		ra = c.relayed(a)
+	if call.relayed != nil {
+		ra = call.relayed(a)
 	}
 	waiting := map[string]bool{} // paths with a call out ("" is direct)
 	failed := map[string]error{} // paths whose last call failed
@@ -134,9 +136,9 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 		go func() {
 			r := result{via: via}
 			if via == "" {
-				r.res, r.err = forward(callCtx, s, c, a)
+				r.res, r.err = forward(callCtx, c, call, a)
 			} else {
-				r.res, r.err = sendVia(callCtx, s, c, via, ra)
+				r.res, r.err = sendVia(callCtx, c, call, via, ra)
 			}
 			select {
 			case results <- r:
@@ -148,7 +150,7 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 	relayed := false
 	relay := func() {
 		relayed = true
-		for _, via := range s.relays() {
+		for _, via := range c.Relays() {
 			if !waiting[via] {
 				launch(via)
 			}
@@ -161,7 +163,7 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 		}
 		return errors.Join(append(errs, extra...)...)
 	}
-	tick := time.NewTicker(s.relayAfter())
+	tick := time.NewTicker(c.relayAfter())
 	defer tick.Stop()
 	var zero R
 	for {
@@ -170,7 +172,7 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 			delete(waiting, r.via)
 			if r.err == nil {
 				if r.via != "" {
-					s.logLimit.Log(s.logger, hclog.Info, "relayed/"+c.method, "the leader answered through a relay: the direct path to it is down", "method", c.method, "via", r.via)
+					c.limit.Log(c.log, hclog.Info, "relayed/"+string(call.method), "the leader answered through a relay: the direct path to it is down", "method", call.method, "via", r.via)
 				}
 				return r.res, nil
 			}
@@ -181,7 +183,7 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 				order = append(order, r.via)
 			}
 			failed[r.via] = r.err
-			s.logger.Debug("lease call failed on one path", "method", c.method, "via", r.via, "error", r.err)
+			c.log.Debug("lease call failed on one path", "method", call.method, "via", r.via, "error", r.err)
 			if !relayed {
 				relay()
 			}
@@ -208,7 +210,7 @@ func forwardLease[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R],
 // epoch, forbidden, ...) rather than a path that failed (no leader, not
 // the leader, a dial, a timeout): another path would get the same answer.
 func definitive(err error) bool {
-	switch errorCode(err) {
+	switch ErrorCode(err) {
 	case "", api.CodeNotLeader, api.CodeNoLeader, api.CodeNoQuorum, api.CodeTimeout, api.CodeCanceled, api.CodeLeadershipLost, api.CodeOutcomeUnknown:
 		return false
 	}
@@ -216,18 +218,18 @@ func definitive(err error) bool {
 }
 
 // sendVia sends c once to the leader of the member at via, through it.
-func sendVia[A, R any](ctx context.Context, s *Server, c *leaderCall[A, R], via string, a A) (R, error) {
+func sendVia[A, R any](ctx context.Context, c *Cluster, call *call[A, R], via string, a A) (R, error) {
 	var reply rpcwire.Reply[R]
-	if err := s.poolFor(c.lane).CallVia(ctx, via, c.method, a, &reply); err != nil {
+	if err := c.Pool(call.lane).CallVia(ctx, via, string(call.method), a, &reply); err != nil {
 		var zero R
 		return zero, fmt.Errorf("via %s: %w", via, err)
 	}
-	err := wireCodec.Decode(reply.Err)
-	if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoQuorum) {
+	err := Codec.Decode(reply.Err)
+	if errors.Is(err, errs.ErrNotLeader) || errors.Is(err, errs.ErrNoQuorum) {
 		// The member this connection reached stopped leading (or cannot
 		// prove it still leads: a deposed leader that has not noticed); the next
 		// call dials through the relay again, to its leader of then.
-		s.poolFor(c.lane).ForgetVia(via)
+		c.Pool(call.lane).ForgetVia(via)
 		err = fmt.Errorf("via %s: %w", via, err)
 	}
 	return reply.Result, err
