@@ -290,7 +290,7 @@ func (c *testCluster) waitHealthy() {
 			return false
 		}
 		for _, m := range c.members {
-			if m.srv != nil && !ls.healthy(m.cfg.NodeID) {
+			if m.srv != nil && !ls.Healthy(m.cfg.NodeID) {
 				return false
 			}
 		}

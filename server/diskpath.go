@@ -1,11 +1,9 @@
 package server
 
 import (
-	"fmt"
-	"sync"
 	"time"
 
-	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/server/internal/leader"
 )
 
 // The disk heartbeat as a second path (issue #13): each node reads its
@@ -17,82 +15,6 @@ import (
 // decision, lease or fence reads it. A takeover of a node whose disk
 // heartbeat is alive still waits for that node's lease (or its pill
 // acknowledgement) exactly as before.
-
-// maxDiskPeers bounds the peers one heartbeat may report.
-const maxDiskPeers = 64
-
-// diskSeen is the leader's memory of the disk heartbeats: for each peer,
-// the freshest sighting and who reported it.
-type diskSeen struct {
-	mu    sync.Mutex
-	peers map[string]diskSighting
-}
-
-type diskSighting struct {
-	by string    // the node that saw the counter change
-	at time.Time // when, on the leader's clock
-}
-
-// report records what node saw of its peers (ages at send time). It
-// never fails; a sighting of node by itself is ignored.
-func (d *diskSeen) report(node string, ages map[string]time.Duration) {
-	if len(ages) == 0 {
-		return
-	}
-	now := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.peers == nil {
-		d.peers = map[string]diskSighting{}
-	}
-	n := 0
-	for peer, age := range ages {
-		if n++; n > maxDiskPeers {
-			break
-		}
-		if peer == node || peer == "" || age < 0 {
-			continue
-		}
-		at := now.Add(-age)
-		if cur, ok := d.peers[peer]; !ok || at.After(cur.at) {
-			d.peers[peer] = diskSighting{by: node, at: at}
-		}
-	}
-}
-
-// seen returns the freshest sighting of node's disk heartbeat.
-func (d *diskSeen) seen(node string) (diskSighting, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	v, ok := d.peers[node]
-	return v, ok
-}
-
-// attach fills a member row's disk heartbeat fields.
-func (d *diskSeen) attach(ms *api.MemberStatus) {
-	v, ok := d.seen(ms.ID)
-	if !ok {
-		return
-	}
-	age := time.Since(v.at).Milliseconds()
-	ms.DiskHeartbeatMS, ms.DiskSeenBy = &age, v.by
-}
-
-// lostNote is the part of a node-lost takeover's reason that says
-// whether the lost node's disk heartbeat was still alive: "" when no node
-// reports one. within is how recent a sighting counts as alive (the
-// failover timeout: the network's own bound).
-func (d *diskSeen) lostNote(node string, within time.Duration) string {
-	v, ok := d.seen(node)
-	if !ok {
-		return ""
-	}
-	age := time.Since(v.at)
-	if age < within {
-		return fmt.Sprintf("; its disk heartbeat was still alive (seen by %s %s before the decision): network link down, node alive, so it is fenced as usual", v.by, age.Round(time.Millisecond))
-	}
-	return fmt.Sprintf("; its disk heartbeat had stopped too (last seen by %s %s before the decision)", v.by, age.Round(time.Millisecond))
-}
 
 // diskPeerAges is this node's report for its heartbeat: for each peer it
 // reads on a slot device, how long ago its counter last changed (the
@@ -112,7 +34,7 @@ func (s *Server) diskPeerAges() map[string]time.Duration {
 			if cur, ok := out[p.Node]; !ok || age < cur {
 				out[p.Node] = age
 			}
-			if len(out) >= maxDiskPeers {
+			if len(out) >= leader.MaxDiskPeers {
 				return out
 			}
 		}

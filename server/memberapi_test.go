@@ -110,7 +110,7 @@ func TestLegacyMemberCertificates(t *testing.T) {
 		c.start("w3")
 		l := c.leader()
 		time.Sleep(2 * time.Second)
-		if ls := l.srv.leader(); ls != nil && ls.healthy("w3") {
+		if ls := l.srv.leader(); ls != nil && ls.Healthy("w3") {
 			t.Errorf("leader %s heard from w3, whose certificate is legacy", l.cfg.NodeID)
 		}
 		if !strings.Contains(l.logs.String(), "is no member certificate of this cluster") {

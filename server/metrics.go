@@ -164,7 +164,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if ls := s.leader(); ls != nil {
 		for _, id := range st.MemberIDs() {
 			v := 0.0
-			if ls.healthy(id) {
+			if ls.Healthy(id) {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, v, id, string(st.Members[id].Role))

@@ -37,7 +37,7 @@ func TestOwnerLeaderCrashDecidedFromLastAnswer(t *testing.T) {
 		if ls == nil {
 			return false
 		}
-		ready = ls.c.Since()
+		ready = ls.Contacts().Since()
 		st = l.srv.State().Groups["db"].Status
 		return st.Epoch > g.Status.Epoch
 	})

@@ -43,7 +43,7 @@ func TestRecoverClusterAfterLosingQuorum(t *testing.T) {
 			return false
 		}
 		ls := l.srv.leader()
-		return ls != nil && ls.healthy("n1") && ls.healthy("n2")
+		return ls != nil && ls.Healthy("n1") && ls.Healthy("n2")
 	})
 	for _, to := range []string{"n2", "n1", "n2"} {
 		if _, err := c.leader().srv.Transfer(ctxT(t, 60*time.Second), "db", to, "test"); err != nil {

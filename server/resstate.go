@@ -11,6 +11,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/leader"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
@@ -215,70 +216,13 @@ func (s *Server) heartbeatResources(a *rpcwire.HeartbeatArgs) {
 	}
 }
 
-// resStore is the leader's memory of the owners' resource summaries, by
-// group and reporting node. It is never persisted and never read by
-// anything but the status view.
-type resStore struct {
-	mu      sync.Mutex
-	entries map[resKey]resEntry
-}
-
-type resKey struct{ group, node string }
-
-type resEntry struct {
-	epoch uint64
-	at    time.Time
-	res   []api.ResourceStatus
-}
-
-// report replaces node's summaries with m (bounded again here: the sender
-// may be of another version). It never fails.
-func (rs *resStore) report(node string, m map[string]rpcwire.GroupResources) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.entries == nil {
-		rs.entries = map[resKey]resEntry{}
-	}
-	for k := range rs.entries {
-		if k.node == node {
-			delete(rs.entries, k)
-		}
-	}
-	now := time.Now()
-	n := 0
-	for group, gr := range m {
-		if n++; n > maxReportGroups {
-			break
-		}
-		res := gr.Resources[:min(len(gr.Resources), maxReportResources)]
-		res = append([]api.ResourceStatus(nil), res...)
-		for i := range res {
-			res[i].Node = node // the heartbeat's authenticated sender
-			res[i].LastError = cutError(res[i].LastError)
-		}
-		rs.entries[resKey{group, node}] = resEntry{epoch: gr.Epoch, at: now, res: res}
-	}
-}
-
-// get returns what owner last reported for group at epoch, when that
-// report is younger than maxAge.
-func (rs *resStore) get(group, owner string, epoch uint64, maxAge time.Duration) []api.ResourceStatus {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	e, ok := rs.entries[resKey{group, owner}]
-	if !ok || e.epoch != epoch || time.Since(e.at) >= maxAge {
-		return nil
-	}
-	return append([]api.ResourceStatus(nil), e.res...)
-}
-
 // attachResources sets gs.ResourceStatus: on the leader (ls set), what
 // the owner last reported for the group at its epoch within
 // failover_timeout; in a member's own view, its own runner's when the
 // view says this member owns the group.
-func (s *Server) attachResources(gs *api.GroupStatus, g *fsm.Group, ls *leaderState) {
+func (s *Server) attachResources(gs *api.GroupStatus, g *fsm.Group, ls *leader.Term) {
 	if ls != nil && gs.Owner != "" {
-		gs.ResourceStatus = ls.res.get(gs.Name, gs.Owner, gs.Epoch, s.cfg.Timing.FailoverTimeout.D())
+		gs.ResourceStatus = ls.ResourceStatus(gs.Name, gs.Owner, gs.Epoch, s.cfg.Timing.FailoverTimeout.D())
 	}
 	// This member's own groups: its own runner, the freshest source.
 	if gs.ResourceStatus == nil && gs.Owner == s.cfg.NodeID && s.runner != nil {

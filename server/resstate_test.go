@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/raftha/raftha/api"
-	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // resStatusGroup has two monitored exec resources on n1 then n2: app's
@@ -196,36 +195,6 @@ func resCounter(t *testing.T, m *metrics, name, res string) float64 {
 		}
 	}
 	return 0
-}
-
-// TestResStoreKeepsOwnerAndEpoch: the leader's memory answers only for
-// the owner at the epoch it reported, within the age limit; a node's new
-// report replaces its old one; errors and resource lists stay bounded.
-func TestResStoreKeepsOwnerAndEpoch(t *testing.T) {
-	var rs resStore
-	long := strings.Repeat("é", 400) // 800 bytes, 2 per rune
-	res := make([]api.ResourceStatus, maxReportResources+10)
-	for i := range res {
-		res[i] = api.ResourceStatus{Name: fmt.Sprint("r", i), Node: "forged", LastError: long}
-	}
-	rs.report("n1", map[string]rpcwire.GroupResources{"db": {Epoch: 7, Resources: res}, "web": {Epoch: 3}})
-	got := rs.get("db", "n1", 7, time.Minute)
-	if len(got) != maxReportResources {
-		t.Fatalf("%d resources kept, want %d", len(got), maxReportResources)
-	}
-	if e := got[0].LastError; len(e) > api.MaxResourceError || !utf8.ValidString(e) || got[0].Node != "n1" {
-		t.Fatalf("kept %d bytes (valid UTF-8 %v), node %q", len(e), utf8.ValidString(e), got[0].Node)
-	}
-	if rs.get("db", "n1", 8, time.Minute) != nil || rs.get("db", "n2", 7, time.Minute) != nil {
-		t.Fatal("answered for another epoch or owner")
-	}
-	if rs.get("db", "n1", 7, 0) != nil {
-		t.Fatal("answered with a report older than the age limit")
-	}
-	rs.report("n1", map[string]rpcwire.GroupResources{"web": {Epoch: 3}})
-	if rs.get("db", "n1", 7, time.Minute) != nil {
-		t.Fatal("a group the node no longer reports is still answered")
-	}
 }
 
 // TestCutError: errors are cut at MaxResourceError bytes on a rune

@@ -33,6 +33,7 @@ import (
 	"github.com/raftha/raftha/server/internal/cluster"
 	"github.com/raftha/raftha/server/internal/errs"
 	"github.com/raftha/raftha/server/internal/httpapi"
+	"github.com/raftha/raftha/server/internal/leader"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -200,8 +201,8 @@ type Server struct {
 	handlerSet  *handlerSet // OwnerFuncs of an embedding service (embed.go)
 	handlerOnce sync.Once
 
-	leaderMu    sync.Mutex
-	leaderState *leaderState // non-nil while leader and ready
+	// The leader role (role_leader.go), set in Start once raft is.
+	lead atomic.Pointer[leader.Leader]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -349,6 +350,7 @@ func (s *Server) Start() (err error) {
 	// The lease and the runner exist before the API serves (metrics read
 	// them) and before heartbeats report what runs here.
 	s.lease = newLease(s)
+	s.lead.Store(s.newLeaderRole())
 	if s.cfg.Role == config.RoleNode {
 		if s.runner, err = newRunner(s); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/errs"
+	"github.com/raftha/raftha/server/internal/leader"
 )
 
 // ErrSettingsMismatch is wrapped when a member's configured fencing
@@ -89,7 +90,7 @@ func (s *Server) logSettings() (cs fsm.ClusterSettings, ok bool) {
 // checkMemberSettings refuses a member whose reported settings differ from
 // the log's (or who reports none), and records an event once per member
 // and difference.
-func (s *Server) checkMemberSettings(ls *leaderState, node string, reported *fsm.ClusterSettings) error {
+func (s *Server) checkMemberSettings(refused *leader.Refusals, node string, reported *fsm.ClusterSettings) error {
 	cur, ok := s.logSettings()
 	if !ok {
 		return nil // not seeded yet: nothing to compare with
@@ -100,14 +101,7 @@ func (s *Server) checkMemberSettings(ls *leaderState, node string, reported *fsm
 	} else if ds := diffSettings(*reported, cur); len(ds) > 0 {
 		why = describeDiffs(ds)
 	}
-	ls.mu.Lock()
-	prev := ls.refused[node]
-	if why == "" {
-		delete(ls.refused, node)
-	} else {
-		ls.refused[node] = why
-	}
-	ls.mu.Unlock()
+	prev := refused.Set(node, why)
 	if why == "" {
 		return nil
 	}
@@ -128,17 +122,15 @@ func (s *Server) checkMemberSettings(ls *leaderState, node string, reported *fsm
 
 // refusedSettings reports why node is refused for its settings ("" when
 // it is not).
-func (ls *leaderState) refusedSettings(node string) string {
-	if node == ls.s.cfg.NodeID {
-		cur, ok := ls.s.logSettings()
+func (s *Server) refusedSettings(refused *leader.Refusals, node string) string {
+	if node == s.cfg.NodeID {
+		cur, ok := s.logSettings()
 		if !ok {
 			return ""
 		}
-		return describeDiffs(diffSettings(ls.s.cfg.ClusterSettings(), cur))
+		return describeDiffs(diffSettings(s.cfg.ClusterSettings(), cur))
 	}
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return ls.refused[node]
+	return refused.Get(node)
 }
 
 // watchSettings logs an ERROR, naming each differing key, its value here

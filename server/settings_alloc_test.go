@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/leader"
 )
 
 // TestCheckMemberSettingsDoesNotCopyTheState: the leader checks the
@@ -30,12 +31,12 @@ func TestCheckMemberSettingsDoesNotCopyTheState(t *testing.T) {
 	if err := s.fsm.Restore(io.NopCloser(&buf)); err != nil {
 		t.Fatal(err)
 	}
-	ls := &leaderState{s: s, refused: map[string]string{}}
+	var refused leader.Refusals
 	reported := cs
-	if err := s.checkMemberSettings(ls, "n2", &reported); err != nil {
+	if err := s.checkMemberSettings(&refused, "n2", &reported); err != nil {
 		t.Fatalf("same settings refused: %v", err)
 	}
-	allocs := testing.AllocsPerRun(20, func() { _ = s.checkMemberSettings(ls, "n2", &reported) })
+	allocs := testing.AllocsPerRun(20, func() { _ = s.checkMemberSettings(&refused, "n2", &reported) })
 	if allocs > 16 {
 		t.Fatalf("checkMemberSettings made %.0f allocations per heartbeat with 1,000 groups; want at most 16 (no copy of the state)", allocs)
 	}

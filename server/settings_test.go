@@ -127,7 +127,7 @@ func TestClusterSettingsChangeIsExplicitAndRefusesStaleMembers(t *testing.T) {
 				return false
 			}
 			ls := lm.srv.leader()
-			return ls.refusedSettings(id) != "" && (id == lm.cfg.NodeID || !ls.healthy(id))
+			return lm.srv.refusedSettings(ls.Refusals(), id) != "" && (id == lm.cfg.NodeID || !ls.Healthy(id))
 		})
 	}
 	// Leadership may have moved meanwhile: ask whoever leads now.

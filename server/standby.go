@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -82,17 +80,4 @@ func (c *standbyCollector) Collect(ch chan<- prometheus.Metric) {
 	for id, x := range v {
 		ch <- prometheus.MustNewConstMetric(descStandby, prometheus.GaugeValue, x, id)
 	}
-}
-
-// refuseStandbyTarget refuses an operator's transfer to a standby node.
-func refuseStandbyTarget(st *fsm.State, to string) error {
-	if !st.OnStandby(to) {
-		return nil
-	}
-	sb := st.Members[to].Standby
-	by := ""
-	if sb.By != "" {
-		by = " by " + sb.By
-	}
-	return fmt.Errorf("%w: %s is on standby (since %s%s): nothing is placed there; `raftha members unstandby %s` first", ErrRefused, to, sb.Since.UTC().Format(time.RFC3339), by, to)
 }

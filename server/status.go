@@ -8,6 +8,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/leader"
 )
 
 // maxStatusEvents is how many recent events Status carries.
@@ -53,7 +54,7 @@ func (s *Server) localStatus(why string) *api.Status {
 	return v
 }
 
-func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *api.Status {
+func (s *Server) buildStatus(st *fsm.State, ls *leader.Term) *api.Status {
 	v := &api.Status{AnsweredBy: s.cfg.NodeID, Index: st.Index, Term: s.raft.CurrentTerm()}
 	if ls != nil {
 		v.Leader = s.cfg.NodeID
@@ -75,21 +76,7 @@ func (s *Server) buildStatus(st *fsm.State, ls *leaderState) *api.Status {
 			ms.Standby = &api.StandbyInfo{By: m.Standby.By, Since: m.Standby.Since}
 		}
 		if ls != nil {
-			ms.Healthy = ls.healthy(m.ID)
-			ms.LastContactMS = ls.lastContact(m.ID).Milliseconds()
-			switch {
-			case m.ID == v.Leader:
-				ms.State = "leader"
-			case ls.isLeaving(m.ID):
-				ms.State = "leaving"
-			case ms.Healthy:
-				ms.State = "follower"
-			case !ls.heard(m.ID) && !ls.lost(m.ID):
-				ms.State = "pending" // a new leader has not heard from it yet
-			default:
-				ms.State = "down"
-			}
-			ls.disk.attach(&ms) // diskpath.go
+			ls.AttachMember(&ms, v.Leader) // health, state and disk heartbeat
 		}
 		v.Members = append(v.Members, ms)
 	}

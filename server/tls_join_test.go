@@ -154,7 +154,7 @@ func TestForeignCAMemberCannotJoin(t *testing.T) {
 			t.Fatal("n9 became a leader")
 		}
 		if cl := c.leaderNow(); cl != nil {
-			if ls := cl.srv.leader(); ls != nil && ls.healthy("n9") {
+			if ls := cl.srv.leader(); ls != nil && ls.Healthy("n9") {
 				t.Fatalf("leader %s counts n9 as healthy", cl.cfg.NodeID)
 			}
 			if id := cl.srv.LeaderID(); id == "n9" {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
@@ -54,105 +52,9 @@ var ErrMoveFailed = errs.ErrMoveFailed
 // anything was committed.
 func errDeadlinePassed(group string) error { return errs.DeadlinePassed(group) }
 
-func timeoutOf(ctx context.Context) time.Duration {
-	if d, ok := ctx.Deadline(); ok {
-		return time.Until(d)
-	}
-	return api.DefaultTransferTimeout
-}
-
-func (s *Server) transferLocal(ctx context.Context, group, to, by string) (api.GroupStatus, error) {
-	ls, err := s.linearizableRead(ctx)
-	if err != nil {
-		return api.GroupStatus{}, err
-	}
-	st := s.fsm.View()
-	g, ok := st.Groups[group]
-	if !ok {
-		return api.GroupStatus{}, fmt.Errorf("%w: no group named %q (groups: %s)", fsm.ErrNoGroup, group, strings.Join(st.GroupNames(), ", "))
-	}
-	m, ok := st.Members[to]
-	switch {
-	case !ok:
-		return api.GroupStatus{}, fmt.Errorf("%w: no member named %q (members: %s)", ErrRefused, to, strings.Join(st.MemberIDs(), ", "))
-	case m.Role == fsm.RoleWitness:
-		return api.GroupStatus{}, fmt.Errorf("%w: %s is a witness; a witness votes but never owns a group", ErrRefused, to)
-	case !g.HasNode(to):
-		return api.GroupStatus{}, fmt.Errorf("%w: %s is not in group %s's nodes %v; add it to the group file first", ErrRefused, to, group, g.Spec.Nodes)
-	case !ls.healthy(to) || ls.isLeaving(to):
-		return api.GroupStatus{}, fmt.Errorf("%w: %s is not healthy (%s; failover_timeout %s)", ErrRefused, to, ls.describeContact(to), s.cfg.Timing.FailoverTimeout)
-	case st.OnStandby(to):
-		return api.GroupStatus{}, refuseStandbyTarget(st, to)
-	}
-	if g.Status.Owner == to && g.Status.State == fsm.StateOnline {
-		return groupStatusOf(g), nil
-	}
-	if ctx.Err() != nil { // never commit a move nobody waits for
-		return api.GroupStatus{}, errDeadlinePassed(group)
-	}
-	// commitLocal: if this leader was deposed since its read, ErrNotLeader
-	// (retried by transferCall on the next leader), not a forward of its
-	// own command without a caller (refused there).
-	if _, err := s.commitLocal(&fsm.BeginTransfer{Header: s.header(by), Group: group, To: to, ExpectEpoch: g.Status.Epoch}); err != nil {
-		return api.GroupStatus{}, err
-	}
-	s.logger.Info("planned move started", "group", group, "from", g.Status.Owner, "to", to, "by", by)
-	gs, err := s.waitOnline(ctx, group, to, g.Status.Epoch)
-	if err != nil && ctx.Err() != nil && errors.Is(err, errWaitTimedOut) {
-		err = fmt.Errorf("%w: %v; it goes on to %s (follow it with raftha status)", ErrInProgress, err, to)
-	}
-	result := "ok"
-	if err != nil {
-		result = "failed"
-	}
-	s.metrics.transfers.WithLabelValues(result).Inc()
-	return gs, err
-}
-
-// waitOnline waits until group is online on node at an epoch above after.
-func (s *Server) waitOnline(ctx context.Context, group, node string, after uint64) (api.GroupStatus, error) {
-	for {
-		ch := s.fsm.Changed()
-		st := s.fsm.View()
-		g, ok := st.Groups[group]
-		if !ok {
-			return api.GroupStatus{}, fmt.Errorf("%w: group %s was deleted", fsm.ErrNoGroup, group)
-		}
-		gs := g.Status
-		switch {
-		case gs.Owner == node && gs.State == fsm.StateOnline && gs.Epoch > after:
-			return groupStatusOf(g), nil
-		case gs.State == fsm.StateFailed:
-			return groupStatusOf(g), fmt.Errorf("%w: group %s failed on %s at epoch %d: %s", ErrMoveFailed, group, gs.Owner, gs.Epoch, gs.Reason)
-		case gs.Epoch > after && gs.Owner != node:
-			return groupStatusOf(g), fmt.Errorf("%w: group %s went to %s instead (epoch %d, %s)", ErrMoveFailed, group, gs.Owner, gs.Epoch, gs.Reason)
-		case gs.State == fsm.StateOffline && gs.Epoch == after:
-			return groupStatusOf(g), fmt.Errorf("%w: the move was abandoned; group %s is offline: %s", ErrMoveFailed, group, gs.Reason)
-		}
-		// Leadership may move during the move (a new owner that leads
-		// hands it to an idle node): this member keeps applying the log as
-		// a follower, so waiting on its FSM still sees the outcome.
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return groupStatusOf(g), fmt.Errorf("%w: group %s is %s on %s at epoch %d (%s)", errWaitTimedOut, group, gs.State, gs.Owner, gs.Epoch, gs.Reason)
-		}
-	}
-}
-
 // errWaitTimedOut is a wait for the log that ran out of time; the API
 // answers it 504 timeout.
 var errWaitTimedOut = fmt.Errorf("timed out%.0w", context.DeadlineExceeded)
-
-func groupStatusOf(g *fsm.Group) api.GroupStatus {
-	gs := api.GroupStatus{Name: g.Spec.Name, Owner: g.Status.Owner, Epoch: g.Status.Epoch, State: g.Status.State, Nodes: g.Spec.Nodes,
-		Reason: g.Status.Reason, Target: g.Status.Target, FenceNode: g.Status.FenceNode, Failback: g.Spec.Failback, Since: g.Status.Since,
-		Suspended: g.Status.Suspended, FailedOn: g.Status.FailedOn}
-	for _, r := range g.Spec.Resources {
-		gs.Resources = append(gs.Resources, r.Name+" ("+r.Type+")")
-	}
-	return gs
-}
 
 // SetSuspended pauses (true) or resumes (false) a group's monitoring and
 // automatic actions. Resuming also forgets the nodes where it failed, so
