@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/raftha/raftha/server/internal/clock"
+	ilease "github.com/raftha/raftha/server/internal/lease"
+	"github.com/raftha/raftha/server/internal/owner"
+	"github.com/raftha/raftha/server/internal/rpcwire"
+)
+
+// This file is the server's side of the owner role (internal/owner): it
+// implements owner.Host over the rest of the agent, and keeps the
+// unexported names other roles call.
+
+// ownerHost implements owner.Host for s.
+type ownerHost struct{ s *Server }
+
+var _ owner.Host = ownerHost{}
+
+// Heartbeat sends this member's heartbeat to the leader on the lease lane.
+func (h ownerHost) Heartbeat(ctx context.Context) (map[string]uint64, string, error) {
+	s := h.s
+	args := rpcwire.HeartbeatArgs{Node: s.cfg.NodeID, Role: string(s.cfg.Role), Address: s.RaftAddr(), API: s.advertisedAPI(), InstanceID: s.instanceID(), Leaving: s.leaving.Load()}
+	cs := s.cfg.ClusterSettings()
+	args.Settings = &cs
+	s.heartbeatRunning(&args)
+	s.heartbeatResources(&args) // resstate.go: status only
+	reply, err := forwardLease(ctx, s, heartbeatCall, args)
+	if err != nil {
+		return nil, "", err
+	}
+	return reply.Owned, reply.Leader, nil
+}
+
+// lease is this member's owner lease (owner.Lease) under the names the
+// other roles call.
+type lease struct {
+	s *Server
+	o *owner.Lease
+	t *ilease.Table
+}
+
+func newLease(s *Server) *lease {
+	o := owner.NewLease(ownerHost{s}, owner.LeaseOptions{
+		Clock:     clock.System{},
+		Length:    s.cfg.Timing.Lease.D(),
+		Heartbeat: s.cfg.Timing.Heartbeat.D(),
+		Logger:    s.logger,
+		LogLimit:  &s.logLimit,
+	})
+	return &lease{s: s, o: o, t: o.Table()}
+}
+
+// run sends a heartbeat to the leader every timing.heartbeat until the
+// server stops.
+func (l *lease) run() { l.o.Run(l.s.ctx) }
+
+// valid reports whether the lease covers group at epoch now.
+func (l *lease) valid(group string, epoch uint64) bool { return l.t.Valid(group, epoch) }
+
+// confirmed records a single-group confirmation sent at sent.
+func (l *lease) confirmed(sent time.Time, group string, epoch uint64) {
+	l.t.Confirmed(sent, group, epoch)
+}
+
+// untilNextExpiry is how long until the earliest group lease runs out.
+func (l *lease) untilNextExpiry() time.Duration { return l.t.UntilNextExpiry() }
+
+// remaining returns how long the lease has left (<= 0 when expired).
+func (l *lease) remaining() time.Duration { return l.t.Remaining() }
+
+// lastAnswer returns the leader that last answered a heartbeat of this
+// member, and when the answer came (zero before any).
+func (l *lease) lastAnswer() (string, time.Time) { return l.t.LastAnswer() }
+
+// renewed returns a channel closed at the next renewal.
+func (l *lease) renewed() <-chan struct{} { return l.t.Renewed() }
+
+func (l *lease) renew(sent time.Time, owned map[string]uint64, leader string) {
+	l.t.Renew(sent, owned, leader)
+}
+
+// watch is owner.Lease.Watch.
+func (l *lease) watch(ctx context.Context, cancel context.CancelCauseFunc, group string, epoch uint64) bool {
+	return l.o.Watch(ctx, cancel, group, epoch)
+}
+
+// bound is owner.Lease.Bound (safety clause 8).
+func (l *lease) bound(parent context.Context, group string, epoch uint64) (context.Context, context.CancelFunc) {
+	return l.o.Bound(parent, group, epoch)
+}
+
+// runRecord is the run record of one group (owner.RunRecord).
+type runRecord = owner.RunRecord
+
+// records are this member's run records, in data_dir/running.
+func (s *Server) records() owner.Records { return owner.NewRecords(s.cfg.DataDir) }
+
+// recordPath is where group's run record lives.
+func (s *Server) recordPath(group string) string { return s.records().Path(group) }
+
+func (s *Server) writeRecord(rec runRecord) error { return s.records().Write(rec) }
+
+func (s *Server) removeRecord(group string) error { return s.records().Remove(group) }
+
+func (s *Server) readRecords() (map[string]runRecord, error) { return s.records().Read() }
+
+// watchdog is the fed watchdog device (owner.Watchdog) of s.
+type watchdog struct {
+	*owner.Watchdog
+	s *Server
+}
+
+// openWatchdog opens fencing.watchdog; it is fed only while the lease is
+// valid and the startup cleanup is done (safety clause 3).
+func openWatchdog(s *Server) (*watchdog, error) {
+	wd, err := owner.OpenWatchdog(owner.WatchdogOptions{
+		Path:      string(s.cfg.Fencing.Watchdog),
+		Timeout:   s.cfg.Fencing.WatchdogTimeout.D(),
+		Check:     s.cfg.CheckWatchdogTimeout,
+		Heartbeat: s.cfg.Timing.Heartbeat.D(),
+		Feed:      func() bool { return s.lease.remaining() > 0 && (s.runner == nil || s.runner.cleanedUp()) },
+		Clock:     clock.System{},
+		Logger:    s.logger,
+		LogLimit:  &s.logLimit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &watchdog{Watchdog: wd, s: s}, nil
+}
+
+// run feeds the device until the server stops.
+func (w *watchdog) run() { w.Run(w.s.ctx) }
