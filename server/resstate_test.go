@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -225,20 +224,5 @@ func TestResStoreKeepsOwnerAndEpoch(t *testing.T) {
 	rs.report("n1", map[string]rpcwire.GroupResources{"web": {Epoch: 3}})
 	if rs.get("db", "n1", 7, time.Minute) != nil {
 		t.Fatal("a group the node no longer reports is still answered")
-	}
-}
-
-// TestCutError: errors are cut at MaxResourceError bytes on a rune
-// boundary; short ones are kept whole.
-func TestCutError(t *testing.T) {
-	if got := cutError("short"); got != "short" {
-		t.Fatalf("cutError(short) = %q", got)
-	}
-	got := cutError(strings.Repeat("x", 1000))
-	if len(got) > api.MaxResourceError || !strings.HasSuffix(got, "…") {
-		t.Fatalf("cut to %d bytes: %q", len(got), got)
-	}
-	if e := errors.New(strings.Repeat("ü", 300)); !utf8.ValidString(cutError(e.Error())) {
-		t.Fatal("cut inside a rune")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/clock"
 	ilease "github.com/raftha/raftha/server/internal/lease"
 	"github.com/raftha/raftha/server/internal/owner"
@@ -32,6 +34,53 @@ func (h ownerHost) Heartbeat(ctx context.Context) (map[string]uint64, string, er
 		return nil, "", err
 	}
 	return reply.Owned, reply.Leader, nil
+}
+
+// Confirm asks the leader whether this node owns group at epoch.
+func (h ownerHost) Confirm(ctx context.Context, group string, epoch uint64) error {
+	s := h.s
+	_, err := forwardLease(ctx, s, confirmCall, rpcwire.ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch})
+	return err
+}
+
+// Commit proposes c through the leader.
+func (h ownerHost) Commit(ctx context.Context, c fsm.Command) (uint64, error) {
+	return h.s.commit(ctx, c)
+}
+
+// Header is the header of a command this member proposes itself.
+func (h ownerHost) Header() fsm.Header { return h.s.header("") }
+
+// RecordEventually is Server.recordEventually.
+func (h ownerHost) RecordEventually(n *fsm.Note) { h.s.recordEventually(n) }
+
+// Go is Server.goFn.
+func (h ownerHost) Go(fn func()) { h.s.goFn(fn) }
+
+// Exit is Server.exit.
+func (h ownerHost) Exit(code int) { h.s.exit(code) }
+
+// recordEventually commits an event note in the background, retrying every
+// heartbeat for up to ten minutes or until the member stops.
+func (s *Server) recordEventually(n *fsm.Note) {
+	s.hookNote(n) // hooks.go: queued, never waited for
+	s.goFn(func() {
+		deadline := time.Now().Add(10 * time.Minute)
+		for attempt := 1; time.Now().Before(deadline); attempt++ {
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
+			_, err := s.commit(ctx, n)
+			cancel()
+			if err == nil {
+				return
+			}
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(s.cfg.Timing.Heartbeat.D()):
+			}
+		}
+		s.logger.Warn("event could not be recorded", "kind", n.Kind, "group", n.Group)
+	})
 }
 
 // lease is this member's owner lease (owner.Lease) under the names the
@@ -134,3 +183,70 @@ func openWatchdog(s *Server) (*watchdog, error) {
 
 // run feeds the device until the server stops.
 func (w *watchdog) run() { w.Run(w.s.ctx) }
+
+// runner is this node's owner.Runner under the names the other roles
+// call.
+type runner struct{ *owner.Runner }
+
+// newRunner builds the runner; it loads the run records an earlier run
+// of the agent left.
+func newRunner(s *Server) (*runner, error) {
+	r, err := owner.NewRunner(ownerHost{s}, owner.RunnerOptions{
+		Ctx:            s.ctx,
+		Config:         s.cfg,
+		FSM:            s.fsm,
+		Registry:       s.registry,
+		Lease:          s.lease.o,
+		Logger:         s.logger,
+		LogLimit:       &s.logLimit,
+		Leaving:        &s.leaving,
+		ReportFilter:   &s.reportFilter,
+		ErrNotOwner:    ErrNotOwner,
+		Fencer:         s.fencer,
+		InstanceID:     s.instance,
+		CloudResources: s.cloudRes,
+		ResolveVolume:  resolveEBSVolume,
+		Handlers:       handlerHost{s},
+		Metrics: owner.Metrics{
+			Fences: s.metrics.fences, FenceDuration: s.metrics.fenceDuration, TakeoverToOnline: s.metrics.takeoverToOn,
+			Checks: s.metrics.checks, SelfFences: s.metrics.selfFences,
+			ResourceCheckFailures: s.metrics.resFails, ResourceRestarts: s.metrics.resRestarts,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &runner{r}, nil
+}
+
+func (r *runner) run()                                             { r.Run() }
+func (r *runner) guard()                                           { r.Guard() }
+func (r *runner) beatDisks()                                       { r.BeatDisks() }
+func (r *runner) shutdown(ctx context.Context) error               { return r.Shutdown(ctx) }
+func (r *runner) abandon()                                         { r.Abandon() }
+func (r *runner) runningHere(group string) bool                    { return r.RunningHere(group) }
+func (r *runner) cleanedUp() bool                                  { return r.CleanedUp() }
+func (r *runner) resourceStatus(g *fsm.Group) []api.ResourceStatus { return r.ResourceStatus(g) }
+
+// runningReport is what this node's heartbeat says about the groups it
+// runs (owner.Runner.RunningReport).
+func (r *runner) runningReport() (applied uint64, running map[string]uint64) {
+	return r.RunningReport()
+}
+
+// heartbeatResources fills a heartbeat's resource summary (nodes only).
+func (s *Server) heartbeatResources(a *rpcwire.HeartbeatArgs) {
+	if s.runner != nil {
+		a.Resources = s.runner.ResourceReport()
+		a.DiskPeers = s.diskPeerAges() // diskpath.go
+	}
+}
+
+// DiskHeartbeats returns this member's last disk heartbeat on each slot
+// device, by device; empty on a witness or without lock devices.
+func (s *Server) DiskHeartbeats() []api.DiskHeartbeat {
+	if s.runner == nil {
+		return nil
+	}
+	return s.runner.Runner.DiskHeartbeats()
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/clock"
 )
 
@@ -24,11 +25,32 @@ const (
 var t0 = time.Unix(1_000_000, 0)
 
 // fakeHost answers heartbeats with answer(n, ctx) for the n-th call
-// (from 1).
+// (from 1); Go runs functions on goroutines wg waits for. The other calls
+// to the rest of the agent are not made by the code these tests run.
 type fakeHost struct {
 	mu     sync.Mutex
 	calls  int
 	answer func(n int, ctx context.Context) (map[string]uint64, string, error)
+	wg     sync.WaitGroup
+	exits  []int // under mu
+}
+
+func (h *fakeHost) Confirm(context.Context, string, uint64) error {
+	return errors.New("no leader here")
+}
+func (h *fakeHost) Commit(context.Context, fsm.Command) (uint64, error) {
+	return 0, errors.New("no leader here")
+}
+func (h *fakeHost) Header() fsm.Header         { return fsm.Header{} }
+func (h *fakeHost) RecordEventually(*fsm.Note) {}
+func (h *fakeHost) Exit(code int) {
+	h.mu.Lock()
+	h.exits = append(h.exits, code)
+	h.mu.Unlock()
+}
+func (h *fakeHost) Go(fn func()) {
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); fn() }()
 }
 
 func (h *fakeHost) Heartbeat(ctx context.Context) (map[string]uint64, string, error) {
