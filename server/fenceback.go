@@ -9,33 +9,6 @@ import (
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
-// runningReport is what a node's heartbeat says about the groups it runs:
-// every group of its log view that has resources built or started here,
-// or that its runner has not taken charge of yet (epoch 0: unknown), as
-// observed after its FSM applied Applied.
-func (r *runner) runningReport() (applied uint64, running map[string]uint64) {
-	st := r.s.fsm.View() // first: what follows is observed after st.Index
-	running = map[string]uint64{}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for name := range st.Groups {
-		w, ok := r.workers[name]
-		if !ok {
-			running[name] = 0 // no worker yet: cannot vouch for it
-			continue
-		}
-		w.mu.Lock()
-		switch {
-		case w.inst != nil: // includes stops that failed and leftovers
-			running[name] = w.inst.epoch
-		case !w.cleaned || w.cleanFailed: // first-sight cleanup not done or failed: cannot vouch
-			running[name] = 0
-		}
-		w.mu.Unlock()
-	}
-	return st.Index, running
-}
-
 // heartbeatRunning fills a heartbeat's Applied and Running (nodes only).
 func (s *Server) heartbeatRunning(a *rpcwire.HeartbeatArgs) {
 	if s.runner != nil {

@@ -91,21 +91,6 @@ func (s *Server) watchReady() {
 // everRenewed reports whether a heartbeat ever renewed the lease.
 func (l *lease) everRenewed() bool { return l.t.EverRenewed() }
 
-// stopsUnderWay reports whether a stop of a group began here and has not
-// ended or failed yet: shutdown waits for it past failover_timeout, since
-// the resource bounds its own stop (an OwnerFunc's stop_timeout).
-func (r *runner) stopsUnderWay() bool {
-	for _, w := range r.workerList() {
-		w.mu.Lock()
-		busy := w.inst != nil && w.inst.stopping && w.inst.stopFailedAt.IsZero()
-		w.mu.Unlock()
-		if busy {
-			return true
-		}
-	}
-	return false
-}
-
 // applyLibraryDefaults is the embedding step of New (see New): an empty
 // fencing.mode is an error, an empty self_fence_action becomes
 // DefaultEmbeddedSelfFenceAction.

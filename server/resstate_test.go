@@ -1,14 +1,12 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/raftha/raftha/api"
 )
@@ -195,19 +193,4 @@ func resCounter(t *testing.T, m *metrics, name, res string) float64 {
 		}
 	}
 	return 0
-}
-
-// TestCutError: errors are cut at MaxResourceError bytes on a rune
-// boundary; short ones are kept whole.
-func TestCutError(t *testing.T) {
-	if got := cutError("short"); got != "short" {
-		t.Fatalf("cutError(short) = %q", got)
-	}
-	got := cutError(strings.Repeat("x", 1000))
-	if len(got) > api.MaxResourceError || !strings.HasSuffix(got, "…") {
-		t.Fatalf("cut to %d bytes: %q", len(got), got)
-	}
-	if e := errors.New(strings.Repeat("ü", 300)); !utf8.ValidString(cutError(e.Error())) {
-		t.Fatal("cut inside a rune")
-	}
 }

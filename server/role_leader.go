@@ -11,6 +11,7 @@ import (
 	"github.com/raftha/raftha/server/internal/clock"
 	"github.com/raftha/raftha/server/internal/decide"
 	"github.com/raftha/raftha/server/internal/leader"
+	"github.com/raftha/raftha/server/internal/owner"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
@@ -43,9 +44,9 @@ func (s *Server) newLeaderRole() *leader.Leader {
 			DeadlinePassed: errDeadlinePassed},
 		LastAnswer:         lastAnswer,
 		Leaving:            s.leaving.Load,
-		MaxReportGroups:    maxReportGroups,
-		MaxReportResources: maxReportResources,
-		CutError:           cutError,
+		MaxReportGroups:    owner.MaxReportGroups,
+		MaxReportResources: owner.MaxReportResources,
+		CutError:           owner.CutError,
 	})
 }
 

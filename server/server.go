@@ -181,10 +181,6 @@ type Server struct {
 	// The hooks (hooks.go).
 	hooks *hookRunner
 
-	// fences shares one fence of a lost owner's instance per takeover
-	// round between its groups (fenceround.go).
-	fences fenceRounds
-
 	lease    *lease
 	runner   *runner
 	fencer   Fencer
@@ -463,7 +459,7 @@ func (s *Server) Kill() {
 		// resource call (a crash leaves those be); wait a little for them,
 		// so nothing of this member writes after Kill returns.
 		done := make(chan struct{})
-		go func() { s.runner.wg.Wait(); close(done) }()
+		go func() { s.runner.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):

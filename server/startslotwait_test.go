@@ -22,15 +22,16 @@ func TestStartWaitingForASlotHonoursAStop(t *testing.T) {
 	c.startAll()
 	c.waitHealthy()
 	r := c.member("n1").srv.runner
+	var held []func()
 	for i := 0; i < maxConcurrentStarts; i++ {
-		r.starts <- struct{}{} // slow starts of other groups hold every slot
+		held = append(held, r.TakeStartSlot()) // slow starts of other groups hold every slot
 	}
 	freed := false
 	free := func() {
 		if !freed {
 			freed = true
-			for i := 0; i < maxConcurrentStarts; i++ {
-				<-r.starts
+			for _, release := range held {
+				release()
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"github.com/raftha/raftha/fsm"
 )
 
-// maxConcurrentStarts bounds the groups a node begins to start at once.
+// MaxConcurrentStarts bounds the groups a node begins to start at once.
 // A start is a leader confirmation per resource, a run record written
 // and synced, the resources' own starts and a report: when the leader
 // placed hundreds of groups on a node at once, their starts together
@@ -16,12 +16,12 @@ import (
 // Past the bound a start waits for a slot: nothing of its group runs yet,
 // and it confirms ownership and checks its lease once it has one, as
 // every start does.
-const maxConcurrentStarts = 16
+const MaxConcurrentStarts = 16
 
 // startSlot waits for a start slot, or for ctx (the runner stopping). It
 // returns the function that gives the slot back (once, however often it
 // is called) and whether it got one.
-func (r *runner) startSlot(ctx context.Context) (release func(), ok bool) {
+func (r *Runner) startSlot(ctx context.Context) (release func(), ok bool) {
 	select {
 	case r.starts <- struct{}{}:
 		return sync.OnceFunc(func() { <-r.starts }), true
@@ -42,4 +42,12 @@ func (w *worker) stillToStart(epoch uint64) bool {
 	}
 	gs := g.Status
 	return gs.Owner == w.r.s.cfg.NodeID && gs.Epoch == epoch && (gs.State == fsm.StateStarting || gs.State == fsm.StateOnline)
+}
+
+// TakeStartSlot takes a start slot as a start of a group would, without
+// starting anything, and returns what gives it back (tests hold every
+// slot this way).
+func (r *Runner) TakeStartSlot() (release func()) {
+	release, _ = r.startSlot(context.Background())
+	return release
 }

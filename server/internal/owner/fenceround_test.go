@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftha/raftha/cloud"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -43,7 +44,7 @@ func (g *gateFencer) count() int {
 // release ends call n (1-based) with err.
 func (g *gateFencer) release(t *testing.T, n int, err error) {
 	t.Helper()
-	waitFor(t, 5*time.Second, "fence call to be made", func() bool { return g.count() >= n })
+	waitFor(t, "fence call to be made", func() bool { return g.count() >= n })
 	g.mu.Lock()
 	g.gates[n-1] <- err
 	g.mu.Unlock()
@@ -58,8 +59,9 @@ func TestFenceRoundSharedOnlyByTakeoversDecidedBeforeIt(t *testing.T) {
 	gf := &gateFencer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := &Server{fsm: fsm.New(), fencer: gf, ctx: ctx}
-	defer s.wg.Wait()
+	h := &fakeHost{}
+	s := &agent{fsm: fsm.New(), fencer: gf, ctx: ctx, host: h}
+	defer h.wg.Wait()
 	defer cancel()
 	target := fsm.Member{ID: "n1", InstanceID: "i-1", Address: "127.0.0.1:1"}
 	s.fsm.StoreConfiguration(10, raft.Configuration{})
@@ -96,7 +98,7 @@ func TestFenceRoundSharedOnlyByTakeoversDecidedBeforeIt(t *testing.T) {
 	}
 
 	fence("a", 10) // round 1 begins, covering up to index 10
-	waitFor(t, 5*time.Second, "round 1", func() bool { return gf.count() == 1 })
+	waitFor(t, "round 1", func() bool { return gf.count() == 1 })
 	fence("b", 9) // decided before round 1 began: shares it
 	s.fsm.StoreConfiguration(12, raft.Configuration{})
 	fence("c", 12) // decided after round 1 began: must not share it
@@ -107,7 +109,7 @@ func TestFenceRoundSharedOnlyByTakeoversDecidedBeforeIt(t *testing.T) {
 	gf.release(t, 1, nil)
 	expect(true, "a", "b")
 	// c now begins round 2, covering up to 12.
-	waitFor(t, 5*time.Second, "round 2 for c", func() bool { return gf.count() == 2 })
+	waitFor(t, "round 2 for c", func() bool { return gf.count() == 2 })
 	gf.release(t, 2, nil)
 	expect(true, "c")
 	fence("d", 11) // decided before round 2 began, which succeeded: reused
@@ -121,12 +123,12 @@ func TestFenceRoundSharedOnlyByTakeoversDecidedBeforeIt(t *testing.T) {
 	gf.release(t, 3, errors.New("EC2 said no"))
 	expect(false, "e")
 	fence("f", 13) // the failed round 3 is not reused
-	waitFor(t, 5*time.Second, "round 4 for f", func() bool { return gf.count() == 4 })
+	waitFor(t, "round 4 for f", func() bool { return gf.count() == 4 })
 	gf.release(t, 4, nil)
 	expect(true, "f")
 
 	// A takeover not applied here yet is refused, never fenced early.
-	if _, err := s.fenceShared(ctx, target, 99, time.Second); !errors.Is(err, errFenceRoundOrder) || !errors.Is(err, ErrFenceFailed) {
+	if _, err := s.fenceShared(ctx, target, 99, time.Second); !errors.Is(err, errFenceRoundOrder) || !errors.Is(err, cloud.ErrFenceFailed) {
 		t.Fatalf("fence for an unapplied takeover: %v, want errFenceRoundOrder", err)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -172,7 +172,7 @@ func (w *worker) ackPills(ctx context.Context, g *fsm.Group) {
 // buildSlotResources builds the resources of spec that have a slot area
 // (a disk with lock_device), for the pill and the disk heartbeat. Nothing
 // is started; a spec that does not build yields nothing.
-func (s *Server) buildSlotResources(group string, spec []fsm.ResourceSpec, log hclog.Logger) []resources.Resource {
+func (s *agent) buildSlotResources(group string, spec []fsm.ResourceSpec, log hclog.Logger) []resources.Resource {
 	var out []resources.Resource
 	for _, rs := range spec {
 		if rs.Type == gohandler.TypeName {

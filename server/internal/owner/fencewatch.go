@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (w *worker) fenceWatch(ctx context.Context, inst *instance) bool {
 		if !ok {
 			continue
 		}
-		lctx, cancel := s.lease.bound(ctx, w.name, inst.epoch)
+		lctx, cancel := s.lease.Bound(ctx, w.name, inst.epoch)
 		err := fc.CheckFence(lctx, w.token(inst.epoch, b.name))
 		cancel()
 		if err == nil {

@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 			return
 		}
 		// The check may repair (a side effect): bounded by the lease too.
-		lctx, lcancel := s.lease.bound(ctx, w.name, inst.epoch)
+		lctx, lcancel := s.lease.Bound(ctx, w.name, inst.epoch)
 		if lctx.Err() != nil {
 			lcancel()
 			return
@@ -53,7 +53,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 		if err != nil {
 			result = "failed"
 		}
-		s.metrics.checks.WithLabelValues(w.name, b.name, result).Inc()
+		s.metrics.Checks.WithLabelValues(w.name, b.name, result).Inc()
 		if err == nil {
 			if b.failures > 0 {
 				w.log.Info("resource check passes again", "resource", b.name, "after_failures", b.failures)
@@ -72,7 +72,7 @@ func (w *worker) monitor(ctx context.Context, g *fsm.Group, inst *instance) {
 			w.restartTracked(inst.epoch, b.name)
 			reason := fmt.Sprintf("check of %s failed %d times (%v); restart %d of %d on %s", b.name, b.mon.FailuresBeforeRestart, err, b.restarts, b.mon.RestartsBeforeFailover, s.cfg.NodeID)
 			w.log.Warn("restarting resource", "resource", b.name, "restart", b.restarts, "of", b.mon.RestartsBeforeFailover)
-			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: fsm.KindResourceRestart, Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
+			s.recordEventually(&fsm.Note{Header: s.host.Header(), Kind: fsm.KindResourceRestart, Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
 			w.restartFrom(ctx, g, inst, i)
 			return
 		}

@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftha/raftha/fsm"
-	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
 // start starts the group's resources in order. Before each one it confirms
@@ -58,7 +57,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	for i := inst.started; i < len(inst.res); i++ {
 		b := inst.res[i]
 		if err := timed(&steps.startConfirm, func() error { return s.confirm(ctx, w.name, epoch) }); err != nil {
-			if errors.Is(err, ErrNotOwner) {
+			if errors.Is(err, s.errNotOwner) {
 				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
 				w.stopLocal(ctx, "ownership not confirmed")
 			} else {
@@ -77,7 +76,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		// The lease is checked again right before the side effect, and
 		// bounds it: a call still running when the lease ends is
 		// cancelled, and the guard takes over if it does not return.
-		lctx, cancel := s.lease.bound(ctx, w.name, epoch)
+		lctx, cancel := s.lease.Bound(ctx, w.name, epoch)
 		if lctx.Err() != nil {
 			cancel()
 			s.logLimit.Log(w.log, hclog.Warn, "lease-start/"+w.name, "lease ran out between confirmation and start; starting nothing", "epoch", epoch, "resource", b.name)
@@ -110,7 +109,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	inst.online = true
 	w.mu.Unlock()
 	if w.fenceEpoch == epoch && !w.fenceSeen.IsZero() {
-		s.metrics.takeoverToOn.Observe(time.Since(w.fenceSeen).Seconds())
+		s.metrics.TakeoverToOnline.Observe(time.Since(w.fenceSeen).Seconds())
 	}
 	w.log.Info("group online", "epoch", epoch)
 	release() // the report needs no slot
@@ -222,7 +221,7 @@ func (w *worker) selfFence(ctx context.Context, inst *instance, cause string) er
 	inst.selfFenced = true
 	w.mu.Unlock()
 	if first {
-		s.metrics.selfFences.Inc()
+		s.metrics.SelfFences.Inc()
 		w.log.Warn(cause+": self-fencing, stopping resources in reverse order", "epoch", inst.epoch, "stop_deadline", deadline)
 	}
 	sctx, cancel := context.WithTimeout(ctx, deadline)
@@ -238,7 +237,7 @@ func (w *worker) selfFence(ctx context.Context, inst *instance, cause string) er
 	w.log.Warn("self-fenced", "epoch", inst.epoch, "result", reason)
 	// The leader is likely unreachable right now (that is why the lease
 	// ran out): keep trying to record the event until it lands.
-	s.recordEventually(&fsm.Note{Header: s.header(""), Kind: fsm.KindSelfFenced, Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
+	s.recordEventually(&fsm.Note{Header: s.host.Header(), Kind: fsm.KindSelfFenced, Group: w.name, Node: s.cfg.NodeID, Epoch: inst.epoch, Reason: reason})
 	return err
 }
 
@@ -250,15 +249,15 @@ func (w *worker) syncRecord() error {
 	inst := w.inst
 	w.mu.Unlock()
 	if inst == nil && w.gaveUp == nil {
-		return s.removeRecord(w.name)
+		return s.records.Remove(w.name)
 	}
-	rec := runRecord{Group: w.name, GaveUp: w.gaveUp}
+	rec := RunRecord{Group: w.name, GaveUp: w.gaveUp}
 	if inst != nil {
 		rec.Epoch, rec.Resources = inst.epoch, inst.spec
 	} else {
 		rec.Epoch = w.gaveUp.Epoch
 	}
-	if err := s.writeRecord(rec); err != nil {
+	if err := s.records.Write(rec); err != nil {
 		return err
 	}
 	if inst != nil {
@@ -320,7 +319,7 @@ func (w *worker) resendGaveUp(ctx context.Context) {
 func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
 	s := w.r.s
 	epoch, state := r.Epoch, r.State
-	r.Header, r.Node = s.header(""), s.cfg.NodeID
+	r.Header, r.Node = s.host.Header(), s.cfg.NodeID
 	// A report says what already happened here; the runner's cancellation
 	// (Shutdown) must not cut it off in flight, or the leader never learns
 	// that a planned stop finished and has to treat this node as lost.
@@ -335,17 +334,4 @@ func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
 	if err != nil {
 		s.logLimit.Log(w.log, hclog.Warn, "report/"+w.name+"/"+string(state), "report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
 	}
-}
-
-// confirm asks the leader, linearizably, whether this node owns group at
-// epoch. Success also renews the lease for that group.
-func (s *Server) confirm(ctx context.Context, group string, epoch uint64) error {
-	sent := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
-	defer cancel()
-	_, err := forwardLease(ctx, s, confirmCall, rpcwire.ConfirmArgs{Group: group, Node: s.cfg.NodeID, Epoch: epoch})
-	if err == nil {
-		s.lease.confirmed(sent, group, epoch)
-	}
-	return err
 }

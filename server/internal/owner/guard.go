@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"fmt"
@@ -21,12 +21,12 @@ import (
 // once. The lease-only winner waits lease + stop_deadline + a margin from
 // when the leader last heard from the owner, which ends after either
 // deadline (see Config.LeaseOnlyWait and `raftha timing explain`).
-func (r *runner) guard() {
+func (r *Runner) Guard() {
 	s := r.s
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		renewed := s.lease.renewed()
+		renewed := s.lease.table.Renewed()
 		// Woken by renewals, kicks and deadlines; it also looks at least
 		// once a lease, in case a change reached it by none of these.
 		next := min(r.guardPass(time.Now()), s.cfg.Timing.Lease.D())
@@ -43,7 +43,7 @@ func (r *runner) guard() {
 
 // kickGuard makes the guard look again now (a resource is about to start,
 // or a stop failed).
-func (r *runner) kickGuard() {
+func (r *Runner) kickGuard() {
 	select {
 	case r.guardKick <- struct{}{}:
 	default:
@@ -54,7 +54,7 @@ func (r *runner) kickGuard() {
 // those past their deadline, and returns how long until it must look
 // again: the next deadline, or the next end of a lease it has seen (it
 // also wakes at every renewal and when a stop fails).
-func (r *runner) guardPass(now time.Time) time.Duration {
+func (r *Runner) guardPass(now time.Time) time.Duration {
 	s := r.s
 	stopDeadline := s.cfg.Fencing.StopDeadline.D()
 	next := time.Hour
@@ -65,7 +65,7 @@ func (r *runner) guardPass(now time.Time) time.Duration {
 			w.mu.Unlock()
 			continue
 		}
-		if until, ok := s.lease.expiry(w.name, inst.epoch); ok && until.After(inst.validUntil) {
+		if until, ok := s.lease.table.Expiry(w.name, inst.epoch); ok && until.After(inst.validUntil) {
 			inst.validUntil = until
 		}
 		var due time.Time
@@ -94,7 +94,7 @@ func (r *runner) guardPass(now time.Time) time.Duration {
 				why = fmt.Sprintf("group %s (epoch %d): resources could not be stopped within fencing.stop_deadline %s", w.name, epoch, stopDeadline)
 			}
 			s.selfFenceAction(why)
-			s.recordEventually(&fsm.Note{Header: s.header(""), Kind: fsm.KindSelfFenceAction, Group: w.name, Node: s.cfg.NodeID, Epoch: epoch,
+			s.recordEventually(&fsm.Note{Header: s.host.Header(), Kind: fsm.KindSelfFenceAction, Group: w.name, Node: s.cfg.NodeID, Epoch: epoch,
 				Reason: fmt.Sprintf("%s; took self_fence_action %s", why, s.cfg.Fencing.SelfFenceAction)})
 		case !due.IsZero():
 			next = min(next, due.Sub(now))

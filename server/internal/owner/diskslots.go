@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -32,7 +32,7 @@ type diskSlots struct {
 
 // beatDisks writes the disk heartbeat every heartbeat until the member
 // stops.
-func (r *runner) beatDisks() {
+func (r *Runner) BeatDisks() {
 	s := r.s
 	t := time.NewTicker(s.cfg.Timing.Heartbeat.D())
 	defer t.Stop()
@@ -49,7 +49,7 @@ func (r *runner) beatDisks() {
 // beatDisksOnce is one round over the groups this node is a candidate
 // for; each device once. Every call is bounded by the device's
 // lock_io_timeout per I/O.
-func (r *runner) beatDisksOnce(ctx context.Context) {
+func (r *Runner) beatDisksOnce(ctx context.Context) {
 	s := r.s
 	st := s.fsm.Shared()
 	names := make([]string, 0, len(st.Groups))
@@ -123,12 +123,9 @@ func (r *runner) beatDisksOnce(ctx context.Context) {
 }
 
 // DiskHeartbeats returns this member's last disk heartbeat on each slot
-// device, by device; empty on a witness or without lock devices.
-func (s *Server) DiskHeartbeats() []api.DiskHeartbeat {
-	if s.runner == nil {
-		return nil
-	}
-	d := &s.runner.slots
+// device, by device.
+func (r *Runner) DiskHeartbeats() []api.DiskHeartbeat {
+	d := &r.slots
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]api.DiskHeartbeat, 0, len(d.last))

@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -88,7 +88,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 		}
 		verified = strings.Join(proofs, "; ")
 		if err := errors.Join(errs...); err != nil {
-			s.metrics.fences.WithLabelValues(string(config.FencingAWSStop), "failed").Inc()
+			s.metrics.Fences.WithLabelValues(string(config.FencingAWSStop), "failed").Inc()
 			w.fenceTries++
 			backoff := fenceRetryDelay(w.fenceTries, err)
 			w.fenceNext = time.Now().Add(backoff)
@@ -96,17 +96,17 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 			reason := fmt.Sprintf("fencing %s (instance %s) failed (attempt %d, next in %s): %v; the group stays offline until a fence succeeds", target.ID, dash0(target.InstanceID), w.fenceTries, backoff, err)
 			w.log.Error("fence failed; group stays offline", "fence_node", target.ID, "attempt", w.fenceTries, "retry_in", backoff, "error", err)
 			nctx, ncancel := context.WithTimeout(ctx, proposeTimeout)
-			_, _ = s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: fsm.KindFenceFailed, Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Reason: reason})
+			_, _ = s.commit(nctx, &fsm.Note{Header: s.host.Header(), Kind: fsm.KindFenceFailed, Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Reason: reason})
 			ncancel()
 			return
 		}
 		method, fenced = fsm.FencingAWSStop, gs.InstancesToFence()
 	}
-	s.metrics.fences.WithLabelValues(string(method), "ok").Inc()
+	s.metrics.Fences.WithLabelValues(string(method), "ok").Inc()
 	if method == fsm.FencingLeaseOnly {
-		s.metrics.fenceDuration.Observe(time.Since(w.fenceSeen).Seconds())
+		s.metrics.FenceDuration.Observe(time.Since(w.fenceSeen).Seconds())
 	} else {
-		s.metrics.fenceDuration.Observe(time.Since(start).Seconds())
+		s.metrics.FenceDuration.Observe(time.Since(start).Seconds())
 	}
 	took := time.Since(start).Round(time.Millisecond)
 	if method == fsm.FencingLeaseOnly {
@@ -115,7 +115,7 @@ func (w *worker) fence(ctx context.Context, st *fsm.State, g *fsm.Group) {
 	w.log.Warn("previous owner fenced", "fence_node", target.ID, "method", method, "took", took, "epoch", gs.Epoch, "verified", verified)
 	rctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	if err := w.commitFenced(rctx, &fsm.Fenced{Header: s.header(""), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String(), Verified: verified, Instances: fenced}, took); err != nil {
+	if err := w.commitFenced(rctx, &fsm.Fenced{Header: s.host.Header(), Group: w.name, Node: s.cfg.NodeID, Epoch: gs.Epoch, Method: method, Took: took.String(), Verified: verified, Instances: fenced}, took); err != nil {
 		w.log.Warn("could not record the fence; will fence again", "error", err)
 	}
 }

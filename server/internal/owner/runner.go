@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -15,14 +15,14 @@ import (
 	"github.com/raftha/raftha/resources"
 )
 
-// runner runs this node's share of the groups. Each group has a worker
+// Runner runs this node's share of the groups. Each group has a worker
 // goroutine that compares the log's view (owner, epoch, state) with what
 // runs locally and converges, level-triggered: a lost report or a failed
 // step is simply retried on the next pass. Beside the workers, the guard
 // (guard.go) enforces the self-fence deadline, so a resource call that
 // hangs cannot hold it up.
-type runner struct {
-	s   *Server
+type Runner struct {
+	s   *agent
 	log hclog.Logger
 
 	mu      sync.Mutex
@@ -44,7 +44,7 @@ type runner struct {
 
 // noteHandoverFailure records a failed stop of group at epoch while this
 // member is leaving; it is one of the errors shutdown returns.
-func (r *runner) noteHandoverFailure(group string, epoch uint64, reason string) {
+func (r *Runner) noteHandoverFailure(group string, epoch uint64, reason string) {
 	if !r.s.leaving.Load() {
 		return
 	}
@@ -53,13 +53,16 @@ func (r *runner) noteHandoverFailure(group string, epoch uint64, reason string) 
 	r.mu.Unlock()
 }
 
-// newRunner builds the runner and loads the run records an earlier run of
-// the agent left (record.go): what they name may still run here, so each
-// becomes a leftover instance its worker stops before anything else.
-func newRunner(s *Server) (*runner, error) {
+// NewRunner builds the runner of a member whose services and settings
+// are h and o, and loads the run records an earlier run of the agent left
+// (record.go): what they name may still run here, so each becomes a
+// leftover instance its worker stops before anything else. It ends when
+// o.Ctx does (or at Shutdown or Abandon).
+func NewRunner(h Host, o RunnerOptions) (*Runner, error) {
+	s := newAgent(h, o)
 	ctx, cancel := context.WithCancel(s.ctx)
-	r := &runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel, guardKick: make(chan struct{}, 1), starts: make(chan struct{}, maxConcurrentStarts)}
-	recs, err := s.readRecords()
+	r := &Runner{s: s, log: s.logger.Named("runner"), workers: map[string]*worker{}, ctx: ctx, cancel: cancel, guardKick: make(chan struct{}, 1), starts: make(chan struct{}, MaxConcurrentStarts)}
+	recs, err := s.records.Read()
 	if err != nil {
 		cancel()
 		return nil, err
@@ -73,7 +76,7 @@ func newRunner(s *Server) (*runner, error) {
 		inst, err := w.build(rec.Resources, rec.Epoch)
 		if err != nil {
 			cancel()
-			return nil, fmt.Errorf("run record %s: cannot rebuild what may still run here to stop it: %w", s.recordPath(name), err)
+			return nil, fmt.Errorf("run record %s: cannot rebuild what may still run here to stop it: %w", s.records.Path(name), err)
 		}
 		inst.started, inst.leftover, inst.recorded = len(inst.res), true, true
 		w.inst, w.cleaned = inst, true
@@ -83,7 +86,7 @@ func newRunner(s *Server) (*runner, error) {
 }
 
 // newWorker registers a worker for group (r.mu held or not yet shared).
-func (r *runner) newWorker(name string) *worker {
+func (r *Runner) newWorker(name string) *worker {
 	w := &worker{r: r, name: name, kick: make(chan struct{}, 1), log: r.log.With("group", name)}
 	r.workers[name] = w
 	return w
@@ -91,7 +94,7 @@ func (r *runner) newWorker(name string) *worker {
 
 // run starts a worker per group as groups appear in the log (and for
 // every run record loaded at start).
-func (r *runner) run() {
+func (r *Runner) Run() {
 	tick := time.NewTicker(r.s.cfg.Timing.Heartbeat.D())
 	defer tick.Stop()
 	running := map[*worker]bool{}
@@ -124,9 +127,9 @@ func (r *runner) run() {
 		case <-r.ctx.Done():
 			return
 		case <-ch:
-		case <-r.s.lease.renewed():
+		case <-r.s.lease.table.Renewed():
 		case <-tick.C:
-		case <-time.After(r.s.lease.untilNextExpiry()):
+		case <-time.After(r.s.lease.table.UntilNextExpiry()):
 		}
 	}
 }
@@ -141,7 +144,7 @@ func (r *runner) run() {
 // reported stop-failed: the group then moves only by a fenced takeover
 // (safety clause 7). It returns what did not stop, and ctx's error when
 // ctx ended before every group was handed over.
-func (r *runner) shutdown(ctx context.Context) error {
+func (r *Runner) Shutdown(ctx context.Context) error {
 	r.s.leaving.Store(true)
 	deadline := time.Now().Add(r.s.cfg.Timing.FailoverTimeout.D())
 	for (time.Now().Before(deadline) || r.stopsUnderWay()) && r.runningCount() > 0 && ctx.Err() == nil {
@@ -218,7 +221,7 @@ func (w *worker) stopAtShutdown() error {
 	return nil
 }
 
-func (r *runner) workerList() []*worker {
+func (r *Runner) workerList() []*worker {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ws := make([]*worker, 0, len(r.workers))
@@ -232,7 +235,7 @@ func (r *runner) workerList() []*worker {
 // Processes the resources started are killed, as systemd's control-group
 // kill (KillMode=control-group) or a dead host would; nothing is reported
 // and the run records stay, as they would after a crash.
-func (r *runner) abandon() {
+func (r *Runner) Abandon() {
 	r.mu.Lock()
 	for _, w := range r.workers {
 		w.mu.Lock()
@@ -250,8 +253,8 @@ func (r *runner) abandon() {
 	r.cancel()
 }
 
-// runningHere reports whether group's resources run on this node now.
-func (r *runner) runningHere(group string) bool {
+// RunningHere reports whether group's resources run on this node now.
+func (r *Runner) RunningHere(group string) bool {
 	r.mu.Lock()
 	w, ok := r.workers[group]
 	r.mu.Unlock()
@@ -263,7 +266,7 @@ func (r *runner) runningHere(group string) bool {
 	return w.inst != nil && w.inst.started > 0
 }
 
-func (r *runner) runningCount() int {
+func (r *Runner) runningCount() int {
 	n := 0
 	for _, w := range r.workerList() {
 		w.mu.Lock()
@@ -275,9 +278,9 @@ func (r *runner) runningCount() int {
 	return n
 }
 
-// cleanedUp reports whether every leftover of an earlier run of the agent
+// CleanedUp reports whether every leftover of an earlier run of the agent
 // has been stopped. Until then the watchdog is not fed.
-func (r *runner) cleanedUp() bool {
+func (r *Runner) CleanedUp() bool {
 	for _, w := range r.workerList() {
 		w.mu.Lock()
 		left := w.inst != nil && w.inst.leftover
@@ -287,100 +290,6 @@ func (r *runner) cleanedUp() bool {
 		}
 	}
 	return true
-}
-
-// instance is a group as it runs here: resources built at one epoch.
-// started counts the resources that may have taken effect: a resource
-// counts from the moment its Start is called, since a Start that fails or
-// hangs may still have acted (safety clause 7). Fields the guard reads are
-// written under the worker's mu.
-type instance struct {
-	epoch   uint64
-	spec    []fsm.ResourceSpec // what res was built from (the run record)
-	res     []built
-	started int
-	online  bool
-	// recorded: the run record names this instance.
-	recorded bool
-	// leftover: loaded from a run record at start; stopped before
-	// anything else, whatever the log says.
-	leftover bool
-	// born is when the instance was built or loaded.
-	born time.Time
-	// validUntil is the latest lease expiry the guard saw for it.
-	validUntil time.Time
-	// stopping: a stop has begun; the instance is only stopped from now
-	// on. lastStop is the last stop attempt, stopErr its error, and
-	// stopFailedAt when a stop of it first failed.
-	stopping     bool
-	lastStop     time.Time
-	stopErr      error
-	stopFailedAt time.Time
-	// supersededAt: when a fence check found the group superseded
-	// (fencewatch.go); the guard takes the hard action stop_deadline
-	// later if the resources are still up, whatever the lease says.
-	supersededAt time.Time
-	// selfFenced: the lease ran out and the self-fence was recorded;
-	// hardDone: the guard took the hard action for it.
-	selfFenced, hardDone bool
-}
-
-type built struct {
-	name string
-	typ  string
-	r    resources.Resource
-	mon  fsm.MonitorSpec
-	// monitor progress (worker goroutine only)
-	next     time.Time
-	failures int
-	restarts int
-}
-
-type worker struct {
-	r    *runner
-	name string
-	kick chan struct{}
-	log  hclog.Logger
-
-	mu   sync.Mutex
-	inst *instance
-	// cleaned: first-sight cleanup tried (or not needed); cleanFailed:
-	// it failed. Both under mu.
-	cleaned, cleanFailed bool
-	abandoned            bool
-
-	// gaveUp is the failed report sent for an epoch (worker goroutine
-	// only): the worker never starts the group again at that epoch and
-	// re-sends the report until the log moves on, since a report whose
-	// RPC failed may still commit later.
-	gaveUp     *fsm.Report
-	gaveUpSent time.Time
-
-	// retry is the start retry under way (startretry.go; worker
-	// goroutine only).
-	retry startRetry
-
-	// fencing progress of the current takeover (worker goroutine only)
-	fenceEpoch uint64
-	fenceSeen  time.Time
-	fenceTries int
-	fenceNext  time.Time
-
-	// stepTimes: what the current change's steps took (overhead.go;
-	// worker goroutine only).
-	stepTimes stepTimes
-
-	// fenceWatchNext: when the FenceCheckers are due again (fencewatch.go;
-	// worker goroutine only).
-	fenceWatchNext time.Time
-
-	// res is what the resources did at the current epoch, for status
-	// (resstate.go).
-	res resTracker
-
-	// pill: the poison pill of a takeover, both sides (pill.go; worker
-	// goroutine only).
-	pill pillState
 }
 
 func (w *worker) poke() {
@@ -449,7 +358,7 @@ func (w *worker) reconcile(ctx context.Context) {
 		// shared device the owner has mounted, seen from one host in a
 		// test bed), and retrying would keep the worker busy when the
 		// group comes its way. A node whose cleanup failed never vouches
-		// that it runs nothing of the group (runningReport).
+		// that it runs nothing of the group (RunningReport).
 		var err error
 		if !(mine && gs.Active()) {
 			err = w.ensureStopped(ctx, g)
@@ -479,7 +388,7 @@ func (w *worker) reconcile(ctx context.Context) {
 		}
 		return
 	}
-	if inst != nil && inst.started > 0 && !s.lease.valid(w.name, inst.epoch) {
+	if inst != nil && inst.started > 0 && !s.lease.table.Valid(w.name, inst.epoch) {
 		w.selfFence(ctx, inst, "lease expired")
 		return
 	}
@@ -518,29 +427,6 @@ func (w *worker) reconcile(ctx context.Context) {
 	}
 }
 
-// recordEventually commits an event note in the background, retrying every
-// heartbeat for up to ten minutes or until the member stops.
-func (s *Server) recordEventually(n *fsm.Note) {
-	s.hookNote(n) // hooks.go: queued, never waited for
-	s.goFn(func() {
-		deadline := time.Now().Add(10 * time.Minute)
-		for attempt := 1; time.Now().Before(deadline); attempt++ {
-			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timing.Lease.D())
-			_, err := s.commit(ctx, n)
-			cancel()
-			if err == nil {
-				return
-			}
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-time.After(s.cfg.Timing.Heartbeat.D()):
-			}
-		}
-		s.logger.Warn("event could not be recorded", "kind", n.Kind, "group", n.Group)
-	})
-}
-
 // build builds the resources of spec for epoch; nothing is started.
 func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error) {
 	s := w.r.s
@@ -565,9 +451,9 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 			CallTimeout: s.cfg.AWS.CallTimeout.D(),
 			// A stop with no stop_timeout of its own fits the self-fence.
 			StopDeadline:  s.cfg.Fencing.StopDeadline.D(),
-			ResolveVolume: resolveEBSVolume,
+			ResolveVolume: s.resolveVolume,
 			Heartbeat:     s.cfg.Timing.Heartbeat.D(),
-			Handlers:      handlerHost{s}, // the `go` type's OwnerFuncs and lease
+			Handlers:      s.handlers, // the `go` type's OwnerFuncs and lease
 		})
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", rs.Name, err)
@@ -576,3 +462,49 @@ func (w *worker) build(spec []fsm.ResourceSpec, epoch uint64) (*instance, error)
 	}
 	return inst, nil
 }
+
+// RunningReport is what a node's heartbeat says about the groups it runs:
+// every group of its log view that has resources built or started here,
+// or that its runner has not taken charge of yet (epoch 0: unknown), as
+// observed after its FSM applied Applied.
+func (r *Runner) RunningReport() (applied uint64, running map[string]uint64) {
+	st := r.s.fsm.View() // first: what follows is observed after st.Index
+	running = map[string]uint64{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name := range st.Groups {
+		w, ok := r.workers[name]
+		if !ok {
+			running[name] = 0 // no worker yet: cannot vouch for it
+			continue
+		}
+		w.mu.Lock()
+		switch {
+		case w.inst != nil: // includes stops that failed and leftovers
+			running[name] = w.inst.epoch
+		case !w.cleaned || w.cleanFailed: // first-sight cleanup not done or failed: cannot vouch
+			running[name] = 0
+		}
+		w.mu.Unlock()
+	}
+	return st.Index, running
+}
+
+// stopsUnderWay reports whether a stop of a group began here and has not
+// ended or failed yet: shutdown waits for it past failover_timeout, since
+// the resource bounds its own stop (an OwnerFunc's stop_timeout).
+func (r *Runner) stopsUnderWay() bool {
+	for _, w := range r.workerList() {
+		w.mu.Lock()
+		busy := w.inst != nil && w.inst.stopping && w.inst.stopFailedAt.IsZero()
+		w.mu.Unlock()
+		if busy {
+			return true
+		}
+	}
+	return false
+}
+
+// Wait waits for the workers to end (after Shutdown, Abandon or the end
+// of the member's context).
+func (r *Runner) Wait() { r.wg.Wait() }

@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/raftha/raftha/cloud"
 	"github.com/raftha/raftha/fsm"
 )
 
@@ -43,7 +44,7 @@ type fenceRound struct {
 	err    error
 }
 
-// errFenceRoundOrder is returned (with ErrFenceFailed) if a group asks for
+// errFenceRoundOrder is returned (with cloud.ErrFenceFailed) if a group asks for
 // a fence of a takeover this member has not applied yet; it cannot happen
 // through the worker, which reads the epoch from the applied state.
 var errFenceRoundOrder = errors.New("takeover not applied here yet")
@@ -51,7 +52,7 @@ var errFenceRoundOrder = errors.New("takeover not applied here yet")
 // fenceShared fences target for the takeover decided at epoch, sharing a
 // round with the other groups it covers (see fenceRounds). timeout bounds
 // the fence itself; ctx bounds only this caller's wait.
-func (s *Server) fenceShared(ctx context.Context, target fsm.Member, epoch uint64, timeout time.Duration) (string, error) {
+func (s *agent) fenceShared(ctx context.Context, target fsm.Member, epoch uint64, timeout time.Duration) (string, error) {
 	key := fenceKey{target.ID, target.InstanceID, target.Address}
 	for {
 		s.fences.mu.Lock()
@@ -72,13 +73,13 @@ func (s *Server) fenceShared(ctx context.Context, target fsm.Member, epoch uint6
 			case <-r.done:
 				continue
 			case <-ctx.Done():
-				return "", fmt.Errorf("%w: %w", ErrFenceFailed, ctx.Err())
+				return "", fmt.Errorf("%w: %w", cloud.ErrFenceFailed, ctx.Err())
 			}
 		}
 		covers := s.fsm.AppliedIndex()
 		if covers < epoch {
 			s.fences.mu.Unlock()
-			return "", fmt.Errorf("%w: %w (epoch %d, applied %d)", ErrFenceFailed, errFenceRoundOrder, epoch, covers)
+			return "", fmt.Errorf("%w: %w (epoch %d, applied %d)", cloud.ErrFenceFailed, errFenceRoundOrder, epoch, covers)
 		}
 		r = &fenceRound{covers: covers, done: make(chan struct{})}
 		s.fences.last[key] = r
@@ -101,7 +102,7 @@ func (r *fenceRound) wait(ctx context.Context) (string, error) {
 	case <-r.done:
 		return r.proof, r.err
 	case <-ctx.Done():
-		return "", fmt.Errorf("%w: %w", ErrFenceFailed, ctx.Err())
+		return "", fmt.Errorf("%w: %w", cloud.ErrFenceFailed, ctx.Err())
 	}
 }
 

@@ -1,4 +1,4 @@
-package server
+package owner
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func (w *worker) retryStart(ctx context.Context, g *fsm.Group, reason *string) b
 	// now is left out (the failed report, if it comes, counts the retries).
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(delay, s.cfg.Timing.Lease.D()))
 	defer cancel()
-	if _, err := s.commit(nctx, &fsm.Note{Header: s.header(""), Kind: fsm.KindStartRetry, Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, Reason: note}); err != nil {
+	if _, err := s.commit(nctx, &fsm.Note{Header: s.host.Header(), Kind: fsm.KindStartRetry, Group: w.name, Node: s.cfg.NodeID, Epoch: epoch, Reason: note}); err != nil {
 		s.logLimit.Log(w.log, hclog.Warn, "start-retry-note/"+w.name, "start retry not recorded in the history", "epoch", epoch, "error", err)
 	}
 	return true

@@ -1,0 +1,266 @@
+package owner
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/clock"
+)
+
+// The lease loop on a fake clock: no test here waits for a heartbeat or a
+// lease in real time. waitFor only lets the goroutines under test run
+// (bounded at 5s of real time, for a broken build).
+
+const (
+	testHB    = time.Second
+	testLease = 4 * time.Second
+)
+
+var t0 = time.Unix(1_000_000, 0)
+
+// fakeHost answers heartbeats with answer(n, ctx) for the n-th call
+// (from 1); Go runs functions on goroutines wg waits for. The other calls
+// to the rest of the agent are not made by the code these tests run.
+type fakeHost struct {
+	mu     sync.Mutex
+	calls  int
+	answer func(n int, ctx context.Context) (map[string]uint64, string, error)
+	wg     sync.WaitGroup
+	exits  []int // under mu
+}
+
+func (h *fakeHost) Confirm(context.Context, string, uint64) error {
+	return errors.New("no leader here")
+}
+func (h *fakeHost) Commit(context.Context, fsm.Command) (uint64, error) {
+	return 0, errors.New("no leader here")
+}
+func (h *fakeHost) Header() fsm.Header         { return fsm.Header{} }
+func (h *fakeHost) RecordEventually(*fsm.Note) {}
+func (h *fakeHost) Exit(code int) {
+	h.mu.Lock()
+	h.exits = append(h.exits, code)
+	h.mu.Unlock()
+}
+func (h *fakeHost) Go(fn func()) {
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); fn() }()
+}
+
+func (h *fakeHost) Heartbeat(ctx context.Context) (map[string]uint64, string, error) {
+	h.mu.Lock()
+	h.calls++
+	n := h.calls
+	h.mu.Unlock()
+	return h.answer(n, ctx)
+}
+
+func (h *fakeHost) n() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls
+}
+
+func owns(g string, e uint64) func(int, context.Context) (map[string]uint64, string, error) {
+	return func(int, context.Context) (map[string]uint64, string, error) {
+		return map[string]uint64{g: e}, "n0", nil
+	}
+}
+
+func newTestLease(h Host) (*Lease, *clock.Fake) {
+	fc := clock.NewFake(t0)
+	return NewLease(h, LeaseOptions{Clock: fc, Length: testLease, Heartbeat: testHB, Logger: hclog.NewNullLogger()}), fc
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out (5s real time) waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// advance moves fc by d, then waits until pending timers are armed again
+// (the goroutines under test saw the move).
+func advance(t *testing.T, fc *clock.Fake, d time.Duration, pending int) {
+	t.Helper()
+	fc.Advance(d)
+	waitFor(t, "timers re-armed", func() bool { return fc.Pending() == pending })
+}
+
+func lost(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrLeaseLost)
+}
+
+// Expiry is the self-fence signal: a lease-bound context lives until, and
+// ends exactly at, the send time of the last renewal plus the lease, with
+// cause ErrLeaseLost (clauses 3 and 8).
+func TestLeaseExpiryEndsBoundCallAtSendTimePlusLease(t *testing.T) {
+	h := &fakeHost{answer: owns("g", 5)}
+	l, fc := newTestLease(h)
+	l.Beat(context.Background()) // sent at t0
+	if !l.Table().Valid("g", 5) {
+		t.Fatal("lease not valid after an answered heartbeat")
+	}
+	ctx, cancel := l.Bound(context.Background(), "g", 5)
+	defer cancel()
+	waitFor(t, "the watch to arm", func() bool { return fc.Pending() == 1 })
+	for range 15 { // to t0 + 3.75s, one poll (heartbeat/4) at a time
+		advance(t, fc, testHB/4, 1)
+		if ctx.Err() != nil {
+			t.Fatalf("bound call ended at %v, before the lease: %v", fc.Now().Sub(t0), context.Cause(ctx))
+		}
+	}
+	fc.Advance(testHB/4 - time.Nanosecond)
+	waitFor(t, "the watch to re-arm", func() bool { return fc.Pending() == 1 })
+	if ctx.Err() != nil {
+		t.Fatalf("bound call ended 1ns before send + lease: %v", context.Cause(ctx))
+	}
+	fc.Advance(time.Nanosecond) // t0 + lease
+	waitFor(t, "the bound call to end at send + lease", func() bool { return ctx.Err() != nil })
+	if !lost(ctx) {
+		t.Fatalf("cause %v, want ErrLeaseLost", context.Cause(ctx))
+	}
+	// A call bound after the lease ended sees the loss at once.
+	late, cancelLate := l.Bound(context.Background(), "g", 5)
+	defer cancelLate()
+	if !lost(late) {
+		t.Fatalf("a call bound after expiry: cause %v, want ErrLeaseLost at once", context.Cause(late))
+	}
+}
+
+// A renewal extends a bound call from the renewal's send time; a renewal
+// that no longer lists the group, or lists it at another epoch, ends it at
+// once, without waiting for the clock.
+func TestLeaseRenewalExtendsAndDroppedGroupEndsAtOnce(t *testing.T) {
+	var mu sync.Mutex
+	answer := map[string]uint64{"g": 5}
+	h := &fakeHost{answer: func(int, context.Context) (map[string]uint64, string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return answer, "n0", nil
+	}}
+	l, fc := newTestLease(h)
+	l.Beat(context.Background()) // valid until t0 + 4s
+	ctx, cancel := l.Bound(context.Background(), "g", 5)
+	defer cancel()
+	waitFor(t, "the watch to arm", func() bool { return fc.Pending() == 1 })
+	advance(t, fc, 3*time.Second, 1)
+	l.Beat(context.Background()) // sent at t0 + 3s: valid until t0 + 7s
+	advance(t, fc, 2*time.Second, 1)
+	if ctx.Err() != nil {
+		t.Fatalf("at t0+5s, after a renewal sent at t0+3s, the call ended: %v", context.Cause(ctx))
+	}
+	advance(t, fc, 1999*time.Millisecond, 1)
+	if ctx.Err() != nil {
+		t.Fatalf("at t0+6.999s the call ended: %v", context.Cause(ctx))
+	}
+	fc.Advance(time.Millisecond)
+	waitFor(t, "the call to end at the renewal's send + lease", func() bool { return ctx.Err() != nil })
+	if !lost(ctx) {
+		t.Fatalf("cause %v, want ErrLeaseLost", context.Cause(ctx))
+	}
+
+	for _, next := range []map[string]uint64{{}, {"g": 6}} {
+		l.Beat(context.Background())
+		mu.Lock()
+		answer = map[string]uint64{"g": 5}
+		mu.Unlock()
+		l.Beat(context.Background())
+		c2, cancel2 := l.Bound(context.Background(), "g", 5)
+		if c2.Err() != nil {
+			t.Fatalf("renewed lease: bound call ended at once: %v", context.Cause(c2))
+		}
+		mu.Lock()
+		answer = next
+		mu.Unlock()
+		l.Beat(context.Background()) // the clock does not move
+		waitFor(t, "a renewal without g@5 to end the call", func() bool { return c2.Err() != nil })
+		if !lost(c2) {
+			t.Fatalf("renewal %v: cause %v, want ErrLeaseLost", next, context.Cause(c2))
+		}
+		cancel2()
+	}
+}
+
+// A heartbeat that hangs renews nothing: the bound call ends when the
+// last answered heartbeat's lease does, while the hung heartbeat still
+// waits; the hung heartbeat itself is given up at its send time plus the
+// lease on the lease's clock; the next answered heartbeat renews again.
+func TestLeaseHeartbeatHangingPastTheLease(t *testing.T) {
+	hung := make(chan context.Context, 1)
+	returned := make(chan error, 1)
+	h := &fakeHost{answer: func(n int, ctx context.Context) (map[string]uint64, string, error) {
+		if n != 2 {
+			return map[string]uint64{"g": 5}, "n0", nil
+		}
+		hung <- ctx
+		<-ctx.Done()
+		returned <- ctx.Err()
+		return nil, "", ctx.Err()
+	}}
+	l, fc := newTestLease(h)
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); l.Run(runCtx) }()
+	defer func() { stopRun(); <-ran }()
+
+	waitFor(t, "the first heartbeat to renew", func() bool { return l.Table().EverRenewed() && fc.Pending() == 1 })
+	ctx, cancel := l.Bound(context.Background(), "g", 5) // lease until t0 + 4s
+	defer cancel()
+	waitFor(t, "the watch to arm", func() bool { return fc.Pending() == 2 })
+
+	fc.Advance(testHB) // t0+1s: the second heartbeat is sent and hangs
+	var hctx context.Context
+	select {
+	case hctx = <-hung:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop sent no second heartbeat at t0 + heartbeat")
+	}
+	// Pending: the loop's next tick, the watch, the hung beat's deadline.
+	waitFor(t, "timers armed", func() bool { return fc.Pending() == 3 })
+	for range 11 { // to t0 + 3.75s
+		want := 3
+		if !fc.Now().Add(testHB / 4).Before(t0.Add(2 * testHB)) {
+			want = 2 // the loop's tick fired; the loop still waits on the hung beat
+		}
+		advance(t, fc, testHB/4, want)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("bound call ended at t0+3.75s: %v", context.Cause(ctx))
+	}
+	fc.Set(t0.Add(testLease)) // the first heartbeat's lease ends; the second still hangs
+	waitFor(t, "the bound call to end while the heartbeat hangs", func() bool { return ctx.Err() != nil })
+	if !lost(ctx) {
+		t.Fatalf("cause %v, want ErrLeaseLost", context.Cause(ctx))
+	}
+	if hctx.Err() != nil {
+		t.Fatal("the hung heartbeat was given up before its own send + lease")
+	}
+	if l.Table().Valid("g", 5) {
+		t.Fatal("lease valid while the only heartbeat since t0 hangs")
+	}
+
+	fc.Set(t0.Add(testHB + testLease)) // the hung heartbeat's send + lease
+	select {
+	case err := <-returned:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("hung heartbeat ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hung heartbeat was not given up at its send + lease on the lease's clock")
+	}
+	waitFor(t, "the next heartbeat to renew", func() bool { return h.n() >= 3 && l.Table().Valid("g", 5) })
+	if rem := l.Table().Remaining(); rem != testLease {
+		t.Fatalf("renewed lease has %v left, want the full %v from the send time", rem, testLease)
+	}
+}
