@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -30,37 +26,23 @@ type deleteFaultProxy struct {
 
 func newDeleteFaultProxy(t *testing.T, moto, code, message string) *deleteFaultProxy {
 	t.Helper()
-	target, err := url.Parse(moto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
 	p := &deleteFaultProxy{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+	p.url = motoProxy(t, moto, func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if !strings.Contains(r.URL.Path, "/rrset") || !bytes.Contains(body, []byte("<Action>DELETE</Action>")) {
+			return false
 		}
-		if strings.Contains(r.URL.Path, "/rrset") && bytes.Contains(body, []byte("<Action>DELETE</Action>")) {
-			p.mu.Lock()
-			p.deletes++
-			first := p.deletes == 1
-			p.mu.Unlock()
-			if first {
-				w.Header().Set("Content-Type", "text/xml")
-				w.WriteHeader(http.StatusBadRequest)
-				fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>t-delete</RequestId></ErrorResponse>`, code, message)
-				return
-			}
+		p.mu.Lock()
+		p.deletes++
+		first := p.deletes == 1
+		p.mu.Unlock()
+		if !first {
+			return false
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	p.url = srv.URL
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>t-delete</RequestId></ErrorResponse>`, code, message)
+		return true
+	})
 	return p
 }
 
