@@ -9,7 +9,6 @@ package cloud
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/resources"
 )
 
 // ErrFenceFailed is wrapped by every fencing failure, whichever fencer
@@ -135,7 +135,9 @@ type Permissions interface {
 	// StopCheck is the check of force-stopping instance (to fence the
 	// node it belongs to); what describes it.
 	StopCheck(instance, what string) PermissionCheck
-	// ResourceChecks are the checks of the calls a resource of type typ
-	// with params makes on this node's instance self.
-	ResourceChecks(typ string, params json.RawMessage, self string) []PermissionCheck
+	// Declared is the check a resource type declared
+	// (resources.PermissionDeclarer, asked through
+	// resources.Registry.PermissionChecks), made through the provider's
+	// API client and retried by its policy.
+	Declared(c resources.PermissionCheck) PermissionCheck
 }

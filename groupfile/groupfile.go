@@ -196,8 +196,8 @@ func parseResource(budget *yamlstrict.Budget, n *yaml.Node, path string, reg *re
 	}
 	if v, ok := p.(resources.Validator); ok {
 		if err := v.Validate(); err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				errs = append(errs, &yamlstrict.FieldError{Line: n.Line, Path: path, Msg: line})
+			for _, msg := range problems(err) {
+				errs = append(errs, &yamlstrict.FieldError{Line: n.Line, Path: path, Msg: msg})
 			}
 		}
 	}
@@ -207,6 +207,24 @@ func parseResource(budget *yamlstrict.Budget, n *yaml.Node, path string, reg *re
 	}
 	rs.Params = b
 	return rs, errs
+}
+
+// problems returns one message per problem a Validator reported: the
+// leaves of the errors.Join tree the types return (read with Unwrap() []error,
+// not by splitting the text), or err's message when it joins nothing. A
+// problem whose message spans lines (a command's output) stays one.
+func problems(err error) []string {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range j.Unwrap() {
+		if e != nil {
+			out = append(out, problems(e)...)
+		}
+	}
+	return out
 }
 
 // PathErrors turns fsm.FieldErrors into FieldErrors with lines; any other

@@ -63,8 +63,8 @@ func (s *Server) preflight() {
 
 // permissionChecks are the checks this node needs in state st:
 // StopInstances with aws-stop fencing on this node's own instance and on
-// a peer's (once a peer reported one), and the calls of the aws.* resources of
-// the groups that list it.
+// a peer's (once a peer reported one), and the checks the resources of the
+// groups that list it declare (resources.PermissionDeclarer).
 func (s *Server) permissionChecks(st *fsm.State) []cloud.PermissionCheck {
 	var out []cloud.PermissionCheck
 	if s.cfg.Fencing.Mode == config.FencingAWSStop {
@@ -100,7 +100,9 @@ func (s *Server) permissionChecks(st *fsm.State) []cloud.PermissionCheck {
 				continue
 			}
 			for _, r := range g.Spec.Resources {
-				out = append(out, s.perm.checks.ResourceChecks(r.Type, r.Params, s.instance)...)
+				for _, c := range s.registry.PermissionChecks(r.Type, r.Params, s.instance) {
+					out = append(out, s.perm.checks.Declared(c))
+				}
 			}
 		}
 	}

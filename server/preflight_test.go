@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,10 @@ import (
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
+	"github.com/raftha/raftha/resources/builtin"
 )
 
 // permissionOK returns raftha_aws_permission_ok{action} of srv, and
@@ -150,10 +153,28 @@ func TestPreflightReportsMissingStopInstancesAtStart(t *testing.T) {
 	}
 }
 
+// acmeQueueParams are the parameters of a type an embedding service
+// registers (acme.queue), which declares its own start-up check.
+type acmeQueueParams struct {
+	Queue string `yaml:"queue" json:"queue"`
+}
+
+// PermissionChecks implements resources.PermissionDeclarer.
+func (p *acmeQueueParams) PermissionChecks(self string) []resources.PermissionCheck {
+	return []resources.PermissionCheck{{Action: "sqs:SendMessage", Target: p.Queue + " from " + self, Key: "sqs:SendMessage " + p.Queue,
+		Call: func(context.Context, any) error { return nil }}}
+}
+
 // TestPermissionChecksForGroups: a node checks StopInstances on a peer's
 // instance (its own until a peer reported one) with aws-stop only, and the
-// calls of the aws.* resources of exactly the groups that list it.
+// checks the resources of exactly the groups that list it declare, a
+// custom registered type's included: the preflight asks the registry.
 func TestPermissionChecksForGroups(t *testing.T) {
+	reg := builtin.Registry()
+	if err := reg.Register(resources.Type{Name: "acme.queue", NewParams: func() any { return &acmeQueueParams{} },
+		Build: func(any, resources.Env) (resources.Resource, error) { return nil, errors.New("not built in this test") }}); err != nil {
+		t.Fatal(err)
+	}
 	params := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	st := fsm.NewState()
 	st.Members["n1"] = &fsm.Member{ID: "n1", Role: fsm.RoleNode, InstanceID: "i-0aaaaaaaaaaaaaaa1"}
@@ -162,6 +183,7 @@ func TestPermissionChecksForGroups(t *testing.T) {
 	st.Groups["db"] = &fsm.Group{Spec: fsm.GroupSpec{Name: "db", Nodes: []string{"n1", "n2"}, Resources: []fsm.ResourceSpec{
 		{Name: "vip", Type: "aws.route", Params: params(map[string]any{"destination": "10.1.0.10/32", "route_tables": []string{"rtb-1"}})},
 		{Name: "eip", Type: "aws.eip", Params: params(map[string]any{"allocation_id": "eipalloc-1"})},
+		{Name: "q", Type: "acme.queue", Params: params(map[string]any{"queue": "jobs"})},
 	}}}
 	st.Groups["other"] = &fsm.Group{Spec: fsm.GroupSpec{Name: "other", Nodes: []string{"n1"}, Resources: []fsm.ResourceSpec{
 		{Name: "vol", Type: "aws.ebs", Params: params(map[string]any{"volume_id": "vol-1", "device": "/dev/xvdf"})},
@@ -173,28 +195,29 @@ func TestPermissionChecksForGroups(t *testing.T) {
 		}
 		return out
 	}
-	n2 := &Server{cfg: config.Config{NodeID: "n2", Role: config.RoleNode, Fencing: config.FencingConfig{Mode: config.FencingAWSStop}}, instance: "i-0bbbbbbbbbbbbbbb2",
+	n2 := &Server{cfg: config.Config{NodeID: "n2", Role: config.RoleNode, Fencing: config.FencingConfig{Mode: config.FencingAWSStop}}, instance: "i-0bbbbbbbbbbbbbbb2", registry: reg,
 		perm: permissions{checks: awsres.NewPermissions(nil, awsres.CheckPolicy{})}}
 	want := []string{
 		"ec2:StopInstances self @ i-0bbbbbbbbbbbbbbb2 (this node's own, until a peer's is known)",
 		"ec2:StopInstances peer @ i-0aaaaaaaaaaaaaaa1 (node n1)",
 		"ec2:ReplaceRoute rtb-1 @ rtb-1 10.1.0.10/32 -> i-0bbbbbbbbbbbbbbb2",
 		"ec2:AssociateAddress eipalloc-1 @ eipalloc-1 -> i-0bbbbbbbbbbbbbbb2",
+		"sqs:SendMessage jobs @ jobs from i-0bbbbbbbbbbbbbbb2",
 	}
 	if got := keys(n2); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("n2 checks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// n1: no peer reported an instance id yet (n2's is unknown, w1 is a
 	// witness): its own; and the volume of "other" too.
-	n1 := &Server{cfg: config.Config{NodeID: "n1", Role: config.RoleNode, Fencing: config.FencingConfig{Mode: config.FencingAWSStop}}, instance: "i-0aaaaaaaaaaaaaaa1",
+	n1 := &Server{cfg: config.Config{NodeID: "n1", Role: config.RoleNode, Fencing: config.FencingConfig{Mode: config.FencingAWSStop}}, instance: "i-0aaaaaaaaaaaaaaa1", registry: reg,
 		perm: permissions{checks: awsres.NewPermissions(nil, awsres.CheckPolicy{})}}
 	got := keys(n1)
-	if len(got) != 5 || got[0] != "ec2:StopInstances self @ i-0aaaaaaaaaaaaaaa1 (this node's own, until a peer's is known)" || !strings.HasPrefix(got[3], "ec2:AttachVolume vol-1") {
+	if len(got) != 6 || got[0] != "ec2:StopInstances self @ i-0aaaaaaaaaaaaaaa1 (this node's own, until a peer's is known)" || !strings.HasPrefix(got[4], "ec2:AttachVolume vol-1") {
 		t.Errorf("n1 checks: %v", got)
 	}
 	// lease-only: no StopInstances.
 	n2.cfg.Fencing.Mode = config.FencingLeaseOnly
-	if got := keys(n2); len(got) != 2 || strings.HasPrefix(got[0], "ec2:StopInstances") {
+	if got := keys(n2); len(got) != 3 || strings.HasPrefix(got[0], "ec2:StopInstances") {
 		t.Errorf("lease-only n2 checks: %v", got)
 	}
 }

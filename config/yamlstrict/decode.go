@@ -6,9 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -42,9 +39,6 @@ func DecodeNode(n *yaml.Node, out any, path string) ErrorList {
 	return NewBudget(context.Background()).DecodeNode(n, out, path)
 }
 
-// yamlErrLineRE matches the position prefix of yaml.v3's syntax errors.
-var yamlErrLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parseSingleYAMLDocument parses data, which must hold exactly one non-empty
 // YAML document. The root is returned even when a second document follows,
 // so the first can still be checked.
@@ -77,14 +71,11 @@ func parseSingleYAMLDocument(data []byte) (*yaml.Node, ErrorList) {
 	}
 }
 
-// yamlSyntaxError maps a yaml.v3 parse error to a FieldError with its line.
+// yamlSyntaxError maps a yaml.v3 parse error to a FieldError with its line
+// (yamlMessage: yaml.v3 gives it only in the text).
 func yamlSyntaxError(err error) *FieldError {
-	msg := err.Error()
-	if m := yamlErrLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &FieldError{Line: line, Msg: "invalid YAML: " + m[2]}
-	}
-	return &FieldError{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	line, msg := yamlMessage(err.Error())
+	return &FieldError{Line: line, Msg: "invalid YAML: " + msg}
 }
 
 // yamlIsNull reports whether n is an explicit or implicit YAML null.

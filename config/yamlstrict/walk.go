@@ -200,10 +200,12 @@ func (w *strictWalker) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 			w.fail(n, path, "expected %s, got %s", describeYAMLType(t), DescribeNode(n))
 		case errors.As(err, &te):
 			for _, m := range te.Errors {
-				w.fail(n, path, "%s", stripYAMLLinePrefix(m))
+				_, msg := yamlMessage(m) // the line is n's
+				w.fail(n, path, "%s", msg)
 			}
 		default:
-			w.fail(n, path, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+			_, msg := yamlMessage(err.Error()) // the line is n's
+			w.fail(n, path, "%s", msg)
 		}
 		return
 	}
@@ -220,16 +222,6 @@ func isPlainValueKind(k reflect.Kind) bool {
 		return true
 	}
 	return false
-}
-
-// stripYAMLLinePrefix drops yaml.v3's "line N: " from a type error message.
-func stripYAMLLinePrefix(m string) string {
-	if strings.HasPrefix(m, "line ") {
-		if i := strings.Index(m, ": "); i > 0 {
-			return m[i+2:]
-		}
-	}
-	return m
 }
 
 // yamlField is a yaml-tagged field, possibly inside inlined structs.

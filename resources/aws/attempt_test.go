@@ -44,19 +44,8 @@ type faultProxy struct {
 
 func newFaultProxy(t *testing.T, moto string, decide func(n int, since time.Duration) apiFault) *faultProxy {
 	t.Helper()
-	target, err := url.Parse(moto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
 	p := &faultProxy{start: time.Now()}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	p.url = motoProxy(t, moto, func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
 		p.mu.Lock()
 		n, since := len(p.times), time.Since(p.start)
 		p.times = append(p.times, since)
@@ -85,19 +74,44 @@ func newFaultProxy(t *testing.T, moto string, decide func(n int, since time.Dura
 			defer tm.Stop()
 			select {
 			case <-r.Context().Done():
-				return
+				return true
 			case <-tm.C:
 			}
-			fallthrough
+			return false
 		default:
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r.ContentLength = int64(len(body))
-			rp.ServeHTTP(w, r)
+			return false
 		}
+		return true
+	})
+	return p
+}
+
+// motoProxy serves on 127.0.0.1 in front of moto_server and returns its
+// URL: handle sees each request with its body and answers it (true), or
+// the request is forwarded to moto (false).
+func motoProxy(t *testing.T, moto string, handle func(w http.ResponseWriter, r *http.Request, body []byte) bool) string {
+	t.Helper()
+	target, err := url.Parse(moto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if handle(w, r, body) {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	p.url = srv.URL
-	return p
+	return srv.URL
 }
 
 // hangFirstSetup starts moto with one instance of node n1 behind a proxy

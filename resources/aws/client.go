@@ -36,7 +36,8 @@ type Settings struct {
 	// (default none: only the call's deadline): a hung attempt is
 	// abandoned and retried at once on a fresh connection, with the
 	// bound doubled after each attempt abandoned in a row. The fencer
-	// always bounds its attempts (Fencer.AttemptTimeout); other calls
+	// (Fencer.AttemptTimeout) and the AWS resource types
+	// (ResourceAttemptTimeout) always bound their attempts; other calls
 	// may read large answers that a short bound would cut off.
 	AttemptTimeout time.Duration
 	// Observe, when set, is called after every API call (retries

@@ -148,8 +148,8 @@ var DNSType = resources.Type{
 			rtype:       p.recordType(),
 			env:         env,
 			log:         awsresLogger(env),
-			r53:         route53.NewFromConfig(*ConfigOf(env)),
-			ec2:         ec2.NewFromConfig(*ConfigOf(env)),
+			r53:         resourceRoute53(ConfigOf(env)),
+			ec2:         resourceEC2(ConfigOf(env)),
 			callTimeout: awsresCallTimeout(env),
 			waitTimeout: waitTimeout,
 			stopTimeout: resources.StopTimeoutOr(p.StopTimeout, waitTimeout, env.StopDeadline),
@@ -236,7 +236,7 @@ func (r *DNSResource) Stop(ctx context.Context, tok resources.Token) error {
 		// DELETE must repeat the record exactly as it is.
 		changeID, err := r.change(ctx, tok, r53types.ChangeActionDelete, got)
 		if err != nil {
-			if attempt < 2 && strings.Contains(err.Error(), "InvalidChangeBatch") {
+			if attempt < 2 && apiErrorCode(err) == codeInvalidChangeBatch {
 				continue // changed between the read and the delete: look again
 			}
 			return err
@@ -334,8 +334,13 @@ func (r *DNSResource) recordSet(value string) *r53types.ResourceRecordSet {
 	}
 }
 
+// codeInvalidChangeBatch is Route 53's error code for a change batch it
+// refuses, e.g. a DELETE that no longer matches the record exactly.
+const codeInvalidChangeBatch = "InvalidChangeBatch"
+
 // change submits one change and returns its id. The comment carries the
-// fencing token, so the zone's change history tells which owner wrote.
+// fencing token, so the zone's change history tells which owner wrote. Its
+// error keeps the SDK's reachable (apiErrorCode).
 func (r *DNSResource) change(ctx context.Context, tok resources.Token, action r53types.ChangeAction, rrs *r53types.ResourceRecordSet) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.callTimeout)
 	defer cancel()
@@ -348,8 +353,8 @@ func (r *DNSResource) change(ctx context.Context, tok resources.Token, action r5
 		},
 	})
 	if err != nil {
-		return "", fmt.Errorf("aws.dns: ChangeResourceRecordSets %s %s %s in hosted zone %s: %s",
-			action, r.fqdn, r.rtype, r.zone, describeAPIError(err))
+		return "", &callError{msg: fmt.Sprintf("aws.dns: ChangeResourceRecordSets %s %s %s in hosted zone %s: %s",
+			action, r.fqdn, r.rtype, r.zone, describeAPIError(err)), err: err}
 	}
 	if out.ChangeInfo == nil || out.ChangeInfo.Id == nil {
 		return "", fmt.Errorf("aws.dns: ChangeResourceRecordSets %s %s in hosted zone %s returned no change id", action, r.fqdn, r.zone)

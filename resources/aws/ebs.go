@@ -109,7 +109,7 @@ var EBSType = resources.Type{
 			p:           *p,
 			env:         env,
 			log:         awsresLogger(env),
-			client:      ec2.NewFromConfig(*ConfigOf(env)),
+			client:      resourceEC2(ConfigOf(env)),
 			callTimeout: awsresCallTimeout(env),
 			waitTimeout: waitTimeout,
 			stopTimeout: resources.StopTimeoutOr(p.StopTimeout, waitTimeout, env.StopDeadline),

@@ -47,7 +47,7 @@ func newEC2Base(kind string, env resources.Env) (*ec2Base, error) {
 	if ConfigOf(env) == nil {
 		return nil, fmt.Errorf("%s: this member has no AWS configuration: set aws.region (and aws.instance_id) in its configuration", kind)
 	}
-	b := &ec2Base{kind: kind, client: ec2.NewFromConfig(*ConfigOf(env)), env: env, log: env.Logger, timeout: env.CallTimeout}
+	b := &ec2Base{kind: kind, client: resourceEC2(ConfigOf(env)), env: env, log: env.Logger, timeout: env.CallTimeout}
 	b.reads = readsOf(ConfigOf(env), b.client)
 	if b.log == nil {
 		b.log = hclog.NewNullLogger()

@@ -2,8 +2,8 @@ package aws
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/raftha/raftha/cloud"
+	"github.com/raftha/raftha/resources"
 )
 
 // Verdict is the outcome of a DryRun permission check.
@@ -67,93 +68,34 @@ type DryRunAPI interface {
 }
 
 // PermissionCheck is one DryRun call that shows whether this node may
-// make an EC2 call it will need at a failover.
-type PermissionCheck struct {
-	// Action is the IAM action, e.g. "ec2:StopInstances".
-	Action string
-	// Target says what the call was made on ("i-0123... (node n2)",
-	// "rtb-0123... 10.1.0.10/32 -> i-0456...").
-	Target string
-	// Key identifies the check: a check with the same key is not
-	// repeated.
-	Key  string
-	call func(ctx context.Context, api DryRunAPI) error
-}
+// make an EC2 call it will need at a failover: the fencer's StopInstances
+// (StopCheck) or a call a resource type declares
+// (resources.PermissionDeclarer). Its Call takes the DryRunAPI the checks
+// are made through.
+type PermissionCheck = resources.PermissionCheck
 
-// Call makes the check's DryRun call and returns EC2's answer.
-func (c PermissionCheck) Call(ctx context.Context, api DryRunAPI) error { return c.call(ctx, api) }
+// errNoDryRunAPI is the answer of a check called without a DryRunAPI.
+var errNoDryRunAPI = errors.New("aws: permission check: the client is not an EC2 DryRunAPI")
+
+// dryRunCall adapts a call on DryRunAPI to PermissionCheck.Call.
+func dryRunCall(call func(ctx context.Context, api DryRunAPI) error) func(ctx context.Context, client any) error {
+	return func(ctx context.Context, client any) error {
+		api, ok := client.(DryRunAPI)
+		if !ok {
+			return fmt.Errorf("%w (%T)", errNoDryRunAPI, client)
+		}
+		return call(ctx, api)
+	}
+}
 
 // StopCheck is the check of ec2:StopInstances on instance (a peer's,
 // which this node stops to fence it); what describes it.
 func StopCheck(instance, what string) PermissionCheck {
 	return PermissionCheck{Action: "ec2:StopInstances", Target: instance + " (" + what + ")", Key: "ec2:StopInstances",
-		call: func(ctx context.Context, api DryRunAPI) error {
+		Call: dryRunCall(func(ctx context.Context, api DryRunAPI) error {
 			_, err := api.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{instance}, Force: aws.Bool(true), DryRun: aws.Bool(true)})
 			return err
-		}}
-}
-
-// ResourceChecks returns the checks of the calls a resource of type typ
-// with params makes when it starts or stops on this node's instance self:
-// ReplaceRoute on each listed route table (aws.route; tables found by VPC
-// at run time are not checked), AssociateAddress of the allocation
-// (aws.eip), AttachVolume and DetachVolume of the volume (aws.ebs without
-// multi_attach). Other types, and every type when self is "", give none.
-// Real EC2 honours DryRun for all of them; moto_server does not for
-// ReplaceRoute (it replaces the route), so tests against moto check
-// StopInstances (and the volume calls) only, and the integration fronts
-// answer DryRun calls themselves.
-func ResourceChecks(typ string, params json.RawMessage, self string) []PermissionCheck {
-	if self == "" {
-		return nil
-	}
-	var out []PermissionCheck
-	switch typ {
-	case "aws.route":
-		var p RouteParams
-		if json.Unmarshal(params, &p) != nil {
-			return nil
-		}
-		in := routeDestination(p.Destination)
-		if in == nil {
-			return nil
-		}
-		for _, t := range p.RouteTables {
-			t := t
-			out = append(out, PermissionCheck{Action: "ec2:ReplaceRoute", Target: t + " " + p.Destination + " -> " + self, Key: "ec2:ReplaceRoute " + t,
-				call: func(ctx context.Context, api DryRunAPI) error {
-					r := *in
-					r.RouteTableId, r.InstanceId, r.DryRun = aws.String(t), aws.String(self), aws.Bool(true)
-					_, err := api.ReplaceRoute(ctx, &r)
-					return err
-				}})
-		}
-	case "aws.eip":
-		var p EIPParams
-		if json.Unmarshal(params, &p) != nil || p.AllocationID == "" {
-			return nil
-		}
-		out = append(out, PermissionCheck{Action: "ec2:AssociateAddress", Target: p.AllocationID + " -> " + self, Key: "ec2:AssociateAddress " + p.AllocationID,
-			call: func(ctx context.Context, api DryRunAPI) error {
-				_, err := api.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: aws.String(p.AllocationID), InstanceId: aws.String(self), AllowReassociation: aws.Bool(true), DryRun: aws.Bool(true)})
-				return err
-			}})
-	case "aws.ebs":
-		var p EBSParams
-		if json.Unmarshal(params, &p) != nil || p.VolumeID == "" || p.MultiAttach {
-			return nil
-		}
-		out = append(out, PermissionCheck{Action: "ec2:AttachVolume", Target: p.VolumeID + " -> " + self + " " + p.Device, Key: "ec2:AttachVolume " + p.VolumeID,
-			call: func(ctx context.Context, api DryRunAPI) error {
-				_, err := api.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(p.VolumeID), InstanceId: aws.String(self), Device: aws.String(p.Device), DryRun: aws.Bool(true)})
-				return err
-			}}, PermissionCheck{Action: "ec2:DetachVolume", Target: p.VolumeID, Key: "ec2:DetachVolume " + p.VolumeID,
-			call: func(ctx context.Context, api DryRunAPI) error {
-				_, err := api.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(p.VolumeID), DryRun: aws.Bool(true)})
-				return err
-			}})
-	}
-	return out
+		})}
 }
 
 // routeDestination is a ReplaceRouteInput with the destination of an
@@ -203,7 +145,7 @@ func RunCheck(ctx context.Context, api DryRunAPI, c PermissionCheck, p CheckPoli
 	var res PermissionResult
 	for res.Attempts < p.Attempts {
 		cctx, cancel := context.WithTimeout(ctx, p.CallTimeout)
-		err := c.call(cctx, api)
+		err := c.Call(cctx, api)
 		cancel()
 		res.Attempts++
 		res.Verdict, res.Code, res.Message = ClassifyDryRun(err), "", "no error (the call was not a dry run)"
@@ -245,11 +187,8 @@ func (p permissions) StopCheck(instance, what string) cloud.PermissionCheck {
 	return p.wrap(StopCheck(instance, what))
 }
 
-// ResourceChecks implements cloud.Permissions.
-func (p permissions) ResourceChecks(typ string, params json.RawMessage, self string) []cloud.PermissionCheck {
-	var out []cloud.PermissionCheck
-	for _, c := range ResourceChecks(typ, params, self) {
-		out = append(out, p.wrap(c))
-	}
-	return out
+// Declared implements cloud.Permissions: c runs through the provider's
+// EC2 client, retried by its policy.
+func (p permissions) Declared(c resources.PermissionCheck) cloud.PermissionCheck {
+	return p.wrap(c)
 }

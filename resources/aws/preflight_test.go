@@ -119,18 +119,20 @@ func TestRunCheckDecisions(t *testing.T) {
 	}
 }
 
-// TestResourceChecks: the checks a group's resources need, each a DryRun
-// call, and none without this node's instance id.
+// TestResourceChecks: the checks a group's resources declare, asked
+// through the registry (as the preflight does), each a DryRun call, and
+// none without this node's instance id.
 func TestResourceChecks(t *testing.T) {
 	raw := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
+	reg := awsRegistry(t)
 	self := "i-0ccccccccccccccc3"
 	var all []PermissionCheck
-	all = append(all, ResourceChecks("aws.route", raw(RouteParams{Destination: "10.1.0.10/32", RouteTables: []string{"rtb-1", "rtb-2"}}), self)...)
-	all = append(all, ResourceChecks("aws.route", raw(RouteParams{Destination: "10.1.0.11", VPCID: "vpc-1"}), self)...) // tables found at run time: none
-	all = append(all, ResourceChecks("aws.eip", raw(EIPParams{AllocationID: "eipalloc-1"}), self)...)
-	all = append(all, ResourceChecks("aws.ebs", raw(EBSParams{VolumeID: "vol-1", Device: "/dev/xvdf"}), self)...)
-	all = append(all, ResourceChecks("aws.ebs", raw(EBSParams{VolumeID: "vol-2", MultiAttach: true}), self)...)
-	all = append(all, ResourceChecks("exec", raw(map[string]string{"start": "true"}), self)...)
+	all = append(all, reg.PermissionChecks("aws.route", raw(RouteParams{Destination: "10.1.0.10/32", RouteTables: []string{"rtb-1", "rtb-2"}}), self)...)
+	all = append(all, reg.PermissionChecks("aws.route", raw(RouteParams{Destination: "10.1.0.11", VPCID: "vpc-1"}), self)...) // tables found at run time: none
+	all = append(all, reg.PermissionChecks("aws.eip", raw(EIPParams{AllocationID: "eipalloc-1"}), self)...)
+	all = append(all, reg.PermissionChecks("aws.ebs", raw(EBSParams{VolumeID: "vol-1", Device: "/dev/xvdf"}), self)...)
+	all = append(all, reg.PermissionChecks("aws.ebs", raw(EBSParams{VolumeID: "vol-2", MultiAttach: true}), self)...)
+	all = append(all, reg.PermissionChecks("exec", raw(map[string]string{"start": "true"}), self)...)
 	var got []string
 	for _, c := range all {
 		got = append(got, c.Key)
@@ -160,7 +162,7 @@ func TestResourceChecks(t *testing.T) {
 			t.Errorf("call %d was not a dry run", i)
 		}
 	}
-	if c := ResourceChecks("aws.eip", raw(EIPParams{AllocationID: "eipalloc-1"}), ""); len(c) != 0 {
+	if c := reg.PermissionChecks("aws.eip", raw(EIPParams{AllocationID: "eipalloc-1"}), ""); len(c) != 0 {
 		t.Errorf("no instance id: %v", c)
 	}
 }
