@@ -410,15 +410,15 @@ func (c *cluster) killStrayRecorders() {
 		return
 	}
 	for _, e := range readLife(c.t, c.rec) {
-		if e.what != "start" || !alive(e.pid) {
+		if e.What != "start" || !alive(e.PID) {
 			continue
 		}
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", e.pid))
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", e.PID))
 		if err != nil || exe != self {
 			continue
 		}
-		_ = syscall.Kill(e.pid, syscall.SIGKILL)
-		c.hvf("teardown: killed stray recorder pid %d (%s@%d)", e.pid, e.node, e.epoch)
+		_ = syscall.Kill(e.PID, syscall.SIGKILL)
+		c.hvf("teardown: killed stray recorder pid %d (%s@%d)", e.PID, e.Node, e.Epoch)
 	}
 }
 
