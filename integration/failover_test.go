@@ -102,7 +102,9 @@ func TestProcessPausedLongerThanFailoverIsFenced(t *testing.T) {
 	owner, other, g1 := c.setup()
 
 	pausedAt := time.Now()
-	c.pause(owner)
+	if !c.pause(owner) {
+		t.Fatalf("pause %s: agent not running", owner.id)
+	}
 	st := c.waitStatus(30*time.Second, "group online on "+other.id, func(st *statusView) bool {
 		g, ok := st.group("db")
 		return ok && g.State == "online" && g.Owner == other.id && g.Epoch > g1.Epoch
@@ -170,7 +172,9 @@ func TestProcessPausedBeyondLeaseStopsItsResources(t *testing.T) {
 	firstPID := life[0].PID
 
 	pausedAt := time.Now()
-	c.pause(owner)
+	if !c.pause(owner) {
+		t.Fatalf("pause %s: agent not running", owner.id)
+	}
 	time.Sleep(pauseFor)
 	resumedAt := time.Now()
 	c.resume(owner)
