@@ -53,17 +53,31 @@ type member struct {
 	offPIDs []int
 }
 
-func (m *member) exited() bool {
+// exited reports whether m's agent is not running (never started, or
+// reaped).
+func (m *member) exited() bool { return m.waitExit(0) }
+
+// waitExit waits at most d for m's agent to exit; it reports false when
+// the agent still runs.
+func (m *member) waitExit(d time.Duration) bool {
 	m.mu.Lock()
 	done := m.done
 	m.mu.Unlock()
 	if done == nil {
 		return true
 	}
+	if d <= 0 {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
 	select {
 	case <-done:
 		return true
-	default:
+	case <-time.After(d):
 		return false
 	}
 }
@@ -266,12 +280,7 @@ func (h *harness) crash(m *member) []int {
 		return nil
 	}
 	pids := killTree(pid)
-	m.mu.Lock()
-	done := m.done
-	m.mu.Unlock()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
+	if !m.waitExit(5 * time.Second) {
 		h.t.Errorf("agent %s (pid %d) not reaped 5s after SIGKILL", m.id, pid)
 	}
 	return pids
@@ -285,20 +294,7 @@ func (h *harness) terminate(m *member) {
 }
 
 // waitExit waits at most d for m's agent to exit.
-func (h *harness) waitExit(m *member, d time.Duration) bool {
-	m.mu.Lock()
-	done := m.done
-	m.mu.Unlock()
-	if done == nil {
-		return true
-	}
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
+func (h *harness) waitExit(m *member, d time.Duration) bool { return m.waitExit(d) }
 
 // pause SIGSTOPs m's agent only: its resources keep running. It reports
 // false when the agent was not running.
