@@ -20,6 +20,7 @@ import (
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/internal/freeport"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/builtin"
 	"github.com/raftha/raftha/server"
@@ -123,7 +124,7 @@ func runDemo(c *cli.Context) error {
 			return err
 		}
 	}
-	ports, err := freePorts(7)
+	ports, err := freeport.Loopback(7)
 	if err != nil {
 		return err
 	}
@@ -384,25 +385,6 @@ func otherNode(n string) string {
 		return "n2"
 	}
 	return "n1"
-}
-
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // signalContext ends on SIGINT, SIGTERM or SIGHUP (a closed terminal), so

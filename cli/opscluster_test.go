@@ -12,6 +12,7 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/internal/testsupport"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/builtin"
 	"github.com/raftha/raftha/server"
@@ -64,10 +65,7 @@ func newOpsCluster(t *testing.T, extra string, ids ...string) *opsCluster {
 			t.Fatal(err)
 		}
 	}
-	ports, err := freePorts(2 * len(ids))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := testsupport.FreePorts(t, 2*len(ids))
 	var members strings.Builder
 	for i, id := range ids {
 		fmt.Fprintf(&members, "  - {id: %s, address: 127.0.0.1:%d, role: node}\n", id, ports[2*i])

@@ -26,4 +26,13 @@
 // of the resource scenarios, RAFTHA_FAULT_LOGS=1 prints agent logs of passing runs, and the table of
 // results goes to $RAFTHA_RESULTS_DIR/latest.txt (default
 // integration/results/latest.txt).
+//
+// Both suites run on one harness (harness_*_test.go): one member type and
+// one harness type holding the agents, their config writer, start, crash,
+// pause, power-off, the CLI, status and waits, and the EC2 hypervisor.
+// The loopback fixture (cluster, loopback_cluster_test.go) and the
+// namespace fixture (fcluster, netns_cluster_test.go) embed it; the
+// namespace parts are its settings and hooks. The recorder and the
+// free-ports helper are shared with the other packages' tests from
+// internal/testsupport.
 package integration

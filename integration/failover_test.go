@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/internal/testsupport/recorder"
 )
 
 // checkTakeoverHistory asserts the group's history has takeover → fenced →
@@ -100,7 +102,9 @@ func TestProcessPausedLongerThanFailoverIsFenced(t *testing.T) {
 	owner, other, g1 := c.setup()
 
 	pausedAt := time.Now()
-	c.pause(owner)
+	if !c.pause(owner) {
+		t.Fatalf("pause %s: agent not running", owner.id)
+	}
 	st := c.waitStatus(30*time.Second, "group online on "+other.id, func(st *statusView) bool {
 		g, ok := st.group("db")
 		return ok && g.State == "online" && g.Owner == other.id && g.Epoch > g1.Epoch
@@ -162,37 +166,39 @@ func TestProcessPausedBeyondLeaseStopsItsResources(t *testing.T) {
 	c := newCluster(t, tm)
 	owner, _, g1 := c.setup()
 	life := readLife(t, c.rec)
-	if len(life) != 1 || life[0].what != "start" || life[0].node != owner.id {
+	if len(life) != 1 || life[0].What != "start" || life[0].Node != owner.id {
 		t.Fatalf("recorder lives before the pause: %s", describeLife(life))
 	}
-	firstPID := life[0].pid
+	firstPID := life[0].PID
 
 	pausedAt := time.Now()
-	c.pause(owner)
+	if !c.pause(owner) {
+		t.Fatalf("pause %s: agent not running", owner.id)
+	}
 	time.Sleep(pauseFor)
 	resumedAt := time.Now()
 	c.resume(owner)
 	t.Logf("paused %s for %s", owner.id, resumedAt.Sub(pausedAt).Round(time.Millisecond))
 
-	var term, restart lifeEvent
+	var term, restart recorder.Life
 	waitFor(t, 15*time.Second, "the recorder stopped by "+owner.id+" and started again", func() bool {
-		term, restart = lifeEvent{}, lifeEvent{}
+		term, restart = recorder.Life{}, recorder.Life{}
 		for _, e := range readLife(t, c.rec) {
 			switch {
-			case e.what == "term" && e.pid == firstPID:
+			case e.What == "term" && e.PID == firstPID:
 				term = e
-			case e.what == "start" && e.pid != firstPID && restart.pid == 0:
+			case e.What == "start" && e.PID != firstPID && restart.PID == 0:
 				restart = e
 			}
 		}
-		return term.pid != 0 && restart.pid != 0
+		return term.PID != 0 && restart.PID != 0
 	})
 	t.Logf("recorder lives: %s", describeLife(readLife(t, c.rec)))
-	if !term.at.After(resumedAt) {
-		t.Fatalf("the recorder was stopped at %s, before the agent resumed at %s", term.at.Format("15:04:05.000"), resumedAt.Format("15:04:05.000"))
+	if !term.At.After(resumedAt) {
+		t.Fatalf("the recorder was stopped at %s, before the agent resumed at %s", term.At.Format("15:04:05.000"), resumedAt.Format("15:04:05.000"))
 	}
-	if restart.node != owner.id || restart.epoch != g1.Epoch || !restart.at.After(term.at) {
-		t.Fatalf("restart %+v: want %s@%d after the stop at %s", restart, owner.id, g1.Epoch, term.at.Format("15:04:05.000"))
+	if restart.Node != owner.id || restart.Epoch != g1.Epoch || !restart.At.After(term.At) {
+		t.Fatalf("restart %+v: want %s@%d after the stop at %s", restart, owner.id, g1.Epoch, term.At.Format("15:04:05.000"))
 	}
 
 	st := c.waitStatus(15*time.Second, "group online on "+owner.id+" again", func(st *statusView) bool {
@@ -233,7 +239,7 @@ func TestProcessPausedBeyondLeaseStopsItsResources(t *testing.T) {
 
 	waitFor(t, 5*time.Second, "the restarted recorder writing", func() bool {
 		recs := readRecords(t, c.rec)
-		return len(recs) > 0 && recs[len(recs)-1].At.After(restart.at.Add(20*time.Millisecond))
+		return len(recs) > 0 && recs[len(recs)-1].At.After(restart.At.Add(20*time.Millisecond))
 	})
 	recs := readRecords(t, c.rec)
 	// While the agent was paused its recorder kept running (nothing could
@@ -248,7 +254,7 @@ func TestProcessPausedBeyondLeaseStopsItsResources(t *testing.T) {
 		if r.At.After(pausedAt.Add(tm.lease)) && r.At.Before(resumedAt) {
 			duringPause++
 		}
-		if !r.At.After(term.at) && (i+1 == len(recs) || recs[i+1].At.After(term.at)) {
+		if !r.At.After(term.At) && (i+1 == len(recs) || recs[i+1].At.After(term.At)) {
 			gapFrom = r.At
 			if i+1 < len(recs) {
 				gapTo = recs[i+1].At
@@ -258,11 +264,11 @@ func TestProcessPausedBeyondLeaseStopsItsResources(t *testing.T) {
 	if duringPause == 0 {
 		t.Fatalf("no records between the lease's end and the resume: the recorder should have kept running while the agent was paused")
 	}
-	if gapTo.IsZero() || gapTo.Before(restart.at) {
-		t.Fatalf("no gap in the records from the self-fence (%s) to the restart (%s): next record after the stop at %s", term.at.Format("15:04:05.000"), restart.at.Format("15:04:05.000"), gapTo.Format("15:04:05.000"))
+	if gapTo.IsZero() || gapTo.Before(restart.At) {
+		t.Fatalf("no gap in the records from the self-fence (%s) to the restart (%s): next record after the stop at %s", term.At.Format("15:04:05.000"), restart.At.Format("15:04:05.000"), gapTo.Format("15:04:05.000"))
 	}
 	t.Logf("recorder gap %s..%s (%s); self-fence %s after the resume; restart %s later",
 		gapFrom.Format("15:04:05.000"), gapTo.Format("15:04:05.000"), gapTo.Sub(gapFrom).Round(time.Millisecond),
-		term.at.Sub(resumedAt).Round(time.Millisecond), restart.at.Sub(term.at).Round(time.Millisecond))
+		term.At.Sub(resumedAt).Round(time.Millisecond), restart.At.Sub(term.At).Round(time.Millisecond))
 	checkExclusive(t, readIntervals(t, c.rec))
 }

@@ -231,30 +231,3 @@ func describeBlocks(bs []block, t0 int64) string {
 	}
 	return b.String()
 }
-
-// lifeLine is one line of the application's life file.
-type lifeLine struct {
-	what, node string
-	pid        int
-	epoch      uint64
-	mono       int64
-}
-
-func readAppLife(path string) []lifeLine {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var out []lifeLine
-	for _, line := range strings.Split(string(data), "\n") {
-		p := strings.Fields(line)
-		if len(p) != 5 {
-			continue
-		}
-		pid, _ := strconv.Atoi(p[1])
-		ep, _ := strconv.ParseUint(p[3], 10, 64)
-		ns, _ := strconv.ParseInt(p[4], 10, 64)
-		out = append(out, lifeLine{what: p[0], pid: pid, node: p[2], epoch: ep, mono: ns})
-	}
-	return out
-}

@@ -399,7 +399,7 @@ func (c *fcluster) checkFencedFirst(bs []block) {
 			continue
 		}
 		old := c.member(w.From)
-		offAt, why := old.poweredOff()
+		offAt, why := old.offSince()
 		if offAt == 0 {
 			c.violation("history says %s was fenced (%s) for epoch %d, but its VM was never stopped", w.From, w.Fence, w.Epoch)
 			continue

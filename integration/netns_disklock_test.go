@@ -128,7 +128,7 @@ func logTime(line string) (time.Time, bool) {
 // poison pill is acknowledged) and the disk lock's take (write,
 // lock_settle, read) and fsck before the mount; and its poison pill
 // lines, if any.
-func (c *fcluster) notePhases(m *nsMember, epoch uint64) {
+func (c *fcluster) notePhases(m *member, epoch uint64) {
 	atEpoch := regexp.MustCompile(`\bepoch=` + strconv.FormatUint(epoch, 10) + `\b`)
 	var waitAt, startAt, takeAt, mountAt time.Time
 	var pill []string // the poison pill's lines, where the build has it
@@ -169,7 +169,7 @@ func (c *fcluster) notePhases(m *nsMember, epoch uint64) {
 // an epoch above after, polling often: the caller pauses m inside the
 // lock's settle window (2 heartbeats + lock_io_timeout). It returns that
 // epoch (0 if it never came).
-func (c *fcluster) waitLockTake(m *nsMember, d time.Duration, after uint64) uint64 {
+func (c *fcluster) waitLockTake(m *member, d time.Duration, after uint64) uint64 {
 	deadline := time.Now().Add(d)
 	for i := 0; i < 100000 && time.Now().Before(deadline); i++ {
 		for _, sm := range lockTakeRE.FindAllStringSubmatch(c.logSince(m), -1) {

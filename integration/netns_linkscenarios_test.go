@@ -72,7 +72,7 @@ func (c *fcluster) nodeLinkPartition(ownerLeads bool) {
 	if d, ok := c.prober.recovery(t0, monoNow(), owner.id, g.Epoch); ok && d > 0 {
 		c.addNote("the application paused %.3fs during the cut", d.Seconds())
 	}
-	for _, m := range []*nsMember{owner, other} {
+	for _, m := range []*member{owner, other} {
 		if data, _ := os.ReadFile(m.logFile); strings.Contains(string(data), "the leader answered through a relay") {
 			c.note("%s's lease calls went through a relay", m.id)
 		}

@@ -96,7 +96,7 @@ func (c *fcluster) holdAndWatch(d time.Duration, g groupView) stability {
 		time.Sleep(500 * time.Millisecond)
 	}
 	for _, m := range c.members {
-		if off, _ := m.poweredOff(); off != 0 {
+		if off, _ := m.offSince(); off != 0 {
 			s.stops++
 		}
 		data, _ := os.ReadFile(m.logFile)

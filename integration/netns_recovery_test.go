@@ -20,8 +20,8 @@ var recoverFloorRE = regexp.MustCompile(`every epoch from now on is above (\d+)`
 func TestFaultLostQuorumRecovery(t *testing.T) {
 	runFaultScenario(t, "lost-quorum-recovery", "2 of 3 nodes destroyed (owner among them) → raftha recover on the survivor → app on it", threeNodes, func(c *fcluster) {
 		owner, g := c.setup(c.rng.Intn(2) == 0)
-		var survivor *nsMember
-		var lost []*nsMember
+		var survivor *member
+		var lost []*member
 		for _, i := range c.rng.Perm(3) {
 			m := c.nodes()[i]
 			if m != owner && survivor == nil {

@@ -59,12 +59,12 @@ func withSnapshots(c *fcluster) {
 	c.agentEnv = append(c.agentEnv, "RAFTHA_TEST_SNAPSHOT_THRESHOLD=2", "RAFTHA_TEST_SNAPSHOT_INTERVAL=200ms", "RAFTHA_TEST_TRAILING_LOGS=2")
 }
 
-func (c *fcluster) sysrqFile(m *nsMember) string { return filepath.Join(c.dir, "sysrq."+m.id) }
-func (c *fcluster) faultFile(m *nsMember) string { return filepath.Join(c.dir, "fault."+m.id) }
-func (c *fcluster) hangFile(m *nsMember) string  { return filepath.Join(c.dir, "hang."+m.id) }
+func (c *fcluster) sysrqFile(m *member) string { return filepath.Join(c.dir, "sysrq."+m.id) }
+func (c *fcluster) faultFile(m *member) string { return filepath.Join(c.dir, "fault."+m.id) }
+func (c *fcluster) hangFile(m *member) string  { return filepath.Join(c.dir, "hang."+m.id) }
 
 // selfFenceYAML is the fencing section's self-fence lines for m.
-func (c *fcluster) selfFenceYAML(m *nsMember) string {
+func (c *fcluster) selfFenceYAML(m *member) string {
 	// These kernels have no softdog: a lease-only node runs without a
 	// watchdog, which it must say explicitly.
 	wd := ""
@@ -132,7 +132,7 @@ func (c *fcluster) ctlYAML(self string) string {
 }
 
 // setFault writes m's control word ("" clears it).
-func (c *fcluster) setFault(m *nsMember, word string) {
+func (c *fcluster) setFault(m *member, word string) {
 	c.t.Helper()
 	if err := os.WriteFile(c.faultFile(m), []byte(word), 0o644); err != nil {
 		c.t.Fatal(err)
@@ -143,7 +143,7 @@ func (c *fcluster) setFault(m *nsMember, word string) {
 }
 
 // waitHang waits until a ctl script on m reports it is hanging.
-func (c *fcluster) waitHang(m *nsMember, d time.Duration) bool {
+func (c *fcluster) waitHang(m *member, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for i := 0; i < 10000 && time.Now().Before(deadline); i++ {
 		if data, err := os.ReadFile(c.hangFile(m)); err == nil && len(data) > 0 {
@@ -196,7 +196,7 @@ func (c *fcluster) startSysrqWatcher() {
 // killAgent SIGKILLs m's agent process only: its resources' processes
 // (daemons, a start script in progress) live on, as after an agent crash
 // on a host that stays up.
-func (c *fcluster) killAgent(m *nsMember) int {
+func (c *fcluster) killAgent(m *member) int {
 	pid := m.pid()
 	if pid == 0 || m.exited() {
 		return 0
@@ -213,7 +213,7 @@ func (c *fcluster) killAgent(m *nsMember) int {
 // (else of any survivor; else a fresh one, as start does).
 //
 // It reports whether it restarted the agent (false: the host was off).
-func (c *fcluster) restartAgent(m *nsMember) bool {
+func (c *fcluster) restartAgent(m *member) bool {
 	c.t.Helper()
 	// A host the hypervisor powered off (its instance stopped by a fence)
 	// stays down: nothing runs there until its instance is started again,
@@ -221,7 +221,7 @@ func (c *fcluster) restartAgent(m *nsMember) bool {
 	// model a host that runs while EC2 says it is stopped.
 	m.powerMu.Lock()
 	defer m.powerMu.Unlock()
-	if m.offAt != 0 {
+	if m.offMono != 0 {
 		c.note("not restarting %s's agent: its host was powered off (%s)", m.id, m.offWhy)
 		return false
 	}
@@ -247,7 +247,7 @@ func (c *fcluster) restartAgent(m *nsMember) bool {
 // holdMount starts, in the mount namespace of m's agent, a process with
 // its working directory on the shared disk and a file there open: the
 // disk cannot be unmounted while it lives (bounded: fiSideMaxLife).
-func (c *fcluster) holdMount(m *nsMember) {
+func (c *fcluster) holdMount(m *member) {
 	c.t.Helper()
 	pid := m.pid()
 	script := fmt.Sprintf("cd %q && exec 3>>%q && exec sleep %d", c.mountPoint, filepath.Join(c.mountPoint, "held."+m.id), int(fiSideMaxLife/time.Second))
@@ -260,7 +260,7 @@ func (c *fcluster) holdMount(m *nsMember) {
 
 // transferAsync runs `raftha ownership transfer db --to to` in the
 // background through another member's API.
-func (c *fcluster) transferAsync(to *nsMember) <-chan error {
+func (c *fcluster) transferAsync(to *member) <-chan error {
 	via := c.otherNode(to)
 	ch := make(chan error, 1)
 	go func() {
@@ -274,17 +274,17 @@ func (c *fcluster) transferAsync(to *nsMember) <-chan error {
 }
 
 // logSince returns m's agent log written since the last agent start.
-func (c *fcluster) logSince(m *nsMember) string {
+func (c *fcluster) logSince(m *member) string {
 	data, _ := os.ReadFile(m.logFile)
 	s := string(data)
-	if i := strings.LastIndex(s, "==== fault suite: agent start"); i >= 0 {
+	if i := strings.LastIndex(s, agentStartMark); i >= 0 {
 		s = s[i:]
 	}
 	return s
 }
 
 // waitLog waits until m's current agent log contains what.
-func (c *fcluster) waitLog(m *nsMember, d time.Duration, what string) bool {
+func (c *fcluster) waitLog(m *member, d time.Duration, what string) bool {
 	deadline := time.Now().Add(d)
 	for i := 0; i < 10000 && time.Now().Before(deadline); i++ {
 		if strings.Contains(c.logSince(m), what) {

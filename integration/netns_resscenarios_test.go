@@ -82,7 +82,7 @@ func TestFaultResStopFail(t *testing.T) {
 		c.note("transfer to %s: %v", other.id, err)
 		if g2, ok := c.settleRes(); ok {
 			c.note("db settled on %s at epoch %d", g2.Owner, g2.Epoch)
-			if off, _ := owner.poweredOff(); g2.Owner != owner.id && off == 0 {
+			if off, _ := owner.offSince(); g2.Owner != owner.id && off == 0 {
 				c.violation("db moved from %s, whose stop failed, to %s without %s being powered off", owner.id, g2.Owner, owner.id)
 			}
 		}
@@ -163,7 +163,7 @@ func TestFaultResAgentCrashSnapshot(t *testing.T) {
 		// that could restore, so the restore is required only of a host
 		// that stayed on.
 		if c.restartAgent(owner) && !c.waitLog(owner, 15*time.Second, "restored from snapshot") {
-			if off, why := owner.poweredOff(); off != 0 {
+			if off, why := owner.offSince(); off != 0 {
 				c.note("%s was powered off (%s) before its agent restored: no restore to check", owner.id, why)
 			} else {
 				c.failure("%s's agent did not restore from a snapshot at restart", owner.id)
@@ -179,7 +179,7 @@ func TestFaultResAgentCrashSnapshot(t *testing.T) {
 
 // epochOf is the newest epoch at which m wrote the application log
 // before mono time before (0 if none), from the disk log finish read.
-func (c *fcluster) epochOf(m *nsMember, before int64) uint64 {
+func (c *fcluster) epochOf(m *member, before int64) uint64 {
 	var ep uint64
 	for _, l := range c.finalLines {
 		if l.node == m.id && l.mono < before && l.epoch > ep {

@@ -44,7 +44,7 @@ func (c *fcluster) sleepRand(min, max time.Duration) time.Duration {
 }
 
 // otherNode is the node of a two-node cluster that is not m.
-func (c *fcluster) otherNode(m *nsMember) *nsMember {
+func (c *fcluster) otherNode(m *member) *member {
 	for _, n := range c.nodes() {
 		if n != m {
 			return n
@@ -73,9 +73,9 @@ func (c *fcluster) measure(t0 int64, g groupView, what string) {
 // checkSelfFenced (clause 3): an owner cut off from its peers at t0 stops
 // its application by itself once its lease is gone, before the winner
 // powers it off. Inconclusive (a note) when the power-off came first.
-func (c *fcluster) checkSelfFenced(owner *nsMember, epoch uint64, t0 int64) {
+func (c *fcluster) checkSelfFenced(owner *member, epoch uint64, t0 int64) {
 	c.t.Helper()
-	off, _ := owner.poweredOff()
+	off, _ := owner.offSince()
 	var last int64
 	for _, l := range c.finalLines {
 		if l.node == owner.id && l.epoch == epoch && l.mono > last {
@@ -117,7 +117,7 @@ func TestFaultOwnerKilled(t *testing.T) {
 			c.measure(t0, g2, "owner kill → app on "+other.id)
 		}
 		c.finish(other.id)
-		if off, _ := owner.poweredOff(); off == 0 {
+		if off, _ := owner.offSince(); off == 0 {
 			c.violation("%s took over without %s's instance ever being stopped", other.id, owner.id)
 		}
 	})
@@ -138,7 +138,7 @@ func TestFaultOwnerPartitioned(t *testing.T) {
 // the other node (what names the fault), calls then (when set) with the
 // other node and the group online there, heals, finishes and checks that
 // the owner fenced itself. It returns the group online on the other node.
-func (c *fcluster) ownerCutOff(what string, then func(other *nsMember, epoch uint64)) (groupView, bool) {
+func (c *fcluster) ownerCutOff(what string, then func(other *member, epoch uint64)) (groupView, bool) {
 	c.t.Helper()
 	owner, g := c.setup(false)
 	other := c.otherNode(owner)
@@ -200,7 +200,7 @@ func TestFaultLeaderPartitioned(t *testing.T) {
 		}
 		c.sleepRand(500*time.Millisecond, 2*time.Second)
 		c.heal(leader)
-		if off, _ := leader.poweredOff(); off == 0 {
+		if off, _ := leader.offSince(); off == 0 {
 			c.waitStatus(30*time.Second, leader.id+" back and healthy", func(st *statusView) bool {
 				for _, m := range st.Members {
 					if m.ID == leader.id {
@@ -310,11 +310,11 @@ func TestFaultOwnerPaused(t *testing.T) {
 		c.note("fault: SIGSTOP %s's agent for %s", owner.id, d.Round(time.Millisecond))
 		time.Sleep(d)
 		c.resume(owner)
-		off, _ := owner.poweredOff()
+		off, _ := owner.offSince()
 		c.note("resumed %s (powered off meanwhile: %v)", owner.id, off != 0)
 		g2, ok := c.settled(45 * time.Second)
 		if ok {
-			off, _ = owner.poweredOff()
+			off, _ = owner.offSince()
 			switch {
 			case off != 0 && g2.Owner == owner.id:
 				c.violation("db online on %s, whose VM was stopped", owner.id)
@@ -417,7 +417,7 @@ func TestFaultRestartAll(t *testing.T) {
 	runFaultScenario(t, "restart-all", "all members stopped (kill or term) and restarted → app answering", twoNodes, func(c *fcluster) {
 		c.setup(false)
 		graceful := c.rng.Intn(2) == 0
-		order := append([]*nsMember(nil), c.members...)
+		order := append([]*member(nil), c.members...)
 		c.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		c.sleepRand(200*time.Millisecond, time.Second)
 		t0 := monoNow()

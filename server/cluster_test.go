@@ -16,6 +16,7 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/internal/testsupport"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/transport"
 )
@@ -52,25 +53,11 @@ type testCluster struct {
 	members []*testMember
 }
 
-// freePorts returns n distinct loopback ports that were free a moment
-// ago. All n listeners stay open until every port is picked, so the
-// kernel cannot hand out the same port twice.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ports []int
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
-// freePort returns one loopback port that was free a moment ago.
-func freePort(t testing.TB) int { return freePorts(t, 1)[0] }
+// freePorts and freePort are the shared free-loopback-ports helper.
+var (
+	freePorts = testsupport.FreePorts
+	freePort  = testsupport.FreePort
+)
 
 // testTiming is a fast profile that still tolerates a loaded 2-core box.
 func testTiming() config.TimingConfig {

@@ -3,13 +3,14 @@ package aws_test
 import (
 	"context"
 	"errors"
-	"net"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/raftha/raftha/internal/testsupport"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
 )
@@ -54,12 +55,7 @@ func TestFenceUnknownInstanceFails(t *testing.T) {
 
 func TestFenceUnreachableEndpointFailsWithinDeadline(t *testing.T) {
 	motoserver.Env(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t)) // nothing listens there
 	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: "http://" + addr, MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

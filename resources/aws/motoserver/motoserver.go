@@ -6,7 +6,6 @@ package motoserver
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/raftha/raftha/internal/freeport"
 	awsres "github.com/raftha/raftha/resources/aws"
 )
 
@@ -56,12 +56,11 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("moto_server not found on PATH (install it: pip install 'moto[server]'; .ci/run does): %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freeport.Loopback(1)
 	if err != nil {
 		return nil, err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := ports[0]
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logf, err := os.CreateTemp("", "moto-*.log")

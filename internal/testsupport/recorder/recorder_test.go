@@ -35,3 +35,37 @@ func TestCheckExclusive(t *testing.T) {
 		t.Fatalf("epoch order not caught: %v", err)
 	}
 }
+
+func TestReadLife(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rec")
+	if evs, err := ReadLife(file); err != nil || evs != nil {
+		t.Fatalf("missing life file: %v, %v", evs, err)
+	}
+	data := "start 41 n1 5 1000\nterm 41 n1 5 2000\ntorn 4"
+	if err := os.WriteFile(file+".life", []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := ReadLife(file)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("%d life lines, %v", len(evs), err)
+	}
+	if e := evs[1]; e.What != "term" || e.PID != 41 || e.Node != "n1" || e.Epoch != 5 || e.At.UnixNano() != 2000 {
+		t.Fatalf("second line %+v", e)
+	}
+	if d := DescribeLife(evs); !strings.Contains(d, "term pid=41 n1@5") {
+		t.Fatalf("DescribeLife = %q", d)
+	}
+}
+
+func TestGroupRunsThisBinary(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := Group(t, "/tmp/rec", "    failback: true\n", "n2", "n1")
+	for _, want := range []string{"nodes: [n2, n1]", "    failback: true\n    resources:", self, Env + ": /tmp/rec"} {
+		if !strings.Contains(g, want) {
+			t.Fatalf("group lacks %q:\n%s", want, g)
+		}
+	}
+}
