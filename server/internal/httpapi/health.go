@@ -153,9 +153,9 @@ func (a *API) healthLive() (int, HealthAnswer) {
 	return http.StatusServiceUnavailable, h
 }
 
-// healthReady is 200 when this member is started, knows h leader, and
+// healthReady is 200 when this member is started, knows a leader, and
 // that leader confirmed its heartbeat within the last timing.lease (its
-// lease is valid, whether it owns h group or not).
+// lease is valid, whether it owns a group or not).
 func (a *API) healthReady() (int, HealthAnswer) {
 	if code, h := a.healthLive(); code != http.StatusOK {
 		return code, h
@@ -167,7 +167,7 @@ func (a *API) healthReady() (int, HealthAnswer) {
 	case h.LeaseLeftMS <= 0:
 		h.Reason = fmt.Sprintf("the leader (%s) has not confirmed this member within timing.lease (%s)", h.Leader, a.d.Lease)
 	default:
-		h.Status, h.Reason = healthOK, "h leader is known and confirmed this member's lease"
+		h.Status, h.Reason = healthOK, "a leader is known and confirmed this member's lease"
 		return http.StatusOK, h
 	}
 	return http.StatusServiceUnavailable, h
