@@ -201,7 +201,6 @@ func newRunner(s *Server) (*runner, error) {
 		LogLimit:       &s.logLimit,
 		Leaving:        &s.leaving,
 		ReportFilter:   &s.reportFilter,
-		ErrNotOwner:    ErrNotOwner,
 		Fencer:         s.fencer,
 		InstanceID:     s.instance,
 		CloudResources: s.cloudRes,

@@ -54,7 +54,7 @@ func errDeadlinePassed(group string) error { return errs.DeadlinePassed(group) }
 
 // errWaitTimedOut is a wait for the log that ran out of time; the API
 // answers it 504 timeout.
-var errWaitTimedOut = fmt.Errorf("timed out%.0w", context.DeadlineExceeded)
+var errWaitTimedOut = errs.ErrWaitTimedOut
 
 // SetSuspended pauses (true) or resumes (false) a group's monitoring and
 // automatic actions. Resuming also forgets the nodes where it failed, so

@@ -47,6 +47,9 @@ var (
 	// ErrNotMemberCert means tls.cert is not this member's member
 	// certificate: the other members would refuse it on the member port.
 	ErrNotMemberCert = errors.New("tls.cert is not this member's member certificate")
+	// ErrWaitTimedOut is a wait for the log that ran out of time; the API
+	// answers it 504 timeout. It wraps context.DeadlineExceeded.
+	ErrWaitTimedOut = fmt.Errorf("timed out%.0w", context.DeadlineExceeded)
 )
 
 // DeadlinePassed refuses a transfer of group whose deadline has passed

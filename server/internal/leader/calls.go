@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/errs"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
@@ -21,13 +22,12 @@ const (
 // that it is still the leader (VerifyLeader). Only a ready leader (one
 // whose post-election Barrier completed) may answer.
 func (l *Leader) LinearizableRead(ctx context.Context) (*Term, error) {
-	e := l.cfg.Errors
 	t := l.Ready()
 	if t == nil {
 		if l.cfg.Raft.IsLeader() {
-			return nil, fmt.Errorf("%w: leader not ready yet", e.NotLeader)
+			return nil, fmt.Errorf("%w: leader not ready yet", errs.ErrNotLeader)
 		}
-		return nil, e.NotLeader
+		return nil, errs.ErrNotLeader
 	}
 	ci := l.cfg.Raft.CommitIndex()
 	// A VerifyLeader queued as raft shuts down is never answered: wait
@@ -37,12 +37,12 @@ func (l *Leader) LinearizableRead(ctx context.Context) (*Term, error) {
 	select {
 	case err := <-verified:
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", e.NoQuorum, err)
+			return nil, fmt.Errorf("%w: %v", errs.ErrNoQuorum, err)
 		}
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: leadership not verified in time: %w", e.NoQuorum, ctx.Err())
+		return nil, fmt.Errorf("%w: leadership not verified in time: %w", errs.ErrNoQuorum, ctx.Err())
 	case <-l.ctx.Done():
-		return nil, fmt.Errorf("%w: member stopping", e.NoQuorum)
+		return nil, fmt.Errorf("%w: member stopping", errs.ErrNoQuorum)
 	}
 	if err := l.waitApplied(ctx, t, ci); err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func (l *Leader) waitApplied(ctx context.Context, t *Term, index uint64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C():
-			return fmt.Errorf("%w waiting for the FSM to apply index %d", l.cfg.Errors.WaitTimedOut, index)
+			return fmt.Errorf("%w waiting for the FSM to apply index %d", errs.ErrWaitTimedOut, index)
 		}
 	}
 }
@@ -94,7 +94,7 @@ func (l *Leader) Confirm(ctx context.Context, group, node string, epoch uint64) 
 	t.contactMu.Lock()
 	defer t.contactMu.Unlock()
 	t.c.Seen(node)
-	notOwner := l.cfg.Errors.NotOwner
+	notOwner := errs.ErrNotOwner
 	l.cfg.FSM.Read(func(st *fsm.State) {
 		g, ok := st.Groups[group]
 		switch {
@@ -116,7 +116,7 @@ func (l *Leader) refusedSettings(t *Term, node string) error {
 	if why == "" {
 		return nil
 	}
-	return fmt.Errorf("%w: %s: %s", l.cfg.Errors.SettingsMismatch, node, why)
+	return fmt.Errorf("%w: %s: %s", errs.ErrSettingsMismatch, node, why)
 }
 
 // Heartbeat records a member's heartbeat on the leader and returns the

@@ -3,8 +3,6 @@ package leader
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/clock"
 	"github.com/raftha/raftha/server/internal/decide"
+	"github.com/raftha/raftha/server/internal/errs"
 )
 
 // The leader's unit tests run a real FSM in memory, a fake raft (this
@@ -26,14 +25,12 @@ var (
 	timing = decide.Timing{Heartbeat: 100 * time.Millisecond, Lease: 1500 * time.Millisecond, FailoverTimeout: 2 * time.Second}
 	awsCS  = fsm.ClusterSettings{FencingMode: fsm.FencingAWSStop, Heartbeat: 100 * time.Millisecond, Lease: 1500 * time.Millisecond, StopDeadline: time.Second}
 
-	errNotLeader = errors.New("not the leader")
-	errNoQuorum  = errors.New("no quorum")
-	errNotOwner  = errors.New("not the owner")
-	errRefused   = errors.New("refused")
-	errMismatch  = errors.New("settings mismatch")
-	errTimedOut  = errors.New("timed out")
-	errInProg    = errors.New("in progress")
-	errMoveFail  = errors.New("move failed")
+	errNotLeader = errs.ErrNotLeader
+	errNoQuorum  = errs.ErrNoQuorum
+	errNotOwner  = errs.ErrNotOwner
+	errRefused   = errs.ErrRefused
+	errMismatch  = errs.ErrSettingsMismatch
+	errInProg    = errs.ErrInProgress
 )
 
 // fakeRaft is a raft where this member leads and every server votes.
@@ -153,9 +150,6 @@ func newRig(t *testing.T, groups ...*fsm.Group) *rig {
 	t.Cleanup(cancel)
 	l := New(ctx, Config{NodeID: "w1", Role: fsm.RoleWitness, Timing: timing, SelfSettings: cs, FSM: f,
 		Raft: &fakeRaft{f: f, servers: servers}, Host: host, Clock: clk,
-		Errors: Errors{NotLeader: errNotLeader, NoQuorum: errNoQuorum, NotOwner: errNotOwner, Refused: errRefused,
-			SettingsMismatch: errMismatch, WaitTimedOut: errTimedOut, InProgress: errInProg, MoveFailed: errMoveFail,
-			DeadlinePassed: func(g string) error { return fmt.Errorf("deadline passed for %s: %w", g, context.DeadlineExceeded) }},
 		MaxReportGroups: 4, MaxReportResources: 2})
 	term := l.newTerm(f.AppliedIndex())
 	l.mu.Lock()

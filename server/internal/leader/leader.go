@@ -72,15 +72,6 @@ type Host interface {
 	Transferred(result string)
 }
 
-// Errors are the agent's sentinels the leader's answers wrap, so that
-// callers (and the wire codec) recognise them with errors.Is.
-type Errors struct {
-	NotLeader, NoQuorum, NotOwner, Refused, SettingsMismatch, WaitTimedOut, InProgress, MoveFailed error
-	// DeadlinePassed refuses a move whose deadline passed before
-	// anything was committed.
-	DeadlinePassed func(group string) error
-}
-
 // Config is what the leader needs: plain values and the two interfaces.
 type Config struct {
 	NodeID string
@@ -100,7 +91,6 @@ type Config struct {
 	Clock    clock.Clock
 	Logger   hclog.Logger
 	LogLimit *ratelog.Limiter
-	Errors   Errors
 	// LastAnswer is the last answer to this member's heartbeat (the
 	// previous leader, when it was one), nil when it has no lease.
 	LastAnswer func() (string, time.Time)

@@ -14,6 +14,7 @@ import (
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/server/internal/decide"
+	"github.com/raftha/raftha/server/internal/errs"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 )
 
@@ -40,7 +41,7 @@ func ValidateMember(a rpcwire.MemberArgs, refused error) error {
 // AddMember records a member in the log and adds it to the Raft
 // configuration as a voter (the leader half of server.AddMember).
 func (l *Leader) AddMember(ctx context.Context, a rpcwire.MemberArgs) error {
-	if err := ValidateMember(a, l.cfg.Errors.Refused); err != nil {
+	if err := ValidateMember(a, errs.ErrRefused); err != nil {
 		return err
 	}
 	if _, err := l.LinearizableRead(ctx); err != nil {
@@ -100,11 +101,12 @@ func (l *Leader) RemoveMember(ctx context.Context, id, by string) error {
 	return nil
 }
 
-// timeoutOf is what is left of ctx's deadline, on the leader's clock, or
-// the default transfer timeout.
+// timeoutOf is what is left of ctx's deadline, or the default transfer
+// timeout. A context's deadline and raft's timeouts are real time, so this
+// reads the real clock, never the leader's injected one.
 func (l *Leader) timeoutOf(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
-		return d.Sub(l.cfg.Clock.Now())
+		return time.Until(d)
 	}
 	return api.DefaultTransferTimeout
 }
@@ -118,7 +120,6 @@ func (l *Leader) Transfer(ctx context.Context, group, to, by string) (api.GroupS
 	if err != nil {
 		return api.GroupStatus{}, err
 	}
-	e := l.cfg.Errors
 	st := l.cfg.FSM.View()
 	g, ok := st.Groups[group]
 	if !ok {
@@ -127,12 +128,12 @@ func (l *Leader) Transfer(ctx context.Context, group, to, by string) (api.GroupS
 	d := decide.Planned(t.input(st), g, to)
 	switch d.Action {
 	case decide.Refuse:
-		return api.GroupStatus{}, fmt.Errorf("%w: %s", e.Refused, d.Reason)
+		return api.GroupStatus{}, fmt.Errorf("%w: %s", errs.ErrRefused, d.Reason)
 	case decide.None:
 		return GroupStatus(g), nil
 	}
 	if ctx.Err() != nil { // never commit a move nobody waits for
-		return api.GroupStatus{}, e.DeadlinePassed(group)
+		return api.GroupStatus{}, errs.DeadlinePassed(group)
 	}
 	// CommitLocal: if this leader was deposed since its read, NotLeader
 	// (retried by the caller's forward on the next leader), not a forward
@@ -143,8 +144,8 @@ func (l *Leader) Transfer(ctx context.Context, group, to, by string) (api.GroupS
 	}
 	l.cfg.Logger.Info("planned move started", "group", group, "from", g.Status.Owner, "to", to, "by", by)
 	gs, err := l.waitOnline(ctx, group, to, g.Status.Epoch)
-	if err != nil && ctx.Err() != nil && errors.Is(err, e.WaitTimedOut) {
-		err = fmt.Errorf("%w: %v; it goes on to %s (follow it with raftha status)", e.InProgress, err, to)
+	if err != nil && ctx.Err() != nil && errors.Is(err, errs.ErrWaitTimedOut) {
+		err = fmt.Errorf("%w: %v; it goes on to %s (follow it with raftha status)", errs.ErrInProgress, err, to)
 	}
 	result := "ok"
 	if err != nil {
@@ -156,7 +157,6 @@ func (l *Leader) Transfer(ctx context.Context, group, to, by string) (api.GroupS
 
 // waitOnline waits until group is online on node at an epoch above after.
 func (l *Leader) waitOnline(ctx context.Context, group, node string, after uint64) (api.GroupStatus, error) {
-	e := l.cfg.Errors
 	for {
 		ch := l.cfg.FSM.Changed()
 		st := l.cfg.FSM.View()
@@ -169,11 +169,11 @@ func (l *Leader) waitOnline(ctx context.Context, group, node string, after uint6
 		case gs.Owner == node && gs.State == fsm.StateOnline && gs.Epoch > after:
 			return GroupStatus(g), nil
 		case gs.State == fsm.StateFailed:
-			return GroupStatus(g), fmt.Errorf("%w: group %s failed on %s at epoch %d: %s", e.MoveFailed, group, gs.Owner, gs.Epoch, gs.Reason)
+			return GroupStatus(g), fmt.Errorf("%w: group %s failed on %s at epoch %d: %s", errs.ErrMoveFailed, group, gs.Owner, gs.Epoch, gs.Reason)
 		case gs.Epoch > after && gs.Owner != node:
-			return GroupStatus(g), fmt.Errorf("%w: group %s went to %s instead (epoch %d, %s)", e.MoveFailed, group, gs.Owner, gs.Epoch, gs.Reason)
+			return GroupStatus(g), fmt.Errorf("%w: group %s went to %s instead (epoch %d, %s)", errs.ErrMoveFailed, group, gs.Owner, gs.Epoch, gs.Reason)
 		case gs.State == fsm.StateOffline && gs.Epoch == after:
-			return GroupStatus(g), fmt.Errorf("%w: the move was abandoned; group %s is offline: %s", e.MoveFailed, group, gs.Reason)
+			return GroupStatus(g), fmt.Errorf("%w: the move was abandoned; group %s is offline: %s", errs.ErrMoveFailed, group, gs.Reason)
 		}
 		// Leadership may move during the move (a new owner that leads
 		// hands it to an idle node): this member keeps applying the log as
@@ -181,7 +181,7 @@ func (l *Leader) waitOnline(ctx context.Context, group, node string, after uint6
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return GroupStatus(g), fmt.Errorf("%w: group %s is %s on %s at epoch %d (%s)", e.WaitTimedOut, group, gs.State, gs.Owner, gs.Epoch, gs.Reason)
+			return GroupStatus(g), fmt.Errorf("%w: group %s is %s on %s at epoch %d (%s)", errs.ErrWaitTimedOut, group, gs.State, gs.Owner, gs.Epoch, gs.Reason)
 		}
 	}
 }

@@ -41,9 +41,6 @@ type RunnerOptions struct {
 	Leaving *atomic.Bool
 	// ReportFilter, when set (tests only), drops the reports it matches.
 	ReportFilter *atomic.Pointer[func(*fsm.Report) bool]
-	// ErrNotOwner is the error a confirmation fails with when the leader
-	// says this node does not own the group at that epoch.
-	ErrNotOwner error
 	// Fencer stops a lost owner's instance (aws-stop); nil in lease-only
 	// mode without one.
 	Fencer cloud.Fencer
@@ -90,7 +87,6 @@ type agent struct {
 	logLimit      *ratelog.Limiter
 	leaving       *atomic.Bool
 	reportFilter  *atomic.Pointer[func(*fsm.Report) bool]
-	errNotOwner   error
 	fencer        cloud.Fencer
 	instance      string
 	cloudRes      any
@@ -113,14 +109,14 @@ func newAgent(h Host, o RunnerOptions) *agent {
 	}
 	return &agent{host: h, ctx: o.Ctx, cfg: o.Config, fsm: o.FSM, registry: o.Registry, lease: o.Lease,
 		logger: o.Logger, logLimit: o.LogLimit, leaving: o.Leaving, reportFilter: o.ReportFilter,
-		errNotOwner: o.ErrNotOwner, fencer: o.Fencer, instance: o.InstanceID, cloudRes: o.CloudResources,
+		fencer: o.Fencer, instance: o.InstanceID, cloudRes: o.CloudResources,
 		resolveVolume: o.ResolveVolume, handlers: o.Handlers, metrics: o.Metrics, records: NewRecords(o.Config.DataDir)}
 }
 
 // confirm asks the leader, linearizably, whether this node owns group at
 // epoch. Success also renews the lease for that group, from the send time.
 func (s *agent) confirm(ctx context.Context, group string, epoch uint64) error {
-	sent := time.Now()
+	sent := s.lease.opt.Clock.Now() // the lease table's clock: the renewal counts from the send
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.Lease.D())
 	defer cancel()
 	err := s.host.Confirm(ctx, group, epoch)

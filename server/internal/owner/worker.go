@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/errs"
 )
 
 // start starts the group's resources in order. Before each one it confirms
@@ -57,7 +58,7 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	for i := inst.started; i < len(inst.res); i++ {
 		b := inst.res[i]
 		if err := timed(&steps.startConfirm, func() error { return s.confirm(ctx, w.name, epoch) }); err != nil {
-			if errors.Is(err, s.errNotOwner) {
+			if errors.Is(err, errs.ErrNotOwner) {
 				w.log.Warn("ownership not confirmed; starting nothing", "epoch", epoch, "error", err)
 				w.stopLocal(ctx, "ownership not confirmed")
 			} else {
