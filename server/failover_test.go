@@ -198,6 +198,13 @@ func TestFenceFailureKeepsGroupOfflineUntilAFenceSucceeds(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.waitOnline("db", "n1")
+			// Online is reported once the recorder started; under load its
+			// first line may come later. Kill n1 only once it has written,
+			// so that the run ends with exactly two intervals.
+			waitFor(t, 10*time.Second, "recorder on n1", func() bool {
+				ivs := readIntervals(t, rec)
+				return len(ivs) == 1 && ivs[0].Node == "n1"
+			})
 			c.kill("n1")
 			// The group must sit in fencing with the reason, and nothing runs.
 			var g fsm.Group
