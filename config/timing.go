@@ -77,7 +77,7 @@ type Budget struct {
 	SelfFence time.Duration
 	// RelayMargin is how long a relayed heartbeat's round trip may take
 	// while an owner's lease survives a node-link partition (see
-	// server/relay.go): the relay starts one heartbeat into a beat that
+	// server/internal/cluster/relay.go): the relay starts one heartbeat into a beat that
 	// has no answer, and the next beat starts a heartbeat later, so the
 	// lease holds while 2 × heartbeat + the round trip < lease. Validate's
 	// lease ≥ 3 × heartbeat keeps it at least one heartbeat.

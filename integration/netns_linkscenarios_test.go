@@ -5,7 +5,7 @@ package integration
 // while both still reach the witness and AWS. keepalived split-brains
 // here; Pacemaker and CLUSTERPRO fence the healthy active node. raftha
 // relays the cut-off member's heartbeats through the witness (see
-// server/relay.go), so nothing moves:
+// server/internal/cluster/relay.go), so nothing moves:
 //
 //	go test ./integration -count=1 -v -run '^TestFaultNodeLinkPartition$'
 //	RAFTHA_FAULT_LINK_HOLD=60s   # hold the cut longer (default 30s)
