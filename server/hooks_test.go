@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/raftha/raftha/config"
@@ -187,41 +186,6 @@ func TestHookThatHangsIsKilledAndDoesNotDelayFailover(t *testing.T) {
 	})
 	if !logHas(t, c.member("n2"), "hook failed", "killed (with its process group) after its timeout 15s") {
 		t.Errorf("n2's log does not say the hook was killed at its timeout")
-	}
-}
-
-// TestHookQueueFullDropsAndCounts: with nothing draining the queue, runs
-// past hookQueueSize are dropped, each counted in
-// raftha_hook_dropped_total, and the warning is rate-limited.
-func TestHookQueueFullDropsAndCounts(t *testing.T) {
-	logs := &syncBuffer{}
-	reg := prometheus.NewRegistry()
-	s := &Server{
-		cfg:     config.Config{NodeID: "n1", Hooks: []config.HookConfig{{Name: "a", Command: []string{"/bin/true"}, Events: []fsm.EventKind{fsm.KindOnline}, Timeout: config.Duration(time.Second)}, {Name: "b", Command: []string{"/bin/true"}, Events: []fsm.EventKind{fsm.KindFailed}, Timeout: config.Duration(time.Second)}}},
-		logger:  hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),
-		metrics: &metrics{reg: reg},
-	}
-	h, err := newHookRunner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const extra = 5
-	for i := range hookQueueSize + extra {
-		h.enqueue(fsm.Event{Kind: fsm.KindOnline, Group: "db", Epoch: uint64(i + 1)})
-	}
-	h.enqueue(fsm.Event{Kind: fsm.KindStopped, Group: "db"}) // no hook takes it
-	if got := counterValues(t, reg, "raftha_hook_dropped_total", "hook"); len(got) != 1 || got["a"] != extra {
-		t.Errorf("raftha_hook_dropped_total = %v, want only a: %d", got, extra)
-	}
-	if len(h.queue) != hookQueueSize {
-		t.Errorf("queue holds %d, want %d", len(h.queue), hookQueueSize)
-	}
-	if n := strings.Count(logs.String(), "hook queue full"); n != 1 {
-		t.Errorf("%d warnings for %d drops, want 1 (rate-limited):\n%s", n, extra, logs)
-	}
-	// The first queued run is the first event: order is kept.
-	if j := <-h.queue; j.ev.Epoch != 1 || j.hook.Name != "a" {
-		t.Errorf("first queued run %+v", j)
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/raftha/raftha/resources/ebsdev"
 	"github.com/raftha/raftha/server/internal/cluster"
 	"github.com/raftha/raftha/server/internal/errs"
+	"github.com/raftha/raftha/server/internal/hooks"
 	"github.com/raftha/raftha/server/internal/httpapi"
 	"github.com/raftha/raftha/server/internal/leader"
 	"github.com/raftha/raftha/transport"
@@ -178,8 +179,8 @@ type Server struct {
 	apiTLS      *http.Transport
 	healthAddr  atomic.Pointer[string]
 
-	// The hooks (hooks.go).
-	hooks *hookRunner
+	// The hooks (role_hooks.go, internal/hooks).
+	hooks *hooks.Runner
 
 	lease    *lease
 	runner   *runner
@@ -282,7 +283,7 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 	if s.metrics, err = newMetrics(s, opts.Registerer); err != nil {
 		return nil, err
 	}
-	if s.hooks, err = newHookRunner(s); err != nil {
+	if s.hooks, err = newHooks(s); err != nil {
 		return nil, err
 	}
 	// Embedding: keep Options.Handlers for `go` resources (embed.go).
@@ -359,7 +360,7 @@ func (s *Server) Start() (err error) {
 	if err := s.startHealth(); err != nil {
 		return err
 	}
-	s.hooks.start()
+	s.startHooks()
 	s.goFn(s.monitorLeadership)
 	s.goFn(s.lease.run)
 	s.goFn(s.watchReady)

@@ -1,4 +1,6 @@
-package server
+// Package hooks owns the member's event hooks: the commands it runs and the
+// URL POSTs it makes when an ownership or failure event concerns it.
+package hooks
 
 import (
 	"context"
@@ -21,7 +23,7 @@ import (
 )
 
 // Hooks (the `hooks` member setting): commands this member runs, or HTTP
-// POSTs it makes (hookpost.go), when an ownership or failure event
+// POSTs it makes (post.go), when an ownership or failure event
 // concerns it (hookSubject). They never sit on
 // the safety path: events are only queued (hookQueueSize, a full queue
 // drops the run, counted and logged), and one goroutine of their own runs
@@ -57,11 +59,29 @@ type hookJob struct {
 	ev   fsm.Event
 }
 
-// hookRunner queues and runs the configured hooks.
-type hookRunner struct {
-	s     *Server
-	hooks []config.HookConfig
-	queue chan hookJob
+// Deps is what the hooks take from the rest of the agent.
+type Deps struct {
+	// NodeID is this member's id (config.Config.NodeID).
+	NodeID string
+	// Hooks are the configured hooks (config.Config.Hooks).
+	Hooks []config.HookConfig
+	// FSM is the applied log, watched for events.
+	FSM *fsm.FSM
+	// Logger logs failed runs and dropped ones.
+	Logger hclog.Logger
+	// Registerer takes the hook metrics.
+	Registerer prometheus.Registerer
+}
+
+// Runner queues and runs the configured hooks.
+type Runner struct {
+	nodeID string
+	fsm    *fsm.FSM
+	logger hclog.Logger
+	hooks  []config.HookConfig
+	queue  chan hookJob
+	// ctx is the member's life, set by Start.
+	ctx context.Context
 
 	runs    *prometheus.CounterVec
 	dropped *prometheus.CounterVec
@@ -74,35 +94,39 @@ type hookRunner struct {
 	seq uint64
 	// runHook runs one job (tests replace it).
 	runHook func(context.Context, hookJob) (string, error)
-	// client makes the POSTs of URL hooks (hookpost.go).
+	// client makes the POSTs of URL hooks (post.go).
 	client *http.Client
 }
 
-// newHookRunner registers the hook metrics; nothing runs until start.
-func newHookRunner(s *Server) (*hookRunner, error) {
-	h := &hookRunner{s: s, hooks: s.cfg.Hooks, queue: make(chan hookJob, hookQueueSize)}
+// New registers the hook metrics; nothing runs until Start.
+func New(d Deps) (*Runner, error) {
+	h := &Runner{nodeID: d.NodeID, fsm: d.FSM, logger: d.Logger, hooks: d.Hooks, queue: make(chan hookJob, hookQueueSize)}
 	h.runHook = h.runJob
 	h.client = newHookHTTPClient()
 	h.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_hook_runs_total", Help: "Hook runs on this member, by hook and result (ok, failed, timeout)."}, []string{"hook", "result"})
 	h.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftha_hook_dropped_total", Help: "Hook runs dropped because the hook queue was full, by hook."}, []string{"hook"})
 	for _, c := range []prometheus.Collector{h.runs, h.dropped} {
-		if err := s.metrics.reg.Register(c); err != nil {
+		if err := d.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("Options.Registerer: %w (several servers on one registry: wrap it with prometheus.WrapRegistererWith)", err)
 		}
 	}
 	return h, nil
 }
 
-// start begins watching the log and running hooks, when any is
-// configured. Start calls it once raft is open.
-func (h *hookRunner) start() {
+// Start begins watching the log and running hooks, when any is
+// configured, until ctx (the member's life) ends. The server's Start
+// calls it once raft is open, with from the last log index present then
+// (events at or below it are history) and goFn, which runs a goroutine
+// the member waits for when it stops.
+func (h *Runner) Start(ctx context.Context, from uint64, goFn func(func())) {
 	if len(h.hooks) == 0 {
 		return
 	}
-	h.from = h.s.raft.LastIndex()
+	h.ctx = ctx
+	h.from = from
 	h.checkTokenFiles()
-	h.s.goFn(h.watch)
-	h.s.goFn(h.work)
+	goFn(h.watch)
+	goFn(h.work)
 }
 
 // hookSubject is the member that runs the hooks of an event from the
@@ -126,17 +150,16 @@ func hookSubject(e fsm.Event) string {
 
 // watch queues the hooks of every new event of the log that concerns
 // this member, as the log is applied here.
-func (h *hookRunner) watch() {
-	s := h.s
+func (h *Runner) watch() {
 	for {
-		changed := s.fsm.Changed()
+		changed := h.fsm.Changed()
 		for _, e := range h.newEvents() {
-			if e.Index > h.from && hookSubject(e) == s.cfg.NodeID {
+			if e.Index > h.from && hookSubject(e) == h.nodeID {
 				h.enqueue(e)
 			}
 		}
 		select {
-		case <-s.ctx.Done():
+		case <-h.ctx.Done():
 			return
 		case <-changed:
 		}
@@ -144,9 +167,9 @@ func (h *hookRunner) watch() {
 }
 
 // newEvents copies the events recorded since the last call.
-func (h *hookRunner) newEvents() []fsm.Event {
+func (h *Runner) newEvents() []fsm.Event {
 	var out []fsm.Event
-	h.s.fsm.Read(func(st *fsm.State) {
+	h.fsm.Read(func(st *fsm.State) {
 		i := len(st.Events)
 		for i > 0 && st.Events[i-1].Seq > h.seq {
 			i--
@@ -159,18 +182,19 @@ func (h *hookRunner) newEvents() []fsm.Event {
 	return out
 }
 
-// hookNote queues the hooks of a note this member records about itself
+// Note queues the hooks of a note this member records about itself
 // (self-fenced, self-fence-action) at once, before it reaches the log.
-func (s *Server) hookNote(n *fsm.Note) {
-	if s.hooks == nil || (n.Kind != fsm.KindSelfFenced && n.Kind != fsm.KindSelfFenceAction) {
+// Other kinds run nothing here (they run from the log).
+func (h *Runner) Note(n *fsm.Note) {
+	if n.Kind != fsm.KindSelfFenced && n.Kind != fsm.KindSelfFenceAction {
 		return
 	}
-	s.hooks.enqueue(fsm.Event{Kind: n.Kind, Group: n.Group, Node: n.Node, Epoch: n.Epoch, Reason: n.Reason, At: n.At, By: n.By})
+	h.enqueue(fsm.Event{Kind: n.Kind, Group: n.Group, Node: n.Node, Epoch: n.Epoch, Reason: n.Reason, At: n.At, By: n.By})
 }
 
 // enqueue queues a run of every hook that takes e, without waiting: a
 // full queue drops the run, counted and logged.
-func (h *hookRunner) enqueue(e fsm.Event) {
+func (h *Runner) enqueue(e fsm.Event) {
 	for i := range h.hooks {
 		hk := &h.hooks[i]
 		if !hookTakes(hk, e) {
@@ -180,7 +204,7 @@ func (h *hookRunner) enqueue(e fsm.Event) {
 		case h.queue <- hookJob{hook: hk, ev: e}:
 		default:
 			h.dropped.WithLabelValues(hk.Name).Inc()
-			h.logs.Log(h.s.logger, hclog.Warn, "drop:"+hk.Name, "hook queue full: run dropped", "hook", hk.Name, "event", e.Kind, "group", e.Group, "epoch", e.Epoch, "queue", hookQueueSize)
+			h.logs.Log(h.logger, hclog.Warn, "drop:"+hk.Name, "hook queue full: run dropped", "hook", hk.Name, "event", e.Kind, "group", e.Group, "epoch", e.Epoch, "queue", hookQueueSize)
 		}
 	}
 }
@@ -205,16 +229,15 @@ func hookTakes(hk *config.HookConfig, e fsm.Event) bool {
 
 // work runs the queued hooks one at a time, in order, until the member
 // stops. A run under way when it stops gets hookStopGrace more.
-func (h *hookRunner) work() {
-	s := h.s
+func (h *Runner) work() {
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stop := context.AfterFunc(s.ctx, func() { time.AfterFunc(hookStopGrace, cancel) })
+	stop := context.AfterFunc(h.ctx, func() { time.AfterFunc(hookStopGrace, cancel) })
 	defer stop()
 	defer h.client.CloseIdleConnections()
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-h.ctx.Done():
 			return
 		case j := <-h.queue:
 			h.run(base, j)
@@ -223,7 +246,7 @@ func (h *hookRunner) work() {
 }
 
 // run runs one job and counts and logs its result.
-func (h *hookRunner) run(base context.Context, j hookJob) {
+func (h *Runner) run(base context.Context, j hookJob) {
 	start := time.Now()
 	out, err := h.runHook(base, j)
 	took := time.Since(start).Round(time.Millisecond)
@@ -237,21 +260,21 @@ func (h *hookRunner) run(base context.Context, j hookJob) {
 	h.runs.WithLabelValues(j.hook.Name, result).Inc()
 	args := []any{"hook", j.hook.Name, "event", j.ev.Kind, "group", j.ev.Group, "epoch", j.ev.Epoch, "took", took}
 	if err == nil {
-		h.s.logger.Debug("hook ran", args...)
+		h.logger.Debug("hook ran", args...)
 		return
 	}
 	args = append(args, "result", result, "error", err, "output", out)
-	h.logs.Log(h.s.logger, hclog.Warn, "fail:"+j.hook.Name, "hook failed", args...)
+	h.logs.Log(h.logger, hclog.Warn, "fail:"+j.hook.Name, "hook failed", args...)
 }
 
 // hookEnv is the environment of a hook run: the agent's, then the event.
-func (h *hookRunner) hookEnv(j hookJob) []string {
+func (h *Runner) hookEnv(j hookJob) []string {
 	e := j.ev
 	return append(os.Environ(),
 		"RAFTHA_HOOK="+j.hook.Name,
 		"RAFTHA_EVENT="+string(e.Kind),
 		"RAFTHA_GROUP="+e.Group,
-		"RAFTHA_NODE="+h.s.cfg.NodeID,
+		"RAFTHA_NODE="+h.nodeID,
 		"RAFTHA_EPOCH="+strconv.FormatUint(e.Epoch, 10),
 		"RAFTHA_CAUSE="+string(e.Cause),
 		"RAFTHA_REASON="+e.Reason,
@@ -262,7 +285,7 @@ func (h *hookRunner) hookEnv(j hookJob) []string {
 }
 
 // runJob runs one job: a POST for a URL hook, else the command.
-func (h *hookRunner) runJob(base context.Context, j hookJob) (string, error) {
+func (h *Runner) runJob(base context.Context, j hookJob) (string, error) {
 	if j.hook.URL != "" {
 		return h.runPost(base, j)
 	}
@@ -273,7 +296,7 @@ func (h *hookRunner) runJob(base context.Context, j hookJob) (string, error) {
 // the group at the hook's timeout (the error then wraps
 // context.DeadlineExceeded), and when the command returns, so that the
 // hook leaves nothing running. It returns the end of its output.
-func (h *hookRunner) runCommand(base context.Context, j hookJob) (string, error) {
+func (h *Runner) runCommand(base context.Context, j hookJob) (string, error) {
 	ctx, cancel := context.WithTimeout(base, j.hook.Timeout.D())
 	defer cancel()
 	argv := j.hook.Command

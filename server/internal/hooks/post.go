@@ -1,4 +1,4 @@
-package server
+package hooks
 
 import (
 	"bytes"
@@ -50,13 +50,13 @@ func newHookHTTPClient() *http.Client {
 // checkTokenFiles warns, at start, of a URL hook whose bearer token file
 // cannot be read: its POSTs fail (counted) until it can. The member
 // starts anyway: a notification never keeps it from serving.
-func (h *hookRunner) checkTokenFiles() {
+func (h *Runner) checkTokenFiles() {
 	for _, hk := range h.hooks {
 		if hk.URL == "" || hk.BearerTokenFile == "" {
 			continue
 		}
 		if _, err := hookBearerToken(hk.BearerTokenFile); err != nil {
-			h.s.logger.Warn("hook cannot read its bearer token: its POSTs fail until it can", "hook", hk.Name, "error", err)
+			h.logger.Warn("hook cannot read its bearer token: its POSTs fail until it can", "hook", hk.Name, "error", err)
 		}
 	}
 }
@@ -84,16 +84,16 @@ func hookBearerToken(path string) (string, error) {
 }
 
 // hookEvent is the body of a URL hook's POST for j.
-func (h *hookRunner) hookEvent(j hookJob) api.HookEvent {
+func (h *Runner) hookEvent(j hookJob) api.HookEvent {
 	e := j.ev
-	return api.HookEvent{Hook: j.hook.Name, Kind: e.Kind, Group: e.Group, Node: h.s.cfg.NodeID, Epoch: e.Epoch,
+	return api.HookEvent{Hook: j.hook.Name, Kind: e.Kind, Group: e.Group, Node: h.nodeID, Epoch: e.Epoch,
 		Cause: e.Cause, Reason: e.Reason, From: e.From, To: e.To, Seq: e.Seq, Time: e.At}
 }
 
 // runPost POSTs the event of j to the hook's URL, abandoning the request
 // at the hook's timeout (the error then wraps context.DeadlineExceeded).
 // A 2xx answer is success; it returns the end of the answer's body.
-func (h *hookRunner) runPost(base context.Context, j hookJob) (string, error) {
+func (h *Runner) runPost(base context.Context, j hookJob) (string, error) {
 	ctx, cancel := context.WithTimeout(base, j.hook.Timeout.D())
 	defer cancel()
 	origin := hookOrigin(j.hook.URL)
