@@ -1,4 +1,4 @@
-package server
+package raftstore
 
 import (
 	"errors"
@@ -43,8 +43,8 @@ type raftLogger struct {
 	hclog.Logger
 }
 
-// newRaftLogger wraps l (see raftLogger).
-func newRaftLogger(l hclog.Logger) hclog.Logger { return raftLogger{l} }
+// NewRaftLogger wraps l (see raftLogger).
+func NewRaftLogger(l hclog.Logger) hclog.Logger { return raftLogger{l} }
 
 // Error logs msg at the level raftLevel gives it.
 func (l raftLogger) Error(msg string, args ...any) {
