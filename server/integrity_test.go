@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
+
+	"github.com/raftha/raftha/server/internal/raftstore/raftstoretest"
 )
 
 // editLogValue changes one byte of the log entry in the bbolt file at path
@@ -135,34 +135,13 @@ func TestRaftStoreEditedEntryRefused(t *testing.T) {
 	c.leader()
 }
 
-// writeStore fills a raft.db at path with n entries through the plain
-// bolt store (no checksums, as an older build wrote them).
-func writeStore(t *testing.T, path string, from, n uint64) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	st, err := raftboltdb.New(raftboltdb.Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var logs []*raft.Log
-	for i := from; i < from+n; i++ {
-		logs = append(logs, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: bytes.Repeat([]byte{byte(i)}, 700)})
-	}
-	if err := st.StoreLogs(logs); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A truncated raft.db makes Start return an error naming the file; it
 // neither panics nor faults (a SIGBUS would kill this test binary).
 func TestRaftStoreTruncatedRefused(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "n3")
 	m := c.member("n1")
 	path := filepath.Join(m.cfg.DataDir, "raft", "raft.db")
-	writeStore(t, path, 1, 300)
+	raftstoretest.WriteLegacy(t, path, 1, 300)
 	full, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -9,36 +9,16 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-)
 
-// writeStore fills a raft.db at path with n entries through the plain
-// bolt store (no checksums, as an older build wrote them).
-func writeStore(t *testing.T, path string, from, n uint64) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	st, err := raftboltdb.New(raftboltdb.Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var logs []*raft.Log
-	for i := from; i < from+n; i++ {
-		logs = append(logs, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: bytes.Repeat([]byte{byte(i)}, 700)})
-	}
-	if err := st.StoreLogs(logs); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/raftha/raftha/server/internal/raftstore/raftstoretest"
+)
 
 // Entries without a checksum (written by an older build, before an
 // upgrade or after a downgrade) still read; new ones carry one; an entry
 // whose checksum marker is damaged is refused.
 func TestRaftStoreLegacyEntries(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.db")
-	writeStore(t, path, 1, 10)
+	raftstoretest.WriteLegacy(t, path, 1, 10)
 	store, logs, legacy, err := Open(path, "hint")
 	if err != nil {
 		t.Fatal(err)

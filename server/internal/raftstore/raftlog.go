@@ -43,7 +43,9 @@ type raftLogger struct {
 	hclog.Logger
 }
 
-// NewRaftLogger wraps l (see raftLogger).
+// NewRaftLogger wraps l for hashicorp/raft: it logs the library's
+// expected peer and connection failures below ERROR; every other line,
+// storage failures among them, keeps its level.
 func NewRaftLogger(l hclog.Logger) hclog.Logger { return raftLogger{l} }
 
 // Error logs msg at the level raftLevel gives it.
