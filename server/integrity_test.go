@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +10,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
+
+	"github.com/raftha/raftha/server/internal/raftstore/raftstoretest"
 )
 
 // editLogValue changes one byte of the log entry in the bbolt file at path
@@ -136,34 +135,13 @@ func TestRaftStoreEditedEntryRefused(t *testing.T) {
 	c.leader()
 }
 
-// writeStore fills a raft.db at path with n entries through the plain
-// bolt store (no checksums, as an older build wrote them).
-func writeStore(t *testing.T, path string, from, n uint64) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	st, err := raftboltdb.New(raftboltdb.Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var logs []*raft.Log
-	for i := from; i < from+n; i++ {
-		logs = append(logs, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: bytes.Repeat([]byte{byte(i)}, 700)})
-	}
-	if err := st.StoreLogs(logs); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A truncated raft.db makes Start return an error naming the file; it
 // neither panics nor faults (a SIGBUS would kill this test binary).
 func TestRaftStoreTruncatedRefused(t *testing.T) {
 	c := newTestCluster(t, "n1", "n2", "n3")
 	m := c.member("n1")
 	path := filepath.Join(m.cfg.DataDir, "raft", "raft.db")
-	writeStore(t, path, 1, 300)
+	raftstoretest.WriteLegacy(t, path, 1, 300)
 	full, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -204,99 +182,5 @@ func TestRaftStoreTruncatedRefused(t *testing.T) {
 		t.Fatalf("zeroed pages: %v, want ErrRaftStoreDamaged naming %s", err, path)
 	} else {
 		t.Logf("zeroed pages: %v", err)
-	}
-}
-
-// Entries without a checksum (written by an older build, before an
-// upgrade or after a downgrade) still read; new ones carry one; an entry
-// whose checksum marker is damaged is refused.
-func TestRaftStoreLegacyEntries(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "raft.db")
-	writeStore(t, path, 1, 10)
-	store, logs, legacy, err := openRaftStore(path, "hint")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if legacy != 10 {
-		t.Fatalf("legacy %d, want 10", legacy)
-	}
-	var l raft.Log
-	if err := logs.GetLog(5, &l); err != nil || l.Index != 5 || len(l.Data) != 700 {
-		t.Fatalf("legacy entry: %v %+v", err, l)
-	}
-	in := &raft.Log{Index: 11, Term: 2, Type: raft.LogCommand, Data: []byte("x"), Extensions: []byte("own")}
-	if err := logs.StoreLogs([]*raft.Log{in}); err != nil {
-		t.Fatal(err)
-	}
-	if string(in.Extensions) != "own" {
-		t.Fatalf("the caller's entry was changed: %q", in.Extensions)
-	}
-	if err := logs.GetLog(11, &l); err != nil || string(l.Extensions) != "own" || string(l.Data) != "x" {
-		t.Fatalf("summed entry: %v %+v", err, l)
-	}
-	// A downgraded build writes entry 12 without a checksum.
-	if err := store.StoreLog(&raft.Log{Index: 12, Term: 2, Type: raft.LogCommand, Data: []byte("y")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := logs.GetLog(12, &l); err != nil || string(l.Data) != "y" {
-		t.Fatalf("entry without checksum: %v", err)
-	}
-	// Entry 13's checksum marker is damaged.
-	if err := store.StoreLog(&raft.Log{Index: 13, Term: 2, Type: raft.LogCommand, Data: []byte("z"), Extensions: []byte("RHx1\x00\x00\x00\x00")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := logs.GetLog(13, &l); !errors.Is(err, ErrRaftStoreDamaged) {
-		t.Fatalf("entry with a damaged checksum marker: %v", err)
-	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, _, err := openRaftStore(path, "hint"); !errors.Is(err, ErrRaftStoreDamaged) {
-		t.Fatalf("reopen: %v, want ErrRaftStoreDamaged", err)
-	}
-}
-
-// Damage that appears while the store is open is found on the next read:
-// GetLog fails with ErrRaftStoreDamaged and the damage hook (the server's
-// failStop) hears of it.
-func TestRaftStoreDamageAtRunTime(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "raft.db")
-	store, logs, _, err := openRaftStore(path, "hint")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	var heard []error
-	logs.onDamage = func(err error) { heard = append(heard, err) }
-	var in []*raft.Log
-	for i := uint64(1); i <= 50; i++ {
-		in = append(in, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: []byte(fmt.Sprintf("payload-%03d", i))})
-	}
-	if err := logs.StoreLogs(in); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	off := bytes.Index(raw, []byte("payload-042"))
-	if off < 0 || bytes.Count(raw, []byte("payload-042")) != 1 {
-		t.Fatal("entry 42 not found once in the file")
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// In place, as decay would: bbolt maps the file and sees the change.
-	if _, err := f.WriteAt([]byte("7"), int64(off+len("payload-04"))); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	var l raft.Log
-	if err := logs.GetLog(41, &l); err != nil {
-		t.Fatalf("entry 41: %v", err)
-	}
-	if err := logs.GetLog(42, &l); !errors.Is(err, ErrRaftStoreDamaged) || len(heard) != 1 {
-		t.Fatalf("entry 42: %v (hook heard %d), want ErrRaftStoreDamaged", err, len(heard))
 	}
 }

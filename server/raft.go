@@ -12,11 +12,18 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/raftstore"
 )
+
+// ErrRaftStoreDamaged reports a raft.db that cannot be trusted: a file
+// bbolt cannot map safely, or a log entry whose checksum does not match.
+// The member refuses to start (or, found at run time, to use the entry);
+// the error names the file and the recovery steps.
+var ErrRaftStoreDamaged = raftstore.ErrDamaged
 
 func (s *Server) setupRaft() error {
 	dir := s.cfg.DataDir
-	if err := tightenDataDir(dir, s.logger); err != nil {
+	if err := raftstore.TightenDataDir(dir, s.logger); err != nil {
 		return fmt.Errorf("data_dir %s: %w", dir, err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "raft"), 0o700); err != nil {
@@ -24,8 +31,8 @@ func (s *Server) setupRaft() error {
 	}
 	// raft-boltdb v2 on bbolt, fsync on every commit (NoSync false);
 	// the file checked before bbolt maps it, every entry checksummed
-	// (boltcheck.go, logsum.go).
-	store, summed, legacy, err := openRaftStore(filepath.Join(dir, "raft", "raft.db"), s.raftRecovery())
+	// (internal/raftstore).
+	store, summed, legacy, err := raftstore.Open(filepath.Join(dir, "raft", "raft.db"), s.raftRecovery())
 	if err != nil {
 		return err
 	}
@@ -36,12 +43,12 @@ func (s *Server) setupRaft() error {
 	// Damage found after start: the member stops rather than serve a log
 	// it cannot trust (Err reports why). On the apply path Raft itself
 	// panics with the same error.
-	summed.onDamage = s.failStop
+	summed.OnDamage = s.failStop
 	logs, err := raft.NewLogCache(512, summed)
 	if err != nil {
 		return err
 	}
-	rlog := newRaftLogger(s.logger.Named("raft")) // raftlog.go
+	rlog := raftstore.NewRaftLogger(s.logger.Named("raft"))
 	files, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "raft"), 3, rlog)
 	if err != nil {
 		return fmt.Errorf("snapshot store in %s: %w", dir, err)
@@ -50,7 +57,7 @@ func (s *Server) setupRaft() error {
 	if err := os.Chmod(snapDir, 0o700); err != nil {
 		return fmt.Errorf("snapshot store in %s: %w", dir, err)
 	}
-	snaps := &privateSnapshots{FileSnapshotStore: files, dir: snapDir, logger: s.logger}
+	snaps := &raftstore.PrivateSnapshots{FileSnapshotStore: files, Dir: snapDir, Logger: s.logger}
 	s.gate = &gatedLayer{StreamLayer: s.mux.RaftLayer()}
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.gate,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/server/internal/raftstore"
 )
 
 // Lost-quorum recovery (`raftha recover`, docs/backup-and-recovery.md):
@@ -108,7 +109,7 @@ func RecoverCluster(cfg config.Config, opt RecoverOptions) (RecoverResult, error
 		return res, fmt.Errorf("%w: %s is in use (%v): stop the agent first", ErrRecoverRefused, dbPath, err)
 	}
 	_ = db.Close()
-	store, logs, _, err := openRaftStore(dbPath, "restore the data_dir from a copy, or rebuild the cluster from a snapshot file")
+	store, logs, _, err := raftstore.Open(dbPath, "restore the data_dir from a copy, or rebuild the cluster from a snapshot file")
 	if err != nil {
 		return res, err
 	}
@@ -117,7 +118,7 @@ func RecoverCluster(cfg config.Config, opt RecoverOptions) (RecoverResult, error
 	if err != nil {
 		return res, err
 	}
-	snaps := &privateSnapshots{FileSnapshotStore: files, dir: filepath.Join(raftDir, "snapshots"), logger: logger}
+	snaps := &raftstore.PrivateSnapshots{FileSnapshotStore: files, Dir: filepath.Join(raftDir, "snapshots"), Logger: logger}
 
 	st, before, err := replayStored(logs, snaps)
 	if err != nil {

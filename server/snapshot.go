@@ -131,13 +131,6 @@ func gapIndex(base uint64) (uint64, bool) {
 	return base + api.RestoreEpochGap, true
 }
 
-// IsMonotonic implements raft.MonotonicLogStore: the checksummed log
-// never holds a hole (verifyAll refuses one at start). So raft deletes
-// every entry below a restored snapshot (raft.Restore on the leader, an
-// installed snapshot on a follower) instead of leaving them below the
-// hole it burns, which the next start would take for damage.
-func (s *summedLogStore) IsMonotonic() bool { return true }
-
 // restoreFuture runs fn (a blocking raft call) as a raft.Future, so that
 // futureErr bounds it by the member's life.
 type restoreFuture func() error

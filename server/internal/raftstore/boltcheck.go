@@ -1,4 +1,8 @@
-package server
+// Package raftstore owns the member's Raft storage checks: raft.db's bbolt
+// meta pages checked before bbolt maps the file, every log entry
+// checksummed (ErrDamaged), the data_dir's and snapshots' permissions, and
+// the level of hashicorp/raft's peer-failure log lines.
+package raftstore
 
 import (
 	"encoding/binary"
@@ -120,21 +124,21 @@ func guardFaults(fn func() error) (err error) {
 	return fn()
 }
 
-// openRaftStore opens raft.db at path, validated before bbolt maps it,
-// and every log entry verified against its checksum. Damage returns an
-// error wrapping ErrRaftStoreDamaged that names path and hint (the
-// recovery steps); it never panics. legacy counts entries written without
-// checksums by an older build.
-func openRaftStore(path, hint string) (store *raftboltdb.BoltStore, logs *summedLogStore, legacy uint64, err error) {
+// Open opens raft.db at path, validated before bbolt maps it, and every
+// log entry verified against its checksum. Damage returns an error
+// wrapping ErrDamaged that names path and hint (the recovery steps); it
+// never panics. legacy counts entries written without checksums by an
+// older build.
+func Open(path, hint string) (store *raftboltdb.BoltStore, logs *LogStore, legacy uint64, err error) {
 	if err := checkBoltFile(path); err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: %s: %v; %s", ErrRaftStoreDamaged, path, err, hint)
+		return nil, nil, 0, fmt.Errorf("%w: %s: %v; %s", ErrDamaged, path, err, hint)
 	}
 	err = guardFaults(func() error {
 		var err error
 		if store, err = raftboltdb.New(raftboltdb.Options{Path: path, NoSync: false}); err != nil {
 			return err
 		}
-		logs = &summedLogStore{store: store, path: path, hint: hint}
+		logs = &LogStore{store: store, path: path, hint: hint}
 		legacy, err = logs.verifyAll()
 		return err
 	})
@@ -145,8 +149,8 @@ func openRaftStore(path, hint string) (store *raftboltdb.BoltStore, logs *summed
 		_ = guardFaults(store.Close)
 	}
 	var pe *fs.PathError
-	if errors.Is(err, ErrRaftStoreDamaged) || errors.As(err, &pe) {
+	if errors.Is(err, ErrDamaged) || errors.As(err, &pe) {
 		return nil, nil, 0, err
 	}
-	return nil, nil, 0, fmt.Errorf("%w: %s: %v; %s", ErrRaftStoreDamaged, path, err, hint)
+	return nil, nil, 0, fmt.Errorf("%w: %s: %v; %s", ErrDamaged, path, err, hint)
 }

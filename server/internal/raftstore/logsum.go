@@ -1,4 +1,4 @@
-package server
+package raftstore
 
 import (
 	"bytes"
@@ -11,11 +11,11 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
-// ErrRaftStoreDamaged reports a raft.db that cannot be trusted: a file
-// bbolt cannot map safely, or a log entry whose checksum does not match.
+// ErrDamaged reports a raft.db that cannot be trusted: a file bbolt
+// cannot map safely, or a log entry whose checksum does not match.
 // The member refuses to start (or, found at run time, to use the entry);
 // the error names the file and the recovery steps.
-var ErrRaftStoreDamaged = errors.New("raft store damaged")
+var ErrDamaged = errors.New("raft store damaged")
 
 // Each log entry this build stores carries a checksum in its Extensions,
 // which the wrapper strips again on read: [logSumMagic][CRC-32C][the
@@ -37,39 +37,39 @@ func logSum(l *raft.Log, ext []byte) uint32 {
 	return crc32.Update(h, castagnoli, ext)
 }
 
-// summedLogStore wraps the bolt store: it seals every entry it stores with
-// a checksum and verifies it on every read.
-type summedLogStore struct {
+// LogStore wraps the bolt store: it seals every entry it stores with a
+// checksum and verifies it on every read. Open returns it.
+type LogStore struct {
 	store *raftboltdb.BoltStore
 	path  string // raft.db, for errors
 	hint  string // recovery steps, for errors
-	// onDamage is told of damage found after start (may be nil).
-	onDamage func(error)
+	// OnDamage is told of damage found after start (may be nil).
+	OnDamage func(error)
 }
 
-func (s *summedLogStore) damaged(idx uint64, what string) error {
-	err := fmt.Errorf("%w: %s: log entry %d %s; %s", ErrRaftStoreDamaged, s.path, idx, what, s.hint)
-	if s.onDamage != nil {
-		s.onDamage(err)
+func (s *LogStore) damaged(idx uint64, what string) error {
+	err := fmt.Errorf("%w: %s: log entry %d %s; %s", ErrDamaged, s.path, idx, what, s.hint)
+	if s.OnDamage != nil {
+		s.OnDamage(err)
 	}
 	return err
 }
 
 // FirstIndex implements raft.LogStore.
-func (s *summedLogStore) FirstIndex() (uint64, error) { return s.store.FirstIndex() }
+func (s *LogStore) FirstIndex() (uint64, error) { return s.store.FirstIndex() }
 
 // LastIndex implements raft.LogStore.
-func (s *summedLogStore) LastIndex() (uint64, error) { return s.store.LastIndex() }
+func (s *LogStore) LastIndex() (uint64, error) { return s.store.LastIndex() }
 
 // GetLog implements raft.LogStore: it verifies and strips the checksum.
-func (s *summedLogStore) GetLog(idx uint64, l *raft.Log) error {
+func (s *LogStore) GetLog(idx uint64, l *raft.Log) error {
 	_, err := s.get(idx, l)
 	return err
 }
 
 // get reads entry idx into l, verified and with its checksum stripped;
 // summed says whether it carried one.
-func (s *summedLogStore) get(idx uint64, l *raft.Log) (summed bool, err error) {
+func (s *LogStore) get(idx uint64, l *raft.Log) (summed bool, err error) {
 	if err := s.store.GetLog(idx, l); err != nil {
 		if errors.Is(err, raft.ErrLogNotFound) {
 			return false, err
@@ -99,11 +99,11 @@ func (s *summedLogStore) get(idx uint64, l *raft.Log) (summed bool, err error) {
 }
 
 // StoreLog implements raft.LogStore.
-func (s *summedLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+func (s *LogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
 // StoreLogs implements raft.LogStore. It seals copies: the caller's
 // entries (which the log cache keeps) are not changed.
-func (s *summedLogStore) StoreLogs(logs []*raft.Log) error {
+func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 	sealed := make([]*raft.Log, len(logs))
 	for i, l := range logs {
 		c := *l
@@ -117,12 +117,19 @@ func (s *summedLogStore) StoreLogs(logs []*raft.Log) error {
 }
 
 // DeleteRange implements raft.LogStore.
-func (s *summedLogStore) DeleteRange(lo, hi uint64) error { return s.store.DeleteRange(lo, hi) }
+func (s *LogStore) DeleteRange(lo, hi uint64) error { return s.store.DeleteRange(lo, hi) }
+
+// IsMonotonic implements raft.MonotonicLogStore: the checksummed log
+// never holds a hole (verifyAll refuses one at start). So raft deletes
+// every entry below a restored snapshot (raft.Restore on the leader, an
+// installed snapshot on a follower) instead of leaving them below the
+// hole it burns, which the next start would take for damage.
+func (s *LogStore) IsMonotonic() bool { return true }
 
 // verifyAll reads every entry once, so damage stops the start instead of
 // surfacing when Raft first needs the entry. It returns how many entries
 // carry no checksum (written by a build without them).
-func (s *summedLogStore) verifyAll() (unsummed uint64, err error) {
+func (s *LogStore) verifyAll() (unsummed uint64, err error) {
 	first, err := s.store.FirstIndex()
 	if err != nil {
 		return 0, err

@@ -1,4 +1,4 @@
-package server
+package raftstore
 
 import (
 	"errors"
@@ -43,8 +43,10 @@ type raftLogger struct {
 	hclog.Logger
 }
 
-// newRaftLogger wraps l (see raftLogger).
-func newRaftLogger(l hclog.Logger) hclog.Logger { return raftLogger{l} }
+// NewRaftLogger wraps l for hashicorp/raft: it logs the library's
+// expected peer and connection failures below ERROR; every other line,
+// storage failures among them, keeps its level.
+func NewRaftLogger(l hclog.Logger) hclog.Logger { return raftLogger{l} }
 
 // Error logs msg at the level raftLevel gives it.
 func (l raftLogger) Error(msg string, args ...any) {

@@ -1,4 +1,4 @@
-package server
+package raftstore
 
 import (
 	"errors"
@@ -16,11 +16,11 @@ import (
 // stricter): group and other permissions are removed.
 const privateBits fs.FileMode = 0o077
 
-// tightenDataDir creates dir 0700 and removes group and other permissions
+// TightenDataDir creates dir 0700 and removes group and other permissions
 // from it and everything under it on the same file system (a file system
 // mounted below it is not the agent's to change), logging each path it
 // tightened. Symbolic links are not followed.
-func tightenDataDir(dir string, logger hclog.Logger) error {
+func TightenDataDir(dir string, logger hclog.Logger) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -68,17 +68,19 @@ func deviceOf(info fs.FileInfo) (uint64, bool) {
 	return uint64(st.Dev), true // Dev is uint32 on some platforms
 }
 
-// privateSnapshots wraps a file snapshot store so that each snapshot it
+// PrivateSnapshots wraps a file snapshot store so that each snapshot it
 // writes (taken here or installed from the leader) ends 0700/0600; the
 // library creates them 0755/0644.
-type privateSnapshots struct {
+type PrivateSnapshots struct {
 	*raft.FileSnapshotStore
-	dir    string // the store's snapshots directory
-	logger hclog.Logger
+	// Dir is the store's snapshots directory.
+	Dir string
+	// Logger hears of permissions it could not set.
+	Logger hclog.Logger
 }
 
 // Create implements raft.SnapshotStore.
-func (p *privateSnapshots) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration, configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
+func (p *PrivateSnapshots) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration, configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
 	sink, err := p.FileSnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
 	if err != nil {
 		return nil, err
@@ -86,9 +88,10 @@ func (p *privateSnapshots) Create(version raft.SnapshotVersion, index, term uint
 	return &privateSink{SnapshotSink: sink, p: p}, nil
 }
 
+// privateSink is the sink PrivateSnapshots.Create returns.
 type privateSink struct {
 	raft.SnapshotSink
-	p *privateSnapshots
+	p *PrivateSnapshots
 }
 
 // Close implements raft.SnapshotSink: it closes the snapshot, then makes
@@ -97,19 +100,19 @@ func (s *privateSink) Close() error {
 	if err := s.SnapshotSink.Close(); err != nil {
 		return err
 	}
-	dir := filepath.Join(s.p.dir, s.ID())
+	dir := filepath.Join(s.p.Dir, s.ID())
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		s.p.logger.Warn("snapshot permissions", "error", err)
+		s.p.Logger.Warn("snapshot permissions", "error", err)
 		return nil
 	}
 	for _, e := range entries {
 		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o600); err != nil {
-			s.p.logger.Warn("snapshot permissions", "error", err)
+			s.p.Logger.Warn("snapshot permissions", "error", err)
 		}
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
-		s.p.logger.Warn("snapshot permissions", "error", err)
+		s.p.Logger.Warn("snapshot permissions", "error", err)
 	}
 	return nil
 }
