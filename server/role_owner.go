@@ -63,7 +63,7 @@ func (h ownerHost) Exit(code int) { h.s.exit(code) }
 // recordEventually commits an event note in the background, retrying every
 // heartbeat for up to ten minutes or until the member stops.
 func (s *Server) recordEventually(n *fsm.Note) {
-	s.hookNote(n) // hooks.go: queued, never waited for
+	s.hookNote(n) // internal/hooks: queued, never waited for
 	s.goFn(func() {
 		deadline := time.Now().Add(10 * time.Minute)
 		for attempt := 1; time.Now().Before(deadline); attempt++ {

@@ -1,7 +1,11 @@
-// Package server is the raftha agent as a library: Raft wiring, the leader
-// loop, the owner lease, the resource runner and the HTTP API. The
-// `raftha agent` command is a thin wrapper over it, and Go services embed
-// it the same way (see New, Start and Shutdown).
+// Package server is the raftha agent as a library: it wires Raft and the
+// member's roles together and serves the embedding API (New, Start,
+// Shutdown, Status, Transfer, ApplyGroups, Handle, LeaseValid). The roles
+// live under server/internal: the leader (leader), what this node runs
+// (owner), member-to-member RPC (cluster), the HTTPS API (httpapi), the
+// event hooks (hooks) and the Raft store checks (raftstore); each role_*.go
+// file here is one role's adapter. The `raftha agent` command is a thin
+// wrapper over this package, and Go services embed it the same way.
 package server
 
 import (
