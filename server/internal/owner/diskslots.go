@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
 )
 
@@ -28,6 +29,14 @@ type diskSlots struct {
 	specs map[string]string                      // group -> spec built
 	res   map[string][]resources.DiskHeartbeater // group -> its slot resources
 	last  map[string]api.DiskHeartbeat           // device -> last heartbeat
+
+	// seen is the log state (fsm.Shared: a new value at every change)
+	// specs and res were last brought up to date with, and names the
+	// groups this node is a candidate for in it, in order: an idle round
+	// reuses them instead of reading every group's spec again. Only the
+	// heartbeat goroutine touches them.
+	seen  *fsm.State
+	names []string
 }
 
 // beatDisks writes the disk heartbeat every heartbeat until the member
@@ -52,39 +61,14 @@ func (r *Runner) BeatDisks() {
 func (r *Runner) beatDisksOnce(ctx context.Context) {
 	s := r.s
 	st := s.fsm.Shared()
-	names := make([]string, 0, len(st.Groups))
-	for name, g := range st.Groups {
-		if slices.Contains(g.Spec.Nodes, s.cfg.NodeID) {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
 	d := &r.slots
-	d.mu.Lock()
-	if d.specs == nil {
-		d.specs, d.res, d.last = map[string]string{}, map[string][]resources.DiskHeartbeater{}, map[string]api.DiskHeartbeat{}
+	if st != d.seen {
+		r.refreshSlotResources(st)
 	}
-	for g := range d.specs {
-		if !slices.Contains(names, g) {
-			delete(d.specs, g)
-			delete(d.res, g)
-		}
-	}
-	d.mu.Unlock()
+	names := d.names
 	done := map[string]bool{}
 	for _, name := range names {
-		spec := st.Groups[name].Spec.Resources
-		key, _ := json.Marshal(spec)
 		d.mu.Lock()
-		if d.specs[name] != string(key) {
-			var hb []resources.DiskHeartbeater
-			for _, res := range s.buildSlotResources(name, spec, r.log.Named(name)) {
-				if b, ok := res.(resources.DiskHeartbeater); ok {
-					hb = append(hb, b)
-				}
-			}
-			d.specs[name], d.res[name] = string(key), hb
-		}
 		list := d.res[name]
 		d.mu.Unlock()
 		for _, b := range list {
@@ -120,6 +104,52 @@ func (r *Runner) beatDisksOnce(ctx context.Context) {
 		}
 	}
 	d.mu.Unlock()
+}
+
+// refreshSlotResources brings the slot resources up to date with st: the
+// groups this node is a candidate for, and for each one whose spec
+// changed since it was built, its slot resources built again.
+func (r *Runner) refreshSlotResources(st *fsm.State) {
+	s := r.s
+	d := &r.slots
+	names := make([]string, 0, len(st.Groups))
+	for name, g := range st.Groups {
+		if slices.Contains(g.Spec.Nodes, s.cfg.NodeID) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	d.mu.Lock()
+	if d.specs == nil {
+		d.specs, d.res, d.last = map[string]string{}, map[string][]resources.DiskHeartbeater{}, map[string]api.DiskHeartbeat{}
+	}
+	for g := range d.specs {
+		if _, ok := slices.BinarySearch(names, g); !ok {
+			delete(d.specs, g)
+			delete(d.res, g)
+		}
+	}
+	d.mu.Unlock()
+	for _, name := range names {
+		spec := st.Groups[name].Spec.Resources
+		key, _ := json.Marshal(spec)
+		d.mu.Lock()
+		same := d.specs[name] == string(key)
+		d.mu.Unlock()
+		if same {
+			continue
+		}
+		var hb []resources.DiskHeartbeater
+		for _, res := range s.buildSlotResources(name, spec, r.log.Named(name)) {
+			if b, ok := res.(resources.DiskHeartbeater); ok {
+				hb = append(hb, b)
+			}
+		}
+		d.mu.Lock()
+		d.specs[name], d.res[name] = string(key), hb
+		d.mu.Unlock()
+	}
+	d.seen, d.names = st, names
 }
 
 // DiskHeartbeats returns this member's last disk heartbeat on each slot
