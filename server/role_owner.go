@@ -141,21 +141,6 @@ func (l *lease) bound(parent context.Context, group string, epoch uint64) (conte
 	return l.o.Bound(parent, group, epoch)
 }
 
-// runRecord is the run record of one group (owner.RunRecord).
-type runRecord = owner.RunRecord
-
-// records are this member's run records, in data_dir/running.
-func (s *Server) records() owner.Records { return owner.NewRecords(s.cfg.DataDir) }
-
-// recordPath is where group's run record lives.
-func (s *Server) recordPath(group string) string { return s.records().Path(group) }
-
-func (s *Server) writeRecord(rec runRecord) error { return s.records().Write(rec) }
-
-func (s *Server) removeRecord(group string) error { return s.records().Remove(group) }
-
-func (s *Server) readRecords() (map[string]runRecord, error) { return s.records().Read() }
-
 // watchdog is the fed watchdog device (owner.Watchdog) of s.
 type watchdog struct {
 	*owner.Watchdog
