@@ -76,12 +76,16 @@ func (s *Server) setupRaft() error {
 	// fine; after each command the leader sends one at once (nudge).
 	rc.CommitTimeout = s.cfg.Timing.Heartbeat.D()
 	s.notify = make(chan bool, 16)
-	rc.NotifyCh = s.notify
+	rawNotify := make(chan bool, 16)
+	rc.NotifyCh = rawNotify
 	rc.SnapshotThreshold = 1024
 	rc.TrailingLogs = 4096
 	applyTestKnobs(rc, rlog)
 	if err := raft.ValidateConfig(rc); err != nil {
 		return fmt.Errorf("raft settings derived from timing: %w", err)
+	}
+	if err := validatePace(*rc); err != nil {
+		return fmt.Errorf("raft settings derived from timing, while leading: %w", err)
 	}
 
 	existing, err := raft.HasExistingState(logs, store, snaps)
@@ -102,6 +106,7 @@ func (s *Server) setupRaft() error {
 	}
 	s.raft = r
 	s.raftReady.Store(true)
+	s.goFn(func() { s.paceRaft(rawNotify, s.notify, rc.HeartbeatTimeout, rc.ElectionTimeout) })
 	s.nudgeCh = make(chan struct{}, 1)
 	s.goFn(s.nudgeLoop)
 	if !existing {

@@ -36,6 +36,7 @@ func (s *Server) newLeaderRole() *leader.Leader {
 		FSM:                s.fsm,
 		Raft:               leaderRaft{s},
 		Host:               leaderHost{s},
+		Gather:             min(leader.GatherWindow, t.Heartbeat.D()/10),
 		Clock:              clock.System{},
 		Logger:             s.logger,
 		LogLimit:           &s.logLimit,

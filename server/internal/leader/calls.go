@@ -22,6 +22,12 @@ const (
 // that it is still the leader (VerifyLeader). Only a ready leader (one
 // whose post-election Barrier completed) may answer.
 func (l *Leader) LinearizableRead(ctx context.Context) (*Term, error) {
+	return l.linearizableRead(ctx, 0)
+}
+
+// linearizableRead is LinearizableRead whose VerifyLeader round may wait
+// up to gather for other callers to share it (verifier).
+func (l *Leader) linearizableRead(ctx context.Context, gather time.Duration) (*Term, error) {
 	t := l.Ready()
 	if t == nil {
 		if l.cfg.Raft.IsLeader() {
@@ -30,14 +36,15 @@ func (l *Leader) LinearizableRead(ctx context.Context) (*Term, error) {
 		return nil, errs.ErrNotLeader
 	}
 	ci := l.cfg.Raft.CommitIndex()
-	// A VerifyLeader queued as raft shuts down is never answered: wait
-	// for it only as long as the caller and this member last.
-	verified := make(chan error, 1)
-	go func() { verified <- l.cfg.Raft.VerifyLeader() }()
+	// The round starts after this point (verifier), so it confirms
+	// leadership after ci was read. A VerifyLeader queued as raft shuts
+	// down is never answered: wait for it only as long as the caller and
+	// this member last.
+	r := l.verify.join(gather)
 	select {
-	case err := <-verified:
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errs.ErrNoQuorum, err)
+	case <-r.done:
+		if r.err != nil {
+			return nil, fmt.Errorf("%w: %v", errs.ErrNoQuorum, r.err)
 		}
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: leadership not verified in time: %w", errs.ErrNoQuorum, ctx.Err())
@@ -120,9 +127,10 @@ func (l *Leader) refusedSettings(t *Term, node string) error {
 }
 
 // Heartbeat records a member's heartbeat on the leader and returns the
-// groups it owns, confirmed linearizably.
+// groups it owns, confirmed linearizably. Its VerifyLeader round may wait
+// Config.Gather for the other members' heartbeats to share it.
 func (l *Leader) Heartbeat(ctx context.Context, a rpcwire.HeartbeatArgs) (map[string]uint64, error) {
-	t, err := l.LinearizableRead(ctx)
+	t, err := l.linearizableRead(ctx, l.cfg.Gather)
 	if err != nil {
 		return nil, err
 	}

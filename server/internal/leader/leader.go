@@ -86,6 +86,10 @@ type Config struct {
 	FSM          *fsm.FSM
 	Raft         Raft
 	Host         Host
+	// Gather is how long a heartbeat's leadership check waits for
+	// others to share its VerifyLeader round (GatherWindow in the agent;
+	// 0 gives every heartbeat a round of its own).
+	Gather time.Duration
 	// Clock is the time every decision, timer and timestamp of the
 	// leader reads.
 	Clock    clock.Clock
@@ -108,6 +112,8 @@ type Leader struct {
 	cfg Config
 	ctx context.Context // the member's lifetime
 
+	verify *verifier // shares VerifyLeader rounds (verify.go)
+
 	mu   sync.Mutex
 	term *Term // non-nil while leader and ready
 }
@@ -123,7 +129,9 @@ func New(ctx context.Context, cfg Config) *Leader {
 	if cfg.LogLimit == nil {
 		cfg.LogLimit = &ratelog.Limiter{}
 	}
-	return &Leader{cfg: cfg, ctx: ctx}
+	l := &Leader{cfg: cfg, ctx: ctx}
+	l.verify = &verifier{verify: func() error { return l.cfg.Raft.VerifyLeader() }, clock: cfg.Clock}
+	return l
 }
 
 // Ready returns this leadership's state while this member is the ready

@@ -53,19 +53,48 @@ func NewLease(h Host, o LeaseOptions) *Lease {
 // Table is the lease's arithmetic: what it covers until when.
 func (l *Lease) Table() *ilease.Table { return l.table }
 
-// Run sends a heartbeat to the leader every Heartbeat until ctx ends.
+// Run sends a heartbeat to the leader at once, then on every boundary of
+// Heartbeat on the wall clock, until ctx ends. Members whose clocks agree
+// (EC2's time sync keeps them within a millisecond) so send theirs
+// together, and the leader confirms them with one leadership round instead
+// of one each (leader.GatherWindow). A heartbeat that was still waiting
+// for its answer when the next boundary came is followed by the next one
+// at once, as a fixed-rate ticker would have: after a hung heartbeat the
+// lease is renewed as soon as the leader answers again.
 func (l *Lease) Run(ctx context.Context) {
-	t := l.opt.Clock.NewTimer(l.opt.Heartbeat)
+	hb := l.opt.Heartbeat
+	t := l.opt.Clock.NewTimer(hb)
 	defer t.Stop()
 	for {
+		began := l.opt.Clock.Now()
 		l.Beat(ctx)
+		wait := began.Add(NextBoundary(began, hb)).Sub(l.opt.Clock.Now())
+		if wait <= 0 {
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
 		}
-		t.Reset(l.opt.Heartbeat)
 	}
+}
+
+// NextBoundary is how long from now until the next multiple of every
+// since the Unix epoch, on the wall clock: in (0, every].
+func NextBoundary(now time.Time, every time.Duration) time.Duration {
+	if every <= 0 {
+		return every
+	}
+	into := time.Duration(now.UnixNano() % int64(every))
+	if into < 0 { // before 1970
+		into += every
+	}
+	return every - into
 }
 
 // Beat sends one heartbeat and renews the lease from its send time when

@@ -226,14 +226,11 @@ func TestLeaseHeartbeatHangingPastTheLease(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the loop sent no second heartbeat at t0 + heartbeat")
 	}
-	// Pending: the loop's next tick, the watch, the hung beat's deadline.
-	waitFor(t, "timers armed", func() bool { return fc.Pending() == 3 })
+	// Pending: the watch and the hung beat's deadline (the loop waits
+	// for the next boundary only once the beat has returned).
+	waitFor(t, "timers armed", func() bool { return fc.Pending() == 2 })
 	for range 11 { // to t0 + 3.75s
-		want := 3
-		if !fc.Now().Add(testHB / 4).Before(t0.Add(2 * testHB)) {
-			want = 2 // the loop's tick fired; the loop still waits on the hung beat
-		}
-		advance(t, fc, testHB/4, want)
+		advance(t, fc, testHB/4, 2)
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("bound call ended at t0+3.75s: %v", context.Cause(ctx))
@@ -262,5 +259,70 @@ func TestLeaseHeartbeatHangingPastTheLease(t *testing.T) {
 	waitFor(t, "the next heartbeat to renew", func() bool { return h.n() >= 3 && l.Table().Valid("g", 5) })
 	if rem := l.Table().Remaining(); rem != testLease {
 		t.Fatalf("renewed lease has %v left, want the full %v from the send time", rem, testLease)
+	}
+}
+
+// Heartbeats go on the wall clock's boundaries of the heartbeat interval,
+// the first at once: members whose clocks agree send together, and the
+// leader confirms them with one leadership round (leader.GatherWindow).
+func TestLeaseHeartbeatsOnHeartbeatBoundaries(t *testing.T) {
+	var mu sync.Mutex
+	var sent []time.Duration // each heartbeat's send time, past t0
+	var fc *clock.Fake
+	h := &fakeHost{answer: func(int, context.Context) (map[string]uint64, string, error) {
+		mu.Lock()
+		sent = append(sent, fc.Now().Sub(t0))
+		mu.Unlock()
+		return nil, "n0", nil
+	}}
+	var l *Lease
+	l, fc = newTestLease(h)
+	fc.Set(t0.Add(300 * time.Millisecond)) // t0 is on a boundary of testHB
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "the first heartbeat", func() bool { return h.n() == 1 })
+	waitFor(t, "the wait for the next boundary", func() bool { return fc.Pending() == 1 })
+	advance(t, fc, 700*time.Millisecond-time.Nanosecond, 1)
+	if n := h.n(); n != 1 {
+		t.Fatalf("%d heartbeats 1ns before the boundary at t0+1s, want 1", n)
+	}
+	fc.Advance(time.Nanosecond)
+	waitFor(t, "the heartbeat at the boundary", func() bool { return h.n() == 2 })
+	waitFor(t, "the wait for the next boundary", func() bool { return fc.Pending() == 1 })
+	advance(t, fc, testHB, 1)
+	waitFor(t, "the heartbeat at the next boundary", func() bool { return h.n() == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	want := []time.Duration{300 * time.Millisecond, time.Second, 2 * time.Second}
+	for i, w := range want {
+		if sent[i] != w {
+			t.Fatalf("heartbeats sent at t0+%v, want t0+%v (the first at once, then on boundaries of %v)", sent, want, testHB)
+		}
+	}
+}
+
+func TestNextBoundary(t *testing.T) {
+	hb := 300 * time.Millisecond
+	base := time.Unix(0, 0).Add(3_000_000 * hb) // a boundary
+	for _, c := range []struct {
+		into, want time.Duration
+	}{
+		{0, hb}, // on a boundary: the next one, never now
+		{time.Nanosecond, hb - time.Nanosecond},
+		{100 * time.Millisecond, 200 * time.Millisecond},
+		{hb - time.Nanosecond, time.Nanosecond},
+	} {
+		if got := NextBoundary(base.Add(c.into), hb); got != c.want {
+			t.Errorf("NextBoundary(boundary+%v, %v) = %v, want %v", c.into, hb, got, c.want)
+		}
+	}
+	if got := NextBoundary(time.Unix(-1, 0), time.Second); got != time.Second {
+		t.Errorf("before 1970, on a boundary: %v, want 1s", got)
+	}
+	if got := NextBoundary(time.Unix(0, -1), time.Second); got != time.Nanosecond {
+		t.Errorf("1ns before 1970: %v, want 1ns", got)
 	}
 }
