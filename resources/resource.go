@@ -100,6 +100,18 @@ type StopTimeouter interface {
 	ExplicitStopTimeout() time.Duration
 }
 
+// StartTimeouter is implemented by resources whose Start bounds itself
+// (a type's timeout parameter). A Start still running well past it
+// ignores its deadline (a command stuck in the kernel, a plugin that
+// never returns): the agent then gives the group's start slot back so
+// that other groups can start on the node, and the resource still counts
+// as started.
+type StartTimeouter interface {
+	// StartTimeout is the longest Start runs when it keeps its own
+	// deadline (0: unknown).
+	StartTimeout() time.Duration
+}
+
 // Validator is implemented by parameter structs that check themselves.
 // Errors should name the offending key.
 type Validator interface {

@@ -22,3 +22,14 @@ func (p *Params) checkStopTimeout() error {
 	}
 	return nil
 }
+
+// StartTimeout implements resources.StartTimeouter: the start command, or
+// a run command's wait until it is up, is bounded by timeout; a run
+// command that did not come up is stopped within its stop bound before
+// Start returns.
+func (r *Resource) StartTimeout() time.Duration {
+	if r.p.Run == "" {
+		return r.p.timeout()
+	}
+	return r.p.timeout() + r.stopTimeout
+}

@@ -108,3 +108,18 @@ func TestValidateStopTimeout(t *testing.T) {
 		t.Errorf("no stop_timeout: %s, want 0 (nothing for the group apply to check)", d)
 	}
 }
+
+// TestStartTimeoutDeclared: the start deadline the agent reads
+// (resources.StartTimeouter) is timeout for a start command, and timeout
+// plus the stop bound for a run command (a run that never came up is
+// stopped before Start returns).
+func TestStartTimeoutDeclared(t *testing.T) {
+	var r resources.Resource = buildEnv(t, Params{Start: "true", Timeout: "7s"}, resources.Env{})
+	if d := r.(resources.StartTimeouter).StartTimeout(); d != 7*time.Second {
+		t.Fatalf("start command: StartTimeout %s, want 7s", d)
+	}
+	r = buildEnv(t, Params{Run: "sleep 60", Timeout: "7s", StopTimeout: "2s"}, resources.Env{})
+	if d := r.(resources.StartTimeouter).StartTimeout(); d != 9*time.Second {
+		t.Fatalf("run command: StartTimeout %s, want 9s", d)
+	}
+}

@@ -2,9 +2,14 @@ package owner
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/resources"
 )
 
 // MaxConcurrentStarts bounds the groups a node begins to start at once.
@@ -16,7 +21,18 @@ import (
 // Past the bound a start waits for a slot: nothing of its group runs yet,
 // and it confirms ownership and checks its lease once it has one, as
 // every start does.
+//
+// A start whose resource's Start outlives its context (the lease for the
+// group lost, the runner stopping, or the resource's own start deadline,
+// resources.StartTimeouter, plus a heartbeat) gives its slot back while
+// the call still runs (watchSlot): the group stays starting, its
+// resource counts as started, and other groups still start on the node
+// (TestHungStartsGiveTheirStartSlotsBack).
 const MaxConcurrentStarts = 16
+
+// errStartOverdue is why a start slot is given back when a resource's
+// Start runs past its own start deadline.
+var errStartOverdue = errors.New("start ran past its start deadline")
 
 // startSlot waits for a start slot, or for ctx (the runner stopping). It
 // returns the function that gives the slot back (once, however often it
@@ -27,6 +43,48 @@ func (r *Runner) startSlot(ctx context.Context) (release func(), ok bool) {
 		return sync.OnceFunc(func() { <-r.starts }), true
 	case <-ctx.Done():
 		return nil, false
+	}
+}
+
+// watchSlot watches b's Start, which runs under ctx, while the start
+// holds slot (nil: it holds none). If the call has not returned when ctx
+// ends, or a heartbeat after the resource's own start deadline, the slot
+// is given back and a line says so: the group stays as it is (the
+// resource counts as started; the guard still watches it) but no longer
+// keeps other groups from starting here. The worker calls the returned
+// function once Start returned; it ends the watch and says whether the
+// slot was given back meanwhile (the rest of the start then runs without
+// one: release is a no-op from then on, so the worker never touches the
+// slot again).
+func (w *worker) watchSlot(ctx context.Context, epoch uint64, b built, slot func()) (returned func() (givenBack bool)) {
+	if slot == nil {
+		return func() bool { return false }
+	}
+	cancel := func() {}
+	if st, ok := b.r.(resources.StartTimeouter); ok && st.StartTimeout() > 0 {
+		d := st.StartTimeout()
+		ctx, cancel = context.WithTimeoutCause(ctx, d+w.r.s.cfg.Timing.Heartbeat.D(), fmt.Errorf("%w %s", errStartOverdue, d))
+	}
+	done, ended := make(chan struct{}), make(chan struct{})
+	var givenBack bool
+	go func() {
+		defer close(ended)
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		slot()
+		givenBack = true
+		w.r.s.logLimit.Log(w.log, hclog.Warn, "slot-given-back/"+w.name,
+			"start slot given back: a resource's Start has not returned after its context ended; the group stays starting here (the resource counts as started) while other groups start",
+			"resource", b.name, "epoch", epoch, "why", context.Cause(ctx))
+	}()
+	return func() bool {
+		close(done)
+		<-ended
+		cancel()
+		return givenBack
 	}
 }
 

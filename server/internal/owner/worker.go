@@ -32,12 +32,14 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		steps.began = time.Now()
 	}
 	release := func() {}
+	var slot func() // the start slot held, if any
 	if inst == nil || inst.started == 0 {
 		var ok bool
 		if release, ok = w.r.startSlot(ctx); !ok { // startslots.go; the wait counts in the start's time
 			return
 		}
 		defer release()
+		slot = release
 		if !w.stillToStart(epoch) { // the log moved on while it waited
 			w.poke()
 			return
@@ -88,7 +90,12 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 		w.mu.Unlock()
 		w.r.kickGuard() // the guard watches it from now on
 		w.log.Info("starting resource", "resource", b.name, "type", b.typ, "epoch", epoch)
+		// A Start that hangs past its context gives the slot back (startslots.go).
+		returned := w.watchSlot(lctx, epoch, b, slot)
 		err := timed(&steps.start, func() error { return w.startTracked(lctx, epoch, b) }) // resstate.go
+		if returned() {
+			slot = nil
+		}
 		if err != nil && errors.Is(context.Cause(lctx), ErrLeaseLost) {
 			err = fmt.Errorf("%w (%v)", ErrLeaseLost, err)
 		}
