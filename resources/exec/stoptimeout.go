@@ -24,12 +24,13 @@ func (p *Params) checkStopTimeout() error {
 }
 
 // StartTimeout implements resources.StartTimeouter: the start command, or
-// a run command's wait until it is up, is bounded by timeout; a run
-// command that did not come up is stopped within its stop bound before
-// Start returns.
+// a run command's wait until it is up, is bounded by timeout. A run
+// command's Start first stops a process an earlier agent recorded (the
+// stop bound, then up to 5 s for SIGKILL to take), and stops the command
+// again within the stop bound when it did not come up.
 func (r *Resource) StartTimeout() time.Duration {
 	if r.p.Run == "" {
 		return r.p.timeout()
 	}
-	return r.p.timeout() + r.stopTimeout
+	return r.p.timeout() + 2*r.stopTimeout + 5*time.Second
 }

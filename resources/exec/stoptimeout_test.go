@@ -110,16 +110,56 @@ func TestValidateStopTimeout(t *testing.T) {
 }
 
 // TestStartTimeoutDeclared: the start deadline the agent reads
-// (resources.StartTimeouter) is timeout for a start command, and timeout
-// plus the stop bound for a run command (a run that never came up is
-// stopped before Start returns).
+// (resources.StartTimeouter) is timeout for a start command; for a run
+// command, timeout plus twice the stop bound plus the 5 s SIGKILL wait (a
+// process an earlier agent recorded is stopped first, and a run that
+// never came up is stopped before Start returns).
 func TestStartTimeoutDeclared(t *testing.T) {
 	var r resources.Resource = buildEnv(t, Params{Start: "true", Timeout: "7s"}, resources.Env{})
 	if d := r.(resources.StartTimeouter).StartTimeout(); d != 7*time.Second {
 		t.Fatalf("start command: StartTimeout %s, want 7s", d)
 	}
 	r = buildEnv(t, Params{Run: "sleep 60", Timeout: "7s", StopTimeout: "2s"}, resources.Env{})
-	if d := r.(resources.StartTimeouter).StartTimeout(); d != 9*time.Second {
-		t.Fatalf("run command: StartTimeout %s, want 9s", d)
+	if d := r.(resources.StartTimeouter).StartTimeout(); d != 16*time.Second {
+		t.Fatalf("run command: StartTimeout %s, want 16s", d)
+	}
+}
+
+// TestRunStartKeepsItsDeclaredStartTimeout (found by review): the
+// declared start deadline of a run command once left out the stop of
+// a process an earlier agent recorded, which spawn does first and bounds
+// only by the stop bound plus a 5s SIGKILL wait. A Start that keeps every
+// bound of its own then runs past StartTimeout() plus the default
+// heartbeat (300ms), and the agent gives its slot back as if it hung.
+func TestRunStartKeepsItsDeclaredStartTimeout(t *testing.T) {
+	dataDir := t.TempDir()
+	tok := resources.Token{Group: "db", Node: "n1", Epoch: 7, Resource: "app"}
+	env := resources.Env{Logger: hclog.NewNullLogger(), DataDir: dataDir, NodeID: "n1"}
+	mk := func(p Params) *Resource {
+		res, err := Type.Build(&p, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.(*Resource)
+	}
+	run := "trap '' TERM; exec sleep 300" // ignores SIGTERM: stopped at the stop bound
+	first := mk(Params{Run: run, Timeout: "1s", StopTimeout: "1s"})
+	if err := first.Start(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	pid := first.proc.Process.Pid
+	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
+	first = nil // the agent crashed; its process runs on, recorded
+
+	second := mk(Params{Run: run, Check: "false", Timeout: "1s", StopTimeout: "1s"})
+	t.Cleanup(func() { second.Kill() })
+	began := time.Now()
+	err := second.Start(context.Background(), tok)
+	took := time.Since(began)
+	if err == nil {
+		t.Fatal("start with a failing check succeeded")
+	}
+	if limit := second.StartTimeout() + 300*time.Millisecond; took > limit {
+		t.Fatalf("Start kept its own bounds yet took %s, past StartTimeout %s + heartbeat 300ms", took.Round(10*time.Millisecond), second.StartTimeout())
 	}
 }

@@ -11,3 +11,7 @@ import (
 // otherwise by min(timeout, stop_deadline), which always fits a
 // self-fence.
 func (p *Params) ExplicitStopTimeout() time.Duration { return resources.DurationOr(p.StopTimeout, 0) }
+
+// StartTimeout implements resources.StartTimeouter: Start, including the
+// wait for the unit to settle, is bounded by timeout (default 90 s).
+func (r *Resource) StartTimeout() time.Duration { return r.timeout }

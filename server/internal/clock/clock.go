@@ -126,11 +126,14 @@ func (t *fakeTimer) armLocked(d time.Duration) {
 
 func (t *fakeTimer) C() <-chan time.Time { return t.c }
 
+// Stop and Reset drop a fire not yet received, as time.Timer does since
+// Go 1.23: no stale tick is received after either.
 func (t *fakeTimer) Stop() bool {
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
 	_, pending := t.f.timers[t]
 	delete(t.f.timers, t)
+	t.drainLocked()
 	return pending
 }
 
@@ -138,6 +141,14 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
 	_, pending := t.f.timers[t]
+	t.drainLocked()
 	t.armLocked(d)
 	return pending
+}
+
+func (t *fakeTimer) drainLocked() {
+	select {
+	case <-t.c:
+	default:
+	}
 }

@@ -55,3 +55,24 @@ func TestSystemTimerFires(t *testing.T) {
 		t.Fatal("system timer did not fire within 10s")
 	}
 }
+
+// A fire not yet received is dropped by Reset and Stop, as time.Timer's
+// is since Go 1.23.
+func TestFakeResetAndStopDropAnUnreceivedFire(t *testing.T) {
+	f := NewFake(time.Unix(0, 0))
+	tm := f.NewTimer(time.Second)
+	f.Advance(time.Second) // fired; nobody received it
+	tm.Reset(time.Second)
+	select {
+	case <-tm.C():
+		t.Fatal("Reset kept a stale fire")
+	default:
+	}
+	f.Advance(time.Second)
+	tm.Stop()
+	select {
+	case <-tm.C():
+		t.Fatal("Stop kept a stale fire")
+	default:
+	}
+}

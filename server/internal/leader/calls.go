@@ -51,6 +51,14 @@ func (l *Leader) linearizableRead(ctx context.Context, gather time.Duration) (*T
 	case <-l.ctx.Done():
 		return nil, fmt.Errorf("%w: member stopping", errs.ErrNoQuorum)
 	}
+	// The round proved leadership when it ran, in raft's term then. ci
+	// and t are of t's term: the read holds only if raft is still in it
+	// (terms only grow, and a member leads a term at most once), else
+	// the member lost and won leadership meanwhile and ci may miss what
+	// another leader committed in between.
+	if l.Ready() != t || l.cfg.Raft.CurrentTerm() != t.raftTerm {
+		return nil, fmt.Errorf("%w: leadership changed during the read", errs.ErrNotLeader)
+	}
 	if err := l.waitApplied(ctx, t, ci); err != nil {
 		return nil, err
 	}

@@ -151,7 +151,7 @@ func newRig(t *testing.T, groups ...*fsm.Group) *rig {
 	l := New(ctx, Config{NodeID: "w1", Role: fsm.RoleWitness, Timing: timing, SelfSettings: cs, FSM: f,
 		Raft: &fakeRaft{f: f, servers: servers}, Host: host, Clock: clk,
 		MaxReportGroups: 4, MaxReportResources: 2})
-	term := l.newTerm(f.AppliedIndex())
+	term := l.newTerm(f.AppliedIndex(), 2)
 	l.mu.Lock()
 	l.term = term
 	l.mu.Unlock()

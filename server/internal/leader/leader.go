@@ -201,7 +201,11 @@ func (l *Leader) loop(ctx context.Context) {
 	log := l.cfg.Logger.Named("leader")
 	log.Info("gained leadership; waiting for a barrier before acting")
 	// Consul's pattern: a Barrier guarantees the FSM holds every entry
-	// committed by earlier leaders before this one decides anything.
+	// committed by earlier leaders before this one decides anything. The
+	// raft term is read before it: a barrier that completed in a later
+	// term (leadership lost and won again meanwhile) belongs to that
+	// term's loop, not this one.
+	raftTerm := l.cfg.Raft.CurrentTerm()
 	for {
 		err := l.cfg.Raft.Barrier(l.cfg.Timing.FailoverTimeout * 2)
 		if err == nil {
@@ -220,7 +224,14 @@ func (l *Leader) loop(ctx context.Context) {
 	// index can stay below the commit index. Nothing else is proposed
 	// before readiness (Propose, Transfer and membership calls wait for
 	// it), so raft's applied index here is fully applied to the FSM.
-	t := l.newTerm(l.cfg.Raft.AppliedIndex())
+	if now := l.cfg.Raft.CurrentTerm(); now != raftTerm {
+		// Monitor stops this loop at the notification of the loss and
+		// starts the next term's at the following one.
+		log.Warn("leadership changed while waiting for the barrier; this term is never ready", "term", raftTerm, "now", now)
+		<-ctx.Done()
+		return
+	}
+	t := l.newTerm(l.cfg.Raft.AppliedIndex(), raftTerm)
 	l.mu.Lock()
 	l.term = t
 	l.mu.Unlock()
@@ -247,8 +258,8 @@ func (l *Leader) loop(ctx context.Context) {
 
 // newTerm is the state of a leadership ready now, every entry up to
 // readyIndex applied.
-func (l *Leader) newTerm(readyIndex uint64) *Term {
-	return &Term{l: l, c: l.newContacts(l.cfg.Clock), readyIndex: readyIndex, noted: map[string]bool{}, pending: map[string]rpcwire.HeartbeatArgs{}}
+func (l *Leader) newTerm(readyIndex, raftTerm uint64) *Term {
+	return &Term{l: l, c: l.newContacts(l.cfg.Clock), readyIndex: readyIndex, raftTerm: raftTerm, noted: map[string]bool{}, pending: map[string]rpcwire.HeartbeatArgs{}}
 }
 
 // seedMembers records the configured members (roles and addresses) and

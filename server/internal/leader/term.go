@@ -22,6 +22,7 @@ type Term struct {
 	l          *Leader
 	c          *decide.Contacts // when each member was last heard from; its clock
 	readyIndex uint64           // every entry up to here was applied at readiness
+	raftTerm   uint64           // raft's term of this leadership (a member leads a term once)
 
 	mu    sync.Mutex
 	noted map[string]bool

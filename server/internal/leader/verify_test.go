@@ -164,3 +164,76 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// reelectedRaft is a raft whose leadership can change under the caller:
+// term and commit index move, VerifyLeader answers as the leader of the
+// current term (raft's VerifyLeader only proves leadership when it runs).
+type reelectedRaft struct {
+	*fakeRaft
+	term   atomic.Uint64
+	commit atomic.Uint64
+}
+
+func (r *reelectedRaft) CurrentTerm() uint64 { return r.term.Load() }
+func (r *reelectedRaft) CommitIndex() uint64 {
+	if c := r.commit.Load(); c != 0 {
+		return c
+	}
+	return r.f.AppliedIndex()
+}
+func (r *reelectedRaft) VerifyLeader() error { return nil }
+
+// Found by review (older than the shared rounds, whose gather window
+// widened it): a heartbeat reads its Term (Ready) and commit index in term 2, then waits
+// GatherWindow. Meanwhile this member loses leadership, another leader
+// commits entries this member has not applied (a takeover, say), and this
+// member is elected again in term 4 (not ready yet: its barrier has not
+// run). The shared round then runs and VerifyLeader succeeds (this member
+// leads term 4), so the heartbeat answers from the FSM at the term-2
+// commit index: entries committed before the answer by the intermediate
+// leader are missing, and the member's lease is renewed from that stale
+// view. A read whose term changed between its commit-index read and the
+// round must be refused, also while the leader role has not yet been told
+// of the loss (Monitor lags: its Term is still set).
+func TestReadSpanningALeadershipChangeIsRefused(t *testing.T) {
+	for _, monitorLags := range []bool{false, true} {
+		t.Run(map[bool]string{false: "term cleared", true: "monitor not yet told"}[monitorLags], func(t *testing.T) { readAcrossTerms(t, monitorLags) })
+	}
+}
+
+func readAcrossTerms(t *testing.T, monitorLags bool) {
+	r := newRig(t)
+	rr := &reelectedRaft{fakeRaft: r.l.cfg.Raft.(*fakeRaft)}
+	rr.term.Store(2)
+	r.l.cfg.Raft = rr
+	r.l.cfg.Gather = GatherWindow
+
+	done := make(chan error, 1)
+	go func() { _, err := r.l.Heartbeat(context.Background(), hb("n1")); done <- err }()
+	waitFor(t, "the heartbeat to gather", func() bool { return r.l.verify.joinedNext() == 1 })
+
+	// Leadership lost (Monitor cleared the term), another leader
+	// committed 5 entries, this member leads again in term 4 and waits
+	// for its barrier (not ready).
+	if !monitorLags {
+		r.l.mu.Lock()
+		r.l.term = nil
+		r.l.mu.Unlock()
+	}
+	rr.commit.Store(r.f.AppliedIndex() + 5)
+	rr.term.Store(4)
+
+	r.clk.Advance(GatherWindow)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("heartbeat read in term 2 answered after a round in term 4 (FSM applied %d, commit index now %d): stale read renews the lease",
+				r.f.AppliedIndex(), rr.CommitIndex())
+		}
+		if !errors.Is(err, errNotLeader) && !errors.Is(err, errNoQuorum) {
+			t.Fatalf("heartbeat across a leadership change: %v, want NotLeader or NoQuorum", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("heartbeat not answered")
+	}
+}

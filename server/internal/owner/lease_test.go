@@ -326,3 +326,54 @@ func TestNextBoundary(t *testing.T) {
 		t.Errorf("1ns before 1970: %v, want 1ns", got)
 	}
 }
+
+// Found by review: Run arms its timer for Heartbeat before the first Beat
+// and only Resets it later. When the first Beat takes longer than
+// Heartbeat, that timer fires meanwhile; clock.Fake's Reset used to keep
+// the tick already delivered (time.Timer's has not since Go 1.23), so the
+// loop's first wait for a boundary returned at once and a heartbeat went
+// off the boundary: the schedule tested on the fake clock was not the
+// agent's.
+func TestLeaseRunNoStaleTickAfterALongFirstBeat(t *testing.T) {
+	var mu sync.Mutex
+	var sent []time.Duration
+	var fc *clock.Fake
+	release := make(chan struct{})
+	h := &fakeHost{answer: func(n int, ctx context.Context) (map[string]uint64, string, error) {
+		mu.Lock()
+		sent = append(sent, fc.Now().Sub(t0))
+		mu.Unlock()
+		if n == 1 {
+			<-release
+		}
+		return nil, "n0", nil
+	}}
+	var l *Lease
+	l, fc = newTestLease(h)
+	fc.Set(t0.Add(300 * time.Millisecond)) // t0 is on a boundary of testHB
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "the first heartbeat", func() bool { return h.n() == 1 })
+	// Pending: the loop's timer (armed for testHB at the start) and the
+	// hung beat's deadline.
+	waitFor(t, "timers armed", func() bool { return fc.Pending() == 2 })
+	advance(t, fc, testHB, 1) // t0+1.3s: the beat overran the boundary at t0+1s
+	close(release)
+	// The overrun beat is followed by one at once (t0+1.3s), then the
+	// loop waits for the boundary at t0+2s.
+	waitFor(t, "the heartbeat after the overrun one", func() bool { return h.n() >= 2 })
+	time.Sleep(100 * time.Millisecond) // let a stale tick, if any, go through
+	fc.Set(t0.Add(2 * time.Second))
+	waitFor(t, "the heartbeat at the boundary", func() bool { return h.n() >= 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	want := []time.Duration{300 * time.Millisecond, 1300 * time.Millisecond, 2 * time.Second}
+	for i, w := range want {
+		if sent[i] != w {
+			t.Fatalf("heartbeats sent at t0+%v, want t0+%v (third on the boundary at t0+2s)", sent[:3], want)
+		}
+	}
+}

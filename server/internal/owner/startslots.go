@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -46,44 +47,65 @@ func (r *Runner) startSlot(ctx context.Context) (release func(), ok bool) {
 	}
 }
 
+// undeclaredStartTimeout is the start deadline watchSlot assumes for a
+// resource type that declares none (resources.StartTimeouter): long
+// enough for any start that is only slow (an EBS attach, a unit with
+// systemd's own 90 s), short enough that a node whose starts hang for
+// good still starts other groups. A variable so that tests can shorten
+// it.
+var undeclaredStartTimeout = 2 * time.Minute
+
 // watchSlot watches b's Start, which runs under ctx, while the start
-// holds slot (nil: it holds none). If the call has not returned when ctx
-// ends, or a heartbeat after the resource's own start deadline, the slot
-// is given back and a line says so: the group stays as it is (the
-// resource counts as started; the guard still watches it) but no longer
-// keeps other groups from starting here. The worker calls the returned
-// function once Start returned; it ends the watch and says whether the
-// slot was given back meanwhile (the rest of the start then runs without
-// one: release is a no-op from then on, so the worker never touches the
-// slot again).
+// holds slot (nil: it holds none). If the call has not returned a
+// heartbeat after ctx ended (a Start that keeps its context returns by
+// then), or well past the resource's own start deadline (a tenth of it,
+// at least a heartbeat; undeclaredStartTimeout for a type that declares
+// none), the slot is given back and a line says so: the group stays as it
+// is (the resource counts as started; the guard still watches it) but no
+// longer keeps other groups from starting here. The worker calls the
+// returned function once Start returned; it ends the watch and says
+// whether the slot was given back meanwhile (the rest of the start then
+// runs without one: release is a no-op from then on, so the worker never
+// touches the slot again).
 func (w *worker) watchSlot(ctx context.Context, epoch uint64, b built, slot func()) (returned func() (givenBack bool)) {
 	if slot == nil {
 		return func() bool { return false }
 	}
-	cancel := func() {}
+	hb := w.r.s.cfg.Timing.Heartbeat.D()
+	d := undeclaredStartTimeout
 	if st, ok := b.r.(resources.StartTimeouter); ok && st.StartTimeout() > 0 {
-		d := st.StartTimeout()
-		ctx, cancel = context.WithTimeoutCause(ctx, d+w.r.s.cfg.Timing.Heartbeat.D(), fmt.Errorf("%w %s", errStartOverdue, d))
+		d = st.StartTimeout()
 	}
+	overdue := time.NewTimer(d + max(hb, d/10))
 	done, ended := make(chan struct{}), make(chan struct{})
 	var givenBack bool
 	go func() {
 		defer close(ended)
+		defer overdue.Stop()
+		why := fmt.Errorf("%w %s", errStartOverdue, d)
 		select {
 		case <-done:
 			return
+		case <-overdue.C:
 		case <-ctx.Done():
+			why = context.Cause(ctx)
+			grace := time.NewTimer(hb) // a Start that keeps its context returns now
+			defer grace.Stop()
+			select {
+			case <-done:
+				return
+			case <-grace.C:
+			}
 		}
 		slot()
 		givenBack = true
 		w.r.s.logLimit.Log(w.log, hclog.Warn, "slot-given-back/"+w.name,
-			"start slot given back: a resource's Start has not returned after its context ended; the group stays starting here (the resource counts as started) while other groups start",
-			"resource", b.name, "epoch", epoch, "why", context.Cause(ctx))
+			"start slot given back: a resource's Start has not returned; the group stays starting here (the resource counts as started) while other groups start",
+			"resource", b.name, "epoch", epoch, "why", why)
 	}()
 	return func() bool {
 		close(done)
 		<-ended
-		cancel()
 		return givenBack
 	}
 }
