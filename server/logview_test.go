@@ -60,6 +60,12 @@ func TestStaleViewReplaysTheLogAfterASnapshot(t *testing.T) {
 		c.kill(id)
 	}
 	c.start("n1")
+	// Checked again on what n1 restored: replication went on until the
+	// kill (the leader's barrier after the suspension), and a leader whose
+	// log was compacted (trailing logs 1) sends a snapshot instead.
+	if f, err := strconv.ParseUint(c.member("n1").srv.raft.Stats()["last_snapshot_index"], 10, 64); err == nil && f >= suspendedAt {
+		t.Skipf("n1 restored a snapshot (index %d) that already holds the suspension (index %d): nothing to replay", f, suspendedAt)
+	}
 	time.Sleep(300 * time.Millisecond) // several election timeouts: no leader
 	n1 := c.member("n1").srv
 	applied := n1.State()
@@ -67,7 +73,10 @@ func TestStaleViewReplaysTheLogAfterASnapshot(t *testing.T) {
 		t.Fatalf("n1 restored no snapshot with group db (applied index %d)", applied.Index)
 	}
 	if applied.Groups["db"].Status.Suspended {
-		t.Fatalf("n1 applied the suspension without a leader; the test shows nothing")
+		// raft applies nothing without a leader, so the snapshot n1
+		// restored holds the suspension: one that reached n1 as the
+		// members were being killed (twice in about 20 runs).
+		t.Skipf("n1 restored a state that already holds the suspension (applied index %d, suspended at %d): nothing to replay", applied.Index, suspendedAt)
 	}
 	for name, get := range map[string]func() (*api.Status, error){
 		"Status":      func() (*api.Status, error) { return n1.Status(ctxT(t, 5*time.Second)) },
