@@ -72,20 +72,9 @@ func TestLeaderPacesRaftHeartbeatsFollowersKeepTheirTimeout(t *testing.T) {
 // state whether or not Monitor keeps up.
 func TestPaceFollowsLeadershipWhileMonitorIsBusy(t *testing.T) {
 	hb, election := 200*time.Millisecond, 200*time.Millisecond
-	conf := raft.DefaultConfig()
-	conf.LocalID = "a"
-	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = hb, election, hb
-	conf.Logger = hclog.NewNullLogger()
-	store := raft.NewInmemStore()
-	_, trans := raft.NewInmemTransport("a")
-	r, err := raft.NewRaft(conf, &raft.MockFSM{}, store, store, raft.NewInmemSnapshotStore(), trans)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Shutdown()
-	ctx, cancel := context.WithCancel(context.Background())
+	s, cancel := paceServer(t, hb, election)
 	defer cancel()
-	s := &Server{raft: r, ctx: ctx, logger: hclog.NewNullLogger()}
+	r := s.raft
 
 	in := make(chan bool, 16)
 	out := make(chan bool, 16)
@@ -120,18 +109,8 @@ func TestPaceFollowsLeadershipWhileMonitorIsBusy(t *testing.T) {
 // read false forever).
 func TestPaceReturnsWhenInIsClosed(t *testing.T) {
 	conf := raft.DefaultConfig()
-	conf.LocalID = "a"
-	conf.Logger = hclog.NewNullLogger()
-	store := raft.NewInmemStore()
-	_, trans := raft.NewInmemTransport("a")
-	r, err := raft.NewRaft(conf, &raft.MockFSM{}, store, store, raft.NewInmemSnapshotStore(), trans)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Shutdown()
-	ctx, cancel := context.WithCancel(context.Background())
+	s, cancel := paceServer(t, conf.HeartbeatTimeout, conf.ElectionTimeout)
 	defer cancel()
-	s := &Server{raft: r, ctx: ctx, logger: hclog.NewNullLogger()}
 	in, out := make(chan bool), make(chan bool, 16)
 	done := make(chan struct{})
 	go func() { defer close(done); s.paceRaft(in, out, conf.HeartbeatTimeout, conf.ElectionTimeout) }()
@@ -189,4 +168,23 @@ func TestFollowerAppliesACommandWithoutWaitingForTheIdleTick(t *testing.T) {
 		})
 	}
 	t.Logf("every member applied index %d within %v of the leader", last, time.Since(seen).Round(time.Millisecond))
+}
+
+// paceServer is a Server holding only a single-member in-memory raft with
+// the timeouts given (not bootstrapped: it never leads), for paceRaft.
+func paceServer(t *testing.T, hb, election time.Duration) (*Server, context.CancelFunc) {
+	t.Helper()
+	conf := raft.DefaultConfig()
+	conf.LocalID = "a"
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = hb, election, min(hb, conf.LeaderLeaseTimeout)
+	conf.Logger = hclog.NewNullLogger()
+	store := raft.NewInmemStore()
+	_, trans := raft.NewInmemTransport("a")
+	r, err := raft.NewRaft(conf, &raft.MockFSM{}, store, store, raft.NewInmemSnapshotStore(), trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Shutdown().Error() })
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{raft: r, ctx: ctx, logger: hclog.NewNullLogger()}, cancel
 }

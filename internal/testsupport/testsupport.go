@@ -6,6 +6,7 @@ package testsupport
 
 import (
 	"testing"
+	"time"
 
 	"github.com/raftha/raftha/internal/freeport"
 )
@@ -25,4 +26,18 @@ func FreePorts(tb testing.TB, n int) []int {
 func FreePort(tb testing.TB) int {
 	tb.Helper()
 	return FreePorts(tb, 1)[0]
+}
+
+// Eventually lets the goroutines under test run until cond holds, polling
+// every millisecond, and fails the test after 5 s of real time (a broken
+// build): for tests on a fake clock, where nothing waits for real time.
+func Eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	end := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(end) {
+			tb.Fatalf("timed out (5s real time) waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

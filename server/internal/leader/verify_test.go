@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/raftha/raftha/internal/testsupport"
 )
 
 // countingRaft counts VerifyLeader rounds; each waits for gate (when set)
@@ -152,17 +154,10 @@ func TestFailedSharedRoundFailsEveryCaller(t *testing.T) {
 	}
 }
 
-// waitFor lets the goroutines under test run until cond holds (bounded at
-// 5s of real time, for a broken build).
+// waitFor is testsupport.Eventually.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out (5s real time) waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testsupport.Eventually(t, what, cond)
 }
 
 // reelectedRaft is a raft whose leadership can change under the caller:

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/server/internal/clock"
 )
 
@@ -78,15 +79,10 @@ func newTestLease(h Host) (*Lease, *clock.Fake) {
 	return NewLease(h, LeaseOptions{Clock: fc, Length: testLease, Heartbeat: testHB, Logger: hclog.NewNullLogger()}), fc
 }
 
+// waitFor is testsupport.Eventually.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out (5s real time) waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testsupport.Eventually(t, what, cond)
 }
 
 // advance moves fc by d, then waits until pending timers are armed again
