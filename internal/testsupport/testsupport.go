@@ -5,6 +5,8 @@
 package testsupport
 
 import (
+	"bytes"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,4 +42,25 @@ func Eventually(tb testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (a logger that
+// goroutines under test write to) and readers (the test).
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

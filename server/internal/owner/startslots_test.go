@@ -1,10 +1,8 @@
 package owner
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,37 +10,21 @@ import (
 
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/internal/ratelog"
+	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/resources"
 )
 
 // Tests of watchSlot (startslots.go) on a bare worker, no cluster; written
 // by the change's reviewer.
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func slotWorker(t *testing.T) (*worker, *syncBuf) {
+func slotWorker(t *testing.T) (*worker, *testsupport.SyncBuffer) {
 	t.Helper()
 	var cfg config.Config
 	cfg.NodeID = "n1"
 	cfg.Timing.Heartbeat = config.Duration(50 * time.Millisecond)
 	cfg.Timing.Lease = config.Duration(250 * time.Millisecond)
 	cfg.Fencing.StopDeadline = config.Duration(500 * time.Millisecond)
-	logs := &syncBuf{}
+	logs := &testsupport.SyncBuffer{}
 	r := &Runner{s: &agent{cfg: cfg, logLimit: &ratelog.Limiter{}}, starts: make(chan struct{}, MaxConcurrentStarts)}
 	w := &worker{r: r, name: "g", log: hclog.New(&hclog.LoggerOptions{Output: logs}).With("group", "g")}
 	return w, logs
