@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -139,35 +138,6 @@ func TestPacedHeartbeatBackoffCapBelowFollowerTimeout(t *testing.T) {
 			t.Errorf("%s: the leader's heartbeat retry backoff caps at %v, not below a follower's shortest election timer %v", tm.name, paced/2, follower)
 		}
 	}
-}
-
-// A follower applies every command at once, not at raft's next idle
-// AppendEntries (CommitTimeout, a lease or more): applyLocal sends the
-// leader's commit index right after each command (nudge). Here the lease
-// is 10 s, so a follower that waited for the tick to learn of the last
-// command (the owner's online report, which nothing follows) would take
-// 10-20 s.
-func TestFollowerAppliesACommandWithoutWaitingForTheIdleTick(t *testing.T) {
-	c := newTestCluster(t, "n1", "n2", "w1")
-	c.configure(func(m *testMember) {
-		m.cfg.Timing.Lease = config.Duration(10 * time.Second)
-		m.cfg.Timing.FailoverTimeout = config.Duration(20 * time.Second)
-	})
-	c.startAll()
-	l := c.leader()
-	c.waitHealthy()
-	if _, err := l.srv.ApplyGroups(ctxT(t, 10*time.Second), []byte(markerGroup(t.TempDir(), "n1", "n2")), "test"); err != nil {
-		t.Fatal(err)
-	}
-	c.waitOnline("db", "")
-	last := l.srv.fsm.AppliedIndex() // the online report: nothing follows it
-	seen := time.Now()
-	for _, m := range c.members {
-		waitFor(t, 5*time.Second, fmt.Sprintf("%s to apply index %d (well before the 10 s idle tick)", m.cfg.NodeID, last), func() bool {
-			return m.srv.fsm.AppliedIndex() >= last
-		})
-	}
-	t.Logf("every member applied index %d within %v of the leader", last, time.Since(seen).Round(time.Millisecond))
 }
 
 // paceServer is a Server holding only a single-member in-memory raft with
