@@ -29,8 +29,10 @@ import (
 //     requires to be at least the heartbeat timeout): 3.2 × heartbeat
 //     instead of 2 for a transfer that fails.
 //
-// Lease renewals are confirmed by leadership rounds of their own
-// (leader.GatherWindow), so no confirmation waits on this pace.
+// Lease renewals and confirmations are answered by leadership rounds the
+// leader starts for them (VerifyLeader, shared among the heartbeats of one
+// boundary: leader.GatherWindow), never by these idle heartbeats, so no
+// confirmation waits on this pace (safety clauses 2 and 3).
 const LeaderPaceFactor = 1.6
 
 // pacedTimeouts are the heartbeat and election timeouts raft runs with:
