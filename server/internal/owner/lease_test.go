@@ -262,22 +262,7 @@ func TestLeaseHeartbeatHangingPastTheLease(t *testing.T) {
 // the first at once: members whose clocks agree send together, and the
 // leader confirms them with one leadership round (leader.GatherWindow).
 func TestLeaseHeartbeatsOnHeartbeatBoundaries(t *testing.T) {
-	var mu sync.Mutex
-	var sent []time.Duration // each heartbeat's send time, past t0
-	var fc *clock.Fake
-	h := &fakeHost{answer: func(int, context.Context) (map[string]uint64, string, error) {
-		mu.Lock()
-		sent = append(sent, fc.Now().Sub(t0))
-		mu.Unlock()
-		return nil, "n0", nil
-	}}
-	var l *Lease
-	l, fc = newTestLease(h)
-	fc.Set(t0.Add(300 * time.Millisecond)) // t0 is on a boundary of testHB
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); l.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	h, fc, sent := runFrom300ms(t, nil)
 
 	waitFor(t, "the first heartbeat", func() bool { return h.n() == 1 })
 	waitFor(t, "the wait for the next boundary", func() bool { return fc.Pending() == 1 })
@@ -290,14 +275,7 @@ func TestLeaseHeartbeatsOnHeartbeatBoundaries(t *testing.T) {
 	waitFor(t, "the wait for the next boundary", func() bool { return fc.Pending() == 1 })
 	advance(t, fc, testHB, 1)
 	waitFor(t, "the heartbeat at the next boundary", func() bool { return h.n() == 3 })
-	mu.Lock()
-	defer mu.Unlock()
-	want := []time.Duration{300 * time.Millisecond, time.Second, 2 * time.Second}
-	for i, w := range want {
-		if sent[i] != w {
-			t.Fatalf("heartbeats sent at t0+%v, want t0+%v (the first at once, then on boundaries of %v)", sent, want, testHB)
-		}
-	}
+	wantSent(t, sent, "the first at once, then on boundaries of the heartbeat", 300*time.Millisecond, time.Second, 2*time.Second)
 }
 
 func TestNextBoundary(t *testing.T) {
@@ -331,26 +309,8 @@ func TestNextBoundary(t *testing.T) {
 // off the boundary: the schedule tested on the fake clock was not the
 // agent's.
 func TestLeaseRunNoStaleTickAfterALongFirstBeat(t *testing.T) {
-	var mu sync.Mutex
-	var sent []time.Duration
-	var fc *clock.Fake
 	release := make(chan struct{})
-	h := &fakeHost{answer: func(n int, ctx context.Context) (map[string]uint64, string, error) {
-		mu.Lock()
-		sent = append(sent, fc.Now().Sub(t0))
-		mu.Unlock()
-		if n == 1 {
-			<-release
-		}
-		return nil, "n0", nil
-	}}
-	var l *Lease
-	l, fc = newTestLease(h)
-	fc.Set(t0.Add(300 * time.Millisecond)) // t0 is on a boundary of testHB
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); l.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	h, fc, sent := runFrom300ms(t, release)
 
 	waitFor(t, "the first heartbeat", func() bool { return h.n() == 1 })
 	// Pending: the loop's timer (armed for testHB at the start) and the
@@ -364,12 +324,53 @@ func TestLeaseRunNoStaleTickAfterALongFirstBeat(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // let a stale tick, if any, go through
 	fc.Set(t0.Add(2 * time.Second))
 	waitFor(t, "the heartbeat at the boundary", func() bool { return h.n() >= 3 })
-	mu.Lock()
-	defer mu.Unlock()
-	want := []time.Duration{300 * time.Millisecond, 1300 * time.Millisecond, 2 * time.Second}
+	wantSent(t, sent, "the third on the boundary at t0+2s", 300*time.Millisecond, 1300*time.Millisecond, 2*time.Second)
+}
+
+// runFrom300ms runs a lease's heartbeat loop from t0+300ms (t0 is on a
+// boundary of testHB) until the test ends, answering every heartbeat with
+// no groups; the first answer waits for hold to close when hold is not
+// nil. sent returns each heartbeat's send time past t0.
+func runFrom300ms(t *testing.T, hold chan struct{}) (h *fakeHost, fc *clock.Fake, sent func() []time.Duration) {
+	t.Helper()
+	var mu sync.Mutex
+	var times []time.Duration
+	h = &fakeHost{answer: func(n int, ctx context.Context) (map[string]uint64, string, error) {
+		mu.Lock()
+		times = append(times, fc.Now().Sub(t0))
+		mu.Unlock()
+		if n == 1 && hold != nil {
+			select { // ctx: a failing test still ends the loop
+			case <-hold:
+			case <-ctx.Done():
+			}
+		}
+		return nil, "n0", nil
+	}}
+	var l *Lease
+	l, fc = newTestLease(h)
+	fc.Set(t0.Add(300 * time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h, fc, func() []time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Duration(nil), times...)
+	}
+}
+
+// wantSent fails t unless the first heartbeats were sent at want (past t0).
+func wantSent(t *testing.T, sent func() []time.Duration, why string, want ...time.Duration) {
+	t.Helper()
+	got := sent()
+	if len(got) < len(want) {
+		t.Fatalf("%d heartbeats sent (t0+%v), want at least %d at t0+%v (%s)", len(got), got, len(want), want, why)
+	}
 	for i, w := range want {
-		if sent[i] != w {
-			t.Fatalf("heartbeats sent at t0+%v, want t0+%v (third on the boundary at t0+2s)", sent[:3], want)
+		if got[i] != w {
+			t.Fatalf("heartbeats sent at t0+%v, want t0+%v (%s)", got[:len(want)], want, why)
 		}
 	}
 }
