@@ -49,6 +49,7 @@ Check a file first with: raftha config check FILE`,
 				fmt.Fprintf(c.App.ErrWriter, "raftha: warning: %s\n", w)
 			}
 			gc := memtune.Tune(cfg.Role, os.Getenv)
+			procs := memtune.TuneProcs(cfg.Role, os.Getenv)
 			srv, err := server.New(*cfg, server.Options{Rejoin: c.Bool("rejoin"), Cloud: awsres.Provider{}, Registry: builtin.Registry()})
 			if err != nil {
 				return err
@@ -57,6 +58,7 @@ Check a file first with: raftha config check FILE`,
 				return err
 			}
 			srv.Logger().Debug("memory: garbage collector", "gogc", gc.Percent, "reason", gc.Reason)
+			srv.Logger().Debug("runtime: GOMAXPROCS", "set", procs.N, "reason", procs.Reason)
 			trim := time.AfterFunc(trimAfter, func() { trimStartupPages(srv) })
 			defer trim.Stop()
 			sig := make(chan os.Signal, 2)

@@ -66,21 +66,9 @@ func (s *Server) setupRaft() error {
 		Logger:  rlog.Named("net"),
 	})
 
-	rc := raft.DefaultConfig()
+	rc := raftConfig(s.cfg.Timing)
 	rc.LocalID = raft.ServerID(s.cfg.NodeID)
 	rc.Logger = rlog
-	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = config.RaftTimings(s.cfg.Timing)
-	// Followers learn the commit index from the next AppendEntries; raft
-	// sends one every CommitTimeout to 2 × CommitTimeout even when idle
-	// (20ms cost an idle leader about 2.5 CPU-seconds a minute). Every
-	// command goes through applyLocal, which then sends one at once
-	// (nudge). The idle tick stays at a heartbeat all the same: it
-	// travels on the replication connection, not the heartbeat one, and
-	// its answers keep the leader's contact with a follower fresh while
-	// a lost packet stalls the other connection for a TCP retransmission
-	// (at a lease's pace, the fault suite's lossy-network scenario saw
-	// the leader step down 5 times in 30 s at 2 % loss).
-	rc.CommitTimeout = s.cfg.Timing.Heartbeat.D()
 	s.notify = make(chan bool, 16)
 	rawNotify := make(chan bool, 16)
 	rc.NotifyCh = rawNotify
@@ -112,13 +100,38 @@ func (s *Server) setupRaft() error {
 	}
 	s.raft = r
 	s.raftReady.Store(true)
-	s.goFn(func() { s.paceRaft(rawNotify, s.notify, rc.HeartbeatTimeout, rc.ElectionTimeout) })
+	s.pace = pacer{transfer: make(chan paceTransfer), done: make(chan struct{})}
+	s.goFn(func() {
+		defer close(s.pace.done)
+		s.paceRaft(rawNotify, s.notify, rc.HeartbeatTimeout, rc.ElectionTimeout)
+	})
 	s.nudgeCh = make(chan struct{}, 1)
 	s.goFn(s.nudgeLoop)
 	if !existing {
 		s.goFn(s.joinLoop)
 	}
 	return nil
+}
+
+// raftConfig is raft's configuration for the member timing t: timeouts
+// (config.RaftTimings; the leader's pace is set by paceRaft) and the
+// idle commit tick. Pre-vote stays on (raft's default): the paced leader
+// relies on it (LeaderPaceFactor).
+func raftConfig(t config.TimingConfig) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = config.RaftTimings(t)
+	// Followers learn the commit index from the next AppendEntries; raft
+	// sends one every CommitTimeout to 2 × CommitTimeout even when idle
+	// (20ms cost an idle leader about 2.5 CPU-seconds a minute). Every
+	// command goes through applyLocal, which then sends one at once
+	// (nudge). The idle tick stays at a heartbeat all the same: it
+	// travels on the replication connection, not the heartbeat one, and
+	// its answers keep the leader's contact with a follower fresh while
+	// a lost packet stalls the other connection for a TCP retransmission
+	// (at a lease's pace, the fault suite's lossy-network scenario saw
+	// the leader step down 5 times in 30 s at 2 % loss).
+	rc.CommitTimeout = t.Heartbeat.D()
+	return rc
 }
 
 // raftRecovery is the recovery advice in a damaged-store error.

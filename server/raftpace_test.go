@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/internal/testsupport"
 )
 
 // The leader paces raft's own heartbeats LeaderPaceFactor times slower
@@ -121,24 +122,85 @@ func TestPaceReturnsWhenInIsClosed(t *testing.T) {
 	}
 }
 
-// raft v1.7.3's heartbeat goroutine (replication.go)
-// backs off after failed heartbeats for up to HeartbeatTimeout/2 of the
-// leader's config, and VerifyLeader cannot wake it during that sleep. The
-// pace keeps that cap below a follower's shortest election timer, so a
-// follower coming back after an outage (agent restart) hears from the
-// leader before the timer runs out.
-func TestPacedHeartbeatBackoffCapBelowFollowerTimeout(t *testing.T) {
+// raft v1.7.3 sends a leader's idle heartbeats every HeartbeatTimeout/10
+// to /5 of its (paced) config, restarting that timer on every heartbeat a
+// leadership round sends. The pace keeps the longest idle gap within 0.8
+// × a follower's shortest election timer, so a leader whose rounds stop
+// is still heard in time, and the shortest at a heartbeat interval or
+// more, so that rounds on time leave raft little to add.
+func TestPacedIdleHeartbeatsWithinFollowerTimeout(t *testing.T) {
 	for _, tm := range []struct {
 		name string
 		hb   time.Duration
-	}{{"default", 300 * time.Millisecond}, {"test", 100 * time.Millisecond}} {
+	}{{"default", 300 * time.Millisecond}, {"fast", 100 * time.Millisecond}} {
 		follower := 2 * tm.hb // config.RaftTimings
 		paced, _ := pacedTimeouts(follower, follower, true)
-		if paced/2 >= follower {
-			t.Errorf("%s: the leader's heartbeat retry backoff caps at %v, not below a follower's shortest election timer %v", tm.name, paced/2, follower)
+		if longest := paced / 5; longest > follower*8/10 {
+			t.Errorf("%s: the leader's idle heartbeats may wait %v, more than 0.8 × a follower's shortest election timer %v", tm.name, longest, follower)
+		}
+		if shortest := paced / 10; shortest < tm.hb*8/10 {
+			t.Errorf("%s: the leader's idle heartbeats come every %v or more, far under the rounds' interval %v: the pace saves little", tm.name, shortest, tm.hb)
 		}
 	}
 }
+
+// A leader whose heartbeats to a follower failed for a while retries them
+// up to the paced HeartbeatTimeout/2 apart, longer than a follower's
+// shortest election timer. A follower that comes back may time out first;
+// pre-vote is what keeps it from deposing the leader, so it must stay on.
+func TestPreVoteStaysOn(t *testing.T) {
+	rc := raftConfig(testTiming())
+	if rc.PreVoteDisabled {
+		t.Fatal("raft's pre-vote is off: a follower that times out while the paced leader backs off would start real elections")
+	}
+}
+
+// A leadership transfer runs with the follower's timeouts (raft gives up
+// on a failed one after ElectionTimeout and refuses commands meanwhile);
+// the pace comes back afterwards while the member still leads, and not
+// when it lost leadership during the transfer.
+func TestTransferRunsUnpaced(t *testing.T) {
+	hb, election := 200*time.Millisecond, 200*time.Millisecond
+	s, cancel := paceServer(t, hb, election)
+	s.pace = pacer{transfer: make(chan paceTransfer), done: make(chan struct{})}
+	r := s.raft
+	in, out := make(chan bool, 16), make(chan bool, 16)
+	go func() { defer close(s.pace.done); s.paceRaft(in, out, hb, election) }()
+	defer func() { cancel(); <-s.pace.done }()
+	paced, _ := pacedTimeouts(hb, election, true)
+	waitHB := func(want time.Duration, what string) {
+		t.Helper()
+		testsupport.Eventually(t, what, func() bool { return r.ReloadableConfig().HeartbeatTimeout == want })
+	}
+
+	in <- true
+	waitHB(paced, "the leader's pace")
+	var during raft.ReloadableConfig
+	if err := s.transferLeadership(func() raft.Future { during = r.ReloadableConfig(); return doneFuture{} }); err != nil {
+		t.Fatal(err)
+	}
+	if during.HeartbeatTimeout != hb || during.ElectionTimeout != election {
+		t.Fatalf("transfer ran with heartbeat timeout %v, election timeout %v; want the follower's %v, %v", during.HeartbeatTimeout, during.ElectionTimeout, hb, election)
+	}
+	if got := r.ReloadableConfig().HeartbeatTimeout; got != paced {
+		t.Fatalf("after a failed transfer the leader runs with heartbeat timeout %v, want its pace %v back", got, paced)
+	}
+
+	// Leadership lost while the transfer ran: the follower's values stay.
+	_ = s.transferLeadership(func() raft.Future {
+		in <- false
+		waitHB(hb, "the follower's timeout while the transfer runs")
+		return doneFuture{}
+	})
+	if got := r.ReloadableConfig().HeartbeatTimeout; got != hb {
+		t.Fatalf("a member that lost leadership during a transfer runs with heartbeat timeout %v, want the follower's %v", got, hb)
+	}
+}
+
+// doneFuture is a raft.Future that has completed without error.
+type doneFuture struct{}
+
+func (doneFuture) Error() error { return nil }
 
 // paceServer is a Server holding only a single-member in-memory raft with
 // the timeouts given (not bootstrapped: it never leads), for paceRaft.

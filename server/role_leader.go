@@ -180,7 +180,7 @@ func (r leaderRaft) Servers() ([]raft.Server, error) {
 	return f.Configuration().Servers, nil
 }
 func (r leaderRaft) TransferLeadership(id raft.ServerID, addr raft.ServerAddress) error {
-	return r.s.raft.LeadershipTransferToServer(id, addr).Error()
+	return r.s.transferLeadership(func() raft.Future { return r.s.raft.LeadershipTransferToServer(id, addr) })
 }
 func (r leaderRaft) AddVoter(id raft.ServerID, addr raft.ServerAddress, timeout time.Duration) error {
 	return raftErr(r.s.futureErr(r.s.raft.AddVoter(id, addr, 0, timeout)))

@@ -155,6 +155,7 @@ type Server struct {
 	raft   *raft.Raft
 	fsm    *fsm.FSM
 	notify chan bool
+	pace   pacer // raftpace.go
 
 	// leasePool carries the traffic an owner's lease depends on; pool
 	// carries operator calls and forwarded commands (cluster.Lane).
@@ -442,8 +443,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	if s.raft != nil && s.raft.State() == raft.Leader {
-		if f := s.raft.LeadershipTransfer(); f.Error() != nil {
-			s.logger.Debug("leadership transfer on shutdown failed", "error", f.Error())
+		if err := s.transferLeadership(s.raft.LeadershipTransfer); err != nil {
+			s.logger.Debug("leadership transfer on shutdown failed", "error", err)
 		}
 	}
 	s.closeAll()

@@ -1,8 +1,9 @@
-// Package memtune holds the agent's process-wide memory settings: the Go
-// runtime's garbage collector target chosen for the member's role, and the
-// trim of the executable's pages touched only while the agent started.
-// Both are for the `raftha agent` process only (an embedding program keeps
-// its own settings); see docs/scale.md, "Idle footprint".
+// Package memtune holds the agent's process-wide runtime settings: the Go
+// runtime's garbage collector target and GOMAXPROCS chosen for the
+// member's role, and the trim of the executable's pages touched only while
+// the agent started. All are for the `raftha agent` process only (an
+// embedding program keeps its own settings); see docs/scale.md, "Idle
+// footprint".
 package memtune
 
 import (

@@ -152,3 +152,19 @@ func (t *fakeTimer) drainLocked() {
 	default:
 	}
 }
+
+// NextBoundary is how long from now until the next multiple of every
+// since the Unix epoch, on the wall clock: in (0, every]. The agent's
+// periodic work waits for these boundaries (owner.Lease.Run, the leader's
+// checks, the disk heartbeats), so that on an idle member it wakes once
+// an interval for all of it, not once for each.
+func NextBoundary(now time.Time, every time.Duration) time.Duration {
+	if every <= 0 {
+		return every
+	}
+	into := time.Duration(now.UnixNano() % int64(every))
+	if into < 0 { // before 1970
+		into += every
+	}
+	return every - into
+}

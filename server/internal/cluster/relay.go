@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -119,7 +120,19 @@ func forwardLease[A, R any](ctx context.Context, c *Cluster, call *call[A, R], a
 		dl = time.Now().Add(c.cfg.Timing.Lease.D())
 	}
 	callCtx, cancelCalls := context.WithDeadline(context.WithoutCancel(ctx), dl)
-	defer func() { go func() { <-callCtx.Done(); cancelCalls() }() }()
+	// callCtx is released once no call uses it any more: at once when
+	// every call has answered (the usual beat; its deadline timer then
+	// never fires, one wake-up less per beat on an idle member), else when
+	// the last one ends.
+	var calls sync.WaitGroup
+	var waiting map[string]bool // paths with a call out ("" is direct)
+	defer func() {
+		if len(waiting) == 0 {
+			cancelCalls()
+			return
+		}
+		go func() { calls.Wait(); cancelCalls() }()
+	}()
 	// Unbuffered: a call that ends after forwardLease returned gives its
 	// result up when ctx ends, so none is left behind whatever the number
 	// of voters.
@@ -128,12 +141,14 @@ func forwardLease[A, R any](ctx context.Context, c *Cluster, call *call[A, R], a
 	if call.relayed != nil {
 		ra = call.relayed(a)
 	}
-	waiting := map[string]bool{} // paths with a call out ("" is direct)
+	waiting = map[string]bool{}
 	failed := map[string]error{} // paths whose last call failed
 	var order []string           // paths in the order they first failed
 	launch := func(via string) {
 		waiting[via] = true
+		calls.Add(1)
 		go func() {
+			defer calls.Done()
 			r := result{via: via}
 			if via == "" {
 				r.res, r.err = forward(callCtx, c, call, a)

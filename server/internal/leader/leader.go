@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg Config) *Leader {
 		cfg.LogLimit = &ratelog.Limiter{}
 	}
 	l := &Leader{cfg: cfg, ctx: ctx}
-	l.verify = &verifier{verify: func() error { return l.cfg.Raft.VerifyLeader() }, clock: cfg.Clock}
+	l.verify = &verifier{verify: func() error { return l.cfg.Raft.VerifyLeader() }, clock: cfg.Clock, expect: l.memberCount}
 	return l
 }
 
@@ -146,6 +146,16 @@ func (l *Leader) Ready() *Term {
 // readiness on clk, then the previous leader as the last answer to this
 // member's heartbeat names it (decide.NewContacts reads it after
 // readiness, so an answer that came before readiness always counts).
+// memberCount is how many members the raft configuration holds (each
+// heartbeats once an interval), 0 when it cannot be read.
+func (l *Leader) memberCount() int {
+	servers, err := l.cfg.Raft.Servers()
+	if err != nil {
+		return 0
+	}
+	return len(servers)
+}
+
 func (l *Leader) newContacts(clk clock.Clock) *decide.Contacts {
 	return decide.NewContacts(clk, l.cfg.NodeID, l.cfg.Timing, l.cfg.LastAnswer, l.cfg.Leaving)
 }
@@ -242,7 +252,11 @@ func (l *Leader) loop(ctx context.Context) {
 		log.Info("leadership lost; leader duties stopped")
 	}()
 	log.Info("leader ready", "applied_index", t.readyIndex, "term", l.cfg.Raft.CurrentTerm())
-	tick := l.cfg.Clock.NewTimer(l.cfg.Timing.Heartbeat)
+	// The checks run on the heartbeat's wall-clock boundaries, with the
+	// members' heartbeats (clock.NextBoundary): an idle leader wakes once
+	// an interval for both.
+	hb := l.cfg.Timing.Heartbeat
+	tick := l.cfg.Clock.NewTimer(clock.NextBoundary(l.cfg.Clock.Now(), hb))
 	defer tick.Stop()
 	for {
 		l.reconcile(ctx, t)
@@ -250,7 +264,7 @@ func (l *Leader) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C():
-			tick.Reset(l.cfg.Timing.Heartbeat)
+			tick.Reset(clock.NextBoundary(l.cfg.Clock.Now(), hb))
 		case <-l.cfg.FSM.Changed():
 		}
 	}

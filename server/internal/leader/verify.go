@@ -13,7 +13,9 @@ import (
 // idle cluster's heartbeats arrive within a few milliseconds of each other
 // and one round, not one per member, confirms them all; each round sends
 // an AppendEntries to every follower, which was most of an idle leader's
-// RPCs. A heartbeat that misses the window gets the next round.
+// RPCs. A heartbeat that misses the window gets the next round. A round
+// that every member has joined starts at once: on an idle cluster the
+// window's timer then never fires (one wake-up less per interval).
 const GatherWindow = 5 * time.Millisecond
 
 // verifier shares raft's VerifyLeader rounds among callers, without
@@ -25,6 +27,10 @@ const GatherWindow = 5 * time.Millisecond
 type verifier struct {
 	verify func() error // raft's VerifyLeader; may block until raft answers
 	clock  clock.Clock
+	// expect is how many callers a round can have at most in one
+	// interval (the members, each heartbeating once); a round that many
+	// joined starts without waiting out its window. nil, or 0: never early.
+	expect func() int
 
 	mu   sync.Mutex
 	next *round // the round not started yet, nil when none
@@ -44,6 +50,10 @@ type round struct {
 // long a round the caller creates waits for others to join; 0 starts it
 // at once and also cuts short the window of a gathering round it joins.
 func (v *verifier) join(gather time.Duration) *round {
+	expect := 0
+	if v.expect != nil && gather > 0 {
+		expect = v.expect()
+	}
 	v.mu.Lock()
 	r := v.next
 	if r == nil {
@@ -52,8 +62,9 @@ func (v *verifier) join(gather time.Duration) *round {
 		go v.run(r, gather)
 	}
 	r.joined++
+	full := expect > 0 && r.joined >= expect
 	v.mu.Unlock()
-	if gather <= 0 {
+	if gather <= 0 || full {
 		r.nowOnce.Do(func() { close(r.now) })
 	}
 	return r

@@ -85,6 +85,33 @@ func TestHeartbeatsShareOneLeadershipRound(t *testing.T) {
 	}
 }
 
+// A round every member joined starts at once: on an idle cluster the
+// window's timer is stopped before it fires.
+func TestFullRoundStartsWithoutItsWindow(t *testing.T) {
+	r, cr := newGatherRig(t, time.Hour)         // the fake clock never gets there
+	members := []string{"n1", "n2", "n3", "w1"} // every server in the rig's raft
+	errs := make(chan error, len(members))
+	for _, n := range members {
+		go func() {
+			_, err := r.l.Heartbeat(context.Background(), hb(n))
+			errs <- err
+		}()
+	}
+	for range members {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatalf("heartbeat: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a round every member joined still waits out its window")
+		}
+	}
+	if n := cr.rounds.Load(); n != 1 {
+		t.Fatalf("%d leadership rounds, want the one all %d shared", n, len(members))
+	}
+}
+
 // The safety of sharing: a caller never takes the answer of a round that
 // started before it asked (that answer may predate a newer leader's
 // election, and the caller's commit index). A caller that arrives while a

@@ -13,6 +13,7 @@ import (
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
+	"github.com/raftha/raftha/server/internal/clock"
 )
 
 // The disk heartbeat (issue #13): every heartbeat, while the agent runs,
@@ -43,7 +44,10 @@ type diskSlots struct {
 // stops.
 func (r *Runner) BeatDisks() {
 	s := r.s
-	t := time.NewTicker(s.cfg.Timing.Heartbeat.D())
+	hb := s.cfg.Timing.Heartbeat.D()
+	// On the heartbeat's boundaries, with the lease's heartbeat
+	// (clock.NextBoundary): one wake-up an interval for both.
+	t := time.NewTimer(clock.NextBoundary(time.Now(), hb))
 	defer t.Stop()
 	for {
 		select {
@@ -52,6 +56,7 @@ func (r *Runner) BeatDisks() {
 		case <-t.C:
 		}
 		r.beatDisksOnce(r.ctx)
+		t.Reset(clock.NextBoundary(time.Now(), hb))
 	}
 }
 

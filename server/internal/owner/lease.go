@@ -68,7 +68,7 @@ func (l *Lease) Run(ctx context.Context) {
 	for {
 		began := l.opt.Clock.Now()
 		l.Beat(ctx)
-		wait := began.Add(NextBoundary(began, hb)).Sub(l.opt.Clock.Now())
+		wait := began.Add(clock.NextBoundary(began, hb)).Sub(l.opt.Clock.Now())
 		if wait <= 0 {
 			if ctx.Err() != nil {
 				return
@@ -82,19 +82,6 @@ func (l *Lease) Run(ctx context.Context) {
 		case <-t.C():
 		}
 	}
-}
-
-// NextBoundary is how long from now until the next multiple of every
-// since the Unix epoch, on the wall clock: in (0, every].
-func NextBoundary(now time.Time, every time.Duration) time.Duration {
-	if every <= 0 {
-		return every
-	}
-	into := time.Duration(now.UnixNano() % int64(every))
-	if into < 0 { // before 1970
-		into += every
-	}
-	return every - into
 }
 
 // Beat sends one heartbeat and renews the lease from its send time when

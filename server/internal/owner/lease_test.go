@@ -278,29 +278,6 @@ func TestLeaseHeartbeatsOnHeartbeatBoundaries(t *testing.T) {
 	wantSent(t, sent, "the first at once, then on boundaries of the heartbeat", 300*time.Millisecond, time.Second, 2*time.Second)
 }
 
-func TestNextBoundary(t *testing.T) {
-	hb := 300 * time.Millisecond
-	base := time.Unix(0, 0).Add(3_000_000 * hb) // a boundary
-	for _, c := range []struct {
-		into, want time.Duration
-	}{
-		{0, hb}, // on a boundary: the next one, never now
-		{time.Nanosecond, hb - time.Nanosecond},
-		{100 * time.Millisecond, 200 * time.Millisecond},
-		{hb - time.Nanosecond, time.Nanosecond},
-	} {
-		if got := NextBoundary(base.Add(c.into), hb); got != c.want {
-			t.Errorf("NextBoundary(boundary+%v, %v) = %v, want %v", c.into, hb, got, c.want)
-		}
-	}
-	if got := NextBoundary(time.Unix(-1, 0), time.Second); got != time.Second {
-		t.Errorf("before 1970, on a boundary: %v, want 1s", got)
-	}
-	if got := NextBoundary(time.Unix(0, -1), time.Second); got != time.Nanosecond {
-		t.Errorf("1ns before 1970: %v, want 1ns", got)
-	}
-}
-
 // Found by review: Run arms its timer for Heartbeat before the first Beat
 // and only Resets it later. When the first Beat takes longer than
 // Heartbeat, that timer fires meanwhile; clock.Fake's Reset used to keep

@@ -13,6 +13,7 @@ import (
 
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/resources"
+	"github.com/raftha/raftha/server/internal/clock"
 )
 
 // Runner runs this node's share of the groups. Each group has a worker
@@ -95,7 +96,10 @@ func (r *Runner) newWorker(name string) *worker {
 // run starts a worker per group as groups appear in the log (and for
 // every run record loaded at start).
 func (r *Runner) Run() {
-	tick := time.NewTicker(r.s.cfg.Timing.Heartbeat.D())
+	// Every heartbeat, on its wall-clock boundaries with the lease's
+	// heartbeat (clock.NextBoundary): one wake-up an interval for both.
+	hb := r.s.cfg.Timing.Heartbeat.D()
+	tick := time.NewTimer(clock.NextBoundary(time.Now(), hb))
 	defer tick.Stop()
 	running := map[*worker]bool{}
 	for {
@@ -129,6 +133,7 @@ func (r *Runner) Run() {
 		case <-ch:
 		case <-r.s.lease.table.Renewed():
 		case <-tick.C:
+			tick.Reset(clock.NextBoundary(time.Now(), hb))
 		case <-time.After(r.s.lease.table.UntilNextExpiry()):
 		}
 	}
