@@ -29,12 +29,18 @@ import (
 // notices a dead leader exactly as fast as before.
 // What the factor also scales on the leader:
 //   - raft's wait before retrying a follower whose heartbeats failed
-//     (HeartbeatTimeout/2, reached after about 0.7 s of failures): up to
-//     4 × heartbeat. A follower that comes back from a longer outage may
-//     time out before the leader's next heartbeat; raft's pre-vote (on,
-//     TestPreVoteStaysOn) keeps it from disturbing the leader, and it
-//     follows again at that heartbeat. Its lease does not depend on raft's
-//     heartbeats (it renews through the lease lane).
+//     (HeartbeatTimeout/2, reached after about 1.3 s of failed
+//     heartbeats): up to 4 × heartbeat (1.2 s by default). A follower that
+//     comes back from a longer outage may time out before the leader's
+//     next heartbeat; raft's pre-vote (on, TestPreVoteStaysOn) keeps it
+//     from disturbing the leader, and it follows again at that heartbeat.
+//     Meanwhile it knows no leader, so its lease heartbeats go through the
+//     other members (cluster relays) until then.
+//   - when no leadership round comes, the margin of raft's own leader
+//     lease (LeaderLeaseTimeout, 2 × heartbeat, not paced) over the idle
+//     heartbeat gap is 0.4 × heartbeat; raft's commit tick on the
+//     replication connection (every heartbeat, raftConfig) also renews the
+//     leader's contact with each follower.
 //   - raft's leadership-transfer timeout (ElectionTimeout): not while a
 //     transfer runs. The leader takes the follower's timeouts back for the
 //     transfer (transferLeadership), so a transfer that fails blocks

@@ -225,6 +225,39 @@ func (c *Contacts) Lost(node string) bool {
 	return c.LastContact(node) >= c.t.FailoverTimeout
 }
 
+// UntilNextLoss is how long from now until Lost may next turn true for a
+// member it is false for now: failover_timeout after a member's last
+// contact; for the previous leader, failover_timeout after its last
+// answer, once this leader has led two heartbeats; for a member never
+// heard from, a lease and a heartbeat after readiness. ok is false when
+// no such moment lies ahead. The leader loop wakes then, so that it
+// declares a member lost when the timeout ends, not at its next periodic
+// check.
+func (c *Contacts) UntilNextLoss() (d time.Duration, ok bool) {
+	now := c.clock.Now()
+	consider := func(at time.Time) {
+		if left := at.Sub(now); left > 0 && (!ok || left < d) {
+			d, ok = left, true
+		}
+	}
+	c.mu.Lock()
+	for node, t := range c.lastSeen {
+		if node != c.self {
+			consider(t.Add(c.t.FailoverTimeout))
+		}
+	}
+	c.mu.Unlock()
+	if c.prevLeader != "" && !c.prevLeaderAt.IsZero() {
+		at := c.prevLeaderAt.Add(c.t.FailoverTimeout)
+		if ready := c.since.Add(2 * c.t.Heartbeat); ready.After(at) {
+			at = ready
+		}
+		consider(at)
+	}
+	consider(c.since.Add(c.t.Lease + c.t.Heartbeat))
+	return d, ok
+}
+
 // PrevLeaderGone reports whether node is the previous leader, silent for
 // failover_timeout since its last answer to this member, with this leader
 // ready for two heartbeats.

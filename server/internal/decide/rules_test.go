@@ -203,3 +203,64 @@ func TestTakeBackProofTable(t *testing.T) {
 		})
 	}
 }
+
+// UntilNextLoss names the moment Lost turns true for a member it is false
+// for: the leader loop wakes then instead of at its next periodic check,
+// and the member is lost at that moment, not before.
+func TestUntilNextLossIsWhenLostTurns(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	clk := clock.NewFake(t0)
+	hb, fo := timing.Heartbeat, timing.FailoverTimeout
+	// Readiness at t0; the previous leader n3 last answered 1s before it.
+	c := NewContacts(clk, "w1", timing, func() (string, time.Time) { return "n3", t0.Add(-time.Second) }, nil)
+	c.Seen("n1")
+	clk.Advance(300 * time.Millisecond)
+	c.Seen("n2")
+
+	// n3 (previous leader, never heard): failover_timeout after its last
+	// answer, 1s from now... after 2 heartbeats of leadership: t0+1s.
+	// n1: t0+fo. never-heard rule: t0+lease+hb. The earliest is n3's.
+	want := t0.Add(fo - time.Second).Sub(clk.Now())
+	if d, ok := c.UntilNextLoss(); !ok || d != want {
+		t.Fatalf("UntilNextLoss = %v, %v; want %v (the previous leader's timeout)", d, ok, want)
+	}
+	clk.Advance(want - time.Nanosecond)
+	if c.Lost("n3") {
+		t.Fatal("the previous leader lost before its moment")
+	}
+	clk.Advance(time.Nanosecond)
+	if !c.Lost("n3") {
+		t.Fatal("the previous leader not lost at the moment UntilNextLoss named")
+	}
+
+	// Next: the never-heard rule (lease + heartbeat after readiness: a
+	// member not heard by then would be lost), then n1, fo after its
+	// contact at t0.
+	if d, ok := c.UntilNextLoss(); !ok || d != t0.Add(timing.Lease+hb).Sub(clk.Now()) {
+		t.Fatalf("UntilNextLoss = %v, %v; want %v (lease + heartbeat after readiness)", d, ok, t0.Add(timing.Lease+hb).Sub(clk.Now()))
+	}
+	clk.Advance(t0.Add(timing.Lease + hb).Sub(clk.Now()))
+	want = t0.Add(fo).Sub(clk.Now())
+	if d, ok := c.UntilNextLoss(); !ok || d != want {
+		t.Fatalf("UntilNextLoss = %v, %v; want %v (n1's)", d, ok, want)
+	}
+	clk.Advance(want - time.Nanosecond)
+	if c.Lost("n1") {
+		t.Fatal("n1 lost before its moment")
+	}
+	clk.Advance(time.Nanosecond)
+	if !c.Lost("n1") {
+		t.Fatal("n1 not lost at the moment UntilNextLoss named")
+	}
+	if c.Lost("n2") {
+		t.Fatal("n2, heard 300ms after n1, lost with it")
+	}
+	// n2's is the only moment left.
+	if d, ok := c.UntilNextLoss(); !ok || d != 300*time.Millisecond {
+		t.Fatalf("UntilNextLoss = %v, %v; want 300ms (n2's)", d, ok)
+	}
+	clk.Advance(time.Minute)
+	if d, ok := c.UntilNextLoss(); ok {
+		t.Fatalf("UntilNextLoss = %v with every moment passed, want none", d)
+	}
+}

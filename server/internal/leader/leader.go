@@ -254,9 +254,18 @@ func (l *Leader) loop(ctx context.Context) {
 	log.Info("leader ready", "applied_index", t.readyIndex, "term", l.cfg.Raft.CurrentTerm())
 	// The checks run on the heartbeat's wall-clock boundaries, with the
 	// members' heartbeats (clock.NextBoundary): an idle leader wakes once
-	// an interval for both.
+	// an interval for both. A member's failover_timeout that ends before
+	// the next boundary wakes the loop when it ends (UntilNextLoss), so a
+	// lost owner is noticed then, not up to a heartbeat later.
 	hb := l.cfg.Timing.Heartbeat
-	tick := l.cfg.Clock.NewTimer(clock.NextBoundary(l.cfg.Clock.Now(), hb))
+	next := func() time.Duration {
+		d := clock.NextBoundary(l.cfg.Clock.Now(), hb)
+		if u, ok := t.c.UntilNextLoss(); ok && u < d {
+			d = u
+		}
+		return d
+	}
+	tick := l.cfg.Clock.NewTimer(next())
 	defer tick.Stop()
 	for {
 		l.reconcile(ctx, t)
@@ -264,7 +273,7 @@ func (l *Leader) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C():
-			tick.Reset(clock.NextBoundary(l.cfg.Clock.Now(), hb))
+			tick.Reset(next())
 		case <-l.cfg.FSM.Changed():
 		}
 	}
