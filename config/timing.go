@@ -101,7 +101,7 @@ func TimingBudget(c Config) Budget {
 	rh, re, rl := RaftTimings(c.Timing)
 	b := Budget{RaftHeartbeatTimeout: rh, RaftElectionTimeout: re, RaftLeaderLease: rl}
 	b.OwnerFollower = append(b.OwnerFollower,
-		BudgetStep{"detect: leader hears nothing from the owner for failover_timeout", fo + hb/2, fo + hb, "the leader checks every heartbeat"},
+		BudgetStep{"detect: leader hears nothing from the owner for failover_timeout", fo - hb/2, fo, "the leader looks when the silence reaches failover_timeout; the owner's last heartbeat came up to a heartbeat before the crash"},
 		BudgetStep{"commit the takeover (new epoch, state fencing)", commitEstimate, commitEstimate, "one Raft round trip with fsync"},
 		BudgetStep{"winner confirms it owns the group (linearizable read)", commitEstimate, c.Timing.Lease.D(), "bounded by the lease"},
 	)
@@ -126,7 +126,7 @@ func TimingBudget(c Config) Budget {
 	)
 	b.OwnerLeaderExtra = []BudgetStep{
 		{"raft notices the leader is gone and elects a new one", re + re/2, 2 * re, "raft heartbeat/election timeout 2 x heartbeat, randomized up to 2x"},
-		{"new leader: waits until failover_timeout after the old leader last answered it (at least 2 heartbeats after it is ready)", max(2*hb, fo+hb/2-(re+re/2)), max(2*hb, min(lease+hb, fo+hb-re)), "the old leader is lost, as a follower owner is, failover_timeout after its last contact; members it never heard from wait lease + heartbeat after readiness; this replaces the detect step"},
+		{"new leader: waits until failover_timeout after the old leader last answered it (at least 2 heartbeats after it is ready)", max(2*hb, fo-hb/2-(re+re/2)), max(2*hb, min(lease+hb, fo-re)), "the old leader is lost, as a follower owner is, failover_timeout after its last contact; members it never heard from wait lease + heartbeat after readiness; this replaces the detect step"},
 	}
 	b.SelfFence = lease + c.Fencing.StopDeadline.D() + selfFenceGrace
 	b.RelayMargin = lease - 2*hb
