@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,6 +106,45 @@ func figure(b *testing.B, what string, got time.Duration, goal time.Duration, ex
 	b.ReportMetric(got.Seconds(), strings.ReplaceAll(what, " ", "_")+"-s")
 }
 
+// idleCPU prints what the three in-process members (and this harness)
+// cost together once n groups run and nothing changes: this process's
+// CPU time over RAFTHA_SCALE_IDLE (default 20s) after 5s of settling, per
+// minute (RAFTHA_SCALE_IDLE_PROFILE=FILE writes a CPU profile of that
+// window). Every group is a worker on each node that looks again at each
+// lease renewal and heartbeat, so this is the figure that grows with the
+// number of groups on an idle cluster.
+func idleCPU(b *testing.B, n int) {
+	idle := 20 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("RAFTHA_SCALE_IDLE")); err == nil && v > 0 {
+		idle = v
+	}
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	time.Sleep(5 * time.Second)
+	if path := os.Getenv("RAFTHA_SCALE_IDLE_PROFILE"); path != "" { // a CPU profile of the idle window
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	before := cpu()
+	time.Sleep(idle)
+	perMin := (cpu() - before).Seconds() * float64(time.Minute) / float64(idle)
+	fmt.Printf("scale %-44s %10s  (%d groups, 3 members in one process, measured over %s)\n", "idle CPU of the 3 members", fmt.Sprintf("%.2f s/min", perMin), n, idle)
+	benchtable.Print(benchtable.Row{Figure: fmt.Sprintf("scale: idle CPU of 3 in-process members, %d groups", n), Value: fmt.Sprintf("%.2f s/min", perMin), Goal: "-", Command: "make bench (BenchmarkScale, ./server)"})
+	b.ReportMetric(perMin, "idle-cpu-s/min")
+}
+
 // BenchmarkScale measures, on a 3-member in-process cluster (n1, n2,
 // witness w1) with 1,000 exec groups: one ApplyGroups of all of them, the
 // time until every group is online (placed and started), the status call
@@ -135,6 +176,7 @@ func BenchmarkScale(b *testing.B) {
 	figure(b, fmt.Sprintf("group apply of %d groups", n), applied, 5*time.Second, fmt.Sprintf("(%d KiB group file)", len(groups)/1024))
 	c.waitAllOnline(5*time.Minute, n, "")
 	figure(b, fmt.Sprintf("apply until %d groups online", n), time.Since(start), 30*time.Second, "")
+	idleCPU(b, n)
 
 	l := c.leader()
 	var follower *testMember

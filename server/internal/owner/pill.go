@@ -39,15 +39,28 @@ type pillState struct {
 	epoch   uint64          // the takeover the pills are for
 	sent    map[string]bool // slot device -> pill delivered
 	ackNext time.Time       // when ackPills is due again
-	// boxes caches the group's slot resources for specKey.
+	// boxes caches the group's slot resources for specKey (the spec
+	// encoded), last asked for with the spec slice at specAt, specLen.
 	specKey string
 	boxes   []resources.PillBox
+	specAt  *fsm.ResourceSpec
+	specLen int
 }
 
 // pillBoxes builds the group's resources that have a slot area (nothing
 // is started; building opens nothing).
 func (w *worker) pillBoxes(spec []fsm.ResourceSpec) []resources.PillBox {
+	// The same slice as last time is the same spec: states are read only
+	// once shared (fsm.Shared), and holding the slice keeps its memory
+	// from being reused. An idle worker then compares a pointer each
+	// heartbeat instead of encoding its spec.
+	if len(spec) > 0 && w.pill.specKey != "" && &spec[0] == w.pill.specAt && len(spec) == w.pill.specLen {
+		return w.pill.boxes
+	}
 	key, _ := json.Marshal(spec)
+	if len(spec) > 0 {
+		w.pill.specAt, w.pill.specLen = &spec[0], len(spec)
+	}
 	if string(key) == w.pill.specKey {
 		return w.pill.boxes
 	}

@@ -186,7 +186,7 @@ func (r *Runner) ResourceStatus(g *fsm.Group) []api.ResourceStatus {
 // ResourceReport is the heartbeat's summary: every group this node owns
 // in its log view (at most MaxReportGroups, by name), with its resources.
 func (r *Runner) ResourceReport() map[string]rpcwire.GroupResources {
-	st := r.s.fsm.View()
+	st := r.s.fsm.Shared() // read only; sent every heartbeat: no copy of its own
 	me := r.s.cfg.NodeID
 	var names []string
 	for name, g := range st.Groups {
