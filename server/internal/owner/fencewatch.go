@@ -10,8 +10,8 @@ import (
 
 // fenceWatch runs the fence checks of a running instance (resources that
 // implement resources.FenceChecker, such as a disk resource with
-// lock_device), at most once a heartbeat; the runner pokes every worker
-// each heartbeat. It needs no leader confirmation, so it works while this
+// lock_device), once a heartbeat (dueOnceAnInterval); the runner pokes
+// every worker each heartbeat. It needs no leader confirmation, so it works while this
 // node is cut off from the leader, and it runs under the lease like any
 // other call (a holder's check may rewrite its own lock block). A check
 // that fails means storage outside raftha shows a newer owner: the group
@@ -22,11 +22,9 @@ import (
 // again at it. It reports whether it self-fenced.
 func (w *worker) fenceWatch(ctx context.Context, inst *instance) bool {
 	s := w.r.s
-	now := time.Now()
-	if now.Before(w.fenceWatchNext) {
+	if !dueOnceAnInterval(&w.fenceWatchNext, time.Now(), s.cfg.Timing.Heartbeat.D()) {
 		return false
 	}
-	w.fenceWatchNext = now.Add(s.cfg.Timing.Heartbeat.D())
 	for i := 0; i < inst.started && i < len(inst.res); i++ {
 		b := inst.res[i]
 		fc, ok := b.r.(resources.FenceChecker)
@@ -61,4 +59,22 @@ func (w *worker) fenceWatch(ctx context.Context, inst *instance) bool {
 		return true
 	}
 	return false
+}
+
+// dueOnceAnInterval reports whether a check that runs once a heartbeat
+// interval (hb) is due at now, and if so schedules the next one in *next.
+// The passes that run it come once an interval (the runner pokes every
+// worker at each lease renewal, or at the tick once renewals stop), but
+// at varying times into it (an answer's delay, the passes before it): a
+// next run due a whole heartbeat after the last would skip every pass
+// that came earlier into its interval than the last one did, so the
+// check ran every other interval. Half a heartbeat lets each interval's
+// pass run it and still keeps extra passes (log changes, retries) from
+// running it more than twice a heartbeat.
+func dueOnceAnInterval(next *time.Time, now time.Time, hb time.Duration) bool {
+	if now.Before(*next) {
+		return false
+	}
+	*next = now.Add(hb / 2)
+	return true
 }

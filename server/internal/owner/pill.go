@@ -130,7 +130,7 @@ func (w *worker) pillAck(ctx context.Context, g *fsm.Group) (verified string, po
 // lock_io_timeout bounds each of its I/Os.
 const pillIOBudget = 10 * time.Second
 
-// ackPills is the loser's side, at most once a heartbeat: when nothing of
+// ackPills is the loser's side, once a heartbeat (dueOnceAnInterval): when nothing of
 // the group runs or is starting here, a pill for it in this node's
 // mailbox is acknowledged (g is nil when the applied log has no such
 // group: the slot devices of the last spec seen are used). "Nothing runs": no instance, or one of which
@@ -151,11 +151,9 @@ func (w *worker) ackPills(ctx context.Context, g *fsm.Group) {
 		// its run record's resources.
 		w.pillBoxes(inst.spec)
 	}
-	now := time.Now()
-	if now.Before(w.pill.ackNext) {
+	if !dueOnceAnInterval(&w.pill.ackNext, time.Now(), s.cfg.Timing.Heartbeat.D()) {
 		return
 	}
-	w.pill.ackNext = now.Add(s.cfg.Timing.Heartbeat.D())
 	if !idle || (w.gaveUp != nil && w.gaveUp.StopFailed) {
 		return
 	}
