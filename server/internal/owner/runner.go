@@ -136,17 +136,33 @@ func (r *Runner) Run() {
 		}
 		r.mu.Unlock()
 		poke = true
+		renewal := r.s.lease.table.Renewed()
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-ch:
-		case <-r.s.lease.table.Renewed():
+		case <-renewal:
 			renewed = time.Now()
 		case <-tick.C:
 			tick.Reset(clock.NextBoundary(time.Now(), hb))
-			poke = time.Since(renewed) > hb+hb/2
+			poke = tickPokes(renewal, &renewed, time.Now(), hb)
 		case <-time.After(r.s.lease.table.UntilNextExpiry()):
 		}
+	}
+}
+
+// tickPokes reports whether the runner's tick at now pokes the workers:
+// only when no lease renewal (renewal: the channel the runner waited on;
+// *renewed: when the last one came) did for more than an interval. A
+// renewal that was ready with the tick (the select picked the tick) pokes
+// them here: its channel is gone at the next wait.
+func tickPokes(renewal <-chan struct{}, renewed *time.Time, now time.Time, hb time.Duration) bool {
+	select {
+	case <-renewal:
+		*renewed = now
+		return true
+	default:
+		return now.Sub(*renewed) > hb+hb/2
 	}
 }
 
