@@ -11,8 +11,8 @@ import (
 // fenceWatch runs the fence checks of a running instance (resources that
 // implement resources.FenceChecker, such as a disk resource with
 // lock_device), once a heartbeat (dueOnceAnInterval); the runner pokes
-// every worker each heartbeat. It needs no leader confirmation, so it works while this
-// node is cut off from the leader, and it runs under the lease like any
+// every worker each heartbeat. It needs no leader confirmation, so it
+// works while this node is cut off from the leader, and it runs under the lease like any
 // other call (a holder's check may rewrite its own lock block). A check
 // that fails means storage outside raftha shows a newer owner: the group
 // is given up at once through the self-fence path, without waiting for
