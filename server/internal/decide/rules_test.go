@@ -216,50 +216,37 @@ func TestUntilNextLossIsWhenLostTurns(t *testing.T) {
 	c.Seen("n1")
 	clk.Advance(300 * time.Millisecond)
 	c.Seen("n2")
+	// next checks that UntilNextLoss names at (what: whose), then moves
+	// the clock there; node, when given, must turn lost exactly then.
+	next := func(at time.Time, what, node string) {
+		t.Helper()
+		want := at.Sub(clk.Now())
+		if d, ok := c.UntilNextLoss(); !ok || d != want {
+			t.Fatalf("UntilNextLoss = %v, %v; want %v (%s)", d, ok, want, what)
+		}
+		clk.Advance(want - time.Nanosecond)
+		if node != "" && c.Lost(node) {
+			t.Fatalf("%s lost before its moment", node)
+		}
+		clk.Advance(time.Nanosecond)
+		if node != "" && !c.Lost(node) {
+			t.Fatalf("%s not lost at the moment UntilNextLoss named", node)
+		}
+	}
 
 	// n3 (previous leader, never heard): failover_timeout after its last
-	// answer, 1s from now... after 2 heartbeats of leadership: t0+1s.
-	// n1: t0+fo. never-heard rule: t0+lease+hb. The earliest is n3's.
-	want := t0.Add(fo - time.Second).Sub(clk.Now())
-	if d, ok := c.UntilNextLoss(); !ok || d != want {
-		t.Fatalf("UntilNextLoss = %v, %v; want %v (the previous leader's timeout)", d, ok, want)
-	}
-	clk.Advance(want - time.Nanosecond)
-	if c.Lost("n3") {
-		t.Fatal("the previous leader lost before its moment")
-	}
-	clk.Advance(time.Nanosecond)
-	if !c.Lost("n3") {
-		t.Fatal("the previous leader not lost at the moment UntilNextLoss named")
-	}
-
-	// Next: the never-heard rule (lease + heartbeat after readiness: a
+	// answer, and after 2 heartbeats of leadership: t0+1s, the earliest.
+	next(t0.Add(fo-time.Second), "the previous leader's timeout", "n3")
+	// Then the never-heard rule (lease + heartbeat after readiness: a
 	// member not heard by then would be lost), then n1, fo after its
 	// contact at t0.
-	if d, ok := c.UntilNextLoss(); !ok || d != t0.Add(timing.Lease+hb).Sub(clk.Now()) {
-		t.Fatalf("UntilNextLoss = %v, %v; want %v (lease + heartbeat after readiness)", d, ok, t0.Add(timing.Lease+hb).Sub(clk.Now()))
-	}
-	clk.Advance(t0.Add(timing.Lease + hb).Sub(clk.Now()))
-	want = t0.Add(fo).Sub(clk.Now())
-	if d, ok := c.UntilNextLoss(); !ok || d != want {
-		t.Fatalf("UntilNextLoss = %v, %v; want %v (n1's)", d, ok, want)
-	}
-	clk.Advance(want - time.Nanosecond)
-	if c.Lost("n1") {
-		t.Fatal("n1 lost before its moment")
-	}
-	clk.Advance(time.Nanosecond)
-	if !c.Lost("n1") {
-		t.Fatal("n1 not lost at the moment UntilNextLoss named")
-	}
+	next(t0.Add(timing.Lease+hb), "lease + heartbeat after readiness", "")
+	next(t0.Add(fo), "n1's", "n1")
 	if c.Lost("n2") {
 		t.Fatal("n2, heard 300ms after n1, lost with it")
 	}
 	// n2's is the only moment left.
-	if d, ok := c.UntilNextLoss(); !ok || d != 300*time.Millisecond {
-		t.Fatalf("UntilNextLoss = %v, %v; want 300ms (n2's)", d, ok)
-	}
-	clk.Advance(time.Minute)
+	next(t0.Add(300*time.Millisecond+fo), "n2's", "n2")
 	if d, ok := c.UntilNextLoss(); ok {
 		t.Fatalf("UntilNextLoss = %v with every moment passed, want none", d)
 	}
