@@ -81,7 +81,7 @@ type handlerRun struct {
 	// owner's callback has been entered.
 	entered chan struct{}
 	done    chan struct{} // closed when fn has returned
-	err     error         // what fn returned; read only after done
+	err     error         // what fn returned; read only after done, or once run.ctx's cause is errHandlerReturned (call sets err before that cancel)
 }
 
 func (run *handlerRun) returned() bool {
@@ -204,7 +204,10 @@ func (r *handlerResource) Check(context.Context, resources.Token) error {
 	switch {
 	case run == nil:
 		return fmt.Errorf("handler %s is not running", r.handler)
-	case run.returned():
+	case run.returned() || errors.Is(context.Cause(run.ctx), errHandlerReturned):
+		// Returned: done is closed, or call has recorded how it ended
+		// (run.err is set before the cancel with errHandlerReturned) and
+		// is about to close it.
 		if run.err != nil {
 			return fmt.Errorf("handler %s returned: %w", r.handler, run.err)
 		}
