@@ -153,6 +153,12 @@ func TestPreVoteStaysOn(t *testing.T) {
 	if rc.PreVoteDisabled {
 		t.Fatal("raft's pre-vote is off: a follower that times out while the paced leader backs off would start real elections")
 	}
+	// raft also runs without pre-vote when the transport cannot carry it
+	// (api.go: trans.(WithPreVote)); setupRaft gives it this one.
+	var trans raft.Transport = &raft.NetworkTransport{}
+	if _, ok := trans.(raft.WithPreVote); !ok {
+		t.Fatal("raft.NetworkTransport does not implement raft.WithPreVote: raft would run without pre-vote")
+	}
 }
 
 // A leadership transfer runs with the follower's timeouts (raft gives up
