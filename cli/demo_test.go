@@ -11,11 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/internal/testsupport"
 )
 
 // TestDemoOnce runs `raftha demo --once` in process: three members on
@@ -104,24 +104,6 @@ func runDemoOnce(t *testing.T) string {
 	return out.String()
 }
 
-// lockedBuf is a bytes.Buffer that the demo writes to while the test reads.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDemoDashboardURLSignsIn: the dashboard URL the demo prints carries
 // a token that the running members accept with the operate role (the
 // dashboard's Move needs it), over the demo's own CA.
@@ -129,7 +111,7 @@ func TestDemoDashboardURLSignsIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-member cluster")
 	}
-	out := &lockedBuf{}
+	out := &testsupport.SyncBuffer{}
 	app := NewApp()
 	app.Writer, app.ErrWriter = out, out
 	ctx, cancel := context.WithCancel(context.Background())

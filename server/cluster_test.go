@@ -1,14 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,29 +19,11 @@ import (
 	"github.com/raftha/raftha/transport"
 )
 
-// syncBuffer is a goroutine-safe log sink tests can search.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testMember struct {
 	cfg  config.Config
 	opts Options
 	srv  *Server
-	logs *syncBuffer
+	logs *testsupport.SyncBuffer
 }
 
 type testCluster struct {
@@ -116,7 +96,7 @@ func (c *testCluster) member(id string) *testMember {
 func (c *testCluster) start(id string) {
 	c.t.Helper()
 	m := c.member(id)
-	m.logs = &syncBuffer{}
+	m.logs = &testsupport.SyncBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclog.Debug, Output: m.logs})
 	opts := m.opts
 	opts.Logger = logger

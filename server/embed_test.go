@@ -14,6 +14,7 @@ import (
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/fsm"
 	"github.com/raftha/raftha/groupfile"
+	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/resources"
 	"github.com/raftha/raftha/resources/gohandler"
 )
@@ -395,7 +396,7 @@ func TestHandlerGroupFiles(t *testing.T) {
 	c := newTestCluster(t, "n1")
 	cfg := c.member("n1").cfg
 	custom := resources.NewRegistry()
-	if _, err := New(cfg, Options{Registry: custom, LogOutput: &syncBuffer{}}); err != nil {
+	if _, err := New(cfg, Options{Registry: custom, LogOutput: &testsupport.SyncBuffer{}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := custom.Lookup(gohandler.TypeName); err != nil {
@@ -403,13 +404,13 @@ func TestHandlerGroupFiles(t *testing.T) {
 	}
 	foreign := resources.NewRegistry()
 	_ = foreign.Register(resources.Type{Name: "go", NewParams: func() any { return &struct{}{} }, Build: gohandler.Type.Build})
-	if _, err := New(cfg, Options{Registry: foreign, LogOutput: &syncBuffer{}}); err == nil || !strings.Contains(err.Error(), "reserved") {
+	if _, err := New(cfg, Options{Registry: foreign, LogOutput: &testsupport.SyncBuffer{}}); err == nil || !strings.Contains(err.Error(), "reserved") {
 		t.Fatalf("foreign go type: %v", err)
 	}
-	if _, err := New(cfg, Options{Handlers: map[string]OwnerFunc{"x": nil}, LogOutput: &syncBuffer{}}); err == nil {
+	if _, err := New(cfg, Options{Handlers: map[string]OwnerFunc{"x": nil}, LogOutput: &testsupport.SyncBuffer{}}); err == nil {
 		t.Fatal("nil handler accepted")
 	}
-	srv, err := New(cfg, Options{Handlers: map[string]OwnerFunc{"a": func(context.Context, resources.Token) error { return nil }}, LogOutput: &syncBuffer{}})
+	srv, err := New(cfg, Options{Handlers: map[string]OwnerFunc{"a": func(context.Context, resources.Token) error { return nil }}, LogOutput: &testsupport.SyncBuffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/raftha/raftha/config"
 	"github.com/raftha/raftha/config/yamlstrict"
 	"github.com/raftha/raftha/fsm"
+	"github.com/raftha/raftha/internal/testsupport"
 	awsres "github.com/raftha/raftha/resources/aws"
 )
 
@@ -27,13 +28,13 @@ func TestLibraryDefaults(t *testing.T) {
 	c := newTestCluster(t, "n1")
 	cfg := c.members[0].cfg
 	cfg.Fencing.Mode, cfg.Fencing.SelfFenceAction = "", ""
-	_, err := New(cfg, Options{LogOutput: &syncBuffer{}})
+	_, err := New(cfg, Options{LogOutput: &testsupport.SyncBuffer{}})
 	var errs yamlstrict.ErrorList
 	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != "fencing.mode" {
 		t.Fatalf("New without fencing.mode: %v, want one error naming fencing.mode", err)
 	}
 	cfg.Fencing.Mode = config.FencingLeaseOnly
-	s, err := New(cfg, Options{LogOutput: &syncBuffer{}})
+	s, err := New(cfg, Options{LogOutput: &testsupport.SyncBuffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestLibraryDefaults(t *testing.T) {
 		t.Fatalf("embedded self_fence_action %q, want exit", got)
 	}
 	cfg.Fencing.SelfFenceAction = "reboot" // asked for explicitly: kept
-	if s, err = New(cfg, Options{LogOutput: &syncBuffer{}}); err != nil || s.Config().Fencing.SelfFenceAction != "reboot" {
+	if s, err = New(cfg, Options{LogOutput: &testsupport.SyncBuffer{}}); err != nil || s.Config().Fencing.SelfFenceAction != "reboot" {
 		t.Fatalf("explicit reboot: %v %q", err, s.Config().Fencing.SelfFenceAction)
 	}
 
@@ -57,14 +58,14 @@ func TestLibraryDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	// aws-stop needs the cloud provider: New says so, naming the setting.
-	if _, err := New(*ac, Options{LogOutput: &syncBuffer{}}); !errors.Is(err, errNoCloud) || !strings.Contains(err.Error(), "fencing.mode aws-stop") {
+	if _, err := New(*ac, Options{LogOutput: &testsupport.SyncBuffer{}}); !errors.Is(err, errNoCloud) || !strings.Contains(err.Error(), "fencing.mode aws-stop") {
 		t.Fatalf("aws-stop without Options.Cloud: %v, want errNoCloud naming fencing.mode", err)
 	}
 	// ... unless the embedder brings its own fencer.
-	if _, err := New(*ac, Options{LogOutput: &syncBuffer{}, Fencer: FencerFunc(func(context.Context, fsm.Member) error { return nil })}); err != nil {
+	if _, err := New(*ac, Options{LogOutput: &testsupport.SyncBuffer{}, Fencer: FencerFunc(func(context.Context, fsm.Member) error { return nil })}); err != nil {
 		t.Fatalf("aws-stop with a Fencer and no Cloud: %v", err)
 	}
-	a, err := New(*ac, Options{LogOutput: &syncBuffer{}, Cloud: awsres.Provider{}})
+	a, err := New(*ac, Options{LogOutput: &testsupport.SyncBuffer{}, Cloud: awsres.Provider{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestInjectedSlogRegistererAndNoAPI(t *testing.T) {
 	m := c.members[0]
 	cfg := m.cfg
 	cfg.API = "" // not needed with the API off
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	reg := prometheus.NewRegistry()
 	s, err := New(cfg, Options{
 		Slog:       slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -136,7 +137,7 @@ func TestInjectedSlogRegistererAndNoAPI(t *testing.T) {
 		t.Fatalf("metrics on the embedder's registry: %s", got)
 	}
 	// A second server on the same registry is refused, with the way out.
-	if _, err := New(cfg, Options{Registerer: reg, DisableAPI: true, LogOutput: &syncBuffer{}}); err == nil || !strings.Contains(err.Error(), "WrapRegistererWith") {
+	if _, err := New(cfg, Options{Registerer: reg, DisableAPI: true, LogOutput: &testsupport.SyncBuffer{}}); err == nil || !strings.Contains(err.Error(), "WrapRegistererWith") {
 		t.Fatalf("second server on one registry: %v", err)
 	}
 	if err := s.Shutdown(ctxT(t, 10*time.Second)); err != nil {
@@ -159,7 +160,7 @@ func TestAPIOnEmbedderListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(cfg, Options{APIListener: ln, LogOutput: &syncBuffer{}})
+	s, err := New(cfg, Options{APIListener: ln, LogOutput: &testsupport.SyncBuffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

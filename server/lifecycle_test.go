@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/raftha/raftha/api"
+	"github.com/raftha/raftha/internal/testsupport"
 )
 
 // TestShutdownWaitsForSlowHandler: an owner callback that takes longer
@@ -136,7 +137,7 @@ func checkZeroValues(t *testing.T, s *Server, when string) {
 func TestLifecycleCallsBeforeStartAndAfterShutdown(t *testing.T) {
 	c := newTestCluster(t, "n1")
 	m := c.members[0]
-	m.logs = &syncBuffer{}
+	m.logs = &testsupport.SyncBuffer{}
 	s, err := New(m.cfg, Options{LogOutput: m.logs})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/raftha/raftha/api"
 	"github.com/raftha/raftha/config"
+	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/server/internal/rpcwire"
 	"github.com/raftha/raftha/transport"
 )
@@ -42,7 +43,7 @@ func foreignPKI(t *testing.T, name string) string {
 
 // startForeignMember starts n9 with a certificate (and CA) from another
 // PKI, configured as if it were a member of c. It is killed at cleanup.
-func startForeignMember(t *testing.T, c *testCluster, pki string) (*Server, *syncBuffer, string) {
+func startForeignMember(t *testing.T, c *testCluster, pki string) (*Server, *testsupport.SyncBuffer, string) {
 	t.Helper()
 	ports := freePorts(t, 2)
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
@@ -59,7 +60,7 @@ func startForeignMember(t *testing.T, c *testCluster, pki string) (*Server, *syn
 		Timing:  testTiming(),
 		Fencing: config.FencingConfig{Mode: config.FencingLeaseOnly, SelfFenceAction: config.SelfFenceNone, Watchdog: config.WatchdogNone},
 	}
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raftha", Level: hclog.Debug, Output: logs})
 	srv, err := New(cfg, Options{Logger: logger})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/transport"
 )
 
@@ -210,7 +211,7 @@ func newBrowser(t *testing.T) context.Context {
 		t.Skipf("%s is missing: install Debian's chromium package (apt-get install -y chromium) to run the dashboard browser test", chromiumPath)
 	}
 	profile := t.TempDir() // removed after the browser has stopped (cleanups run last-in, first-out)
-	var out syncBuffer
+	var out testsupport.SyncBuffer
 	actx, acancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,

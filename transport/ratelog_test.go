@@ -1,34 +1,16 @@
 package transport
 
 import (
-	"bytes"
 	"crypto/tls"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/raftha/raftha/internal/testsupport"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A peer from another CA retrying in a loop gets one warning line, then at
 // most one per interval with the count of those suppressed.
@@ -39,7 +21,7 @@ func TestRefusedPeersLogRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
+	var out testsupport.SyncBuffer
 	m, err := Listen("127.0.0.1:0", "", b, hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Info}))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
@@ -68,7 +69,7 @@ func timedAction(t *testing.T, what string, p *faultProxy, action func(ctx conte
 func TestResourceActionsAbandonHungAttempt(t *testing.T) {
 	f := newEC2Fixture(t)
 	ec2Env := func(t *testing.T, cfg *aws.Config, instance string) resources.Env {
-		env := f.env(t, instance, &ec2LogBuf{})
+		env := f.env(t, instance, &testsupport.SyncBuffer{})
 		env.Cloud, env.CallTimeout = cfg, degradedCallTimeout
 		return env
 	}

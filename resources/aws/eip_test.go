@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"gopkg.in/yaml.v3"
 
+	"github.com/raftha/raftha/internal/testsupport"
 	awsres "github.com/raftha/raftha/resources/aws"
 )
 
@@ -26,7 +27,7 @@ func TestEIPFailoverAndDriftRepair(t *testing.T) {
 	f := newEC2Fixture(t)
 	ctx := ec2Ctx(t)
 	params := "allocation_id: " + f.alloc
-	var logA, logB ec2LogBuf
+	var logA, logB testsupport.SyncBuffer
 	ea := ec2MustBuild(t, awsres.EIPType, params, f.env(t, f.inst[0], &logA))
 	eb := ec2MustBuild(t, awsres.EIPType, params, f.env(t, f.inst[1], &logB))
 	defer func() {
@@ -121,7 +122,7 @@ func TestEIPFailoverAndDriftRepair(t *testing.T) {
 func TestEIPNetworkInterfaceAndPrivateIP(t *testing.T) {
 	f := newEC2Fixture(t)
 	ctx := ec2Ctx(t)
-	var logs ec2LogBuf
+	var logs testsupport.SyncBuffer
 	defer func() {
 		if t.Failed() {
 			t.Logf("log:\n%s", logs.String())
@@ -169,7 +170,7 @@ func TestEIPNetworkInterfaceAndPrivateIP(t *testing.T) {
 func TestEIPErrors(t *testing.T) {
 	f := newEC2Fixture(t)
 	ctx := ec2Ctx(t)
-	var logs ec2LogBuf
+	var logs testsupport.SyncBuffer
 
 	// The API refuses an unknown allocation: the error names it and the code.
 	e := ec2MustBuild(t, awsres.EIPType, "allocation_id: eipalloc-deadbeef", f.env(t, f.inst[0], &logs))

@@ -1,10 +1,8 @@
 package aws_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"gopkg.in/yaml.v3"
 
+	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
@@ -139,25 +138,7 @@ func (f *ec2Fixture) sourceDestCheck(t *testing.T, eni string) bool {
 	return *out.SourceDestCheck.Value
 }
 
-// ec2LogBuf collects a resource's log lines.
-type ec2LogBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *ec2LogBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *ec2LogBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (f *ec2Fixture) env(t testing.TB, instance string, logs *ec2LogBuf) resources.Env {
+func (f *ec2Fixture) env(t testing.TB, instance string, logs *testsupport.SyncBuffer) resources.Env {
 	t.Helper()
 	cfg := f.cfg
 	return resources.Env{
@@ -205,7 +186,7 @@ func TestRouteFailoverAndDriftRepair(t *testing.T) {
 	f := newEC2Fixture(t)
 	ctx := ec2Ctx(t)
 	params := "destination: " + routeVIP + "\nroute_tables: [" + strings.Join(f.rtbs, ", ") + "]\n"
-	var logA, logB ec2LogBuf
+	var logA, logB testsupport.SyncBuffer
 	ra := ec2MustBuild(t, awsres.RouteType, params, f.env(t, f.inst[0], &logA))
 	rb := ec2MustBuild(t, awsres.RouteType, params, f.env(t, f.inst[1], &logB))
 	defer func() {
@@ -336,7 +317,7 @@ func TestRouteFailoverAndDriftRepair(t *testing.T) {
 func TestRouteDiscoversTables(t *testing.T) {
 	f := newEC2Fixture(t)
 	ctx := ec2Ctx(t)
-	var logs ec2LogBuf
+	var logs testsupport.SyncBuffer
 	defer func() {
 		if t.Failed() {
 			t.Logf("log:\n%s", logs.String())
@@ -387,7 +368,7 @@ func TestRouteDiscoversTables(t *testing.T) {
 func TestRouteErrors(t *testing.T) {
 	f := newEC2Fixture(t)
 	ctx := ec2Ctx(t)
-	var logs ec2LogBuf
+	var logs testsupport.SyncBuffer
 
 	// The API refuses an unknown table: the error names it and the code.
 	r := ec2MustBuild(t, awsres.RouteType, "destination: "+routeVIP+"\nroute_tables: ["+f.rtbs[0]+", rtb-deadbeef]", f.env(t, f.inst[0], &logs))

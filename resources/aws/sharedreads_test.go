@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/raftha/raftha/internal/benchtable"
+	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
 	"github.com/raftha/raftha/resources/aws/motoserver"
@@ -28,7 +29,7 @@ func manyAWSResources(t testing.TB, routes, eips int) ([]resources.Resource, *mo
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs ec2LogBuf
+	var logs testsupport.SyncBuffer
 	env := f.env(t, f.inst[0], &logs)
 	env.Cloud = &cfg
 	var res []resources.Resource
