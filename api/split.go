@@ -42,6 +42,10 @@ type FailoverSplit struct {
 	// Record is the winner's durable write of its run record before the
 	// first start.
 	Record Duration `json:"record,omitempty"`
+	// SlotWait is how long the winner's start waited for a start slot:
+	// a node starts a bounded number of groups at once, and a takeover
+	// of many groups queues the rest.
+	SlotWait Duration `json:"slot_wait,omitempty"`
 	// Other is the rest of Overhead (the winner's own bookkeeping
 	// between steps).
 	Other Duration `json:"other,omitempty"`
@@ -66,7 +70,8 @@ func (s FailoverSplit) String() string {
 		d    Duration
 	}{
 		{"decision", s.Decision}, {"fence confirm", s.FenceConfirm}, {"fence commit", s.FenceCommit},
-		{"wake", s.Wake}, {"start confirm", s.StartConfirm}, {"run record", s.Record}, {"other", s.Other},
+		{"wake", s.Wake}, {"start slot", s.SlotWait}, {"start confirm", s.StartConfirm}, {"run record", s.Record},
+		{"other", s.Other},
 	} {
 		if p.d.D().Round(time.Millisecond) > 0 {
 			parts = append(parts, p.name+" "+ms(p.d))

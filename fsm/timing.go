@@ -37,4 +37,8 @@ type Timing struct {
 	// Record (online Report) is the time spent writing the run record
 	// (durably) before the first start.
 	Record time.Duration `json:"record,omitempty"`
+	// SlotWait (online Report) is how long the start waited for one of
+	// the node's start slots (owner.MaxConcurrentStarts): when many
+	// groups start at once, the later ones queue.
+	SlotWait time.Duration `json:"slot_wait,omitempty"`
 }

@@ -48,7 +48,8 @@ func split(tk, fe, on *fsm.Event) *api.FailoverSplit {
 	}
 	ot := on.Timing
 	sp.FenceCommit, sp.StartConfirm, sp.Record = atLeast0(ot.FenceCommit), atLeast0(ot.Confirm), atLeast0(ot.Record)
-	known += sp.FenceCommit.D() + sp.StartConfirm.D() + sp.Record.D()
+	sp.SlotWait = atLeast0(ot.SlotWait)
+	known += sp.FenceCommit.D() + sp.StartConfirm.D() + sp.Record.D() + sp.SlotWait.D()
 	if ot.BeganBefore > 0 {
 		began := on.At.Add(-ot.BeganBefore)
 		sp.Wake = atLeast0(began.Sub(fe.At) - ot.FenceCommit)

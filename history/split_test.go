@@ -33,6 +33,12 @@ func TestWhySplitsTakeoverTime(t *testing.T) {
 			// decision: seen at 600-560 = 40; wake: began at 650, 600 + 20 commit
 			Decision: d(40), FenceConfirm: d(10), FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), Record: d(15), Other: d(80),
 		}},
+		{"the start waited for a start slot", []fsm.Event{takeover, fenced, with(online, func(e *fsm.Event) {
+			e.Timing = &fsm.Timing{FenceCommit: ms(20), BeganBefore: ms(150), Confirm: ms(5), Start: ms(100), Record: ms(15), SlotWait: ms(60)}
+		})}, &api.FailoverSplit{
+			Detection: d(2010), Total: d(800), Fence: d(500), Start: d(100), Overhead: d(200),
+			Decision: d(40), FenceConfirm: d(10), FenceCommit: d(20), Wake: d(30), SlotWait: d(60), StartConfirm: d(5), Record: d(15), Other: d(20),
+		}},
 		{"fence timing from an older winner: Took", []fsm.Event{takeover, with(fenced, func(e *fsm.Event) { e.Timing = nil }), online}, &api.FailoverSplit{
 			Detection: d(2010), Total: d(800), Fence: d(480), Start: d(100), Overhead: d(220),
 			FenceCommit: d(20), Wake: d(30), StartConfirm: d(5), Record: d(15), Other: d(150),
@@ -85,8 +91,8 @@ func TestWhySplitsTakeoverTime(t *testing.T) {
 // TestSplitString: the one-line form names every measured part.
 func TestSplitString(t *testing.T) {
 	ms := func(n int) api.Duration { return api.Duration(time.Duration(n) * time.Millisecond) }
-	s := api.FailoverSplit{Detection: ms(2010), Total: ms(800), Fence: ms(500), Start: ms(100), Overhead: ms(200), Decision: ms(40), FenceConfirm: ms(10), FenceCommit: ms(20), Wake: ms(30), StartConfirm: ms(5), Record: ms(15), Other: ms(80)}.String()
-	want := "detection 2.01s, then 800ms = fence 500ms + start 100ms + overhead 200ms (decision 40ms, fence confirm 10ms, fence commit 20ms, wake 30ms, start confirm 5ms, run record 15ms, other 80ms)"
+	s := api.FailoverSplit{Detection: ms(2010), Total: ms(800), Fence: ms(500), Start: ms(100), Overhead: ms(200), Decision: ms(40), FenceConfirm: ms(10), FenceCommit: ms(20), Wake: ms(30), SlotWait: ms(60), StartConfirm: ms(5), Record: ms(15), Other: ms(20)}.String()
+	want := "detection 2.01s, then 800ms = fence 500ms + start 100ms + overhead 200ms (decision 40ms, fence confirm 10ms, fence commit 20ms, wake 30ms, start slot 60ms, start confirm 5ms, run record 15ms, other 20ms)"
 	if s != want {
 		t.Fatalf("got  %q\nwant %q", s, want)
 	}

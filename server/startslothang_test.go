@@ -42,7 +42,8 @@ func (r *hungStartResource) StartTimeout() time.Duration { return 200 * time.Mil
 // group placed on n1 must still come online there: a start whose deadline
 // passed gives its start slot back even though its call has not returned,
 // and says so in the log, naming the group and resource. The hung groups
-// stay starting (their resources count as started).
+// stay starting (their resources count as started). The further group's
+// online report records its wait for a slot (`raftha why`'s "start slot").
 func TestHungStartsGiveTheirStartSlotsBack(t *testing.T) {
 	dir := t.TempDir()
 	release := make(chan struct{})
@@ -84,6 +85,17 @@ func TestHungStartsGiveTheirStartSlotsBack(t *testing.T) {
 		return ok && g.Status.State == fsm.StateOnline && g.Status.Owner == "n1"
 	})
 	st := c.leader().srv.State()
+	var slotWait time.Duration
+	for _, e := range st.Events {
+		if e.Kind == fsm.KindOnline && e.Group == "db" && e.Timing != nil {
+			slotWait = e.Timing.SlotWait
+		}
+	}
+	// The hung starts hold every slot until their deadline (200ms) and
+	// then some: db waited at least that long.
+	if slotWait < 200*time.Millisecond {
+		t.Fatalf("db's online report records a start-slot wait of %s; it waited for a slot held past a 200ms start deadline", slotWait)
+	}
 	for i := 0; i < maxConcurrentStarts; i++ {
 		name := fmt.Sprintf("hung%02d", i)
 		if g := st.Groups[name]; g.Status.State != fsm.StateStarting || g.Status.Owner != "n1" {

@@ -20,6 +20,7 @@ type stepTimes struct {
 	startConfirm time.Duration // leader confirmations before the starts
 	start        time.Duration // the resources' Start calls
 	record       time.Duration // run record writes before the starts
+	slotWait     time.Duration // waits for a start slot
 }
 
 // steps is the step times of epoch, reset when the epoch changes.
@@ -68,7 +69,7 @@ func (w *worker) commitFenced(ctx context.Context, f *fsm.Fenced, took time.Dura
 // took here.
 func (w *worker) reportOnline(ctx context.Context, epoch uint64) {
 	st := w.steps(epoch)
-	tm := &fsm.Timing{Confirm: st.startConfirm, Start: st.start, FenceCommit: st.fenceCommit, Record: st.record}
+	tm := &fsm.Timing{Confirm: st.startConfirm, Start: st.start, FenceCommit: st.fenceCommit, Record: st.record, SlotWait: st.slotWait}
 	if !st.began.IsZero() {
 		tm.BeganBefore = time.Since(st.began)
 	}

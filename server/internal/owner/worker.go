@@ -35,9 +35,11 @@ func (w *worker) start(ctx context.Context, g *fsm.Group) {
 	var slot func() // the start slot held, if any
 	if inst == nil || inst.started == 0 {
 		var ok bool
-		if release, ok = w.r.startSlot(ctx); !ok { // startslots.go; the wait counts in the start's time
+		t := time.Now()
+		if release, ok = w.r.startSlot(ctx); !ok { // startslots.go
 			return
 		}
+		steps.slotWait += time.Since(t)
 		defer release()
 		slot = release
 		if !w.stillToStart(epoch) { // the log moved on while it waited
