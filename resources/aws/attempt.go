@@ -94,9 +94,10 @@ func (b retryAbandonedAtOnce) BackoffDelay(attempt int, err error) (time.Duratio
 	return b.next.BackoffDelay(attempt, err)
 }
 
-// Fence retry policy: a fence retries until its call's deadline (not for
-// a count of attempts), with short jittered delays, so that it never
-// sleeps long while EC2 is answering again.
+// Prompt retry policy (the fence's, and a resource's Start and Stop): a
+// call retries until its deadline (not for a count of attempts), with
+// short jittered delays, so that it never sleeps long while the API is
+// answering again.
 const (
 	fenceBaseBackoff     = 100 * time.Millisecond
 	fenceThrottleBackoff = 250 * time.Millisecond
@@ -120,11 +121,12 @@ func (fenceBackoff) BackoffDelay(attempt int, err error) (time.Duration, error) 
 	return time.Duration(rand.Int64N(int64(capd) + 1)), nil
 }
 
-// fenceRetryer is the retry policy of the fence's calls: throttling, 5xx,
-// network errors and abandoned attempts are retried until the call's
-// deadline, without the client-side retry quota (which would refuse
-// retries under throttling), after short jittered delays.
-func fenceRetryer() aws.Retryer {
+// promptRetryer is the retry policy of the fence's calls and of a
+// resource's Start and Stop (actionCalls): throttling, 5xx, network
+// errors and abandoned attempts are retried until the call's deadline,
+// without the client-side retry quota (which would refuse retries under
+// throttling), after short jittered delays.
+func promptRetryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = fenceMaxAttempts
 		o.RateLimiter = ratelimit.None

@@ -180,6 +180,7 @@ type DNSResource struct {
 // instance's address, wait until Route 53 reports the change INSYNC (on
 // all its authoritative servers), then read the record back.
 func (r *DNSResource) Start(ctx context.Context, tok resources.Token) error {
+	ctx = actionCalls(ctx) // a takeover waits on it: prompt retries (resourceclient.go)
 	want, err := r.ownerValue(ctx)
 	if err != nil {
 		return err
@@ -212,6 +213,7 @@ func (r *DNSResource) Start(ctx context.Context, tok resources.Token) error {
 // With delete_on_stop the record is deleted, but only while it still holds
 // this instance's value: a record a newer owner has taken is left alone.
 func (r *DNSResource) Stop(ctx context.Context, tok resources.Token) error {
+	ctx = actionCalls(ctx) // a takeover waits on it: prompt retries (resourceclient.go)
 	if !r.p.DeleteOnStop {
 		return nil
 	}
@@ -287,7 +289,7 @@ func (r *DNSResource) ownerValue(ctx context.Context) (string, error) {
 	id := r.env.InstanceID
 	cctx, cancel := context.WithTimeout(ctx, r.callTimeout)
 	defer cancel()
-	out, err := r.ec2.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	out, err := r.ec2.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}, ec2Opts(cctx))
 	if err != nil {
 		return "", fmt.Errorf("aws.dns: DescribeInstances %s: %s", id, describeAPIError(err))
 	}
@@ -351,7 +353,7 @@ func (r *DNSResource) change(ctx context.Context, tok resources.Token, action r5
 				tok.Group, tok.Resource, tok.Node, tok.Epoch, r.env.InstanceID)),
 			Changes: []r53types.Change{{Action: action, ResourceRecordSet: rrs}},
 		},
-	})
+	}, r53Opts(cctx))
 	if err != nil {
 		return "", &callError{msg: fmt.Sprintf("aws.dns: ChangeResourceRecordSets %s %s %s in hosted zone %s: %s",
 			action, r.fqdn, r.rtype, r.zone, describeAPIError(err)), err: err}
@@ -365,6 +367,7 @@ func (r *DNSResource) change(ctx context.Context, tok resources.Token, action r5
 func (r *DNSResource) waitInSync(ctx context.Context, limit time.Duration, changeID string) error {
 	w := route53.NewResourceRecordSetsChangedWaiter(r.r53, func(o *route53.ResourceRecordSetsChangedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = r.MinDelay, r.MaxDelay
+		o.ClientOptions = append(o.ClientOptions, r53Opts(ctx))
 	})
 	if err := w.Wait(ctx, &route53.GetChangeInput{Id: aws.String(changeID)}, limit); err != nil {
 		return fmt.Errorf("aws.dns: change %s for %s in hosted zone %s not INSYNC within %s: %s",
@@ -382,7 +385,7 @@ func (r *DNSResource) read(ctx context.Context) (*r53types.ResourceRecordSet, er
 		StartRecordName: aws.String(r.fqdn),
 		StartRecordType: r.rtype,
 		MaxItems:        aws.Int32(10),
-	})
+	}, r53Opts(cctx))
 	if err != nil {
 		return nil, fmt.Errorf("aws.dns: ListResourceRecordSets %s %s in hosted zone %s: %s", r.fqdn, r.rtype, r.zone, describeAPIError(err))
 	}

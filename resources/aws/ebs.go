@@ -136,6 +136,7 @@ type EBSResource struct {
 
 // Start implements resources.Resource.
 func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
+	ctx = actionCalls(ctx) // a takeover waits on it: prompt retries (resourceclient.go)
 	if r.p.MultiAttach {
 		if err := r.verifyAttached(ctx); err != nil {
 			return err
@@ -180,7 +181,7 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 		VolumeId:   aws.String(r.p.VolumeID),
 		InstanceId: aws.String(self),
 		Device:     aws.String(r.p.Device),
-	})
+	}, ec2Opts(cctx))
 	cancel()
 	if err != nil {
 		return fmt.Errorf("aws.ebs: AttachVolume %s to %s as %s: %s", r.p.VolumeID, self, r.p.Device, describeAPIError(err))
@@ -218,6 +219,7 @@ func (r *EBSResource) finishAttach(ctx context.Context, tok resources.Token) err
 // then; if it has not, the detach stays busy and Stop fails after the stop
 // timeout rather than corrupting it).
 func (r *EBSResource) Stop(ctx context.Context, tok resources.Token) error {
+	ctx = actionCalls(ctx) // a takeover waits on it: prompt retries (resourceclient.go)
 	if r.p.MultiAttach {
 		return nil
 	}
@@ -284,7 +286,7 @@ func (r *EBSResource) verifyAttached(ctx context.Context) error {
 func (r *EBSResource) describe(ctx context.Context) (*types.Volume, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.callTimeout)
 	defer cancel()
-	out, err := r.client.DescribeVolumes(cctx, &ec2.DescribeVolumesInput{VolumeIds: []string{r.p.VolumeID}})
+	out, err := r.client.DescribeVolumes(cctx, &ec2.DescribeVolumesInput{VolumeIds: []string{r.p.VolumeID}}, ec2Opts(cctx))
 	if err != nil {
 		return nil, fmt.Errorf("aws.ebs: DescribeVolumes %s: %s", r.p.VolumeID, describeAPIError(err))
 	}
@@ -303,7 +305,7 @@ func (r *EBSResource) detach(ctx context.Context, instanceID string, force bool)
 		VolumeId:   aws.String(r.p.VolumeID),
 		InstanceId: aws.String(instanceID),
 		Force:      aws.Bool(force),
-	})
+	}, ec2Opts(cctx))
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
@@ -322,6 +324,7 @@ func (r *EBSResource) detach(ctx context.Context, instanceID string, force bool)
 func (r *EBSResource) waitAvailable(ctx context.Context) error {
 	w := ec2.NewVolumeAvailableWaiter(r.client, func(o *ec2.VolumeAvailableWaiterOptions) {
 		o.MinDelay, o.MaxDelay = r.MinDelay, r.MaxDelay
+		o.ClientOptions = append(o.ClientOptions, ec2Opts(ctx))
 	})
 	err := w.Wait(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{r.p.VolumeID}}, r.waitTimeout)
 	if err != nil {

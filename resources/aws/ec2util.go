@@ -147,7 +147,7 @@ func (b *ec2Base) ownerOf(ctx context.Context, cached bool) (ownerInfo, error) {
 		}
 	}
 	cctx, cancel := b.call(ctx)
-	out, err := b.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{b.env.InstanceID}})
+	out, err := b.client.DescribeInstances(cctx, &ec2.DescribeInstancesInput{InstanceIds: []string{b.env.InstanceID}}, ec2Opts(cctx))
 	cancel()
 	if err != nil {
 		return ownerInfo{}, b.apiError("DescribeInstances", b.env.InstanceID, err)

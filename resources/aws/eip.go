@@ -150,6 +150,7 @@ func holder(a types.Address) string {
 
 // Start implements resources.Resource.
 func (e *EIP) Start(ctx context.Context, tok resources.Token) error {
+	ctx = actionCalls(ctx) // a takeover waits on it: prompt retries (resourceclient.go)
 	t, err := e.target(ctx)
 	if err != nil {
 		return err
@@ -175,6 +176,7 @@ func (e *EIP) Start(ctx context.Context, tok resources.Token) error {
 // associated with this node, by association id: a Stop that runs after
 // the next owner took the address never takes it away again.
 func (e *EIP) Stop(ctx context.Context, tok resources.Token) error {
+	ctx = actionCalls(ctx) // a takeover waits on it: prompt retries (resourceclient.go)
 	if !e.p.DisassociateOnStop {
 		e.log.Debug("stop: elastic IP left associated for the next owner", tokenFields(tok, "allocation_id", e.p.AllocationID)...)
 		return nil
@@ -193,7 +195,7 @@ func (e *EIP) Stop(ctx context.Context, tok resources.Token) error {
 		return nil
 	}
 	cctx, cancel := e.call(ctx)
-	_, err = e.client.DisassociateAddress(cctx, &ec2.DisassociateAddressInput{AssociationId: a.AssociationId})
+	_, err = e.client.DisassociateAddress(cctx, &ec2.DisassociateAddressInput{AssociationId: a.AssociationId}, ec2Opts(cctx))
 	e.reads.forget(addressesKey) // the shared read may be stale now
 	cancel()
 	if err != nil {
@@ -244,7 +246,7 @@ func (e *EIP) associate(ctx context.Context, t eipTarget) (string, error) {
 		in.InstanceId = aws.String(t.instance)
 	}
 	cctx, cancel := e.call(ctx)
-	out, err := e.client.AssociateAddress(cctx, in)
+	out, err := e.client.AssociateAddress(cctx, in, ec2Opts(cctx))
 	e.reads.forget(addressesKey) // the shared read may be stale now
 	cancel()
 	if err != nil {
@@ -255,7 +257,7 @@ func (e *EIP) associate(ctx context.Context, t eipTarget) (string, error) {
 
 func (e *EIP) describe(ctx context.Context) (types.Address, error) {
 	cctx, cancel := e.call(ctx)
-	out, err := e.client.DescribeAddresses(cctx, &ec2.DescribeAddressesInput{AllocationIds: []string{e.p.AllocationID}})
+	out, err := e.client.DescribeAddresses(cctx, &ec2.DescribeAddressesInput{AllocationIds: []string{e.p.AllocationID}}, ec2Opts(cctx))
 	cancel()
 	if err != nil {
 		return types.Address{}, e.apiError("DescribeAddresses", e.p.AllocationID, err)

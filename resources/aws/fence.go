@@ -88,9 +88,9 @@ func (f *Fencer) tuning() fenceTuning {
 }
 
 // clientOptions are the fence's per-call client options: its retry
-// policy (fenceRetryer) and attempt deadline.
+// policy (promptRetryer) and attempt deadline.
 func (tu fenceTuning) clientOptions(o *ec2.Options) {
-	o.Retryer = fenceRetryer()
+	o.Retryer = promptRetryer()
 	o.APIOptions = append(o.APIOptions, withAttemptDeadline(tu.attemptTimeout))
 }
 

@@ -107,6 +107,7 @@ type Route struct {
 
 // Start implements resources.Resource.
 func (r *Route) Start(ctx context.Context, tok resources.Token) error {
+	ctx = actionCalls(ctx) // a takeover waits on it: prompt retries (resourceclient.go)
 	o, err := r.ownerOf(ctx, false)
 	if err != nil {
 		return err
@@ -204,7 +205,7 @@ func (r *Route) sourceDestCheckOff(ctx context.Context, tok resources.Token, o o
 	_, err := r.client.ModifyNetworkInterfaceAttribute(cctx, &ec2.ModifyNetworkInterfaceAttributeInput{
 		NetworkInterfaceId: aws.String(o.ENI),
 		SourceDestCheck:    &types.AttributeBooleanValue{Value: aws.Bool(false)},
-	})
+	}, ec2Opts(cctx))
 	cancel()
 	r.reads.forget(instanceKey(o.Instance)) // the shared read may be stale now
 	if err != nil {
@@ -316,7 +317,7 @@ func (r *Route) point(ctx context.Context, table string, exists bool, eni string
 		defer cancel()
 		_, err := r.client.ReplaceRoute(cctx, &ec2.ReplaceRouteInput{
 			RouteTableId: aws.String(table), DestinationCidrBlock: aws.String(r.dest), NetworkInterfaceId: aws.String(eni),
-		})
+		}, ec2Opts(cctx))
 		if err != nil {
 			return r.apiError("ReplaceRoute", fmt.Sprintf("%s %s -> %s", table, r.dest, eni), err)
 		}
@@ -327,7 +328,7 @@ func (r *Route) point(ctx context.Context, table string, exists bool, eni string
 		defer cancel()
 		_, err := r.client.CreateRoute(cctx, &ec2.CreateRouteInput{
 			RouteTableId: aws.String(table), DestinationCidrBlock: aws.String(r.dest), NetworkInterfaceId: aws.String(eni),
-		})
+		}, ec2Opts(cctx))
 		if err != nil {
 			return r.apiError("CreateRoute", fmt.Sprintf("%s %s -> %s", table, r.dest, eni), err)
 		}
@@ -359,7 +360,7 @@ func (r *Route) verify(ctx context.Context, tables []types.RouteTable, o ownerIn
 	}
 	complaint, err := readBack(ctx, func(ctx context.Context) (string, error) {
 		cctx, cancel := r.call(ctx)
-		out, err := r.client.DescribeRouteTables(cctx, &ec2.DescribeRouteTablesInput{RouteTableIds: ids})
+		out, err := r.client.DescribeRouteTables(cctx, &ec2.DescribeRouteTablesInput{RouteTableIds: ids}, ec2Opts(cctx))
 		cancel()
 		if err != nil {
 			return "", r.apiError("DescribeRouteTables", strings.Join(ids, ","), err)
