@@ -64,6 +64,7 @@ func (m *attemptDeadline) HandleFinalize(ctx context.Context, in middleware.Fina
 		return out, md, &attemptTimeoutError{after: d}
 	}
 	m.timeouts = 0
+	recordAnswer(ctx, err) // for withLastAnswer (retryspace.go)
 	return out, md, err
 }
 
@@ -125,11 +126,19 @@ func (fenceBackoff) BackoffDelay(attempt int, err error) (time.Duration, error) 
 // resource's Start and Stop (actionCalls): throttling, 5xx, network
 // errors and abandoned attempts are retried until the call's deadline,
 // without the client-side retry quota (which would refuse retries under
-// throttling), after short jittered delays.
-func promptRetryer() aws.Retryer {
+// throttling), after short jittered delays. With a spacer (the actions'),
+// each delay is also pushed back to the spacer's next free slot; an
+// abandoned attempt (which waited a whole attempt deadline) is retried at
+// once either way. The fence's calls are not spaced: a fence is one per
+// lost node and must not queue behind the starts of many groups.
+func promptRetryer(sp *retrySpacer) aws.Retryer {
+	var b retry.BackoffDelayer = fenceBackoff{}
+	if sp != nil {
+		b = spacedBackoff{next: b, sp: sp}
+	}
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = fenceMaxAttempts
 		o.RateLimiter = ratelimit.None
-		o.Backoff = retryAbandonedAtOnce{fenceBackoff{}}
+		o.Backoff = retryAbandonedAtOnce{b}
 	})
 }

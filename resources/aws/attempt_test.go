@@ -50,7 +50,7 @@ func newFaultProxy(t *testing.T, moto string, decide func(n int, since time.Dura
 		n, since := len(p.times), time.Since(p.start)
 		p.times = append(p.times, since)
 		p.mu.Unlock()
-		switch decide(n, since) {
+		switch f := decide(n, since); f {
 		case hang:
 			// A black hole: nothing comes back until the client gives up
 			// (bounded, so that the server always shuts down).
@@ -61,14 +61,8 @@ func newFaultProxy(t *testing.T, moto string, decide func(n int, since time.Dura
 			case <-tm.C:
 			}
 			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
-		case unavailable:
-			w.Header().Set("Content-Type", "text/xml")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>Unavailable</Code><Message>Service Unavailable</Message></Error></Errors><RequestID>t-503</RequestID></Response>`)
-		case throttled:
-			w.Header().Set("Content-Type", "text/xml")
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>ThrottlingException</Code><Message>Rate exceeded</Message></Error></Errors><RequestID>t-throttle</RequestID></Response>`)
+		case unavailable, throttled:
+			writeFault(w, f)
 		case slow:
 			tm := time.NewTimer(1400 * time.Millisecond)
 			defer tm.Stop()
@@ -84,6 +78,19 @@ func newFaultProxy(t *testing.T, moto string, decide func(n int, since time.Dura
 		return true
 	})
 	return p
+}
+
+// writeFault answers a request as EC2 does when degraded: 503
+// Unavailable, or 400 ThrottlingException.
+func writeFault(w http.ResponseWriter, f apiFault) {
+	w.Header().Set("Content-Type", "text/xml")
+	if f == throttled {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>ThrottlingException</Code><Message>Rate exceeded</Message></Error></Errors><RequestID>t-throttle</RequestID></Response>`)
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>Unavailable</Code><Message>Service Unavailable</Message></Error></Errors><RequestID>t-503</RequestID></Response>`)
 }
 
 // motoProxy serves on 127.0.0.1 in front of moto_server and returns its

@@ -90,7 +90,7 @@ func (f *Fencer) tuning() fenceTuning {
 // clientOptions are the fence's per-call client options: its retry
 // policy (promptRetryer) and attempt deadline.
 func (tu fenceTuning) clientOptions(o *ec2.Options) {
-	o.Retryer = promptRetryer()
+	o.Retryer = promptRetryer(nil)
 	o.APIOptions = append(o.APIOptions, withAttemptDeadline(tu.attemptTimeout))
 }
 

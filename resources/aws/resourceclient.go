@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -42,15 +43,16 @@ func resourceRoute53(cfg *aws.Config) *route53.Client {
 type actionKey struct{}
 
 // actionCalls marks ctx as a resource's Start or Stop: a takeover waits
-// on it. Its calls then retry as the fence's do (promptRetryer): until
-// the call's deadline, not for a count of attempts, after short jittered
-// delays and without the client-side retry quota, so that a start under
-// an API that fails some calls (throttling, 5xx, a hung connection) is
-// not given up after six attempts, and never sleeps seconds in a backoff
-// while the API answers again. Check's calls keep the SDK's standard
-// policy (six attempts, up to 2 s between them, the retry quota): a
-// monitor polls again at its next interval, and under throttling its
-// retries would add to the load that caused it.
+// on it. Its calls then retry as the fence's do: until the call's
+// deadline (a waiter's: its wait limit), not for a count of attempts,
+// after short jittered delays, so that a start under an API that fails
+// some calls (throttling, 5xx, a hung connection) is not given up after
+// six attempts, and never sleeps seconds in a backoff while the API
+// answers again. The retries of all the process's actions are spaced
+// (ec2ActionRetries, r53ActionRetries), so that a takeover of many groups
+// does not multiply the load of a throttled account. Check's calls keep
+// the SDK's standard policy (six attempts, up to 2 s apart): a monitor
+// polls again at its next interval.
 func actionCalls(ctx context.Context) context.Context {
 	return context.WithValue(ctx, actionKey{}, true)
 }
@@ -61,19 +63,36 @@ func isAction(ctx context.Context) bool {
 	return v
 }
 
-// ec2Opts is the per-call EC2 client option for ctx: the prompt retry
-// policy for a Start or Stop (actionCalls), none otherwise.
+// Action retries are spaced per API across the process: at most one EC2
+// retry every 200 ms and one Route 53 retry every 500 ms (Route 53 allows
+// an account 5 requests a second). A lone start still retries after its
+// own jittered delay; many starts at once queue their retries.
+var (
+	ec2ActionRetries = &retrySpacer{every: 200 * time.Millisecond}
+	r53ActionRetries = &retrySpacer{every: 500 * time.Millisecond}
+)
+
+// ec2Opts is the per-call EC2 client option for ctx: for a Start or Stop
+// (actionCalls) the prompt retry policy, spaced by ec2ActionRetries, and
+// the last answer in the error of a call that ran out of time; none
+// otherwise.
 func ec2Opts(ctx context.Context) func(*ec2.Options) {
 	if !isAction(ctx) {
 		return func(*ec2.Options) {}
 	}
-	return func(o *ec2.Options) { o.Retryer = promptRetryer() }
+	return func(o *ec2.Options) {
+		o.Retryer = promptRetryer(ec2ActionRetries)
+		o.APIOptions = append(slices.Clip(o.APIOptions), withLastAnswer)
+	}
 }
 
-// r53Opts is ec2Opts for Route 53.
+// r53Opts is ec2Opts for Route 53 (spaced by r53ActionRetries).
 func r53Opts(ctx context.Context) func(*route53.Options) {
 	if !isAction(ctx) {
 		return func(*route53.Options) {}
 	}
-	return func(o *route53.Options) { o.Retryer = promptRetryer() }
+	return func(o *route53.Options) {
+		o.Retryer = promptRetryer(r53ActionRetries)
+		o.APIOptions = append(slices.Clip(o.APIOptions), withLastAnswer)
+	}
 }

@@ -249,7 +249,7 @@ func (r *Route) tables(ctx context.Context, o ownerInfo, shared bool) ([]types.R
 	pg := ec2.NewDescribeRouteTablesPaginator(r.client, in)
 	for all == nil && pg.HasMorePages() {
 		cctx, cancel := r.call(ctx)
-		out, err := pg.NextPage(cctx)
+		out, err := pg.NextPage(cctx, ec2Opts(cctx))
 		cancel()
 		if err != nil {
 			return nil, r.apiError("DescribeRouteTables", what, err)

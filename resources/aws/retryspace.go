@@ -1,0 +1,100 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// retrySpacer hands out retry times at least every apart across the
+// calls that share it: a retry whose own delay would come sooner than
+// the spacer's next free slot waits for that slot. It bounds the retries
+// a process sends to one API, whatever the number of calls retrying.
+type retrySpacer struct {
+	every time.Duration
+
+	mu   sync.Mutex
+	next time.Time // the next free slot
+}
+
+// reserve returns how long a retry that wants to wait d must wait: d, or
+// until the next free slot. The slot is taken.
+func (s *retrySpacer) reserve(d time.Duration) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	at := now.Add(d)
+	if at.Before(s.next) {
+		at = s.next
+	}
+	s.next = at.Add(s.every)
+	return at.Sub(now)
+}
+
+// spacedBackoff is a backoff whose delays are pushed back to sp's slots.
+type spacedBackoff struct {
+	next retry.BackoffDelayer
+	sp   *retrySpacer
+}
+
+func (b spacedBackoff) BackoffDelay(attempt int, err error) (time.Duration, error) {
+	d, err := b.next.BackoffDelay(attempt, err)
+	if err != nil {
+		return 0, err
+	}
+	return b.sp.reserve(d), nil
+}
+
+// lastAnswer is, in a call's context, the last error an attempt of the
+// call got from the API (attemptDeadline records it; the attempts of one
+// call are sequential).
+type lastAnswer struct{ err error }
+
+type lastAnswerKey struct{}
+
+// recordAnswer notes err, an attempt's error that is not its own
+// deadline, for withLastAnswer.
+func recordAnswer(ctx context.Context, err error) {
+	if h, ok := ctx.Value(lastAnswerKey{}).(*lastAnswer); ok && err != nil && ctx.Err() == nil {
+		h.err = err
+	}
+}
+
+// lastAnswerID is withLastAnswer's id in the Initialize step.
+const lastAnswerID = "RafthaLastAnswer"
+
+// withLastAnswer makes a call that ran out of time (its deadline, or its
+// context ended, while it retried) say what the API last answered: a
+// start that gave up under throttling then reads "... context deadline
+// exceeded; the last attempt failed with: ThrottlingException: Rate exceeded",
+// not only the deadline. The error still unwraps to the deadline only, so
+// it is classified as before.
+func withLastAnswer(stack *middleware.Stack) error {
+	if _, ok := stack.Initialize.Get(lastAnswerID); ok {
+		return nil
+	}
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc(lastAnswerID,
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			h := &lastAnswer{}
+			out, md, err := next.HandleInitialize(context.WithValue(ctx, lastAnswerKey{}, h), in)
+			if err != nil && h.err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+				err = &lastAnswerError{err: err, last: h.err}
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
+// lastAnswerError is a call's error (a deadline) with the API's last
+// answer to one of its attempts.
+type lastAnswerError struct{ err, last error }
+
+func (e *lastAnswerError) Error() string {
+	return e.err.Error() + "; the last attempt failed with: " + describeAPIError(e.last)
+}
+
+// Unwrap returns the call's own error.
+func (e *lastAnswerError) Unwrap() error { return e.err }
