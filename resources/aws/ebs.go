@@ -184,6 +184,18 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 	}, ec2Opts(cctx))
 	cancel()
 	if err != nil {
+		// An attach that EC2 applied but whose answer was lost (a 5xx or
+		// an abandoned attempt) is refused when the retryer sends it
+		// again (VolumeInUse, IncorrectState): the volume is then
+		// attaching, or attached, here, and the start goes on.
+		if v, derr := r.describe(ctx); derr == nil {
+			if a := ebsAttachmentTo(v, self); a != nil &&
+				(a.State == types.VolumeAttachmentStateAttached || a.State == types.VolumeAttachmentStateAttaching) {
+				r.log.Info("AttachVolume failed, but the volume is attached here (an earlier attempt was applied)",
+					"volume", r.p.VolumeID, "state", string(a.State), "error", describeAPIError(err), "epoch", tok.Epoch)
+				return r.finishAttach(ctx, tok)
+			}
+		}
 		return fmt.Errorf("aws.ebs: AttachVolume %s to %s as %s: %s", r.p.VolumeID, self, r.p.Device, describeAPIError(err))
 	}
 	return r.finishAttach(ctx, tok)
