@@ -13,7 +13,11 @@ import (
 // retrySpacer hands out retry times at least every apart across the
 // calls that share it: a retry whose own delay would come sooner than
 // the spacer's next free slot waits for that slot. It bounds the retries
-// a process sends to one API, whatever the number of calls retrying.
+// a process sends to one API while up to spacedWaitMax/every calls retry
+// at once; with more, each waits at most spacedWaitMax, as under the
+// SDK's standard policy. The cap also keeps the slots of calls that ended
+// meanwhile (a start cancelled in its backoff) from delaying later
+// retries by more than spacedWaitMax.
 type retrySpacer struct {
 	every time.Duration
 
@@ -27,6 +31,9 @@ func (s *retrySpacer) reserve(d time.Duration) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	if lim := now.Add(spacedWaitMax); s.next.After(lim) {
+		s.next = lim
+	}
 	at := now.Add(d)
 	if at.Before(s.next) {
 		at = s.next
@@ -34,6 +41,10 @@ func (s *retrySpacer) reserve(d time.Duration) time.Duration {
 	s.next = at.Add(s.every)
 	return at.Sub(now)
 }
+
+// spacedWaitMax bounds how long a spaced retry waits for its slot: the
+// standard policy's longest backoff (LoadConfig's MaxBackoff default).
+const spacedWaitMax = 2 * time.Second
 
 // spacedBackoff is a backoff whose delays are pushed back to sp's slots.
 type spacedBackoff struct {
