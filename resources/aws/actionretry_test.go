@@ -180,24 +180,46 @@ func TestActionRetriesSpacedAcrossStarts(t *testing.T) {
 }
 
 // TestStartGivenUpSaysWhatTheAPIAnswered: a start that runs out of time
-// while the API only throttles says so: its error names the throttling,
-// not only the deadline, and still is a deadline (errors.Is).
+// says what its last attempt met, not only the deadline: throttling when
+// the API only throttles; an attempt abandoned without an answer when the
+// API throttled once and then stopped answering. The error still is a
+// deadline (errors.Is).
 func TestStartGivenUpSaysWhatTheAPIAnswered(t *testing.T) {
 	f := newEC2Fixture(t)
-	cfg, _ := newActionFaults(t, f.m.Endpoint, "", throttled, 0)
-	env := f.env(t, f.inst[0], &testsupport.SyncBuffer{})
-	env.Cloud, env.CallTimeout = cfg, 2*time.Second
-	r := ec2MustBuild(t, awsres.RouteType, "destination: "+routeVIP+"\nroute_tables: ["+f.rtbs[0]+"]\n", env)
-	err := r.Start(context.Background(), ec2Tok("a", 1))
-	if err == nil {
-		t.Fatal("start succeeded against an API that only throttles")
-	}
-	t.Logf("start: %v", err)
-	if !strings.Contains(err.Error(), "ThrottlingException") {
-		t.Fatalf("the start's error does not say the API throttled: %v", err)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("the start's error is no longer a deadline (errors.Is): %v", err)
+	for _, tc := range []struct {
+		name, want string
+		decide     func(n int, _ time.Duration) apiFault
+	}{
+		{"throttled", "ThrottlingException", func(int, time.Duration) apiFault { return throttled }},
+		{"throttled, then no answer", "attempt abandoned", func(n int, _ time.Duration) apiFault {
+			if n == 0 {
+				return throttled
+			}
+			return hang
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newFaultProxy(t, f.m.Endpoint, tc.decide)
+			motoserver.Env(t)
+			cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: p.url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := f.env(t, f.inst[0], &testsupport.SyncBuffer{})
+			env.Cloud, env.CallTimeout = &cfg, 3*time.Second
+			r := ec2MustBuild(t, awsres.RouteType, "destination: "+routeVIP+"\nroute_tables: ["+f.rtbs[0]+"]\n", env)
+			err = r.Start(context.Background(), ec2Tok("a", 1))
+			if err == nil {
+				t.Fatal("start succeeded against an API that never answered it")
+			}
+			t.Logf("start: %v", err)
+			if _, last, _ := strings.Cut(err.Error(), "the last attempt failed with:"); !strings.Contains(last, tc.want) {
+				t.Fatalf("the start's error does not say its last attempt met %q: %v", tc.want, err)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("the start's error is no longer a deadline (errors.Is): %v", err)
+			}
+		})
 	}
 }
 

@@ -61,7 +61,9 @@ func (m *attemptDeadline) HandleFinalize(ctx context.Context, in middleware.Fina
 	out, md, err := next.HandleFinalize(actx, in)
 	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 		m.timeouts++
-		return out, md, &attemptTimeoutError{after: d}
+		terr := &attemptTimeoutError{after: d}
+		recordAnswer(ctx, terr) // the API did not answer this one
+		return out, md, terr
 	}
 	m.timeouts = 0
 	recordAnswer(ctx, err) // for withLastAnswer (retryspace.go)

@@ -188,13 +188,16 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 		// an abandoned attempt) is refused when the retryer sends it
 		// again (VolumeInUse, IncorrectState): the volume is then
 		// attaching, or attached, here, and the start goes on.
-		if v, derr := r.describe(ctx); derr == nil {
+		v, derr := r.describe(ctx)
+		if derr == nil {
 			if a := ebsAttachmentTo(v, self); a != nil &&
 				(a.State == types.VolumeAttachmentStateAttached || a.State == types.VolumeAttachmentStateAttaching) {
 				r.log.Info("AttachVolume failed, but the volume is attached here (an earlier attempt was applied)",
 					"volume", r.p.VolumeID, "state", string(a.State), "error", describeAPIError(err), "epoch", tok.Epoch)
 				return r.finishAttach(ctx, tok)
 			}
+		} else {
+			r.log.Debug("cannot look at the volume after a failed attach", "volume", r.p.VolumeID, "error", derr)
 		}
 		return fmt.Errorf("aws.ebs: AttachVolume %s to %s as %s: %s", r.p.VolumeID, self, r.p.Device, describeAPIError(err))
 	}

@@ -63,10 +63,11 @@ func isAction(ctx context.Context) bool {
 	return v
 }
 
-// Action retries are spaced per API across the process: at most one EC2
-// retry every 200 ms and one Route 53 retry every 500 ms (Route 53 allows
-// an account 5 requests a second). A lone start still retries after its
-// own jittered delay; many starts at once queue their retries.
+// Action retries are spaced per API across the process: one EC2 retry
+// every 200 ms and one Route 53 retry every 500 ms (Route 53 allows an
+// account 5 requests a second), up to 2 s of queued slots; beyond that a
+// retry waits a random 1-2 s (retrySpacer). A lone start still retries
+// after its own jittered delay; many starts at once queue their retries.
 var (
 	ec2ActionRetries = &retrySpacer{every: 200 * time.Millisecond}
 	r53ActionRetries = &retrySpacer{every: 500 * time.Millisecond}

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -14,10 +15,12 @@ import (
 // calls that share it: a retry whose own delay would come sooner than
 // the spacer's next free slot waits for that slot. It bounds the retries
 // a process sends to one API while up to spacedWaitMax/every calls retry
-// at once; with more, each waits at most spacedWaitMax, as under the
-// SDK's standard policy. The cap also keeps the slots of calls that ended
-// meanwhile (a start cancelled in its backoff) from delaying later
-// retries by more than spacedWaitMax.
+// at once. When the slots of the next spacedWaitMax are all taken, a
+// retry takes none and waits a random time between spacedWaitMax/2 (or
+// its own delay) and spacedWaitMax instead: the extra retriers stay out
+// of phase, each retrying about every 1-2 s as under the SDK's standard
+// policy, and the slots of calls that ended meanwhile (a start cancelled
+// in its backoff) never delay a retry by more than spacedWaitMax.
 type retrySpacer struct {
 	every time.Duration
 
@@ -31,8 +34,12 @@ func (s *retrySpacer) reserve(d time.Duration) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	if lim := now.Add(spacedWaitMax); s.next.After(lim) {
-		s.next = lim
+	if s.next.After(now.Add(spacedWaitMax)) {
+		lo := max(d, spacedWaitMax/2)
+		if lo >= spacedWaitMax {
+			return d
+		}
+		return lo + rand.N(spacedWaitMax-lo)
 	}
 	at := now.Add(d)
 	if at.Before(s.next) {
