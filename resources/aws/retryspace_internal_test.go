@@ -11,38 +11,52 @@ import (
 // spacedWaitMax/2 and spacedWaitMax, so the extra retriers do not all
 // fire at one instant, and no retry waits longer than spacedWaitMax for
 // slots (of calls that may have ended). A retry whose own delay is later
-// than the next slot keeps its delay.
+// than the next slot keeps its delay. The slots are checked on the
+// spacer's own clock (next), so a test paused by a loaded machine does
+// not change what is checked.
 func TestRetrySpacerSpacesAndCaps(t *testing.T) {
 	const every = 200 * time.Millisecond
 	s := &retrySpacer{every: every}
-	const slack = 50 * time.Millisecond // time.Now moves between calls
-	slots := int(spacedWaitMax/every) + 1
-	for i := 0; i < slots; i++ {
-		got := s.reserve(0)
-		if want := time.Duration(i) * every; got < want-slack || got > want+slack {
-			t.Fatalf("reservation %d waits %s, want about %s (every %s)", i, got, want, every)
+	for i := 0; i < 5; i++ {
+		before := s.next
+		if got := s.reserve(0); got > time.Duration(i)*every {
+			t.Fatalf("reservation %d waits %s, more than %d slots of %s", i, got, i, every)
+		}
+		if i > 0 && s.next.Sub(before) != every {
+			t.Fatalf("reservation %d moved the next slot by %s, want %s", i, s.next.Sub(before), every)
 		}
 	}
+
+	// Every slot of the next spacedWaitMax taken (by calls that may have
+	// ended since): a retry takes no slot and waits 1-2 s, at random.
+	full := time.Now().Add(10 * time.Second)
+	s.next = full
 	var extra []time.Duration
 	for i := 0; i < 20; i++ {
 		got := s.reserve(0)
 		if got < spacedWaitMax/2 || got > spacedWaitMax {
-			t.Fatalf("reservation %d beyond the slots waits %s, want between %s and %s", slots+i, got, spacedWaitMax/2, spacedWaitMax)
+			t.Fatalf("retry %d with every slot taken waits %s, want between %s and %s", i, got, spacedWaitMax/2, spacedWaitMax)
 		}
 		extra = append(extra, got)
 	}
-	spread := max(extra[0], extra[1]) - min(extra[0], extra[1])
-	for _, d := range extra[2:] {
-		spread = max(spread, d-extra[0], extra[0]-d)
+	if !s.next.Equal(full) {
+		t.Fatalf("retries with every slot taken moved the next slot by %s", s.next.Sub(full))
 	}
-	if spread < 100*time.Millisecond {
-		t.Fatalf("20 retries beyond the slots wait within %s of each other (%v): they would fire together", spread, extra)
+	lo, hi := extra[0], extra[0]
+	for _, d := range extra {
+		lo, hi = min(lo, d), max(hi, d)
 	}
+	if hi-lo < 100*time.Millisecond {
+		t.Fatalf("20 retries with every slot taken wait within %s of each other (%v): they would fire together", hi-lo, extra)
+	}
+
 	fresh := &retrySpacer{every: every}
-	if got := fresh.reserve(700 * time.Millisecond); got < 650*time.Millisecond || got > 750*time.Millisecond {
+	if got := fresh.reserve(700 * time.Millisecond); got != 700*time.Millisecond {
 		t.Fatalf("a lone retry that wants 700ms waits %s", got)
 	}
-	if got := fresh.reserve(0); got < 850*time.Millisecond || got > 950*time.Millisecond {
-		t.Fatalf("the next retry waits %s, want about 900ms (the slot after the 700ms one)", got)
+	first := fresh.next
+	fresh.reserve(0)
+	if fresh.next.Sub(first) != every {
+		t.Fatalf("the next retry's slot is %s after the 700ms one's, want %s", fresh.next.Sub(first), every)
 	}
 }
