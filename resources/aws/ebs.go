@@ -163,13 +163,11 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 			return err
 		}
 	}
-	if a := ebsAttachmentTo(v, self); a != nil {
-		switch a.State {
-		case types.VolumeAttachmentStateAttached, types.VolumeAttachmentStateAttaching:
-			return r.finishAttach(ctx, tok)
-		}
-		// detaching or busy from here: let that finish, then attach again.
+	if ebsAttachingHere(v, self) != nil {
+		return r.finishAttach(ctx, tok)
 	}
+	// Not attached here, or detaching or busy from here: let that
+	// finish, then attach again.
 	if len(others) > 0 || v.State != types.VolumeStateAvailable {
 		if err := r.waitAvailable(ctx); err != nil {
 			return fmt.Errorf("aws.ebs: volume %s: waiting to become available (detached from %s): %w",
@@ -190,8 +188,7 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 		// attaching, or attached, here, and the start goes on.
 		v, derr := r.describe(ctx)
 		if derr == nil {
-			if a := ebsAttachmentTo(v, self); a != nil &&
-				(a.State == types.VolumeAttachmentStateAttached || a.State == types.VolumeAttachmentStateAttaching) {
+			if a := ebsAttachingHere(v, self); a != nil {
 				r.log.Info("AttachVolume failed, but the volume is attached here (an earlier attempt was applied)",
 					"volume", r.p.VolumeID, "state", string(a.State), "error", describeAPIError(err), "epoch", tok.Epoch)
 				return r.finishAttach(ctx, tok)
@@ -399,6 +396,16 @@ func ebsAttachmentTo(v *types.Volume, instanceID string) *types.VolumeAttachment
 		}
 	}
 	return nil
+}
+
+// ebsAttachingHere is v's attachment to instanceID when it is attached or
+// attaching, else nil: Start then only waits for it to be attached.
+func ebsAttachingHere(v *types.Volume, instanceID string) *types.VolumeAttachment {
+	a := ebsAttachmentTo(v, instanceID)
+	if a == nil || a.State != types.VolumeAttachmentStateAttached && a.State != types.VolumeAttachmentStateAttaching {
+		return nil
+	}
+	return a
 }
 
 func ebsAttachmentsString(v *types.Volume) string {
