@@ -15,7 +15,6 @@ import (
 	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
-	"github.com/raftha/raftha/resources/aws/motoserver"
 )
 
 // actionFaults is a proxy in front of moto that answers fault to the
@@ -50,12 +49,7 @@ func newActionFaults(t *testing.T, moto, action string, fault apiFault, window t
 		writeFault(w, fault)
 		return true
 	})
-	motoserver.Env(t)
-	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: p.url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &cfg, p
+	return configVia(t, p.url), p
 }
 
 func (p *actionFaults) arrivals() []time.Duration {
@@ -200,15 +194,10 @@ func TestStartGivenUpSaysWhatTheAPIAnswered(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newFaultProxy(t, f.m.Endpoint, tc.decide)
-			motoserver.Env(t)
-			cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: p.url})
-			if err != nil {
-				t.Fatal(err)
-			}
 			env := f.env(t, f.inst[0], &testsupport.SyncBuffer{})
-			env.Cloud, env.CallTimeout = &cfg, 3*time.Second
+			env.Cloud, env.CallTimeout = configVia(t, p.url), 3*time.Second
 			r := ec2MustBuild(t, awsres.RouteType, "destination: "+routeVIP+"\nroute_tables: ["+f.rtbs[0]+"]\n", env)
-			err = r.Start(context.Background(), ec2Tok("a", 1))
+			err := r.Start(context.Background(), ec2Tok("a", 1))
 			if err == nil {
 				t.Fatal("start succeeded against an API that never answered it")
 			}

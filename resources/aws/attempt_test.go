@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/raftha/raftha/cloud"
@@ -144,17 +145,25 @@ func (p *faultProxy) arrivals() []time.Duration {
 	return append([]time.Duration(nil), p.times...)
 }
 
-// fencerVia is a Fencer of the production configuration (LoadConfig's
-// defaults) whose calls go through the proxy, with a whole-call deadline
-// of callTimeout.
-func fencerVia(t *testing.T, endpoint string, callTimeout time.Duration) *awsres.Fencer {
+// configVia is the production aws.Config (LoadConfig's defaults, as
+// Provider builds it) whose calls go to endpoint (a proxy in front of
+// moto).
+func configVia(t *testing.T, endpoint string) *aws.Config {
 	t.Helper()
 	motoserver.Env(t)
 	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := awsres.NewFencer(cfg)
+	return &cfg
+}
+
+// fencerVia is a Fencer of the production configuration (LoadConfig's
+// defaults) whose calls go through the proxy, with a whole-call deadline
+// of callTimeout.
+func fencerVia(t *testing.T, endpoint string, callTimeout time.Duration) *awsres.Fencer {
+	t.Helper()
+	f := awsres.NewFencer(*configVia(t, endpoint))
 	f.CallTimeout = callTimeout
 	return f
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/raftha/raftha/internal/testsupport"
 	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
-	"github.com/raftha/raftha/resources/aws/motoserver"
 )
 
 // degradedCallTimeout is the resources' per-call deadline in the degraded
@@ -35,12 +34,7 @@ func hangFirstConfig(t *testing.T, moto string) (*aws.Config, *faultProxy) {
 		}
 		return passThrough
 	})
-	motoserver.Env(t)
-	cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: p.url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &cfg, p
+	return configVia(t, p.url), p
 }
 
 // timedAction runs one resource action and fails the test unless it

@@ -2,7 +2,6 @@ package aws_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	awsres "github.com/raftha/raftha/resources/aws"
-	"github.com/raftha/raftha/resources/aws/motoserver"
 )
 
 // deleteFaultProxy forwards every request to moto_server except the first
@@ -70,19 +68,14 @@ func TestDNSDeleteOnStopRetriesOnlyInvalidChangeBatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			zone := f.zone(t, "race.internal")
 			p := newDeleteFaultProxy(t, f.m.Endpoint, tc.code, tc.message)
-			motoserver.Env(t)
-			cfg, err := awsres.LoadConfig(context.Background(), awsres.Settings{Region: motoserver.Region, Endpoint: p.url})
-			if err != nil {
-				t.Fatal(err)
-			}
 			env := f.env(t, a)
-			env.Cloud = &cfg
+			env.Cloud = configVia(t, p.url)
 			r := dnsebsMustBuild(t, awsres.DNSType, fmt.Sprintf("hosted_zone_id: %s\nrecord: db.race.internal\ndelete_on_stop: true\n", zone), env)
 			ctx := dnsebsCtx(t)
 			if err := r.Start(ctx, dnsTok("a", 1)); err != nil {
 				t.Fatalf("start: %v", err)
 			}
-			err = r.Stop(ctx, dnsTok("a", 1))
+			err := r.Stop(ctx, dnsTok("a", 1))
 			got := f.record(t, zone, "db.race.internal", r53types.RRTypeA)
 			if tc.retried {
 				if err != nil || got != nil || p.count() != 2 {
