@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"runtime/trace"
 	"strings"
 	"testing"
 
@@ -13,8 +14,9 @@ import (
 
 // TestPprofNeedsOperate: profiles of a live member are served to the
 // operate role only; the binary ones are gzipped protobuf (what go tool
-// pprof reads), the text ones name this package's goroutines; an unknown
-// profile is 404 and a bad seconds= 400.
+// pprof reads), the text ones name this package's goroutines, the
+// execution trace is one go tool trace reads and runs one at a time; an
+// unknown profile is 404 and a bad seconds= 400.
 func TestPprofNeedsOperate(t *testing.T) {
 	g := startAPIGuard(t, APILimits{}, nil)
 	if code, _, e := g.call(t, "GET", "/v1/debug/pprof/heap", "Bearer read-token", ""); code != http.StatusForbidden || e.Code != api.CodeForbidden {
@@ -55,5 +57,25 @@ func TestPprofNeedsOperate(t *testing.T) {
 	}
 	if code, _ := get("/v1/debug/pprof/profile?seconds=x"); code != http.StatusBadRequest {
 		t.Fatalf("bad seconds: %d, want 400", code)
+	}
+	if code, _ := get("/v1/debug/pprof/trace?seconds=0"); code != http.StatusBadRequest {
+		t.Fatalf("trace, bad seconds: %d, want 400", code)
+	}
+
+	// An execution trace: one go tool trace reads (its header names the
+	// format). runtime/trace allows one trace per process: while the
+	// process traces for another reason (here the test, as a program
+	// embedding the agent might), the API answers 409.
+	if err := trace.Start(io.Discard); err != nil {
+		t.Skipf("runtime/trace is already on (go test -trace?): %v", err)
+	}
+	code, data := get("/v1/debug/pprof/trace?seconds=1")
+	trace.Stop()
+	if code != http.StatusConflict {
+		t.Fatalf("trace while the process already traces: %d %s, want 409", code, data)
+	}
+	code, data = get("/v1/debug/pprof/trace?seconds=1")
+	if code != http.StatusOK || !bytes.HasPrefix(data, []byte("go 1.")) || !bytes.Contains(data[:min(len(data), 16)], []byte(" trace")) {
+		t.Fatalf("trace: %d, %d bytes starting %q, want a Go execution trace", code, len(data), data[:min(len(data), 16)])
 	}
 }

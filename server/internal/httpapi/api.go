@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -103,6 +104,9 @@ type API struct {
 	d      Deps
 	srv    *http.Server
 	health *http.Server
+	// tracing is held by the execution trace being taken or sent
+	// (execTrace): one at a time, including its buffer.
+	tracing sync.Mutex
 }
 
 // New builds the API; nothing listens until Serve or ServeHealth.
