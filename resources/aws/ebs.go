@@ -184,9 +184,18 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 	if err != nil {
 		// An attach that EC2 applied but whose answer was lost (a 5xx or
 		// an abandoned attempt) is refused when the retryer sends it
-		// again (VolumeInUse, IncorrectState): the volume is then
-		// attaching, or attached, here, and the start goes on.
-		v, derr := r.describe(ctx)
+		// again (VolumeInUse, IncorrectState), or its retries are
+		// throttled until the call's deadline: the volume is then
+		// attaching, or attached, here, and the start goes on. After an
+		// attach that ran out of time the look is short: the API may be
+		// down, and a look of a whole call timeout would only delay the
+		// failed start's stop (which looks again, and detaches what EC2
+		// applied).
+		look := r.callTimeout
+		if ranOutOfTime(err) {
+			look = min(look, lookAfterTimeout)
+		}
+		v, derr := r.describeWithin(ctx, look)
 		if derr == nil {
 			if a := ebsAttachingHere(v, self); a != nil {
 				r.log.Info("AttachVolume failed, but the volume is attached here (an earlier attempt was applied)",
@@ -296,7 +305,17 @@ func (r *EBSResource) verifyAttached(ctx context.Context) error {
 }
 
 func (r *EBSResource) describe(ctx context.Context) (*types.Volume, error) {
-	cctx, cancel := context.WithTimeout(ctx, r.callTimeout)
+	return r.describeWithin(ctx, r.callTimeout)
+}
+
+// lookAfterTimeout bounds the look at the volume after an AttachVolume
+// that ran out of time: two attempt deadlines, enough for an API that
+// answers reads while it throttles writes.
+const lookAfterTimeout = 2 * DefaultAttemptTimeout
+
+// describeWithin is describe with a call timeout of d.
+func (r *EBSResource) describeWithin(ctx context.Context, d time.Duration) (*types.Volume, error) {
+	cctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	out, err := r.client.DescribeVolumes(cctx, &ec2.DescribeVolumesInput{VolumeIds: []string{r.p.VolumeID}}, ec2Opts(cctx))
 	if err != nil {

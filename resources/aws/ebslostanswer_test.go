@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
@@ -66,4 +67,112 @@ func TestEBSAttachAnswerLostThenRefused(t *testing.T) {
 		t.Fatalf("AttachVolume was sent %d times; the test needs the retry to meet the refusal", attempts)
 	}
 	wantAttachments(t, f, vol, ec2types.VolumeStateInUse, a+":attached")
+}
+
+// TestEBSAttachAppliedThenThrottledComesOnline: the start's AttachVolume
+// is applied but its answer lost, and every retry is throttled until the
+// call's deadline (EC2 throttles mutating calls apart from reads in a
+// mass takeover). The attach ran out of time, yet the look after it sees
+// the volume attaching here, and the group comes online instead of
+// failing, stopping (a detach) and moving.
+func TestEBSAttachAppliedThenThrottledComesOnline(t *testing.T) {
+	f := newDNSEBSFixture(t)
+	a := f.instance(t, "10.0.110.222", false)
+	vol := f.volume(t, false)
+	env := f.env(t, a)
+	cfg := f.cfg.Copy()
+	var mu sync.Mutex
+	attempts := 0
+	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
+		mw := middleware.FinalizeMiddlewareFunc("applyThenThrottle",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if middleware.GetOperationName(ctx) != "AttachVolume" {
+					return next.HandleFinalize(ctx, in)
+				}
+				mu.Lock()
+				attempts++
+				n := attempts
+				mu.Unlock()
+				if n == 1 {
+					out, md, err := next.HandleFinalize(ctx, in) // applied by EC2 (moto)
+					if err != nil {
+						return out, md, err
+					}
+					return out, md, errAnswerLost{}
+				}
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{
+					Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Fault: smithy.FaultClient}
+			})
+		return s.Finalize.Insert(mw, "Retry", middleware.After)
+	})
+	env.Cloud, env.CallTimeout = &cfg, 2*time.Second
+	r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\n", vol), env)
+	if err := r.Start(dnsebsCtx(t), ebsTok("a", 1)); err != nil {
+		t.Fatalf("start after an applied attach whose retries were throttled until the deadline: %v (AttachVolume attempts: %d)", err, attempts)
+	}
+	if attempts < 3 {
+		t.Fatalf("AttachVolume was sent %d times; the test needs throttled retries after the applied one", attempts)
+	}
+	wantAttachments(t, f, vol, ec2types.VolumeStateInUse, a+":attached")
+}
+
+// TestEBSAttachOutOfTimeLooksBriefly: with the API down from the start's
+// AttachVolume on, the attach runs out of time and the look after it (for
+// an attach EC2 applied) is given two attempt deadlines, not another call
+// timeout: the failed start's stop, which looks again and detaches what
+// EC2 applied, is not delayed by a whole call timeout more.
+func TestEBSAttachOutOfTimeLooksBriefly(t *testing.T) {
+	f := newDNSEBSFixture(t)
+	a := f.instance(t, "10.0.110.221", false)
+	vol := f.volume(t, false)
+	env := f.env(t, a)
+	cfg := f.cfg.Copy()
+	const callTimeout = 6 * time.Second
+	var mu sync.Mutex
+	attached := false
+	var looks []time.Duration // each look's call deadline, from its start
+	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
+		// The call's deadline, seen before the retryer sets an attempt's.
+		look := middleware.InitializeMiddlewareFunc("callDeadline",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				mu.Lock()
+				if dl, ok := ctx.Deadline(); ok && attached && middleware.GetOperationName(ctx) == "DescribeVolumes" {
+					looks = append(looks, time.Until(dl))
+				}
+				mu.Unlock()
+				return next.HandleInitialize(ctx, in)
+			})
+		down := middleware.FinalizeMiddlewareFunc("apiDownAtAttach",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				mu.Lock()
+				if middleware.GetOperationName(ctx) == "AttachVolume" {
+					attached = true
+				}
+				isDown := attached
+				mu.Unlock()
+				if !isDown {
+					return next.HandleFinalize(ctx, in)
+				}
+				<-ctx.Done() // the API no longer answers
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, ctx.Err()
+			})
+		if err := s.Initialize.Add(look, middleware.After); err != nil {
+			return err
+		}
+		return s.Finalize.Insert(down, "Retry", middleware.After)
+	})
+	env.Cloud, env.CallTimeout = &cfg, callTimeout
+	r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\n", vol), env)
+	err := r.Start(dnsebsCtx(t), ebsTok("a", 1))
+	mu.Lock()
+	defer mu.Unlock()
+	if err == nil || !attached {
+		t.Fatalf("start with the API down from AttachVolume on: err=%v, attach sent=%v; want the attach sent and the start failed", err, attached)
+	}
+	if len(looks) != 1 {
+		t.Fatalf("%d looks at the volume after the attach, want 1: %v", len(looks), looks)
+	}
+	if limit := 2*awsres.DefaultAttemptTimeout + 100*time.Millisecond; looks[0] > limit {
+		t.Fatalf("the look after an attach that ran out of time had %s (call timeout %s), want at most %s", looks[0].Round(time.Millisecond), callTimeout, limit)
+	}
 }

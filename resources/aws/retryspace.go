@@ -99,7 +99,7 @@ func withLastAnswer(stack *middleware.Stack) error {
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			h := &lastAnswer{}
 			out, md, err := next.HandleInitialize(context.WithValue(ctx, lastAnswerKey{}, h), in)
-			if err != nil && h.err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+			if err != nil && h.err != nil && ranOutOfTime(err) {
 				err = &lastAnswerError{err: err, last: h.err}
 			}
 			return out, md, err
@@ -116,3 +116,9 @@ func (e *lastAnswerError) Error() string {
 
 // Unwrap returns the call's own error.
 func (e *lastAnswerError) Unwrap() error { return e.err }
+
+// ranOutOfTime is whether a call ended at its deadline or was cancelled,
+// rather than answered.
+func ranOutOfTime(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
