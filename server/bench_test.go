@@ -23,19 +23,29 @@ import (
 // leader's wait of one failover_timeout). For each case it also reports
 // raftha's overhead beyond detection, from the takeover's split in `raftha
 // why` (decision to online, less fence and resource start; goal <= 100
-// ms). RAFTHA_BENCH_RUNS sets the runs per case (default 7). Run with:
+// ms). RAFTHA_BENCH_RUNS sets the runs per case (default 7);
+// RAFTHA_BENCH_TIMING=HEARTBEAT/LEASE/FAILOVER (e.g. 1s/3s/4s) measures
+// that timing only, as the profile "custom". Run with:
 // make bench.
 func BenchmarkFailover(b *testing.B) {
 	runs := 7
 	if v, err := strconv.Atoi(os.Getenv("RAFTHA_BENCH_RUNS")); err == nil && v > 0 {
 		runs = v
 	}
-	profiles := []struct {
+	type profile struct {
 		name   string
 		timing config.TimingConfig
-	}{
+	}
+	profiles := []profile{
 		{"default", config.TimingConfig{Heartbeat: config.Duration(config.DefaultHeartbeat), Lease: config.Duration(config.DefaultLease), FailoverTimeout: config.Duration(config.DefaultFailoverTimeout)}},
 		{"fast", config.TimingConfig{Heartbeat: config.Duration(100 * time.Millisecond), Lease: config.Duration(500 * time.Millisecond), FailoverTimeout: config.Duration(800 * time.Millisecond)}},
+	}
+	if v := os.Getenv("RAFTHA_BENCH_TIMING"); v != "" {
+		hb, lease, fo, err := benchtable.Timing(v)
+		if err != nil {
+			b.Fatalf("RAFTHA_BENCH_TIMING: %v", err)
+		}
+		profiles = []profile{{"custom", config.TimingConfig{Heartbeat: config.Duration(hb), Lease: config.Duration(lease), FailoverTimeout: config.Duration(fo)}}}
 	}
 	for _, p := range profiles {
 		for _, ownerLeads := range []bool{false, true} {
@@ -56,11 +66,16 @@ func BenchmarkFailover(b *testing.B) {
 				if p.name == "default" {
 					goal = "<= 2.3 s (round one's figure)"
 				}
+				figure, cmd := "failover "+name+" (aws-stop, moto)", "make bench (BenchmarkFailover, ./server)"
+				if p.name == "custom" {
+					figure += fmt.Sprintf(" (heartbeat %s, lease %s, failover_timeout %s)", p.timing.Heartbeat, p.timing.Lease, p.timing.FailoverTimeout)
+					cmd = "RAFTHA_BENCH_TIMING=" + os.Getenv("RAFTHA_BENCH_TIMING") + " " + cmd
+				}
 				benchtable.Print(benchtable.Row{
-					Figure:  "failover " + name + " (aws-stop, moto)",
+					Figure:  figure,
 					Value:   fmt.Sprintf("median %s, max %s (%d runs)", med.Round(time.Millisecond), mx.Round(time.Millisecond), len(ds)),
 					Goal:    goal,
-					Command: "make bench (BenchmarkFailover, ./server)",
+					Command: cmd,
 				})
 				overheadRow(name, splits)
 			})

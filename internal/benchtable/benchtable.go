@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // Prefix starts every table line.
@@ -57,4 +58,22 @@ func Parse(line string) (r Row, ok bool) {
 		return Row{}, false
 	}
 	return Row{Figure: f[0], Value: f[1], Goal: f[2], Command: f[3]}, true
+}
+
+// Timing parses a benchmark's timing override, "HEARTBEAT/LEASE/FAILOVER"
+// in Go durations (e.g. "1s/3s/4s", timing.heartbeat, timing.lease and
+// timing.failover_timeout), as RAFTHA_IDLE_TIMING and RAFTHA_BENCH_TIMING
+// take it. The agent's own validation judges the values.
+func Timing(s string) (heartbeat, lease, failover time.Duration, err error) {
+	f := strings.Split(s, "/")
+	if len(f) != 3 {
+		return 0, 0, 0, fmt.Errorf("timing %q: want HEARTBEAT/LEASE/FAILOVER_TIMEOUT, e.g. 1s/3s/4s", s)
+	}
+	var d [3]time.Duration
+	for i, v := range f {
+		if d[i], err = time.ParseDuration(v); err != nil || d[i] <= 0 {
+			return 0, 0, 0, fmt.Errorf("timing %q: %q is not a positive duration such as 300ms or 2s", s, v)
+		}
+	}
+	return d[0], d[1], d[2], nil
 }

@@ -3,6 +3,7 @@ package benchtable
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 func TestRowRoundTrip(t *testing.T) {
@@ -26,5 +27,17 @@ func TestRowRoundTrip(t *testing.T) {
 	}
 	if got, _ := Parse(Row{Figure: "x"}.Line()); got.Goal != "-" || got.Command != "-" {
 		t.Fatalf("empty fields: got %+v, want \"-\"", got)
+	}
+}
+
+func TestTiming(t *testing.T) {
+	hb, lease, fo, err := Timing("1s/3s/4500ms")
+	if err != nil || hb != time.Second || lease != 3*time.Second || fo != 4500*time.Millisecond {
+		t.Fatalf("1s/3s/4500ms: %s %s %s %v", hb, lease, fo, err)
+	}
+	for _, bad := range []string{"", "1s/3s", "1s/3s/4s/5s", "1s/x/4s", "1s/0s/4s", "-1s/3s/4s"} {
+		if _, _, _, err := Timing(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }
