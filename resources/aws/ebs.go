@@ -252,6 +252,26 @@ func (r *EBSResource) Stop(ctx context.Context, tok resources.Token) error {
 		return err
 	}
 	a := ebsAttachmentTo(v, self)
+	if a != nil && a.State == types.VolumeAttachmentStateAttaching {
+		// EC2 refuses to detach an attachment that is still attaching
+		// (IncorrectState, which detach takes for "already detaching"),
+		// and the wait below would then see it attached and time out: a
+		// failed stop. An attach that EC2 applied after a start gave up
+		// on it ends here. Wait until it is attached, then detach it.
+		var now types.VolumeAttachmentState
+		err := r.poll(ctx, r.stopTimeout, func(v *types.Volume) bool {
+			if a := ebsAttachmentTo(v, self); a != nil {
+				now = a.State
+				return now != types.VolumeAttachmentStateAttaching
+			}
+			now = types.VolumeAttachmentStateDetached
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("aws.ebs: volume %s: waiting for its attachment to %s to finish before detaching it: %w", r.p.VolumeID, self, err)
+		}
+		a.State = now
+	}
 	if a == nil || a.State == types.VolumeAttachmentStateDetached {
 		return nil
 	}

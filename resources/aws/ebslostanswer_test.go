@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -175,4 +176,68 @@ func TestEBSAttachOutOfTimeLooksBriefly(t *testing.T) {
 	if limit := 2*awsres.DefaultAttemptTimeout + 100*time.Millisecond; looks[0] > limit {
 		t.Fatalf("the look after an attach that ran out of time had %s (call timeout %s), want at most %s", looks[0].Round(time.Millisecond), callTimeout, limit)
 	}
+}
+
+// TestEBSStopWaitsForAnAttachThenDetaches: a stop that meets its volume
+// still attaching here (an attach EC2 applied after the start gave up on
+// it) waits until it is attached, then detaches it. EC2 refuses to detach
+// an attaching volume (IncorrectState); the stop used to take that for
+// "already detaching", wait for a detach that never came, and fail (a
+// failed stop: only a fenced takeover moves the group then). moto attaches
+// at once, so the middleware shows the attachment attaching to the first
+// looks and refuses the detach meanwhile, as EC2 does.
+func TestEBSStopWaitsForAnAttachThenDetaches(t *testing.T) {
+	f := newDNSEBSFixture(t)
+	a := f.instance(t, "10.0.110.223", false)
+	vol := f.volume(t, false)
+	env := f.env(t, a)
+	cfg := f.cfg.Copy()
+	var mu sync.Mutex
+	attachingLooks, refused := 0, 0
+	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
+		mw := middleware.FinalizeMiddlewareFunc("stillAttaching",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				mu.Lock()
+				attaching := attachingLooks > 0
+				mu.Unlock()
+				switch middleware.GetOperationName(ctx) {
+				case "DetachVolume":
+					if attaching {
+						mu.Lock()
+						refused++
+						mu.Unlock()
+						return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{
+							Code: "IncorrectState", Message: fmt.Sprintf("Volume '%s' is in the 'attaching' state.", vol), Fault: smithy.FaultClient}
+					}
+				case "DescribeVolumes":
+					out, md, err := next.HandleFinalize(ctx, in)
+					if dv, ok := out.Result.(*ec2.DescribeVolumesOutput); ok && err == nil && attaching {
+						for i := range dv.Volumes {
+							for j := range dv.Volumes[i].Attachments {
+								dv.Volumes[i].Attachments[j].State = ec2types.VolumeAttachmentStateAttaching
+							}
+						}
+						mu.Lock()
+						attachingLooks--
+						mu.Unlock()
+					}
+					return out, md, err
+				}
+				return next.HandleFinalize(ctx, in)
+			})
+		return s.Finalize.Insert(mw, "Retry", middleware.After)
+	})
+	env.Cloud = &cfg
+	r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\nstop_timeout: 5s\n", vol), env)
+	ctx := dnsebsCtx(t)
+	if err := r.Start(ctx, ebsTok("a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	attachingLooks = 3
+	mu.Unlock()
+	if err := r.Stop(ctx, ebsTok("a", 1)); err != nil {
+		t.Fatalf("stop of a volume still attaching here: %v (detaches refused while attaching: %d)", err, refused)
+	}
+	wantAttachments(t, f, vol, ec2types.VolumeStateAvailable)
 }
