@@ -159,7 +159,9 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 		others = append(others, id)
 		r.log.Warn("volume is attached to another instance; detaching it", "volume", r.p.VolumeID,
 			"instance", id, "state", string(a.State), "force", r.p.forceDetach(), "epoch", tok.Epoch)
-		if err := r.detach(ctx, id, r.p.forceDetach()); err != nil {
+		// Refused (IncorrectState): already detaching, or attaching; the
+		// wait for the volume to become available decides.
+		if _, err := r.detach(ctx, id, r.p.forceDetach()); err != nil {
 			return err
 		}
 	}
@@ -251,40 +253,41 @@ func (r *EBSResource) Stop(ctx context.Context, tok resources.Token) error {
 	if err != nil {
 		return err
 	}
-	a := ebsAttachmentTo(v, self)
-	if a != nil && a.State == types.VolumeAttachmentStateAttaching {
-		// EC2 refuses to detach an attachment that is still attaching
-		// (IncorrectState, which detach takes for "already detaching"),
-		// and the wait below would then see it attached and time out: a
-		// failed stop. An attach that EC2 applied after a start gave up
-		// on it ends here. Wait until it is attached, then detach it.
-		var now types.VolumeAttachmentState
-		err := r.poll(ctx, r.stopTimeout, func(v *types.Volume) bool {
-			if a := ebsAttachmentTo(v, self); a != nil {
-				now = a.State
-				return now != types.VolumeAttachmentStateAttaching
-			}
-			now = types.VolumeAttachmentStateDetached
-			return true
-		})
-		if err != nil {
-			return fmt.Errorf("aws.ebs: volume %s: waiting for its attachment to %s to finish before detaching it: %w", r.p.VolumeID, self, err)
-		}
-		a.State = now
-	}
-	if a == nil || a.State == types.VolumeAttachmentStateDetached {
+	if a := ebsAttachmentTo(v, self); a == nil || a.State == types.VolumeAttachmentStateDetached {
 		return nil
 	}
-	if a.State != types.VolumeAttachmentStateDetaching {
-		if err := r.detach(ctx, self, false); err != nil {
-			return err
-		}
-	}
+	// One loop sends the detach and waits for it. EC2 may refuse to
+	// detach an attachment that is still attaching (IncorrectState): an
+	// attach it applied after a start gave up on it ends here. So a look
+	// that finds the attachment attaching or attached, while no detach was
+	// accepted, sends it again; one found detaching is only waited for.
+	sent := false
+	var refused types.VolumeAttachmentState
+	var derr error
 	err = r.poll(ctx, r.stopTimeout, func(v *types.Volume) bool {
 		a := ebsAttachmentTo(v, self)
-		return a == nil || a.State == types.VolumeAttachmentStateDetached
+		if a == nil || a.State == types.VolumeAttachmentStateDetached {
+			return true
+		}
+		if sent || derr != nil || a.State != types.VolumeAttachmentStateAttached && a.State != types.VolumeAttachmentStateAttaching {
+			return false
+		}
+		var wasRefused bool
+		if wasRefused, derr = r.detach(ctx, self, false); derr == nil {
+			sent = !wasRefused
+			if wasRefused {
+				refused = a.State
+			}
+		}
+		return derr != nil // a failed detach ends the wait: the stop fails now
 	})
+	if derr != nil {
+		return derr
+	}
 	if err != nil {
+		if !sent && refused != "" {
+			return fmt.Errorf("aws.ebs: volume %s: EC2 refused to detach it from %s while it was %s (IncorrectState), until the stop's time ran out: %w", r.p.VolumeID, self, refused, err)
+		}
 		return fmt.Errorf("aws.ebs: volume %s: waiting to be detached from %s: %w", r.p.VolumeID, self, err)
 	}
 	r.log.Info("detached", "volume", r.p.VolumeID, "instance", self, "epoch", tok.Epoch)
@@ -349,10 +352,14 @@ func (r *EBSResource) describeWithin(ctx context.Context, d time.Duration) (*typ
 	return nil, fmt.Errorf("aws.ebs: volume %s not found", r.p.VolumeID)
 }
 
-func (r *EBSResource) detach(ctx context.Context, instanceID string, force bool) error {
+// detach sends DetachVolume. refused is EC2's IncorrectState: the
+// attachment is already detaching, or still attaching (EC2 may refuse to
+// detach it until it is attached); the caller's wait decides which. An
+// attachment already gone is not an error.
+func (r *EBSResource) detach(ctx context.Context, instanceID string, force bool) (refused bool, err error) {
 	cctx, cancel := context.WithTimeout(ctx, r.callTimeout)
 	defer cancel()
-	_, err := r.client.DetachVolume(cctx, &ec2.DetachVolumeInput{
+	_, err = r.client.DetachVolume(cctx, &ec2.DetachVolumeInput{
 		VolumeId:   aws.String(r.p.VolumeID),
 		InstanceId: aws.String(instanceID),
 		Force:      aws.Bool(force),
@@ -362,14 +369,13 @@ func (r *EBSResource) detach(ctx context.Context, instanceID string, force bool)
 		if errors.As(err, &ae) {
 			switch ae.ErrorCode() {
 			case "IncorrectState", "InvalidAttachment.NotFound":
-				// Already detaching or detached: the wait that follows decides.
-				r.log.Debug("DetachVolume: already on its way", "volume", r.p.VolumeID, "instance", instanceID, "code", ae.ErrorCode())
-				return nil
+				r.log.Debug("DetachVolume refused for the attachment's state", "volume", r.p.VolumeID, "instance", instanceID, "code", ae.ErrorCode())
+				return ae.ErrorCode() == "IncorrectState", nil
 			}
 		}
-		return fmt.Errorf("aws.ebs: DetachVolume %s from %s (force=%t): %s", r.p.VolumeID, instanceID, force, describeAPIError(err))
+		return false, fmt.Errorf("aws.ebs: DetachVolume %s from %s (force=%t): %s", r.p.VolumeID, instanceID, force, describeAPIError(err))
 	}
-	return nil
+	return false, nil
 }
 
 func (r *EBSResource) waitAvailable(ctx context.Context) error {

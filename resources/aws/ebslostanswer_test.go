@@ -178,66 +178,88 @@ func TestEBSAttachOutOfTimeLooksBriefly(t *testing.T) {
 	}
 }
 
-// TestEBSStopWaitsForAnAttachThenDetaches: a stop that meets its volume
+// TestEBSStopDetachesAnAttachingVolume: a stop that meets its volume
 // still attaching here (an attach EC2 applied after the start gave up on
-// it) waits until it is attached, then detaches it. EC2 refuses to detach
-// an attaching volume (IncorrectState); the stop used to take that for
-// "already detaching", wait for a detach that never came, and fail (a
-// failed stop: only a fenced takeover moves the group then). moto attaches
-// at once, so the middleware shows the attachment attaching to the first
-// looks and refuses the detach meanwhile, as EC2 does.
-func TestEBSStopWaitsForAnAttachThenDetaches(t *testing.T) {
-	f := newDNSEBSFixture(t)
-	a := f.instance(t, "10.0.110.223", false)
-	vol := f.volume(t, false)
-	env := f.env(t, a)
-	cfg := f.cfg.Copy()
-	var mu sync.Mutex
-	attachingLooks, refused := 0, 0
-	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
-		mw := middleware.FinalizeMiddlewareFunc("stillAttaching",
-			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				mu.Lock()
-				attaching := attachingLooks > 0
-				mu.Unlock()
-				switch middleware.GetOperationName(ctx) {
-				case "DetachVolume":
-					if attaching {
+// it) detaches it, whether EC2 refuses to detach while attaching
+// (IncorrectState; the stop sends the detach again once a look sees it
+// attached) or accepts it (a stuck attach: the stop must not wait for the
+// attach to finish). The stop used to take the refusal for "already
+// detaching" and wait for a detach that never came: a failed stop, which
+// leaves the group to a fenced takeover. moto attaches at once, so the
+// middleware shows the attachment attaching to the first looks.
+func TestEBSStopDetachesAnAttachingVolume(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		looks       int  // looks that see the attachment attaching
+		refuse      bool // EC2 refuses to detach while attaching
+		wantRefused int
+	}{
+		{"refused while attaching", 3, true, 1},
+		{"stuck attach, detach accepted", 1 << 20, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDNSEBSFixture(t)
+			a := f.instance(t, "10.0.110.223", false)
+			vol := f.volume(t, false)
+			env := f.env(t, a)
+			cfg := f.cfg.Copy()
+			var mu sync.Mutex
+			attachingLooks, refused := 0, 0
+			cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
+				mw := middleware.FinalizeMiddlewareFunc("stillAttaching",
+					func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 						mu.Lock()
-						refused++
+						attaching := attachingLooks > 0
 						mu.Unlock()
-						return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{
-							Code: "IncorrectState", Message: fmt.Sprintf("Volume '%s' is in the 'attaching' state.", vol), Fault: smithy.FaultClient}
-					}
-				case "DescribeVolumes":
-					out, md, err := next.HandleFinalize(ctx, in)
-					if dv, ok := out.Result.(*ec2.DescribeVolumesOutput); ok && err == nil && attaching {
-						for i := range dv.Volumes {
-							for j := range dv.Volumes[i].Attachments {
-								dv.Volumes[i].Attachments[j].State = ec2types.VolumeAttachmentStateAttaching
+						switch middleware.GetOperationName(ctx) {
+						case "DetachVolume":
+							if attaching && tc.refuse {
+								mu.Lock()
+								refused++
+								mu.Unlock()
+								return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{
+									Code: "IncorrectState", Message: fmt.Sprintf("Volume '%s' is in the 'attaching' state.", vol), Fault: smithy.FaultClient}
 							}
+							mu.Lock()
+							attachingLooks = 0 // detaching now (moto detaches at once)
+							mu.Unlock()
+						case "DescribeVolumes":
+							out, md, err := next.HandleFinalize(ctx, in)
+							if dv, ok := out.Result.(*ec2.DescribeVolumesOutput); ok && err == nil && attaching {
+								for i := range dv.Volumes {
+									for j := range dv.Volumes[i].Attachments {
+										dv.Volumes[i].Attachments[j].State = ec2types.VolumeAttachmentStateAttaching
+									}
+								}
+								mu.Lock()
+								attachingLooks--
+								mu.Unlock()
+							}
+							return out, md, err
 						}
-						mu.Lock()
-						attachingLooks--
-						mu.Unlock()
-					}
-					return out, md, err
-				}
-				return next.HandleFinalize(ctx, in)
+						return next.HandleFinalize(ctx, in)
+					})
+				return s.Finalize.Insert(mw, "Retry", middleware.After)
 			})
-		return s.Finalize.Insert(mw, "Retry", middleware.After)
-	})
-	env.Cloud = &cfg
-	r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\nstop_timeout: 5s\n", vol), env)
-	ctx := dnsebsCtx(t)
-	if err := r.Start(ctx, ebsTok("a", 1)); err != nil {
-		t.Fatal(err)
+			env.Cloud = &cfg
+			r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\nstop_timeout: 5s\n", vol), env)
+			ctx := dnsebsCtx(t)
+			if err := r.Start(ctx, ebsTok("a", 1)); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			attachingLooks = tc.looks
+			mu.Unlock()
+			err := r.Stop(ctx, ebsTok("a", 1))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Fatalf("stop of a volume still attaching here: %v (detaches refused while attaching: %d)", err, refused)
+			}
+			if refused != tc.wantRefused {
+				t.Fatalf("%d detaches refused while attaching, want %d", refused, tc.wantRefused)
+			}
+			wantAttachments(t, f, vol, ec2types.VolumeStateAvailable)
+		})
 	}
-	mu.Lock()
-	attachingLooks = 3
-	mu.Unlock()
-	if err := r.Stop(ctx, ebsTok("a", 1)); err != nil {
-		t.Fatalf("stop of a volume still attaching here: %v (detaches refused while attaching: %d)", err, refused)
-	}
-	wantAttachments(t, f, vol, ec2types.VolumeStateAvailable)
 }
