@@ -159,8 +159,12 @@ func (r *EBSResource) Start(ctx context.Context, tok resources.Token) error {
 		others = append(others, id)
 		r.log.Warn("volume is attached to another instance; detaching it", "volume", r.p.VolumeID,
 			"instance", id, "state", string(a.State), "force", r.p.forceDetach(), "epoch", tok.Epoch)
-		// Refused (IncorrectState): already detaching, or attaching; the
-		// wait for the volume to become available decides.
+		// Refused (IncorrectState): already detaching, or still
+		// attaching. The wait for the volume to become available decides;
+		// an attachment that was attaching and then completes is not
+		// detached again, so that wait runs out (wait_timeout) and the
+		// start fails (not fixed: the old owner must have been fenced in
+		// the middle of its own attach, and a force detach is refused).
 		if _, err := r.detach(ctx, id, r.p.forceDetach()); err != nil {
 			return err
 		}
@@ -248,50 +252,70 @@ func (r *EBSResource) Stop(ctx context.Context, tok resources.Token) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.stopTimeout)
 	defer cancel()
+	return r.detachHere(ctx, tok)
+}
+
+// detachHere looks at the volume and detaches it from this instance until
+// a look finds no attachment here, within ctx. Every look that finds the
+// attachment attached or attaching sends DetachVolume: EC2 may refuse it
+// while attaching (IncorrectState; an attach it applied after a start gave
+// up on it ends here), may not see a late attach yet (not found), and a
+// detach sent again is harmless (refused while detaching, not found once
+// gone). A look that finds it detaching or busy only waits. After a
+// detach EC2 took, the next look is at once (a volume nothing holds
+// detaches quickly), then at r.MinDelay doubling up to r.MaxDelay. A
+// detach or a look that fails with anything but running out of time fails
+// the stop at once: a failed stop moves the group by a fenced takeover,
+// and waiting would only delay it.
+func (r *EBSResource) detachHere(ctx context.Context, tok resources.Token) error {
 	self := r.env.InstanceID
-	v, err := r.describe(ctx)
-	if err != nil {
-		return err
-	}
-	if a := ebsAttachmentTo(v, self); a == nil || a.State == types.VolumeAttachmentStateDetached {
-		return nil
-	}
-	// One loop sends the detach and waits for it. EC2 may refuse to
-	// detach an attachment that is still attaching (IncorrectState): an
-	// attach it applied after a start gave up on it ends here. So a look
-	// that finds the attachment attaching or attached, while no detach was
-	// accepted, sends it again; one found detaching is only waited for.
-	sent := false
-	var refused types.VolumeAttachmentState
-	var derr error
-	err = r.poll(ctx, r.stopTimeout, func(v *types.Volume) bool {
-		a := ebsAttachmentTo(v, self)
-		if a == nil || a.State == types.VolumeAttachmentStateDetached {
-			return true
-		}
-		if sent || derr != nil || a.State != types.VolumeAttachmentStateAttached && a.State != types.VolumeAttachmentStateAttaching {
-			return false
-		}
-		var wasRefused bool
-		if wasRefused, derr = r.detach(ctx, self, false); derr == nil {
-			sent = !wasRefused
-			if wasRefused {
-				refused = a.State
+	seen := false                                // a look found an attachment here
+	var refusedWhile types.VolumeAttachmentState // the state the last look's detach was refused in
+	var last string                              // what the last look found
+	delay, atOnce := r.MinDelay, false
+	for {
+		v, err := r.describe(ctx)
+		switch {
+		case err != nil && !ranOutOfTime(err):
+			return err
+		case err != nil:
+			last = err.Error()
+		default:
+			a := ebsAttachmentTo(v, self)
+			if a == nil || a.State == types.VolumeAttachmentStateDetached {
+				if seen {
+					r.log.Info("detached", "volume", r.p.VolumeID, "instance", self, "epoch", tok.Epoch)
+				}
+				return nil
+			}
+			seen, refusedWhile = true, ""
+			last = fmt.Sprintf("state %s, attachments %s", v.State, ebsAttachmentsString(v))
+			if a.State == types.VolumeAttachmentStateAttached || a.State == types.VolumeAttachmentStateAttaching {
+				refused, derr := r.detach(ctx, self, false)
+				switch {
+				case derr != nil && !ranOutOfTime(derr):
+					return derr
+				case derr != nil:
+					last = derr.Error()
+				case refused:
+					refusedWhile = a.State
+				case !atOnce:
+					atOnce = true
+					continue // EC2 took it: look again at once
+				}
 			}
 		}
-		return derr != nil // a failed detach ends the wait: the stop fails now
-	})
-	if derr != nil {
-		return derr
-	}
-	if err != nil {
-		if !sent && refused != "" {
-			return fmt.Errorf("aws.ebs: volume %s: EC2 refused to detach it from %s while it was %s (IncorrectState), until the stop's time ran out: %w", r.p.VolumeID, self, refused, err)
+		atOnce = false
+		select {
+		case <-ctx.Done():
+			if refusedWhile != "" {
+				return fmt.Errorf("aws.ebs: volume %s: EC2 refused to detach it from %s while it was %s (IncorrectState) until the stop's time ran out (last: %s): %w", r.p.VolumeID, self, refusedWhile, last, ctx.Err())
+			}
+			return fmt.Errorf("aws.ebs: volume %s: waiting to be detached from %s: not done in time (last: %s): %w", r.p.VolumeID, self, last, ctx.Err())
+		case <-time.After(delay):
 		}
-		return fmt.Errorf("aws.ebs: volume %s: waiting to be detached from %s: %w", r.p.VolumeID, self, err)
+		delay = min(2*delay, r.MaxDelay)
 	}
-	r.log.Info("detached", "volume", r.p.VolumeID, "instance", self, "epoch", tok.Epoch)
-	return nil
 }
 
 // Check implements resources.Resource: the volume is attached here.

@@ -7,13 +7,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/raftha/raftha/resources"
 	awsres "github.com/raftha/raftha/resources/aws"
 )
+
+// ebsOnOneInstance is a fixture with one instance at ip and one volume,
+// the instance's resource environment and a copy of the fixture's AWS
+// configuration for the test's middleware.
+func ebsOnOneInstance(t *testing.T, ip string) (f *dnsebsFixture, instance, vol string, env resources.Env, cfg aws.Config) {
+	f = newDNSEBSFixture(t)
+	instance = f.instance(t, ip, false)
+	return f, instance, f.volume(t, false), f.env(t, instance), f.cfg.Copy()
+}
 
 // errAnswerLost is an attempt's error after EC2 applied the request: the
 // answer never came back (a load balancer's 5xx, a reset connection). The
@@ -23,98 +34,69 @@ type errAnswerLost struct{}
 func (errAnswerLost) Error() string        { return "connection reset after the request was sent" }
 func (errAnswerLost) RetryableError() bool { return true }
 
-// TestEBSAttachAnswerLostThenRefused: the start's AttachVolume reaches
-// EC2 and is applied, but its answer is lost; the retryer sends it again
-// and EC2 refuses it, as it does for a volume already attached
-// (VolumeInUse; moto would accept it, so the middleware answers for EC2).
-// The start sees the volume attached here and goes on; it does not fail
-// the group on an attach that worked.
-func TestEBSAttachAnswerLostThenRefused(t *testing.T) {
-	f := newDNSEBSFixture(t)
-	a := f.instance(t, "10.0.110.220", false)
-	vol := f.volume(t, false)
-	env := f.env(t, a)
-	cfg := f.cfg.Copy()
-	var mu sync.Mutex
-	attempts := 0
-	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
-		mw := middleware.FinalizeMiddlewareFunc("loseAttachAnswer",
-			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				if middleware.GetOperationName(ctx) != "AttachVolume" {
-					return next.HandleFinalize(ctx, in)
-				}
-				mu.Lock()
-				attempts++
-				n := attempts
-				mu.Unlock()
-				if n == 1 {
-					out, md, err := next.HandleFinalize(ctx, in) // applied by EC2 (moto)
-					if err != nil {
-						return out, md, err
-					}
-					return out, md, errAnswerLost{}
-				}
-				return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{
-					Code: "VolumeInUse", Message: fmt.Sprintf("%s is already attached to an instance", vol), Fault: smithy.FaultClient}
+// TestEBSAttachAppliedButAnswerLost: the start's AttachVolume reaches EC2
+// and is applied, but its answer is lost, and the retries that follow
+// fail:
+//   - refused: EC2 refuses the retry, as it does for a volume already
+//     attached (VolumeInUse; moto would accept it, so the middleware
+//     answers for EC2);
+//   - throttled until the deadline: every retry is throttled until the
+//     call's deadline (EC2 throttles mutating calls apart from reads in a
+//     mass takeover), so the attach ran out of time.
+//
+// Either way the look after the failed attach sees the volume attached
+// here, and the group comes online: it does not fail, detach and move on
+// an attach that worked.
+func TestEBSAttachAppliedButAnswerLost(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		then        error
+		callTimeout time.Duration
+		minAttempts int
+	}{
+		{"refused", &smithy.GenericAPIError{Code: "VolumeInUse", Message: "the volume is already attached to an instance", Fault: smithy.FaultClient}, 10 * time.Second, 2},
+		{"throttled until the deadline", &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Fault: smithy.FaultClient}, 2 * time.Second, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, a, vol, env, cfg := ebsOnOneInstance(t, "10.0.110.220")
+			var mu sync.Mutex
+			attempts := 0
+			cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
+				mw := middleware.FinalizeMiddlewareFunc("loseAttachAnswer",
+					func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+						if middleware.GetOperationName(ctx) != "AttachVolume" {
+							return next.HandleFinalize(ctx, in)
+						}
+						mu.Lock()
+						attempts++
+						n := attempts
+						mu.Unlock()
+						if n == 1 {
+							out, md, err := next.HandleFinalize(ctx, in) // applied by EC2 (moto)
+							if err != nil {
+								return out, md, err
+							}
+							return out, md, errAnswerLost{}
+						}
+						return middleware.FinalizeOutput{}, middleware.Metadata{}, tc.then
+					})
+				return s.Finalize.Insert(mw, "Retry", middleware.After)
 			})
-		return s.Finalize.Insert(mw, "Retry", middleware.After)
-	})
-	env.Cloud = &cfg
-	r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\n", vol), env)
-	if err := r.Start(dnsebsCtx(t), ebsTok("a", 1)); err != nil {
-		t.Fatalf("start after an applied attach whose answer was lost: %v (AttachVolume attempts: %d)", err, attempts)
+			env.Cloud, env.CallTimeout = &cfg, tc.callTimeout
+			r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\n", vol), env)
+			err := r.Start(dnsebsCtx(t), ebsTok("a", 1))
+			mu.Lock()
+			n := attempts
+			mu.Unlock()
+			if err != nil {
+				t.Fatalf("start after an applied attach whose answer was lost: %v (AttachVolume attempts: %d)", err, n)
+			}
+			if n < tc.minAttempts {
+				t.Fatalf("AttachVolume was sent %d times; the test needs at least %d", n, tc.minAttempts)
+			}
+			wantAttachments(t, f, vol, ec2types.VolumeStateInUse, a+":attached")
+		})
 	}
-	if attempts < 2 {
-		t.Fatalf("AttachVolume was sent %d times; the test needs the retry to meet the refusal", attempts)
-	}
-	wantAttachments(t, f, vol, ec2types.VolumeStateInUse, a+":attached")
-}
-
-// TestEBSAttachAppliedThenThrottledComesOnline: the start's AttachVolume
-// is applied but its answer lost, and every retry is throttled until the
-// call's deadline (EC2 throttles mutating calls apart from reads in a
-// mass takeover). The attach ran out of time, yet the look after it sees
-// the volume attaching here, and the group comes online instead of
-// failing, stopping (a detach) and moving.
-func TestEBSAttachAppliedThenThrottledComesOnline(t *testing.T) {
-	f := newDNSEBSFixture(t)
-	a := f.instance(t, "10.0.110.222", false)
-	vol := f.volume(t, false)
-	env := f.env(t, a)
-	cfg := f.cfg.Copy()
-	var mu sync.Mutex
-	attempts := 0
-	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
-		mw := middleware.FinalizeMiddlewareFunc("applyThenThrottle",
-			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				if middleware.GetOperationName(ctx) != "AttachVolume" {
-					return next.HandleFinalize(ctx, in)
-				}
-				mu.Lock()
-				attempts++
-				n := attempts
-				mu.Unlock()
-				if n == 1 {
-					out, md, err := next.HandleFinalize(ctx, in) // applied by EC2 (moto)
-					if err != nil {
-						return out, md, err
-					}
-					return out, md, errAnswerLost{}
-				}
-				return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{
-					Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Fault: smithy.FaultClient}
-			})
-		return s.Finalize.Insert(mw, "Retry", middleware.After)
-	})
-	env.Cloud, env.CallTimeout = &cfg, 2*time.Second
-	r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\n", vol), env)
-	if err := r.Start(dnsebsCtx(t), ebsTok("a", 1)); err != nil {
-		t.Fatalf("start after an applied attach whose retries were throttled until the deadline: %v (AttachVolume attempts: %d)", err, attempts)
-	}
-	if attempts < 3 {
-		t.Fatalf("AttachVolume was sent %d times; the test needs throttled retries after the applied one", attempts)
-	}
-	wantAttachments(t, f, vol, ec2types.VolumeStateInUse, a+":attached")
 }
 
 // TestEBSAttachOutOfTimeLooksBriefly: with the API down from the start's
@@ -123,11 +105,7 @@ func TestEBSAttachAppliedThenThrottledComesOnline(t *testing.T) {
 // timeout: the failed start's stop, which looks again and detaches what
 // EC2 applied, is not delayed by a whole call timeout more.
 func TestEBSAttachOutOfTimeLooksBriefly(t *testing.T) {
-	f := newDNSEBSFixture(t)
-	a := f.instance(t, "10.0.110.221", false)
-	vol := f.volume(t, false)
-	env := f.env(t, a)
-	cfg := f.cfg.Copy()
+	_, _, vol, env, cfg := ebsOnOneInstance(t, "10.0.110.221")
 	const callTimeout = 6 * time.Second
 	var mu sync.Mutex
 	attached := false
@@ -180,29 +158,30 @@ func TestEBSAttachOutOfTimeLooksBriefly(t *testing.T) {
 
 // TestEBSStopDetachesAnAttachingVolume: a stop that meets its volume
 // still attaching here (an attach EC2 applied after the start gave up on
-// it) detaches it, whether EC2 refuses to detach while attaching
-// (IncorrectState; the stop sends the detach again once a look sees it
-// attached) or accepts it (a stuck attach: the stop must not wait for the
-// attach to finish). The stop used to take the refusal for "already
-// detaching" and wait for a detach that never came: a failed stop, which
-// leaves the group to a fenced takeover. moto attaches at once, so the
-// middleware shows the attachment attaching to the first looks.
+// it) detaches it, whatever EC2 answers a detach while attaching:
+//   - refused (IncorrectState): the stop sends it again once a look sees
+//     the volume attached (it used to take the refusal for "already
+//     detaching" and wait for a detach that never came: a failed stop,
+//     which leaves the group to a fenced takeover);
+//   - accepted, with the attach stuck: the stop must not wait for the
+//     attach to finish;
+//   - not found (the detach does not see the late attach yet): the stop
+//     sends it again too.
+//
+// moto attaches at once, so the middleware shows the attachment attaching
+// to the first looks and answers the detach meanwhile.
 func TestEBSStopDetachesAnAttachingVolume(t *testing.T) {
 	for _, tc := range []struct {
-		name        string
-		looks       int  // looks that see the attachment attaching
-		refuse      bool // EC2 refuses to detach while attaching
-		wantRefused int
+		name  string
+		looks int    // looks that see the attachment attaching
+		code  string // EC2's answer to a detach while attaching; "" takes it
 	}{
-		{"refused while attaching", 3, true, 1},
-		{"stuck attach, detach accepted", 1 << 20, false, 0},
+		{"refused while attaching", 3, "IncorrectState"},
+		{"stuck attach, detach accepted", 1 << 20, ""},
+		{"late attach not yet seen by the detach", 3, "InvalidAttachment.NotFound"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newDNSEBSFixture(t)
-			a := f.instance(t, "10.0.110.223", false)
-			vol := f.volume(t, false)
-			env := f.env(t, a)
-			cfg := f.cfg.Copy()
+			f, _, vol, env, cfg := ebsOnOneInstance(t, "10.0.110.223")
 			var mu sync.Mutex
 			attachingLooks, refused := 0, 0
 			cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
@@ -213,12 +192,12 @@ func TestEBSStopDetachesAnAttachingVolume(t *testing.T) {
 						mu.Unlock()
 						switch middleware.GetOperationName(ctx) {
 						case "DetachVolume":
-							if attaching && tc.refuse {
+							if attaching && tc.code != "" {
 								mu.Lock()
 								refused++
 								mu.Unlock()
 								return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{
-									Code: "IncorrectState", Message: fmt.Sprintf("Volume '%s' is in the 'attaching' state.", vol), Fault: smithy.FaultClient}
+									Code: tc.code, Message: fmt.Sprintf("answered for volume %s while it is attaching", vol), Fault: smithy.FaultClient}
 							}
 							mu.Lock()
 							attachingLooks = 0 // detaching now (moto detaches at once)
@@ -256,8 +235,8 @@ func TestEBSStopDetachesAnAttachingVolume(t *testing.T) {
 			if err != nil {
 				t.Fatalf("stop of a volume still attaching here: %v (detaches refused while attaching: %d)", err, refused)
 			}
-			if refused != tc.wantRefused {
-				t.Fatalf("%d detaches refused while attaching, want %d", refused, tc.wantRefused)
+			if (tc.code != "") != (refused > 0) {
+				t.Fatalf("%d detaches answered %q while attaching: the case did not happen", refused, tc.code)
 			}
 			wantAttachments(t, f, vol, ec2types.VolumeStateAvailable)
 		})
