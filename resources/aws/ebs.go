@@ -366,7 +366,9 @@ func (r *EBSResource) describeWithin(ctx context.Context, d time.Duration) (*typ
 	defer cancel()
 	out, err := r.client.DescribeVolumes(cctx, &ec2.DescribeVolumesInput{VolumeIds: []string{r.p.VolumeID}}, ec2Opts(cctx))
 	if err != nil {
-		return nil, fmt.Errorf("aws.ebs: DescribeVolumes %s: %s", r.p.VolumeID, describeAPIError(err))
+		// The SDK's error stays reachable: detachHere tries a look that
+		// ran out of time again.
+		return nil, &callError{msg: fmt.Sprintf("aws.ebs: DescribeVolumes %s: %s", r.p.VolumeID, describeAPIError(err)), err: err}
 	}
 	for i := range out.Volumes {
 		if aws.ToString(out.Volumes[i].VolumeId) == r.p.VolumeID {
@@ -397,7 +399,7 @@ func (r *EBSResource) detach(ctx context.Context, instanceID string, force bool)
 				return ae.ErrorCode() == "IncorrectState", nil
 			}
 		}
-		return false, fmt.Errorf("aws.ebs: DetachVolume %s from %s (force=%t): %s", r.p.VolumeID, instanceID, force, describeAPIError(err))
+		return false, &callError{msg: fmt.Sprintf("aws.ebs: DetachVolume %s from %s (force=%t): %s", r.p.VolumeID, instanceID, force, describeAPIError(err)), err: err}
 	}
 	return false, nil
 }

@@ -242,3 +242,54 @@ func TestEBSStopDetachesAnAttachingVolume(t *testing.T) {
 		})
 	}
 }
+
+// TestEBSStopLooksAgainAfterALookRanOutOfTime: the look right after the
+// stop's detach hangs for its whole call timeout (the API slow for a
+// moment); the stop looks again while stop_timeout lasts and succeeds. It
+// used to fail at once: the look's error had lost the SDK's deadline, so
+// it was not known to have run out of time, and a failed stop leaves the
+// group to a fenced takeover.
+func TestEBSStopLooksAgainAfterALookRanOutOfTime(t *testing.T) {
+	f, _, vol, env, cfg := ebsOnOneInstance(t, "10.0.110.224")
+	var mu sync.Mutex
+	detached, hung := false, 0
+	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("hangOneLook",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				mu.Lock()
+				op := middleware.GetOperationName(ctx)
+				hang := op == "DescribeVolumes" && detached && hung == 0
+				if hang {
+					hung++
+				}
+				mu.Unlock()
+				if hang {
+					<-ctx.Done() // the whole call, every attempt
+					return middleware.InitializeOutput{}, middleware.Metadata{}, ctx.Err()
+				}
+				out, md, err := next.HandleInitialize(ctx, in)
+				if op == "DetachVolume" && err == nil {
+					mu.Lock()
+					detached = true
+					mu.Unlock()
+				}
+				return out, md, err
+			}), middleware.After)
+	})
+	env.Cloud, env.CallTimeout = &cfg, time.Second
+	r := dnsebsMustBuild(t, awsres.EBSType, fmt.Sprintf("volume_id: %s\ndevice: /dev/xvdf\nwait_timeout: 30s\nstop_timeout: 5s\n", vol), env)
+	ctx := dnsebsCtx(t)
+	if err := r.Start(ctx, ebsTok("a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Stop(ctx, ebsTok("a", 1))
+	mu.Lock()
+	defer mu.Unlock()
+	if hung != 1 {
+		t.Fatalf("%d looks hung after the detach, want 1 (the case did not happen; stop: %v)", hung, err)
+	}
+	if err != nil {
+		t.Fatalf("stop whose look after the detach ran out of time (call timeout 1s, stop_timeout 5s): %v", err)
+	}
+	wantAttachments(t, f, vol, ec2types.VolumeStateAvailable)
+}
