@@ -118,8 +118,9 @@ func (a *API) execTrace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ended := a.wait(r, d, buf.full)
-	// Stop returns once the runtime wrote the trace's last byte to buf;
-	// a trace started after it (by the embedding program) is not ours.
+	// Stop returns once the runtime wrote the trace's last byte to buf.
+	// runtime/trace has one trace per process: should the embedding
+	// program stop ours and start its own meanwhile, this stops theirs.
 	trace.Stop()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.len()))
