@@ -355,8 +355,7 @@ func (r *DNSResource) change(ctx context.Context, tok resources.Token, action r5
 		},
 	}, r53Opts(cctx))
 	if err != nil {
-		return "", &callError{msg: fmt.Sprintf("aws.dns: ChangeResourceRecordSets %s %s %s in hosted zone %s: %s",
-			action, r.fqdn, r.rtype, r.zone, describeAPIError(err)), err: err}
+		return "", newCallError(err, "aws.dns: ChangeResourceRecordSets %s %s %s in hosted zone %s", action, r.fqdn, r.rtype, r.zone)
 	}
 	if out.ChangeInfo == nil || out.ChangeInfo.Id == nil {
 		return "", fmt.Errorf("aws.dns: ChangeResourceRecordSets %s %s in hosted zone %s returned no change id", action, r.fqdn, r.zone)

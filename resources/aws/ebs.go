@@ -368,7 +368,7 @@ func (r *EBSResource) describeWithin(ctx context.Context, d time.Duration) (*typ
 	if err != nil {
 		// The SDK's error stays reachable: detachHere tries a look that
 		// ran out of time again.
-		return nil, &callError{msg: fmt.Sprintf("aws.ebs: DescribeVolumes %s: %s", r.p.VolumeID, describeAPIError(err)), err: err}
+		return nil, newCallError(err, "aws.ebs: DescribeVolumes %s", r.p.VolumeID)
 	}
 	for i := range out.Volumes {
 		if aws.ToString(out.Volumes[i].VolumeId) == r.p.VolumeID {
@@ -399,7 +399,7 @@ func (r *EBSResource) detach(ctx context.Context, instanceID string, force bool)
 				return ae.ErrorCode() == "IncorrectState", nil
 			}
 		}
-		return false, &callError{msg: fmt.Sprintf("aws.ebs: DetachVolume %s from %s (force=%t): %s", r.p.VolumeID, instanceID, force, describeAPIError(err)), err: err}
+		return false, newCallError(err, "aws.ebs: DetachVolume %s from %s (force=%t)", r.p.VolumeID, instanceID, force)
 	}
 	return false, nil
 }

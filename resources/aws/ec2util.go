@@ -66,7 +66,14 @@ func (b *ec2Base) call(ctx context.Context) (context.Context, context.CancelFunc
 // apiError describes a failed call as "kind: Op what: Code: message"
 // and keeps err reachable for errors.As (apiErrorCode).
 func (b *ec2Base) apiError(op, what string, err error) error {
-	return &callError{msg: fmt.Sprintf("%s: %s %s: %s", b.kind, op, what, describeAPIError(err)), err: err}
+	return newCallError(err, "%s: %s %s", b.kind, op, what)
+}
+
+// newCallError is err described as "WHAT: Code: message", WHAT being
+// format and args, with err reachable for errors.As and errors.Is (an
+// AWS error code, or a deadline the caller tries again after).
+func newCallError(err error, format string, args ...any) error {
+	return &callError{msg: fmt.Sprintf(format, args...) + ": " + describeAPIError(err), err: err}
 }
 
 type callError struct {
