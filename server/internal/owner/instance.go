@@ -77,6 +77,18 @@ type worker struct {
 	gaveUp     *fsm.Report
 	gaveUpSent time.Time
 
+	// handedOff is the offline report sent after a planned stop at an
+	// epoch stopped everything of the group here (worker goroutine only;
+	// handedoff.go): the worker never runs a Stop for that epoch again
+	// and re-sends the report, unless the leader already took it
+	// (handedOffTaken), until this member's log moves on.
+	handedOff      *fsm.Report
+	handedOffSent  time.Time
+	handedOffTaken bool
+	// handOffOnStop is the hand-off a stop under way ends with if it
+	// succeeds (set around the call to stopLocal).
+	handOffOnStop *fsm.Report
+
 	// retry is the start retry under way (startretry.go; worker
 	// goroutine only).
 	retry startRetry

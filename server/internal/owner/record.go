@@ -28,6 +28,12 @@ type RunRecord struct {
 	// starts the group again at that epoch and re-sends the report until
 	// the log moves on (a report may commit late).
 	GaveUp *fsm.Report `json:"gave_up,omitempty"`
+	// Stopped is the offline report this node sent once a planned stop
+	// at Epoch had stopped everything of the group here: nothing of it
+	// runs here, and the next owner may already be starting. An agent
+	// that restarts re-sends it while its log still says stopping at
+	// Epoch, and never runs a Stop for Epoch again (handedoff.go).
+	Stopped *fsm.Report `json:"stopped,omitempty"`
 }
 
 // Records are the run records of one member, in data_dir/running.

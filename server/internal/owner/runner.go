@@ -70,8 +70,13 @@ func NewRunner(h Host, o RunnerOptions) (*Runner, error) {
 	}
 	for name, rec := range recs {
 		w := r.newWorker(name)
-		w.gaveUp = rec.GaveUp
+		w.gaveUp, w.handedOff = rec.GaveUp, rec.Stopped
 		if len(rec.Resources) == 0 {
+			// A record without resources says nothing of the group
+			// runs here (a clean stop, or a failed start that was
+			// stopped): no first-sight cleanup, whose Stops would run
+			// while the next owner starts (handedoff.go).
+			w.cleaned = true
 			continue
 		}
 		inst, err := w.build(rec.Resources, rec.Epoch)
@@ -205,13 +210,17 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 		if inst == nil {
 			continue
 		}
+		if !inst.leftover {
+			w.handOffOnStop = w.handOffReport(inst.epoch, "member shut down") // handedoff.go
+		}
 		err := w.stopAtShutdown()
+		w.handOffOnStop = nil
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("group %s (epoch %d) did not stop: %w", w.name, inst.epoch, err))
 			w.reportFailed(rctx, inst.epoch, "stop at shutdown failed: "+err.Error(), true)
 		} else if !inst.leftover {
-			w.report(rctx, inst.epoch, fsm.StateOffline, "member shut down")
+			w.reportShutDown(rctx, inst.epoch)
 		}
 		cancel()
 	}
@@ -365,11 +374,12 @@ func (w *worker) reconcile(ctx context.Context) {
 		}
 		return
 	}
-	if w.gaveUp != nil && (!ok || g.Status.Owner != me || g.Status.Epoch != w.gaveUp.Epoch || !g.Status.Active()) {
+	if w.gaveUp != nil && ok && passedEpoch(g.Status, w.gaveUp.Epoch) { // handedoff.go
 		w.gaveUp = nil // the log has moved on from the epoch given up
 		w.syncRecord()
 	}
 	if !ok {
+		w.forgetDeleted() // handedoff.go
 		if inst != nil {
 			w.stopLocal(ctx, "group deleted")
 		}
@@ -377,6 +387,11 @@ func (w *worker) reconcile(ctx context.Context) {
 	}
 	gs := g.Status
 	mine := gs.Owner == me
+	// A clean stop here whose epoch this member's log has not passed yet:
+	// nothing runs, nothing is to be done but re-send its report.
+	if w.heldByHandOff(ctx, g) { // handedoff.go
+		return
+	}
 
 	// First sight of a group after start with no run record: make sure
 	// nothing of it runs here unless the log says it is ours (an agent
@@ -407,7 +422,11 @@ func (w *worker) reconcile(ctx context.Context) {
 	// when a stop of it has begun (a self-fence whose stop failed is not
 	// undone by a lease that comes back: it is stopped, and reported).
 	if inst != nil && (inst.stopping || !mine || gs.Epoch != inst.epoch || !gs.Active() || gs.State == fsm.StateStopping || gs.State == fsm.StateFencing) {
+		if mine && gs.Epoch == inst.epoch && gs.State == fsm.StateStopping {
+			w.handOffOnStop = w.handOffReport(inst.epoch, "stopped on request") // handedoff.go
+		}
 		err := w.stopLocal(ctx, fmt.Sprintf("log says %s (owner %q, epoch %d)", gs.State, gs.Owner, gs.Epoch))
+		w.handOffOnStop = nil
 		if mine && gs.Epoch == inst.epoch {
 			switch {
 			case gs.State == fsm.StateStopping:

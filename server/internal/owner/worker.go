@@ -191,6 +191,11 @@ func (w *worker) stopLocal(ctx context.Context, why string) error {
 	}
 	w.cleanFailed = false // everything of the group was stopped here just now
 	w.mu.Unlock()
+	// A stop that hands the group off replaces the instance's record with
+	// the hand-off's in one write (handedoff.go).
+	if h := w.handOffOnStop; h != nil && h.Epoch == inst.epoch {
+		w.handedOff, w.handedOffTaken = h, false
+	}
 	if err := w.syncRecord(); err != nil {
 		w.log.Error("run record not updated after a clean stop", "error", err)
 	}
@@ -258,14 +263,17 @@ func (w *worker) syncRecord() error {
 	w.mu.Lock()
 	inst := w.inst
 	w.mu.Unlock()
-	if inst == nil && w.gaveUp == nil {
+	if inst == nil && w.gaveUp == nil && w.handedOff == nil {
 		return s.records.Remove(w.name)
 	}
-	rec := RunRecord{Group: w.name, GaveUp: w.gaveUp}
-	if inst != nil {
+	rec := RunRecord{Group: w.name, GaveUp: w.gaveUp, Stopped: w.handedOff}
+	switch {
+	case inst != nil:
 		rec.Epoch, rec.Resources = inst.epoch, inst.spec
-	} else {
+	case w.gaveUp != nil:
 		rec.Epoch = w.gaveUp.Epoch
+	default:
+		rec.Epoch = w.handedOff.Epoch
 	}
 	if err := s.records.Write(rec); err != nil {
 		return err
@@ -283,11 +291,7 @@ func (w *worker) reportStopped(ctx context.Context, epoch uint64, stopErr error)
 		w.reportFailed(ctx, epoch, "stop failed: "+stopErr.Error(), true)
 		return
 	}
-	w.report(ctx, epoch, fsm.StateOffline, "stopped on request")
-}
-
-func (w *worker) report(ctx context.Context, epoch uint64, state fsm.GroupState, reason string) {
-	w.reportState(ctx, &fsm.Report{Group: w.name, Epoch: epoch, State: state, Reason: reason})
+	w.handOff(ctx, epoch, "stopped on request") // handedoff.go
 }
 
 // reportFailed reports the group failed here; stopFailed says its
@@ -314,19 +318,33 @@ func (w *worker) reportFailed(ctx context.Context, epoch uint64, reason string, 
 
 // resendGaveUp re-sends the failed report, at most once a heartbeat.
 func (w *worker) resendGaveUp(ctx context.Context) {
-	hb := w.r.s.cfg.Timing.Heartbeat.D()
-	if wait := hb - time.Since(w.gaveUpSent); wait > 0 {
-		time.AfterFunc(wait, w.poke)
-		return
-	}
-	w.gaveUpSent = time.Now()
-	w.r.s.logLimit.Log(w.log, hclog.Info, "resend/"+w.name, "re-sending the failed report; not starting again at this epoch", "epoch", w.gaveUp.Epoch)
-	r := *w.gaveUp
-	w.reportState(ctx, &r)
-	time.AfterFunc(hb, w.poke)
+	w.resend(ctx, w.gaveUp, &w.gaveUpSent, "re-sending the failed report; not starting again at this epoch")
 }
 
-func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
+// resend re-sends rep if the last send (*sent) was a heartbeat ago or
+// more, and wakes the worker a heartbeat later to look again; otherwise
+// it wakes the worker when that heartbeat is up. It returns the send's
+// error, or errNotSent when it did not send.
+func (w *worker) resend(ctx context.Context, rep *fsm.Report, sent *time.Time, msg string) error {
+	hb := w.r.s.cfg.Timing.Heartbeat.D()
+	if wait := hb - time.Since(*sent); wait > 0 {
+		time.AfterFunc(wait, w.poke)
+		return errNotSent
+	}
+	*sent = time.Now()
+	w.r.s.logLimit.Log(w.log, hclog.Info, "resend/"+w.name+"/"+string(rep.State), msg, "epoch", rep.Epoch)
+	r := *rep
+	err := w.reportState(ctx, &r)
+	time.AfterFunc(hb, w.poke)
+	return err
+}
+
+// errNotSent: resend did not send, the last send being too recent.
+var errNotSent = errors.New("not re-sent yet")
+
+// reportState commits r through the leader; its error says only that
+// the commit was not confirmed (it may still have been applied).
+func (w *worker) reportState(ctx context.Context, r *fsm.Report) error {
 	s := w.r.s
 	epoch, state := r.Epoch, r.State
 	r.Header, r.Node = s.host.Header(), s.cfg.NodeID
@@ -344,4 +362,5 @@ func (w *worker) reportState(ctx context.Context, r *fsm.Report) {
 	if err != nil {
 		s.logLimit.Log(w.log, hclog.Warn, "report/"+w.name+"/"+string(state), "report not recorded; will retry", "state", state, "epoch", epoch, "error", err)
 	}
+	return err
 }
