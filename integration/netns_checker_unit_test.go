@@ -110,3 +110,29 @@ func TestMountRefusalKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestLogWindowKeepsTheRunnerLinesAroundAViolation: logAround's window
+// keeps the runner's lines stamped within it, from the member named, and
+// nothing else (raft lines, lines outside it, unstamped lines).
+func TestLogWindowKeepsTheRunnerLinesAroundAViolation(t *testing.T) {
+	log := strings.Join([]string{
+		`2026-11-30T14:16:11.000Z [INFO]  raftha.runner: stopping group: group=db member=n2 epoch=28`,
+		`2026-11-30T14:16:12.500Z [INFO]  raftha.runner.shared: unmounting: group=db member=n2`,
+		`2026-11-30T14:16:13.000Z [INFO]  raftha.raft: entering follower state: member=n2`,
+		`        continuation of a multi-line value`,
+		`2026-11-30T14:16:13.900Z [WARN]  raftha.runner: report not recorded; will retry: group=db member=n2 state=failed epoch=28`,
+		`2026-11-30T14:16:15.000Z [INFO]  raftha.runner: group online: group=db member=n2 epoch=40`,
+	}, "\n")
+	at, ok := logStamp(`2026-11-30T14:16:13.931Z [ERROR] raftha.runner: resource failed to start`)
+	if !ok {
+		t.Fatal("the violation's stamp was not read")
+	}
+	got := windowOf("n2", log, at.Add(-logBefore), at.Add(logAfter))
+	want := []string{
+		"n2: 2026-11-30T14:16:12.500Z [INFO]  raftha.runner.shared: unmounting: group=db member=n2",
+		"n2: 2026-11-30T14:16:13.900Z [WARN]  raftha.runner: report not recorded; will retry: group=db member=n2 state=failed epoch=28",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("window:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

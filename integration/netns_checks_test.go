@@ -222,6 +222,7 @@ func (c *fcluster) checkMountRefusals() {
 				continue
 			}
 			c.violation("%s tried to mount the shared disk while another member had it mounted: %s", m.id, strings.TrimSpace(line))
+			c.logAround(line) // logwindow_test.go: what every member's runner did just before
 			break
 		}
 	}
