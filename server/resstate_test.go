@@ -82,13 +82,17 @@ func TestResourceStatusClusterWide(t *testing.T) {
 	g1 := c.waitOnline("db", "n1")
 
 	// Healthy: both running on n1, checked ok, with the start's duration.
+	// Each check below reads the view its wait accepted: a later read may
+	// come from a leader elected meanwhile (these machines are loaded),
+	// which has the owner's resource states only from its next report.
+	var g api.GroupStatus
+	var rs map[string]api.ResourceStatus
 	waitFor(t, 10*time.Second, "both resources running and checked ok on n1, seen from n2", func() bool {
-		g, rs := resourcesOf(t, c, "n2")
+		g, rs = resourcesOf(t, c, "n2")
 		app, web := rs["app"], rs["web"]
 		return g.Epoch == g1.Status.Epoch && app.State == api.ResourceRunning && web.State == api.ResourceRunning &&
 			app.LastCheckResult == api.CheckOK && web.LastCheckResult == api.CheckOK && app.LastCheck != nil
 	})
-	g, rs := resourcesOf(t, c, "n2")
 	if len(g.ResourceStatus) != 2 || g.ResourceStatus[0].Name != "app" || g.ResourceStatus[1].Name != "web" {
 		t.Fatalf("resource_status not in start order: %+v", g.ResourceStatus)
 	}
@@ -102,21 +106,20 @@ func TestResourceStatusClusterWide(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "app check-failing with 2+ failures in a row, seen from w1", func() bool {
-		_, rs := resourcesOf(t, c, "w1")
+		_, rs = resourcesOf(t, c, "w1")
 		app := rs["app"]
 		return app.State == api.ResourceCheckFailing && app.ConsecutiveFailures >= 2 && app.LastCheckResult == api.CheckFailed
 	})
-	_, rs = resourcesOf(t, c, "w1")
 	if app := rs["app"]; !strings.Contains(app.LastError, "app-broken") || app.LastErrorAt == nil || app.Restarts != 0 {
 		t.Fatalf("failing app: %+v (want last error with app-broken, no restart)", app)
 	}
 	os.Remove(filepath.Join(dir, "fail.app"))
 	waitFor(t, 10*time.Second, "app's check passing again", func() bool {
-		_, rs := resourcesOf(t, c, "n2")
+		_, rs = resourcesOf(t, c, "n2")
 		app := rs["app"]
 		return app.State == api.ResourceRunning && app.ConsecutiveFailures == 0 && app.LastCheckResult == api.CheckOK
 	})
-	if _, rs := resourcesOf(t, c, "n2"); !strings.Contains(rs["app"].LastError, "app-broken") {
+	if !strings.Contains(rs["app"].LastError, "app-broken") {
 		t.Fatalf("app's last error lost after recovery: %+v", rs["app"])
 	}
 
@@ -126,11 +129,10 @@ func TestResourceStatusClusterWide(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "web restarted once and running, seen from n2", func() bool {
-		_, rs := resourcesOf(t, c, "n2")
+		_, rs = resourcesOf(t, c, "n2")
 		web := rs["web"]
 		return web.Restarts == 1 && web.State == api.ResourceRunning && web.LastCheckResult == api.CheckOK
 	})
-	_, rs = resourcesOf(t, c, "n2")
 	if web := rs["web"]; !strings.Contains(web.LastError, "web-broken") || web.LastStop.D() < 150*time.Millisecond || web.Node != "n1" {
 		t.Fatalf("restarted web: %+v (want last error web-broken, last stop >= 150ms, node n1)", web)
 	}
@@ -159,10 +161,9 @@ func TestResourceStatusClusterWide(t *testing.T) {
 	c.kill("n1")
 	g2 := c.waitOnline("db", "n2")
 	waitFor(t, 15*time.Second, "n2's resources running at the new epoch, seen from w1", func() bool {
-		g, rs := resourcesOf(t, c, "w1")
+		g, rs = resourcesOf(t, c, "w1")
 		return g.Epoch == g2.Status.Epoch && rs["app"].State == api.ResourceRunning && rs["web"].State == api.ResourceRunning
 	})
-	g, _ = resourcesOf(t, c, "w1")
 	for _, r := range g.ResourceStatus {
 		if r.Node != "n2" || r.Restarts != 0 || r.LastError != "" || r.ConsecutiveFailures != 0 {
 			t.Fatalf("after failover, %s: %+v (want n2's, fresh: no restart, no error)", r.Name, r)
