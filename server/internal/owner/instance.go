@@ -79,9 +79,9 @@ type worker struct {
 
 	// handedOff is the offline report sent after a planned stop at an
 	// epoch stopped everything of the group here (worker goroutine only;
-	// handedoff.go): the worker never runs a Stop for that epoch again
-	// and re-sends the report, unless the leader already took it
-	// (handedOffTaken), until this member's log moves on.
+	// handedoff.go): until this member's log has passed the epoch, the
+	// worker neither stops nor starts the group, and re-sends the report
+	// unless the leader already took it (handedOffTaken).
 	handedOff      *fsm.Report
 	handedOffSent  time.Time
 	handedOffTaken bool

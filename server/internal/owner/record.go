@@ -29,10 +29,11 @@ type RunRecord struct {
 	// the log moves on (a report may commit late).
 	GaveUp *fsm.Report `json:"gave_up,omitempty"`
 	// Stopped is the offline report this node sent once a planned stop
-	// at Epoch had stopped everything of the group here: nothing of it
-	// runs here, and the next owner may already be starting. An agent
-	// that restarts re-sends it while its log still says stopping at
-	// Epoch, and never runs a Stop for Epoch again (handedoff.go).
+	// at Epoch (or its shutdown) had stopped everything of the group
+	// here: nothing of it runs here, and the next owner may already be
+	// starting. An agent that restarts neither stops nor starts the
+	// group until its log has passed Epoch, and re-sends the report
+	// while its log shows the group here at Epoch (handedoff.go).
 	Stopped *fsm.Report `json:"stopped,omitempty"`
 }
 
