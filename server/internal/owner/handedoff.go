@@ -22,7 +22,7 @@ import (
 //
 // So the worker remembers the report (handedOff, and the run record's
 // Stopped for an agent that restarts) until its view of the log has
-// passed the epoch (heldByHandOff). Until then it does nothing for the
+// passed the epoch (forgetPassed, heldByHandOff). Until then it does nothing for the
 // group but re-send the report while the view shows the group here at
 // that epoch, at most once a heartbeat and not at all once the leader
 // confirmed it. Nothing of the group runs here meanwhile: the report is
@@ -39,6 +39,11 @@ func (w *worker) handOffReport(epoch uint64, reason string) *fsm.Report {
 	if !ok || g.Status.Epoch != epoch || g.Status.Owner != w.r.s.cfg.NodeID || !g.Status.Active() {
 		return nil
 	}
+	return w.offlineReport(epoch, reason)
+}
+
+// offlineReport is the report that the group stopped here at epoch.
+func (w *worker) offlineReport(epoch uint64, reason string) *fsm.Report {
 	return &fsm.Report{Group: w.name, Epoch: epoch, State: fsm.StateOffline, Reason: reason}
 }
 
@@ -50,7 +55,7 @@ func (w *worker) handOffReport(epoch uint64, reason string) *fsm.Report {
 // know that it sent it.
 func (w *worker) handOff(ctx context.Context, epoch uint64, reason string) {
 	if w.handedOff == nil || w.handedOff.Epoch != epoch {
-		w.handedOff = &fsm.Report{Group: w.name, Epoch: epoch, State: fsm.StateOffline, Reason: reason}
+		w.handedOff = w.offlineReport(epoch, reason)
 		if err := w.syncRecord(); err != nil {
 			// An agent that restarts without it may run the group's
 			// Stops again while the next owner starts: untidy, not
@@ -72,51 +77,53 @@ func (w *worker) reportShutDown(ctx context.Context, epoch uint64) {
 		w.handOff(ctx, epoch, w.handedOff.Reason)
 		return
 	}
-	w.reportState(ctx, &fsm.Report{Group: w.name, Epoch: epoch, State: fsm.StateOffline, Reason: "member shut down"})
+	w.reportState(ctx, w.offlineReport(epoch, "member shut down"))
 }
 
 // heldByHandOff reports whether the worker must do nothing this pass
 // because of a clean stop here at an epoch E (w.handedOff) that the log's
-// group g (this member's view) has not passed yet (passedEpoch). Until
-// then the view only lags: the worker re-sends the report while the view
-// shows the group here at E, and otherwise waits; it neither stops (what
-// ran here stopped) nor starts at E (the group was handed off). Once
-// passed, the report is forgotten.
+// group g (this member's view) has not passed yet (forgetPassed ran
+// first). Until then the view only lags: the worker re-sends the report
+// while the view shows the group here at E, and otherwise waits; it
+// neither stops (what ran here stopped) nor starts at E (the group was
+// handed off).
 func (w *worker) heldByHandOff(ctx context.Context, g *fsm.Group) bool {
 	h := w.handedOff
 	if h == nil {
 		return false
 	}
-	st := g.Status
-	if passedEpoch(st, h.Epoch) {
-		w.handedOff = nil
-		if err := w.syncRecord(); err != nil {
-			w.log.Error("run record not updated after the log moved on from a clean stop", "error", err)
-		}
-		return false
-	}
-	if st.Epoch == h.Epoch && st.Owner == w.r.s.cfg.NodeID {
+	if g.Status.Epoch == h.Epoch && g.Status.Owner == w.r.s.cfg.NodeID {
 		w.resendHandedOff(ctx) // active at E here: the report can only move it on
 	}
 	return true
 }
 
-// forgetDeleted forgets a hand-off and a given-up epoch once this
-// member's log has applied their epoch and no longer has the group: it
-// existed at that epoch, so it was deleted since (a view that lags has
-// not applied the epoch yet).
-func (w *worker) forgetDeleted() {
-	applied := w.r.s.fsm.AppliedIndex()
-	changed := false
-	if w.handedOff != nil && applied >= w.handedOff.Epoch {
-		w.handedOff, changed = nil, true
+// forgetPassed forgets the given-up epoch (gaveUp) and the hand-off once
+// this member's log has passed their epoch: passedEpoch on the group g,
+// or, when the log has no such group (ok false), once it has applied the
+// epoch (the group existed then, so it was deleted since; a view that
+// lags has not applied it yet, and a group created again gets a later
+// epoch).
+func (w *worker) forgetPassed(g *fsm.Group, ok bool) {
+	if w.gaveUp == nil && w.handedOff == nil {
+		return
 	}
-	if w.gaveUp != nil && applied >= w.gaveUp.Epoch {
+	passed := func(e uint64) bool {
+		if ok {
+			return passedEpoch(g.Status, e)
+		}
+		return w.r.s.fsm.AppliedIndex() >= e
+	}
+	changed := false
+	if w.gaveUp != nil && passed(w.gaveUp.Epoch) {
 		w.gaveUp, changed = nil, true
+	}
+	if w.handedOff != nil && passed(w.handedOff.Epoch) {
+		w.handedOff, changed = nil, true
 	}
 	if changed {
 		if err := w.syncRecord(); err != nil {
-			w.log.Error("run record not updated after the group was deleted", "error", err)
+			w.log.Error("run record not updated after the log passed the epoch it kept", "error", err)
 		}
 	}
 }

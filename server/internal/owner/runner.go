@@ -374,12 +374,8 @@ func (w *worker) reconcile(ctx context.Context) {
 		}
 		return
 	}
-	if w.gaveUp != nil && ok && passedEpoch(g.Status, w.gaveUp.Epoch) { // handedoff.go
-		w.gaveUp = nil // the log has moved on from the epoch given up
-		w.syncRecord()
-	}
+	w.forgetPassed(g, ok) // handedoff.go: the given-up epoch and the hand-off
 	if !ok {
-		w.forgetDeleted() // handedoff.go
 		if inst != nil {
 			w.stopLocal(ctx, "group deleted")
 		}
@@ -423,7 +419,7 @@ func (w *worker) reconcile(ctx context.Context) {
 	// undone by a lease that comes back: it is stopped, and reported).
 	if inst != nil && (inst.stopping || !mine || gs.Epoch != inst.epoch || !gs.Active() || gs.State == fsm.StateStopping || gs.State == fsm.StateFencing) {
 		if mine && gs.Epoch == inst.epoch && gs.State == fsm.StateStopping {
-			w.handOffOnStop = w.handOffReport(inst.epoch, "stopped on request") // handedoff.go
+			w.handOffOnStop = w.offlineReport(inst.epoch, "stopped on request") // handedoff.go
 		}
 		err := w.stopLocal(ctx, fmt.Sprintf("log says %s (owner %q, epoch %d)", gs.State, gs.Owner, gs.Epoch))
 		w.handOffOnStop = nil
